@@ -122,10 +122,11 @@ func SignerFromKey(skey string) (note.Signer, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("parse audit signing key: %w", err)
 	}
-	// note has no API from signer key to verifier key; the last field is
+	// note has no API from signer key to verifier key; the fifth field is
 	// base64(0x01 || Ed25519 seed), which NewSigner has just validated.
-	i := strings.LastIndexByte(skey, '+')
-	raw, err := base64.StdEncoding.DecodeString(skey[i+1:])
+	// (base64 may itself contain '+', hence SplitN.)
+	f := strings.SplitN(skey, "+", 5)
+	raw, err := base64.StdEncoding.DecodeString(f[len(f)-1])
 	if err != nil || len(raw) != 1+ed25519.SeedSize || raw[0] != 1 {
 		return nil, "", fmt.Errorf("parse audit signing key: not an Ed25519 key")
 	}
