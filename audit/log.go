@@ -21,6 +21,7 @@ const (
 	ActionDraftClaimed     = "draft.claimed"
 	ActionDraftGenerated   = "draft.generated"
 	ActionDraftFailed      = "draft.failed"
+	ActionDraftRetry       = "draft.retry_scheduled"
 	ActionDraftOpened      = "draft.opened"
 	ActionDraftApproved    = "draft.approved"
 	ActionDraftRejected    = "draft.rejected"
