@@ -1,0 +1,189 @@
+package assistant
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+	"time"
+
+	"github.com/countersign/countersign"
+)
+
+// DefaultMaxInput is the most note text, in bytes, one draft may be made from.
+const DefaultMaxInput = 200_000
+
+// Drafter turns case notes into a draft with a Model. It is safe for
+// concurrent use once configured.
+type Drafter struct {
+	Model Model
+	// Directory is the local referral directory; a Request may override it.
+	Directory []Service
+	// Now returns the current time; it sets "today" in prompts and tells
+	// dates of birth from other dates. Defaults to time.Now.
+	Now func() time.Time
+	// Params are the generation parameters; the zero value means DefaultParams.
+	Params Params
+	// MaxInput caps the total size of the notes; 0 means DefaultMaxInput.
+	MaxInput int
+}
+
+// Draft produces a draft for req: it pseudonymises the notes unless the
+// model is on the premises, renders the prompt of the draft kind, asks the
+// model, validates the answer against the schema (asking once more if it was
+// invalid), restores the masked values and checks every citation.
+//
+// Returns EINVALID for a request that cannot be drafted (unknown kind or
+// language, no notes, too much text), an *OutputError when the model's
+// answer was still invalid after one retry, and the model's error (usually a
+// *ModelError) when it could not answer; FailureReason turns any of them into
+// a sentence for the draft's failed status.
+func (d *Drafter) Draft(ctx context.Context, req Request) (*Result, error) {
+	if d.Model == nil {
+		return nil, fmt.Errorf("draft: no model configured")
+	}
+	if err := d.validate(req); err != nil {
+		return nil, err
+	}
+	now := time.Now
+	if d.Now != nil {
+		now = d.Now
+	}
+	today := now().UTC()
+	params := d.Params
+	if params == (Params{}) {
+		params = DefaultParams
+	}
+	directory := req.Directory
+	if len(directory) == 0 {
+		directory = d.Directory
+	}
+
+	lang := req.Language
+	if lang == "" {
+		var all strings.Builder
+		for _, n := range req.Notes {
+			all.WriteString(n.Body)
+			all.WriteByte('\n')
+		}
+		lang = DetectLanguage(all.String())
+	}
+
+	// Pseudonymise: sources keep, per note, what the model sees and how to
+	// map it back, so that quotes are checked against what was sent and
+	// returned in the note's own words.
+	res := &Result{
+		Model:         d.Model.Name(),
+		Provider:      d.Model.Provider(),
+		PromptVersion: PromptVersion(req.Kind),
+		Masked:        map[string]int{},
+	}
+	sources := make(map[string]maskedText, len(req.Notes))
+	sent := make([]Note, 0, len(req.Notes))
+	var ps *Pseudonymiser
+	if !d.Model.OnPremises() {
+		ps = NewPseudonymiser(req.Parties, today)
+		res.Pseudonymised = true
+	}
+	for _, n := range req.Notes {
+		mt := maskedText{Original: n.Body, Masked: n.Body}
+		if ps != nil {
+			mt = ps.maskNote(n.Body)
+		}
+		sources[n.ID] = mt
+		sent = append(sent, Note{ID: n.ID, Body: mt.Masked, WrittenAt: n.WrittenAt})
+	}
+	if ps != nil {
+		res.Masked = ps.Counts()
+	}
+
+	prompt, err := RenderPrompt(req.Kind, lang, sent, directory, today, params)
+	if err != nil {
+		return nil, fmt.Errorf("draft: %w", err)
+	}
+	res.Params = params.Map()
+
+	var content *Content
+	start := time.Now()
+	for attempt := 1; ; attempt++ {
+		res.Attempts = attempt
+		comp, err := d.Model.Generate(ctx, prompt)
+		if err != nil {
+			res.Latency = time.Since(start)
+			return nil, fmt.Errorf("draft %s: generate: %w", req.Kind, err)
+		}
+		res.PromptTokens += comp.PromptTokens
+		res.CompletionTokens += comp.CompletionTokens
+		res.RequestHash = hashHex(comp.RequestBody)
+		res.ResponseHash = hashHex(comp.ResponseBody)
+		maps.Copy(res.Params, comp.Params)
+		if comp.FinishReason == "length" {
+			return nil, fmt.Errorf("draft %s: %w", req.Kind, &ModelError{Op: "draft", Reason: "The model's answer was cut off.", Err: ErrCutOff})
+		}
+		content, err = ParseContent(req.Kind, comp.Text, directory)
+		if err == nil {
+			break
+		}
+		var oe *OutputError
+		if !errors.As(err, &oe) || attempt >= 2 {
+			return nil, fmt.Errorf("draft %s: %w", req.Kind, err)
+		}
+		// One more try, telling the model what was wrong. The reason names
+		// fields, never note content, so it is safe to send.
+		retry := *prompt
+		retry.User = prompt.User + "\nYour previous answer was rejected: " + oe.Reason +
+			". Answer again with one JSON object that follows the schema exactly.\n"
+		prompt = &retry
+	}
+	res.Latency = time.Since(start)
+
+	restore := func(s string) string { return s }
+	if ps != nil {
+		restore = ps.Restore
+	}
+	res.Ungrounded = ground(content, sources, restore)
+	for i := range content.Statements {
+		content.Statements[i].Text = restore(content.Statements[i].Text)
+	}
+	for i := range content.Items {
+		content.Items[i].Text = restore(content.Items[i].Text)
+	}
+	res.Content = *content
+	return res, nil
+}
+
+func (d *Drafter) validate(req Request) error {
+	switch {
+	case !req.Kind.Valid():
+		return countersign.Errorf(countersign.EINVALID, "Unknown draft kind; use summary or suggestions.")
+	case req.Language != "" && !ValidLanguage(req.Language):
+		return countersign.Errorf(countersign.EINVALID, "Unsupported language; use en, fr, nl or de.")
+	case len(req.Notes) == 0:
+		return countersign.Errorf(countersign.EINVALID, "Choose at least one note to draft from.")
+	}
+	limit := d.MaxInput
+	if limit <= 0 {
+		limit = DefaultMaxInput
+	}
+	total := 0
+	seen := map[string]bool{}
+	for _, n := range req.Notes {
+		if n.ID == "" || seen[n.ID] {
+			return countersign.Errorf(countersign.EINVALID, "Each note must appear once, with its id.")
+		}
+		seen[n.ID] = true
+		total += len(n.Body)
+	}
+	if total > limit {
+		return countersign.Errorf(countersign.EINVALID, "The chosen notes are too long to draft from at once; choose fewer notes.")
+	}
+	return nil
+}
+
+func hashHex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
