@@ -1,0 +1,168 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/countersign/countersign"
+)
+
+// LogStore is the storage a Notary needs: the sequenced log, its tree nodes,
+// its head and the append-only table of signed checkpoints.
+type LogStore interface {
+	Log
+	NodeReader
+	// Head returns the head of the sequenced log.
+	Head(ctx context.Context) (*Head, error)
+	// LatestCheckpoint returns the largest stored checkpoint, ENOTFOUND if none.
+	LatestCheckpoint(ctx context.Context) (*Checkpoint, error)
+	// AddCheckpoint stores cp unless one of its size is already stored.
+	AddCheckpoint(ctx context.Context, cp *Checkpoint) error
+}
+
+// Notary issues signed checkpoints of the log and serves proofs against them.
+type Notary struct {
+	Store  LogStore
+	Signer note.Signer
+	Origin string
+	Logger *slog.Logger
+}
+
+// Inclusion proves that the leaf at Index is in the tree of Size leaves.
+type Inclusion struct {
+	Index    uint64   `json:"index"`
+	Size     uint64   `json:"size"`
+	LeafHash []byte   `json:"leaf_hash"`
+	Hashes   [][]byte `json:"hashes"`
+	Root     []byte   `json:"root"`
+}
+
+// Consistency proves that the tree of From leaves is a prefix of the tree of To leaves.
+type Consistency struct {
+	From     uint64   `json:"from"`
+	To       uint64   `json:"to"`
+	Hashes   [][]byte `json:"hashes"`
+	FromRoot []byte   `json:"from_root"`
+	Root     []byte   `json:"root"`
+}
+
+// Checkpoint sequences pending events, signs a checkpoint if the log grew
+// since the last one, and returns the latest checkpoint.
+func (n *Notary) Checkpoint(ctx context.Context) (*Checkpoint, error) {
+	if _, err := n.Store.Sequence(ctx); err != nil {
+		return nil, fmt.Errorf("sequence before checkpoint: %w", err)
+	}
+	return n.checkpoint(ctx)
+}
+
+func (n *Notary) checkpoint(ctx context.Context) (*Checkpoint, error) {
+	head, err := n.Store.Head(ctx)
+	if err != nil {
+		return nil, err
+	}
+	latest, err := n.Store.LatestCheckpoint(ctx)
+	if err != nil && countersign.ErrorCode(err) != countersign.ENOTFOUND {
+		return nil, err
+	}
+	if latest != nil && latest.Size >= head.Size {
+		return latest, nil
+	}
+	cp, err := SignCheckpoint(n.Signer, n.Origin, head)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.Store.AddCheckpoint(ctx, cp); err != nil {
+		return nil, err
+	}
+	return n.Store.LatestCheckpoint(ctx)
+}
+
+// Run issues a checkpoint every interval when the log grew, until ctx ends.
+func (n *Notary) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := n.checkpoint(ctx); err != nil && ctx.Err() == nil && n.Logger != nil {
+				n.Logger.Error("sign audit checkpoint", "op", "audit.notary", "err", err)
+			}
+		}
+	}
+}
+
+// InclusionProof proves entry index against the tree of size leaves; size 0
+// means the latest checkpoint's size.
+func (n *Notary) InclusionProof(ctx context.Context, index, size uint64) (*Inclusion, error) {
+	size, err := n.checkSize(ctx, size)
+	if err != nil {
+		return nil, err
+	}
+	if index >= size {
+		return nil, countersign.InvalidFields("The proof cannot be made.", countersign.FieldError{Field: "index", Message: fmt.Sprintf("The entry number must be smaller than the tree size (%d).", size)})
+	}
+	e, err := n.Store.FindEventBySeq(ctx, index)
+	if err != nil {
+		return nil, err
+	}
+	hashes, err := InclusionProof(ctx, n.Store, index, size)
+	if err != nil {
+		return nil, err
+	}
+	root, err := RootAt(ctx, n.Store, size)
+	if err != nil {
+		return nil, err
+	}
+	return &Inclusion{Index: index, Size: size, LeafHash: e.LeafHash, Hashes: hashes, Root: root}, nil
+}
+
+// ConsistencyProof proves that the tree of from leaves is a prefix of the
+// tree of to leaves.
+func (n *Notary) ConsistencyProof(ctx context.Context, from, to uint64) (*Consistency, error) {
+	to, err := n.checkSize(ctx, to)
+	if err != nil {
+		return nil, err
+	}
+	if from > to {
+		return nil, countersign.InvalidFields("The proof cannot be made.", countersign.FieldError{Field: "from", Message: "The first size must not be larger than the second."})
+	}
+	hashes, err := ConsistencyProof(ctx, n.Store, from, to)
+	if err != nil {
+		return nil, err
+	}
+	fromRoot, err := RootAt(ctx, n.Store, from)
+	if err != nil {
+		return nil, err
+	}
+	root, err := RootAt(ctx, n.Store, to)
+	if err != nil {
+		return nil, err
+	}
+	return &Consistency{From: from, To: to, Hashes: hashes, FromRoot: fromRoot, Root: root}, nil
+}
+
+// checkSize resolves size 0 to the latest checkpoint and refuses sizes the
+// log has not reached.
+func (n *Notary) checkSize(ctx context.Context, size uint64) (uint64, error) {
+	head, err := n.Store.Head(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if size == 0 {
+		cp, err := n.checkpoint(ctx)
+		if err != nil {
+			return 0, err
+		}
+		size = cp.Size
+	}
+	if size > head.Size {
+		return 0, countersign.InvalidFields("The proof cannot be made.", countersign.FieldError{Field: "size", Message: fmt.Sprintf("The log has only %d entries so far.", head.Size)})
+	}
+	return size, nil
+}

@@ -1,0 +1,96 @@
+// Package casefile holds the case file: cases, the parties named in them
+// (whose personal details are pseudonymised before any text leaves the
+// service), case notes, and the client's consent to AI-assisted drafting.
+package casefile
+
+import (
+	"context"
+	"time"
+
+	"github.com/countersign/countersign"
+)
+
+// Case is a social-services case, assigned to one worker of one team.
+type Case struct {
+	ID        string    `json:"id"`
+	Reference string    `json:"reference"`
+	Title     string    `json:"title"`
+	CaseType  string    `json:"case_type"`
+	TeamID    string    `json:"team_id"`
+	WorkerID  string    `json:"worker_id"`
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Party is a person named in a case: the client or someone else.
+type Party struct {
+	ID          string    `json:"id"`
+	CaseID      string    `json:"case_id"`
+	Role        string    `json:"role"`
+	FullName    string    `json:"full_name"`
+	DateOfBirth string    `json:"date_of_birth,omitempty"`
+	Address     string    `json:"address,omitempty"`
+	Phone       string    `json:"phone,omitempty"`
+	Email       string    `json:"email,omitempty"`
+	NationalID  string    `json:"national_id,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// Note is a case note. Notes are never changed: a correction is a new note
+// whose Amends names the note it corrects.
+type Note struct {
+	ID        string    `json:"id"`
+	CaseID    string    `json:"case_id"`
+	AuthorID  string    `json:"author_id"`
+	Body      string    `json:"body"`
+	WrittenAt time.Time `json:"written_at"`
+	Amends    string    `json:"amends,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// CaseFilter selects cases; nil fields are not applied. Visibility by role
+// is applied by the store from the actor in the context.
+type CaseFilter struct {
+	WorkerID *string
+	Limit    int
+	Offset   int
+}
+
+// CanRead reports whether actor may read the content of c: the assigned
+// worker, a supervisor of the case's team. Ethics-board members and admins
+// never read case content.
+func CanRead(actor countersign.Actor, c *Case) bool {
+	switch actor.Role {
+	case countersign.RoleWorker:
+		return c.WorkerID == actor.UserID
+	case countersign.RoleSupervisor:
+		return c.TeamID == actor.TeamID
+	}
+	return false
+}
+
+// CanWrite reports whether actor may add notes and parties to c and request
+// drafts: the same people who may read it.
+func CanWrite(actor countersign.Actor, c *Case) bool { return CanRead(actor, c) }
+
+// Store persists case files. The acting user comes from the context; every
+// method returns EFORBIDDEN when that user may not see the case, and every
+// change appends an audit event in the same transaction.
+type Store interface {
+	// CreateCase saves a case. Returns EINVALID (unknown worker, or a
+	// worker of another team) or ECONFLICT (reference taken).
+	CreateCase(ctx context.Context, c *Case) error
+	// FindCaseByID returns ENOTFOUND or EFORBIDDEN.
+	FindCaseByID(ctx context.Context, id string) (*Case, error)
+	// FindCases returns the cases the actor may see, and their total.
+	FindCases(ctx context.Context, f CaseFilter) ([]*Case, int, error)
+	// AddParty saves a party of a case.
+	AddParty(ctx context.Context, p *Party) error
+	// FindParties returns the parties of a case.
+	FindParties(ctx context.Context, caseID string) ([]*Party, error)
+	// AddNote saves a note. Returns EINVALID if it amends a note of
+	// another case.
+	AddNote(ctx context.Context, n *Note) error
+	// FindNotes returns the notes of a case in the order they were written.
+	FindNotes(ctx context.Context, caseID string) ([]*Note, error)
+}

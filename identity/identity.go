@@ -1,0 +1,87 @@
+// Package identity holds the people who use Countersign: teams, users with
+// a role, and the API tokens they authenticate with.
+package identity
+
+import (
+	"context"
+	"time"
+
+	"github.com/countersign/countersign"
+)
+
+// Team is a group of workers and their supervisors; cases belong to a team.
+type Team struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// User is a person with one role in one team (ethics and admin users may
+// have no team).
+type User struct {
+	ID        string           `json:"id"`
+	Name      string           `json:"name"`
+	Email     string           `json:"email"`
+	Role      countersign.Role `json:"role"`
+	TeamID    string           `json:"team_id,omitempty"`
+	CreatedAt time.Time        `json:"created_at"`
+}
+
+// Validate returns EINVALID with the fields at fault.
+func (u *User) Validate() error {
+	var fields []countersign.FieldError
+	if u.Name == "" {
+		fields = append(fields, countersign.FieldError{Field: "name", Message: "Give the person's name."})
+	}
+	if u.Email == "" {
+		fields = append(fields, countersign.FieldError{Field: "email", Message: "Give the person's work email address."})
+	}
+	if !u.Role.Valid() {
+		fields = append(fields, countersign.FieldError{Field: "role", Message: "The role must be worker, supervisor, ethics or admin."})
+	}
+	if (u.Role == countersign.RoleWorker || u.Role == countersign.RoleSupervisor) && u.TeamID == "" {
+		fields = append(fields, countersign.FieldError{Field: "team", Message: "Workers and supervisors belong to a team."})
+	}
+	if fields != nil {
+		return countersign.InvalidFields("The user could not be saved.", fields...)
+	}
+	return nil
+}
+
+// Actor returns the user as the actor of a request.
+func (u *User) Actor() countersign.Actor {
+	return countersign.Actor{UserID: u.ID, Name: u.Name, Role: u.Role, TeamID: u.TeamID}
+}
+
+// Token is an API token. Only a hash of its secret is stored; the secret is
+// shown once, when the token is created.
+type Token struct {
+	ID        string     `json:"id"`
+	UserID    string     `json:"user_id"`
+	Label     string     `json:"label"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+}
+
+// Store persists identities. Every method that changes state appends an
+// audit event in the same transaction.
+type Store interface {
+	// CreateTeam saves a team. Returns ECONFLICT if the name is taken.
+	CreateTeam(ctx context.Context, t *Team) error
+	// FindTeamByName returns ENOTFOUND if there is no such team.
+	FindTeamByName(ctx context.Context, name string) (*Team, error)
+	// CreateUser saves a user. Returns EINVALID or ECONFLICT (email taken).
+	CreateUser(ctx context.Context, u *User) error
+	// FindUserByID returns ENOTFOUND if there is no such user.
+	FindUserByID(ctx context.Context, id string) (*User, error)
+	// FindUserByEmail returns ENOTFOUND if there is no such user.
+	FindUserByEmail(ctx context.Context, email string) (*User, error)
+	// CreateToken issues a token for a user and returns its secret, shown once.
+	CreateToken(ctx context.Context, userID, label string, expiresAt *time.Time) (*Token, string, error)
+	// RevokeToken ends a token. Returns ENOTFOUND if there is no such token.
+	RevokeToken(ctx context.Context, tokenID string) error
+	// Authenticate returns the user a token secret belongs to.
+	// Returns EUNAUTHORIZED if the token is unknown, revoked or expired.
+	Authenticate(ctx context.Context, secret string) (*User, error)
+}

@@ -1,0 +1,167 @@
+package review
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/assistant"
+)
+
+// JobStore is the part of Store the drafting workers use.
+type JobStore interface {
+	ClaimJob(ctx context.Context, owner string, lease time.Duration) (*Job, error)
+	CompleteJob(ctx context.Context, job *Job, res *assistant.Result) error
+	FailJob(ctx context.Context, job *Job, reason string, retryAt *time.Time) error
+}
+
+// Drafter produces a draft; *assistant.Drafter is the real one.
+type Drafter interface {
+	Draft(ctx context.Context, req assistant.Request) (*assistant.Result, error)
+}
+
+// Runner is a pool of drafting workers. Each claims a queued draft with a
+// lease, asks the Drafter for it, and stores the result or the failure. A
+// draft claimed by a process that died is claimed again once its lease ends.
+type Runner struct {
+	Store   JobStore
+	Drafter Drafter
+	Logger  *slog.Logger
+	// Owner names this process in leases, e.g. host:pid.
+	Owner string
+	// Workers is how many drafts are generated at once.
+	Workers int
+	// Lease is how long a claim holds; it must exceed the model timeout.
+	Lease time.Duration
+	// MaxAttempts bounds the tries of a draft whose model call failed.
+	MaxAttempts int
+	// Backoff is the first retry delay; it doubles per attempt, with jitter.
+	Backoff time.Duration
+	// Poll is how often idle workers look for work queued by other replicas.
+	Poll time.Duration
+
+	wake chan struct{}
+	once sync.Once
+}
+
+func (r *Runner) init() {
+	r.once.Do(func() {
+		r.wake = make(chan struct{}, 1)
+		if r.Workers <= 0 {
+			r.Workers = 4
+		}
+		if r.Lease <= 0 {
+			r.Lease = 2 * time.Minute
+		}
+		if r.MaxAttempts <= 0 {
+			r.MaxAttempts = 3
+		}
+		if r.Backoff <= 0 {
+			r.Backoff = 2 * time.Second
+		}
+		if r.Poll <= 0 {
+			r.Poll = time.Second
+		}
+		if r.Logger == nil {
+			r.Logger = slog.Default()
+		}
+	})
+}
+
+// Wake tells idle workers that a draft was just queued.
+func (r *Runner) Wake() {
+	r.init()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run runs the workers until ctx ends. A draft being generated when ctx ends
+// keeps its lease and is taken up again after the lease expires.
+func (r *Runner) Run(ctx context.Context) {
+	r.init()
+	var wg sync.WaitGroup
+	for range r.Workers {
+		wg.Go(func() {
+			t := time.NewTicker(r.Poll)
+			defer t.Stop()
+			for ctx.Err() == nil {
+				if ok, _ := r.RunOne(ctx); ok {
+					continue
+				}
+				select {
+				case <-ctx.Done():
+				case <-r.wake:
+				case <-t.C:
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// Drain runs jobs one after another until none is ready; tests and the bench
+// use it to wait for drafting deterministically.
+func (r *Runner) Drain(ctx context.Context) error {
+	r.init()
+	for {
+		ok, err := r.RunOne(ctx)
+		if err != nil || !ok {
+			return err
+		}
+	}
+}
+
+// RunOne claims and runs one job, reporting whether there was one.
+func (r *Runner) RunOne(ctx context.Context) (bool, error) {
+	r.init()
+	job, err := r.Store.ClaimJob(ctx, r.Owner, r.Lease)
+	if countersign.ErrorCode(err) == countersign.ENOTFOUND {
+		return false, nil
+	} else if err != nil {
+		if ctx.Err() == nil {
+			r.Logger.Error("claim draft job", "op", "review.runner.claim", "err", err)
+		}
+		return false, err
+	}
+	r.run(ctx, job)
+	return true, nil
+}
+
+func (r *Runner) run(ctx context.Context, job *Job) {
+	jctx, cancel := context.WithDeadline(ctx, job.LeaseEnd)
+	defer cancel()
+	res, err := r.Drafter.Draft(jctx, job.Request)
+	if ctx.Err() != nil {
+		return // shutting down: the lease will expire and another worker resumes
+	}
+	// Store the outcome with a fresh context: the job's deadline must not
+	// cut off the write that records it.
+	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer wcancel()
+	if err == nil {
+		if err := r.Store.CompleteJob(wctx, job, res); err != nil {
+			r.Logger.Error("store generated draft", "op", "review.runner.complete", "draft", job.DraftID, "err", err)
+		}
+		return
+	}
+	reason := assistant.FailureReason(err)
+	var retryAt *time.Time
+	var oe *assistant.OutputError
+	if !errors.As(err, &oe) && job.Attempt < r.MaxAttempts {
+		d := r.Backoff << (job.Attempt - 1)
+		d += time.Duration(rand.Int64N(int64(d)/2 + 1))
+		t := time.Now().Add(d)
+		retryAt = &t
+	}
+	r.Logger.Warn("draft generation failed", "op", "review.runner.draft", "draft", job.DraftID, "attempt", job.Attempt,
+		"retry", retryAt != nil, "err", err)
+	if err := r.Store.FailJob(wctx, job, reason, retryAt); err != nil {
+		r.Logger.Error("store draft failure", "op", "review.runner.fail", "draft", job.DraftID, "err", err)
+	}
+}

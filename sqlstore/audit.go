@@ -1,0 +1,377 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/transparency-dev/merkle/compact"
+
+	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/audit"
+)
+
+var _ audit.Log = (*DB)(nil)
+
+// record appends an audit event to the transaction. It becomes part of the
+// log (with its sequence number) when the sequencer runs after commit; if the
+// transaction rolls back, the event goes with it.
+func (tx *Tx) record(ctx context.Context, actor countersign.Actor, action, subjectType, subjectID, caseID string, payload audit.Payload) error {
+	e := audit.Event{At: tx.now, ActorID: actor.UserID, Role: string(actor.Role), Action: action,
+		SubjectType: subjectType, SubjectID: subjectID, CaseID: caseID, Payload: payload}
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	p, err := json.Marshal(payload)
+	if err != nil {
+		return fmt.Errorf("encode audit payload: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`
+		INSERT INTO audit_pending (at, actor_id, role, action, subject_type, subject_id, case_id, payload)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+		e.At.Format(audit.TimeFormat), e.ActorID, e.Role, e.Action, e.SubjectType, e.SubjectID, e.CaseID, string(p),
+	); err != nil {
+		return fmt.Errorf("record %s: %w", action, err)
+	}
+	tx.audited = true
+	return nil
+}
+
+type eventRow struct {
+	Seq         int64  `db:"seq"`
+	ID          int64  `db:"id"`
+	At          string `db:"at"`
+	ActorID     string `db:"actor_id"`
+	Role        string `db:"role"`
+	Action      string `db:"action"`
+	SubjectType string `db:"subject_type"`
+	SubjectID   string `db:"subject_id"`
+	CaseID      string `db:"case_id"`
+	Payload     string `db:"payload"`
+	LeafHash    []byte `db:"leaf_hash"`
+	ChainHash   []byte `db:"chain_hash"`
+}
+
+func (r *eventRow) toDomain() (*audit.Event, error) {
+	at, err := time.Parse(audit.TimeFormat, r.At)
+	if err != nil {
+		return nil, fmt.Errorf("audit event %d: bad time %q: %w", r.Seq, r.At, err)
+	}
+	e := &audit.Event{Seq: uint64(r.Seq), At: at, ActorID: r.ActorID, Role: r.Role, Action: r.Action,
+		SubjectType: r.SubjectType, SubjectID: r.SubjectID, CaseID: r.CaseID, LeafHash: r.LeafHash, ChainHash: r.ChainHash}
+	if r.Payload != "" && r.Payload != "null" {
+		if err := json.Unmarshal([]byte(r.Payload), &e.Payload); err != nil {
+			return nil, fmt.Errorf("audit event %d: bad payload: %w", r.Seq, err)
+		}
+	}
+	return e, nil
+}
+
+// sequenceBatch bounds one sequencer transaction: big enough to amortise the
+// head lock and the commit, small enough to keep the lock short.
+const sequenceBatch = 512
+
+// Sequence moves every pending event into the log, giving each its gap-free
+// sequence number, and returns the new log size. Several replicas may call it
+// at once: the head row lock orders them.
+func (db *DB) Sequence(ctx context.Context) (uint64, error) {
+	for {
+		size, n, err := db.sequenceOnce(ctx, false)
+		if err != nil {
+			return 0, err
+		}
+		if n < sequenceBatch {
+			return size, nil
+		}
+	}
+}
+
+// sequenceOnce sequences up to one batch. With skipBusy it returns at once
+// when another transaction holds the head (on PostgreSQL), so background
+// sequencers of several replicas do not queue behind each other.
+func (db *DB) sequenceOnce(ctx context.Context, skipBusy bool) (size uint64, n int, err error) {
+	err = db.withTx(ctx, func(tx *Tx) error {
+		lock := db.dialect.forUpdate()
+		if skipBusy {
+			lock = db.dialect.skipLocked()
+		}
+		var head struct {
+			Size  int64  `db:"size"`
+			Chain []byte `db:"chain"`
+			Range []byte `db:"range_hashes"`
+		}
+		if err := tx.GetContext(ctx, &head, `SELECT size, chain, range_hashes FROM audit_head WHERE id = 1`+lock); err != nil {
+			if skipBusy && errors.Is(err, sql.ErrNoRows) {
+				return nil // another replica holds the head and is sequencing
+			}
+			return fmt.Errorf("lock audit head: %w", err)
+		}
+		h := &audit.Head{Size: uint64(head.Size), Chain: head.Chain}
+		if err := h.UnmarshalRange(head.Range); err != nil {
+			return err
+		}
+		var pending []eventRow
+		if err := tx.SelectContext(ctx, &pending, tx.Rebind(`
+			SELECT id, at, actor_id, role, action, subject_type, subject_id, case_id, payload
+			FROM audit_pending
+			ORDER BY id
+			LIMIT ?`), sequenceBatch); err != nil {
+			return fmt.Errorf("read pending audit events: %w", err)
+		}
+		size, n = h.Size, len(pending)
+		if n == 0 {
+			return nil
+		}
+		events := make([]*audit.Event, 0, n)
+		var nodes []audit.Node
+		ids := make([]any, 0, n)
+		for i := range pending {
+			e, err := pending[i].toDomain()
+			if err != nil {
+				return err
+			}
+			ns, err := h.Append(e)
+			if err != nil {
+				return err
+			}
+			events = append(events, e)
+			nodes = append(nodes, ns...)
+			ids = append(ids, pending[i].ID)
+		}
+		if err := insertEvents(ctx, tx, pending, events); err != nil {
+			return err
+		}
+		if err := insertNodes(ctx, tx, nodes); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM audit_pending WHERE id IN (?`+strings.Repeat(",?", len(ids)-1)+`)`), ids...); err != nil {
+			return fmt.Errorf("clear pending audit events: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE audit_head SET size = ?, chain = ?, range_hashes = ? WHERE id = 1`),
+			int64(h.Size), h.Chain, h.MarshalRange()); err != nil {
+			return fmt.Errorf("move audit head: %w", err)
+		}
+		size = h.Size
+		return nil
+	})
+	return size, n, err
+}
+
+func insertEvents(ctx context.Context, tx *Tx, rows []eventRow, events []*audit.Event) error {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO audit_event (seq, at, actor_id, role, action, subject_type, subject_id, case_id, payload, leaf_hash, chain_hash) VALUES `)
+	args := make([]any, 0, len(events)*11)
+	for i, e := range events {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`(?,?,?,?,?,?,?,?,?,?,?)`)
+		r := rows[i]
+		args = append(args, int64(e.Seq), r.At, r.ActorID, r.Role, r.Action, r.SubjectType, r.SubjectID, r.CaseID, r.Payload, e.LeafHash, e.ChainHash)
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind(b.String()), args...); err != nil {
+		return fmt.Errorf("insert audit events: %w", err)
+	}
+	return nil
+}
+
+func insertNodes(ctx context.Context, tx *Tx, nodes []audit.Node) error {
+	for len(nodes) > 0 {
+		chunk := nodes[:min(len(nodes), 1000)]
+		nodes = nodes[len(chunk):]
+		var b strings.Builder
+		b.WriteString(`INSERT INTO audit_node (level, idx, hash) VALUES `)
+		args := make([]any, 0, len(chunk)*3)
+		for i, n := range chunk {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(`(?,?,?)`)
+			args = append(args, int(n.Level), int64(n.Index), n.Hash)
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(b.String()), args...); err != nil {
+			return fmt.Errorf("insert audit tree nodes: %w", err)
+		}
+	}
+	return nil
+}
+
+// RunSequencer sequences pending events whenever a local commit appended
+// some, and every interval for events appended by other replicas, until ctx
+// ends. Errors are passed to onError and retried on the next tick.
+func (db *DB) RunSequencer(ctx context.Context, interval time.Duration, onError func(error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-db.sequenced:
+		case <-t.C:
+		}
+		for {
+			_, n, err := db.sequenceOnce(ctx, true)
+			if err != nil {
+				if ctx.Err() == nil && onError != nil {
+					onError(err)
+				}
+				break
+			}
+			if n < sequenceBatch {
+				break
+			}
+		}
+	}
+}
+
+const eventColumns = `seq, at, actor_id, role, action, subject_type, subject_id, case_id, payload, leaf_hash, chain_hash`
+
+// FindEvents returns sequenced events matching f, in sequence order.
+func (db *DB) FindEvents(ctx context.Context, f audit.EventFilter) ([]*audit.Event, error) {
+	where, args := []string{"1 = 1"}, []any{}
+	if v := f.CaseID; v != nil {
+		where, args = append(where, "case_id = ?"), append(args, *v)
+	}
+	if v := f.ActorID; v != nil {
+		where, args = append(where, "actor_id = ?"), append(args, *v)
+	}
+	if v := f.Action; v != nil {
+		where, args = append(where, "action = ?"), append(args, *v)
+	}
+	// at is canonical text in a fixed-width UTC layout, so text order is time order.
+	if v := f.Since; v != nil {
+		where, args = append(where, "at >= ?"), append(args, v.UTC().Format(audit.TimeFormat))
+	}
+	if v := f.Until; v != nil {
+		where, args = append(where, "at < ?"), append(args, v.UTC().Format(audit.TimeFormat))
+	}
+	if v := f.After; v != nil {
+		where, args = append(where, "seq > ?"), append(args, int64(*v))
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	args = append(args, limit)
+	rows, err := db.r.QueryxContext(ctx, db.r.Rebind(`
+		SELECT `+eventColumns+`
+		FROM audit_event
+		WHERE `+strings.Join(where, " AND ")+`
+		ORDER BY seq
+		LIMIT ?`), args...)
+	if err != nil {
+		return nil, db.translate(fmt.Errorf("find audit events: %w", err))
+	}
+	defer rows.Close()
+	var events []*audit.Event
+	for rows.Next() {
+		var r eventRow
+		if err := rows.StructScan(&r); err != nil {
+			return nil, fmt.Errorf("scan audit event: %w", err)
+		}
+		e, err := r.toDomain()
+		if err != nil {
+			return nil, err
+		}
+		events = append(events, e)
+	}
+	return events, db.translate(rows.Err())
+}
+
+// FindEventBySeq returns the event at seq. Returns ENOTFOUND if the log is not that long.
+func (db *DB) FindEventBySeq(ctx context.Context, seq uint64) (*audit.Event, error) {
+	var r eventRow
+	if err := db.r.GetContext(ctx, &r, db.r.Rebind(`SELECT `+eventColumns+` FROM audit_event WHERE seq = ?`), int64(seq)); err != nil {
+		if countersign.ErrorCode(db.translate(err)) == countersign.ENOTFOUND {
+			return nil, countersign.Errorf(countersign.ENOTFOUND, "The audit log has no entry %d.", seq)
+		}
+		return nil, db.translate(fmt.Errorf("find audit event %d: %w", seq, err))
+	}
+	return r.toDomain()
+}
+
+// EachEvent calls fn for every sequenced event from seq 0 in order,
+// streaming, so memory stays flat however long the log is.
+func (db *DB) EachEvent(ctx context.Context, fn func(*audit.Event) error) error {
+	var after int64 = -1
+	for {
+		var rows []eventRow
+		if err := db.r.SelectContext(ctx, &rows, db.r.Rebind(`
+			SELECT `+eventColumns+`
+			FROM audit_event
+			WHERE seq > ?
+			ORDER BY seq
+			LIMIT 5000`), after); err != nil {
+			return db.translate(fmt.Errorf("read audit events after %d: %w", after, err))
+		}
+		for i := range rows {
+			e, err := rows[i].toDomain()
+			if err != nil {
+				return err
+			}
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if len(rows) < 5000 {
+			return nil
+		}
+		after = rows[len(rows)-1].Seq
+	}
+}
+
+// Head returns the current head of the sequenced log.
+func (db *DB) Head(ctx context.Context) (*audit.Head, error) {
+	var head struct {
+		Size  int64  `db:"size"`
+		Chain []byte `db:"chain"`
+		Range []byte `db:"range_hashes"`
+	}
+	if err := db.r.GetContext(ctx, &head, `SELECT size, chain, range_hashes FROM audit_head WHERE id = 1`); err != nil {
+		return nil, db.translate(fmt.Errorf("read audit head: %w", err))
+	}
+	h := &audit.Head{Size: uint64(head.Size), Chain: head.Chain}
+	return h, h.UnmarshalRange(head.Range)
+}
+
+// ReadNodes returns the stored tree node hashes for ids, in order.
+func (db *DB) ReadNodes(ctx context.Context, ids []compact.NodeID) ([][]byte, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var b strings.Builder
+	args := make([]any, 0, len(ids)*2)
+	b.WriteString(`SELECT level, idx, hash FROM audit_node WHERE `)
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteString(" OR ")
+		}
+		b.WriteString("(level = ? AND idx = ?)")
+		args = append(args, int(id.Level), int64(id.Index))
+	}
+	var rows []struct {
+		Level int    `db:"level"`
+		Idx   int64  `db:"idx"`
+		Hash  []byte `db:"hash"`
+	}
+	if err := db.r.SelectContext(ctx, &rows, db.r.Rebind(b.String()), args...); err != nil {
+		return nil, db.translate(fmt.Errorf("read audit tree nodes: %w", err))
+	}
+	byID := make(map[compact.NodeID][]byte, len(rows))
+	for _, r := range rows {
+		byID[compact.NewNodeID(uint(r.Level), uint64(r.Idx))] = r.Hash
+	}
+	out := make([][]byte, len(ids))
+	for i, id := range ids {
+		h, ok := byID[id]
+		if !ok {
+			return nil, fmt.Errorf("audit tree node (%d, %d) is missing", id.Level, id.Index)
+		}
+		out[i] = h
+	}
+	return out, nil
+}

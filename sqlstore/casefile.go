@@ -1,0 +1,288 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/audit"
+	"github.com/countersign/countersign/casefile"
+)
+
+var _ casefile.Store = (*DB)(nil)
+
+const caseColumns = `id, reference, title, case_type, team_id, worker_id, created_by, created_at`
+
+type caseRow struct {
+	ID        string    `db:"id"`
+	Reference string    `db:"reference"`
+	Title     string    `db:"title"`
+	CaseType  string    `db:"case_type"`
+	TeamID    string    `db:"team_id"`
+	WorkerID  string    `db:"worker_id"`
+	CreatedBy string    `db:"created_by"`
+	CreatedAt time.Time `db:"created_at"`
+	Total     int       `db:"total"`
+}
+
+func (r *caseRow) toDomain() *casefile.Case {
+	return &casefile.Case{ID: r.ID, Reference: r.Reference, Title: r.Title, CaseType: r.CaseType, TeamID: r.TeamID,
+		WorkerID: r.WorkerID, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC()}
+}
+
+// canRead applies casefile.CanRead, letting the service itself read all.
+func canRead(a countersign.Actor, c *casefile.Case) bool {
+	return a.Role == countersign.RoleSystem || casefile.CanRead(a, c)
+}
+
+// CreateCase saves a case.
+func (db *DB) CreateCase(ctx context.Context, c *casefile.Case) error {
+	a := actor(ctx)
+	switch a.Role {
+	case countersign.RoleWorker:
+		if c.WorkerID == "" {
+			c.WorkerID = a.UserID
+		}
+		if c.WorkerID != a.UserID {
+			return countersign.Errorf(countersign.EFORBIDDEN, "A worker can only open cases assigned to themselves.")
+		}
+	case countersign.RoleSupervisor, countersign.RoleSystem:
+	default:
+		return countersign.Errorf(countersign.EFORBIDDEN, "Only workers and supervisors can open cases.")
+	}
+	if c.CaseType == "" {
+		c.CaseType = "general"
+	}
+	return db.withTx(ctx, func(tx *Tx) error {
+		var w userRow
+		if err := tx.GetContext(ctx, &w, tx.Rebind(`SELECT `+userColumns+` FROM users WHERE id = ?`), c.WorkerID); err != nil {
+			if countersign.ErrorCode(db.translate(err)) == countersign.ENOTFOUND {
+				return countersign.InvalidFields("The case could not be opened.", countersign.FieldError{Field: "worker_id", Message: "There is no such worker."})
+			}
+			return fmt.Errorf("find worker: %w", err)
+		}
+		if w.Role != string(countersign.RoleWorker) && w.Role != string(countersign.RoleSupervisor) || w.TeamID == nil {
+			return countersign.InvalidFields("The case could not be opened.", countersign.FieldError{Field: "worker_id", Message: "A case must be assigned to a worker of a team."})
+		}
+		if a.Role == countersign.RoleSupervisor && *w.TeamID != a.TeamID {
+			return countersign.InvalidFields("The case could not be opened.", countersign.FieldError{Field: "worker_id", Message: "The worker is not in your team."})
+		}
+		c.ID, c.TeamID, c.CreatedBy, c.CreatedAt = countersign.NewID(countersign.PrefixCase), *w.TeamID, a.UserID, tx.now
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`
+			INSERT INTO cases (`+caseColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+			c.ID, c.Reference, c.Title, c.CaseType, c.TeamID, c.WorkerID, c.CreatedBy, c.CreatedAt); err != nil {
+			if isConflict(db.translate(err)) {
+				return countersign.InvalidFields("The case could not be opened.", countersign.FieldError{Field: "reference", Message: "Another case already has this reference."})
+			}
+			return fmt.Errorf("insert case: %w", err)
+		}
+		return tx.record(ctx, a, audit.ActionCaseCreated, "case", c.ID, c.ID, audit.Payload{"team": c.TeamID, "worker": c.WorkerID, "case_type": c.CaseType})
+	})
+}
+
+// FindCaseByID returns a case the actor may read.
+func (db *DB) FindCaseByID(ctx context.Context, id string) (*casefile.Case, error) {
+	return db.findCase(ctx, db.r, id, false)
+}
+
+// findCase reads a case through q (the reader or a transaction); with write
+// set, the actor must be allowed to change it.
+func (db *DB) findCase(ctx context.Context, q queryer, id string, write bool) (*casefile.Case, error) {
+	var r caseRow
+	if err := q.GetContext(ctx, &r, q.Rebind(`SELECT `+caseColumns+` FROM cases WHERE id = ?`), id); err != nil {
+		return nil, notFound(db.translate(err), "There is no case with this id.")
+	}
+	c := r.toDomain()
+	if a := actor(ctx); !canRead(a, c) {
+		if a.Role == countersign.RoleEthics || a.Role == countersign.RoleAdmin {
+			return nil, countersign.Errorf(countersign.EFORBIDDEN, "Your role does not give access to case content.")
+		}
+		return nil, countersign.Errorf(countersign.EFORBIDDEN, "This case is not assigned to you or your team.")
+	}
+	return c, nil
+}
+
+// FindCases returns the cases the actor may see.
+func (db *DB) FindCases(ctx context.Context, f casefile.CaseFilter) ([]*casefile.Case, int, error) {
+	a := actor(ctx)
+	where, args := []string{"1 = 1"}, []any{}
+	switch a.Role {
+	case countersign.RoleWorker:
+		where, args = append(where, "worker_id = ?"), append(args, a.UserID)
+	case countersign.RoleSupervisor:
+		where, args = append(where, "team_id = ?"), append(args, a.TeamID)
+	case countersign.RoleSystem:
+	default:
+		return nil, 0, countersign.Errorf(countersign.EFORBIDDEN, "Your role does not give access to case content.")
+	}
+	if v := f.WorkerID; v != nil {
+		where, args = append(where, "worker_id = ?"), append(args, *v)
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > 500 {
+		limit = 100
+	}
+	args = append(args, limit, max(f.Offset, 0))
+	var rows []caseRow
+	if err := db.r.SelectContext(ctx, &rows, db.r.Rebind(`
+		SELECT `+caseColumns+`, COUNT(*) OVER () AS total
+		FROM cases
+		WHERE `+strings.Join(where, " AND ")+`
+		ORDER BY created_at DESC, id
+		LIMIT ? OFFSET ?`), args...); err != nil {
+		return nil, 0, db.translate(fmt.Errorf("find cases: %w", err))
+	}
+	cases := make([]*casefile.Case, len(rows))
+	total := 0
+	for i := range rows {
+		cases[i], total = rows[i].toDomain(), rows[i].Total
+	}
+	return cases, total, nil
+}
+
+// AddParty saves a party of a case. Its details are personal data: the audit
+// event names only its id and role.
+func (db *DB) AddParty(ctx context.Context, p *casefile.Party) error {
+	return db.withTx(ctx, func(tx *Tx) error {
+		if _, err := db.findCase(ctx, tx, p.CaseID, true); err != nil {
+			return err
+		}
+		p.ID, p.CreatedAt = countersign.NewID(countersign.PrefixParty), tx.now
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`
+			INSERT INTO parties (id, case_id, role, full_name, date_of_birth, address, phone, email, national_id, created_by, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			p.ID, p.CaseID, p.Role, p.FullName, p.DateOfBirth, p.Address, p.Phone, p.Email, p.NationalID, actor(ctx).UserID, p.CreatedAt); err != nil {
+			return fmt.Errorf("insert party: %w", err)
+		}
+		return tx.record(ctx, actor(ctx), audit.ActionPartyAdded, "party", p.ID, p.CaseID, audit.Payload{"role": p.Role})
+	})
+}
+
+// FindParties returns the parties of a case.
+func (db *DB) FindParties(ctx context.Context, caseID string) ([]*casefile.Party, error) {
+	if _, err := db.FindCaseByID(ctx, caseID); err != nil {
+		return nil, err
+	}
+	return db.findParties(ctx, db.r, caseID)
+}
+
+func (db *DB) findParties(ctx context.Context, q queryer, caseID string) ([]*casefile.Party, error) {
+	var rows []partyRow
+	if err := q.SelectContext(ctx, &rows, q.Rebind(`
+		SELECT id, case_id, role, full_name, date_of_birth, address, phone, email, national_id, created_at
+		FROM parties
+		WHERE case_id = ?
+		ORDER BY created_at, id`), caseID); err != nil {
+		return nil, db.translate(fmt.Errorf("find parties: %w", err))
+	}
+	parties := make([]*casefile.Party, len(rows))
+	for i, r := range rows {
+		parties[i] = &casefile.Party{ID: r.ID, CaseID: r.CaseID, Role: r.Role, FullName: r.FullName, DateOfBirth: r.DateOfBirth,
+			Address: r.Address, Phone: r.Phone, Email: r.Email, NationalID: r.NationalID, CreatedAt: r.CreatedAt.UTC()}
+	}
+	return parties, nil
+}
+
+type partyRow struct {
+	ID          string    `db:"id"`
+	CaseID      string    `db:"case_id"`
+	Role        string    `db:"role"`
+	FullName    string    `db:"full_name"`
+	DateOfBirth string    `db:"date_of_birth"`
+	Address     string    `db:"address"`
+	Phone       string    `db:"phone"`
+	Email       string    `db:"email"`
+	NationalID  string    `db:"national_id"`
+	CreatedAt   time.Time `db:"created_at"`
+}
+
+// AddNote saves a note. The audit event carries the hash of the body, never the body.
+func (db *DB) AddNote(ctx context.Context, n *casefile.Note) error {
+	return db.withTx(ctx, func(tx *Tx) error {
+		if _, err := db.findCase(ctx, tx, n.CaseID, true); err != nil {
+			return err
+		}
+		if n.Amends != "" {
+			var caseID string
+			if err := tx.GetContext(ctx, &caseID, tx.Rebind(`SELECT case_id FROM notes WHERE id = ?`), n.Amends); err != nil || caseID != n.CaseID {
+				return countersign.InvalidFields("The note could not be saved.", countersign.FieldError{Field: "amends", Message: "The note it corrects must be a note of the same case."})
+			}
+		}
+		n.ID, n.AuthorID, n.CreatedAt = countersign.NewID(countersign.PrefixNote), actor(ctx).UserID, tx.now
+		if n.WrittenAt.IsZero() {
+			n.WrittenAt = tx.now
+		}
+		n.WrittenAt = n.WrittenAt.UTC().Truncate(time.Microsecond)
+		sum := sha256.Sum256([]byte(n.Body))
+		var amends *string
+		if n.Amends != "" {
+			amends = &n.Amends
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`
+			INSERT INTO notes (id, case_id, author_id, body, body_sha256, written_at, amends, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+			n.ID, n.CaseID, n.AuthorID, n.Body, hex.EncodeToString(sum[:]), n.WrittenAt, amends, n.CreatedAt); err != nil {
+			return fmt.Errorf("insert note: %w", err)
+		}
+		p := audit.Payload{"body_sha256": hex.EncodeToString(sum[:])}
+		if n.Amends != "" {
+			p["amends"] = n.Amends
+		}
+		return tx.record(ctx, actor(ctx), audit.ActionNoteAdded, "note", n.ID, n.CaseID, p)
+	})
+}
+
+type noteRow struct {
+	ID        string    `db:"id"`
+	CaseID    string    `db:"case_id"`
+	AuthorID  string    `db:"author_id"`
+	Body      string    `db:"body"`
+	WrittenAt time.Time `db:"written_at"`
+	Amends    *string   `db:"amends"`
+	CreatedAt time.Time `db:"created_at"`
+}
+
+func (r *noteRow) toDomain() *casefile.Note {
+	n := &casefile.Note{ID: r.ID, CaseID: r.CaseID, AuthorID: r.AuthorID, Body: r.Body, WrittenAt: r.WrittenAt.UTC(), CreatedAt: r.CreatedAt.UTC()}
+	if r.Amends != nil {
+		n.Amends = *r.Amends
+	}
+	return n
+}
+
+// FindNotes returns the notes of a case in the order they were written.
+func (db *DB) FindNotes(ctx context.Context, caseID string) ([]*casefile.Note, error) {
+	if _, err := db.FindCaseByID(ctx, caseID); err != nil {
+		return nil, err
+	}
+	return db.findNotes(ctx, db.r, caseID, nil)
+}
+
+func (db *DB) findNotes(ctx context.Context, q queryer, caseID string, ids []string) ([]*casefile.Note, error) {
+	query, args := `SELECT id, case_id, author_id, body, written_at, amends, created_at FROM notes WHERE case_id = ?`, []any{caseID}
+	if len(ids) > 0 {
+		query += ` AND id IN (?` + strings.Repeat(",?", len(ids)-1) + `)`
+		for _, id := range ids {
+			args = append(args, id)
+		}
+	}
+	var rows []noteRow
+	if err := q.SelectContext(ctx, &rows, q.Rebind(query+` ORDER BY written_at, id`), args...); err != nil {
+		return nil, db.translate(fmt.Errorf("find notes: %w", err))
+	}
+	notes := make([]*casefile.Note, len(rows))
+	for i := range rows {
+		notes[i] = rows[i].toDomain()
+	}
+	return notes, nil
+}
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}

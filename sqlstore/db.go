@@ -1,0 +1,346 @@
+// Package sqlstore is Countersign's one storage adapter: sqlx over PostgreSQL
+// (lib/pq) and embedded SQLite (modernc.org/sqlite), with the same queries
+// written once with ? placeholders and rebound per dialect. It implements the
+// store interfaces of the domain packages, and writes every state change and
+// its audit event in one transaction.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/migrations"
+)
+
+func init() {
+	// modernc registers itself as "sqlite", which sqlx does not know; tell
+	// sqlx it uses ? placeholders.
+	sqlx.BindDriver("sqlite", sqlx.QUESTION)
+}
+
+// DB is a handle on one Countersign database.
+type DB struct {
+	// w takes every write. On SQLite it is one connection, because SQLite
+	// has a single writer and a pool of writers would only trade waiting
+	// for SQLITE_BUSY errors. On PostgreSQL w and r are the same pool.
+	w *sqlx.DB
+	// r serves reads outside write transactions (WAL lets SQLite readers
+	// run beside the writer).
+	r *sqlx.DB
+
+	dialect dialect
+	dsn     string
+
+	// Now returns the current time; tests replace it. It is read once
+	// when a transaction begins, so every row of a transaction agrees.
+	Now func() time.Time
+
+	// sequenced is signalled after each commit that appended audit events,
+	// so the sequencer can pick them up without polling.
+	mu        sync.Mutex
+	sequenced chan struct{}
+}
+
+// Open connects to the database named by dsn and applies the migrations.
+// A dsn starting with postgres:// or postgresql:// selects PostgreSQL;
+// anything else is a SQLite file path (or a sqlite: / file: URI).
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	db := &DB{dsn: dsn, Now: time.Now, sequenced: make(chan struct{}, 1)}
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		db.dialect = postgres{}
+		x, err := sqlx.Open("postgres", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		x.SetMaxOpenConns(32)
+		x.SetMaxIdleConns(32)
+		x.SetConnMaxIdleTime(5 * time.Minute)
+		db.w, db.r = x, x
+	} else {
+		db.dialect = sqliteDialect{}
+		path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite:"), "file:")
+		if i := strings.IndexByte(path, '?'); i >= 0 {
+			path = path[:i]
+		}
+		if dir := filepath.Dir(path); dir != "." {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("create database directory: %w", err)
+			}
+		}
+		// foreign_keys: SQLite does not enforce REFERENCES without it.
+		// WAL: readers do not block the writer, nor the writer readers.
+		// busy_timeout: wait for the write lock instead of failing.
+		// synchronous=NORMAL: in WAL mode a commit survives a process
+		// crash; only an OS crash may lose the last commits.
+		// _txlock=immediate: a write transaction takes the write lock at
+		// BEGIN, so two transactions never deadlock upgrading read locks.
+		// _time_integer_format=unix_micro: times are stored as integer
+		// microseconds, so SQL comparisons and ordering are exact (the
+		// default text form trims trailing zeros and compares wrongly).
+		q := url.Values{"_time_integer_format": {"unix_micro"}}
+		for _, p := range []string{"foreign_keys(1)", "journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)"} {
+			q.Add("_pragma", p)
+		}
+		wq := url.Values{"_txlock": {"immediate"}}
+		for k, v := range q {
+			wq[k] = v
+		}
+		w, err := sqlx.Open("sqlite", "file:"+path+"?"+wq.Encode())
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite: %w", err)
+		}
+		w.SetMaxOpenConns(1)
+		r, err := sqlx.Open("sqlite", "file:"+path+"?"+q.Encode()+"&mode=ro")
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite reader: %w", err)
+		}
+		r.SetMaxOpenConns(4)
+		db.w, db.r = w, r
+	}
+	if err := db.w.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close closes the database handles.
+func (db *DB) Close() error {
+	err := db.w.Close()
+	if db.r != db.w {
+		err = errors.Join(err, db.r.Close())
+	}
+	return err
+}
+
+// Dialect returns "postgres" or "sqlite".
+func (db *DB) Dialect() string { return db.dialect.name() }
+
+// Ping checks that the database answers; /readyz uses it.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.w.PingContext(ctx); err != nil {
+		return countersign.Errorf(countersign.EUNAVAILABLE, "The database is not reachable.")
+	}
+	return nil
+}
+
+// Migrate applies every migration not yet recorded in schema_migrations, each
+// in its own transaction. Migrations are forward-only.
+func (db *DB) Migrate(ctx context.Context) error {
+	dir := db.dialect.name()
+	if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	names, err := fs.Glob(migrations.FS, dir+"/*.sql")
+	if err != nil {
+		return fmt.Errorf("list migrations: %w", err)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := db.migrateFile(ctx, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (db *DB) migrateFile(ctx context.Context, name string) error {
+	base := filepath.Base(name)
+	tx, err := db.w.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin migration %s: %w", base, err)
+	}
+	defer tx.Rollback()
+	// Replicas starting together must not apply a migration twice.
+	if err := db.dialect.lockMigrations(ctx, tx); err != nil {
+		return fmt.Errorf("lock migrations: %w", err)
+	}
+	var n int
+	if err := tx.GetContext(ctx, &n, tx.Rebind(`SELECT COUNT(*) FROM schema_migrations WHERE name = ?`), base); err != nil {
+		return fmt.Errorf("check migration %s: %w", base, err)
+	} else if n > 0 {
+		return nil
+	}
+	buf, err := fs.ReadFile(migrations.FS, name)
+	if err != nil {
+		return fmt.Errorf("read migration %s: %w", base, err)
+	}
+	if _, err := tx.ExecContext(ctx, string(buf)); err != nil {
+		return fmt.Errorf("apply migration %s: %w", base, err)
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO schema_migrations (name) VALUES (?)`), base); err != nil {
+		return fmt.Errorf("record migration %s: %w", base, err)
+	}
+	return tx.Commit()
+}
+
+// Tx is a write transaction with the time fixed when it began, and the audit
+// events it appends.
+type Tx struct {
+	*sqlx.Tx
+	db      *DB
+	now     time.Time
+	audited bool
+}
+
+// beginTx starts a write transaction.
+func (db *DB) beginTx(ctx context.Context) (*Tx, error) {
+	tx, err := db.w.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, db.translate(fmt.Errorf("begin: %w", err))
+	}
+	// Microseconds: PostgreSQL keeps no more, so both dialects agree.
+	return &Tx{Tx: tx, db: db, now: db.Now().UTC().Truncate(time.Microsecond)}, nil
+}
+
+// Commit commits the transaction and wakes the sequencer if it appended events.
+func (tx *Tx) Commit() error {
+	if err := tx.Tx.Commit(); err != nil {
+		return tx.db.translate(fmt.Errorf("commit: %w", err))
+	}
+	if tx.audited {
+		select {
+		case tx.db.sequenced <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// withTx runs fn in a write transaction and commits it, or rolls back on error.
+func (db *DB) withTx(ctx context.Context, fn func(tx *Tx) error) error {
+	tx, err := db.beginTx(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return db.translate(err)
+	}
+	return tx.Commit()
+}
+
+// translate turns driver errors into domain errors by their codes.
+func (db *DB) translate(err error) error {
+	if err == nil || countersign.ErrorCode(err) != countersign.EINTERNAL {
+		return err
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return countersign.Errorf(countersign.ENOTFOUND, "Not found.")
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return db.dialect.translate(err)
+}
+
+// dialect holds the few things PostgreSQL and SQLite do differently; one
+// method per difference, so callers never branch on the driver name.
+type dialect interface {
+	name() string
+	// forUpdate is appended to a SELECT that must lock its rows until commit.
+	forUpdate() string
+	// skipLocked is appended to a SELECT that claims rows other
+	// transactions may be claiming at the same time.
+	skipLocked() string
+	lockMigrations(ctx context.Context, tx *sqlx.Tx) error
+	translate(err error) error
+}
+
+type postgres struct{}
+
+func (postgres) name() string       { return "postgres" }
+func (postgres) forUpdate() string  { return " FOR UPDATE" }
+func (postgres) skipLocked() string { return " FOR UPDATE SKIP LOCKED" }
+func (postgres) lockMigrations(ctx context.Context, tx *sqlx.Tx) error {
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7263510)`)
+	return err
+}
+func (postgres) translate(err error) error {
+	var pe *pq.Error
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "23505":
+			return &conflictError{err: err}
+		case "57P01", "57P02", "57P03", "08000", "08003", "08006", "08001", "08004", "53300":
+			return unavailable(err)
+		}
+		return err
+	}
+	if errors.Is(err, sql.ErrConnDone) || errors.Is(err, driverBadConn) || isNetError(err) {
+		return unavailable(err)
+	}
+	return err
+}
+
+type sqliteDialect struct{}
+
+func (sqliteDialect) name() string                                         { return "sqlite" }
+func (sqliteDialect) forUpdate() string                                    { return "" }
+func (sqliteDialect) skipLocked() string                                   { return "" }
+func (sqliteDialect) lockMigrations(ctx context.Context, tx *sqlx.Tx) error { return nil }
+func (sqliteDialect) translate(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return &conflictError{err: err}
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return unavailable(err)
+		}
+	}
+	return err
+}
+
+// conflictError is a unique violation; callers turn it into a readable
+// ECONFLICT where they know which value was taken.
+type conflictError struct{ err error }
+
+func (e *conflictError) Error() string { return "unique violation: " + e.err.Error() }
+func (e *conflictError) Unwrap() error { return e.err }
+
+func isConflict(err error) bool {
+	var c *conflictError
+	return errors.As(err, &c)
+}
+
+// unavailableError keeps the driver's error for the log while the person
+// sees EUNAVAILABLE ("try again").
+type unavailableError struct {
+	public *countersign.Error
+	cause  error
+}
+
+func (e *unavailableError) Error() string   { return "database unavailable: " + e.cause.Error() }
+func (e *unavailableError) Unwrap() []error { return []error{e.public, e.cause} }
+
+func unavailable(err error) error {
+	return &unavailableError{public: countersign.Errorf(countersign.EUNAVAILABLE, "The database is briefly unavailable. Please try again in a moment."), cause: err}
+}
+
+// queryer is what reads need from either the reader pool or a transaction.
+type queryer interface {
+	GetContext(ctx context.Context, dest any, query string, args ...any) error
+	SelectContext(ctx context.Context, dest any, query string, args ...any) error
+	Rebind(query string) string
+}

@@ -1,0 +1,197 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/audit"
+	"github.com/countersign/countersign/identity"
+)
+
+var _ identity.Store = (*DB)(nil)
+
+// actor returns the acting user from ctx, or the service itself (the CLI and
+// background work act as System).
+func actor(ctx context.Context) countersign.Actor {
+	if a, ok := countersign.ActorFromContext(ctx); ok {
+		return a
+	}
+	return countersign.System
+}
+
+// CreateTeam saves a team.
+func (db *DB) CreateTeam(ctx context.Context, t *identity.Team) error {
+	if strings.TrimSpace(t.Name) == "" {
+		return countersign.InvalidFields("The team could not be saved.", countersign.FieldError{Field: "name", Message: "Give the team a name."})
+	}
+	return db.withTx(ctx, func(tx *Tx) error {
+		t.ID, t.CreatedAt = countersign.NewID(countersign.PrefixTeam), tx.now
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO teams (id, name, created_at) VALUES (?, ?, ?)`), t.ID, t.Name, t.CreatedAt); err != nil {
+			if isConflict(db.translate(err)) {
+				return countersign.Errorf(countersign.ECONFLICT, "A team named %q already exists.", t.Name)
+			}
+			return fmt.Errorf("insert team: %w", err)
+		}
+		return tx.record(ctx, actor(ctx), audit.ActionTeamCreated, "team", t.ID, "", nil)
+	})
+}
+
+// FindTeamByName returns the team with that name.
+func (db *DB) FindTeamByName(ctx context.Context, name string) (*identity.Team, error) {
+	var t identity.Team
+	if err := db.r.GetContext(ctx, &t, db.r.Rebind(`SELECT id, name, created_at FROM teams WHERE name = ?`), name); err != nil {
+		return nil, notFound(db.translate(err), "There is no team named %q.", name)
+	}
+	return &t, nil
+}
+
+type userRow struct {
+	ID        string    `db:"id"`
+	Name      string    `db:"name"`
+	Email     string    `db:"email"`
+	Role      string    `db:"role"`
+	TeamID    *string   `db:"team_id"`
+	CreatedAt time.Time `db:"created_at"`
+}
+
+func (r *userRow) toDomain() *identity.User {
+	u := &identity.User{ID: r.ID, Name: r.Name, Email: r.Email, Role: countersign.Role(r.Role), CreatedAt: r.CreatedAt.UTC()}
+	if r.TeamID != nil {
+		u.TeamID = *r.TeamID
+	}
+	return u
+}
+
+const userColumns = `id, name, email, role, team_id, created_at`
+
+// CreateUser saves a user.
+func (db *DB) CreateUser(ctx context.Context, u *identity.User) error {
+	if err := u.Validate(); err != nil {
+		return err
+	}
+	return db.withTx(ctx, func(tx *Tx) error {
+		u.ID, u.CreatedAt = countersign.NewID(countersign.PrefixUser), tx.now
+		var team *string
+		if u.TeamID != "" {
+			team = &u.TeamID
+			var n int
+			if err := tx.GetContext(ctx, &n, tx.Rebind(`SELECT COUNT(*) FROM teams WHERE id = ?`), u.TeamID); err != nil {
+				return fmt.Errorf("check team: %w", err)
+			} else if n == 0 {
+				return countersign.InvalidFields("The user could not be saved.", countersign.FieldError{Field: "team", Message: "There is no such team."})
+			}
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO users (id, name, email, role, team_id, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
+			u.ID, u.Name, u.Email, string(u.Role), team, u.CreatedAt); err != nil {
+			if isConflict(db.translate(err)) {
+				return countersign.InvalidFields("The user could not be saved.", countersign.FieldError{Field: "email", Message: "Someone already uses this email address."})
+			}
+			return fmt.Errorf("insert user: %w", err)
+		}
+		// The name and email are personal data and stay out of the log.
+		return tx.record(ctx, actor(ctx), audit.ActionUserCreated, "user", u.ID, "", audit.Payload{"role": string(u.Role), "team": u.TeamID})
+	})
+}
+
+// FindUserByID returns the user with that id.
+func (db *DB) FindUserByID(ctx context.Context, id string) (*identity.User, error) {
+	var r userRow
+	if err := db.r.GetContext(ctx, &r, db.r.Rebind(`SELECT `+userColumns+` FROM users WHERE id = ?`), id); err != nil {
+		return nil, notFound(db.translate(err), "There is no such user.")
+	}
+	return r.toDomain(), nil
+}
+
+// FindUserByEmail returns the user with that email address.
+func (db *DB) FindUserByEmail(ctx context.Context, email string) (*identity.User, error) {
+	var r userRow
+	if err := db.r.GetContext(ctx, &r, db.r.Rebind(`SELECT `+userColumns+` FROM users WHERE email = ?`), email); err != nil {
+		return nil, notFound(db.translate(err), "There is no user with that email address.")
+	}
+	return r.toDomain(), nil
+}
+
+// TokenPrefix starts every token secret, so leaked secrets are easy to
+// recognise and scan for.
+const TokenPrefix = "cst_"
+
+func hashToken(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+// CreateToken issues a token; the secret is returned once and only its hash is kept.
+func (db *DB) CreateToken(ctx context.Context, userID, label string, expiresAt *time.Time) (*identity.Token, string, error) {
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return nil, "", fmt.Errorf("token secret: %w", err)
+	}
+	secret := TokenPrefix + base64.RawURLEncoding.EncodeToString(raw[:])
+	t := &identity.Token{UserID: userID, Label: label, ExpiresAt: expiresAt}
+	err := db.withTx(ctx, func(tx *Tx) error {
+		t.ID, t.CreatedAt = countersign.NewID(countersign.PrefixToken), tx.now
+		var n int
+		if err := tx.GetContext(ctx, &n, tx.Rebind(`SELECT COUNT(*) FROM users WHERE id = ?`), userID); err != nil {
+			return fmt.Errorf("check user: %w", err)
+		} else if n == 0 {
+			return countersign.Errorf(countersign.ENOTFOUND, "There is no such user.")
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO tokens (id, user_id, hash, label, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`),
+			t.ID, userID, hashToken(secret), label, t.CreatedAt, expiresAt); err != nil {
+			return fmt.Errorf("insert token: %w", err)
+		}
+		return tx.record(ctx, actor(ctx), audit.ActionTokenCreated, "token", t.ID, "", audit.Payload{"user": userID})
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return t, secret, nil
+}
+
+// RevokeToken ends a token.
+func (db *DB) RevokeToken(ctx context.Context, tokenID string) error {
+	return db.withTx(ctx, func(tx *Tx) error {
+		res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`), tx.now, tokenID)
+		if err != nil {
+			return fmt.Errorf("revoke token: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return countersign.Errorf(countersign.ENOTFOUND, "There is no such active token.")
+		}
+		return tx.record(ctx, actor(ctx), audit.ActionTokenRevoked, "token", tokenID, "", nil)
+	})
+}
+
+// Authenticate returns the user a token secret belongs to.
+func (db *DB) Authenticate(ctx context.Context, secret string) (*identity.User, error) {
+	var r userRow
+	err := db.r.GetContext(ctx, &r, db.r.Rebind(`
+		SELECT u.id, u.name, u.email, u.role, u.team_id, u.created_at
+		FROM tokens t
+		JOIN users u ON u.id = t.user_id
+		WHERE t.hash = ?
+		  AND t.revoked_at IS NULL
+		  AND (t.expires_at IS NULL OR t.expires_at > ?)
+		  AND u.disabled_at IS NULL`), hashToken(secret), db.Now().UTC())
+	if err != nil {
+		if err := db.translate(err); countersign.ErrorCode(err) != countersign.ENOTFOUND {
+			return nil, err
+		}
+		return nil, countersign.Errorf(countersign.EUNAUTHORIZED, "Your sign-in token is not valid: it is unknown, revoked or expired.")
+	}
+	return r.toDomain(), nil
+}
+
+// notFound replaces a plain ENOTFOUND with a readable message.
+func notFound(err error, format string, args ...any) error {
+	if countersign.ErrorCode(err) == countersign.ENOTFOUND {
+		return countersign.Errorf(countersign.ENOTFOUND, format, args...)
+	}
+	return err
+}

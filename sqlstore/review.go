@@ -1,0 +1,667 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/assistant"
+	"github.com/countersign/countersign/audit"
+	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/review"
+)
+
+var _ review.Store = (*DB)(nil)
+
+const draftColumns = `id, case_id, kind, status, requested_by, reviewer_id, team_id, note_ids, language, content,
+	model, provider, prompt_version, pseudonymised, masked, ungrounded, failure_reason, attempts, lease_owner,
+	created_at, updated_at, generated_at, opened_at, decided_at`
+
+type draftRow struct {
+	ID            string     `db:"id"`
+	CaseID        string     `db:"case_id"`
+	Kind          string     `db:"kind"`
+	Status        string     `db:"status"`
+	RequestedBy   string     `db:"requested_by"`
+	ReviewerID    string     `db:"reviewer_id"`
+	TeamID        string     `db:"team_id"`
+	NoteIDs       string     `db:"note_ids"`
+	Language      string     `db:"language"`
+	Content       *string    `db:"content"`
+	Model         string     `db:"model"`
+	Provider      string     `db:"provider"`
+	PromptVersion string     `db:"prompt_version"`
+	Pseudonymised bool       `db:"pseudonymised"`
+	Masked        string     `db:"masked"`
+	Ungrounded    int        `db:"ungrounded"`
+	FailureReason string     `db:"failure_reason"`
+	Attempts      int        `db:"attempts"`
+	LeaseOwner    string     `db:"lease_owner"`
+	CreatedAt     time.Time  `db:"created_at"`
+	UpdatedAt     time.Time  `db:"updated_at"`
+	GeneratedAt   *time.Time `db:"generated_at"`
+	OpenedAt      *time.Time `db:"opened_at"`
+	DecidedAt     *time.Time `db:"decided_at"`
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func (r *draftRow) toDomain() (*review.Draft, error) {
+	d := &review.Draft{ID: r.ID, CaseID: r.CaseID, Kind: assistant.Kind(r.Kind), Status: review.Status(r.Status),
+		RequestedBy: r.RequestedBy, ReviewerID: r.ReviewerID, TeamID: r.TeamID, Language: r.Language,
+		Model: r.Model, Provider: r.Provider, PromptVersion: r.PromptVersion, Pseudonymised: r.Pseudonymised,
+		Ungrounded: r.Ungrounded, FailureReason: r.FailureReason, Attempts: r.Attempts,
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), GeneratedAt: utcPtr(r.GeneratedAt),
+		OpenedAt: utcPtr(r.OpenedAt), DecidedAt: utcPtr(r.DecidedAt)}
+	if err := json.Unmarshal([]byte(r.NoteIDs), &d.NoteIDs); err != nil {
+		return nil, fmt.Errorf("draft %s note ids: %w", r.ID, err)
+	}
+	if r.Masked != "" && r.Masked != "{}" {
+		if err := json.Unmarshal([]byte(r.Masked), &d.Masked); err != nil {
+			return nil, fmt.Errorf("draft %s masked counts: %w", r.ID, err)
+		}
+	}
+	if r.Content != nil {
+		d.Content = new(assistant.Content)
+		if err := json.Unmarshal([]byte(*r.Content), d.Content); err != nil {
+			return nil, fmt.Errorf("draft %s content: %w", r.ID, err)
+		}
+	}
+	return d, nil
+}
+
+func (db *DB) getDraft(ctx context.Context, q queryer, id, lock string) (*review.Draft, error) {
+	var r draftRow
+	if err := q.GetContext(ctx, &r, q.Rebind(`SELECT `+draftColumns+` FROM drafts WHERE id = ?`+lock), id); err != nil {
+		return nil, notFound(db.translate(err), "There is no draft with this id.")
+	}
+	return r.toDomain()
+}
+
+// RequestDraft queues a draft of a case for the drafting workers.
+func (db *DB) RequestDraft(ctx context.Context, req review.DraftRequest) (*review.Draft, error) {
+	a := actor(ctx)
+	if req.IdempotencyKey != "" {
+		if d, err := db.findByIdempotencyKey(ctx, a.UserID, req.IdempotencyKey); err == nil || countersign.ErrorCode(err) != countersign.ENOTFOUND {
+			return d, err
+		}
+	}
+	var d *review.Draft
+	err := db.withTx(ctx, func(tx *Tx) error {
+		c, err := db.findCase(ctx, tx, req.CaseID, true)
+		if err != nil {
+			return err
+		}
+		notes, err := db.findNotes(ctx, tx, c.ID, req.NoteIDs)
+		if err != nil {
+			return err
+		}
+		if len(req.NoteIDs) > 0 && len(notes) != len(dedupe(req.NoteIDs)) {
+			return countersign.InvalidFields("The draft could not be requested.", countersign.FieldError{Field: "note_ids", Message: "Some of these notes are not notes of this case."})
+		}
+		if len(notes) == 0 {
+			return countersign.InvalidFields("The draft could not be requested.", countersign.FieldError{Field: "note_ids", Message: "The case has no notes to draft from yet."})
+		}
+		ids := make([]string, len(notes))
+		for i, n := range notes {
+			ids[i] = n.ID
+		}
+		noteIDs, _ := json.Marshal(ids)
+		var key *string
+		if req.IdempotencyKey != "" {
+			key = &req.IdempotencyKey
+		}
+		id := countersign.NewID(countersign.PrefixDraft)
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`
+			INSERT INTO drafts (id, case_id, kind, status, requested_by, reviewer_id, team_id, note_ids, language,
+				idempotency_key, run_after, created_at, updated_at)
+			VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			id, c.ID, string(req.Kind), a.UserID, c.WorkerID, c.TeamID, string(noteIDs), req.Language, key, tx.now, tx.now, tx.now); err != nil {
+			return fmt.Errorf("insert draft: %w", err)
+		}
+		if err := tx.record(ctx, a, audit.ActionDraftRequested, "draft", id, c.ID, audit.Payload{
+			"kind": string(req.Kind), "notes": strings.Join(ids, ","), "language": req.Language,
+		}); err != nil {
+			return err
+		}
+		d, err = db.getDraft(ctx, tx, id, "")
+		return err
+	})
+	if isConflict(err) && key(req) != "" {
+		// Another request with the same key won the race: answer with its draft.
+		return db.findByIdempotencyKey(ctx, a.UserID, req.IdempotencyKey)
+	}
+	return d, err
+}
+
+func key(req review.DraftRequest) string { return req.IdempotencyKey }
+
+func (db *DB) findByIdempotencyKey(ctx context.Context, userID, key string) (*review.Draft, error) {
+	var r draftRow
+	if err := db.w.GetContext(ctx, &r, db.w.Rebind(`SELECT `+draftColumns+` FROM drafts WHERE requested_by = ? AND idempotency_key = ?`), userID, key); err != nil {
+		return nil, db.translate(err)
+	}
+	return r.toDomain()
+}
+
+func dedupe(ids []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// FindDraftByID returns a draft of a case the actor may read.
+func (db *DB) FindDraftByID(ctx context.Context, id string) (*review.Draft, error) {
+	d, err := db.getDraft(ctx, db.r, id, "")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := db.findCase(ctx, db.r, d.CaseID, false); err != nil {
+		return nil, err
+	}
+	return d, db.attachDecision(ctx, db.r, d)
+}
+
+func (db *DB) attachDecision(ctx context.Context, q queryer, d *review.Draft) error {
+	if !(d.Status == review.StatusApproved || d.Status == review.StatusRejected) {
+		return nil
+	}
+	var r decisionRow
+	if err := q.GetContext(ctx, &r, q.Rebind(`SELECT `+decisionColumns+` FROM decisions WHERE draft_id = ?`), d.ID); err != nil {
+		return db.translate(fmt.Errorf("find decision of %s: %w", d.ID, err))
+	}
+	d.Decision = r.toDomain()
+	return nil
+}
+
+// OpenDraft records when the reviewer first opened a pending draft.
+func (db *DB) OpenDraft(ctx context.Context, id string) (*review.Draft, error) {
+	a := actor(ctx)
+	var d *review.Draft
+	err := db.withTx(ctx, func(tx *Tx) error {
+		var err error
+		if d, err = db.getDraft(ctx, tx, id, db.dialect.forUpdate()); err != nil {
+			return err
+		}
+		if _, err := db.findCase(ctx, tx, d.CaseID, false); err != nil {
+			return err
+		}
+		if d.Status != review.StatusPendingReview || d.OpenedAt != nil || !review.CanDecide(a, d) {
+			return db.attachDecision(ctx, tx, d)
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE drafts SET opened_at = ?, updated_at = ? WHERE id = ?`), tx.now, tx.now, id); err != nil {
+			return fmt.Errorf("open draft: %w", err)
+		}
+		now := tx.now
+		d.OpenedAt = &now
+		return tx.record(ctx, a, audit.ActionDraftOpened, "draft", id, d.CaseID, audit.Payload{"kind": string(d.Kind)})
+	})
+	return d, err
+}
+
+// queueCursor is the keyset position (created_at, id) of the last draft of a page.
+func encodeCursor(d *review.Draft) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(d.CreatedAt.UnixMicro(), 10) + "|" + d.ID))
+}
+
+func decodeCursor(s string) (time.Time, string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err == nil {
+		if ts, id, ok := strings.Cut(string(b), "|"); ok {
+			if us, err := strconv.ParseInt(ts, 10, 64); err == nil {
+				return time.UnixMicro(us).UTC(), id, nil
+			}
+		}
+	}
+	return time.Time{}, "", countersign.InvalidFields("The page cursor is not valid.", countersign.FieldError{Field: "after", Message: "Use the next cursor exactly as a previous page returned it."})
+}
+
+// FindQueue returns the drafts awaiting the actor's decision, oldest first.
+func (db *DB) FindQueue(ctx context.Context, f review.QueueFilter) ([]*review.Draft, string, error) {
+	a := actor(ctx)
+	where, args := []string{"status = 'pending_review'"}, []any{}
+	switch a.Role {
+	case countersign.RoleWorker:
+		where, args = append(where, "reviewer_id = ?"), append(args, a.UserID)
+	case countersign.RoleSupervisor:
+		where, args = append(where, "team_id = ?"), append(args, a.TeamID)
+	default:
+		return nil, "", countersign.Errorf(countersign.EFORBIDDEN, "Only workers and supervisors have a review queue.")
+	}
+	if v := f.Kind; v != nil {
+		where, args = append(where, "kind = ?"), append(args, string(*v))
+	}
+	if v := f.CaseID; v != nil {
+		where, args = append(where, "case_id = ?"), append(args, *v)
+	}
+	if v := f.Before; v != nil {
+		where, args = append(where, "created_at < ?"), append(args, v.UTC())
+	}
+	if f.After != "" {
+		at, id, err := decodeCursor(f.After)
+		if err != nil {
+			return nil, "", err
+		}
+		where, args = append(where, "(created_at > ? OR (created_at = ? AND id > ?))"), append(args, at, at, id)
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > 200 {
+		limit = 50
+	}
+	args = append(args, limit+1)
+	var rows []draftRow
+	if err := db.r.SelectContext(ctx, &rows, db.r.Rebind(`
+		SELECT `+draftColumns+`
+		FROM drafts
+		WHERE `+strings.Join(where, " AND ")+`
+		ORDER BY created_at, id
+		LIMIT ?`), args...); err != nil {
+		return nil, "", db.translate(fmt.Errorf("find review queue: %w", err))
+	}
+	var next string
+	if len(rows) > limit {
+		rows = rows[:limit]
+		next = "more"
+	}
+	drafts := make([]*review.Draft, len(rows))
+	for i := range rows {
+		d, err := rows[i].toDomain()
+		if err != nil {
+			return nil, "", err
+		}
+		drafts[i] = d
+	}
+	if next != "" {
+		next = encodeCursor(drafts[len(drafts)-1])
+	}
+	return drafts, next, nil
+}
+
+const decisionColumns = `id, draft_id, outcome, decided_by, final_text, edited, edit_ratio, reason, comment, review_ms, fast, decided_at`
+
+type decisionRow struct {
+	ID        string    `db:"id"`
+	DraftID   string    `db:"draft_id"`
+	Outcome   string    `db:"outcome"`
+	DecidedBy string    `db:"decided_by"`
+	FinalText string    `db:"final_text"`
+	Edited    bool      `db:"edited"`
+	EditRatio float64   `db:"edit_ratio"`
+	Reason    string    `db:"reason"`
+	Comment   string    `db:"comment"`
+	ReviewMS  int64     `db:"review_ms"`
+	Fast      bool      `db:"fast"`
+	DecidedAt time.Time `db:"decided_at"`
+}
+
+func (r *decisionRow) toDomain() *review.Decision {
+	return &review.Decision{ID: r.ID, DraftID: r.DraftID, Outcome: review.Outcome(r.Outcome), DecidedBy: r.DecidedBy,
+		FinalText: r.FinalText, Edited: r.Edited, EditRatio: r.EditRatio, Reason: r.Reason, Comment: r.Comment,
+		ReviewMS: r.ReviewMS, Fast: r.Fast, DecidedAt: r.DecidedAt.UTC()}
+}
+
+// lockPending locks a draft for a decision and checks that the actor may
+// decide it and that it is still pending.
+func (db *DB) lockPending(ctx context.Context, tx *Tx, id string) (*review.Draft, error) {
+	d, err := db.getDraft(ctx, tx, id, db.dialect.forUpdate())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := db.findCase(ctx, tx, d.CaseID, true); err != nil {
+		return nil, err
+	}
+	if !review.CanDecide(actor(ctx), d) {
+		return nil, countersign.Errorf(countersign.EFORBIDDEN, "This draft is not yours to decide.")
+	}
+	if d.Status != review.StatusPendingReview {
+		return nil, countersign.Errorf(countersign.ECONFLICT, "This draft cannot be decided: it is %s.", strings.ReplaceAll(string(d.Status), "_", " "))
+	}
+	return d, nil
+}
+
+// decide moves a locked pending draft to its final status and stores the decision.
+func (db *DB) decide(ctx context.Context, tx *Tx, d *review.Draft, dec *review.Decision) error {
+	res, err := tx.ExecContext(ctx, tx.Rebind(`
+		UPDATE drafts SET status = ?, decided_at = ?, updated_at = ?
+		WHERE id = ? AND status = 'pending_review'`), string(dec.Outcome), tx.now, tx.now, d.ID)
+	if err != nil {
+		return fmt.Errorf("decide draft: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return countersign.Errorf(countersign.ECONFLICT, "This draft has just been decided by someone else.")
+	}
+	dec.ID, dec.DraftID, dec.DecidedBy, dec.DecidedAt = countersign.NewID(countersign.PrefixDecision), d.ID, actor(ctx).UserID, tx.now
+	if d.OpenedAt != nil {
+		dec.ReviewMS = tx.now.Sub(*d.OpenedAt).Milliseconds()
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`
+		INSERT INTO decisions (`+decisionColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		dec.ID, dec.DraftID, string(dec.Outcome), dec.DecidedBy, dec.FinalText, dec.Edited, dec.EditRatio, dec.Reason,
+		dec.Comment, dec.ReviewMS, dec.Fast, dec.DecidedAt); err != nil {
+		if isConflict(db.translate(err)) {
+			return countersign.Errorf(countersign.ECONFLICT, "This draft has just been decided by someone else.")
+		}
+		return fmt.Errorf("insert decision: %w", err)
+	}
+	d.Status, d.Decision, d.DecidedAt = review.Status(dec.Outcome), dec, &dec.DecidedAt
+	return nil
+}
+
+// ApproveDraft signs a pending draft into the case record.
+func (db *DB) ApproveDraft(ctx context.Context, id string, ap review.Approval) (*review.Entry, error) {
+	a := actor(ctx)
+	var e *review.Entry
+	err := db.withTx(ctx, func(tx *Tx) error {
+		d, err := db.lockPending(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		drafted := d.Content.Text()
+		final := drafted
+		if ap.Content != "" {
+			final = ap.Content
+		}
+		dec := &review.Decision{Outcome: review.OutcomeApproved, FinalText: final, Edited: final != drafted,
+			EditRatio: review.EditRatio(drafted, final), Comment: ap.Comment}
+		if err := db.decide(ctx, tx, d, dec); err != nil {
+			return err
+		}
+		dec.Fast = review.FastSignOff(drafted, dec.ReviewMS)
+		if dec.Fast {
+			if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE decisions SET fast = ? WHERE id = ?`), true, dec.ID); err != nil {
+				return fmt.Errorf("mark fast sign-off: %w", err)
+			}
+		}
+		e = &review.Entry{ID: countersign.NewID(countersign.PrefixEntry), CaseID: d.CaseID, DraftID: d.ID, Kind: string(d.Kind),
+			Content: final, AIDrafted: true, Model: d.Model, PromptVersion: d.PromptVersion, DraftedAt: d.GeneratedAt,
+			Edited: dec.Edited, SignedBy: a.UserID, SignedAt: tx.now}
+		if dec.Edited {
+			e.EditedBy = a.UserID
+		}
+		if err := insertEntry(ctx, tx, e); err != nil {
+			return err
+		}
+		if err := tx.record(ctx, a, audit.ActionDraftApproved, "draft", d.ID, d.CaseID, audit.Payload{
+			"kind": string(d.Kind), "model": d.Model, "prompt_version": d.PromptVersion, "edited": strconv.FormatBool(dec.Edited),
+			"edit_ratio": strconv.FormatFloat(dec.EditRatio, 'f', 4, 64), "review_ms": strconv.FormatInt(dec.ReviewMS, 10),
+			"fast_sign_off": strconv.FormatBool(dec.Fast), "ungrounded": strconv.Itoa(d.Ungrounded),
+			"final_sha256": sha256Hex(final), "decision": dec.ID,
+		}); err != nil {
+			return err
+		}
+		return tx.record(ctx, a, audit.ActionRecordSigned, "record_entry", e.ID, d.CaseID, audit.Payload{
+			"draft": d.ID, "content_sha256": sha256Hex(final),
+		})
+	})
+	return e, err
+}
+
+// RejectDraft turns a pending draft down.
+func (db *DB) RejectDraft(ctx context.Context, id string, rj review.Rejection) (*review.Draft, error) {
+	if !review.ValidRejectReason(rj.Reason) {
+		return nil, countersign.InvalidFields("The draft could not be rejected.", countersign.FieldError{Field: "reason",
+			Message: "Choose a reason: " + strings.Join(review.RejectReasons, ", ") + "."})
+	}
+	a := actor(ctx)
+	var d *review.Draft
+	err := db.withTx(ctx, func(tx *Tx) error {
+		var err error
+		if d, err = db.lockPending(ctx, tx, id); err != nil {
+			return err
+		}
+		dec := &review.Decision{Outcome: review.OutcomeRejected, Reason: rj.Reason, Comment: rj.Comment}
+		if err := db.decide(ctx, tx, d, dec); err != nil {
+			return err
+		}
+		return tx.record(ctx, a, audit.ActionDraftRejected, "draft", d.ID, d.CaseID, audit.Payload{
+			"kind": string(d.Kind), "model": d.Model, "prompt_version": d.PromptVersion, "reason": rj.Reason,
+			"review_ms": strconv.FormatInt(dec.ReviewMS, 10), "decision": dec.ID,
+		})
+	})
+	return d, err
+}
+
+const entryColumns = `id, case_id, draft_id, kind, content, ai_drafted, model, prompt_version, drafted_at, edited, edited_by, signed_by, signed_at, supersedes, correction`
+
+type entryRow struct {
+	ID            string     `db:"id"`
+	CaseID        string     `db:"case_id"`
+	DraftID       *string    `db:"draft_id"`
+	Kind          string     `db:"kind"`
+	Content       string     `db:"content"`
+	AIDrafted     bool       `db:"ai_drafted"`
+	Model         string     `db:"model"`
+	PromptVersion string     `db:"prompt_version"`
+	DraftedAt     *time.Time `db:"drafted_at"`
+	Edited        bool       `db:"edited"`
+	EditedBy      string     `db:"edited_by"`
+	SignedBy      string     `db:"signed_by"`
+	SignedAt      time.Time  `db:"signed_at"`
+	Supersedes    *string    `db:"supersedes"`
+	Correction    string     `db:"correction"`
+}
+
+func insertEntry(ctx context.Context, tx *Tx, e *review.Entry) error {
+	var draftID, supersedes *string
+	if e.DraftID != "" {
+		draftID = &e.DraftID
+	}
+	if e.Supersedes != "" {
+		supersedes = &e.Supersedes
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`
+		INSERT INTO record_entries (`+entryColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		e.ID, e.CaseID, draftID, e.Kind, e.Content, e.AIDrafted, e.Model, e.PromptVersion, e.DraftedAt, e.Edited,
+		e.EditedBy, e.SignedBy, e.SignedAt, supersedes, e.Correction); err != nil {
+		return fmt.Errorf("insert record entry: %w", err)
+	}
+	return nil
+}
+
+// FindRecord returns the signed entries of a case, oldest first.
+func (db *DB) FindRecord(ctx context.Context, caseID string) ([]*review.Entry, error) {
+	if _, err := db.findCase(ctx, db.r, caseID, false); err != nil {
+		return nil, err
+	}
+	var rows []entryRow
+	if err := db.r.SelectContext(ctx, &rows, db.r.Rebind(`SELECT `+entryColumns+` FROM record_entries WHERE case_id = ? ORDER BY signed_at, id`), caseID); err != nil {
+		return nil, db.translate(fmt.Errorf("find record: %w", err))
+	}
+	entries := make([]*review.Entry, len(rows))
+	for i, r := range rows {
+		e := &review.Entry{ID: r.ID, CaseID: r.CaseID, Kind: r.Kind, Content: r.Content, AIDrafted: r.AIDrafted, Model: r.Model,
+			PromptVersion: r.PromptVersion, DraftedAt: utcPtr(r.DraftedAt), Edited: r.Edited, EditedBy: r.EditedBy,
+			SignedBy: r.SignedBy, SignedAt: r.SignedAt.UTC(), Correction: r.Correction}
+		if r.DraftID != nil {
+			e.DraftID = *r.DraftID
+		}
+		if r.Supersedes != nil {
+			e.Supersedes = *r.Supersedes
+		}
+		entries[i] = e
+	}
+	return entries, nil
+}
+
+// ClaimJob leases the next queued draft, or one whose lease expired, to owner.
+// On PostgreSQL SKIP LOCKED lets replicas claim side by side without ever
+// claiming the same draft; SQLite's single writer gives the same guarantee.
+func (db *DB) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*review.Job, error) {
+	var job *review.Job
+	err := db.withTx(ctx, func(tx *Tx) error {
+		var id string
+		if err := tx.GetContext(ctx, &id, tx.Rebind(`
+			SELECT id FROM drafts
+			WHERE status IN ('queued', 'generating')
+			  AND ((status = 'queued' AND run_after <= ?) OR (status = 'generating' AND lease_until < ?))
+			ORDER BY run_after, id
+			LIMIT 1`+db.dialect.skipLocked()), tx.now, tx.now); err != nil {
+			return notFound(db.translate(err), "No draft is waiting to be generated.")
+		}
+		d, err := db.getDraft(ctx, tx, id, "")
+		if err != nil {
+			return err
+		}
+		until := tx.now.Add(lease)
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`
+			UPDATE drafts SET status = 'generating', attempts = attempts + 1, lease_owner = ?, lease_until = ?, updated_at = ?
+			WHERE id = ?`), owner, until, tx.now, id); err != nil {
+			return fmt.Errorf("claim draft: %w", err)
+		}
+		sys := countersign.System
+		ctx := countersign.NewContextWithActor(ctx, sys)
+		notes, err := db.findNotes(ctx, tx, d.CaseID, d.NoteIDs)
+		if err != nil {
+			return err
+		}
+		parties, err := db.findParties(ctx, tx, d.CaseID)
+		if err != nil {
+			return err
+		}
+		job = &review.Job{DraftID: d.ID, CaseID: d.CaseID, Attempt: d.Attempts + 1, Owner: owner, LeaseEnd: until,
+			Request: assistant.Request{Kind: d.Kind, Language: d.Language, Notes: toAssistantNotes(notes), Parties: toAssistantParties(parties)}}
+		return tx.record(ctx, sys, audit.ActionDraftClaimed, "draft", d.ID, d.CaseID, audit.Payload{
+			"attempt": strconv.Itoa(job.Attempt), "worker": owner, "previous_status": string(d.Status),
+		})
+	})
+	return job, err
+}
+
+func toAssistantNotes(notes []*casefile.Note) []assistant.Note {
+	out := make([]assistant.Note, len(notes))
+	for i, n := range notes {
+		out[i] = assistant.Note{ID: n.ID, Body: n.Body, WrittenAt: n.WrittenAt}
+	}
+	return out
+}
+
+func toAssistantParties(parties []*casefile.Party) []assistant.Party {
+	out := make([]assistant.Party, len(parties))
+	for i, p := range parties {
+		out[i] = assistant.Party{ID: p.ID, Role: p.Role, FullName: p.FullName, DateOfBirth: p.DateOfBirth,
+			Address: p.Address, Phone: p.Phone, Email: p.Email, NationalID: p.NationalID}
+	}
+	return out
+}
+
+// leaseHeld is the fence every job update carries: the draft must still be
+// generating under this owner and attempt, or another worker has taken it over.
+const leaseHeld = `id = ? AND status = 'generating' AND lease_owner = ? AND attempts = ?`
+
+// CompleteJob stores a generated draft and puts it up for review; older
+// pending drafts of the same kind over the same notes are superseded.
+func (db *DB) CompleteJob(ctx context.Context, job *review.Job, res *assistant.Result) error {
+	content, err := json.Marshal(res.Content)
+	if err != nil {
+		return fmt.Errorf("encode draft content: %w", err)
+	}
+	masked, _ := json.Marshal(res.Masked)
+	params, _ := json.Marshal(res.Params)
+	sys := countersign.System
+	return db.withTx(ctx, func(tx *Tx) error {
+		r, err := tx.ExecContext(ctx, tx.Rebind(`
+			UPDATE drafts SET status = 'pending_review', content = ?, language = ?, model = ?, provider = ?, prompt_version = ?,
+				params = ?, request_hash = ?, response_hash = ?, prompt_tokens = ?, completion_tokens = ?, latency_ms = ?,
+				pseudonymised = ?, masked = ?, ungrounded = ?, lease_owner = '', lease_until = NULL, generated_at = ?, updated_at = ?
+			WHERE `+leaseHeld), string(content), res.Content.Language, res.Model, res.Provider, res.PromptVersion,
+			string(params), res.RequestHash, res.ResponseHash, res.PromptTokens, res.CompletionTokens, res.Latency.Milliseconds(),
+			res.Pseudonymised, string(masked), res.Ungrounded, tx.now, tx.now, job.DraftID, job.Owner, job.Attempt)
+		if err != nil {
+			return fmt.Errorf("complete draft: %w", err)
+		}
+		if n, _ := r.RowsAffected(); n != 1 {
+			return countersign.Errorf(countersign.ECONFLICT, "The draft's lease was lost to another worker.")
+		}
+		if err := db.supersede(ctx, tx, job); err != nil {
+			return err
+		}
+		p := audit.Payload{
+			"model": res.Model, "provider": res.Provider, "prompt_version": res.PromptVersion,
+			"request_sha256": res.RequestHash, "response_sha256": res.ResponseHash,
+			"prompt_tokens": strconv.Itoa(res.PromptTokens), "completion_tokens": strconv.Itoa(res.CompletionTokens),
+			"latency_ms": strconv.FormatInt(res.Latency.Milliseconds(), 10), "pseudonymised": strconv.FormatBool(res.Pseudonymised),
+			"ungrounded": strconv.Itoa(res.Ungrounded), "attempt": strconv.Itoa(job.Attempt),
+			"statements": strconv.Itoa(len(res.Content.Statements)), "items": strconv.Itoa(len(res.Content.Items)),
+		}
+		for k, v := range res.Params {
+			p["param."+k] = v
+		}
+		for k, v := range res.Masked {
+			p["masked."+k] = strconv.Itoa(v)
+		}
+		return tx.record(ctx, sys, audit.ActionDraftGenerated, "draft", job.DraftID, job.CaseID, p)
+	})
+}
+
+// supersede marks older pending drafts of the same kind over the same notes
+// as superseded by the job's draft.
+func (db *DB) supersede(ctx context.Context, tx *Tx, job *review.Job) error {
+	var older []string
+	if err := tx.SelectContext(ctx, &older, tx.Rebind(`
+		SELECT o.id FROM drafts o JOIN drafts n ON n.id = ?
+		WHERE o.case_id = n.case_id AND o.kind = n.kind AND o.note_ids = n.note_ids
+		  AND o.status = 'pending_review' AND o.id <> n.id`), job.DraftID); err != nil {
+		return fmt.Errorf("find superseded drafts: %w", err)
+	}
+	for _, id := range older {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE drafts SET status = 'superseded', updated_at = ? WHERE id = ? AND status = 'pending_review'`), tx.now, id); err != nil {
+			return fmt.Errorf("supersede draft: %w", err)
+		}
+		if err := tx.record(ctx, countersign.System, audit.ActionDraftSuperseded, "draft", id, job.CaseID, audit.Payload{"by": job.DraftID}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// FailJob retries the job at retryAt, or marks the draft failed.
+func (db *DB) FailJob(ctx context.Context, job *review.Job, reason string, retryAt *time.Time) error {
+	sys := countersign.System
+	return db.withTx(ctx, func(tx *Tx) error {
+		var (
+			r   interface{ RowsAffected() (int64, error) }
+			err error
+		)
+		if retryAt != nil {
+			r, err = tx.ExecContext(ctx, tx.Rebind(`
+				UPDATE drafts SET status = 'queued', run_after = ?, failure_reason = ?, lease_owner = '', lease_until = NULL, updated_at = ?
+				WHERE `+leaseHeld), retryAt.UTC(), reason, tx.now, job.DraftID, job.Owner, job.Attempt)
+		} else {
+			r, err = tx.ExecContext(ctx, tx.Rebind(`
+				UPDATE drafts SET status = 'failed', failure_reason = ?, lease_owner = '', lease_until = NULL, updated_at = ?
+				WHERE `+leaseHeld), reason, tx.now, job.DraftID, job.Owner, job.Attempt)
+		}
+		if err != nil {
+			return fmt.Errorf("fail draft: %w", err)
+		}
+		if n, _ := r.RowsAffected(); n != 1 {
+			return countersign.Errorf(countersign.ECONFLICT, "The draft's lease was lost to another worker.")
+		}
+		action := audit.ActionDraftFailed
+		p := audit.Payload{"attempt": strconv.Itoa(job.Attempt), "reason_sha256": sha256Hex(reason)}
+		if retryAt != nil {
+			action = audit.ActionDraftRetry
+			p["retry_at"] = retryAt.UTC().Format(time.RFC3339)
+		}
+		return tx.record(ctx, sys, action, "draft", job.DraftID, job.CaseID, p)
+	})
+}
