@@ -302,10 +302,14 @@ func (e *OutputError) Unwrap() error { return e.Err }
 // ModelError reports that a provider could not produce an answer. Op labels
 // the failing operation for the logs ("openai.generate"); Reason is a
 // readable sentence; Err is the provider's raw error, for the logs only.
+// Temporary reports that trying again later may succeed (rate limits,
+// outages), and RetryAfter how long the provider asked to wait, if it said.
 type ModelError struct {
-	Op     string
-	Reason string
-	Err    error
+	Op         string
+	Reason     string
+	Temporary  bool
+	RetryAfter time.Duration
+	Err        error
 }
 
 // Error implements the error interface.

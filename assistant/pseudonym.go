@@ -335,8 +335,8 @@ var (
 	// matched before dates because some begin with one (the Belgian number
 	// starts with the birth date).
 	reIDShapes = []*regexp.Regexp{
-		regexp.MustCompile(`\d{2}\.\d{2}\.\d{2}[- ]\d{3}\.\d{2}`),                        // BE national register
-		regexp.MustCompile(`756[. ]?\d{4}[. ]?\d{4}[. ]?\d{2}`),                          // CH AHV/AVS
+		regexp.MustCompile(`\d{2}\.\d{2}\.\d{2}[- ]\d{3}\.\d{2}`),                           // BE national register
+		regexp.MustCompile(`756[. ]?\d{4}[. ]?\d{4}[. ]?\d{2}`),                             // CH AHV/AVS
 		regexp.MustCompile(`[12] ?\d{2} ?\d{2} ?(?:\d{2}|2[ab]) ?\d{3} ?\d{3}(?: ?\d{2})?`), // FR NIR (Corsica: 2A, 2B)
 	}
 	// reDigits finds numbers written with any separators: "+32 (0)470 12.34.56",
