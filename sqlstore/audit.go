@@ -294,11 +294,14 @@ func (db *DB) FindEventBySeq(ctx context.Context, seq uint64) (*audit.Event, err
 	return r.toDomain()
 }
 
-// EachEvent calls fn for every sequenced event from seq 0 in order,
-// streaming, so memory stays flat however long the log is.
-func (db *DB) EachEvent(ctx context.Context, fn func(*audit.Event) error) error {
+// EachEvent calls fn for every sequenced event with seq < size (all when
+// size is 0) in order, streaming, so memory stays flat however long the log is.
+func (db *DB) EachEvent(ctx context.Context, size uint64, fn func(*audit.Event) error) error {
 	var after int64 = -1
 	for {
+		if size > 0 && after+1 >= int64(size) {
+			return nil
+		}
 		var rows []eventRow
 		if err := db.r.SelectContext(ctx, &rows, db.r.Rebind(`
 			SELECT `+eventColumns+`
@@ -309,6 +312,9 @@ func (db *DB) EachEvent(ctx context.Context, fn func(*audit.Event) error) error 
 			return db.translate(fmt.Errorf("read audit events after %d: %w", after, err))
 		}
 		for i := range rows {
+			if size > 0 && uint64(rows[i].Seq) >= size {
+				return nil
+			}
 			e, err := rows[i].toDomain()
 			if err != nil {
 				return err

@@ -93,7 +93,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		// _time_integer_format=unix_micro: times are stored as integer
 		// microseconds, so SQL comparisons and ordering are exact (the
 		// default text form trims trailing zeros and compares wrongly).
-		q := url.Values{"_time_integer_format": {"unix_micro"}}
+		q := url.Values{"_time_integer_format": {"unix_micro"}, "_inttotime": {"1"}}
 		for _, p := range []string{"foreign_keys(1)", "journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)"} {
 			q.Add("_pragma", p)
 		}

@@ -44,11 +44,15 @@ func (db *DB) CreateTeam(ctx context.Context, t *identity.Team) error {
 
 // FindTeamByName returns the team with that name.
 func (db *DB) FindTeamByName(ctx context.Context, name string) (*identity.Team, error) {
-	var t identity.Team
-	if err := db.r.GetContext(ctx, &t, db.r.Rebind(`SELECT id, name, created_at FROM teams WHERE name = ?`), name); err != nil {
+	var r struct {
+		ID        string    `db:"id"`
+		Name      string    `db:"name"`
+		CreatedAt time.Time `db:"created_at"`
+	}
+	if err := db.r.GetContext(ctx, &r, db.r.Rebind(`SELECT id, name, created_at FROM teams WHERE name = ?`), name); err != nil {
 		return nil, notFound(db.translate(err), "There is no team named %q.", name)
 	}
-	return &t, nil
+	return &identity.Team{ID: r.ID, Name: r.Name, CreatedAt: r.CreatedAt.UTC()}, nil
 }
 
 type userRow struct {

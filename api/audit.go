@@ -1,0 +1,235 @@
+package api
+
+import (
+	"bufio"
+	"encoding/base64"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/audit"
+)
+
+// auditRoles may read the audit log. It holds identifiers and hashes only,
+// so the ethics board reads it without reading case content.
+var auditRoles = []countersign.Role{countersign.RoleEthics, countersign.RoleAdmin}
+
+// eventJSON is an audit event as the API shows it, with its leaf data.
+type eventJSON struct {
+	*audit.Event
+	Canonical string `json:"canonical"`
+}
+
+func (s *Server) sequence(r *http.Request) error {
+	// Reads see every event committed before the request, not only those
+	// the background sequencer has reached.
+	_, err := s.Audit.Sequence(r.Context())
+	return err
+}
+
+// handleAuditEntries serves GET /v1/audit/entries.
+func (s *Server) handleAuditEntries(w http.ResponseWriter, r *http.Request) {
+	if _, err := requireRole(r, auditRoles...); err != nil {
+		Error(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	var f audit.EventFilter
+	var fields []countersign.FieldError
+	str := func(name string) *string {
+		if v := q.Get(name); v != "" {
+			return &v
+		}
+		return nil
+	}
+	f.CaseID, f.ActorID, f.Action = str("case"), str("actor"), str("action")
+	tm := func(name string) *time.Time {
+		v := q.Get(name)
+		if v == "" {
+			return nil
+		}
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			if d, derr := time.Parse("2006-01-02", v); derr == nil {
+				return &d
+			}
+			fields = append(fields, countersign.FieldError{Field: name, Message: "Give a date (2026-01-31) or a time (2026-01-31T09:00:00Z)."})
+			return nil
+		}
+		return &t
+	}
+	f.Since, f.Until = tm("since"), tm("until")
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			fields = append(fields, countersign.FieldError{Field: "after", Message: "Give an entry number."})
+		}
+		f.After = &n
+	}
+	limit, err := queryInt(r, "limit", 100)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	if limit > 1000 {
+		fields = append(fields, countersign.FieldError{Field: "limit", Message: "Ask for at most 1000 entries at a time."})
+	}
+	f.Limit = limit
+	if fields != nil {
+		Error(w, r, countersign.InvalidFields("The filters have mistakes.", fields...))
+		return
+	}
+	if err := s.sequence(r); err != nil {
+		Error(w, r, err)
+		return
+	}
+	events, err := s.Audit.FindEvents(r.Context(), f)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	out := make([]eventJSON, len(events))
+	for i, e := range events {
+		out[i] = eventJSON{Event: e, Canonical: base64.StdEncoding.EncodeToString(e.Canonical())}
+	}
+	var next string
+	if len(events) == f.Limit && len(events) > 0 {
+		next = strconv.FormatUint(events[len(events)-1].Seq, 10)
+	}
+	JSON(w, http.StatusOK, map[string]any{"entries": out, "next": next})
+}
+
+// handleAuditEntry serves GET /v1/audit/entries/{seq}.
+func (s *Server) handleAuditEntry(w http.ResponseWriter, r *http.Request) {
+	if _, err := requireRole(r, auditRoles...); err != nil {
+		Error(w, r, err)
+		return
+	}
+	seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 64)
+	if err != nil {
+		Error(w, r, countersign.InvalidFields("The entry number is not valid.", countersign.FieldError{Field: "seq", Message: "Give a whole number, 0 or more."}))
+		return
+	}
+	if err := s.sequence(r); err != nil {
+		Error(w, r, err)
+		return
+	}
+	e, err := s.Audit.FindEventBySeq(r.Context(), seq)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, eventJSON{Event: e, Canonical: base64.StdEncoding.EncodeToString(e.Canonical())})
+}
+
+// handleAuditExport serves GET /v1/audit/export: NDJSON, streamed, headed by
+// the signed checkpoint the events are consistent with.
+func (s *Server) handleAuditExport(w http.ResponseWriter, r *http.Request) {
+	if _, err := requireRole(r, auditRoles...); err != nil {
+		Error(w, r, err)
+		return
+	}
+	if s.AuditProofs == nil || s.Export == nil {
+		Error(w, r, countersign.Errorf(countersign.ENOTFOUND, "Audit export is not enabled on this server."))
+		return
+	}
+	cp, err := s.AuditProofs.Checkpoint(r.Context())
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("Content-Disposition", `attachment; filename="countersign-audit.ndjson"`)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	if err := s.Export(r.Context(), bw, cp); err != nil {
+		// Headers are gone; the truncated stream fails verification, which
+		// is the honest outcome.
+		logger(r).Error("audit export", "err", err)
+		return
+	}
+	_ = bw.Flush()
+}
+
+// handleAuditCheckpoint serves GET /v1/audit/checkpoint: the signed note as text.
+func (s *Server) handleAuditCheckpoint(w http.ResponseWriter, r *http.Request) {
+	if _, err := requireRole(r, auditRoles...); err != nil {
+		Error(w, r, err)
+		return
+	}
+	if s.AuditProofs == nil {
+		Error(w, r, countersign.Errorf(countersign.ENOTFOUND, "Checkpoints are not enabled on this server."))
+		return
+	}
+	cp, err := s.AuditProofs.Checkpoint(r.Context())
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(cp.Note)
+}
+
+func uintParam(r *http.Request, name string, required bool, fields *[]countersign.FieldError) uint64 {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		if required {
+			*fields = append(*fields, countersign.FieldError{Field: name, Message: "This parameter is required."})
+		}
+		return 0
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		*fields = append(*fields, countersign.FieldError{Field: name, Message: "Give a whole number, 0 or more."})
+	}
+	return n
+}
+
+// handleInclusionProof serves GET /v1/audit/proof/inclusion?index=&size=.
+func (s *Server) handleInclusionProof(w http.ResponseWriter, r *http.Request) {
+	if _, err := requireRole(r, auditRoles...); err != nil {
+		Error(w, r, err)
+		return
+	}
+	var fields []countersign.FieldError
+	index, size := uintParam(r, "index", true, &fields), uintParam(r, "size", false, &fields)
+	if fields != nil {
+		Error(w, r, countersign.InvalidFields("The proof request has mistakes.", fields...))
+		return
+	}
+	if s.AuditProofs == nil {
+		Error(w, r, countersign.Errorf(countersign.ENOTFOUND, "Proofs are not enabled on this server."))
+		return
+	}
+	p, err := s.AuditProofs.InclusionProof(r.Context(), index, size)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, p)
+}
+
+// handleConsistencyProof serves GET /v1/audit/proof/consistency?from=&to=.
+func (s *Server) handleConsistencyProof(w http.ResponseWriter, r *http.Request) {
+	if _, err := requireRole(r, auditRoles...); err != nil {
+		Error(w, r, err)
+		return
+	}
+	var fields []countersign.FieldError
+	from, to := uintParam(r, "from", true, &fields), uintParam(r, "to", false, &fields)
+	if fields != nil {
+		Error(w, r, countersign.InvalidFields("The proof request has mistakes.", fields...))
+		return
+	}
+	if s.AuditProofs == nil {
+		Error(w, r, countersign.Errorf(countersign.ENOTFOUND, "Proofs are not enabled on this server."))
+		return
+	}
+	p, err := s.AuditProofs.ConsistencyProof(r.Context(), from, to)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, p)
+}

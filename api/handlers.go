@@ -1,0 +1,323 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/assistant"
+	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/review"
+)
+
+// handleHealth serves GET /healthz: the process is alive.
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	JSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// handleReady serves GET /readyz: each dependency reported separately, 503
+// when the database is down. A degraded model does not make the service
+// unready: everything but drafting still works.
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	out := map[string]string{}
+	status := http.StatusOK
+	for name, check := range s.Checks {
+		if err := check(ctx); err != nil {
+			out[name] = "degraded: " + countersign.ErrorMessage(err)
+			if name == "database" {
+				status = http.StatusServiceUnavailable
+			}
+		} else {
+			out[name] = "ok"
+		}
+	}
+	if status != http.StatusOK {
+		w.Header().Set("Retry-After", "2")
+	}
+	JSON(w, status, map[string]any{"status": map[bool]string{true: "ready", false: "unavailable"}[status == http.StatusOK], "checks": out})
+}
+
+// handleMe serves GET /v1/me.
+func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
+	a, _ := countersign.ActorFromContext(r.Context())
+	JSON(w, http.StatusOK, a)
+}
+
+type caseCreateRequest struct {
+	Reference string `json:"reference" validate:"required,max=64"`
+	Title     string `json:"title" validate:"required,max=200"`
+	CaseType  string `json:"case_type" validate:"omitempty,max=64"`
+	WorkerID  string `json:"worker_id" validate:"omitempty,max=64"`
+}
+
+// handleCaseCreate serves POST /v1/cases.
+func (s *Server) handleCaseCreate(w http.ResponseWriter, r *http.Request) {
+	var req caseCreateRequest
+	if err := s.decode(w, r, &req); err != nil {
+		Error(w, r, err)
+		return
+	}
+	c := &casefile.Case{Reference: req.Reference, Title: req.Title, CaseType: req.CaseType, WorkerID: req.WorkerID}
+	if err := s.Cases.CreateCase(r.Context(), c); err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusCreated, c)
+}
+
+// handleCaseList serves GET /v1/cases: the caller's cases.
+func (s *Server) handleCaseList(w http.ResponseWriter, r *http.Request) {
+	limit, err := queryInt(r, "limit", 100)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	offset, err := queryInt(r, "offset", 0)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	cases, total, err := s.Cases.FindCases(r.Context(), casefile.CaseFilter{Limit: limit, Offset: offset})
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, map[string]any{"cases": nonNil(cases), "total": total})
+}
+
+// handleCaseGet serves GET /v1/cases/{id}.
+func (s *Server) handleCaseGet(w http.ResponseWriter, r *http.Request) {
+	c, err := s.Cases.FindCaseByID(r.Context(), r.PathValue("id"))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, c)
+}
+
+type partyCreateRequest struct {
+	Role        string `json:"role" validate:"required,oneof=client other"`
+	FullName    string `json:"full_name" validate:"required,max=200"`
+	DateOfBirth string `json:"date_of_birth" validate:"omitempty,max=40"`
+	Address     string `json:"address" validate:"omitempty,max=300"`
+	Phone       string `json:"phone" validate:"omitempty,max=40"`
+	Email       string `json:"email" validate:"omitempty,email,max=200"`
+	NationalID  string `json:"national_id" validate:"omitempty,max=40"`
+}
+
+// handlePartyCreate serves POST /v1/cases/{id}/parties.
+func (s *Server) handlePartyCreate(w http.ResponseWriter, r *http.Request) {
+	var req partyCreateRequest
+	if err := s.decode(w, r, &req); err != nil {
+		Error(w, r, err)
+		return
+	}
+	p := &casefile.Party{CaseID: r.PathValue("id"), Role: req.Role, FullName: req.FullName, DateOfBirth: req.DateOfBirth,
+		Address: req.Address, Phone: req.Phone, Email: req.Email, NationalID: req.NationalID}
+	if err := s.Cases.AddParty(r.Context(), p); err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusCreated, p)
+}
+
+// handlePartyList serves GET /v1/cases/{id}/parties.
+func (s *Server) handlePartyList(w http.ResponseWriter, r *http.Request) {
+	parties, err := s.Cases.FindParties(r.Context(), r.PathValue("id"))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, map[string]any{"parties": nonNil(parties)})
+}
+
+// MaxNoteBytes bounds one case note.
+const MaxNoteBytes = 32 << 10
+
+type noteCreateRequest struct {
+	Body      string     `json:"body" validate:"required,notblank,max=32768"`
+	WrittenAt *time.Time `json:"written_at"`
+	Amends    string     `json:"amends" validate:"omitempty,max=64"`
+}
+
+// handleNoteCreate serves POST /v1/cases/{id}/notes.
+func (s *Server) handleNoteCreate(w http.ResponseWriter, r *http.Request) {
+	var req noteCreateRequest
+	if err := s.decode(w, r, &req); err != nil {
+		Error(w, r, err)
+		return
+	}
+	if strings.ContainsRune(req.Body, 0) {
+		Error(w, r, countersign.InvalidFields("The note could not be saved.", countersign.FieldError{Field: "body", Message: "The text contains a NUL character."}))
+		return
+	}
+	n := &casefile.Note{CaseID: r.PathValue("id"), Body: req.Body, Amends: req.Amends}
+	if req.WrittenAt != nil {
+		if req.WrittenAt.After(time.Now().Add(5 * time.Minute)) {
+			Error(w, r, countersign.InvalidFields("The note could not be saved.", countersign.FieldError{Field: "written_at", Message: "A note cannot be written in the future."}))
+			return
+		}
+		n.WrittenAt = *req.WrittenAt
+	}
+	if err := s.Cases.AddNote(r.Context(), n); err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusCreated, n)
+}
+
+// handleNoteList serves GET /v1/cases/{id}/notes.
+func (s *Server) handleNoteList(w http.ResponseWriter, r *http.Request) {
+	notes, err := s.Cases.FindNotes(r.Context(), r.PathValue("id"))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, map[string]any{"notes": nonNil(notes)})
+}
+
+type draftCreateRequest struct {
+	Kind     string   `json:"kind" validate:"required,oneof=summary suggestions"`
+	NoteIDs  []string `json:"note_ids" validate:"omitempty,max=200,dive,required,max=64"`
+	Language string   `json:"language" validate:"omitempty,oneof=en fr nl de"`
+}
+
+// handleDraftCreate serves POST /v1/cases/{id}/drafts: 202 with the queued
+// draft; the drafting workers take it from there.
+func (s *Server) handleDraftCreate(w http.ResponseWriter, r *http.Request) {
+	var req draftCreateRequest
+	if err := s.decode(w, r, &req); err != nil {
+		Error(w, r, err)
+		return
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > 200 {
+		Error(w, r, countersign.InvalidFields("The request has mistakes.", countersign.FieldError{Field: "Idempotency-Key", Message: "The key is too long: at most 200 characters."}))
+		return
+	}
+	d, err := s.Review.RequestDraft(r.Context(), review.DraftRequest{CaseID: r.PathValue("id"), Kind: assistant.Kind(req.Kind),
+		NoteIDs: req.NoteIDs, Language: req.Language, IdempotencyKey: key})
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	if s.DraftQueued != nil {
+		s.DraftQueued()
+	}
+	w.Header().Set("Location", "/v1/drafts/"+d.ID)
+	JSON(w, http.StatusAccepted, d)
+}
+
+// handleDraftGet serves GET /v1/drafts/{id}. When the reviewer fetches a
+// pending draft, that counts as opening it for review.
+func (s *Server) handleDraftGet(w http.ResponseWriter, r *http.Request) {
+	d, err := s.Review.OpenDraft(r.Context(), r.PathValue("id"))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, d)
+}
+
+type approveRequest struct {
+	Content string `json:"content" validate:"omitempty,max=65536"`
+	Comment string `json:"comment" validate:"omitempty,max=2000"`
+}
+
+// handleDraftApprove serves POST /v1/drafts/{id}/approve.
+func (s *Server) handleDraftApprove(w http.ResponseWriter, r *http.Request) {
+	var req approveRequest
+	if err := s.decode(w, r, &req); err != nil {
+		Error(w, r, err)
+		return
+	}
+	if strings.ContainsRune(req.Content, 0) {
+		Error(w, r, countersign.InvalidFields("The draft could not be approved.", countersign.FieldError{Field: "content", Message: "The text contains a NUL character."}))
+		return
+	}
+	e, err := s.Review.ApproveDraft(r.Context(), r.PathValue("id"), review.Approval{Content: req.Content, Comment: req.Comment})
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, e)
+}
+
+type rejectRequest struct {
+	Reason  string `json:"reason" validate:"required,max=64"`
+	Comment string `json:"comment" validate:"omitempty,max=2000"`
+}
+
+// handleDraftReject serves POST /v1/drafts/{id}/reject.
+func (s *Server) handleDraftReject(w http.ResponseWriter, r *http.Request) {
+	var req rejectRequest
+	if err := s.decode(w, r, &req); err != nil {
+		Error(w, r, err)
+		return
+	}
+	d, err := s.Review.RejectDraft(r.Context(), r.PathValue("id"), review.Rejection{Reason: req.Reason, Comment: req.Comment})
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, d)
+}
+
+// handleQueue serves GET /v1/review/queue.
+func (s *Server) handleQueue(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := review.QueueFilter{After: q.Get("after")}
+	var err error
+	if f.Limit, err = queryInt(r, "limit", 50); err != nil {
+		Error(w, r, err)
+		return
+	}
+	if v := q.Get("kind"); v != "" {
+		k := assistant.Kind(v)
+		if !k.Valid() {
+			Error(w, r, countersign.InvalidFields("The request has mistakes.", countersign.FieldError{Field: "kind", Message: "Choose one of: summary, suggestions."}))
+			return
+		}
+		f.Kind = &k
+	}
+	if v := q.Get("case"); v != "" {
+		f.CaseID = &v
+	}
+	if v := q.Get("older_than"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			Error(w, r, countersign.InvalidFields("The request has mistakes.", countersign.FieldError{Field: "older_than", Message: "Give a duration such as 30m or 48h."}))
+			return
+		}
+		t := time.Now().Add(-d)
+		f.Before = &t
+	}
+	drafts, next, err := s.Review.FindQueue(r.Context(), f)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, map[string]any{"drafts": nonNil(drafts), "next": next})
+}
+
+// handleRecord serves GET /v1/cases/{id}/record: signed entries only.
+func (s *Server) handleRecord(w http.ResponseWriter, r *http.Request) {
+	entries, err := s.Review.FindRecord(r.Context(), r.PathValue("id"))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, map[string]any{"entries": nonNil(entries)})
+}
+
+// nonNil makes empty lists encode as [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

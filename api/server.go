@@ -1,0 +1,220 @@
+// Package api is Countersign's HTTP adapter: the JSON API under /v1, the
+// health, readiness, metrics and OpenAPI endpoints, authentication by bearer
+// token, and RFC 9457 problem+json errors.
+package api
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/audit"
+	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/identity"
+	"github.com/countersign/countersign/review"
+)
+
+// Server serves the HTTP interface. It holds domain interfaces, never a
+// concrete store.
+type Server struct {
+	Identity identity.Store
+	Cases    casefile.Store
+	Review   review.Store
+	Audit    audit.Log
+	// AuditProofs serves checkpoints and proofs; nil disables those endpoints.
+	AuditProofs AuditProofs
+	// Export writes the NDJSON export consistent with cp.
+	Export func(ctx context.Context, w io.Writer, cp *audit.Checkpoint) error
+	Logger      *slog.Logger
+
+	// DraftQueued is called after a draft is queued, to wake the drafting workers.
+	DraftQueued func()
+	// Checks are run by /readyz; each names a dependency ("database", "model").
+	Checks map[string]func(context.Context) error
+
+	// MaxBodyBytes bounds request bodies (413 above it).
+	MaxBodyBytes int64
+
+	Registry *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+
+	handler http.Handler
+}
+
+// AuditProofs serves signed checkpoints and proofs; *audit.Notary is the real one.
+type AuditProofs interface {
+	// Checkpoint returns the latest signed checkpoint, signing a new one
+	// first if the log grew.
+	Checkpoint(ctx context.Context) (*audit.Checkpoint, error)
+	InclusionProof(ctx context.Context, index, size uint64) (*audit.Inclusion, error)
+	ConsistencyProof(ctx context.Context, from, to uint64) (*audit.Consistency, error)
+}
+
+// NewServer builds the route table. Set the fields before calling Handler.
+func NewServer() *Server {
+	s := &Server{Logger: slog.Default(), MaxBodyBytes: 256 << 10, Registry: prometheus.NewRegistry(), Checks: map[string]func(context.Context) error{}}
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "countersign_http_requests_total", Help: "HTTP requests by route and status."}, []string{"route", "status"})
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "countersign_http_request_seconds", Help: "HTTP request latency by route.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"route"})
+	s.Registry.MustRegister(s.requests, s.latency, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return s
+}
+
+// Handler returns the HTTP handler with every route and middleware.
+func (s *Server) Handler() http.Handler {
+	if s.handler != nil {
+		return s.handler
+	}
+	mux := http.NewServeMux()
+	public := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, h) }
+	authed := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.authenticate(h)) }
+
+	public("GET /healthz", s.handleHealth)
+	public("GET /readyz", s.handleReady)
+	public("GET /openapi.json", s.handleOpenAPI)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
+
+	authed("GET /v1/me", s.handleMe)
+	authed("GET /v1/cases", s.handleCaseList)
+	authed("POST /v1/cases", s.handleCaseCreate)
+	authed("GET /v1/cases/{id}", s.handleCaseGet)
+	authed("POST /v1/cases/{id}/parties", s.handlePartyCreate)
+	authed("GET /v1/cases/{id}/parties", s.handlePartyList)
+	authed("POST /v1/cases/{id}/notes", s.handleNoteCreate)
+	authed("GET /v1/cases/{id}/notes", s.handleNoteList)
+	authed("POST /v1/cases/{id}/drafts", s.handleDraftCreate)
+	authed("GET /v1/cases/{id}/record", s.handleRecord)
+	authed("GET /v1/drafts/{id}", s.handleDraftGet)
+	authed("POST /v1/drafts/{id}/approve", s.handleDraftApprove)
+	authed("POST /v1/drafts/{id}/reject", s.handleDraftReject)
+	authed("GET /v1/review/queue", s.handleQueue)
+	authed("GET /v1/audit/entries", s.handleAuditEntries)
+	authed("GET /v1/audit/entries/{seq}", s.handleAuditEntry)
+	authed("GET /v1/audit/export", s.handleAuditExport)
+	authed("GET /v1/audit/checkpoint", s.handleAuditCheckpoint)
+	authed("GET /v1/audit/proof/inclusion", s.handleInclusionProof)
+	authed("GET /v1/audit/proof/consistency", s.handleConsistencyProof)
+
+	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		Error(w, r, countersign.Errorf(countersign.ENOTFOUND, "There is no such endpoint."))
+	})
+	s.handler = s.observe(securityHeaders(mux))
+	return s.handler
+}
+
+// authenticate resolves the bearer token into the actor of the request.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Get("Authorization")
+		secret, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok || secret == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="countersign"`)
+			Error(w, r, countersign.Errorf(countersign.EUNAUTHORIZED, "Sign in first: send your token as 'Authorization: Bearer <token>'."))
+			return
+		}
+		u, err := s.Identity.Authenticate(r.Context(), strings.TrimSpace(secret))
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="countersign", error="invalid_token"`)
+			Error(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(countersign.NewContextWithActor(r.Context(), u.Actor())))
+	})
+}
+
+// requireRole refuses actors whose role is not in roles.
+func requireRole(r *http.Request, roles ...countersign.Role) (countersign.Actor, error) {
+	a, _ := countersign.ActorFromContext(r.Context())
+	for _, role := range roles {
+		if a.Role == role {
+			return a, nil
+		}
+	}
+	return a, countersign.Errorf(countersign.EFORBIDDEN, "Your role (%s) does not allow this.", a.Role)
+}
+
+// securityHeaders sets the headers every response carries.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+		next.ServeHTTP(w, r)
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+type loggerKey struct{}
+
+func logger(r *http.Request) *slog.Logger {
+	if l, ok := r.Context().Value(loggerKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return slog.Default()
+}
+
+// observe records metrics per route and recovers from panics as a 500
+// without leaking the panic to the client. It logs no query strings or
+// bodies: they may hold personal data.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		r = r.WithContext(context.WithValue(r.Context(), loggerKey{}, s.Logger))
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.Logger.Error("panic serving request", "route", r.Pattern, "panic", v)
+				if sw.status == 0 {
+					Error(sw, r, countersign.Errorf(countersign.EINTERNAL, "Internal error."))
+				}
+			}
+			route := r.Pattern
+			if route == "" {
+				route = "unmatched"
+			}
+			s.requests.WithLabelValues(route, itoa(sw.status)).Inc()
+			s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		n = http.StatusOK
+	}
+	return strconv.Itoa(n)
+}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/identity"
+	"github.com/countersign/countersign/sqlstore"
+)
+
+// openDB opens the database named by --db or DATABASE_URL.
+func openDB(ctx context.Context, fs *flag.FlagSet, args []string, getenv func(string) string) (*sqlstore.DB, error) {
+	cfg := defaultConfig(getenv)
+	fs.StringVar(&cfg.DSN, "db", cfg.DSN, "database: a SQLite file path or a postgres:// URL")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return sqlstore.Open(ctx, cfg.DSN)
+}
+
+func runMigrate(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
+	db, err := openDB(ctx, flag.NewFlagSet("migrate", flag.ContinueOnError), args, getenv)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	fmt.Fprintf(stdout, "Migrations applied (%s).\n", db.Dialect())
+	return nil
+}
+
+func runUser(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
+	if len(args) == 0 || args[0] != "add" {
+		return countersign.Errorf(countersign.EINVALID, "Use: countersign user add --name N --email E --role worker|supervisor|ethics|admin [--team T]")
+	}
+	fs := flag.NewFlagSet("user add", flag.ContinueOnError)
+	name := fs.String("name", "", "the person's name")
+	email := fs.String("email", "", "the person's work email")
+	role := fs.String("role", "", "worker, supervisor, ethics or admin")
+	teamName := fs.String("team", "", "team name (created if it does not exist)")
+	db, err := openDB(ctx, fs, args[1:], getenv)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	u := &identity.User{Name: *name, Email: *email, Role: countersign.Role(*role)}
+	if *teamName != "" {
+		team, err := db.FindTeamByName(ctx, *teamName)
+		if countersign.ErrorCode(err) == countersign.ENOTFOUND {
+			team = &identity.Team{Name: *teamName}
+			err = db.CreateTeam(ctx, team)
+		}
+		if err != nil {
+			return err
+		}
+		u.TeamID = team.ID
+	}
+	if err := db.CreateUser(ctx, u); err != nil {
+		return err
+	}
+	_, err = db.Sequence(ctx)
+	fmt.Fprintf(stdout, "Added %s (%s) as %s, id %s.\n", u.Name, u.Email, u.Role, u.ID)
+	return err
+}
+
+func runToken(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
+	if len(args) == 0 || (args[0] != "create" && args[0] != "revoke") {
+		return countersign.Errorf(countersign.EINVALID, "Use: countersign token create --email E [--label L] [--days N], or token revoke --id TOKEN_ID")
+	}
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	email := fs.String("email", "", "the user's email")
+	label := fs.String("label", "cli", "what the token is for")
+	days := fs.Int("days", 90, "days until the token expires (0: never)")
+	id := fs.String("id", "", "token id, for revoke")
+	db, err := openDB(ctx, fs, args[1:], getenv)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if args[0] == "revoke" {
+		if err := db.RevokeToken(ctx, *id); err != nil {
+			return err
+		}
+		_, err = db.Sequence(ctx)
+		fmt.Fprintf(stdout, "Token %s revoked.\n", *id)
+		return err
+	}
+	u, err := db.FindUserByEmail(ctx, *email)
+	if err != nil {
+		return err
+	}
+	var exp *time.Time
+	if *days > 0 {
+		t := time.Now().Add(time.Duration(*days) * 24 * time.Hour)
+		exp = &t
+	}
+	t, secret, err := db.CreateToken(ctx, u.ID, *label, exp)
+	if err != nil {
+		return err
+	}
+	if _, err := db.Sequence(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Token %s for %s (%s). It is shown only once:\n%s\n", t.ID, u.Name, u.Role, secret)
+	return nil
+}

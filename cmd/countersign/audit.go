@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/countersign/countersign/audit"
+	"github.com/countersign/countersign/sqlstore"
+)
+
+// exportAudit writes the NDJSON export of the first cp.Size events.
+func exportAudit(ctx context.Context, db *sqlstore.DB, w io.Writer, cp *audit.Checkpoint) error {
+	ew := audit.NewWriter(w)
+	if err := ew.WriteHeader(audit.Header{Origin: cp.Origin, Size: cp.Size, Checkpoint: string(cp.Note)}); err != nil {
+		return err
+	}
+	if cp.Size > 0 {
+		if err := db.EachEvent(ctx, cp.Size, ew.WriteEvent); err != nil {
+			return err
+		}
+	}
+	return ew.Flush()
+}
+
+// runAudit runs the ethics board's tools. verify exits 0 only when every
+// check holds, 1 when the log fails a check, 2 on a usage error.
+func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "Use: countersign audit verify|checkpoint|export|key")
+		return 2
+	}
+	cfg := defaultConfig(getenv)
+	fs := flag.NewFlagSet("audit "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.DSN, "db", cfg.DSN, "database: a SQLite file path or a postgres:// URL")
+	file := fs.String("file", "", "verify: an export file (- for stdin) instead of the live database")
+	vkeys := fs.String("key", getenv("COUNTERSIGN_AUDIT_VERIFIER_KEY"), "verify: the log's public verifier key(s), comma-separated")
+	since := fs.String("since", "", "verify: the checkpoint you saved last time, to prove the log only grew")
+	save := fs.String("save", "", "verify: write the verified checkpoint to this file for next time")
+	quiet := fs.Bool("quiet", false, "verify: no progress output")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "countersign audit %s: %s\n", args[0], describe(err))
+		return 1
+	}
+	switch args[0] {
+	case "key":
+		_, vkey, err := audit.LoadOrCreateSigner(cfg.keyPath(), cfg.AuditOrigin)
+		if err != nil {
+			return fail(err)
+		}
+		fmt.Fprintln(stdout, vkey)
+		return 0
+	case "verify":
+		return verify(ctx, cfg, *file, *vkeys, *since, *save, *quiet, stdout, stderr)
+	case "checkpoint", "export":
+		db, err := sqlstore.Open(ctx, cfg.DSN)
+		if err != nil {
+			return fail(err)
+		}
+		defer db.Close()
+		signer, _, err := audit.LoadOrCreateSigner(cfg.keyPath(), cfg.AuditOrigin)
+		if err != nil {
+			return fail(err)
+		}
+		n := &audit.Notary{Store: db, Signer: signer, Origin: cfg.AuditOrigin}
+		cp, err := n.Checkpoint(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		if args[0] == "checkpoint" {
+			_, _ = stdout.Write(cp.Note)
+			return 0
+		}
+		if err := exportAudit(ctx, db, stdout, cp); err != nil {
+			return fail(err)
+		}
+		return 0
+	}
+	fmt.Fprintf(stderr, "countersign audit: unknown command %q\n", args[0])
+	return 2
+}
+
+func verify(ctx context.Context, cfg Config, file, vkeys, sincePath, savePath string, quiet bool, stdout, stderr io.Writer) int {
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "countersign audit verify: %s\n", describe(err))
+		return 2
+	}
+	var keys []note.Verifier
+	var err error
+	if vkeys == "" && file == "" {
+		// Live verification on the service's own machine: derive the
+		// verifier from the signing key.
+		_, vkey, err := audit.LoadOrCreateSigner(cfg.keyPath(), cfg.AuditOrigin)
+		if err != nil {
+			return fail(err)
+		}
+		vkeys = vkey
+	}
+	if vkeys != "" {
+		if keys, err = audit.ParseVerifierKeys(strings.Split(vkeys, ",")...); err != nil {
+			return fail(err)
+		}
+	} else {
+		return fail(errors.New("give the log's verifier key with --key (from 'countersign audit key')"))
+	}
+	v := &audit.Verifier{Origin: cfg.AuditOrigin, Keys: keys}
+	if file != "" {
+		v.Origin = "" // taken from the export header
+	}
+	if sincePath != "" {
+		b, err := os.ReadFile(sincePath)
+		if err != nil {
+			return fail(err)
+		}
+		origin := v.Origin
+		if origin == "" {
+			origin = cfg.AuditOrigin
+		}
+		if v.Since, err = audit.OpenCheckpoint(b, originOf(b, origin), keys[0], keys[1:]...); err != nil {
+			fmt.Fprintf(stdout, "FAILED: your saved checkpoint is refused: %v\n", err)
+			return 1
+		}
+	}
+	bar := newProgress(stderr, quiet)
+	v.Progress = bar.update
+	var rep *audit.Report
+	if file != "" {
+		var r io.Reader = os.Stdin
+		if file != "-" {
+			f, err := os.Open(file)
+			if err != nil {
+				return fail(err)
+			}
+			defer f.Close()
+			r = f
+		}
+		rep, err = v.VerifyExport(ctx, bufio.NewReaderSize(r, 1<<20))
+	} else {
+		rep, err = verifyLive(ctx, cfg, v, bar)
+	}
+	bar.done()
+	if err != nil {
+		return fail(err)
+	}
+	if !rep.OK {
+		if rep.FirstBad != nil {
+			fmt.Fprintf(stdout, "FAILED at entry %d: %s\n", *rep.FirstBad, rep.Problem)
+		} else {
+			fmt.Fprintf(stdout, "FAILED: %s\n", rep.Problem)
+		}
+		return 1
+	}
+	fmt.Fprintf(stdout, "OK: %d entries verified; checkpoint at size %d verified; root %x\n", rep.Events, rep.CheckpointSize, rep.Root)
+	if savePath != "" && rep.Checkpoint != nil {
+		if err := os.WriteFile(savePath, rep.Checkpoint.Note, 0o644); err != nil {
+			return fail(err)
+		}
+	}
+	return 0
+}
+
+// originOf reads the origin line of a signed checkpoint, falling back to def.
+func originOf(signed []byte, def string) string {
+	if line, _, ok := strings.Cut(string(signed), "\n"); ok && line != "" {
+		return line
+	}
+	return def
+}
+
+// verifyLive verifies the database: events streamed in pages against a
+// checkpoint signed now.
+func verifyLive(ctx context.Context, cfg Config, v *audit.Verifier, bar *progress) (*audit.Report, error) {
+	db, err := sqlstore.Open(ctx, cfg.DSN)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	signer, _, err := audit.LoadOrCreateSigner(cfg.keyPath(), cfg.AuditOrigin)
+	if err != nil {
+		return nil, err
+	}
+	cp, err := (&audit.Notary{Store: db, Signer: signer, Origin: cfg.AuditOrigin}).Checkpoint(ctx)
+	if err != nil {
+		return nil, err
+	}
+	bar.total = cp.Size
+	events := make(chan *audit.Event, 4096)
+	errc := make(chan error, 1)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer close(events)
+		errc <- db.EachEvent(ctx, 0, func(e *audit.Event) error {
+			select {
+			case events <- e:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	next := func() (*audit.Event, error) {
+		if e, ok := <-events; ok {
+			return e, nil
+		}
+		if err := <-errc; err != nil {
+			return nil, err
+		}
+		return nil, io.EOF
+	}
+	return v.Verify(ctx, next, cp.Note)
+}
