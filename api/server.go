@@ -33,7 +33,7 @@ type Server struct {
 	AuditProofs AuditProofs
 	// Export writes the NDJSON export consistent with cp.
 	Export func(ctx context.Context, w io.Writer, cp *audit.Checkpoint) error
-	Logger      *slog.Logger
+	Logger *slog.Logger
 
 	// DraftQueued is called after a draft is queued, to wake the drafting workers.
 	DraftQueued func()

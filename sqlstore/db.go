@@ -295,9 +295,9 @@ func (postgres) translate(err error) error {
 
 type sqliteDialect struct{}
 
-func (sqliteDialect) name() string                                         { return "sqlite" }
-func (sqliteDialect) forUpdate() string                                    { return "" }
-func (sqliteDialect) skipLocked() string                                   { return "" }
+func (sqliteDialect) name() string                                          { return "sqlite" }
+func (sqliteDialect) forUpdate() string                                     { return "" }
+func (sqliteDialect) skipLocked() string                                    { return "" }
 func (sqliteDialect) lockMigrations(ctx context.Context, tx *sqlx.Tx) error { return nil }
 func (sqliteDialect) translate(err error) error {
 	var se *sqlite.Error
