@@ -141,7 +141,9 @@ func TestExport(t *testing.T) {
 		lines := strings.SplitAfter(string(data), "\n")
 		header, ev := lines[0], lines[1]
 		withEvent := func(s string) string { return header + s + "\n" }
-		replace := func(old, new string) string { return withEvent(strings.Replace(strings.TrimSuffix(ev, "\n"), old, new, 1)) }
+		replace := func(old, new string) string {
+			return withEvent(strings.Replace(strings.TrimSuffix(ev, "\n"), old, new, 1))
+		}
 		for _, tc := range []struct {
 			name  string
 			input string

@@ -65,17 +65,32 @@ func TestVerifier(t *testing.T) {
 		{name: "AcceptsTheSavedCheckpointAsTheCheckpoint", since: b.since30, ok: true, tamper: func(ev []*audit.Event) ([]*audit.Event, []byte) { return ev, b.since30.Note }},
 
 		{name: "DetectsAChangedActor", firstBad: at(41), problem: "event 41: leaf hash does not match its contents",
-			tamper: func(ev []*audit.Event) ([]*audit.Event, []byte) { ev[41].ActorID = flip(ev[41].ActorID, 4); return ev, nil }},
+			tamper: func(ev []*audit.Event) ([]*audit.Event, []byte) {
+				ev[41].ActorID = flip(ev[41].ActorID, 4)
+				return ev, nil
+			}},
 		{name: "DetectsAChangedRole", firstBad: at(41), problem: "leaf hash",
 			tamper: func(ev []*audit.Event) ([]*audit.Event, []byte) { ev[41].Role = flip(ev[41].Role, 0); return ev, nil }},
 		{name: "DetectsAChangedAction", firstBad: at(41), problem: "leaf hash",
-			tamper: func(ev []*audit.Event) ([]*audit.Event, []byte) { ev[41].Action = flip(ev[41].Action, 6); return ev, nil }},
+			tamper: func(ev []*audit.Event) ([]*audit.Event, []byte) {
+				ev[41].Action = flip(ev[41].Action, 6)
+				return ev, nil
+			}},
 		{name: "DetectsAChangedSubjectType", firstBad: at(41), problem: "leaf hash",
-			tamper: func(ev []*audit.Event) ([]*audit.Event, []byte) { ev[41].SubjectType = flip(ev[41].SubjectType, 1); return ev, nil }},
+			tamper: func(ev []*audit.Event) ([]*audit.Event, []byte) {
+				ev[41].SubjectType = flip(ev[41].SubjectType, 1)
+				return ev, nil
+			}},
 		{name: "DetectsAChangedSubjectID", firstBad: at(41), problem: "leaf hash",
-			tamper: func(ev []*audit.Event) ([]*audit.Event, []byte) { ev[41].SubjectID = flip(ev[41].SubjectID, 9); return ev, nil }},
+			tamper: func(ev []*audit.Event) ([]*audit.Event, []byte) {
+				ev[41].SubjectID = flip(ev[41].SubjectID, 9)
+				return ev, nil
+			}},
 		{name: "DetectsAChangedCase", firstBad: at(41), problem: "leaf hash",
-			tamper: func(ev []*audit.Event) ([]*audit.Event, []byte) { ev[41].CaseID = flip(ev[41].CaseID, 7); return ev, nil }},
+			tamper: func(ev []*audit.Event) ([]*audit.Event, []byte) {
+				ev[41].CaseID = flip(ev[41].CaseID, 7)
+				return ev, nil
+			}},
 		{name: "DetectsARemovedCase", firstBad: at(41), problem: "leaf hash",
 			tamper: func(ev []*audit.Event) ([]*audit.Event, []byte) { ev[41].CaseID = ""; return ev, nil }},
 		{name: "DetectsAChangedPayloadValue", firstBad: at(41), problem: "leaf hash",
@@ -92,7 +107,10 @@ func TestVerifier(t *testing.T) {
 		{name: "DetectsAnAddedPayloadEntry", firstBad: at(41), problem: "leaf hash",
 			tamper: func(ev []*audit.Event) ([]*audit.Event, []byte) { ev[41].Payload["extra"] = ""; return ev, nil }},
 		{name: "DetectsATimeChangedByOneNanosecond", firstBad: at(41), problem: "leaf hash",
-			tamper: func(ev []*audit.Event) ([]*audit.Event, []byte) { ev[41].At = ev[41].At.Add(time.Nanosecond); return ev, nil }},
+			tamper: func(ev []*audit.Event) ([]*audit.Event, []byte) {
+				ev[41].At = ev[41].At.Add(time.Nanosecond)
+				return ev, nil
+			}},
 		{name: "DetectsAChangedSeq", firstBad: at(41), problem: "event 41 is missing",
 			tamper: func(ev []*audit.Event) ([]*audit.Event, []byte) { ev[41].Seq ^= 0x02; return ev, nil }},
 		{name: "DetectsAChangedLeafHash", firstBad: at(41), problem: "leaf hash",
@@ -133,10 +151,10 @@ func TestVerifier(t *testing.T) {
 			}},
 		{name: "DetectsATailTruncatedAndResignedWithTheRealKey", since: b.since30, firstBad: at(25),
 			problem: "the checkpoint covers 25 events, fewer than the 30 of the saved checkpoint",
-			tamper: func(ev []*audit.Event) ([]*audit.Event, []byte) { return ev[:25], resign(rehash(ev[:25])) }},
+			tamper:  func(ev []*audit.Event) ([]*audit.Event, []byte) { return ev[:25], resign(rehash(ev[:25])) }},
 		{name: "DetectsATailTruncatedBelowTheSavedCheckpointWithoutACheckpoint", since: b.since30, firstBad: at(25),
 			problem: "the log ends after 25 events but the saved checkpoint covers 30",
-			tamper: func(ev []*audit.Event) ([]*audit.Event, []byte) { return ev[:25], []byte{} }},
+			tamper:  func(ev []*audit.Event) ([]*audit.Event, []byte) { return ev[:25], []byte{} }},
 		{name: "CannotDetectARewriteResignedWithTheRealKeyWithoutTheSavedCheckpoint", ok: true,
 			tamper: func(ev []*audit.Event) ([]*audit.Event, []byte) {
 				ev[5].Payload["decision"] = "approved"
@@ -148,7 +166,9 @@ func TestVerifier(t *testing.T) {
 				return ev, bytes.Replace(b.cp50.Note, []byte("\n50\n"), []byte("\n49\n"), 1)
 			}},
 		{name: "DetectsACheckpointSignedByAnotherKey", firstBad: noSeq, problem: "not signed by any of the given verifier keys",
-			tamper: func(ev []*audit.Event) ([]*audit.Event, []byte) { return ev, mustBuildLog(t, 50).mustCheckpoint(t, 50).Note }},
+			tamper: func(ev []*audit.Event) ([]*audit.Event, []byte) {
+				return ev, mustBuildLog(t, 50).mustCheckpoint(t, 50).Note
+			}},
 		{name: "DetectsAnEditedSavedCheckpoint", firstBad: noSeq, problem: "the saved checkpoint is refused",
 			since: &audit.Checkpoint{Note: bytes.Replace(b.since30.Note, []byte("\n30\n"), []byte("\n31\n"), 1)}},
 	} {
