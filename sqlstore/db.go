@@ -344,3 +344,7 @@ type queryer interface {
 	SelectContext(ctx context.Context, dest any, query string, args ...any) error
 	Rebind(query string) string
 }
+
+// Raw returns the write handle, for tests that play an attacker with
+// database access and for maintenance tools. The service never uses it.
+func (db *DB) Raw() *sqlx.DB { return db.w }
