@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -135,6 +136,8 @@ func (v *Verifier) Verify(ctx context.Context, next func() (*Event, error), sign
 
 	cr := rangeFactory.NewEmptyRange(0)
 	prev := rep.Chain
+	canon := make([]byte, 0, 1024)
+	var link [1 + 2*sha256.Size]byte
 	var n uint64
 	for {
 		if n%1024 == 0 {
@@ -161,11 +164,19 @@ func (v *Verifier) Verify(ctx context.Context, next func() (*Event, error), sign
 		case e.Seq < n:
 			return rep.fail(seqPtr(n), "event %d is missing: event %d was found in its place, out of order", n, e.Seq), nil
 		}
-		leaf := Hasher.HashLeaf(e.Canonical())
-		if !bytes.Equal(leaf, e.LeafHash) {
+		// Hasher.HashLeaf and ChainHash, computed without allocating:
+		// SHA-256(0x00 || canonical) and SHA-256(0x02 || prev || leaf).
+		canon = e.AppendCanonical(append(canon[:0], 0x00))
+		leafSum := sha256.Sum256(canon)
+		if !bytes.Equal(leafSum[:], e.LeafHash) {
 			return rep.fail(seqPtr(n), "event %d: leaf hash does not match its contents", n), nil
 		}
-		chain := ChainHash(prev, leaf)
+		link[0] = 0x02
+		copy(link[1:], prev)
+		copy(link[33:], leafSum[:])
+		chainSum := sha256.Sum256(link[:])
+		chain := chainSum[:]
+		leaf := e.LeafHash // equal to leafSum; the range keeps it
 		if !bytes.Equal(chain, e.ChainHash) {
 			return rep.fail(seqPtr(n), "event %d: chain hash does not follow from the previous event", n), nil
 		}
@@ -230,7 +241,9 @@ func (v *Verifier) VerifyExport(ctx context.Context, r io.Reader) (*Report, erro
 	if h.Origin != vv.Origin {
 		return (&Report{}).fail(nil, "the export comes from log %q, not %q", h.Origin, vv.Origin), nil
 	}
-	rep, err := vv.Verify(ctx, er.Next, []byte(h.Checkpoint))
+	next, stop := prefetch(er.Next)
+	defer stop()
+	rep, err := vv.Verify(ctx, next, []byte(h.Checkpoint))
 	if err != nil || !rep.OK {
 		return rep, err
 	}
@@ -241,4 +254,71 @@ func (v *Verifier) VerifyExport(ctx context.Context, r io.Reader) (*Report, erro
 		return rep.fail(seqPtr(h.Size), "the export holds %d events but its header announces %d", rep.Events, h.Size), nil
 	}
 	return rep, nil
+}
+
+// prefetchBatch is how many events the reader goroutine hands over at once;
+// batches keep channel operations rare next to the work per event.
+const prefetchBatch = 256
+
+type eventBatch struct {
+	events []*Event
+	err    error // after the events: io.EOF or the reading error
+}
+
+// prefetch runs read in its own goroutine, so that parsing the export and
+// hashing the events use two cores. stop must be called when the consumer
+// is done, even early, to end the goroutine.
+func prefetch(read func() (*Event, error)) (next func() (*Event, error), stop func()) {
+	ch := make(chan eventBatch, 4)
+	done := make(chan struct{})
+	go func() {
+		defer close(ch)
+		for {
+			b := eventBatch{events: make([]*Event, 0, prefetchBatch)}
+			for len(b.events) < prefetchBatch {
+				e, err := read()
+				if err != nil {
+					b.err = err
+					break
+				}
+				b.events = append(b.events, e)
+			}
+			select {
+			case ch <- b:
+			case <-done:
+				return
+			}
+			if b.err != nil {
+				return
+			}
+		}
+	}()
+	var cur eventBatch
+	var finalErr error
+	next = func() (*Event, error) {
+		for len(cur.events) == 0 {
+			if cur.err != nil {
+				finalErr, cur.err = cur.err, nil
+			}
+			if finalErr != nil {
+				return nil, finalErr
+			}
+			b, ok := <-ch
+			if !ok {
+				return nil, io.EOF
+			}
+			cur = b
+		}
+		e := cur.events[0]
+		cur.events = cur.events[1:]
+		return e, nil
+	}
+	var once bool
+	stop = func() {
+		if !once {
+			once = true
+			close(done)
+		}
+	}
+	return next, stop
 }
