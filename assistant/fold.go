@@ -23,11 +23,10 @@ func fold(text string) folded {
 	var b strings.Builder
 	f := folded{start: make([]int, 0, len(text)), end: make([]int, 0, len(text))}
 	space := false
-	for i, r := range text {
-		w := utf8.RuneLen(r)
-		if r == utf8.RuneError {
-			w = 1
-		}
+	for i, w := 0, 0; i < len(text); i += w {
+		var r rune
+		// Invalid bytes decode as RuneError of width 1, so offsets stay exact.
+		r, w = utf8.DecodeRuneInString(text[i:])
 		if unicode.IsSpace(r) {
 			if !space && b.Len() > 0 {
 				space = true
@@ -93,6 +92,8 @@ func foldRune(r rune) string {
 		return "d"
 	case 'ı':
 		return "i"
+	case utf8.RuneError:
+		return "\ufffd"
 	case '‘', '’', '‚', '‛', '′', '`', '´':
 		return "'"
 	case '“', '”', '„', '‟', '«', '»', '″':

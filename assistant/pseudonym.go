@@ -1,6 +1,7 @@
 package assistant
 
 import (
+	"bytes"
 	"fmt"
 	"math/big"
 	"regexp"
@@ -232,7 +233,7 @@ func (p *Pseudonymiser) mask(text string) (string, []maskSpan) {
 		if !free(d.Start, d.End) {
 			continue
 		}
-		if p.isDOB(d, string(work)) {
+		if p.isDOB(d, work) {
 			take(d.Start, d.End, MaskDOB, d.Date.Format(time.DateOnly), p.partyDOBDisplay(d.Date))
 			copy(digitsWork[d.Start:d.End], work[d.Start:d.End])
 		} else {
@@ -307,7 +308,7 @@ var reBirthWords = regexp.MustCompile(`(?:born|birth|dob|d\.o\.b|ne|nee|naissanc
 // isDOB tells a date of birth from any other date: it is a party's date of
 // birth, follows a birth word, or lies more than twelve years back (notes
 // about current work rarely give such full dates for anything else).
-func (p *Pseudonymiser) isDOB(d dateMatch, s string) bool {
+func (p *Pseudonymiser) isDOB(d dateMatch, s []byte) bool {
 	if _, ok := p.values[MaskDOB+"\x00"+d.Date.Format(time.DateOnly)]; ok {
 		return true
 	}
@@ -315,7 +316,7 @@ func (p *Pseudonymiser) isDOB(d dateMatch, s string) bool {
 		return true
 	}
 	before := s[max(0, d.Start-30):d.Start]
-	return reBirthWords.MatchString(strings.TrimRight(before, " "))
+	return reBirthWords.Match(bytes.TrimRight(before, " "))
 }
 
 func (p *Pseudonymiser) partyDOBDisplay(t time.Time) string {
