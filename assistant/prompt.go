@@ -73,11 +73,13 @@ func RenderPrompt(kind Kind, lang string, notes []Note, directory []Service, tod
 	if dir == nil {
 		dir = []Service{}
 	}
-	dj, err := json.Marshal(dir)
-	if err != nil {
+	var dj bytes.Buffer
+	enc := json.NewEncoder(&dj)
+	enc.SetEscapeHTML(false) // the prompt is not HTML; keep "&" readable for the model
+	if err := enc.Encode(dir); err != nil {
 		return nil, fmt.Errorf("render prompt: directory: %w", err)
 	}
-	data.DirectoryJSON = string(dj)
+	data.DirectoryJSON = strings.TrimSpace(dj.String())
 
 	var sys, user bytes.Buffer
 	t := templates[version]
