@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
+	"github.com/go-playground/validator/v10/non-standard/validators"
 
 	"github.com/countersign/countersign"
 )
@@ -20,6 +21,9 @@ var validate = newValidator()
 
 func newValidator() *validator.Validate {
 	v := validator.New(validator.WithRequiredStructEnabled())
+	if err := v.RegisterValidation("notblank", validators.NotBlank); err != nil {
+		panic(err)
+	}
 	// Name fields as the JSON the client sent, not as Go fields.
 	v.RegisterTagNameFunc(func(f reflect.StructField) string {
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
