@@ -103,6 +103,8 @@ func (s *Server) Handler() http.Handler {
 	authed("GET /v1/audit/proof/inclusion", s.handleInclusionProof)
 	authed("GET /v1/audit/proof/consistency", s.handleConsistencyProof)
 
+	s.uiRoutes(mux)
+
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, countersign.Errorf(countersign.ENOTFOUND, "There is no such endpoint."))
 	})
