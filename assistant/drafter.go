@@ -40,7 +40,10 @@ type Drafter struct {
 // language, no notes, too much text), an *OutputError when the model's
 // answer was still invalid after one retry, and the model's error (usually a
 // *ModelError) when it could not answer; FailureReason turns any of them into
-// a sentence for the draft's failed status.
+// a sentence for the draft's failed status. Once the model has been called,
+// a failed Draft still returns a Result, without content, that carries the
+// provenance of the last attempt (model, attempts, hashes, tokens, latency)
+// for the audit log.
 func (d *Drafter) Draft(ctx context.Context, req Request) (*Result, error) {
 	if d.Model == nil {
 		return nil, fmt.Errorf("draft: no model configured")
@@ -111,9 +114,9 @@ func (d *Drafter) Draft(ctx context.Context, req Request) (*Result, error) {
 	for attempt := 1; ; attempt++ {
 		res.Attempts = attempt
 		comp, err := d.Model.Generate(ctx, prompt)
+		res.Latency = time.Since(start)
 		if err != nil {
-			res.Latency = time.Since(start)
-			return nil, fmt.Errorf("draft %s: generate: %w", req.Kind, err)
+			return res, fmt.Errorf("draft %s: generate: %w", req.Kind, err)
 		}
 		res.PromptTokens += comp.PromptTokens
 		res.CompletionTokens += comp.CompletionTokens
@@ -121,7 +124,7 @@ func (d *Drafter) Draft(ctx context.Context, req Request) (*Result, error) {
 		res.ResponseHash = hashHex(comp.ResponseBody)
 		maps.Copy(res.Params, comp.Params)
 		if comp.FinishReason == "length" {
-			return nil, fmt.Errorf("draft %s: %w", req.Kind, &ModelError{Op: "draft", Reason: "The model's answer was cut off.", Err: ErrCutOff})
+			return res, fmt.Errorf("draft %s: %w", req.Kind, &ModelError{Op: "draft", Reason: "The model's answer was cut off.", Err: ErrCutOff})
 		}
 		content, err = ParseContent(req.Kind, comp.Text, directory)
 		if err == nil {
@@ -129,7 +132,7 @@ func (d *Drafter) Draft(ctx context.Context, req Request) (*Result, error) {
 		}
 		var oe *OutputError
 		if !errors.As(err, &oe) || attempt >= 2 {
-			return nil, fmt.Errorf("draft %s: %w", req.Kind, err)
+			return res, fmt.Errorf("draft %s: %w", req.Kind, err)
 		}
 		// One more try, telling the model what was wrong. The reason names
 		// fields, never note content, so it is safe to send.
@@ -138,7 +141,6 @@ func (d *Drafter) Draft(ctx context.Context, req Request) (*Result, error) {
 			". Answer again with one JSON object that follows the schema exactly.\n"
 		prompt = &retry
 	}
-	res.Latency = time.Since(start)
 
 	restore := func(s string) string { return s }
 	if ps != nil {

@@ -124,10 +124,14 @@ func TestDrafter(t *testing.T) {
 		t.Parallel()
 		var prompts []*Prompt
 		d := &Drafter{Model: &funcModel{GenerateFunc: answers(&prompts, `{"language":"en"`)}, Now: now}
-		_, err := d.Draft(context.Background(), Request{Kind: KindSummary, Notes: drafterNotes})
+		res, err := d.Draft(context.Background(), Request{Kind: KindSummary, Notes: drafterNotes})
 		var oe *OutputError
 		if !errors.As(err, &oe) || len(prompts) != 2 {
 			t.Fatalf("err = %v after %d calls", err, len(prompts))
+		}
+		// The failure keeps its provenance for the audit log.
+		if res == nil || res.Attempts != 2 || res.RequestHash != hashHex([]byte(prompts[1].User)) || len(res.Content.Statements) != 0 {
+			t.Fatalf("result = %+v", res)
 		}
 		if !strings.Contains(prompts[1].User, "Your previous answer was rejected: the answer is empty or incomplete JSON.") {
 			t.Fatalf("retry prompt:\n%s", prompts[1].User)

@@ -520,6 +520,7 @@ type recorder struct{ hc *http.Client }
 // maxBody bounds what we read from the model service.
 const maxBody = 16 << 20
 
+// Do sends req and records the exchange.
 func (r recorder) Do(req *http.Request) (*http.Response, error) {
 	ex, _ := req.Context().Value(exchangeKey{}).(*exchange)
 	if ex == nil {
