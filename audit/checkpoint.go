@@ -231,6 +231,9 @@ func OpenCheckpoint(signed []byte, origin string, v note.Verifier, more ...note.
 			return nil, fmt.Errorf("%w: %w", ErrMalformedCheckpoint, err)
 		}
 	}
+	if err := strictSignatures(signed); err != nil {
+		return nil, err
+	}
 	cp, err := ParseCheckpointBody([]byte(n.Text))
 	if err != nil {
 		return nil, err
@@ -268,6 +271,29 @@ func ParseCheckpointBody(body []byte) (*Checkpoint, error) {
 		return nil, fmt.Errorf("%w: the body is not in canonical form", ErrMalformedCheckpoint)
 	}
 	return cp, nil
+}
+
+// strictSignatures refuses the edits note.Open tolerates: base64 with
+// non-zero padding bits (which decodes to the same signature) and repeated
+// signature lines (which Open drops). Without it a signed checkpoint could
+// change bytes and still verify; with it, every byte of the note counts.
+func strictSignatures(signed []byte) error {
+	i := bytes.LastIndex(signed, []byte("\n\n"))
+	seen := map[string]bool{}
+	for _, line := range strings.SplitAfter(string(signed[i+2:]), "\n") {
+		if line == "" {
+			continue
+		}
+		sp := strings.LastIndexByte(line, ' ')
+		if _, err := base64.StdEncoding.Strict().DecodeString(strings.TrimSuffix(line[sp+1:], "\n")); err != nil {
+			return fmt.Errorf("%w: a signature is not in canonical base64", ErrMalformedCheckpoint)
+		}
+		if seen[line] {
+			return fmt.Errorf("%w: a signature line is repeated", ErrMalformedCheckpoint)
+		}
+		seen[line] = true
+	}
+	return nil
 }
 
 // validOrigin checks that origin can be the first line of a checkpoint.

@@ -89,9 +89,7 @@ func TestCheckpoint(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		other := mustBuildLog(t, 0)
-		sig := strings.LastIndex(string(b.cp.Note), " ") + 1
-		badSig := bytes.Clone(b.cp.Note)
-		badSig[sig+10] ^= 1 // inside the signature, after the key hash
+		badSig := flipSignatureBit(t, b.cp.Note)
 		for _, tc := range []struct {
 			name   string
 			note   []byte
@@ -105,6 +103,8 @@ func TestCheckpoint(t *testing.T) {
 			{"SignatureBlockMissing", b.cp.Body(), testOrigin, audit.ErrMalformedCheckpoint},
 			{"NotUTF8", append([]byte{0xff}, b.cp.Note...), testOrigin, audit.ErrMalformedCheckpoint},
 			{"Empty", nil, testOrigin, audit.ErrMalformedCheckpoint},
+			{"SignatureLineRepeated", append(bytes.Clone(b.cp.Note), b.cp.Note[bytes.LastIndex(b.cp.Note, []byte("\n\n"))+2:]...), testOrigin, audit.ErrMalformedCheckpoint},
+			{"SignaturePaddingBitsSet", setPaddingBit(b.cp.Note), testOrigin, audit.ErrMalformedCheckpoint},
 		} {
 			_, err := audit.OpenCheckpoint(tc.note, tc.origin, b.log.keys[0])
 			if !errors.Is(err, tc.want) {
@@ -180,13 +180,7 @@ func TestCheckpoint(t *testing.T) {
 			}
 		}
 		// A bad signature by a known key spoils the note even if another verifies.
-		spoiled := bytes.Replace(cosigned, []byte("— "+testOrigin+" "), []byte("— "+testOrigin+" "), 1)
-		lines := strings.Split(string(spoiled), "\n")
-		last := lines[len(lines)-2]
-		raw, _ := base64.StdEncoding.DecodeString(last[strings.LastIndex(last, " ")+1:])
-		raw[10] ^= 1
-		lines[len(lines)-2] = last[:strings.LastIndex(last, " ")+1] + base64.StdEncoding.EncodeToString(raw)
-		if _, err := audit.OpenCheckpoint([]byte(strings.Join(lines, "\n")), testOrigin, oldV, newV); !errors.Is(err, audit.ErrBadSignature) {
+		if _, err := audit.OpenCheckpoint(flipSignatureBit(t, cosigned), testOrigin, oldV, newV); !errors.Is(err, audit.ErrBadSignature) {
 			t.Fatalf("spoiled second signature: %v", err)
 		}
 	})
@@ -280,4 +274,34 @@ func TestLoadOrCreateSigner(t *testing.T) {
 			t.Fatal("a verifier key was accepted as a signer key")
 		}
 	})
+}
+
+// flipSignatureBit flips one bit of the Ed25519 signature on the last
+// signature line of a note, keeping the base64 well formed.
+func flipSignatureBit(t *testing.T, signed []byte) []byte {
+	t.Helper()
+	lines := strings.Split(string(signed), "\n")
+	last := lines[len(lines)-2]
+	i := strings.LastIndex(last, " ") + 1
+	raw, err := base64.StdEncoding.DecodeString(last[i:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[10] ^= 1 // inside the signature, after the 4-byte key hash
+	lines[len(lines)-2] = last[:i] + base64.StdEncoding.EncodeToString(raw)
+	return []byte(strings.Join(lines, "\n"))
+}
+
+// setPaddingBit sets an unused low bit of the last base64 digit of the
+// signature: the decoded bytes stay the same, the note's bytes do not.
+func setPaddingBit(signed []byte) []byte {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	out := bytes.Clone(signed)
+	i := len(out) - 3 // before "=\n"
+	v := strings.IndexByte(alphabet, out[i])
+	out[i] = alphabet[v|1]
+	if v|1 == v {
+		out[i] = alphabet[v&^1]
+	}
+	return out
 }
