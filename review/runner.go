@@ -152,10 +152,7 @@ func (r *Runner) run(ctx context.Context, job *Job) {
 	}
 	reason := assistant.FailureReason(err)
 	var retryAt *time.Time
-	var oe *assistant.OutputError
-	if !errors.As(err, &oe) && job.Attempt < r.MaxAttempts {
-		d := r.Backoff << (job.Attempt - 1)
-		d += time.Duration(rand.Int64N(int64(d)/2 + 1))
+	if d, ok := r.retryDelay(err, job.Attempt); ok {
 		t := time.Now().Add(d)
 		retryAt = &t
 	}
@@ -164,4 +161,26 @@ func (r *Runner) run(ctx context.Context, job *Job) {
 	if err := r.Store.FailJob(wctx, job, reason, retryAt); err != nil {
 		r.Logger.Error("store draft failure", "op", "review.runner.fail", "draft", job.DraftID, "err", err)
 	}
+}
+
+// retryDelay says whether a failed job is tried again and after how long.
+// An answer that broke the output schema was already retried once by the
+// Drafter, and a refused request (bad credentials, unknown model) will not
+// get better: both fail at once. Other model failures back off
+// exponentially with jitter, or as long as the endpoint asked (Retry-After).
+func (r *Runner) retryDelay(err error, attempt int) (time.Duration, bool) {
+	var oe *assistant.OutputError
+	var me *assistant.ModelError
+	if errors.As(err, &oe) || attempt >= r.MaxAttempts || countersign.ErrorCode(err) == countersign.EINVALID {
+		return 0, false
+	}
+	if errors.As(err, &me) && !me.Temporary && me.RetryAfter == 0 && !errors.Is(err, context.DeadlineExceeded) {
+		return 0, false
+	}
+	d := r.Backoff << (attempt - 1)
+	d += time.Duration(rand.Int64N(int64(d)/2 + 1))
+	if me != nil && me.RetryAfter > d {
+		d = me.RetryAfter
+	}
+	return d, true
 }
