@@ -28,6 +28,7 @@ const (
 	ActionDraftReassigned  = "draft.reassigned"
 	ActionDraftSuperseded  = "draft.superseded"
 	ActionDraftCountersign = "draft.countersigned"
+	ActionDraftVigilance   = "draft.vigilance"
 	ActionRecordSigned     = "record.signed"
 	ActionRecordCorrected  = "record.corrected"
 	ActionCheckpointSigned = "checkpoint.signed"

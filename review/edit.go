@@ -38,16 +38,16 @@ func wordDistance(a, b []string) int {
 	return prev[len(b)]
 }
 
-// ReadingSpeed is words per minute; a sign-off faster than reading the draft
-// at this speed is marked fast for the ethics board (it is not blocked).
+// ReadingSpeed is the default reading speed in words per minute; a sign-off
+// faster than reading the draft at the policy's speed is marked fast for the
+// ethics board (it is not blocked). See Policy.FastSignOff.
 const ReadingSpeed = 400
 
 // FastSignOff reports whether a review of ms milliseconds was too short to
-// read text at ReadingSpeed words per minute.
+// read text at the default ReadingSpeed; Policy.FastSignOff uses the
+// configured speed.
 func FastSignOff(text string, ms int64) bool {
-	words := len(strings.Fields(text))
-	needed := int64(words) * 60_000 / ReadingSpeed
-	return ms < needed
+	return DefaultPolicy().FastSignOff(text, ms)
 }
 
 // MaxContentBytes bounds an edited text.

@@ -5,6 +5,7 @@ package review
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/countersign/countersign"
@@ -17,22 +18,30 @@ type Status string
 // Draft statuses:
 // queued → generating → pending_review → approved | rejected, and failed when
 // the model could not produce a valid draft, superseded when a newer draft of
-// the same kind over the same notes replaced it before a decision.
+// the same kind over the same notes replaced it before a decision. When the
+// policy asks for a countersignature, the reviewer's approval moves the draft
+// to awaiting_countersign, and a supervisor's countersignature (or refusal)
+// to approved (or rejected).
 const (
-	StatusQueued        Status = "queued"
-	StatusGenerating    Status = "generating"
-	StatusPendingReview Status = "pending_review"
-	StatusApproved      Status = "approved"
-	StatusRejected      Status = "rejected"
-	StatusFailed        Status = "failed"
-	StatusSuperseded    Status = "superseded"
+	StatusQueued              Status = "queued"
+	StatusGenerating          Status = "generating"
+	StatusPendingReview       Status = "pending_review"
+	StatusAwaitingCountersign Status = "awaiting_countersign"
+	StatusApproved            Status = "approved"
+	StatusRejected            Status = "rejected"
+	StatusFailed              Status = "failed"
+	StatusSuperseded          Status = "superseded"
 )
 
 var transitions = map[Status][]Status{
-	StatusQueued:        {StatusGenerating, StatusFailed},
-	StatusGenerating:    {StatusPendingReview, StatusFailed, StatusQueued, StatusGenerating},
-	StatusPendingReview: {StatusApproved, StatusRejected, StatusSuperseded},
+	StatusQueued:              {StatusGenerating, StatusFailed},
+	StatusGenerating:          {StatusPendingReview, StatusFailed, StatusQueued, StatusGenerating},
+	StatusPendingReview:       {StatusApproved, StatusAwaitingCountersign, StatusRejected, StatusSuperseded},
+	StatusAwaitingCountersign: {StatusApproved, StatusRejected},
 }
+
+// Label is the status as words, for messages ("awaiting countersign").
+func (s Status) Label() string { return strings.ReplaceAll(string(s), "_", " ") }
 
 // CanTransition reports whether a draft may move from s to to. A generating
 // draft may be queued again (a retry) or claimed again (a lease expired).
@@ -76,6 +85,17 @@ type Draft struct {
 	OpenedAt      *time.Time         `json:"opened_at,omitempty"`
 	DecidedAt     *time.Time         `json:"decided_at,omitempty"`
 	Decision      *Decision          `json:"decision,omitempty"`
+	// CountersignRequired says whether the policy asks a supervisor to
+	// countersign this draft after its reviewer approves it.
+	CountersignRequired bool `json:"countersign_required"`
+	// Countersignature is the supervisor's verdict, once given.
+	Countersignature *Countersignature `json:"countersignature,omitempty"`
+	// Overdue is set in the queue when the draft has waited longer than
+	// the policy allows.
+	Overdue bool `json:"overdue,omitempty"`
+	// Vigilance is the outcome of a vigilance check, shown only once the
+	// draft has been decided.
+	Vigilance *VigilanceResult `json:"vigilance,omitempty"`
 }
 
 // DraftRequest asks for a new draft of a case.
@@ -109,26 +129,97 @@ func ValidRejectReason(r string) bool {
 	return false
 }
 
-// Decision is a reviewer's verdict on a draft.
+// Decision is a reviewer's verdict on a draft. For an approval, Diff is the
+// word-level diff from the text as drafted to the text signed.
 type Decision struct {
-	ID        string    `json:"id"`
-	DraftID   string    `json:"draft_id"`
-	Outcome   Outcome   `json:"outcome"`
-	DecidedBy string    `json:"decided_by"`
-	FinalText string    `json:"final_text,omitempty"`
-	Edited    bool      `json:"edited"`
-	EditRatio float64   `json:"edit_ratio"`
-	Reason    string    `json:"reason,omitempty"`
-	Comment   string    `json:"comment,omitempty"`
-	ReviewMS  int64     `json:"review_ms"`
-	Fast      bool      `json:"fast_sign_off"`
-	DecidedAt time.Time `json:"decided_at"`
+	ID                  string              `json:"id"`
+	DraftID             string              `json:"draft_id"`
+	Outcome             Outcome             `json:"outcome"`
+	DecidedBy           string              `json:"decided_by"`
+	FinalText           string              `json:"final_text,omitempty"`
+	Edited              bool                `json:"edited"`
+	EditRatio           float64             `json:"edit_ratio"`
+	Diff                []DiffOp            `json:"diff,omitempty"`
+	ReasonCode          string              `json:"reason_code,omitempty"`
+	Items               []ItemDecision      `json:"items,omitempty"`
+	Statements          []StatementDecision `json:"statements,omitempty"`
+	CountersignRequired bool                `json:"countersign_required"`
+	Reason              string              `json:"reason,omitempty"`
+	Comment             string              `json:"comment,omitempty"`
+	ReviewMS            int64               `json:"review_ms"`
+	Fast                bool                `json:"fast_sign_off"`
+	DecidedAt           time.Time           `json:"decided_at"`
 }
 
-// Approval is the reviewer's sign-off, optionally with edited text.
+// Approval is the reviewer's sign-off, optionally with edited text, a
+// verdict per suggested item and per statement.
 type Approval struct {
-	Content string // "" keeps the text as drafted
-	Comment string
+	Content    string // "" keeps the text as drafted (less removed statements and rejected items)
+	ReasonCode string // why the text was edited, one of EditReasons
+	Comment    string
+	Items      []ItemDecision
+	Statements []StatementDecision
+}
+
+// Edit reason codes: why a reviewer changed what the model drafted. The
+// statistics count them. Append only.
+var EditReasons = []string{"factual_error", "missing_context", "tone", "privacy", "other"}
+
+// ValidEditReason reports whether r is one of EditReasons.
+func ValidEditReason(r string) bool {
+	for _, v := range EditReasons {
+		if v == r {
+			return true
+		}
+	}
+	return false
+}
+
+// ItemDecision accepts or rejects one suggested item. Items a reviewer does
+// not list are accepted.
+type ItemDecision struct {
+	ID         string `json:"id"`
+	Accepted   bool   `json:"accepted"`
+	ReasonCode string `json:"reason_code,omitempty"`
+}
+
+// Statement verdicts.
+const (
+	StatementConfirmed = "confirmed"
+	StatementRemoved   = "removed"
+)
+
+// StatementDecision confirms or removes one statement. High-stakes
+// statements (risk, safeguarding, capacity, health) must each have one
+// before the draft can be approved.
+type StatementDecision struct {
+	ID         string `json:"id"`
+	Action     string `json:"action"`
+	ReasonCode string `json:"reason_code,omitempty"`
+}
+
+// Countersignature is a supervisor's verdict on a draft its reviewer approved.
+type Countersignature struct {
+	Outcome  Outcome   `json:"outcome"`
+	SignedBy string    `json:"signed_by"`
+	Reason   string    `json:"reason,omitempty"`
+	Comment  string    `json:"comment,omitempty"`
+	SignedAt time.Time `json:"signed_at"`
+}
+
+// SignOff is what an approval produced: the decided draft, the record entry
+// when the draft was signed into the record (nil while it awaits a
+// countersignature), and the outcome of a vigilance check if there was one.
+type SignOff struct {
+	Draft     *Draft
+	Entry     *Entry
+	Vigilance *VigilanceResult
+}
+
+// Correction replaces a signed record entry by a new one; both stay visible.
+type Correction struct {
+	Content string
+	Reason  string
 }
 
 // Rejection turns a draft down with a reason from RejectReasons.
@@ -154,15 +245,28 @@ type Entry struct {
 	SignedAt      time.Time  `json:"signed_at"`
 	Supersedes    string     `json:"supersedes,omitempty"`
 	Correction    string     `json:"correction,omitempty"`
+	// SupersededBy names the entry that corrected this one.
+	SupersededBy    string     `json:"superseded_by,omitempty"`
+	CountersignedBy string     `json:"countersigned_by,omitempty"`
+	CountersignedAt *time.Time `json:"countersigned_at,omitempty"`
+	// EditRatio and Diff show what the signer changed from the AI draft:
+	// equal runs are as the model drafted them.
+	EditRatio float64  `json:"edit_ratio"`
+	Diff      []DiffOp `json:"diff,omitempty"`
+	// Vigilance is set only in the response to the approval that wrote
+	// the entry, when a vigilance check was missed.
+	Vigilance *VigilanceResult `json:"vigilance,omitempty"`
 }
 
 // QueueFilter selects the review queue; nil fields are not applied.
 type QueueFilter struct {
-	Kind   *assistant.Kind
-	CaseID *string
-	Before *time.Time // only drafts created before this (older than an age)
-	After  string     // opaque cursor from the previous page
-	Limit  int
+	Kind    *assistant.Kind
+	CaseID  *string
+	Status  *Status    // pending_review or awaiting_countersign (supervisors)
+	Before  *time.Time // only drafts created before this (older than an age)
+	Overdue bool       // only drafts waiting longer than the policy's MaxWait
+	After   string     // opaque cursor from the previous page
+	Limit   int
 }
 
 // CanDecide reports whether actor may decide d: its reviewer, or a
@@ -175,6 +279,22 @@ func CanDecide(actor countersign.Actor, d *Draft) bool {
 		return d.TeamID == actor.TeamID
 	}
 	return false
+}
+
+// CanCountersign says whether actor may countersign (or refuse) d, which
+// firstSigner approved: a supervisor of the draft's team who is neither the
+// first signer nor the person who requested the draft. Returns nil or an
+// EFORBIDDEN error saying why not.
+func CanCountersign(actor countersign.Actor, d *Draft, firstSigner string) error {
+	switch {
+	case actor.Role != countersign.RoleSupervisor || actor.TeamID != d.TeamID:
+		return countersign.Errorf(countersign.EFORBIDDEN, "Only a supervisor of the draft's team can countersign it.")
+	case actor.UserID == firstSigner:
+		return countersign.Errorf(countersign.EFORBIDDEN, "You signed this draft first; a different supervisor must countersign it.")
+	case actor.UserID == d.RequestedBy:
+		return countersign.Errorf(countersign.EFORBIDDEN, "You requested this draft; a different supervisor must countersign it.")
+	}
+	return nil
 }
 
 // Job is a queued draft claimed by a drafting worker, with what the model needs.
@@ -203,13 +323,33 @@ type Store interface {
 	// FindQueue returns the drafts awaiting the actor's decision (a
 	// supervisor: the team's) and the cursor of the next page.
 	FindQueue(ctx context.Context, f QueueFilter) ([]*Draft, string, error)
-	// ApproveDraft signs a pending draft into the case record. Returns
-	// EFORBIDDEN, ECONFLICT when the draft is not pending, EINVALID.
+	// SignOffDraft approves a pending draft: it signs it into the case
+	// record, or moves it to awaiting_countersign when the policy asks for
+	// a countersignature. Returns EFORBIDDEN when the draft is not the
+	// actor's to decide, ECONFLICT when it is not pending, EINVALID for an
+	// empty or too long edit, an unknown item or statement id, an unknown
+	// reason code, or high-stakes statements neither confirmed nor removed.
+	SignOffDraft(ctx context.Context, id string, a Approval) (*SignOff, error)
+	// ApproveDraft is SignOffDraft returning only the record entry, which
+	// is nil when the draft now awaits a countersignature.
 	ApproveDraft(ctx context.Context, id string, a Approval) (*Entry, error)
-	// RejectDraft turns a pending draft down. Same errors as ApproveDraft.
+	// RejectDraft turns a pending draft down, or, by an eligible
+	// supervisor, refuses to countersign one. Same errors as SignOffDraft.
 	RejectDraft(ctx context.Context, id string, r Rejection) (*Draft, error)
-	// FindRecord returns the signed entries of a case.
+	// CountersignDraft signs a draft awaiting countersignature into the
+	// record with both signers. Returns EFORBIDDEN (see CanCountersign),
+	// ECONFLICT when the draft is not awaiting a countersignature.
+	CountersignDraft(ctx context.Context, id, comment string) (*Entry, error)
+	// ReassignDraft gives a pending draft to another worker of its team;
+	// supervisors only. Returns EFORBIDDEN, ECONFLICT, EINVALID (worker).
+	ReassignDraft(ctx context.Context, id, workerID string) (*Draft, error)
+	// FindRecord returns the signed entries of a case, corrected ones
+	// included, each naming the entry it supersedes or is superseded by.
 	FindRecord(ctx context.Context, caseID string) ([]*Entry, error)
+	// CorrectEntry signs a new entry that supersedes entryID with a reason.
+	// Returns ENOTFOUND, EFORBIDDEN, ECONFLICT when the entry was already
+	// corrected, EINVALID.
+	CorrectEntry(ctx context.Context, caseID, entryID string, c Correction) (*Entry, error)
 
 	// ClaimJob leases the next queued draft (or one whose lease expired)
 	// to owner. Returns ENOTFOUND when there is none.

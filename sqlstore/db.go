@@ -26,6 +26,7 @@ import (
 
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/migrations"
+	"github.com/countersign/countersign/review"
 )
 
 func init() {
@@ -50,6 +51,12 @@ type DB struct {
 	// Now returns the current time; tests replace it. It is read once
 	// when a transaction begins, so every row of a transaction agrees.
 	Now func() time.Time
+
+	// Policy holds the sign-off rules; nil means review.DefaultPolicy().
+	Policy *review.Policy
+	// Rand returns uniform numbers in [0, 1) for vigilance checks; tests
+	// replace it. nil means math/rand/v2.
+	Rand func() float64
 
 	// sequenced is signalled after each commit that appended audit events,
 	// so the sequencer can pick them up without polling.

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -103,6 +104,10 @@ func (db *DB) RequestDraft(ctx context.Context, req review.DraftRequest) (*revie
 		if err != nil {
 			return err
 		}
+		if !db.policy().KindAllowed(c.CaseType, req.Kind) {
+			return countersign.InvalidFields("The draft could not be requested.", countersign.FieldError{Field: "kind",
+				Message: fmt.Sprintf("Your authority's policy does not allow AI drafts of kind %s for %s cases.", req.Kind, c.CaseType)})
+		}
 		notes, err := db.findNotes(ctx, tx, c.ID, req.NoteIDs)
 		if err != nil {
 			return err
@@ -179,15 +184,36 @@ func (db *DB) FindDraftByID(ctx context.Context, id string) (*review.Draft, erro
 	return d, db.attachDecision(ctx, db.r, d)
 }
 
+// attachDecision adds to d what was decided about it: the decision, the
+// countersignature, the outcome of a vigilance check once decided, and
+// whether the policy asks for a countersignature.
 func (db *DB) attachDecision(ctx context.Context, q queryer, d *review.Draft) error {
-	if !(d.Status == review.StatusApproved || d.Status == review.StatusRejected) {
+	d.CountersignRequired = d.Content != nil && db.policy().NeedsCountersign(d)
+	if !(d.Status == review.StatusApproved || d.Status == review.StatusRejected || d.Status == review.StatusAwaitingCountersign) {
 		return nil
 	}
 	var r decisionRow
 	if err := q.GetContext(ctx, &r, q.Rebind(`SELECT `+decisionColumns+` FROM decisions WHERE draft_id = ?`), d.ID); err != nil {
 		return db.translate(fmt.Errorf("find decision of %s: %w", d.ID, err))
 	}
-	d.Decision = r.toDomain()
+	dec, err := r.toDomain()
+	if err != nil {
+		return err
+	}
+	d.Decision = dec
+	d.CountersignRequired = dec.CountersignRequired
+	cs, err := db.findCountersignature(ctx, q, d.ID)
+	if err != nil {
+		return err
+	}
+	d.Countersignature = cs
+	check, outcome, err := db.findVigilance(ctx, q, d.ID)
+	if err != nil {
+		return err
+	}
+	if check != nil && outcome != "" {
+		d.Vigilance = review.NewVigilanceResult(outcome == review.VigilanceMissed, check.Text)
+	}
 	return nil
 }
 
@@ -211,6 +237,7 @@ func (db *DB) OpenDraft(ctx context.Context, id string) (*review.Draft, error) {
 		}
 		now := tx.now
 		d.OpenedAt = &now
+		d.CountersignRequired = db.policy().NeedsCountersign(d)
 		return tx.record(ctx, a, audit.ActionDraftOpened, "draft", id, d.CaseID, audit.Payload{"kind": string(d.Kind)})
 	})
 	return d, err
@@ -233,15 +260,35 @@ func decodeCursor(s string) (time.Time, string, error) {
 	return time.Time{}, "", countersign.InvalidFields("The page cursor is not valid.", countersign.FieldError{Field: "after", Message: "Use the next cursor exactly as a previous page returned it."})
 }
 
-// FindQueue returns the drafts awaiting the actor's decision, oldest first.
+// waitingStatuses is the supervisors' queue predicate; it must read exactly
+// as the WHERE clause of drafts_queue_team_idx for the planners to use it.
+const waitingStatuses = `status IN ('pending_review', 'awaiting_countersign')`
+
+// FindQueue returns the drafts awaiting the actor's decision, oldest first:
+// a worker's pending drafts, or a supervisor's team's pending drafts and
+// drafts awaiting countersignature. Every filter narrows an index range
+// scan on (reviewer_id | team_id, status, created_at, id).
 func (db *DB) FindQueue(ctx context.Context, f review.QueueFilter) ([]*review.Draft, string, error) {
 	a := actor(ctx)
-	where, args := []string{"status = 'pending_review'"}, []any{}
+	p := db.policy()
+	var where []string
+	var args []any
 	switch a.Role {
 	case countersign.RoleWorker:
-		where, args = append(where, "reviewer_id = ?"), append(args, a.UserID)
+		if f.Status != nil && *f.Status != review.StatusPendingReview {
+			return nil, "", countersign.InvalidFields("The request has mistakes.", countersign.FieldError{Field: "status", Message: "A worker's queue holds only drafts pending review."})
+		}
+		where, args = append(where, "reviewer_id = ?", "status = 'pending_review'"), append(args, a.UserID)
 	case countersign.RoleSupervisor:
 		where, args = append(where, "team_id = ?"), append(args, a.TeamID)
+		switch {
+		case f.Status == nil:
+			where = append(where, waitingStatuses)
+		case *f.Status == review.StatusPendingReview || *f.Status == review.StatusAwaitingCountersign:
+			where, args = append(where, "status = ?"), append(args, string(*f.Status))
+		default:
+			return nil, "", countersign.InvalidFields("The request has mistakes.", countersign.FieldError{Field: "status", Message: "Choose pending_review or awaiting_countersign."})
+		}
 	default:
 		return nil, "", countersign.Errorf(countersign.EFORBIDDEN, "Only workers and supervisors have a review queue.")
 	}
@@ -251,8 +298,15 @@ func (db *DB) FindQueue(ctx context.Context, f review.QueueFilter) ([]*review.Dr
 	if v := f.CaseID; v != nil {
 		where, args = append(where, "case_id = ?"), append(args, *v)
 	}
-	if v := f.Before; v != nil {
-		where, args = append(where, "created_at < ?"), append(args, v.UTC())
+	before := f.Before
+	now := db.Now().UTC()
+	if f.Overdue {
+		if t := p.OverdueBefore(now); before == nil || t.Before(*before) {
+			before = &t
+		}
+	}
+	if before != nil {
+		where, args = append(where, "created_at < ?"), append(args, before.UTC())
 	}
 	if f.After != "" {
 		at, id, err := decodeCursor(f.After)
@@ -267,12 +321,7 @@ func (db *DB) FindQueue(ctx context.Context, f review.QueueFilter) ([]*review.Dr
 	}
 	args = append(args, limit+1)
 	var rows []draftRow
-	if err := db.r.SelectContext(ctx, &rows, db.r.Rebind(`
-		SELECT `+draftColumns+`
-		FROM drafts
-		WHERE `+strings.Join(where, " AND ")+`
-		ORDER BY created_at, id
-		LIMIT ?`), args...); err != nil {
+	if err := db.r.SelectContext(ctx, &rows, db.r.Rebind(queueQuery(where)), args...); err != nil {
 		return nil, "", db.translate(fmt.Errorf("find review queue: %w", err))
 	}
 	var next string
@@ -286,6 +335,8 @@ func (db *DB) FindQueue(ctx context.Context, f review.QueueFilter) ([]*review.Dr
 		if err != nil {
 			return nil, "", err
 		}
+		d.CountersignRequired = d.Status == review.StatusAwaitingCountersign || p.NeedsCountersign(d)
+		d.Overdue = p.Overdue(d, now)
 		drafts[i] = d
 	}
 	if next != "" {
@@ -294,212 +345,13 @@ func (db *DB) FindQueue(ctx context.Context, f review.QueueFilter) ([]*review.Dr
 	return drafts, next, nil
 }
 
-const decisionColumns = `id, draft_id, outcome, decided_by, final_text, edited, edit_ratio, reason, comment, review_ms, fast, decided_at`
-
-type decisionRow struct {
-	ID        string    `db:"id"`
-	DraftID   string    `db:"draft_id"`
-	Outcome   string    `db:"outcome"`
-	DecidedBy string    `db:"decided_by"`
-	FinalText string    `db:"final_text"`
-	Edited    bool      `db:"edited"`
-	EditRatio float64   `db:"edit_ratio"`
-	Reason    string    `db:"reason"`
-	Comment   string    `db:"comment"`
-	ReviewMS  int64     `db:"review_ms"`
-	Fast      bool      `db:"fast"`
-	DecidedAt time.Time `db:"decided_at"`
-}
-
-func (r *decisionRow) toDomain() *review.Decision {
-	return &review.Decision{ID: r.ID, DraftID: r.DraftID, Outcome: review.Outcome(r.Outcome), DecidedBy: r.DecidedBy,
-		FinalText: r.FinalText, Edited: r.Edited, EditRatio: r.EditRatio, Reason: r.Reason, Comment: r.Comment,
-		ReviewMS: r.ReviewMS, Fast: r.Fast, DecidedAt: r.DecidedAt.UTC()}
-}
-
-// lockPending locks a draft for a decision and checks that the actor may
-// decide it and that it is still pending.
-func (db *DB) lockPending(ctx context.Context, tx *Tx, id string) (*review.Draft, error) {
-	d, err := db.getDraft(ctx, tx, id, db.dialect.forUpdate())
-	if err != nil {
-		return nil, err
-	}
-	if _, err := db.findCase(ctx, tx, d.CaseID, true); err != nil {
-		return nil, err
-	}
-	if !review.CanDecide(actor(ctx), d) {
-		return nil, countersign.Errorf(countersign.EFORBIDDEN, "This draft is not yours to decide.")
-	}
-	if d.Status != review.StatusPendingReview {
-		return nil, countersign.Errorf(countersign.ECONFLICT, "This draft cannot be decided: it is %s.", strings.ReplaceAll(string(d.Status), "_", " "))
-	}
-	return d, nil
-}
-
-// decide moves a locked pending draft to its final status and stores the decision.
-func (db *DB) decide(ctx context.Context, tx *Tx, d *review.Draft, dec *review.Decision) error {
-	res, err := tx.ExecContext(ctx, tx.Rebind(`
-		UPDATE drafts SET status = ?, decided_at = ?, updated_at = ?
-		WHERE id = ? AND status = 'pending_review'`), string(dec.Outcome), tx.now, tx.now, d.ID)
-	if err != nil {
-		return fmt.Errorf("decide draft: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return countersign.Errorf(countersign.ECONFLICT, "This draft has just been decided by someone else.")
-	}
-	dec.ID, dec.DraftID, dec.DecidedBy, dec.DecidedAt = countersign.NewID(countersign.PrefixDecision), d.ID, actor(ctx).UserID, tx.now
-	if d.OpenedAt != nil {
-		dec.ReviewMS = tx.now.Sub(*d.OpenedAt).Milliseconds()
-	}
-	if _, err := tx.ExecContext(ctx, tx.Rebind(`
-		INSERT INTO decisions (`+decisionColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		dec.ID, dec.DraftID, string(dec.Outcome), dec.DecidedBy, dec.FinalText, dec.Edited, dec.EditRatio, dec.Reason,
-		dec.Comment, dec.ReviewMS, dec.Fast, dec.DecidedAt); err != nil {
-		if isConflict(db.translate(err)) {
-			return countersign.Errorf(countersign.ECONFLICT, "This draft has just been decided by someone else.")
-		}
-		return fmt.Errorf("insert decision: %w", err)
-	}
-	d.Status, d.Decision, d.DecidedAt = review.Status(dec.Outcome), dec, &dec.DecidedAt
-	return nil
-}
-
-// ApproveDraft signs a pending draft into the case record.
-func (db *DB) ApproveDraft(ctx context.Context, id string, ap review.Approval) (*review.Entry, error) {
-	a := actor(ctx)
-	var e *review.Entry
-	err := db.withTx(ctx, func(tx *Tx) error {
-		d, err := db.lockPending(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		drafted := d.Content.Text()
-		final := drafted
-		if ap.Content != "" {
-			final = ap.Content
-		}
-		dec := &review.Decision{Outcome: review.OutcomeApproved, FinalText: final, Edited: final != drafted,
-			EditRatio: review.EditRatio(drafted, final), Comment: ap.Comment}
-		if err := db.decide(ctx, tx, d, dec); err != nil {
-			return err
-		}
-		dec.Fast = review.FastSignOff(drafted, dec.ReviewMS)
-		if dec.Fast {
-			if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE decisions SET fast = ? WHERE id = ?`), true, dec.ID); err != nil {
-				return fmt.Errorf("mark fast sign-off: %w", err)
-			}
-		}
-		e = &review.Entry{ID: countersign.NewID(countersign.PrefixEntry), CaseID: d.CaseID, DraftID: d.ID, Kind: string(d.Kind),
-			Content: final, AIDrafted: true, Model: d.Model, PromptVersion: d.PromptVersion, DraftedAt: d.GeneratedAt,
-			Edited: dec.Edited, SignedBy: a.UserID, SignedAt: tx.now}
-		if dec.Edited {
-			e.EditedBy = a.UserID
-		}
-		if err := insertEntry(ctx, tx, e); err != nil {
-			return err
-		}
-		if err := tx.record(ctx, a, audit.ActionDraftApproved, "draft", d.ID, d.CaseID, audit.Payload{
-			"kind": string(d.Kind), "model": d.Model, "prompt_version": d.PromptVersion, "edited": strconv.FormatBool(dec.Edited),
-			"edit_ratio": strconv.FormatFloat(dec.EditRatio, 'f', 4, 64), "review_ms": strconv.FormatInt(dec.ReviewMS, 10),
-			"fast_sign_off": strconv.FormatBool(dec.Fast), "ungrounded": strconv.Itoa(d.Ungrounded),
-			"final_sha256": sha256Hex(final), "decision": dec.ID,
-		}); err != nil {
-			return err
-		}
-		return tx.record(ctx, a, audit.ActionRecordSigned, "record_entry", e.ID, d.CaseID, audit.Payload{
-			"draft": d.ID, "content_sha256": sha256Hex(final),
-		})
-	})
-	return e, err
-}
-
-// RejectDraft turns a pending draft down.
-func (db *DB) RejectDraft(ctx context.Context, id string, rj review.Rejection) (*review.Draft, error) {
-	if !review.ValidRejectReason(rj.Reason) {
-		return nil, countersign.InvalidFields("The draft could not be rejected.", countersign.FieldError{Field: "reason",
-			Message: "Choose a reason: " + strings.Join(review.RejectReasons, ", ") + "."})
-	}
-	a := actor(ctx)
-	var d *review.Draft
-	err := db.withTx(ctx, func(tx *Tx) error {
-		var err error
-		if d, err = db.lockPending(ctx, tx, id); err != nil {
-			return err
-		}
-		dec := &review.Decision{Outcome: review.OutcomeRejected, Reason: rj.Reason, Comment: rj.Comment}
-		if err := db.decide(ctx, tx, d, dec); err != nil {
-			return err
-		}
-		return tx.record(ctx, a, audit.ActionDraftRejected, "draft", d.ID, d.CaseID, audit.Payload{
-			"kind": string(d.Kind), "model": d.Model, "prompt_version": d.PromptVersion, "reason": rj.Reason,
-			"review_ms": strconv.FormatInt(dec.ReviewMS, 10), "decision": dec.ID,
-		})
-	})
-	return d, err
-}
-
-const entryColumns = `id, case_id, draft_id, kind, content, ai_drafted, model, prompt_version, drafted_at, edited, edited_by, signed_by, signed_at, supersedes, correction`
-
-type entryRow struct {
-	ID            string     `db:"id"`
-	CaseID        string     `db:"case_id"`
-	DraftID       *string    `db:"draft_id"`
-	Kind          string     `db:"kind"`
-	Content       string     `db:"content"`
-	AIDrafted     bool       `db:"ai_drafted"`
-	Model         string     `db:"model"`
-	PromptVersion string     `db:"prompt_version"`
-	DraftedAt     *time.Time `db:"drafted_at"`
-	Edited        bool       `db:"edited"`
-	EditedBy      string     `db:"edited_by"`
-	SignedBy      string     `db:"signed_by"`
-	SignedAt      time.Time  `db:"signed_at"`
-	Supersedes    *string    `db:"supersedes"`
-	Correction    string     `db:"correction"`
-}
-
-func insertEntry(ctx context.Context, tx *Tx, e *review.Entry) error {
-	var draftID, supersedes *string
-	if e.DraftID != "" {
-		draftID = &e.DraftID
-	}
-	if e.Supersedes != "" {
-		supersedes = &e.Supersedes
-	}
-	if _, err := tx.ExecContext(ctx, tx.Rebind(`
-		INSERT INTO record_entries (`+entryColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		e.ID, e.CaseID, draftID, e.Kind, e.Content, e.AIDrafted, e.Model, e.PromptVersion, e.DraftedAt, e.Edited,
-		e.EditedBy, e.SignedBy, e.SignedAt, supersedes, e.Correction); err != nil {
-		return fmt.Errorf("insert record entry: %w", err)
-	}
-	return nil
-}
-
-// FindRecord returns the signed entries of a case, oldest first.
-func (db *DB) FindRecord(ctx context.Context, caseID string) ([]*review.Entry, error) {
-	if _, err := db.findCase(ctx, db.r, caseID, false); err != nil {
-		return nil, err
-	}
-	var rows []entryRow
-	if err := db.r.SelectContext(ctx, &rows, db.r.Rebind(`SELECT `+entryColumns+` FROM record_entries WHERE case_id = ? ORDER BY signed_at, id`), caseID); err != nil {
-		return nil, db.translate(fmt.Errorf("find record: %w", err))
-	}
-	entries := make([]*review.Entry, len(rows))
-	for i, r := range rows {
-		e := &review.Entry{ID: r.ID, CaseID: r.CaseID, Kind: r.Kind, Content: r.Content, AIDrafted: r.AIDrafted, Model: r.Model,
-			PromptVersion: r.PromptVersion, DraftedAt: utcPtr(r.DraftedAt), Edited: r.Edited, EditedBy: r.EditedBy,
-			SignedBy: r.SignedBy, SignedAt: r.SignedAt.UTC(), Correction: r.Correction}
-		if r.DraftID != nil {
-			e.DraftID = *r.DraftID
-		}
-		if r.Supersedes != nil {
-			e.Supersedes = *r.Supersedes
-		}
-		entries[i] = e
-	}
-	return entries, nil
+func queueQuery(where []string) string {
+	return `
+		SELECT ` + draftColumns + `
+		FROM drafts
+		WHERE ` + strings.Join(where, " AND ") + `
+		ORDER BY created_at, id
+		LIMIT ?`
 }
 
 // ClaimJob leases the next queued draft, or one whose lease expired, to owner.
@@ -569,8 +421,18 @@ const leaseHeld = `id = ? AND status = 'generating' AND lease_owner = ? AND atte
 
 // CompleteJob stores a generated draft and puts it up for review; older
 // pending drafts of the same kind over the same notes are superseded.
+//
+// When the policy switches vigilance checks on, a share of drafts get one
+// known-false statement in their content; which one is kept only in
+// vigilance_checks.
 func (db *DB) CompleteJob(ctx context.Context, job *review.Job, res *assistant.Result) error {
-	content, err := json.Marshal(res.Content)
+	stored := res.Content
+	var check *review.VigilanceCheck
+	if db.policy().VigilanceDue(db.rand()) {
+		stored.Statements = slices.Clone(res.Content.Statements)
+		check = review.InsertVigilance(&stored, db.rand(), db.rand())
+	}
+	content, err := json.Marshal(stored)
 	if err != nil {
 		return fmt.Errorf("encode draft content: %w", err)
 	}
@@ -593,6 +455,13 @@ func (db *DB) CompleteJob(ctx context.Context, job *review.Job, res *assistant.R
 		}
 		if err := db.supersede(ctx, tx, job); err != nil {
 			return err
+		}
+		if check != nil {
+			if _, err := tx.ExecContext(ctx, tx.Rebind(`
+				INSERT INTO vigilance_checks (draft_id, statement_id, text, inserted_at)
+				VALUES (?, ?, ?, ?)`), job.DraftID, check.StatementID, check.Text, tx.now); err != nil {
+				return fmt.Errorf("insert vigilance check: %w", err)
+			}
 		}
 		p := audit.Payload{
 			"model": res.Model, "provider": res.Provider, "prompt_version": res.PromptVersion,
