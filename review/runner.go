@@ -43,6 +43,8 @@ type Runner struct {
 	Backoff time.Duration
 	// Poll is how often idle workers look for work queued by other replicas.
 	Poll time.Duration
+	// Grace is how long drafts in flight may finish after Run's context ends.
+	Grace time.Duration
 
 	wake chan struct{}
 	once sync.Once
@@ -66,6 +68,9 @@ func (r *Runner) init() {
 		if r.Poll <= 0 {
 			r.Poll = time.Second
 		}
+		if r.Grace <= 0 {
+			r.Grace = 15 * time.Second
+		}
 		if r.Logger == nil {
 			r.Logger = slog.Default()
 		}
@@ -81,17 +86,31 @@ func (r *Runner) Wake() {
 	}
 }
 
-// Run runs the workers until ctx ends. A draft being generated when ctx ends
-// keeps its lease and is taken up again after the lease expires.
+// Run runs the workers until ctx ends. Then no new draft is claimed; drafts
+// being generated get up to Grace to finish, after which they are released
+// (queued again at once) so another process takes them up without waiting
+// for the lease to expire.
 func (r *Runner) Run(ctx context.Context) {
 	r.init()
+	hard, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() {
+		t := time.NewTimer(r.Grace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancel()
+		case <-hard.Done():
+		}
+	})
+	defer stop()
 	var wg sync.WaitGroup
 	for range r.Workers {
 		wg.Go(func() {
 			t := time.NewTicker(r.Poll)
 			defer t.Stop()
 			for ctx.Err() == nil {
-				if ok, _ := r.RunOne(ctx); ok {
+				if ok, _ := r.runOne(ctx, hard); ok {
 					continue
 				}
 				select {
@@ -120,6 +139,12 @@ func (r *Runner) Drain(ctx context.Context) error {
 // RunOne claims and runs one job, reporting whether there was one.
 func (r *Runner) RunOne(ctx context.Context) (bool, error) {
 	r.init()
+	return r.runOne(ctx, ctx)
+}
+
+// runOne claims with ctx and generates with jobCtx, which outlives ctx by
+// the shutdown grace period.
+func (r *Runner) runOne(ctx, jobCtx context.Context) (bool, error) {
 	job, err := r.Store.ClaimJob(ctx, r.Owner, r.Lease)
 	if countersign.ErrorCode(err) == countersign.ENOTFOUND {
 		return false, nil
@@ -129,7 +154,7 @@ func (r *Runner) RunOne(ctx context.Context) (bool, error) {
 		}
 		return false, err
 	}
-	r.run(ctx, job)
+	r.run(jobCtx, job)
 	return true, nil
 }
 
@@ -137,13 +162,19 @@ func (r *Runner) run(ctx context.Context, job *Job) {
 	jctx, cancel := context.WithDeadline(ctx, job.LeaseEnd)
 	defer cancel()
 	res, err := r.Drafter.Draft(jctx, job.Request)
-	if ctx.Err() != nil {
-		return // shutting down: the lease will expire and another worker resumes
-	}
 	// Store the outcome with a fresh context: the job's deadline must not
 	// cut off the write that records it.
 	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer wcancel()
+	if ctx.Err() != nil {
+		// Shutting down: release the lease so the draft is generated
+		// again at once, here or by another replica.
+		now := time.Now()
+		if err := r.Store.FailJob(wctx, job, "The service restarted while drafting; the draft is generated again.", &now); err != nil {
+			r.Logger.Error("release draft job", "op", "review.runner.release", "draft", job.DraftID, "err", err)
+		}
+		return
+	}
 	if err == nil {
 		if err := r.Store.CompleteJob(wctx, job, res); err != nil {
 			r.Logger.Error("store generated draft", "op", "review.runner.complete", "draft", job.DraftID, "err", err)
