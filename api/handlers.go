@@ -224,27 +224,54 @@ func (s *Server) handleDraftGet(w http.ResponseWriter, r *http.Request) {
 }
 
 type approveRequest struct {
-	Content string `json:"content" validate:"omitempty,max=65536"`
-	Comment string `json:"comment" validate:"omitempty,max=2000"`
+	// Content is checked by review.Finalize (empty, size in bytes), so the
+	// limit is stated once.
+	Content    string                 `json:"content"`
+	ReasonCode string                 `json:"reason_code" validate:"omitempty,max=64"`
+	Comment    string                 `json:"comment" validate:"omitempty,max=2000"`
+	Items      []itemDecisionReq      `json:"items" validate:"omitempty,max=500,dive"`
+	Statements []statementDecisionReq `json:"statements" validate:"omitempty,max=500,dive"`
 }
 
-// handleDraftApprove serves POST /v1/drafts/{id}/approve.
+type itemDecisionReq struct {
+	ID         string `json:"id" validate:"required,max=64"`
+	Accepted   *bool  `json:"accepted" validate:"required"`
+	ReasonCode string `json:"reason_code" validate:"omitempty,max=64"`
+}
+
+type statementDecisionReq struct {
+	ID         string `json:"id" validate:"required,max=64"`
+	Action     string `json:"action" validate:"required,oneof=confirmed removed"`
+	ReasonCode string `json:"reason_code" validate:"omitempty,max=64"`
+}
+
+// handleDraftApprove serves POST /v1/drafts/{id}/approve: 200 with the
+// record entry when the draft is signed into the record, 202 with the draft
+// when it now awaits a supervisor's countersignature. Either carries
+// "vigilance" when the draft held a vigilance check.
 func (s *Server) handleDraftApprove(w http.ResponseWriter, r *http.Request) {
 	var req approveRequest
 	if err := s.decode(w, r, &req); err != nil {
 		Error(w, r, err)
 		return
 	}
-	if strings.ContainsRune(req.Content, 0) {
-		Error(w, r, countersign.InvalidFields("The draft could not be approved.", countersign.FieldError{Field: "content", Message: "The text contains a NUL character."}))
-		return
+	ap := review.Approval{Content: req.Content, ReasonCode: req.ReasonCode, Comment: req.Comment}
+	for _, it := range req.Items {
+		ap.Items = append(ap.Items, review.ItemDecision{ID: it.ID, Accepted: *it.Accepted, ReasonCode: it.ReasonCode})
 	}
-	e, err := s.Review.ApproveDraft(r.Context(), r.PathValue("id"), review.Approval{Content: req.Content, Comment: req.Comment})
+	for _, st := range req.Statements {
+		ap.Statements = append(ap.Statements, review.StatementDecision{ID: st.ID, Action: st.Action, ReasonCode: st.ReasonCode})
+	}
+	res, err := s.Review.SignOffDraft(r.Context(), r.PathValue("id"), ap)
 	if err != nil {
 		Error(w, r, err)
 		return
 	}
-	JSON(w, http.StatusOK, e)
+	if res.Entry == nil {
+		JSON(w, http.StatusAccepted, res.Draft)
+		return
+	}
+	JSON(w, http.StatusOK, res.Entry)
 }
 
 type rejectRequest struct {
@@ -267,7 +294,10 @@ func (s *Server) handleDraftReject(w http.ResponseWriter, r *http.Request) {
 	JSON(w, http.StatusOK, d)
 }
 
-// handleQueue serves GET /v1/review/queue.
+// handleQueue serves GET /v1/review/queue: a worker's pending drafts, or a
+// supervisor's team's drafts pending review or awaiting countersignature.
+// Filters: kind, case, status, older_than, overdue=true (waiting longer than
+// the policy allows); after and limit page through it.
 func (s *Server) handleQueue(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := review.QueueFilter{After: q.Get("after")}
@@ -286,6 +316,18 @@ func (s *Server) handleQueue(w http.ResponseWriter, r *http.Request) {
 	}
 	if v := q.Get("case"); v != "" {
 		f.CaseID = &v
+	}
+	if v := q.Get("status"); v != "" {
+		st := review.Status(v)
+		f.Status = &st
+	}
+	switch v := q.Get("overdue"); v {
+	case "", "false":
+	case "true":
+		f.Overdue = true
+	default:
+		Error(w, r, countersign.InvalidFields("The request has mistakes.", countersign.FieldError{Field: "overdue", Message: "Give true or false."}))
+		return
 	}
 	if v := q.Get("older_than"); v != "" {
 		d, err := time.ParseDuration(v)

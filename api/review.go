@@ -1,0 +1,71 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/countersign/countersign/review"
+)
+
+type countersignRequest struct {
+	Comment string `json:"comment" validate:"omitempty,max=2000"`
+}
+
+// handleDraftCountersign serves POST /v1/drafts/{id}/countersign: a
+// supervisor of the team, neither the first signer nor the requester, signs
+// a draft awaiting countersignature into the record. 200 with the entry.
+func (s *Server) handleDraftCountersign(w http.ResponseWriter, r *http.Request) {
+	var req countersignRequest
+	if err := s.decode(w, r, &req); err != nil {
+		Error(w, r, err)
+		return
+	}
+	e, err := s.Review.CountersignDraft(r.Context(), r.PathValue("id"), req.Comment)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, e)
+}
+
+type reassignRequest struct {
+	WorkerID string `json:"worker_id" validate:"required,max=64"`
+}
+
+// handleDraftReassign serves POST /v1/drafts/{id}/reassign: a supervisor
+// gives a pending draft to another worker of the team. 200 with the draft.
+func (s *Server) handleDraftReassign(w http.ResponseWriter, r *http.Request) {
+	var req reassignRequest
+	if err := s.decode(w, r, &req); err != nil {
+		Error(w, r, err)
+		return
+	}
+	d, err := s.Review.ReassignDraft(r.Context(), r.PathValue("id"), req.WorkerID)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, d)
+}
+
+type correctRequest struct {
+	// Content is checked by the store, in bytes, like an approval's edit.
+	Content string `json:"content" validate:"required"`
+	Reason  string `json:"reason" validate:"required,notblank,max=2000"`
+}
+
+// handleRecordCorrect serves POST /v1/cases/{id}/record/{entry}/correct: a
+// new signed entry supersedes the given one with a reason; both stay in the
+// record. 201 with the new entry.
+func (s *Server) handleRecordCorrect(w http.ResponseWriter, r *http.Request) {
+	var req correctRequest
+	if err := s.decode(w, r, &req); err != nil {
+		Error(w, r, err)
+		return
+	}
+	e, err := s.Review.CorrectEntry(r.Context(), r.PathValue("id"), r.PathValue("entry"), review.Correction{Content: req.Content, Reason: req.Reason})
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusCreated, e)
+}
