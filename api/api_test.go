@@ -33,7 +33,7 @@ type testBundle struct {
 	spec   *spec
 }
 
-func setup(t *testing.T, open storetest.Opener) *testBundle {
+func setup(t *testing.T, open storetest.Opener, opts ...func(*api.Server)) *testBundle {
 	t.Helper()
 	db := open(t)
 	f := storetest.MustSeed(t, db)
@@ -46,6 +46,9 @@ func setup(t *testing.T, open storetest.Opener) *testBundle {
 	s.AuditProofs = &audit.Notary{Store: db, Signer: signer, Origin: "test.local/audit"}
 	s.MaxBodyBytes = 64 << 10
 	s.Checks["database"] = db.Ping
+	for _, o := range opts {
+		o(s)
+	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	b := &testBundle{srv: srv, db: db, f: f, tokens: map[string]string{}, spec: loadSpec(t),

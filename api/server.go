@@ -42,6 +42,8 @@ type Server struct {
 
 	// MaxBodyBytes bounds request bodies (413 above it).
 	MaxBodyBytes int64
+	// RateLimit bounds requests per token; nil means no limit.
+	RateLimit *RateLimit
 
 	Registry *prometheus.Registry
 	requests *prometheus.CounterVec
@@ -111,7 +113,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, countersign.Errorf(countersign.ENOTFOUND, "There is no such endpoint."))
 	})
-	s.handler = s.observe(securityHeaders(mux))
+	s.handler = s.observe(securityHeaders(s.limit(mux)))
 	return s.handler
 }
 

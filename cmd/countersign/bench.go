@@ -1,12 +1,518 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/sqlstore"
 )
 
+// benchConfig is what `countersign bench` runs.
+type benchConfig struct {
+	URL         string // a running service; empty: start one in-process
+	Token       string // a worker's token, with URL
+	EthicsToken string // an ethics-board token, with URL (for audit sizes and proofs)
+	DSN         string // in-process: the database (default: a temporary SQLite file)
+	Clients     int
+	Duration    time.Duration
+	Mode        string // lifecycle, notes, store
+	RejectEvery int
+	ProofEvery  int
+	Baseline    bool
+	JSON        bool
+}
+
+// benchReport is the outcome, printed as text or JSON.
+type benchReport struct {
+	Mode            string               `json:"mode"`
+	Database        string               `json:"database"`
+	Clients         int                  `json:"clients"`
+	Seconds         float64              `json:"seconds"`
+	Steps           map[string]stepStats `json:"steps"`
+	Iterations      int                  `json:"iterations"`
+	IterationsPerS  float64              `json:"iterations_per_second"`
+	AuditEvents     uint64               `json:"audit_events"`
+	AuditEventsPerS float64              `json:"audit_events_per_second"`
+	PeakRSSBytes    float64              `json:"server_peak_rss_bytes"`
+	Errors          map[string]int       `json:"errors,omitempty"`
+	BaselineTxPerS  float64              `json:"baseline_tx_per_second,omitempty"`
+	RatioToBaseline float64              `json:"ratio_to_baseline,omitempty"`
+}
+
+type stepStats struct {
+	Count  int     `json:"count"`
+	PerSec float64 `json:"per_second"`
+	P50MS  float64 `json:"p50_ms"`
+	P95MS  float64 `json:"p95_ms"`
+	P99MS  float64 `json:"p99_ms"`
+}
+
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	return countersign.Errorf(countersign.EINVALID, "The benchmark harness is not built yet.")
+	cfg := benchConfig{DSN: ""}
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.URL, "url", "", "drive a running service at this base URL instead of starting one")
+	fs.StringVar(&cfg.Token, "token", getenv("COUNTERSIGN_BENCH_TOKEN"), "with --url: a worker's API token")
+	fs.StringVar(&cfg.EthicsToken, "ethics-token", getenv("COUNTERSIGN_BENCH_ETHICS_TOKEN"), "with --url: an ethics-board token")
+	fs.StringVar(&cfg.DSN, "db", getenv("DATABASE_URL"), "in-process: the database (default: a new temporary SQLite file)")
+	fs.IntVar(&cfg.Clients, "clients", 8, "concurrent clients")
+	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long to run")
+	fs.StringVar(&cfg.Mode, "mode", "lifecycle", "lifecycle (note, draft, open, decide, queue, proof), notes (note creation over HTTP), or store (audited note creation in-process, no HTTP)")
+	fs.IntVar(&cfg.RejectEvery, "reject-every", 10, "lifecycle: reject every Nth draft instead of approving it")
+	fs.IntVar(&cfg.ProofEvery, "proof-every", 10, "lifecycle: fetch an inclusion proof every Nth iteration")
+	fs.BoolVar(&cfg.Baseline, "baseline", false, "also run two plain INSERTs per transaction on the same database, with the same clients, and print the ratio")
+	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if cfg.Clients < 1 || cfg.Duration <= 0 {
+		return countersign.Errorf(countersign.EINVALID, "--clients must be at least 1 and --duration positive.")
+	}
+	if !slices.Contains([]string{"lifecycle", "notes", "store"}, cfg.Mode) {
+		return countersign.Errorf(countersign.EINVALID, "--mode must be lifecycle, notes or store.")
+	}
+	b := &bench{cfg: cfg, client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Clients * 2}}}
+	rep, err := b.run(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	if cfg.JSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	printReport(stdout, rep)
+	return nil
+}
+
+type bench struct {
+	cfg    benchConfig
+	client *http.Client
+	main   *Main
+	db     *sqlstore.DB
+
+	mu      sync.Mutex
+	samples map[string][]time.Duration
+	errs    map[string]int
+	peakRSS float64
+}
+
+func (b *bench) run(ctx context.Context, logw io.Writer) (*benchReport, error) {
+	if b.cfg.URL == "" || b.cfg.Mode == "store" {
+		if err := b.startInProcess(ctx); err != nil {
+			return nil, err
+		}
+		defer b.main.Close()
+	}
+	b.samples, b.errs = map[string][]time.Duration{}, map[string]int{}
+	rep := &benchReport{Mode: b.cfg.Mode, Clients: b.cfg.Clients, Database: "remote"}
+	if b.db != nil {
+		rep.Database = b.db.Dialect()
+	}
+	size0, err := b.auditSize(ctx)
+	if err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithTimeout(ctx, b.cfg.Duration)
+	defer cancel()
+	memDone := make(chan struct{})
+	go func() { defer close(memDone); b.watchMemory(runCtx) }()
+	start := time.Now()
+	var wg sync.WaitGroup
+	iterations := make([]int, b.cfg.Clients)
+	for i := range b.cfg.Clients {
+		wg.Go(func() {
+			c, err := b.newClient(ctx, i)
+			if err != nil {
+				b.fail("setup", err)
+				return
+			}
+			for n := 0; runCtx.Err() == nil; n++ {
+				if err := c.iterate(runCtx, n); err == nil {
+					iterations[i]++
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	<-memDone
+	size1, err := b.auditSize(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep.Seconds = elapsed.Seconds()
+	for _, n := range iterations {
+		rep.Iterations += n
+	}
+	rep.IterationsPerS = float64(rep.Iterations) / rep.Seconds
+	rep.AuditEvents = size1 - size0
+	rep.AuditEventsPerS = float64(rep.AuditEvents) / rep.Seconds
+	rep.PeakRSSBytes = b.peakRSS
+	rep.Steps = map[string]stepStats{}
+	for step, ds := range b.samples {
+		rep.Steps[step] = summarize(ds, elapsed)
+	}
+	if len(b.errs) > 0 {
+		rep.Errors = b.errs
+	}
+	if b.cfg.Baseline {
+		if b.db == nil {
+			return nil, countersign.Errorf(countersign.EINVALID, "--baseline needs the database: run in-process with --db.")
+		}
+		tps, err := baseline(ctx, b.db, b.cfg.Clients, b.cfg.Duration)
+		if err != nil {
+			return nil, err
+		}
+		rep.BaselineTxPerS = tps
+		changes := rep.AuditEventsPerS
+		if s, ok := rep.Steps["note"]; ok && b.cfg.Mode != "lifecycle" {
+			changes = s.PerSec
+		}
+		rep.RatioToBaseline = changes / tps
+	}
+	return rep, nil
+}
+
+// startInProcess runs the service on a free port with the demo seed.
+func (b *bench) startInProcess(ctx context.Context) error {
+	dsn := b.cfg.DSN
+	dir, err := os.MkdirTemp("", "countersign-bench-")
+	if err != nil {
+		return err
+	}
+	if dsn == "" {
+		dsn = filepath.Join(dir, "bench.db")
+	}
+	m := NewMain(io.Discard, io.Discard, func(k string) string {
+		if k == "COUNTERSIGN_AUDIT_KEY" {
+			return filepath.Join(dir, "audit.key")
+		}
+		return ""
+	})
+	m.Config.DSN, m.Config.Addr, m.Config.Demo, m.Config.Workers = dsn, "127.0.0.1:0", true, 8
+	if err := m.Run(ctx); err != nil {
+		return err
+	}
+	b.main, b.db = m, m.DB
+	b.cfg.URL = "http://" + m.Addr()
+	for _, t := range m.Tokens {
+		switch t.Role {
+		case "worker":
+			b.cfg.Token = t.Token
+		case "ethics":
+			b.cfg.EthicsToken = t.Token
+		}
+	}
+	return nil
+}
+
+func (b *bench) record(step string, d time.Duration) {
+	b.mu.Lock()
+	b.samples[step] = append(b.samples[step], d)
+	b.mu.Unlock()
+}
+
+func (b *bench) fail(step string, err error) {
+	b.mu.Lock()
+	b.errs[step+": "+countersign.ErrorMessage(err)]++
+	b.mu.Unlock()
+}
+
+// auditSize returns the log's size, from the database in-process or from a
+// fresh checkpoint of the remote service.
+func (b *bench) auditSize(ctx context.Context) (uint64, error) {
+	if b.db != nil {
+		return b.db.Sequence(ctx)
+	}
+	if b.cfg.EthicsToken == "" {
+		return 0, nil
+	}
+	var body bytes.Buffer
+	if err := b.do(ctx, "GET", "/v1/audit/checkpoint", b.cfg.EthicsToken, nil, 200, &body); err != nil {
+		return 0, err
+	}
+	lines := strings.SplitN(body.String(), "\n", 3)
+	if len(lines) < 2 {
+		return 0, errors.New("malformed checkpoint")
+	}
+	return strconv.ParseUint(lines[1], 10, 64)
+}
+
+// watchMemory samples the server's resident memory from /metrics.
+func (b *bench) watchMemory(ctx context.Context) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		var body bytes.Buffer
+		if err := b.do(context.Background(), "GET", "/metrics", "", nil, 200, &body); err == nil {
+			sc := bufio.NewScanner(&body)
+			for sc.Scan() {
+				if v, ok := strings.CutPrefix(sc.Text(), "process_resident_memory_bytes "); ok {
+					if f, err := strconv.ParseFloat(v, 64); err == nil && f > b.peakRSS {
+						b.peakRSS = f
+					}
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// do sends one request and decodes JSON into out (or copies text into a *bytes.Buffer).
+func (b *bench) do(ctx context.Context, method, path, token string, body any, status int, out any) error {
+	var r io.Reader
+	if body != nil {
+		buf, _ := json.Marshal(body)
+		r = bytes.NewReader(buf)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, b.cfg.URL+path, r)
+	if err != nil {
+		return err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := b.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != status {
+		raw, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("%s %s: %d: %.200s", method, path, resp.StatusCode, raw)
+	}
+	switch o := out.(type) {
+	case nil:
+		_, err = io.Copy(io.Discard, resp.Body)
+	case *bytes.Buffer:
+		_, err = io.Copy(o, resp.Body)
+	default:
+		err = json.NewDecoder(resp.Body).Decode(out)
+	}
+	return err
+}
+
+// benchClient is one simulated worker with a case of its own.
+type benchClient struct {
+	b      *bench
+	caseID string
+	i      int
+	last   uint64
+}
+
+func (b *bench) newClient(ctx context.Context, i int) (*benchClient, error) {
+	c := &benchClient{b: b, i: i}
+	ref := fmt.Sprintf("BENCH-%d-%d-%d", time.Now().UnixNano(), i, rand.Int())
+	if b.cfg.Mode == "store" {
+		u, err := b.db.FindUserByEmail(ctx, demoUsers[0].Email)
+		if err != nil {
+			return nil, err
+		}
+		cs := &casefile.Case{Reference: ref, Title: "Benchmark case"}
+		if err := b.db.CreateCase(countersign.NewContextWithActor(ctx, u.Actor()), cs); err != nil {
+			return nil, err
+		}
+		c.caseID = cs.ID
+		return c, nil
+	}
+	var cs struct {
+		ID string `json:"id"`
+	}
+	if err := b.do(ctx, "POST", "/v1/cases", b.cfg.Token, map[string]string{"reference": ref, "title": "Benchmark case"}, 201, &cs); err != nil {
+		return nil, err
+	}
+	c.caseID = cs.ID
+	return c, nil
+}
+
+// timed runs one step and records its latency, or its error.
+func (c *benchClient) timed(step string, fn func() error) error {
+	start := time.Now()
+	err := fn()
+	if err != nil {
+		c.b.fail(step, err)
+		return err
+	}
+	c.b.record(step, time.Since(start))
+	return nil
+}
+
+const benchNote = "Home visit. The client reports two months of rent arrears and asks for help with the energy bill; an appointment is set for 14 December 2026."
+
+func (c *benchClient) iterate(ctx context.Context, n int) error {
+	b := c.b
+	switch b.cfg.Mode {
+	case "store":
+		u, err := b.db.FindUserByEmail(ctx, demoUsers[0].Email)
+		if err != nil {
+			return err
+		}
+		return c.timed("note", func() error {
+			return b.db.AddNote(countersign.NewContextWithActor(ctx, u.Actor()), &casefile.Note{CaseID: c.caseID, Body: benchNote})
+		})
+	case "notes":
+		return c.timed("note", func() error {
+			return b.do(ctx, "POST", "/v1/cases/"+c.caseID+"/notes", b.cfg.Token, map[string]string{"body": benchNote}, 201, nil)
+		})
+	}
+	var note struct {
+		ID string `json:"id"`
+	}
+	if err := c.timed("note", func() error {
+		return b.do(ctx, "POST", "/v1/cases/"+c.caseID+"/notes", b.cfg.Token, map[string]string{"body": benchNote}, 201, &note)
+	}); err != nil {
+		return err
+	}
+	var d struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+	}
+	start := time.Now()
+	if err := c.timed("draft_request", func() error {
+		return b.do(ctx, "POST", "/v1/cases/"+c.caseID+"/drafts", b.cfg.Token, map[string]any{"kind": "summary", "note_ids": []string{note.ID}}, 202, &d)
+	}); err != nil {
+		return err
+	}
+	// Wait for the background worker: this poll is part of the measured
+	// request-to-pending_review time.
+	for d.Status != "pending_review" {
+		if d.Status == "failed" || ctx.Err() != nil {
+			b.fail("draft_ready", errors.New("draft "+d.Status))
+			return errors.New("draft not ready")
+		}
+		time.Sleep(2 * time.Millisecond)
+		if err := b.do(ctx, "GET", "/v1/drafts/"+d.ID, b.cfg.Token, nil, 200, &d); err != nil {
+			b.fail("draft_ready", err)
+			return err
+		}
+	}
+	b.record("draft_ready", time.Since(start))
+	if err := c.timed("open", func() error {
+		return b.do(ctx, "GET", "/v1/drafts/"+d.ID, b.cfg.Token, nil, 200, nil)
+	}); err != nil {
+		return err
+	}
+	if b.cfg.RejectEvery > 0 && n%b.cfg.RejectEvery == b.cfg.RejectEvery-1 {
+		if err := c.timed("reject", func() error {
+			return b.do(ctx, "POST", "/v1/drafts/"+d.ID+"/reject", b.cfg.Token, map[string]string{"reason": "incomplete"}, 200, nil)
+		}); err != nil {
+			return err
+		}
+	} else if err := c.timed("approve", func() error {
+		return b.do(ctx, "POST", "/v1/drafts/"+d.ID+"/approve", b.cfg.Token, map[string]string{}, 200, nil)
+	}); err != nil {
+		return err
+	}
+	if err := c.timed("queue", func() error {
+		return b.do(ctx, "GET", "/v1/review/queue?limit=50", b.cfg.Token, nil, 200, nil)
+	}); err != nil {
+		return err
+	}
+	if b.cfg.ProofEvery > 0 && n%b.cfg.ProofEvery == 0 && b.cfg.EthicsToken != "" {
+		return c.timed("proof", func() error {
+			return b.do(ctx, "GET", "/v1/audit/proof/inclusion?index=0", b.cfg.EthicsToken, nil, 200, nil)
+		})
+	}
+	return nil
+}
+
+func summarize(ds []time.Duration, elapsed time.Duration) stepStats {
+	slices.Sort(ds)
+	q := func(p float64) float64 {
+		if len(ds) == 0 {
+			return 0
+		}
+		return float64(ds[min(len(ds)-1, int(p*float64(len(ds))))].Microseconds()) / 1000
+	}
+	return stepStats{Count: len(ds), PerSec: float64(len(ds)) / elapsed.Seconds(), P50MS: q(0.50), P95MS: q(0.95), P99MS: q(0.99)}
+}
+
+// baseline measures the database's own limit for this workload's shape:
+// two plain INSERTs per transaction (a domain row and an audit row), with
+// no chain, sequencer or HTTP, from the same number of clients.
+func baseline(ctx context.Context, db *sqlstore.DB, clients int, d time.Duration) (float64, error) {
+	raw := db.Raw()
+	for _, s := range []string{
+		`CREATE TABLE IF NOT EXISTS bench_baseline_a (id TEXT PRIMARY KEY, body TEXT NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS bench_baseline_b (id TEXT PRIMARY KEY, payload TEXT NOT NULL)`,
+	} {
+		if _, err := raw.ExecContext(ctx, s); err != nil {
+			return 0, fmt.Errorf("baseline tables: %w", err)
+		}
+	}
+	runCtx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	total := 0
+	start := time.Now()
+	for range clients {
+		wg.Go(func() {
+			n := 0
+			for runCtx.Err() == nil {
+				tx, err := raw.BeginTxx(runCtx, nil)
+				if err != nil {
+					continue
+				}
+				id := countersign.NewID("b")
+				_, err1 := tx.ExecContext(runCtx, raw.Rebind(`INSERT INTO bench_baseline_a (id, body) VALUES (?, ?)`), id, benchNote)
+				_, err2 := tx.ExecContext(runCtx, raw.Rebind(`INSERT INTO bench_baseline_b (id, payload) VALUES (?, ?)`), id, `{"action":"note.added"}`)
+				if err1 != nil || err2 != nil || tx.Commit() != nil {
+					tx.Rollback()
+					continue
+				}
+				n++
+			}
+			mu.Lock()
+			total += n
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return float64(total) / time.Since(start).Seconds(), nil
+}
+
+func printReport(w io.Writer, r *benchReport) {
+	fmt.Fprintf(w, "countersign bench: mode %s, database %s, %d clients, %.1fs\n", r.Mode, r.Database, r.Clients, r.Seconds)
+	steps := make([]string, 0, len(r.Steps))
+	for s := range r.Steps {
+		steps = append(steps, s)
+	}
+	slices.Sort(steps)
+	fmt.Fprintf(w, "%-14s %8s %10s %9s %9s %9s\n", "step", "count", "per s", "p50 ms", "p95 ms", "p99 ms")
+	for _, s := range steps {
+		st := r.Steps[s]
+		fmt.Fprintf(w, "%-14s %8d %10.1f %9.2f %9.2f %9.2f\n", s, st.Count, st.PerSec, st.P50MS, st.P95MS, st.P99MS)
+	}
+	fmt.Fprintf(w, "iterations: %d (%.1f/s)\n", r.Iterations, r.IterationsPerS)
+	fmt.Fprintf(w, "audited events: %d (%.1f/s)\n", r.AuditEvents, r.AuditEventsPerS)
+	fmt.Fprintf(w, "server peak RSS: %.1f MB\n", r.PeakRSSBytes/1e6)
+	if r.BaselineTxPerS > 0 {
+		fmt.Fprintf(w, "baseline (2 plain INSERTs per tx, no audit chain): %.1f tx/s; ratio %.2f\n", r.BaselineTxPerS, r.RatioToBaseline)
+	}
+	for e, n := range r.Errors {
+		fmt.Fprintf(w, "error x%d: %s\n", n, e)
+	}
 }

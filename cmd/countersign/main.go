@@ -122,6 +122,9 @@ type Config struct {
 	AuditKeyPath string
 	AuditOrigin  string
 	Workers      int
+	// Lease is how long a drafting worker holds a draft before another
+	// process may take it over.
+	Lease time.Duration
 	// SequenceEvery and CheckpointEvery pace the background audit work.
 	SequenceEvery   time.Duration
 	CheckpointEvery time.Duration
@@ -189,6 +192,8 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&m.Config.DSN, "db", m.Config.DSN, "database: a SQLite file path or a postgres:// URL")
 	fs.BoolVar(&m.Config.Demo, "demo", false, "seed a demo team and case and print tokens to try")
 	fs.IntVar(&m.Config.Workers, "workers", m.Config.Workers, "drafts generated at once")
+	fs.DurationVar(&m.Config.Lease, "lease", 2*time.Minute, "how long a worker holds a draft it generates before another may take it over")
+	fs.DurationVar(&m.Config.ShutdownTimeout, "shutdown-timeout", m.Config.ShutdownTimeout, "how long in-flight requests and drafts may finish on SIGTERM")
 	fs.Int64Var(&m.Config.MaxBodyBytes, "max-body", m.Config.MaxBodyBytes, "largest accepted request body in bytes")
 	return fs.Parse(args)
 }
@@ -222,7 +227,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Model = model
 	host, _ := os.Hostname()
 	m.Runner = &review.Runner{Store: db, Drafter: &assistant.Drafter{Model: model}, Logger: m.Logger,
-		Owner: fmt.Sprintf("%s:%d", host, os.Getpid()), Workers: m.Config.Workers}
+		Owner: fmt.Sprintf("%s:%d", host, os.Getpid()), Workers: m.Config.Workers, Lease: m.Config.Lease, Grace: m.Config.ShutdownTimeout / 2}
 
 	s := api.NewServer()
 	s.Identity, s.Cases, s.Review, s.Audit, s.AuditProofs = db, db, db, db, m.Notary
