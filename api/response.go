@@ -54,7 +54,11 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 	if !ok {
 		status, code = http.StatusInternalServerError, countersign.EINTERNAL
 	}
-	if code == countersign.EINTERNAL {
+	if code == countersign.EINTERNAL && r.Context().Err() != nil {
+		// The client went away mid-request; nothing is wrong with the service.
+		logger(r).Info("request cancelled by the client", slog.Group("request", "method", r.Method, "route", r.Pattern))
+		status = 499
+	} else if code == countersign.EINTERNAL {
 		logger(r).Error("internal error", slog.Group("request", "method", r.Method, "route", r.Pattern), "err", err)
 	} else if code == countersign.EUNAVAILABLE {
 		logger(r).Warn("service unavailable", slog.Group("request", "method", r.Method, "route", r.Pattern), "err", errors.Unwrap(err))

@@ -347,12 +347,15 @@ func (b *bench) newClient(ctx context.Context, i int) (*benchClient, error) {
 	return c, nil
 }
 
-// timed runs one step and records its latency, or its error.
-func (c *benchClient) timed(step string, fn func() error) error {
+// timed runs one step and records its latency, or its error. Requests cut
+// off by the end of the run are neither.
+func (c *benchClient) timed(ctx context.Context, step string, fn func() error) error {
 	start := time.Now()
 	err := fn()
 	if err != nil {
-		c.b.fail(step, err)
+		if ctx.Err() == nil {
+			c.b.fail(step, err)
+		}
 		return err
 	}
 	c.b.record(step, time.Since(start))
@@ -369,18 +372,18 @@ func (c *benchClient) iterate(ctx context.Context, n int) error {
 		if err != nil {
 			return err
 		}
-		return c.timed("note", func() error {
+		return c.timed(ctx, "note", func() error {
 			return b.db.AddNote(countersign.NewContextWithActor(ctx, u.Actor()), &casefile.Note{CaseID: c.caseID, Body: benchNote})
 		})
 	case "notes":
-		return c.timed("note", func() error {
+		return c.timed(ctx, "note", func() error {
 			return b.do(ctx, "POST", "/v1/cases/"+c.caseID+"/notes", b.cfg.Token, map[string]string{"body": benchNote}, 201, nil)
 		})
 	}
 	var note struct {
 		ID string `json:"id"`
 	}
-	if err := c.timed("note", func() error {
+	if err := c.timed(ctx, "note", func() error {
 		return b.do(ctx, "POST", "/v1/cases/"+c.caseID+"/notes", b.cfg.Token, map[string]string{"body": benchNote}, 201, &note)
 	}); err != nil {
 		return err
@@ -390,7 +393,7 @@ func (c *benchClient) iterate(ctx context.Context, n int) error {
 		Status string `json:"status"`
 	}
 	start := time.Now()
-	if err := c.timed("draft_request", func() error {
+	if err := c.timed(ctx, "draft_request", func() error {
 		return b.do(ctx, "POST", "/v1/cases/"+c.caseID+"/drafts", b.cfg.Token, map[string]any{"kind": "summary", "note_ids": []string{note.ID}}, 202, &d)
 	}); err != nil {
 		return err
@@ -398,40 +401,45 @@ func (c *benchClient) iterate(ctx context.Context, n int) error {
 	// Wait for the background worker: this poll is part of the measured
 	// request-to-pending_review time.
 	for d.Status != "pending_review" {
-		if d.Status == "failed" || ctx.Err() != nil {
-			b.fail("draft_ready", errors.New("draft "+d.Status))
-			return errors.New("draft not ready")
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if d.Status == "failed" {
+			b.fail("draft_ready", errors.New("draft failed"))
+			return errors.New("draft failed")
 		}
 		time.Sleep(2 * time.Millisecond)
 		if err := b.do(ctx, "GET", "/v1/drafts/"+d.ID, b.cfg.Token, nil, 200, &d); err != nil {
-			b.fail("draft_ready", err)
+			if ctx.Err() == nil {
+				b.fail("draft_ready", err)
+			}
 			return err
 		}
 	}
 	b.record("draft_ready", time.Since(start))
-	if err := c.timed("open", func() error {
+	if err := c.timed(ctx, "open", func() error {
 		return b.do(ctx, "GET", "/v1/drafts/"+d.ID, b.cfg.Token, nil, 200, nil)
 	}); err != nil {
 		return err
 	}
 	if b.cfg.RejectEvery > 0 && n%b.cfg.RejectEvery == b.cfg.RejectEvery-1 {
-		if err := c.timed("reject", func() error {
+		if err := c.timed(ctx, "reject", func() error {
 			return b.do(ctx, "POST", "/v1/drafts/"+d.ID+"/reject", b.cfg.Token, map[string]string{"reason": "incomplete"}, 200, nil)
 		}); err != nil {
 			return err
 		}
-	} else if err := c.timed("approve", func() error {
+	} else if err := c.timed(ctx, "approve", func() error {
 		return b.do(ctx, "POST", "/v1/drafts/"+d.ID+"/approve", b.cfg.Token, map[string]string{}, 200, nil)
 	}); err != nil {
 		return err
 	}
-	if err := c.timed("queue", func() error {
+	if err := c.timed(ctx, "queue", func() error {
 		return b.do(ctx, "GET", "/v1/review/queue?limit=50", b.cfg.Token, nil, 200, nil)
 	}); err != nil {
 		return err
 	}
 	if b.cfg.ProofEvery > 0 && n%b.cfg.ProofEvery == 0 && b.cfg.EthicsToken != "" {
-		return c.timed("proof", func() error {
+		return c.timed(ctx, "proof", func() error {
 			return b.do(ctx, "GET", "/v1/audit/proof/inclusion?index=0", b.cfg.EthicsToken, nil, 200, nil)
 		})
 	}
