@@ -150,16 +150,18 @@ func (n *Notary) ConsistencyProof(ctx context.Context, from, to uint64) (*Consis
 // checkSize resolves size 0 to the latest checkpoint and refuses sizes the
 // log has not reached.
 func (n *Notary) checkSize(ctx context.Context, size uint64) (uint64, error) {
-	head, err := n.Store.Head(ctx)
-	if err != nil {
-		return 0, err
-	}
 	if size == 0 {
 		cp, err := n.checkpoint(ctx)
 		if err != nil {
 			return 0, err
 		}
 		size = cp.Size
+	}
+	// Read the head after the checkpoint: the sequencer may have grown the
+	// log in between, and the checkpoint must never exceed the head read.
+	head, err := n.Store.Head(ctx)
+	if err != nil {
+		return 0, err
 	}
 	if size > head.Size {
 		return 0, countersign.InvalidFields("The proof cannot be made.", countersign.FieldError{Field: "size", Message: fmt.Sprintf("The log has only %d entries so far.", head.Size)})

@@ -232,7 +232,14 @@ func (b *bench) record(step string, d time.Duration) {
 
 func (b *bench) fail(step string, err error) {
 	b.mu.Lock()
-	b.errs[step+": "+countersign.ErrorMessage(err)]++
+	msg := err.Error()
+	if countersign.ErrorCode(err) != countersign.EINTERNAL {
+		msg = countersign.ErrorMessage(err)
+	}
+	if len(msg) > 300 {
+		msg = msg[:300]
+	}
+	b.errs[step+": "+msg]++
 	b.mu.Unlock()
 }
 
