@@ -1,0 +1,405 @@
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/countersign/countersign/audit"
+	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/sqlstore"
+)
+
+// tamperLog is a log the ethics board visited once (Saved is the checkpoint
+// it kept) and that grew afterwards (Latest); then an attacker got in.
+type tamperLog struct {
+	db     *sqlstore.DB
+	notary *audit.Notary
+	keys   []note.Verifier
+	Saved  *audit.Checkpoint
+	Latest *audit.Checkpoint
+}
+
+func mustTamperLog(t *testing.T, open func(t testing.TB) *sqlstore.DB) *tamperLog {
+	t.Helper()
+	ctx := context.Background()
+	db := open(t)
+	f := MustSeed(t, db)
+	signer, vkey, err := audit.LoadOrCreateSigner(t.TempDir()+"/key", testOrigin)
+	ok(t, err)
+	keys, err := audit.ParseVerifierKeys(vkey)
+	ok(t, err)
+	l := &tamperLog{db: db, notary: &audit.Notary{Store: db, Signer: signer, Origin: testOrigin}, keys: keys}
+	notes := func(n int) {
+		for i := range n {
+			ok(t, db.AddNote(As(ctx, f.Worker), &casefile.Note{CaseID: f.Case.ID, Body: fmt.Sprintf("Visit %d.", i)}))
+		}
+	}
+	notes(20)
+	l.Saved, err = l.notary.Checkpoint(ctx)
+	ok(t, err)
+	notes(10)
+	l.Latest, err = l.notary.Checkpoint(ctx)
+	ok(t, err)
+	if l.Latest.Size < l.Saved.Size+10 || l.Saved.Size < 20 {
+		t.Fatalf("checkpoints at %d and %d", l.Saved.Size, l.Latest.Size)
+	}
+	if rep := l.verify(t, nil); !rep.OK {
+		t.Fatalf("the untouched log does not verify: %s", rep.Problem)
+	}
+	if rep := l.verify(t, l.Saved); !rep.OK {
+		t.Fatalf("the untouched log does not verify against the saved checkpoint: %s", rep.Problem)
+	}
+	return l
+}
+
+// verify runs what `countersign audit verify` runs against the live
+// database: a checkpoint from the notary, then every event streamed with
+// EachEvent into audit.Verifier.Verify, optionally against the board's
+// saved checkpoint.
+func (l *tamperLog) verify(t *testing.T, since *audit.Checkpoint) *audit.Report {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cp, err := l.notary.Checkpoint(ctx)
+	ok(t, err)
+	events := make(chan *audit.Event, 64)
+	errc := make(chan error, 1)
+	go func() {
+		defer close(events)
+		errc <- l.db.EachEvent(ctx, 0, func(e *audit.Event) error {
+			select {
+			case events <- e:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	next := func() (*audit.Event, error) {
+		if e, more := <-events; more {
+			return e, nil
+		}
+		if err := <-errc; err != nil {
+			return nil, err
+		}
+		return nil, io.EOF
+	}
+	rep, err := (&audit.Verifier{Origin: testOrigin, Keys: l.keys, Since: since}).Verify(ctx, next, cp.Note)
+	ok(t, err)
+	return rep
+}
+
+// mustFailAt checks that rep refuses the log, naming entry seq and saying want.
+func mustFailAt(t *testing.T, rep *audit.Report, seq uint64, want string) {
+	t.Helper()
+	if rep.OK {
+		t.Fatalf("the tampered log verifies (%d events)", rep.Events)
+	}
+	if rep.FirstBad == nil || *rep.FirstBad != seq {
+		t.Fatalf("first bad entry = %v, want %d (%s)", rep.FirstBad, seq, rep.Problem)
+	}
+	if !strings.Contains(rep.Problem, want) {
+		t.Fatalf("problem %q does not say %q", rep.Problem, want)
+	}
+}
+
+// asAttacker runs stmts with the append-only triggers of tables out of the
+// way, the way someone with owner rights on the database could: on
+// PostgreSQL the owner may disable a table's triggers (ENABLE ALWAYS only
+// defeats session_replication_role), on SQLite anyone who can write the
+// file can drop them. The triggers are put back afterwards.
+func asAttacker(t *testing.T, db *sqlstore.DB, tables []string, stmts ...string) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := db.Raw().BeginTxx(ctx, nil)
+	ok(t, err)
+	defer tx.Rollback()
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if db.Dialect() == "postgres" {
+		for _, tb := range tables {
+			exec(`ALTER TABLE ` + tb + ` DISABLE TRIGGER USER`)
+		}
+		for _, s := range stmts {
+			exec(s)
+		}
+		// ENABLE ALWAYS takes trigger names; every audit trigger was ALWAYS.
+		for _, tb := range tables {
+			var names []string
+			ok(t, tx.SelectContext(ctx, &names, `SELECT tgname FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal`, tb))
+			for _, n := range names {
+				exec(`ALTER TABLE ` + tb + ` ENABLE ALWAYS TRIGGER ` + n)
+			}
+		}
+		ok(t, tx.Commit())
+		return
+	}
+	var triggers []struct {
+		Name string `db:"name"`
+		SQL  string `db:"sql"`
+	}
+	for _, tb := range tables {
+		var ts []struct {
+			Name string `db:"name"`
+			SQL  string `db:"sql"`
+		}
+		ok(t, tx.SelectContext(ctx, &ts, `SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?`, tb))
+		triggers = append(triggers, ts...)
+	}
+	for _, tr := range triggers {
+		exec(`DROP TRIGGER ` + tr.Name)
+	}
+	for _, s := range stmts {
+		exec(s)
+	}
+	for _, tr := range triggers {
+		exec(tr.SQL)
+	}
+	ok(t, tx.Commit())
+}
+
+// exerciseTamper attacks the log the way issue 5 lists, each time with the
+// triggers bypassed, and checks that verification names the damage.
+func exerciseTamper(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
+	events := []string{"audit_event"}
+	t.Run("ChangedPayloadByteIsFoundAtItsEntry", func(t *testing.T) {
+		t.Parallel()
+		l := mustTamperLog(t, open)
+		// Entry 5 onwards are notes with a body hash in their payload.
+		const seq = 15
+		var payload string
+		ok(t, l.db.Raw().Get(&payload, l.db.Raw().Rebind(`SELECT payload FROM audit_event WHERE seq = ?`), seq))
+		i := strings.LastIndexAny(payload, "0123456789abcdef")
+		if i < 0 {
+			t.Fatalf("payload %s has no hex digit to change", payload)
+		}
+		forged := []byte(payload)
+		forged[i] ^= 0x01 // one bit of one byte: '0' <-> '1', 'a' <-> '`'...
+		if !json.Valid(forged) {
+			t.Fatalf("forged payload %s is not JSON", forged)
+		}
+		asAttacker(t, l.db, events, fmt.Sprintf(`UPDATE audit_event SET payload = '%s' WHERE seq = %d`, forged, seq))
+		mustFailAt(t, l.verify(t, nil), seq, "leaf hash does not match")
+	})
+	t.Run("DeletedMiddleEntryIsFoundMissing", func(t *testing.T) {
+		t.Parallel()
+		l := mustTamperLog(t, open)
+		seq := l.Saved.Size / 2
+		asAttacker(t, l.db, events, fmt.Sprintf(`DELETE FROM audit_event WHERE seq = %d`, seq))
+		mustFailAt(t, l.verify(t, nil), seq, fmt.Sprintf("event %d is missing", seq))
+	})
+	t.Run("SwappedEntriesAreFoundAtTheFirst", func(t *testing.T) {
+		t.Parallel()
+		l := mustTamperLog(t, open)
+		a, b := uint64(7), uint64(12)
+		// seq is the primary key: move one row out of the way first.
+		asAttacker(t, l.db, events,
+			fmt.Sprintf(`UPDATE audit_event SET seq = 1000000 WHERE seq = %d`, a),
+			fmt.Sprintf(`UPDATE audit_event SET seq = %d WHERE seq = %d`, a, b),
+			fmt.Sprintf(`UPDATE audit_event SET seq = %d WHERE seq = 1000000`, b))
+		mustFailAt(t, l.verify(t, nil), a, "leaf hash does not match")
+	})
+	t.Run("TruncatedTailIsFoundShortOfTheCheckpoint", func(t *testing.T) {
+		t.Parallel()
+		l := mustTamperLog(t, open)
+		cut := l.Saved.Size - 3 // below the last checkpoint, and the saved one
+		asAttacker(t, l.db, []string{"audit_event", "audit_head"},
+			fmt.Sprintf(`DELETE FROM audit_event WHERE seq >= %d`, cut),
+			fmt.Sprintf(`UPDATE audit_head SET size = %d`, cut))
+		mustFailAt(t, l.verify(t, nil), cut, "checkpoint covers")
+	})
+	t.Run("TruncatedTailWithItsCheckpointsIsFoundBySavedCheckpoint", func(t *testing.T) {
+		t.Parallel()
+		l := mustTamperLog(t, open)
+		// A thorough attacker also removes every checkpoint that covers the
+		// removed events and moves the head back, so the service signs a
+		// fresh, shorter checkpoint: only the board's copy remembers.
+		cut := l.Saved.Size - 3
+		h := l.mustHeadAt(t, cut)
+		asAttacker(t, l.db, []string{"audit_event", "audit_node", "audit_checkpoint", "audit_head"},
+			fmt.Sprintf(`DELETE FROM audit_event WHERE seq >= %d`, cut),
+			fmt.Sprintf(`DELETE FROM audit_checkpoint WHERE size > %d`, cut),
+			l.headUpdate(h))
+		if rep := l.verify(t, nil); !rep.OK {
+			t.Fatalf("without the saved checkpoint the shortened log should pass (that is the attack): %s", rep.Problem)
+		}
+		mustFailAt(t, l.verify(t, l.Saved), cut, "fewer than the")
+	})
+	t.Run("HistoryRewrittenAndResignedIsFoundBySavedCheckpoint", func(t *testing.T) {
+		t.Parallel()
+		l := mustTamperLog(t, open)
+		ctx := context.Background()
+		// The attacker holds the signing key: they change entry 15 (a note),
+		// recompute
+		// every hash, the tree and the head, drop the old checkpoints and
+		// let the service sign the new history with the real key.
+		var all []*audit.Event
+		ok(t, l.db.EachEvent(ctx, 0, func(e *audit.Event) error { all = append(all, e); return nil }))
+		if all[15].Action != audit.ActionNoteAdded {
+			t.Fatalf("entry 15 is %s, want a note", all[15].Action)
+		}
+		all[15].Payload["body_sha256"] = strings.Repeat("0", 64)
+		h := audit.NewHead()
+		var nodes []audit.Node
+		stmts := []string{`DELETE FROM audit_event`, `DELETE FROM audit_node`, `DELETE FROM audit_checkpoint`}
+		for _, e := range all {
+			ns, err := h.Append(e)
+			ok(t, err)
+			nodes = append(nodes, ns...)
+			p, err := json.Marshal(e.Payload)
+			ok(t, err)
+			stmts = append(stmts, fmt.Sprintf(`INSERT INTO audit_event (seq, at, actor_id, role, action, subject_type, subject_id, case_id, payload, leaf_hash, chain_hash)
+				VALUES (%d, '%s', '%s', '%s', '%s', '%s', '%s', '%s', '%s', %s, %s)`, e.Seq, e.At.UTC().Format(audit.TimeFormat), e.ActorID, e.Role,
+				e.Action, e.SubjectType, e.SubjectID, e.CaseID, p, l.blob(e.LeafHash), l.blob(e.ChainHash)))
+		}
+		for _, n := range nodes {
+			stmts = append(stmts, fmt.Sprintf(`INSERT INTO audit_node (level, idx, hash) VALUES (%d, %d, %s)`, n.Level, n.Index, l.blob(n.Hash)))
+		}
+		stmts = append(stmts, l.headUpdate(h))
+		asAttacker(t, l.db, []string{"audit_event", "audit_node", "audit_checkpoint", "audit_head"}, stmts...)
+
+		rep := l.verify(t, nil)
+		if !rep.OK || rep.Checkpoint == nil || rep.CheckpointSize != l.Latest.Size {
+			t.Fatalf("the re-signed history should verify on its own (that is the attack): %+v", rep)
+		}
+		rep = l.verify(t, l.Saved)
+		if rep.OK || !strings.Contains(rep.Problem, "history was rewritten") {
+			t.Fatalf("the saved checkpoint did not catch the rewrite: %+v", rep)
+		}
+		// The board's consistency proof from its saved checkpoint fails too.
+		c, err := l.notary.ConsistencyProof(ctx, l.Saved.Size, rep.CheckpointSize)
+		ok(t, err)
+		if err := audit.VerifyConsistency(l.Saved.Size, rep.CheckpointSize, c.Hashes, l.Saved.Root, rep.Checkpoint.Root); err == nil {
+			t.Fatal("a consistency proof from the saved checkpoint to the rewritten log verifies")
+		}
+	})
+	t.Run("ProofsWithAFlippedBitOrWrongIndexOrSizeAreRefused", func(t *testing.T) {
+		t.Parallel()
+		l := mustTamperLog(t, open)
+		exerciseBadProofs(t, l)
+	})
+}
+
+// mustHeadAt rebuilds the head the log had after its first size events.
+func (l *tamperLog) mustHeadAt(t *testing.T, size uint64) *audit.Head {
+	t.Helper()
+	h := audit.NewHead()
+	ok(t, l.db.EachEvent(context.Background(), size, func(e *audit.Event) error {
+		_, err := h.Append(&audit.Event{At: e.At, ActorID: e.ActorID, Role: e.Role, Action: e.Action,
+			SubjectType: e.SubjectType, SubjectID: e.SubjectID, CaseID: e.CaseID, Payload: e.Payload})
+		return err
+	}))
+	return h
+}
+
+func (l *tamperLog) headUpdate(h *audit.Head) string {
+	return fmt.Sprintf(`UPDATE audit_head SET size = %d, chain = %s, range_hashes = %s WHERE id = 1`, h.Size, l.blob(h.Chain), l.blob(h.MarshalRange()))
+}
+
+// blob writes b as a literal of the dialect's byte type.
+func (l *tamperLog) blob(b []byte) string {
+	if l.db.Dialect() == "postgres" {
+		return fmt.Sprintf(`'\x%x'::bytea`, b)
+	}
+	return fmt.Sprintf(`X'%x'`, b)
+}
+
+// exerciseBadProofs checks that every proof the notary serves verifies, and
+// that each variation of it an attacker could try is refused: any one bit
+// of any hash flipped, the entry number moved, or the tree size changed
+// (checked against the true root of the claimed size, as a client holding
+// that size's checkpoint would).
+func exerciseBadProofs(t *testing.T, l *tamperLog) {
+	ctx := context.Background()
+	size := l.Latest.Size
+	root := func(n uint64) []byte {
+		r, err := audit.RootAt(ctx, l.db, n)
+		ok(t, err)
+		return r
+	}
+	flips := func(hashes [][]byte, fn func([][]byte) error, what string) {
+		t.Helper()
+		for i := range hashes {
+			for bit := range len(hashes[i]) * 8 {
+				c := make([][]byte, len(hashes))
+				for j := range hashes {
+					c[j] = append([]byte(nil), hashes[j]...)
+				}
+				c[i][bit/8] ^= 1 << (bit % 8)
+				if err := fn(c); err == nil {
+					t.Fatalf("%s with bit %d of hash %d flipped verifies", what, bit, i)
+				}
+			}
+		}
+	}
+	checked := 0
+	for _, index := range []uint64{0, 1, 5, l.Saved.Size - 1, l.Saved.Size, size - 2, size - 1} {
+		for _, n := range []uint64{l.Saved.Size + 1, size - 1, size} {
+			if index >= n {
+				continue
+			}
+			p, err := l.notary.InclusionProof(ctx, index, n)
+			ok(t, err)
+			what := fmt.Sprintf("inclusion proof of %d in %d", index, n)
+			ok(t, audit.VerifyInclusion(index, n, p.LeafHash, p.Hashes, p.Root))
+			flips(p.Hashes, func(h [][]byte) error { return audit.VerifyInclusion(index, n, p.LeafHash, h, p.Root) }, what)
+			flips([][]byte{p.LeafHash}, func(h [][]byte) error { return audit.VerifyInclusion(index, n, h[0], p.Hashes, p.Root) }, what+" (leaf)")
+			flips([][]byte{p.Root}, func(h [][]byte) error { return audit.VerifyInclusion(index, n, p.LeafHash, p.Hashes, h[0]) }, what+" (root)")
+			for _, wrong := range []uint64{index - 1, index + 1} {
+				if wrong < n && wrong != index {
+					if audit.VerifyInclusion(wrong, n, p.LeafHash, p.Hashes, p.Root) == nil {
+						t.Fatalf("%s verifies as entry %d", what, wrong)
+					}
+				}
+			}
+			for _, wrong := range []uint64{n - 1, n + 1} {
+				if wrong > index && wrong <= size {
+					if audit.VerifyInclusion(index, wrong, p.LeafHash, p.Hashes, root(wrong)) == nil {
+						t.Fatalf("%s verifies in a tree of %d", what, wrong)
+					}
+				}
+			}
+			if len(p.Hashes) > 0 {
+				if audit.VerifyInclusion(index, n, p.LeafHash, p.Hashes[:len(p.Hashes)-1], p.Root) == nil {
+					t.Fatalf("%s verifies with its last hash dropped", what)
+				}
+			}
+			checked++
+		}
+	}
+	for _, from := range []uint64{1, 2, 7, l.Saved.Size, size - 1} {
+		for _, to := range []uint64{l.Saved.Size + 1, size} {
+			if from >= to {
+				continue
+			}
+			c, err := l.notary.ConsistencyProof(ctx, from, to)
+			ok(t, err)
+			what := fmt.Sprintf("consistency proof %d→%d", from, to)
+			ok(t, audit.VerifyConsistency(from, to, c.Hashes, c.FromRoot, c.Root))
+			flips(c.Hashes, func(h [][]byte) error { return audit.VerifyConsistency(from, to, h, c.FromRoot, c.Root) }, what)
+			flips([][]byte{c.FromRoot, c.Root}, func(h [][]byte) error { return audit.VerifyConsistency(from, to, c.Hashes, h[0], h[1]) }, what+" (roots)")
+			for _, wrong := range [][2]uint64{{from - 1, to}, {from + 1, to}, {from, to - 1}, {from, to + 1}} {
+				if wrong[0] == 0 || wrong[0] >= wrong[1] || wrong[1] > size {
+					continue
+				}
+				if audit.VerifyConsistency(wrong[0], wrong[1], c.Hashes, root(wrong[0]), root(wrong[1])) == nil {
+					t.Fatalf("%s verifies as %d→%d", what, wrong[0], wrong[1])
+				}
+			}
+			checked++
+		}
+	}
+	if checked < 20 {
+		t.Fatalf("only %d proofs checked", checked)
+	}
+}
