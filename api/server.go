@@ -34,6 +34,9 @@ type Server struct {
 	// Export writes the NDJSON export consistent with cp.
 	Export func(ctx context.Context, w io.Writer, cp *audit.Checkpoint) error
 	Logger *slog.Logger
+	// StatsRealIDs shows workers by their user ids in /v1/audit/stats
+	// instead of pseudonyms (COUNTERSIGN_STATS_REAL_IDS=true).
+	StatsRealIDs bool
 
 	// DraftQueued is called after a draft is queued, to wake the drafting workers.
 	DraftQueued func()
@@ -107,6 +110,7 @@ func (s *Server) Handler() http.Handler {
 	authed("GET /v1/audit/checkpoint", s.handleAuditCheckpoint)
 	authed("GET /v1/audit/proof/inclusion", s.handleInclusionProof)
 	authed("GET /v1/audit/proof/consistency", s.handleConsistencyProof)
+	authed("GET /v1/audit/stats", s.handleAuditStats)
 
 	s.uiRoutes(mux)
 

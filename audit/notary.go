@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"time"
@@ -167,4 +168,21 @@ func (n *Notary) checkSize(ctx context.Context, size uint64) (uint64, error) {
 		return 0, countersign.InvalidFields("The proof cannot be made.", countersign.FieldError{Field: "size", Message: fmt.Sprintf("The log has only %d entries so far.", head.Size)})
 	}
 	return size, nil
+}
+
+// pseudonymLabel is the message whose signature seeds PseudonymKey.
+const pseudonymLabel = "countersign/stats-pseudonym-key/v1"
+
+// PseudonymKey returns a secret derived from the log's signing key:
+// SHA-256 of the key's Ed25519 signature over a fixed label. Ed25519
+// signatures are deterministic, so the key is the same on every replica and
+// after every restart, and nobody without the signing key can compute it.
+// The statistics use it to show workers by pseudonyms.
+func (n *Notary) PseudonymKey() ([]byte, error) {
+	sig, err := n.Signer.Sign([]byte(pseudonymLabel))
+	if err != nil {
+		return nil, fmt.Errorf("derive pseudonym key: %w", err)
+	}
+	sum := sha256.Sum256(sig)
+	return sum[:], nil
 }

@@ -375,7 +375,9 @@ func (a *Aggregator) Stats() *Stats {
 	for _, id := range slices.Sorted(maps.Keys(a.open)) {
 		a.flushRequested(a.open[id])
 	}
-	a.stats.Groups = slices.SortedFunc(maps.Values(a.groups), func(x, y *Group) int {
+	a.stats.Groups = make([]*Group, 0, len(a.groups))
+	a.stats.Groups = slices.AppendSeq(a.stats.Groups, maps.Values(a.groups))
+	slices.SortFunc(a.stats.Groups, func(x, y *Group) int {
 		return cmp.Or(cmp.Compare(x.Kind, y.Kind), cmp.Compare(x.Model, y.Model),
 			cmp.Compare(x.PromptVersion, y.PromptVersion), cmp.Compare(x.Worker, y.Worker))
 	})
