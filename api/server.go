@@ -33,7 +33,10 @@ type Server struct {
 	AuditProofs AuditProofs
 	// Export writes the NDJSON export consistent with cp.
 	Export func(ctx context.Context, w io.Writer, cp *audit.Checkpoint) error
-	Logger *slog.Logger
+	// VerifyLog verifies the whole log against the current checkpoint for the
+	// ethics board's "Verify the log" button; nil hides the button.
+	VerifyLog func(ctx context.Context) (*audit.Report, error)
+	Logger    *slog.Logger
 	// StatsRealIDs shows workers by their user ids in /v1/audit/stats
 	// instead of pseudonyms (COUNTERSIGN_STATS_REAL_IDS=true).
 	StatsRealIDs bool

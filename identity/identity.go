@@ -84,4 +84,28 @@ type Store interface {
 	// Authenticate returns the user a token secret belongs to.
 	// Returns EUNAUTHORIZED if the token is unknown, revoked or expired.
 	Authenticate(ctx context.Context, secret string) (*User, error)
+
+	// CreateSession starts a browser session for a user, lasting ttl, and
+	// returns it with its secret, which only the browser's cookie holds.
+	// Returns ENOTFOUND if there is no such user.
+	CreateSession(ctx context.Context, userID string, ttl time.Duration) (*Session, string, error)
+	// FindSession returns the session a secret belongs to and its user.
+	// Returns EUNAUTHORIZED if the session is unknown, ended or expired,
+	// or its user is disabled.
+	FindSession(ctx context.Context, secret string) (*Session, *User, error)
+	// EndSession ends the session a secret belongs to (signing out).
+	// Returns EUNAUTHORIZED if it is unknown or already ended.
+	EndSession(ctx context.Context, secret string) error
+}
+
+// Session is a signed-in browser session of the web interface. Only a hash
+// of its secret is stored; CSRF is the per-session secret that every form
+// of the session carries.
+type Session struct {
+	ID        string     `json:"id"`
+	UserID    string     `json:"user_id"`
+	CSRF      string     `json:"-"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt time.Time  `json:"expires_at"`
+	EndedAt   *time.Time `json:"ended_at,omitempty"`
 }

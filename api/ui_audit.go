@@ -1,0 +1,455 @@
+package api
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/audit"
+)
+
+// The ethics board's page: the audit trail with filters, statistics drawn
+// as server-made SVG bar charts, the signed checkpoint and a button that
+// verifies the log. It shows identifiers, hashes and decision facts, which
+// is all the log holds: never a note or a draft.
+
+// auditPageSize is how many events one page of the trail shows.
+const auditPageSize = 100
+
+// uiActions lists the actions of the filter, in the order of the lifecycle.
+var uiActions = []string{
+	audit.ActionDraftRequested, audit.ActionDraftClaimed, audit.ActionDraftGenerated, audit.ActionDraftFailed,
+	audit.ActionDraftRetry, audit.ActionDraftOpened, audit.ActionDraftApproved, audit.ActionDraftRejected,
+	audit.ActionDraftCountersign, audit.ActionDraftReassigned, audit.ActionDraftSuperseded, audit.ActionRecordSigned,
+	audit.ActionRecordCorrected, audit.ActionCaseCreated, audit.ActionPartyAdded, audit.ActionNoteAdded,
+	audit.ActionConsentRecorded, audit.ActionConsentWithdrawn, audit.ActionUserCreated, audit.ActionTeamCreated,
+	audit.ActionTokenCreated, audit.ActionTokenRevoked, "session.started", "session.ended", audit.ActionCheckpointSigned,
+}
+
+type auditFilterForm struct {
+	Case, Actor, Action, Since, Until string
+}
+
+type auditView struct {
+	Filter     auditFilterForm
+	Actions    []string
+	Events     []eventRow
+	NextURL    string
+	Stats      *uiStats
+	Checkpoint *checkpointView
+	Verify     *verifyView
+	CanVerify  bool
+}
+
+type eventRow struct {
+	*audit.Event
+	Payload []string // "key=value", sorted
+}
+
+type checkpointView struct {
+	Origin string
+	Size   uint64
+	Root   string
+	Note   string
+}
+
+type verifyView struct {
+	OK       bool
+	Events   uint64
+	Size     uint64
+	Root     string
+	Problem  string
+	FirstBad string
+	Took     time.Duration
+}
+
+// handleUIAudit serves GET /audit.
+func (s *Server) handleUIAudit(w http.ResponseWriter, r *http.Request) {
+	s.renderAudit(w, r, s.newPage(r, "audit.title"), nil)
+}
+
+// handleUIVerify serves POST /audit/verify: the log is verified on the
+// server, against a checkpoint signed now, and the result shown in words.
+func (s *Server) handleUIVerify(w http.ResponseWriter, r *http.Request) {
+	if _, err := requireRole(r, auditRoles...); err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	if s.VerifyLog == nil {
+		s.uiError(w, r, countersign.Errorf(countersign.ENOTFOUND, "Verification is not enabled on this server."))
+		return
+	}
+	start := time.Now()
+	rep, err := s.VerifyLog(r.Context())
+	if err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	v := &verifyView{OK: rep.OK, Events: rep.Events, Size: rep.CheckpointSize, Root: base64.StdEncoding.EncodeToString(rep.Root),
+		Problem: rep.Problem, Took: time.Since(start).Round(time.Millisecond)}
+	if rep.FirstBad != nil {
+		v.FirstBad = strconv.FormatUint(*rep.FirstBad, 10)
+	}
+	s.renderAudit(w, r, s.newPage(r, "audit.title"), v)
+}
+
+func (s *Server) renderAudit(w http.ResponseWriter, r *http.Request, p *page, verified *verifyView) {
+	if _, err := requireRole(r, auditRoles...); err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	p.Nav = "audit"
+	q := r.URL.Query()
+	v := auditView{Actions: uiActions, Verify: verified, CanVerify: s.VerifyLog != nil,
+		Filter: auditFilterForm{Case: strings.TrimSpace(q.Get("case")), Actor: strings.TrimSpace(q.Get("actor")),
+			Action: q.Get("action"), Since: q.Get("since"), Until: q.Get("until")}}
+	var f audit.EventFilter
+	status := http.StatusOK
+	opt := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
+	f.CaseID, f.ActorID, f.Action = opt(v.Filter.Case), opt(v.Filter.Actor), opt(v.Filter.Action)
+	day := func(field, value string, next bool) *time.Time {
+		if value == "" {
+			return nil
+		}
+		t, err := time.ParseInLocation("2006-01-02", value, time.Local)
+		if err != nil {
+			p.Fields[field] = p.T("audit.baddate")
+			return nil
+		}
+		if next {
+			t = t.AddDate(0, 0, 1) // "until" includes the whole day
+		}
+		return &t
+	}
+	f.Since, f.Until = day("since", v.Filter.Since, false), day("until", v.Filter.Until, true)
+	if a := q.Get("after"); a != "" {
+		if n, err := strconv.ParseUint(a, 10, 64); err == nil {
+			f.After = &n
+		}
+	}
+	f.Limit = auditPageSize
+	if len(p.Fields) > 0 {
+		p.Error = p.T("audit.badfilter")
+		status = http.StatusUnprocessableEntity
+	}
+	if _, err := s.Audit.Sequence(ctx); err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	if status == http.StatusOK {
+		events, err := s.Audit.FindEvents(ctx, f)
+		if err != nil {
+			s.uiError(w, r, err)
+			return
+		}
+		for _, e := range events {
+			row := eventRow{Event: e}
+			for k, val := range e.Payload {
+				row.Payload = append(row.Payload, k+"="+val)
+			}
+			sort.Strings(row.Payload)
+			v.Events = append(v.Events, row)
+		}
+		if len(events) == auditPageSize {
+			nq := url.Values{}
+			for k, val := range q {
+				nq[k] = val
+			}
+			nq.Set("after", strconv.FormatUint(events[len(events)-1].Seq, 10))
+			v.NextURL = "/audit?" + nq.Encode()
+		}
+		if v.Stats, err = s.uiStats(ctx, p, f.Since, f.Until); err != nil {
+			s.uiError(w, r, err)
+			return
+		}
+	}
+	if s.AuditProofs != nil {
+		cp, err := s.AuditProofs.Checkpoint(ctx)
+		if err != nil {
+			s.uiError(w, r, err)
+			return
+		}
+		v.Checkpoint = &checkpointView{Origin: cp.Origin, Size: cp.Size, Root: base64.StdEncoding.EncodeToString(cp.Root), Note: string(cp.Note)}
+	}
+	p.Data = v
+	s.render(w, r, status, "audit.html", p)
+}
+
+// uiStats are the statistics of the ethics page: audit.Stats (the figures
+// of GET /v1/audit/stats) laid out as bar charts and a table by reviewer.
+type uiStats struct {
+	Events       uint64
+	Pseudonymous bool
+	Charts       []*barChart
+	Workers      []workerStat
+}
+
+type workerStat struct {
+	Name      string
+	Approved  uint64
+	Rejected  uint64
+	Edited    uint64
+	Fast      uint64
+	EditShare float64
+}
+
+// barChart is a horizontal bar chart laid out for an inline SVG.
+type barChart struct {
+	ID     string
+	Title  string // catalogue key
+	Bars   []bar
+	Height int
+}
+
+type bar struct {
+	Label   string
+	Value   float64
+	Display string
+	Y       int
+	W       float64
+	TextX   float64
+}
+
+const (
+	chartLabelWidth = 200
+	chartBarWidth   = 300
+	chartRow        = 30
+)
+
+func newChart(id, title string, labels []string, values []float64, display func(float64) string) *barChart {
+	c := &barChart{ID: id, Title: title}
+	maxV := 0.0
+	for _, v := range values {
+		maxV = max(maxV, v)
+	}
+	for i, l := range labels {
+		b := bar{Label: l, Value: values[i], Display: display(values[i]), Y: i * chartRow}
+		if maxV > 0 {
+			b.W = float64(chartBarWidth) * values[i] / maxV
+		}
+		b.TextX = chartLabelWidth + b.W + 6
+		c.Bars = append(c.Bars, b)
+	}
+	c.Height = max(len(c.Bars)*chartRow, chartRow)
+	return c
+}
+
+// statsFor computes the statistics of the period: by the store when it
+// can stream them itself, otherwise by paging through the log. Workers are
+// shown by pseudonyms when the log's notary can derive the key, as the
+// statistics API does.
+func (s *Server) statsFor(ctx context.Context, since, until *time.Time) (*audit.Stats, error) {
+	opts := audit.StatsOptions{Since: since, Until: until}
+	if k, ok := s.AuditProofs.(interface{ PseudonymKey() ([]byte, error) }); ok {
+		key, err := k.PseudonymKey()
+		if err != nil {
+			return nil, err
+		}
+		opts.Worker = audit.Pseudonymizer(key)
+	}
+	if sr, ok := s.Audit.(audit.StatsReader); ok {
+		return sr.AuditStats(ctx, opts)
+	}
+	agg := audit.NewAggregator(opts)
+	f := audit.EventFilter{Since: since, Until: until, Limit: 1000}
+	for {
+		events, err := s.Audit.FindEvents(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range events {
+			agg.Add(e)
+		}
+		if len(events) < f.Limit {
+			return agg.Stats(), nil
+		}
+		after := events[len(events)-1].Seq
+		f.After = &after
+	}
+}
+
+// uiStats draws the statistics of the period as charts.
+func (s *Server) uiStats(ctx context.Context, p *page, since, until *time.Time) (*uiStats, error) {
+	st, err := s.statsFor(ctx, since, until)
+	if err != nil {
+		return nil, err
+	}
+	out := &uiStats{Events: st.Events, Pseudonymous: st.Pseudonymous}
+	count := func(v float64) string { return strconv.Itoa(int(v)) }
+	pct := func(v float64) string { return fmt.Sprintf("%.0f %%", v) }
+	t := st.Total
+
+	out.Charts = append(out.Charts, newChart("decisions", "stats.decisions",
+		[]string{p.T("stats.requested"), p.T("stats.generated"), p.T("stats.failed"), p.T("stats.unchanged"), p.T("stats.edited"),
+			p.T("stats.rejectedn"), p.T("stats.countersigned"), p.T("stats.fastn")},
+		[]float64{float64(t.Requested), float64(t.Generated), float64(t.Failed), float64(t.ApprovedUnchanged), float64(t.ApprovedEdited),
+			float64(t.Rejected), float64(t.Countersigned), float64(t.FastSignOffs)}, count))
+
+	type sums struct{ unchanged, edited, rejected, fast uint64 }
+	by := func(dim func(*audit.Group) string) ([]string, map[string]*sums) {
+		m := map[string]*sums{}
+		for _, g := range st.Groups {
+			k := dim(g)
+			if k == "" {
+				continue
+			}
+			if m[k] == nil {
+				m[k] = &sums{}
+			}
+			m[k].unchanged += g.ApprovedUnchanged
+			m[k].edited += g.ApprovedEdited
+			m[k].rejected += g.Rejected
+			m[k].fast += g.FastSignOffs
+		}
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		return keys, m
+	}
+	kinds, byKind := by(func(g *audit.Group) string { return g.Kind })
+	var kindLabels []string
+	var editRate, fastRate, rejectRate []float64
+	for _, k := range kinds {
+		x := byKind[k]
+		kindLabels = append(kindLabels, p.Label("kind.", k))
+		editRate = append(editRate, share(x.edited, x.edited+x.unchanged))
+		fastRate = append(fastRate, share(x.fast, x.edited+x.unchanged))
+		rejectRate = append(rejectRate, share(x.rejected, x.edited+x.unchanged+x.rejected))
+	}
+	out.Charts = append(out.Charts,
+		newChart("editrate", "stats.editrate", kindLabels, editRate, pct),
+		newChart("rejectrate", "stats.rejectrate", kindLabels, rejectRate, pct),
+		newChart("fast", "stats.fast", kindLabels, fastRate, pct))
+
+	reasons := make([]string, 0, len(t.RejectedByReason))
+	for k := range t.RejectedByReason {
+		reasons = append(reasons, k)
+	}
+	sort.Strings(reasons)
+	var reasonLabels []string
+	var rv []float64
+	for _, k := range reasons {
+		reasonLabels = append(reasonLabels, p.Label("reason.", k))
+		rv = append(rv, float64(t.RejectedByReason[k]))
+	}
+	out.Charts = append(out.Charts, newChart("reasons", "stats.reasons", reasonLabels, rv, count))
+
+	var rt []float64
+	for _, n := range t.ReviewTime {
+		rt = append(rt, float64(n))
+	}
+	out.Charts = append(out.Charts, newChart("reviewtime", "stats.reviewtime", bucketWords(p, st.ReviewTimeBuckets), rt, count))
+
+	models, byModel := by(func(g *audit.Group) string { return g.Model })
+	var mEdit []float64
+	for _, m := range models {
+		x := byModel[m]
+		mEdit = append(mEdit, share(x.edited, x.edited+x.unchanged))
+	}
+	out.Charts = append(out.Charts, newChart("models", "stats.models", models, mEdit, pct))
+
+	workers, byWorker := by(func(g *audit.Group) string { return g.Worker })
+	nm := s.names(ctx)
+	for _, w := range workers {
+		x := byWorker[w]
+		name := w
+		if !st.Pseudonymous {
+			name = nm.of(w)
+		}
+		out.Workers = append(out.Workers, workerStat{Name: name, Approved: x.unchanged + x.edited, Rejected: x.rejected,
+			Edited: x.edited, Fast: x.fast, EditShare: share(x.edited, x.edited+x.unchanged) / 100})
+	}
+	return out, nil
+}
+
+// bucketWords turns "le_5s" and "gt_15m0s" into "≤ 5s" and "> 15m0s".
+func bucketWords(p *page, labels []string) []string {
+	out := make([]string, len(labels))
+	for i, l := range labels {
+		switch {
+		case strings.HasPrefix(l, "le_"):
+			out[i] = "≤ " + strings.TrimPrefix(l, "le_")
+		case strings.HasPrefix(l, "gt_"):
+			out[i] = "> " + strings.TrimPrefix(l, "gt_")
+		default:
+			out[i] = l
+		}
+	}
+	return out
+}
+
+func share(n, of uint64) float64 {
+	if of == 0 {
+		return 0
+	}
+	return 100 * float64(n) / float64(of)
+}
+
+// LiveVerifier returns a function for Server.VerifyLog: it takes the
+// current signed checkpoint from proofs and verifies every event that each
+// streams against it, with the verifier key derived from the signing key
+// file at keyPath (as `countersign audit verify` does on the service's own
+// machine). each is sqlstore's EachEvent.
+func LiveVerifier(proofs AuditProofs, origin, keyPath string, each func(ctx context.Context, size uint64, fn func(*audit.Event) error) error) func(context.Context) (*audit.Report, error) {
+	return func(ctx context.Context) (*audit.Report, error) {
+		_, vkey, err := audit.LoadOrCreateSigner(keyPath, origin)
+		if err != nil {
+			return nil, err
+		}
+		keys, err := audit.ParseVerifierKeys(vkey)
+		if err != nil {
+			return nil, err
+		}
+		cp, err := proofs.Checkpoint(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return VerifyEvents(ctx, &audit.Verifier{Origin: origin, Keys: keys}, cp.Note, each)
+	}
+}
+
+// VerifyEvents runs v over the events each streams, against the signed
+// checkpoint note.
+func VerifyEvents(ctx context.Context, v *audit.Verifier, note []byte, each func(ctx context.Context, size uint64, fn func(*audit.Event) error) error) (*audit.Report, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	events := make(chan *audit.Event, 1024)
+	errc := make(chan error, 1)
+	go func() {
+		defer close(events)
+		errc <- each(ctx, 0, func(e *audit.Event) error {
+			select {
+			case events <- e:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	next := func() (*audit.Event, error) {
+		if e, ok := <-events; ok {
+			return e, nil
+		}
+		if err := <-errc; err != nil {
+			return nil, err
+		}
+		return nil, io.EOF
+	}
+	return v.Verify(ctx, next, note)
+}

@@ -1,0 +1,406 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/assistant"
+	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/review"
+)
+
+// draftView is the draft page in every state: progress while it is
+// written, the review beside the source notes while it waits for a
+// decision, the countersignature, and the outcome once decided.
+type draftView struct {
+	Draft      *review.Draft
+	Case       *casefile.Case
+	Mode       string // "progress", "failed", "review", "countersign", "waiting", "decided"
+	Notes      []noteView
+	Statements []statementView
+	Items      []itemView
+	// Form state, kept when the form comes back with a problem.
+	Text        string
+	Comment     string
+	ReasonCode  string
+	Reason      string
+	Reasons     []string
+	EditReasons []string
+	// Decision facts for the countersignature and the outcome.
+	RequestedBy     string
+	DecidedBy       string
+	CountersignedBy string
+	ForbiddenReason string
+}
+
+// noteView is a source note cut into plain runs and quoted passages.
+type noteView struct {
+	Note     *casefile.Note
+	N        int
+	Segments []segment
+}
+
+type segment struct {
+	Text   string
+	Anchor string // the id of the <mark>, "" for plain text
+}
+
+type citeView struct {
+	N          int // the note's number on the page
+	Anchor     string
+	Quote      string
+	Unverified bool
+}
+
+type statementView struct {
+	assistant.Statement
+	HighStakes bool
+	Cites      []citeView
+	Action     string // form state: "", confirmed or removed
+}
+
+type itemView struct {
+	assistant.Item
+	Cites    []citeView
+	Rejected bool
+}
+
+// handleUIDraft serves GET /drafts/{id}. Opening a pending draft as its
+// reviewer starts the review clock, as with the API.
+func (s *Server) handleUIDraft(w http.ResponseWriter, r *http.Request) {
+	p := s.newPage(r, "draft.title")
+	d, err := s.Review.FindDraftByID(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	if d.Status == review.StatusPendingReview && review.CanDecide(p.Actor, d) {
+		if d, err = s.Review.OpenDraft(r.Context(), d.ID); err != nil {
+			s.uiError(w, r, err)
+			return
+		}
+	}
+	v, err := s.draftView(r, p, d)
+	if err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	if v.Mode == "review" {
+		v.Text = d.Content.Text()
+	}
+	p.Data = v
+	s.render(w, r, http.StatusOK, "draft.html", p)
+}
+
+func (s *Server) draftView(r *http.Request, p *page, d *review.Draft) (*draftView, error) {
+	ctx := r.Context()
+	c, err := s.Cases.FindCaseByID(ctx, d.CaseID)
+	if err != nil {
+		return nil, err
+	}
+	nm := s.names(ctx)
+	v := &draftView{Draft: d, Case: c, Reasons: review.RejectReasons, EditReasons: review.EditReasons,
+		RequestedBy: nm.of(d.RequestedBy)}
+	if d.Decision != nil {
+		v.DecidedBy = nm.of(d.Decision.DecidedBy)
+	}
+	if d.Countersignature != nil {
+		v.CountersignedBy = nm.of(d.Countersignature.SignedBy)
+	}
+	p.Nav = "cases"
+	if p.Actor.Role == countersign.RoleSupervisor {
+		p.Nav = "team"
+	}
+	switch d.Status {
+	case review.StatusQueued, review.StatusGenerating:
+		v.Mode = "progress"
+		return v, nil
+	case review.StatusFailed:
+		v.Mode = "failed"
+		return v, nil
+	case review.StatusPendingReview:
+		v.Mode = "waiting"
+		if review.CanDecide(p.Actor, d) {
+			v.Mode = "review"
+		}
+	case review.StatusAwaitingCountersign:
+		v.Mode = "waiting"
+		first := ""
+		if d.Decision != nil {
+			first = d.Decision.DecidedBy
+		}
+		if err := review.CanCountersign(p.Actor, d, first); err == nil {
+			v.Mode = "countersign"
+		} else if p.Actor.Role == countersign.RoleSupervisor {
+			v.ForbiddenReason = countersign.ErrorMessage(err)
+		}
+	default:
+		v.Mode = "decided"
+	}
+	if d.Content == nil {
+		return v, nil
+	}
+	notes, err := s.Cases.FindNotes(ctx, d.CaseID)
+	if err != nil {
+		return nil, err
+	}
+	v.Notes, v.Statements, v.Items = citedNotes(notes, d)
+	return v, nil
+}
+
+// citedNotes lays out the draft's source notes with every quoted passage
+// marked, and links each statement's and item's citations to their marks.
+func citedNotes(all []*casefile.Note, d *review.Draft) ([]noteView, []statementView, []itemView) {
+	var notes []*casefile.Note
+	for _, n := range all {
+		if len(d.NoteIDs) == 0 || slices.Contains(d.NoteIDs, n.ID) {
+			notes = append(notes, n)
+		}
+	}
+	type span struct {
+		start, end int
+		anchor     string
+	}
+	spans := map[string][]span{}
+	number := map[string]int{}
+	for i, n := range notes {
+		number[n.ID] = i + 1
+	}
+	body := map[string]string{}
+	for _, n := range notes {
+		body[n.ID] = n.Body
+	}
+	cite := func(cs []assistant.Citation) []citeView {
+		var out []citeView
+		for _, c := range cs {
+			cv := citeView{N: number[c.NoteID], Quote: c.Quote, Unverified: c.Unverified}
+			if b, ok := body[c.NoteID]; ok {
+				if at := findFold(b, c.Quote); at >= 0 {
+					end := at + len(c.Quote)
+					// Two citations of one passage share its mark.
+					for _, sp := range spans[c.NoteID] {
+						if at < sp.end && sp.start < end {
+							cv.Anchor = sp.anchor
+							break
+						}
+					}
+					if cv.Anchor == "" {
+						cv.Anchor = fmt.Sprintf("q%d-%d", cv.N, len(spans[c.NoteID])+1)
+						spans[c.NoteID] = append(spans[c.NoteID], span{at, end, cv.Anchor})
+					}
+				}
+			}
+			out = append(out, cv)
+		}
+		return out
+	}
+	var sts []statementView
+	var its []itemView
+	for _, st := range d.Content.Statements {
+		sts = append(sts, statementView{Statement: st, HighStakes: review.HighStakes(st.Category), Cites: cite(st.Citations)})
+	}
+	for _, it := range d.Content.Items {
+		its = append(its, itemView{Item: it, Cites: cite(it.Citations)})
+	}
+	var out []noteView
+	for i, n := range notes {
+		sp := spans[n.ID]
+		sort.Slice(sp, func(a, b int) bool { return sp[a].start < sp[b].start })
+		nv := noteView{Note: n, N: i + 1}
+		pos := 0
+		for _, x := range sp {
+			if x.start < pos {
+				continue // overlaps the previous mark, which already shows it
+			}
+			if x.start > pos {
+				nv.Segments = append(nv.Segments, segment{Text: n.Body[pos:x.start]})
+			}
+			nv.Segments = append(nv.Segments, segment{Text: n.Body[x.start:x.end], Anchor: x.anchor})
+			pos = x.end
+		}
+		if pos < len(n.Body) {
+			nv.Segments = append(nv.Segments, segment{Text: n.Body[pos:]})
+		}
+		out = append(out, nv)
+	}
+	return out, sts, its
+}
+
+// findFold returns the byte offset of quote in body, matching exactly or,
+// failing that, ignoring case; -1 if it is not there.
+func findFold(body, quote string) int {
+	if quote == "" {
+		return -1
+	}
+	if i := strings.Index(body, quote); i >= 0 {
+		return i
+	}
+	for i := 0; i+len(quote) <= len(body); i++ {
+		if strings.EqualFold(body[i:i+len(quote)], quote) {
+			return i
+		}
+	}
+	return -1
+}
+
+// handleUIApprove serves POST /drafts/{id}/approve. Each statement and
+// item verdict is sent to the review; when the worker also edited the text,
+// their text is signed, less the lines of what they took out.
+func (s *Server) handleUIApprove(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	p := s.newPage(r, "draft.title")
+	d, err := s.Review.FindDraftByID(ctx, r.PathValue("id"))
+	if err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	if d.Content == nil {
+		s.uiError(w, r, countersign.Errorf(countersign.ECONFLICT, "This draft cannot be decided: it is %s.", d.Status.Label()))
+		return
+	}
+	f := r.PostForm
+	text := strings.ReplaceAll(f.Get("content"), "\r\n", "\n")
+	ap := review.Approval{Comment: strings.TrimSpace(f.Get("comment")), ReasonCode: f.Get("reason_code")}
+	var cut []string
+	actions := map[string]string{}
+	for _, st := range d.Content.Statements {
+		switch a := f.Get("st." + st.ID); a {
+		case review.StatementConfirmed, review.StatementRemoved:
+			ap.Statements = append(ap.Statements, review.StatementDecision{ID: st.ID, Action: a})
+			actions[st.ID] = a
+			if a == review.StatementRemoved {
+				cut = append(cut, (&assistant.Content{Statements: []assistant.Statement{st}}).Text())
+			}
+		}
+	}
+	rejected := map[string]bool{}
+	for _, it := range d.Content.Items {
+		accepted := f.Get("item."+it.ID) != "reject"
+		ap.Items = append(ap.Items, review.ItemDecision{ID: it.ID, Accepted: accepted})
+		if !accepted {
+			rejected[it.ID] = true
+			cut = append(cut, (&assistant.Content{Items: []assistant.Item{it}}).Text())
+		}
+	}
+	if strings.TrimSpace(text) != "" && !slices.Equal(strings.Fields(text), strings.Fields(d.Content.Text())) {
+		edited := text
+		for _, line := range cut {
+			edited = removeLine(edited, strings.TrimSpace(line))
+		}
+		ap.Content = edited
+	}
+	if strings.TrimSpace(text) == "" {
+		err = countersign.InvalidFields(p.T("review.invalid"), countersign.FieldError{Field: "content", Message: p.T("review.empty")})
+	} else {
+		var so *review.SignOff
+		if so, err = s.Review.SignOffDraft(ctx, d.ID, ap); err == nil {
+			switch {
+			case so.Vigilance != nil:
+				redirect(w, r, "/drafts/"+d.ID, "approved")
+			case so.Entry == nil:
+				redirect(w, r, "/cases/"+d.CaseID+"#record", "awaiting_countersign")
+			default:
+				redirect(w, r, "/cases/"+d.CaseID+"#entry-"+so.Entry.ID, "approved")
+			}
+			return
+		}
+	}
+	if countersign.ErrorCode(err) != countersign.EINVALID {
+		s.uiError(w, r, err)
+		return
+	}
+	p.setError(err)
+	v, verr := s.draftView(r, p, d)
+	if verr != nil {
+		s.uiError(w, r, verr)
+		return
+	}
+	v.Text, v.Comment, v.ReasonCode = text, ap.Comment, ap.ReasonCode
+	for i := range v.Statements {
+		v.Statements[i].Action = actions[v.Statements[i].ID]
+	}
+	for i := range v.Items {
+		v.Items[i].Rejected = rejected[v.Items[i].ID]
+	}
+	p.Data = v
+	s.render(w, r, http.StatusUnprocessableEntity, "draft.html", p)
+}
+
+// removeLine takes every line equal to line (spaces aside) out of text.
+func removeLine(text, line string) string {
+	lines := strings.SplitAfter(text, "\n")
+	out := lines[:0]
+	for _, l := range lines {
+		if strings.Join(strings.Fields(l), " ") != line {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "")
+}
+
+// handleUIReject serves POST /drafts/{id}/reject: a reviewer turns a draft
+// down, or a supervisor refuses to countersign it.
+func (s *Server) handleUIReject(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	p := s.newPage(r, "draft.title")
+	reason, comment := r.PostForm.Get("reason"), strings.TrimSpace(r.PostForm.Get("comment"))
+	var err error
+	var d *review.Draft
+	if !review.ValidRejectReason(reason) {
+		err = countersign.InvalidFields(p.T("reject.invalid"), countersign.FieldError{Field: "reason", Message: p.T("reject.choose")})
+	} else {
+		d, err = s.Review.RejectDraft(ctx, r.PathValue("id"), review.Rejection{Reason: reason, Comment: comment})
+	}
+	if err == nil {
+		if p.Actor.Role == countersign.RoleSupervisor {
+			redirect(w, r, "/team", "rejected")
+			return
+		}
+		redirect(w, r, "/cases/"+d.CaseID+"#record", "rejected")
+		return
+	}
+	if countersign.ErrorCode(err) != countersign.EINVALID {
+		s.uiError(w, r, err)
+		return
+	}
+	s.rerenderDraft(w, r, p, err, func(v *draftView) { v.Reason, v.Comment = reason, comment })
+}
+
+// handleUICountersign serves POST /drafts/{id}/countersign.
+func (s *Server) handleUICountersign(w http.ResponseWriter, r *http.Request) {
+	p := s.newPage(r, "draft.title")
+	comment := strings.TrimSpace(r.PostForm.Get("comment"))
+	_, err := s.Review.CountersignDraft(r.Context(), r.PathValue("id"), comment)
+	switch {
+	case err == nil:
+		redirect(w, r, "/team", "countersigned")
+	case countersign.ErrorCode(err) == countersign.EINVALID:
+		s.rerenderDraft(w, r, p, err, func(v *draftView) { v.Comment = comment })
+	default:
+		s.uiError(w, r, err)
+	}
+}
+
+func (s *Server) rerenderDraft(w http.ResponseWriter, r *http.Request, p *page, problem error, keep func(*draftView)) {
+	d, err := s.Review.FindDraftByID(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	p.setError(problem)
+	v, err := s.draftView(r, p, d)
+	if err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	if d.Content != nil {
+		v.Text = d.Content.Text()
+	}
+	keep(v)
+	p.Data = v
+	s.render(w, r, http.StatusUnprocessableEntity, "draft.html", p)
+}

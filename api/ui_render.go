@@ -1,0 +1,227 @@
+package api
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"math"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/countersign/countersign"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// staticHandler serves the stylesheet and the script. They change only
+// with the binary, so browsers may keep them for a day.
+func staticHandler() http.Handler {
+	sub, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		panic(err)
+	}
+	files := http.StripPrefix("/static/", http.FileServerFS(sub))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		files.ServeHTTP(w, r)
+	})
+}
+
+// pages holds each page's template set: the layout, the shared partials
+// and the page's own file, parsed once when the package loads.
+var pages = parsePages()
+
+func parsePages() map[string]*template.Template {
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		panic(err)
+	}
+	out := map[string]*template.Template{}
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "templates/")
+		if base == "layout.html" || base == "partials.html" {
+			continue
+		}
+		t := template.New(base).Funcs(template.FuncMap{
+			"add":       func(a, b int) int { return a + b },
+			"percent":   func(f float64) string { return fmt.Sprintf("%.0f %%", math.Round(f*100)) },
+			"lower":     strings.ToLower,
+			"chart":     func(p *page, c *barChart) chartArgs { return chartArgs{P: p, C: c} },
+			"citeArgs":  func(p *page, cites []citeView) citeArgs { return citeArgs{P: p, Cites: cites} },
+			"notesArgs": func(p *page, notes []noteView) notesArgs { return notesArgs{P: p, Notes: notes} },
+			"rejectArgs": func(p *page, title, button string) rejectArgs {
+				return rejectArgs{P: p, Title: title, Button: button}
+			},
+		})
+		out[base] = template.Must(t.ParseFS(templateFS, "templates/layout.html", "templates/partials.html", name))
+	}
+	return out
+}
+
+// chartArgs is what the barchart template receives.
+type chartArgs struct {
+	P *page
+	C *barChart
+}
+
+// citeArgs, notesArgs and rejectArgs are what the partials of the draft
+// page receive: the page, for its texts, and their own part.
+type citeArgs struct {
+	P     *page
+	Cites []citeView
+}
+
+type notesArgs struct {
+	P     *page
+	Notes []noteView
+}
+
+type rejectArgs struct {
+	P             *page
+	Title, Button string
+}
+
+// page is what every template receives: the common parts of the layout
+// and the page's own Data.
+type page struct {
+	Lang     string
+	Title    string // catalogue key
+	Actor    countersign.Actor
+	SignedIn bool
+	CSRF     string
+	Path     string // the current path, for the language switch
+	Nav      string // the active entry of the navigation
+	Flash    string // catalogue key of a success message
+	Error    string // a problem, in words
+	Fields   map[string]string
+	Now      time.Time
+	Data     any
+}
+
+func (s *Server) newPage(r *http.Request, title string) *page {
+	p := &page{Lang: s.lang(r), Title: title, Path: r.URL.RequestURI(), Now: time.Now(), Fields: map[string]string{}}
+	if a, ok := countersign.ActorFromContext(r.Context()); ok {
+		p.Actor, p.SignedIn = a, true
+	}
+	if sess := sessionFrom(r); sess != nil {
+		p.CSRF = sess.CSRF
+	}
+	if f := r.URL.Query().Get("done"); f != "" && hasMsg("done."+f) {
+		p.Flash = "done." + f
+	}
+	return p
+}
+
+// setError puts err on the page: its message, and each field's message.
+func (p *page) setError(err error) {
+	p.Error = countersign.ErrorMessage(err)
+	for _, f := range countersign.ErrorFields(err) {
+		p.Fields[f.Field] = f.Message
+	}
+}
+
+// T returns the interface text for key in the page's language, formatted
+// with args when it has verbs.
+func (p *page) T(key string, args ...any) string {
+	m := msg(p.Lang, key)
+	if len(args) > 0 {
+		return fmt.Sprintf(m, args...)
+	}
+	return m
+}
+
+// Time formats t for people: a date and minutes, local to the server.
+func (p *page) Time(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	if p.Lang == "fr" {
+		return t.Local().Format("02/01/2006 15:04")
+	}
+	return t.Local().Format("2 Jan 2006, 15:04")
+}
+
+// TimePtr formats an optional time.
+func (p *page) TimePtr(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return p.Time(*t)
+}
+
+// ISO formats t for a <time datetime> attribute.
+func (p *page) ISO(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// Age says how long ago t was, in words.
+func (p *page) Age(t time.Time) string {
+	return p.Duration(p.Now.Sub(t))
+}
+
+// Duration says d in words, at the coarsest useful unit.
+func (p *page) Duration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return p.T("age.seconds", int(d.Seconds()))
+	case d < time.Hour:
+		return p.T("age.minutes", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return p.T("age.hours", int(d.Hours()))
+	}
+	return p.T("age.days", int(d.Hours()/24))
+}
+
+// Millis says a duration given in milliseconds in words.
+func (p *page) Millis(ms int64) string { return p.Duration(time.Duration(ms) * time.Millisecond) }
+
+// Status says a draft status in words.
+func (p *page) Status(st any) string { return p.T(fmt.Sprintf("status.%s", st)) }
+
+// YesNo says a boolean in words.
+func (p *page) YesNo(b bool) string {
+	if b {
+		return p.T("yes")
+	}
+	return p.T("no")
+}
+
+// Has reports whether the catalogue has key, for optional texts.
+func (p *page) Has(key string) bool { return hasMsg(key) }
+
+// Label returns the catalogue text for prefix+value, or value itself when
+// the catalogue has none (an action or reason added later).
+func (p *page) Label(prefix string, value any) string {
+	key := fmt.Sprintf("%s%v", prefix, value)
+	if hasMsg(key) {
+		return msg(p.Lang, key)
+	}
+	return fmt.Sprint(value)
+}
+
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p *page) {
+	t, ok := pages[name]
+	if !ok {
+		panic("no template " + name)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+		logger(r).Error("render page", "page", name, "err", err)
+		http.Error(w, "Internal error.", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Language", p.Lang)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
