@@ -235,6 +235,7 @@ func (m *Main) Run(ctx context.Context) error {
 	s.StatsRealIDs = m.Getenv("COUNTERSIGN_STATS_REAL_IDS") == "true"
 	s.Logger, s.MaxBodyBytes, s.DraftQueued = m.Logger, m.Config.MaxBodyBytes, m.Runner.Wake
 	s.Checks["database"] = db.Ping
+	s.VerifyLog = api.LiveVerifier(m.Notary, m.Config.AuditOrigin, m.Config.keyPath(), db.EachEvent)
 	if c, ok := model.(interface{ Healthy() bool }); ok {
 		s.Checks["model"] = func(context.Context) error {
 			if !c.Healthy() {
