@@ -254,7 +254,7 @@ type Entry struct {
 	EditRatio float64  `json:"edit_ratio"`
 	Diff      []DiffOp `json:"diff,omitempty"`
 	// Vigilance is set only in the response to the approval that wrote
-	// the entry, when a vigilance check was missed.
+	// the entry, when the draft held a vigilance check.
 	Vigilance *VigilanceResult `json:"vigilance,omitempty"`
 }
 

@@ -155,8 +155,14 @@ func (db *DB) Ping(ctx context.Context) error {
 // in its own transaction. Migrations are forward-only.
 func (db *DB) Migrate(ctx context.Context) error {
 	dir := db.dialect.name()
-	if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)`); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
+	// Look before creating: a service role without CREATE on the schema
+	// (AUDIT.md, "Least privilege on PostgreSQL") can then start once the
+	// owner has migrated.
+	var applied int
+	if err := db.w.GetContext(ctx, &applied, `SELECT COUNT(*) FROM schema_migrations`); err != nil {
+		if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)`); err != nil {
+			return fmt.Errorf("create schema_migrations: %w", err)
+		}
 	}
 	names, err := fs.Glob(migrations.FS, dir+"/*.sql")
 	if err != nil {

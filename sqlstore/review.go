@@ -178,7 +178,7 @@ func (db *DB) FindDraftByID(ctx context.Context, id string) (*review.Draft, erro
 	if err != nil {
 		return nil, err
 	}
-	if _, err := db.findCase(ctx, db.r, d.CaseID, false); err != nil {
+	if err := db.checkDraftAccess(ctx, db.r, d, false); err != nil {
 		return nil, err
 	}
 	return d, db.attachDecision(ctx, db.r, d)
@@ -226,7 +226,7 @@ func (db *DB) OpenDraft(ctx context.Context, id string) (*review.Draft, error) {
 		if d, err = db.getDraft(ctx, tx, id, db.dialect.forUpdate()); err != nil {
 			return err
 		}
-		if _, err := db.findCase(ctx, tx, d.CaseID, false); err != nil {
+		if err := db.checkDraftAccess(ctx, tx, d, false); err != nil {
 			return err
 		}
 		if d.Status != review.StatusPendingReview || d.OpenedAt != nil || !review.CanDecide(a, d) {
@@ -266,62 +266,18 @@ const waitingStatuses = `status IN ('pending_review', 'awaiting_countersign')`
 
 // FindQueue returns the drafts awaiting the actor's decision, oldest first:
 // a worker's pending drafts, or a supervisor's team's pending drafts and
-// drafts awaiting countersignature. Every filter narrows an index range
-// scan on (reviewer_id | team_id, status, created_at, id).
+// drafts awaiting countersignature. The query reads an index in queue order
+// and stops at the page: drafts_review_idx for a worker, the partial
+// drafts_queue_team_idx for a supervisor (ExplainQueue shows the plan).
 func (db *DB) FindQueue(ctx context.Context, f review.QueueFilter) ([]*review.Draft, string, error) {
-	a := actor(ctx)
 	p := db.policy()
-	var where []string
-	var args []any
-	switch a.Role {
-	case countersign.RoleWorker:
-		if f.Status != nil && *f.Status != review.StatusPendingReview {
-			return nil, "", countersign.InvalidFields("The request has mistakes.", countersign.FieldError{Field: "status", Message: "A worker's queue holds only drafts pending review."})
-		}
-		where, args = append(where, "reviewer_id = ?", "status = 'pending_review'"), append(args, a.UserID)
-	case countersign.RoleSupervisor:
-		where, args = append(where, "team_id = ?"), append(args, a.TeamID)
-		switch {
-		case f.Status == nil:
-			where = append(where, waitingStatuses)
-		case *f.Status == review.StatusPendingReview || *f.Status == review.StatusAwaitingCountersign:
-			where, args = append(where, "status = ?"), append(args, string(*f.Status))
-		default:
-			return nil, "", countersign.InvalidFields("The request has mistakes.", countersign.FieldError{Field: "status", Message: "Choose pending_review or awaiting_countersign."})
-		}
-	default:
-		return nil, "", countersign.Errorf(countersign.EFORBIDDEN, "Only workers and supervisors have a review queue.")
-	}
-	if v := f.Kind; v != nil {
-		where, args = append(where, "kind = ?"), append(args, string(*v))
-	}
-	if v := f.CaseID; v != nil {
-		where, args = append(where, "case_id = ?"), append(args, *v)
-	}
-	before := f.Before
 	now := db.Now().UTC()
-	if f.Overdue {
-		if t := p.OverdueBefore(now); before == nil || t.Before(*before) {
-			before = &t
-		}
+	query, args, limit, err := db.queueQuery(ctx, f, now)
+	if err != nil {
+		return nil, "", err
 	}
-	if before != nil {
-		where, args = append(where, "created_at < ?"), append(args, before.UTC())
-	}
-	if f.After != "" {
-		at, id, err := decodeCursor(f.After)
-		if err != nil {
-			return nil, "", err
-		}
-		where, args = append(where, "(created_at > ? OR (created_at = ? AND id > ?))"), append(args, at, at, id)
-	}
-	limit := f.Limit
-	if limit <= 0 || limit > 200 {
-		limit = 50
-	}
-	args = append(args, limit+1)
 	var rows []draftRow
-	if err := db.r.SelectContext(ctx, &rows, db.r.Rebind(queueQuery(where)), args...); err != nil {
+	if err := db.r.SelectContext(ctx, &rows, db.r.Rebind(query), args...); err != nil {
 		return nil, "", db.translate(fmt.Errorf("find review queue: %w", err))
 	}
 	var next string
@@ -345,13 +301,75 @@ func (db *DB) FindQueue(ctx context.Context, f review.QueueFilter) ([]*review.Dr
 	return drafts, next, nil
 }
 
-func queueQuery(where []string) string {
+// queueQuery builds the queue query for the actor and filter, with its
+// arguments and the page size.
+func (db *DB) queueQuery(ctx context.Context, f review.QueueFilter, now time.Time) (string, []any, int, error) {
+	a := actor(ctx)
+	p := db.policy()
+	var where []string
+	var args []any
+	switch a.Role {
+	case countersign.RoleWorker:
+		if f.Status != nil && *f.Status != review.StatusPendingReview {
+			return "", nil, 0, countersign.InvalidFields("The request has mistakes.", countersign.FieldError{Field: "status", Message: "A worker's queue holds only drafts pending review."})
+		}
+		where, args = append(where, "reviewer_id = ?", "status = 'pending_review'"), append(args, a.UserID)
+	case countersign.RoleSupervisor:
+		where, args = append(where, "team_id = ?"), append(args, a.TeamID)
+		switch {
+		case f.Status == nil:
+			where = append(where, waitingStatuses)
+		case *f.Status == review.StatusPendingReview || *f.Status == review.StatusAwaitingCountersign:
+			where, args = append(where, "status = ?"), append(args, string(*f.Status))
+		default:
+			return "", nil, 0, countersign.InvalidFields("The request has mistakes.", countersign.FieldError{Field: "status", Message: "Choose pending_review or awaiting_countersign."})
+		}
+	default:
+		return "", nil, 0, countersign.Errorf(countersign.EFORBIDDEN, "Only workers and supervisors have a review queue.")
+	}
+	if v := f.Kind; v != nil {
+		where, args = append(where, "kind = ?"), append(args, string(*v))
+	}
+	if v := f.CaseID; v != nil {
+		where, args = append(where, "case_id = ?"), append(args, *v)
+	}
+	before := f.Before
+	if f.Overdue {
+		if t := p.OverdueBefore(now); before == nil || t.Before(*before) {
+			before = &t
+		}
+	}
+	if before != nil {
+		where, args = append(where, "created_at < ?"), append(args, before.UTC())
+	}
+	if f.After != "" {
+		at, id, err := decodeCursor(f.After)
+		if err != nil {
+			return "", nil, 0, err
+		}
+		where, args = append(where, "(created_at > ? OR (created_at = ? AND id > ?))"), append(args, at, at, id)
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > 200 {
+		limit = 50
+	}
+	args = append(args, limit+1)
 	return `
 		SELECT ` + draftColumns + `
 		FROM drafts
 		WHERE ` + strings.Join(where, " AND ") + `
 		ORDER BY created_at, id
-		LIMIT ?`
+		LIMIT ?`, args, limit, nil
+}
+
+// ExplainQueue returns the database's plan for the query FindQueue runs
+// with the same actor and filter; tests and BENCHMARKS.md use it.
+func (db *DB) ExplainQueue(ctx context.Context, f review.QueueFilter) (string, error) {
+	query, args, _, err := db.queueQuery(ctx, f, db.Now().UTC())
+	if err != nil {
+		return "", err
+	}
+	return db.dialect.explain(ctx, db.r, db.r.Rebind(query), args...)
 }
 
 // ClaimJob leases the next queued draft, or one whose lease expired, to owner.

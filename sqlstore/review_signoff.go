@@ -149,10 +149,22 @@ func (db *DB) lockDraft(ctx context.Context, tx *Tx, id string) (*review.Draft, 
 	if err != nil {
 		return nil, err
 	}
-	if _, err := db.findCase(ctx, tx, d.CaseID, true); err != nil {
+	if err := db.checkDraftAccess(ctx, tx, d, true); err != nil {
 		return nil, err
 	}
 	return d, nil
+}
+
+// checkDraftAccess checks that the actor may read (or, with write, decide
+// on) the case of d. A worker a supervisor reassigned the draft to is its
+// reviewer without being the case's worker: the draft, and signing it into
+// the record, is open to them, the rest of the case is not.
+func (db *DB) checkDraftAccess(ctx context.Context, q queryer, d *review.Draft, write bool) error {
+	if a := actor(ctx); a.Role == countersign.RoleWorker && a.UserID == d.ReviewerID && a.TeamID == d.TeamID {
+		return nil
+	}
+	_, err := db.findCase(ctx, q, d.CaseID, write)
+	return err
 }
 
 // notWaiting is the ECONFLICT for deciding a draft in the wrong state; the
@@ -308,7 +320,8 @@ func (db *DB) SignOffDraft(ctx context.Context, id string, ap review.Approval) (
 	if err != nil {
 		return nil, err
 	}
-	if out.Entry != nil && out.Vigilance != nil && out.Vigilance.Missed {
+	out.Draft.Vigilance = out.Vigilance
+	if out.Entry != nil {
 		out.Entry.Vigilance = out.Vigilance
 	}
 	return out, nil

@@ -2,12 +2,17 @@ package storetest
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/lib/pq"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/countersign/countersign/audit"
@@ -170,7 +175,8 @@ func asAttacker(t *testing.T, db *sqlstore.DB, tables []string, stmts ...string)
 
 // exerciseTamper attacks the log the way issue 5 lists, each time with the
 // triggers bypassed, and checks that verification names the damage.
-func exerciseTamper(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
+func exerciseTamper(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func(t testing.TB) string) {
+	exerciseLeastPrivilege(t, dsn)
 	events := []string{"audit_event"}
 	t.Run("ChangedPayloadByteIsFoundAtItsEntry", func(t *testing.T) {
 		t.Parallel()
@@ -402,4 +408,105 @@ func exerciseBadProofs(t *testing.T, l *tamperLog) {
 	if checked < 20 {
 		t.Fatalf("only %d proofs checked", checked)
 	}
+}
+
+// AppRoleGrants are the privileges AUDIT.md gives the role the service runs
+// as on PostgreSQL, when a separate owner role runs `countersign migrate`:
+// everything on the business tables, but no UPDATE, DELETE or TRUNCATE on
+// the log. Each statement is run with %[1]s as the schema and %[2]s as the
+// role.
+var AppRoleGrants = []string{
+	`GRANT USAGE ON SCHEMA %[1]s TO %[2]s`,
+	`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %[1]s TO %[2]s`,
+	`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %[1]s TO %[2]s`,
+	`REVOKE UPDATE, DELETE, TRUNCATE ON %[1]s.audit_event, %[1]s.audit_node, %[1]s.audit_checkpoint FROM %[2]s`,
+	`REVOKE UPDATE, TRUNCATE ON %[1]s.audit_pending FROM %[2]s`,
+	`REVOKE INSERT, DELETE, TRUNCATE ON %[1]s.audit_head FROM %[2]s`,
+}
+
+// exerciseLeastPrivilege runs the service as a role without UPDATE, DELETE
+// or TRUNCATE on the audit tables: its own writes work, and the database
+// refuses those statements for lack of privilege, before any trigger.
+func exerciseLeastPrivilege(t *testing.T, dsn func(t testing.TB) string) {
+	t.Run("AppRoleWritesTheLogButCannotChangeIt", func(t *testing.T) {
+		t.Parallel()
+		ctx := context.Background()
+		d := dsn(t)
+		owner := MustOpen(t, d)
+		if owner.Dialect() != "postgres" {
+			t.Skip("roles and grants are PostgreSQL's; SQLite relies on its triggers")
+		}
+		f := MustSeed(t, owner)
+		var schema string
+		ok(t, owner.Raw().Get(&schema, `SELECT current_schema()`))
+		var b [6]byte
+		_, _ = rand.Read(b[:])
+		role := "cs_app_" + hex.EncodeToString(b[:]) // roles are cluster-wide
+		if _, err := owner.Raw().Exec(`CREATE ROLE ` + role + ` LOGIN`); err != nil {
+			t.Fatalf("create role: %v", err)
+		}
+		t.Cleanup(func() {
+			// Runs before the schema is dropped (cleanups run last first).
+			for _, s := range []string{`DROP OWNED BY ` + role, `DROP ROLE ` + role} {
+				if _, err := owner.Raw().Exec(s); err != nil {
+					t.Errorf("%s: %v", s, err)
+				}
+			}
+		})
+		for _, g := range AppRoleGrants {
+			s := fmt.Sprintf(g, schema, role)
+			if _, err := owner.Raw().Exec(s); err != nil {
+				t.Fatalf("%s: %v", s, err)
+			}
+		}
+
+		// lib/pq passes unknown DSN parameters as run-time settings: every
+		// connection of app starts with SET ROLE to the app role.
+		u, err := url.Parse(d)
+		ok(t, err)
+		q := u.Query()
+		q.Set("role", role)
+		u.RawQuery = q.Encode()
+		app := MustOpen(t, u.String())
+		var current string
+		ok(t, app.Raw().Get(&current, `SELECT current_user`))
+		if current != role {
+			t.Fatalf("app runs as %s, want %s", current, role)
+		}
+
+		// The service's writes: a note and its pending event, the sequencer
+		// (INSERT into the log, DELETE of pending, UPDATE of the head), and a
+		// checkpoint.
+		before, err := app.Sequence(ctx)
+		ok(t, err)
+		ok(t, app.AddNote(As(ctx, f.Worker), &casefile.Note{CaseID: f.Case.ID, Body: "Phone call."}))
+		size, err := app.Sequence(ctx)
+		ok(t, err)
+		if size != before+1 {
+			t.Fatalf("log size %d -> %d after one note", before, size)
+		}
+		mustVerify(t, app) // signs and stores a checkpoint as the app role
+
+		for _, s := range []string{
+			`UPDATE audit_event SET actor_id = 'mallory' WHERE seq = 1`,
+			`DELETE FROM audit_event WHERE seq = 1`,
+			`TRUNCATE audit_event`,
+			`UPDATE audit_node SET hash = hash`,
+			`DELETE FROM audit_node`,
+			`TRUNCATE audit_node`,
+			`UPDATE audit_checkpoint SET note = 'x'`,
+			`DELETE FROM audit_checkpoint`,
+			`TRUNCATE audit_checkpoint`,
+			`DELETE FROM audit_head`,
+			`TRUNCATE audit_head`,
+			`ALTER TABLE audit_event DISABLE TRIGGER USER`,
+		} {
+			_, err := app.Raw().Exec(s)
+			var pe *pq.Error
+			// 42501 insufficient_privilege; 42501 too for ALTER by a non-owner.
+			if !errors.As(err, &pe) || pe.Code != "42501" {
+				t.Errorf("%s as the app role: %v, want permission denied (42501)", s, err)
+			}
+		}
+	})
 }
