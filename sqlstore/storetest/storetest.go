@@ -30,7 +30,7 @@ func Exercise(t *testing.T, dsn func(t testing.TB) string) {
 	t.Run("Drafts", func(t *testing.T) { t.Parallel(); exerciseDrafts(t, open, dsn) })
 	t.Run("Audit", func(t *testing.T) { t.Parallel(); exerciseAudit(t, open, dsn) })
 	t.Run("Tamper", func(t *testing.T) { t.Parallel(); exerciseTamper(t, open, dsn) })
-	t.Run("Tamper", func(t *testing.T) { t.Parallel(); exerciseTamper(t, open) })
+	t.Run("Tamper", func(t *testing.T) { t.Parallel(); exerciseTamper(t, open, dsn) })
 }
 
 // code fails the test unless err carries the wanted code.
