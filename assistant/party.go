@@ -183,23 +183,30 @@ func addressPatterns(addr string) []*regexp.Regexp {
 			out = append(out, regexp.MustCompile(expr))
 		}
 	}
-	for _, seg := range regexp.MustCompile(`[,;\n]+`).Split(foldString(addr), -1) {
+	for i, seg := range regexp.MustCompile(`[,;\n]+`).Split(foldString(addr), -1) {
 		tokens := strings.Fields(seg)
 		if len(tokens) == 0 {
 			continue
 		}
+		// A segment that starts with a number is a postcode and town
+		// ("1000 Bruxelles") unless it is the first segment and reads as a
+		// street in the French and English order ("12 rue des Lilas").
+		numberFirst := len(tokens) >= 2 && reHouseNumber.MatchString(tokens[0])
+		isPostcodeTown := numberFirst && (i > 0 || len(tokens[0]) >= 4 && !hasStreetWord(tokens[1:]))
 		var street []string
 		number := ""
-		for _, t := range tokens {
+		for j, t := range tokens {
 			switch {
 			case number == "" && reHouseNumber.MatchString(t):
 				number = regexp.QuoteMeta(t)
-			case number == "":
+			case number == "" || numberFirst && j > 0 && !reHouseNumber.MatchString(t):
 				street = append(street, streetWord(t))
+			case numberFirst:
+				// A second number ends a number-first street.
+				numberFirst = false
 			}
 		}
 		streetExpr := strings.Join(street, ` ?`)
-		isPostcodeTown := len(tokens) >= 2 && reHouseNumber.MatchString(tokens[0])
 		switch {
 		case isPostcodeTown:
 			var town []string
@@ -218,6 +225,17 @@ func addressPatterns(addr string) []*regexp.Regexp {
 		}
 	}
 	return out
+}
+
+// hasStreetWord reports whether one of the folded tokens names a kind of
+// street ("rue", "avenue", "strasse").
+func hasStreetWord(tokens []string) bool {
+	for _, t := range tokens {
+		if streetWord(t) != regexp.QuoteMeta(strings.TrimSuffix(t, ".")) {
+			return true
+		}
+	}
+	return false
 }
 
 // streetWord turns one folded token of a street name into a pattern that

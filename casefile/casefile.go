@@ -48,6 +48,63 @@ type Note struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// Consent is one recorded answer of the client about AI-assisted drafting:
+// given, or refused or withdrawn. Consent rows are never changed; a
+// withdrawal is a new row, so the history shows who recorded what and when.
+// Seq numbers the rows of a case from 1. Note is free text for the case
+// file (how the client was asked); it never enters the audit log.
+type Consent struct {
+	ID         string    `json:"id"`
+	CaseID     string    `json:"case_id"`
+	Seq        int       `json:"seq"`
+	Given      bool      `json:"given"`
+	Note       string    `json:"note,omitempty"`
+	RecordedBy string    `json:"recorded_by"`
+	RecordedAt time.Time `json:"recorded_at"`
+}
+
+// ConsentState is where a case stands on AI-assisted drafting: the policy,
+// the client's current answer (nil if never asked) and the history, oldest
+// first.
+type ConsentState struct {
+	CaseID string `json:"case_id"`
+	// Required says whether the authority's policy asks for the client's
+	// consent before any draft is requested.
+	Required bool `json:"required"`
+	// Given says whether the client's latest answer is yes.
+	Given bool `json:"given"`
+	// DraftingAllowed applies the policy to the current answer.
+	DraftingAllowed bool       `json:"drafting_allowed"`
+	Current         *Consent   `json:"current"`
+	History         []*Consent `json:"history"`
+}
+
+// DraftingAllowed applies the consent policy to the latest answer (nil when
+// the client was never asked). Where consent is required, only a current
+// yes allows drafting; where it is not, drafting is allowed unless the
+// client refused or withdrew, because an explicit objection is always
+// honoured.
+func DraftingAllowed(required bool, current *Consent) bool {
+	if current == nil {
+		return !required
+	}
+	return current.Given
+}
+
+// MaxConsentNote bounds the note recorded with a consent answer, in characters.
+const MaxConsentNote = 2000
+
+// ConsentRefusal is the reason a draft request is refused for want of consent.
+const ConsentRefusal = "The client has not agreed to AI-assisted drafting; record their consent first."
+
+// ConsentObjection is the reason a draft request is refused when the
+// client's latest answer is no.
+const ConsentObjection = "The client has refused or withdrawn AI-assisted drafting; a draft can be requested only if they agree again."
+
+// ConsentWithdrawn is the failure reason of drafts still waiting to be
+// generated when the client withdrew consent.
+const ConsentWithdrawn = "The client withdrew their consent to AI-assisted drafting before the draft was generated."
+
 // CaseFilter selects cases; nil fields are not applied. Visibility by role
 // is applied by the store from the actor in the context.
 type CaseFilter struct {
@@ -93,4 +150,13 @@ type Store interface {
 	AddNote(ctx context.Context, n *Note) error
 	// FindNotes returns the notes of a case in the order they were written.
 	FindNotes(ctx context.Context, caseID string) ([]*Note, error)
+	// RecordConsent appends the client's answer about AI-assisted drafting
+	// (c.CaseID, c.Given, c.Note) and fills in the rest. A withdrawal also
+	// fails the case's drafts not yet generated. Returns ENOTFOUND,
+	// EFORBIDDEN (only the case's worker and team supervisors record it),
+	// EINVALID (note too long).
+	RecordConsent(ctx context.Context, c *Consent) error
+	// FindConsent returns the consent state of a case and its history.
+	// Returns ENOTFOUND or EFORBIDDEN.
+	FindConsent(ctx context.Context, caseID string) (*ConsentState, error)
 }

@@ -17,6 +17,9 @@ type JobStore interface {
 	ClaimJob(ctx context.Context, owner string, lease time.Duration) (*Job, error)
 	CompleteJob(ctx context.Context, job *Job, res *assistant.Result) error
 	FailJob(ctx context.Context, job *Job, reason string, retryAt *time.Time) error
+	// FailJobWithResult retries the job at retryAt or marks it failed; res,
+	// when the model was called, is the provenance of the last attempt.
+	FailJobWithResult(ctx context.Context, job *Job, res *assistant.Result, reason string, retryAt *time.Time) error
 }
 
 // Drafter produces a draft; *assistant.Drafter is the real one.
@@ -189,7 +192,7 @@ func (r *Runner) run(ctx context.Context, job *Job) {
 	}
 	r.Logger.Warn("draft generation failed", "op", "review.runner.draft", "draft", job.DraftID, "attempt", job.Attempt,
 		"retry", retryAt != nil, "err", err)
-	if err := r.Store.FailJob(wctx, job, reason, retryAt); err != nil {
+	if err := r.Store.FailJobWithResult(wctx, job, res, reason, retryAt); err != nil {
 		r.Logger.Error("store draft failure", "op", "review.runner.fail", "draft", job.DraftID, "err", err)
 	}
 }

@@ -52,6 +52,11 @@ type DB struct {
 	// when a transaction begins, so every row of a transaction agrees.
 	Now func() time.Time
 
+	// RequireConsent makes draft requests need the client's recorded
+	// consent to AI-assisted drafting (see casefile.DraftingAllowed). Open
+	// sets it; the service reads COUNTERSIGN_REQUIRE_CONSENT.
+	RequireConsent bool
+
 	// Policy holds the sign-off rules; nil means review.DefaultPolicy().
 	Policy *review.Policy
 	// Rand returns uniform numbers in [0, 1) for vigilance checks; tests
@@ -68,7 +73,7 @@ type DB struct {
 // A dsn starting with postgres:// or postgresql:// selects PostgreSQL;
 // anything else is a SQLite file path (or a sqlite: / file: URI).
 func Open(ctx context.Context, dsn string) (*DB, error) {
-	db := &DB{dsn: dsn, Now: time.Now, sequenced: make(chan struct{}, 1)}
+	db := &DB{dsn: dsn, Now: time.Now, RequireConsent: true, sequenced: make(chan struct{}, 1)}
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		db.dialect = postgres{}
 		x, err := sqlx.Open("postgres", dsn)

@@ -104,6 +104,9 @@ func (db *DB) RequestDraft(ctx context.Context, req review.DraftRequest) (*revie
 		if err != nil {
 			return err
 		}
+		if err := db.checkConsent(ctx, tx, c.ID); err != nil {
+			return err
+		}
 		if !db.policy().KindAllowed(c.CaseType, req.Kind) {
 			return countersign.InvalidFields("The draft could not be requested.", countersign.FieldError{Field: "kind",
 				Message: fmt.Sprintf("Your authority's policy does not allow AI drafts of kind %s for %s cases.", req.Kind, c.CaseType)})
@@ -522,6 +525,13 @@ func (db *DB) supersede(ctx context.Context, tx *Tx, job *review.Job) error {
 
 // FailJob retries the job at retryAt, or marks the draft failed.
 func (db *DB) FailJob(ctx context.Context, job *review.Job, reason string, retryAt *time.Time) error {
+	return db.FailJobWithResult(ctx, job, nil, reason, retryAt)
+}
+
+// FailJobWithResult is FailJob for a job whose model was called: res (nil if
+// it was not) is the provenance of the last attempt, which the draft and the
+// audit event keep.
+func (db *DB) FailJobWithResult(ctx context.Context, job *review.Job, res *assistant.Result, reason string, retryAt *time.Time) error {
 	sys := countersign.System
 	return db.withTx(ctx, func(tx *Tx) error {
 		var (
@@ -548,6 +558,9 @@ func (db *DB) FailJob(ctx context.Context, job *review.Job, reason string, retry
 		if retryAt != nil {
 			action = audit.ActionDraftRetry
 			p["retry_at"] = retryAt.UTC().Format(time.RFC3339)
+		}
+		if err := keepProvenance(ctx, tx, job.DraftID, res, p); err != nil {
+			return err
 		}
 		return tx.record(ctx, sys, action, "draft", job.DraftID, job.CaseID, p)
 	})

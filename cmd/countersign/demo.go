@@ -109,7 +109,9 @@ func (m *Main) seedDemoData(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	// Marie agreed to AI-assisted drafting, which the default policy
+	// requires before any draft is requested.
+	return db.RecordConsent(wctx, &casefile.Consent{CaseID: c.ID, Given: true, Note: "Asked at the first home visit; Marie agreed."})
 }
 
 func (m *Main) printDemo() {

@@ -70,5 +70,8 @@ func MustSeed(t testing.TB, db *sqlstore.DB) *Fixture {
 		must(db.AddNote(wctx, note))
 		f.Notes = append(f.Notes, note)
 	}
+	// The client agreed to AI-assisted drafting, which the default policy
+	// requires before any draft is requested.
+	must(db.RecordConsent(wctx, &casefile.Consent{CaseID: f.Case.ID, Given: true}))
 	return f
 }

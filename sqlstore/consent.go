@@ -1,0 +1,195 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/audit"
+	"github.com/countersign/countersign/casefile"
+)
+
+const consentColumns = `id, case_id, seq, given, note, recorded_by, recorded_at`
+
+type consentRow struct {
+	ID         string    `db:"id"`
+	CaseID     string    `db:"case_id"`
+	Seq        int       `db:"seq"`
+	Given      bool      `db:"given"`
+	Note       string    `db:"note"`
+	RecordedBy string    `db:"recorded_by"`
+	RecordedAt time.Time `db:"recorded_at"`
+}
+
+func (r *consentRow) toDomain() *casefile.Consent {
+	return &casefile.Consent{ID: r.ID, CaseID: r.CaseID, Seq: r.Seq, Given: r.Given, Note: r.Note,
+		RecordedBy: r.RecordedBy, RecordedAt: r.RecordedAt.UTC()}
+}
+
+// RecordConsent appends the client's answer about AI-assisted drafting. A
+// refusal or withdrawal also fails, in the same transaction, the case's
+// drafts that are queued or being generated, so that no more case text goes
+// to a model. The audit events carry the facts (given or not, sequence, what
+// it replaced, the hash of the note), never the note.
+func (db *DB) RecordConsent(ctx context.Context, c *casefile.Consent) error {
+	c.Note = strings.TrimSpace(c.Note)
+	if utf8.RuneCountInString(c.Note) > casefile.MaxConsentNote || strings.ContainsRune(c.Note, 0) {
+		return countersign.InvalidFields("The consent could not be recorded.", countersign.FieldError{Field: "note",
+			Message: fmt.Sprintf("Keep the note under %d characters of plain text.", casefile.MaxConsentNote)})
+	}
+	a := actor(ctx)
+	switch a.Role {
+	case countersign.RoleWorker, countersign.RoleSupervisor, countersign.RoleSystem:
+	default:
+		return countersign.Errorf(countersign.EFORBIDDEN, "Only the case's worker or a supervisor of its team can record the client's consent.")
+	}
+	return db.withTx(ctx, func(tx *Tx) error {
+		if _, err := db.findCase(ctx, tx, c.CaseID, true); err != nil {
+			return err
+		}
+		if err := db.lockCase(ctx, tx, c.CaseID); err != nil {
+			return err
+		}
+		prev, err := db.latestConsent(ctx, tx, c.CaseID)
+		if err != nil {
+			return err
+		}
+		c.ID, c.Seq, c.RecordedBy, c.RecordedAt = countersign.NewID(countersign.PrefixConsent), 1, a.UserID, tx.now
+		previous := "none"
+		if prev != nil {
+			c.Seq = prev.Seq + 1
+			previous = map[bool]string{true: "given", false: "withdrawn"}[prev.Given]
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`
+			INSERT INTO consents (`+consentColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`),
+			c.ID, c.CaseID, c.Seq, c.Given, c.Note, c.RecordedBy, c.RecordedAt); err != nil {
+			if isConflict(db.translate(err)) {
+				return countersign.Errorf(countersign.ECONFLICT, "Someone recorded the client's consent at the same moment; look at it and try again.")
+			}
+			return fmt.Errorf("insert consent: %w", err)
+		}
+		p := audit.Payload{"given": strconv.FormatBool(c.Given), "seq": strconv.Itoa(c.Seq), "previous": previous}
+		if c.Note != "" {
+			p["note_sha256"] = sha256Hex(c.Note)
+		}
+		action := audit.ActionConsentRecorded
+		if !c.Given {
+			action = audit.ActionConsentWithdrawn
+			n, err := db.failUngenerated(ctx, tx, a, c)
+			if err != nil {
+				return err
+			}
+			p["drafts_stopped"] = strconv.Itoa(n)
+		}
+		return tx.record(ctx, a, action, "consent", c.ID, c.CaseID, p)
+	})
+}
+
+// failUngenerated fails the drafts of c's case that no model has answered
+// yet, after the client withdrew consent. A worker generating one of them
+// loses its lease fence and cannot put it up for review.
+func (db *DB) failUngenerated(ctx context.Context, tx *Tx, a countersign.Actor, c *casefile.Consent) (int, error) {
+	var rows []struct {
+		ID       string `db:"id"`
+		Attempts int    `db:"attempts"`
+	}
+	if err := tx.SelectContext(ctx, &rows, tx.Rebind(`
+		SELECT id, attempts FROM drafts
+		WHERE case_id = ? AND status IN ('queued', 'generating')
+		ORDER BY id`+db.dialect.forUpdate()), c.CaseID); err != nil {
+		return 0, fmt.Errorf("find drafts to stop: %w", err)
+	}
+	reason := casefile.ConsentWithdrawn
+	for _, r := range rows {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`
+			UPDATE drafts SET status = 'failed', failure_reason = ?, lease_owner = '', lease_until = NULL, updated_at = ?
+			WHERE id = ? AND status IN ('queued', 'generating')`), reason, tx.now, r.ID); err != nil {
+			return 0, fmt.Errorf("stop draft %s: %w", r.ID, err)
+		}
+		if err := tx.record(ctx, a, audit.ActionDraftFailed, "draft", r.ID, c.CaseID, audit.Payload{
+			"attempt": strconv.Itoa(r.Attempts), "reason_sha256": sha256Hex(reason), "cause": "consent_withdrawn", "consent": c.ID,
+		}); err != nil {
+			return 0, err
+		}
+	}
+	return len(rows), nil
+}
+
+// FindConsent returns the consent state of a case and its history.
+func (db *DB) FindConsent(ctx context.Context, caseID string) (*casefile.ConsentState, error) {
+	if _, err := db.findCase(ctx, db.r, caseID, false); err != nil {
+		return nil, err
+	}
+	var rows []consentRow
+	if err := db.r.SelectContext(ctx, &rows, db.r.Rebind(`
+		SELECT `+consentColumns+`
+		FROM consents
+		WHERE case_id = ?
+		ORDER BY seq`), caseID); err != nil {
+		return nil, db.translate(fmt.Errorf("find consents: %w", err))
+	}
+	st := &casefile.ConsentState{CaseID: caseID, Required: db.RequireConsent, History: make([]*casefile.Consent, len(rows))}
+	for i := range rows {
+		st.History[i] = rows[i].toDomain()
+	}
+	if len(rows) > 0 {
+		st.Current = st.History[len(rows)-1]
+		st.Given = st.Current.Given
+	}
+	st.DraftingAllowed = casefile.DraftingAllowed(st.Required, st.Current)
+	return st, nil
+}
+
+// checkConsent refuses a draft request the client's consent does not allow
+// (see casefile.DraftingAllowed) with ECONFLICT and the reason. It locks the
+// case row first, so a withdrawal committing meanwhile either sees the new
+// draft and stops it, or is seen by this check (PostgreSQL; SQLite has a
+// single writer).
+func (db *DB) checkConsent(ctx context.Context, tx *Tx, caseID string) error {
+	if err := db.lockCase(ctx, tx, caseID); err != nil {
+		return err
+	}
+	cur, err := db.latestConsent(ctx, tx, caseID)
+	if err != nil {
+		return err
+	}
+	if casefile.DraftingAllowed(db.RequireConsent, cur) {
+		return nil
+	}
+	if cur != nil {
+		return countersign.Errorf(countersign.ECONFLICT, "%s", casefile.ConsentObjection)
+	}
+	return countersign.Errorf(countersign.ECONFLICT, "%s", casefile.ConsentRefusal)
+}
+
+// lockCase locks a case row until the transaction ends, serialising consent
+// changes and draft requests of one case.
+func (db *DB) lockCase(ctx context.Context, tx *Tx, caseID string) error {
+	var id string
+	if err := tx.GetContext(ctx, &id, tx.Rebind(`SELECT id FROM cases WHERE id = ?`+db.dialect.forUpdate()), caseID); err != nil {
+		return notFound(db.translate(err), "There is no case with this id.")
+	}
+	return nil
+}
+
+// latestConsent returns the newest consent row of a case, or nil.
+func (db *DB) latestConsent(ctx context.Context, q queryer, caseID string) (*casefile.Consent, error) {
+	var rows []consentRow
+	if err := q.SelectContext(ctx, &rows, q.Rebind(`
+		SELECT `+consentColumns+`
+		FROM consents
+		WHERE case_id = ?
+		ORDER BY seq DESC
+		LIMIT 1`), caseID); err != nil {
+		return nil, db.translate(fmt.Errorf("find consent: %w", err))
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	return rows[0].toDomain(), nil
+}
