@@ -42,7 +42,17 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.DSN, "db", cfg.DSN, "database: a SQLite file path or a postgres:// URL")
 	file := fs.String("file", "", "verify: an export file (- for stdin) instead of the live database")
-	vkeys := fs.String("key", getenv("COUNTERSIGN_AUDIT_VERIFIER_KEY"), "verify: the log's public verifier key(s), comma-separated")
+	// --key may be repeated (a key rotation: old and new key) and each
+	// value may list several keys separated by commas.
+	var keyList []string
+	fs.Func("key", "verify: the log's public verifier key; repeat it (or separate keys by commas) during a key rotation", func(v string) error {
+		for k := range strings.SplitSeq(v, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				keyList = append(keyList, k)
+			}
+		}
+		return nil
+	})
 	since := fs.String("since", "", "verify: the checkpoint you saved last time, to prove the log only grew")
 	save := fs.String("save", "", "verify: write the verified checkpoint to this file for next time")
 	quiet := fs.Bool("quiet", false, "verify: no progress output")
@@ -62,7 +72,12 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		fmt.Fprintln(stdout, vkey)
 		return 0
 	case "verify":
-		return verify(ctx, cfg, *file, *vkeys, *since, *save, *quiet, stdout, stderr)
+		if len(keyList) == 0 {
+			if v := getenv("COUNTERSIGN_AUDIT_VERIFIER_KEY"); v != "" {
+				keyList = strings.Split(v, ",")
+			}
+		}
+		return verify(ctx, cfg, *file, keyList, *since, *save, *quiet, stdout, stderr)
 	case "checkpoint", "export":
 		db, err := sqlstore.Open(ctx, cfg.DSN)
 		if err != nil {
@@ -91,24 +106,24 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	return 2
 }
 
-func verify(ctx context.Context, cfg Config, file, vkeys, sincePath, savePath string, quiet bool, stdout, stderr io.Writer) int {
+func verify(ctx context.Context, cfg Config, file string, vkeys []string, sincePath, savePath string, quiet bool, stdout, stderr io.Writer) int {
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "countersign audit verify: %s\n", describe(err))
 		return 2
 	}
 	var keys []note.Verifier
 	var err error
-	if vkeys == "" && file == "" {
+	if len(vkeys) == 0 && file == "" {
 		// Live verification on the service's own machine: derive the
 		// verifier from the signing key.
 		_, vkey, err := audit.LoadOrCreateSigner(cfg.keyPath(), cfg.AuditOrigin)
 		if err != nil {
 			return fail(err)
 		}
-		vkeys = vkey
+		vkeys = []string{vkey}
 	}
-	if vkeys != "" {
-		if keys, err = audit.ParseVerifierKeys(strings.Split(vkeys, ",")...); err != nil {
+	if len(vkeys) > 0 {
+		if keys, err = audit.ParseVerifierKeys(vkeys...); err != nil {
 			return fail(err)
 		}
 	} else {

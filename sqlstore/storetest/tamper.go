@@ -119,7 +119,7 @@ func mustFailAt(t *testing.T, rep *audit.Report, seq uint64, want string) {
 // PostgreSQL the owner may disable a table's triggers (ENABLE ALWAYS only
 // defeats session_replication_role), on SQLite anyone who can write the
 // file can drop them. The triggers are put back afterwards.
-func asAttacker(t *testing.T, db *sqlstore.DB, tables []string, stmts ...string) {
+func asAttacker(t testing.TB, db *sqlstore.DB, tables []string, stmts ...string) {
 	t.Helper()
 	ctx := context.Background()
 	tx, err := db.Raw().BeginTxx(ctx, nil)
@@ -235,7 +235,7 @@ func exerciseTamper(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func
 		asAttacker(t, l.db, []string{"audit_event", "audit_node", "audit_checkpoint", "audit_head"},
 			fmt.Sprintf(`DELETE FROM audit_event WHERE seq >= %d`, cut),
 			fmt.Sprintf(`DELETE FROM audit_checkpoint WHERE size > %d`, cut),
-			l.headUpdate(h))
+			headUpdate(l.db, h))
 		if rep := l.verify(t, nil); !rep.OK {
 			t.Fatalf("without the saved checkpoint the shortened log should pass (that is the attack): %s", rep.Problem)
 		}
@@ -245,34 +245,8 @@ func exerciseTamper(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func
 		t.Parallel()
 		l := mustTamperLog(t, open)
 		ctx := context.Background()
-		// The attacker holds the signing key: they change entry 15 (a note),
-		// recompute
-		// every hash, the tree and the head, drop the old checkpoints and
-		// let the service sign the new history with the real key.
-		var all []*audit.Event
-		ok(t, l.db.EachEvent(ctx, 0, func(e *audit.Event) error { all = append(all, e); return nil }))
-		if all[15].Action != audit.ActionNoteAdded {
-			t.Fatalf("entry 15 is %s, want a note", all[15].Action)
-		}
-		all[15].Payload["body_sha256"] = strings.Repeat("0", 64)
-		h := audit.NewHead()
-		var nodes []audit.Node
-		stmts := []string{`DELETE FROM audit_event`, `DELETE FROM audit_node`, `DELETE FROM audit_checkpoint`}
-		for _, e := range all {
-			ns, err := h.Append(e)
-			ok(t, err)
-			nodes = append(nodes, ns...)
-			p, err := json.Marshal(e.Payload)
-			ok(t, err)
-			stmts = append(stmts, fmt.Sprintf(`INSERT INTO audit_event (seq, at, actor_id, role, action, subject_type, subject_id, case_id, payload, leaf_hash, chain_hash)
-				VALUES (%d, '%s', '%s', '%s', '%s', '%s', '%s', '%s', '%s', %s, %s)`, e.Seq, e.At.UTC().Format(audit.TimeFormat), e.ActorID, e.Role,
-				e.Action, e.SubjectType, e.SubjectID, e.CaseID, p, l.blob(e.LeafHash), l.blob(e.ChainHash)))
-		}
-		for _, n := range nodes {
-			stmts = append(stmts, fmt.Sprintf(`INSERT INTO audit_node (level, idx, hash) VALUES (%d, %d, %s)`, n.Level, n.Index, l.blob(n.Hash)))
-		}
-		stmts = append(stmts, l.headUpdate(h))
-		asAttacker(t, l.db, []string{"audit_event", "audit_node", "audit_checkpoint", "audit_head"}, stmts...)
+		// The attacker holds the signing key (see MustRewriteHistory).
+		MustRewriteHistory(t, l.db, 15)
 
 		rep := l.verify(t, nil)
 		if !rep.OK || rep.Checkpoint == nil || rep.CheckpointSize != l.Latest.Size {
@@ -296,6 +270,40 @@ func exerciseTamper(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func
 	})
 }
 
+// MustRewriteHistory does what an attacker holding the signing key does to
+// hide a change: it changes entry seq (a note: its body hash), recomputes
+// every leaf and chain hash, the tree nodes and the head, and deletes the
+// checkpoints, so the service signs the new history with the real key.
+// Only a checkpoint saved outside (the board's --since) can tell.
+func MustRewriteHistory(t testing.TB, db *sqlstore.DB, seq uint64) {
+	t.Helper()
+	ctx := context.Background()
+	var all []*audit.Event
+	ok(t, db.EachEvent(ctx, 0, func(e *audit.Event) error { all = append(all, e); return nil }))
+	if uint64(len(all)) <= seq || all[seq].Action != audit.ActionNoteAdded {
+		t.Fatalf("entry %d is not a note", seq)
+	}
+	all[seq].Payload["body_sha256"] = strings.Repeat("0", 64)
+	h := audit.NewHead()
+	var nodes []audit.Node
+	stmts := []string{`DELETE FROM audit_event`, `DELETE FROM audit_node`, `DELETE FROM audit_checkpoint`}
+	for _, e := range all {
+		ns, err := h.Append(e)
+		ok(t, err)
+		nodes = append(nodes, ns...)
+		p, err := json.Marshal(e.Payload)
+		ok(t, err)
+		stmts = append(stmts, fmt.Sprintf(`INSERT INTO audit_event (seq, at, actor_id, role, action, subject_type, subject_id, case_id, payload, leaf_hash, chain_hash)
+			VALUES (%d, '%s', '%s', '%s', '%s', '%s', '%s', '%s', '%s', %s, %s)`, e.Seq, e.At.UTC().Format(audit.TimeFormat), e.ActorID, e.Role,
+			e.Action, e.SubjectType, e.SubjectID, e.CaseID, p, blob(db, e.LeafHash), blob(db, e.ChainHash)))
+	}
+	for _, n := range nodes {
+		stmts = append(stmts, fmt.Sprintf(`INSERT INTO audit_node (level, idx, hash) VALUES (%d, %d, %s)`, n.Level, n.Index, blob(db, n.Hash)))
+	}
+	stmts = append(stmts, headUpdate(db, h))
+	asAttacker(t, db, []string{"audit_event", "audit_node", "audit_checkpoint", "audit_head"}, stmts...)
+}
+
 // mustHeadAt rebuilds the head the log had after its first size events.
 func (l *tamperLog) mustHeadAt(t *testing.T, size uint64) *audit.Head {
 	t.Helper()
@@ -308,13 +316,13 @@ func (l *tamperLog) mustHeadAt(t *testing.T, size uint64) *audit.Head {
 	return h
 }
 
-func (l *tamperLog) headUpdate(h *audit.Head) string {
-	return fmt.Sprintf(`UPDATE audit_head SET size = %d, chain = %s, range_hashes = %s WHERE id = 1`, h.Size, l.blob(h.Chain), l.blob(h.MarshalRange()))
+func headUpdate(db *sqlstore.DB, h *audit.Head) string {
+	return fmt.Sprintf(`UPDATE audit_head SET size = %d, chain = %s, range_hashes = %s WHERE id = 1`, h.Size, blob(db, h.Chain), blob(db, h.MarshalRange()))
 }
 
 // blob writes b as a literal of the dialect's byte type.
-func (l *tamperLog) blob(b []byte) string {
-	if l.db.Dialect() == "postgres" {
+func blob(db *sqlstore.DB, b []byte) string {
+	if db.Dialect() == "postgres" {
 		return fmt.Sprintf(`'\x%x'::bytea`, b)
 	}
 	return fmt.Sprintf(`X'%x'`, b)
