@@ -283,6 +283,8 @@ type dialect interface {
 	skipLocked() string
 	lockMigrations(ctx context.Context, tx *sqlx.Tx) error
 	translate(err error) error
+	// explain returns the query plan of query, one line per plan node.
+	explain(ctx context.Context, q *sqlx.DB, query string, args ...any) (string, error)
 }
 
 type postgres struct{}
@@ -311,7 +313,28 @@ func (postgres) translate(err error) error {
 	return err
 }
 
+func (postgres) explain(ctx context.Context, q *sqlx.DB, query string, args ...any) (string, error) {
+	var lines []string
+	err := q.SelectContext(ctx, &lines, "EXPLAIN "+query, args...)
+	return strings.Join(lines, "\n"), err
+}
+
 type sqliteDialect struct{}
+
+func (sqliteDialect) explain(ctx context.Context, q *sqlx.DB, query string, args ...any) (string, error) {
+	var rows []struct {
+		ID     int    `db:"id"`
+		Parent int    `db:"parent"`
+		Unused int    `db:"notused"`
+		Detail string `db:"detail"`
+	}
+	err := q.SelectContext(ctx, &rows, "EXPLAIN QUERY PLAN "+query, args...)
+	lines := make([]string, len(rows))
+	for i, r := range rows {
+		lines[i] = r.Detail
+	}
+	return strings.Join(lines, "\n"), err
+}
 
 func (sqliteDialect) name() string                                          { return "sqlite" }
 func (sqliteDialect) forUpdate() string                                     { return "" }
