@@ -99,6 +99,8 @@ func (s *Server) Handler() http.Handler {
 	authed("POST /v1/cases/{id}/notes", s.handleNoteCreate)
 	authed("GET /v1/cases/{id}/notes", s.handleNoteList)
 	authed("POST /v1/cases/{id}/drafts", s.handleDraftCreate)
+	authed("GET /v1/cases/{id}/consent", s.handleConsentGet)
+	authed("POST /v1/cases/{id}/consent", s.handleConsentRecord)
 	authed("GET /v1/cases/{id}/record", s.handleRecord)
 	authed("GET /v1/drafts/{id}", s.handleDraftGet)
 	authed("POST /v1/drafts/{id}/approve", s.handleDraftApprove)

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -56,6 +57,9 @@ Configuration (environment):
                              an OpenAI-compatible model endpoint (default: offline drafter)
   COUNTERSIGN_AUDIT_KEY      file holding the checkpoint signing key (default ./countersign-audit.key)
   COUNTERSIGN_AUDIT_ORIGIN   the log's name in checkpoints (default countersign.local/audit)
+  COUNTERSIGN_REQUIRE_CONSENT=false
+                             drafts need no recorded consent of the client (default: they do;
+                             a recorded refusal or withdrawal is honoured either way)
 `
 
 // run dispatches a command and returns the process exit status.
@@ -214,6 +218,11 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.DB = db
+	if v := m.Getenv("COUNTERSIGN_REQUIRE_CONSENT"); v != "" {
+		if db.RequireConsent, err = strconv.ParseBool(v); err != nil {
+			return fmt.Errorf("COUNTERSIGN_REQUIRE_CONSENT must be true or false: %w", err)
+		}
+	}
 	signer, _, err := audit.LoadOrCreateSigner(m.Config.keyPath(), m.Config.AuditOrigin)
 	if err != nil {
 		return err
