@@ -29,9 +29,9 @@ func Exercise(t *testing.T, dsn func(t testing.TB) string) {
 	t.Run("CaseFile", func(t *testing.T) { t.Parallel(); exerciseCaseFile(t, open) })
 	t.Run("Drafts", func(t *testing.T) { t.Parallel(); exerciseDrafts(t, open, dsn) })
 	t.Run("Audit", func(t *testing.T) { t.Parallel(); exerciseAudit(t, open, dsn) })
+	t.Run("Tamper", func(t *testing.T) { t.Parallel(); exerciseTamper(t, open, dsn) })
 	t.Run("Drafting", func(t *testing.T) { t.Parallel(); exerciseDrafting(t, open) })
-	t.Run("Tamper", func(t *testing.T) { t.Parallel(); exerciseTamper(t, open, dsn) })
-	t.Run("Tamper", func(t *testing.T) { t.Parallel(); exerciseTamper(t, open, dsn) })
+	t.Run("Review", func(t *testing.T) { t.Parallel(); exerciseReview(t, open, dsn) })
 }
 
 // code fails the test unless err carries the wanted code.
