@@ -43,6 +43,7 @@ type auditView struct {
 	Actions    []string
 	Events     []eventRow
 	NextURL    string
+	PrevURL    string
 	Stats      *uiStats
 	Checkpoint *checkpointView
 	Verify     *verifyView
@@ -136,11 +137,6 @@ func (s *Server) renderAudit(w http.ResponseWriter, r *http.Request, p *page, ve
 		return &t
 	}
 	f.Since, f.Until = day("since", v.Filter.Since, false), day("until", v.Filter.Until, true)
-	if a := q.Get("after"); a != "" {
-		if n, err := strconv.ParseUint(a, 10, 64); err == nil {
-			f.After = &n
-		}
-	}
 	f.Limit = auditPageSize
 	if len(p.Fields) > 0 {
 		p.Error = p.T("audit.badfilter")
@@ -150,40 +146,63 @@ func (s *Server) renderAudit(w http.ResponseWriter, r *http.Request, p *page, ve
 		s.uiError(w, r, err)
 		return
 	}
-	if status == http.StatusOK {
-		events, err := s.Audit.FindEvents(ctx, f)
-		if err != nil {
-			s.uiError(w, r, err)
-			return
-		}
-		for _, e := range events {
-			row := eventRow{Event: e}
-			for k, val := range e.Payload {
-				row.Payload = append(row.Payload, k+"="+val)
-			}
-			sort.Strings(row.Payload)
-			v.Events = append(v.Events, row)
-		}
-		if len(events) == auditPageSize {
-			nq := url.Values{}
-			for k, val := range q {
-				nq[k] = val
-			}
-			nq.Set("after", strconv.FormatUint(events[len(events)-1].Seq, 10))
-			v.NextURL = "/audit?" + nq.Encode()
-		}
-		if v.Stats, err = s.uiStats(ctx, p, f.Since, f.Until); err != nil {
-			s.uiError(w, r, err)
-			return
-		}
-	}
+	var size uint64
 	if s.AuditProofs != nil {
 		cp, err := s.AuditProofs.Checkpoint(ctx)
 		if err != nil {
 			s.uiError(w, r, err)
 			return
 		}
+		size = cp.Size
 		v.Checkpoint = &checkpointView{Origin: cp.Origin, Size: cp.Size, Root: base64.StdEncoding.EncodeToString(cp.Root), Note: string(cp.Note)}
+	}
+	// from is the first entry shown. Without filters the page opens on the
+	// latest entries; with filters, on the first that match.
+	var from uint64
+	if n, err := strconv.ParseUint(q.Get("from"), 10, 64); err == nil {
+		from = n
+	} else if f.CaseID == nil && f.ActorID == nil && f.Action == nil && f.Since == nil && f.Until == nil && size > auditPageSize {
+		from = size - auditPageSize
+	}
+	if from > 0 {
+		after := from - 1
+		f.After = &after
+	}
+	if status != http.StatusOK {
+		p.Data = v
+		s.render(w, r, status, "audit.html", p)
+		return
+	}
+	events, err := s.Audit.FindEvents(ctx, f)
+	if err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	for _, e := range events {
+		row := eventRow{Event: e}
+		for k, val := range e.Payload {
+			row.Payload = append(row.Payload, k+"="+val)
+		}
+		sort.Strings(row.Payload)
+		v.Events = append(v.Events, row)
+	}
+	page := func(n uint64) string {
+		nq := url.Values{}
+		for k, val := range q {
+			nq[k] = val
+		}
+		nq.Set("from", strconv.FormatUint(n, 10))
+		return "/audit?" + nq.Encode()
+	}
+	if len(events) == auditPageSize {
+		v.NextURL = page(events[len(events)-1].Seq + 1)
+	}
+	if from > 0 {
+		v.PrevURL = page(from - min(from, auditPageSize))
+	}
+	if v.Stats, err = s.uiStats(ctx, p, f.Since, f.Until); err != nil {
+		s.uiError(w, r, err)
+		return
 	}
 	p.Data = v
 	s.render(w, r, status, "audit.html", p)
@@ -225,9 +244,10 @@ type bar struct {
 }
 
 const (
-	chartLabelWidth = 200
-	chartBarWidth   = 300
-	chartRow        = 30
+	// Each row is a label on its own line with the bar below it, so long
+	// labels (French ones especially) never overlap or get cut.
+	chartBarWidth = 380
+	chartRow      = 42
 )
 
 func newChart(id, title string, labels []string, values []float64, display func(float64) string) *barChart {
@@ -241,7 +261,7 @@ func newChart(id, title string, labels []string, values []float64, display func(
 		if maxV > 0 {
 			b.W = float64(chartBarWidth) * values[i] / maxV
 		}
-		b.TextX = chartLabelWidth + b.W + 6
+		b.TextX = b.W + 6
 		c.Bars = append(c.Bars, b)
 	}
 	c.Height = max(len(c.Bars)*chartRow, chartRow)

@@ -111,6 +111,11 @@ type page struct {
 
 func (s *Server) newPage(r *http.Request, title string) *page {
 	p := &page{Lang: s.lang(r), Title: title, Path: r.URL.RequestURI(), Now: time.Now(), Fields: map[string]string{}}
+	if r.Method != http.MethodGet && r.URL.Path != "/signin" {
+		// After a form, the switch leads back to the page the form was on:
+		// POST /drafts/{id}/approve came from GET /drafts/{id}.
+		p.Path = r.URL.Path[:max(strings.LastIndexByte(r.URL.Path, '/'), 1)]
+	}
 	if a, ok := countersign.ActorFromContext(r.Context()); ok {
 		p.Actor, p.SignedIn = a, true
 	}
@@ -171,6 +176,8 @@ func (p *page) Age(t time.Time) string {
 // Duration says d in words, at the coarsest useful unit.
 func (p *page) Duration(d time.Duration) string {
 	switch {
+	case d < time.Second:
+		return p.T("age.lt1s")
 	case d < time.Minute:
 		return p.T("age.seconds", int(d.Seconds()))
 	case d < time.Hour:

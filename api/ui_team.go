@@ -42,6 +42,7 @@ type decisionRow struct {
 	Edited    string
 	EditRatio string
 	ReviewMS  int64
+	HasReview bool // the event records a review time
 	Fast      bool
 	Reason    string
 }
@@ -130,9 +131,9 @@ func (s *Server) teamDecisions(ctx context.Context, known []*casefile.Case, nm *
 				if c == nil {
 					continue
 				}
-				ms, _ := strconv.ParseInt(e.Payload["review_ms"], 10, 64)
+				ms, err := strconv.ParseInt(e.Payload["review_ms"], 10, 64)
 				row := decisionRow{At: e.At, Case: c, DraftID: e.SubjectID, Action: e.Action, Kind: e.Payload["kind"],
-					By: nm.of(e.ActorID), Edited: e.Payload["edited"], ReviewMS: ms, Fast: e.Payload["fast_sign_off"] == "true",
+					By: nm.of(e.ActorID), Edited: e.Payload["edited"], ReviewMS: ms, HasReview: err == nil, Fast: e.Payload["fast_sign_off"] == "true",
 					Reason: e.Payload["reason"]}
 				if r, err := strconv.ParseFloat(e.Payload["edit_ratio"], 64); err == nil {
 					row.EditRatio = strconv.Itoa(int(r*100+0.5)) + " %"
