@@ -218,6 +218,9 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.DB = db
+	if db.Policy, err = review.LoadPolicyFromEnv(m.Getenv); err != nil {
+		return err
+	}
 	if v := m.Getenv("COUNTERSIGN_REQUIRE_CONSENT"); v != "" {
 		if db.RequireConsent, err = strconv.ParseBool(v); err != nil {
 			return fmt.Errorf("COUNTERSIGN_REQUIRE_CONSENT must be true or false: %w", err)
