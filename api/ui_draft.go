@@ -61,6 +61,7 @@ type statementView struct {
 	HighStakes bool
 	Cites      []citeView
 	Action     string // form state: "", confirmed or removed
+	Missing    bool   // high-stakes and left undecided when the form came back
 }
 
 type itemView struct {
@@ -293,8 +294,16 @@ func (s *Server) handleUIApprove(w http.ResponseWriter, r *http.Request) {
 		}
 		ap.Content = edited
 	}
+	var undecided int
+	for _, st := range d.Content.Statements {
+		if review.HighStakes(st.Category) && actions[st.ID] == "" {
+			undecided++
+		}
+	}
 	if strings.TrimSpace(text) == "" {
 		err = countersign.InvalidFields(p.T("review.invalid"), countersign.FieldError{Field: "content", Message: p.T("review.empty")})
+	} else if undecided > 0 {
+		err = countersign.InvalidFields(p.T("review.invalid"), countersign.FieldError{Field: "statements", Message: p.T("review.undecided", undecided)})
 	} else {
 		var so *review.SignOff
 		if so, err = s.Review.SignOffDraft(ctx, d.ID, ap); err == nil {
@@ -321,7 +330,9 @@ func (s *Server) handleUIApprove(w http.ResponseWriter, r *http.Request) {
 	}
 	v.Text, v.Comment, v.ReasonCode = text, ap.Comment, ap.ReasonCode
 	for i := range v.Statements {
-		v.Statements[i].Action = actions[v.Statements[i].ID]
+		st := &v.Statements[i]
+		st.Action = actions[st.ID]
+		st.Missing = st.HighStakes && st.Action == ""
 	}
 	for i := range v.Items {
 		v.Items[i].Rejected = rejected[v.Items[i].ID]

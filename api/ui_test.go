@@ -61,6 +61,19 @@ func uiSetup(t testing.TB) *uiBundle {
 	return b
 }
 
+// flaggingDrafter drafts offline, then marks the first statement as not
+// found in the notes and the second as a risk.
+type flaggingDrafter struct{}
+
+func (flaggingDrafter) Draft(ctx context.Context, req assistant.Request) (*assistant.Result, error) {
+	res, err := (&assistant.Drafter{Model: assistant.Extractive{}}).Draft(ctx, req)
+	if err == nil && len(res.Content.Statements) > 1 {
+		res.Content.Statements[0].Ungrounded, res.Content.Statements[0].UngroundedReason = true, "No note says this."
+		res.Content.Statements[1].Category = assistant.CategoryRisk
+	}
+	return res, err
+}
+
 // uiClient is a browser without a browser: a cookie jar, redirects not
 // followed, and the CSRF token of the last page read.
 type uiClient struct {
@@ -393,6 +406,36 @@ func TestUI(t *testing.T) {
 			if !strings.Contains(body, want) {
 				t.Errorf("the record does not show %q", want)
 			}
+		}
+	})
+
+	t.Run("FlagsUngroundedAndHighStakesStatementsAndAsksForADecision", func(t *testing.T) {
+		t.Parallel()
+		b := uiSetup(t)
+		d := storetest.MustDraftWith(t, b.db, b.f, assistant.KindSummary, flaggingDrafter{})
+		c := b.signIn(t, "worker")
+		resp, body := c.get("/drafts/" + d.ID)
+		wantStatus(t, resp, body, http.StatusOK)
+		for _, want := range []string{`class="statement ungrounded"`, "Not found in the notes:", "No note says this.", "Risk — check this closely", `name="st.` + d.Content.Statements[1].ID + `" value="confirmed"`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("the review page lacks %q", want)
+			}
+		}
+		text := d.Content.Text()
+		resp, body = c.post("/drafts/"+d.ID+"/approve", url.Values{"content": {text}, "comment": {"kept"}})
+		wantStatus(t, resp, body, http.StatusUnprocessableEntity)
+		if !strings.Contains(body, "1 high-stakes statement(s) still need your decision") || !strings.Contains(body, "statement highstakes missing") || !strings.Contains(body, `value="kept"`) {
+			t.Fatalf("the missing decision is not explained, or the input is lost:\n%s", body)
+		}
+		risky := d.Content.Statements[1]
+		resp, _ = c.post("/drafts/"+d.ID+"/approve", url.Values{"content": {text}, "st." + risky.ID: {"removed"}})
+		wantRedirect(t, resp, "/cases/"+b.f.Case.ID+"?done=approved")
+		entries, err := b.db.FindRecord(storetest.As(context.Background(), b.f.Worker), b.f.Case.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) != 1 || strings.Contains(entries[0].Content, risky.Text) {
+			t.Fatalf("the removed statement was signed: %+v", entries)
 		}
 	})
 
