@@ -13,10 +13,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/api"
 	"github.com/countersign/countersign/assistant"
 	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/identity"
 	"github.com/countersign/countersign/review"
 	"github.com/countersign/countersign/sqlstore"
 	"github.com/countersign/countersign/sqlstore/storetest"
@@ -452,6 +454,46 @@ func TestUI(t *testing.T) {
 		}
 		resp, _ = c.post("/drafts/"+d.ID+"/reject", url.Values{"reason": {"not_needed"}})
 		wantRedirect(t, resp, "/cases/"+b.f.Case.ID+"?done=rejected")
+	})
+
+	t.Run("SupervisorReassignsADraftFromTheTeamQueue", func(t *testing.T) {
+		t.Parallel()
+		b := uiSetup(t)
+		ctx := context.Background()
+		second := &identity.User{Name: "Second Worker", Email: "second." + b.f.Case.ID + "@example.org", Role: countersign.RoleWorker, TeamID: b.f.Team.ID}
+		if err := b.db.CreateUser(ctx, second); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.db.CreateCase(storetest.As(ctx, b.f.Supervisor), &casefile.Case{Reference: "REF-B-" + b.f.Case.ID, Title: "Debt advice", WorkerID: second.ID}); err != nil {
+			t.Fatal(err)
+		}
+		d := storetest.MustDraft(t, b.db, b.f, assistant.KindSummary)
+		c := b.signIn(t, "supervisor")
+		resp, body := c.get("/team")
+		wantStatus(t, resp, body, http.StatusOK)
+		for _, want := range []string{`action="/drafts/` + d.ID + `/reassign"`, `<option value="` + second.ID + `">Second Worker</option>`, "Drafts waiting for review"} {
+			if !strings.Contains(body, want) {
+				t.Fatalf("the team page lacks %q:\n%s", want, body)
+			}
+		}
+		resp, body = c.post("/drafts/"+d.ID+"/reassign", url.Values{"worker": {""}})
+		wantStatus(t, resp, body, http.StatusUnprocessableEntity)
+		if !strings.Contains(body, "Choose the worker who should review this draft.") {
+			t.Fatalf("no message for a missing worker:\n%s", body)
+		}
+		resp, _ = c.post("/drafts/"+d.ID+"/reassign", url.Values{"worker": {second.ID}})
+		wantRedirect(t, resp, "/team?done=reassigned")
+		got, err := b.db.FindDraftByID(storetest.As(ctx, b.f.Supervisor), d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.ReviewerID != second.ID {
+			t.Fatalf("reviewer %s, want %s", got.ReviewerID, second.ID)
+		}
+		_, body = c.get("/team?done=reassigned")
+		if !strings.Contains(body, "The draft has been given to another worker.") || !strings.Contains(body, "Draft reassigned") {
+			t.Fatalf("the reassignment is not confirmed or not in the decisions:\n%s", body)
+		}
 	})
 
 	t.Run("ShowsTheEthicsBoardNoCaseProse", func(t *testing.T) {
