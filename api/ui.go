@@ -198,6 +198,13 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		s.uiError(w, r, err)
 		return
 	}
+	// A browser holds one session: the one it had before ends now.
+	if old, err := r.Cookie(sessionCookie); err == nil && old.Value != "" {
+		if err := s.Identity.EndSession(r.Context(), old.Value); err != nil && countersign.ErrorCode(err) != countersign.EUNAUTHORIZED {
+			s.uiError(w, r, err)
+			return
+		}
+	}
 	_, secret, err := s.Identity.CreateSession(r.Context(), u.ID, sessionTTL)
 	if err != nil {
 		s.uiError(w, r, err)

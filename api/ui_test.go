@@ -213,6 +213,13 @@ func TestUI(t *testing.T) {
 		if n := b.countEvents(t, "session.started"); n != 1 {
 			t.Fatalf("%d session.started events, want 1", n)
 		}
+		// Signing in again in the same browser ends the first session.
+		c.get("/signin")
+		resp, _ = c.post("/signin", url.Values{"token": {b.tokens["worker"]}})
+		wantRedirect(t, resp, "/")
+		if started, ended := b.countEvents(t, "session.started"), b.countEvents(t, "session.ended"); started != 2 || ended != 1 {
+			t.Fatalf("%d sessions started and %d ended, want 2 and 1", started, ended)
+		}
 	})
 
 	t.Run("RefusesABadTokenInWords", func(t *testing.T) {
