@@ -44,6 +44,7 @@ func setup(t *testing.T, open storetest.Opener, opts ...func(*api.Server)) *test
 	s := api.NewServer()
 	s.Identity, s.Cases, s.Review, s.Audit = db, db, db, db
 	s.AuditProofs = &audit.Notary{Store: db, Signer: signer, Origin: "test.local/audit"}
+	s.Export = db.Export
 	s.MaxBodyBytes = 64 << 10
 	s.Checks["database"] = db.Ping
 	for _, o := range opts {

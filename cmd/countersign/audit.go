@@ -16,20 +16,6 @@ import (
 	"github.com/countersign/countersign/sqlstore"
 )
 
-// exportAudit writes the NDJSON export of the first cp.Size events.
-func exportAudit(ctx context.Context, db *sqlstore.DB, w io.Writer, cp *audit.Checkpoint) error {
-	ew := audit.NewWriter(w)
-	if err := ew.WriteHeader(audit.Header{Origin: cp.Origin, Size: cp.Size, Checkpoint: string(cp.Note)}); err != nil {
-		return err
-	}
-	if cp.Size > 0 {
-		if err := db.EachEvent(ctx, cp.Size, ew.WriteEvent); err != nil {
-			return err
-		}
-	}
-	return ew.Flush()
-}
-
 // runAudit runs the ethics board's tools. verify exits 0 only when every
 // check holds, 1 when the log fails a check, 2 on a usage error.
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
@@ -97,7 +83,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 			_, _ = stdout.Write(cp.Note)
 			return 0
 		}
-		if err := exportAudit(ctx, db, stdout, cp); err != nil {
+		if err := db.Export(ctx, stdout, cp); err != nil {
 			return fail(err)
 		}
 		return 0

@@ -243,7 +243,7 @@ func (m *Main) Run(ctx context.Context) error {
 
 	s := api.NewServer()
 	s.Identity, s.Cases, s.Review, s.Audit, s.AuditProofs = db, db, db, db, m.Notary
-	s.Export = func(ctx context.Context, w io.Writer, cp *audit.Checkpoint) error { return exportAudit(ctx, db, w, cp) }
+	s.Export = db.Export
 	s.StatsRealIDs = m.Getenv("COUNTERSIGN_STATS_REAL_IDS") == "true"
 	s.Logger, s.MaxBodyBytes, s.DraftQueued = m.Logger, m.Config.MaxBodyBytes, m.Runner.Wake
 	s.Checks["database"] = db.Ping
