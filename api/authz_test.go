@@ -13,6 +13,7 @@ import (
 	"github.com/countersign/countersign/assistant"
 	"github.com/countersign/countersign/identity"
 	"github.com/countersign/countersign/review"
+	"github.com/countersign/countersign/sqlstore"
 	"github.com/countersign/countersign/sqlstore/storetest"
 )
 
@@ -166,17 +167,19 @@ func confirmAll(d *review.Draft) []review.StatementDecision {
 
 // footprint counts the rows every write touches, so a refused call that
 // wrote anything shows.
-func (b *testBundle) footprint(t *testing.T) string {
+func (b *testBundle) footprint(t *testing.T) string { return dbFootprint(t, b.db) }
+
+func dbFootprint(t testing.TB, db *sqlstore.DB) string {
 	var parts []string
 	for _, table := range []string{"cases", "parties", "notes", "drafts", "decisions", "record_entries", "audit_pending", "audit_event", "tokens", "users"} {
 		var n int
-		if err := b.db.Raw().Get(&n, `SELECT COUNT(*) FROM `+table); err != nil {
+		if err := db.Raw().Get(&n, `SELECT COUNT(*) FROM `+table); err != nil {
 			t.Fatal(err)
 		}
 		parts = append(parts, fmt.Sprintf("%s=%d", table, n))
 	}
 	var updated int
-	if err := b.db.Raw().Get(&updated, `SELECT COUNT(*) FROM drafts WHERE opened_at IS NOT NULL OR status <> 'pending_review'`); err != nil {
+	if err := db.Raw().Get(&updated, `SELECT COUNT(*) FROM drafts WHERE opened_at IS NOT NULL OR status <> 'pending_review'`); err != nil {
 		t.Fatal(err)
 	}
 	return strings.Join(append(parts, fmt.Sprintf("drafts_touched=%d", updated)), " ")
