@@ -115,7 +115,7 @@ func (m *Main) seedDemoData(ctx context.Context) error {
 }
 
 func (m *Main) printDemo() {
-	fmt.Fprintln(m.Stdout, "Countersign demo is running at http://"+displayAddr(m.Addr()))
+	fmt.Fprintln(m.Stdout, "Countersign demo is running at http://"+displayAddr(m.Addr())+" (sign in on the web page with a token below)")
 	for _, t := range m.Tokens {
 		fmt.Fprintf(m.Stdout, "  %-10s %-16s token: %s\n", t.Role, t.Name, t.Token)
 	}
