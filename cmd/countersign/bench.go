@@ -338,7 +338,12 @@ func (b *bench) newClient(ctx context.Context, i int) (*benchClient, error) {
 			return nil, err
 		}
 		cs := &casefile.Case{Reference: ref, Title: "Benchmark case"}
-		if err := b.db.CreateCase(countersign.NewContextWithActor(ctx, u.Actor()), cs); err != nil {
+		uctx := countersign.NewContextWithActor(ctx, u.Actor())
+		if err := b.db.CreateCase(uctx, cs); err != nil {
+			return nil, err
+		}
+		// The default policy needs the client's consent before drafting.
+		if err := b.db.RecordConsent(uctx, &casefile.Consent{CaseID: cs.ID, Given: true}); err != nil {
 			return nil, err
 		}
 		c.caseID = cs.ID
@@ -348,6 +353,10 @@ func (b *bench) newClient(ctx context.Context, i int) (*benchClient, error) {
 		ID string `json:"id"`
 	}
 	if err := b.do(ctx, "POST", "/v1/cases", b.cfg.Token, map[string]string{"reference": ref, "title": "Benchmark case"}, 201, &cs); err != nil {
+		return nil, err
+	}
+	// The default policy needs the client's consent before drafting.
+	if err := b.do(ctx, "POST", "/v1/cases/"+cs.ID+"/consent", b.cfg.Token, map[string]any{"given": true}, 201, nil); err != nil {
 		return nil, err
 	}
 	c.caseID = cs.ID
