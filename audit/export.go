@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -218,15 +219,71 @@ func (r *Reader) next() (*Event, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseLine(line, r.line)
+}
+
+// fillLines fills b with copies of the next lines for the verifier's
+// workers to parse; a scanning error (or io.EOF) ends the batch.
+func (r *Reader) fillLines(b *batch) {
+	var buf []byte
+	b.lines = make([][]byte, 0, batchSize)
+	for len(b.lines) < batchSize {
+		if r.err != nil {
+			b.err = r.err
+			return
+		}
+		line, err := r.scan()
+		if err != nil {
+			r.err, b.err = err, err
+			return
+		}
+		if len(b.lines) == 0 {
+			b.firstLine = r.line
+		}
+		// Lines are copied into pooled chunks; the worker gives them back
+		// once it has parsed the lines (events copy what they keep).
+		if cap(buf)-len(buf) < len(line) {
+			buf = getChunk(len(line))
+			b.chunks = append(b.chunks, buf)
+		}
+		start := len(buf)
+		buf = append(buf, line...)
+		b.lines = append(b.lines, buf[start:len(buf):len(buf)])
+	}
+}
+
+const chunkSize = 64 << 10
+
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, chunkSize); return &b }}
+
+func getChunk(n int) []byte {
+	if n > chunkSize {
+		return make([]byte, 0, n)
+	}
+	return (*chunkPool.Get().(*[]byte))[:0]
+}
+
+func putChunks(chunks [][]byte) {
+	for _, c := range chunks {
+		if cap(c) == chunkSize {
+			c = c[:0]
+			chunkPool.Put(&c)
+		}
+	}
+}
+
+// parseLine parses event line number lineNo of an export.
+func parseLine(line []byte, lineNo int) (*Event, error) {
 	x, ok := parseFast(line)
 	if !ok {
+		var err error
 		if x, err = parseSlow(line); err != nil {
-			return nil, &FormatError{Line: r.line, Msg: "not a valid event object", Err: err}
+			return nil, &FormatError{Line: lineNo, Msg: "not a valid event object", Err: err}
 		}
 	}
 	e, err := x.event()
 	if err != nil {
-		return nil, &FormatError{Line: r.line, Msg: "invalid event", Err: err}
+		return nil, &FormatError{Line: lineNo, Msg: "invalid event", Err: err}
 	}
 	return e, nil
 }

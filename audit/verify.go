@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
+	"sync"
 
 	"golang.org/x/mod/sumdb/note"
 )
@@ -82,6 +84,26 @@ func seqPtr(n uint64) *uint64 { return &n }
 // cancelled context, or an error from next other than a *FormatError (a
 // malformed export line is reported as a problem of the event it held).
 func (v *Verifier) Verify(ctx context.Context, next func() (*Event, error), signed []byte) (*Report, error) {
+	return v.verify(ctx, func(b *batch) {
+		for len(b.events) < batchSize {
+			e, err := next()
+			if err != nil {
+				b.err = err
+				return
+			}
+			if e == nil {
+				b.err = errNoEvent
+				return
+			}
+			b.events = append(b.events, e)
+		}
+	}, signed)
+}
+
+var errNoEvent = errors.New("no event and no error")
+
+// verify is Verify with events supplied in batches by fill (see pipeline).
+func (v *Verifier) verify(ctx context.Context, fill func(*batch), signed []byte) (*Report, error) {
 	rep := &Report{Root: Hasher.EmptyRoot(), Chain: append([]byte(nil), ZeroChain...)}
 	if err := validOrigin(v.Origin); err != nil {
 		return nil, fmt.Errorf("verify audit log: %w", err)
@@ -136,67 +158,63 @@ func (v *Verifier) Verify(ctx context.Context, next func() (*Event, error), sign
 
 	cr := rangeFactory.NewEmptyRange(0)
 	prev := rep.Chain
-	canon := make([]byte, 0, 1024)
 	var link [1 + 2*sha256.Size]byte
 	var n uint64
-	for {
-		if n%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return rep, fmt.Errorf("verify audit log at event %d: %w", n, err)
+	batches, stop := pipeline(fill)
+	defer stop()
+	for b := range batches {
+		if err := ctx.Err(); err != nil {
+			return rep, fmt.Errorf("verify audit log at event %d: %w", n, err)
+		}
+		<-b.done
+		for i, e := range b.events {
+			switch {
+			case e.Seq > n:
+				return rep.fail(seqPtr(n), "event %d is missing: the next event found is %d", n, e.Seq), nil
+			case e.Seq < n:
+				return rep.fail(seqPtr(n), "event %d is missing: event %d was found in its place, out of order", n, e.Seq), nil
+			}
+			// The workers computed SHA-256(0x00 || canonical), RFC 6962's
+			// leaf hash; the chain link is SHA-256(0x02 || prev || leaf).
+			leafSum := &b.leaves[i]
+			if !bytes.Equal(leafSum[:], e.LeafHash) {
+				return rep.fail(seqPtr(n), "event %d: leaf hash does not match its contents", n), nil
+			}
+			link[0] = 0x02
+			copy(link[1:], prev)
+			copy(link[33:], leafSum[:])
+			chainSum := sha256.Sum256(link[:])
+			if !bytes.Equal(chainSum[:], e.ChainHash) {
+				return rep.fail(seqPtr(n), "event %d: chain hash does not follow from the previous event", n), nil
+			}
+			chain := e.ChainHash // equal to chainSum; kept, so no copy is made
+			if err := cr.Append(e.LeafHash, nil); err != nil {
+				return rep, fmt.Errorf("verify audit log: append leaf %d: %w", n, err)
+			}
+			n++
+			prev = chain
+			rep.Events, rep.Chain = n, chain
+			if (cp != nil && cp.Size == n) || (since != nil && since.Size == n) {
+				root, err := cr.GetRootHash(nil)
+				if err != nil {
+					return rep, fmt.Errorf("verify audit log: root at %d: %w", n, err)
+				}
+				if p := match(n, root, chain); p != "" {
+					return rep.fail(nil, "%s", p), nil
+				}
+			}
+			if v.Progress != nil && n%progressEvery == 0 {
+				v.Progress(n)
 			}
 		}
-		e, err := next()
-		if err == io.EOF {
+		if b.err == io.EOF {
 			break
 		}
 		var fe *FormatError
-		if errors.As(err, &fe) {
-			return rep.fail(seqPtr(n), "event %d: %v", n, err), nil
-		} else if err != nil {
-			return rep, fmt.Errorf("verify audit log: read event %d: %w", n, err)
-		}
-		if e == nil {
-			return rep, fmt.Errorf("verify audit log: read event %d: no event and no error", n)
-		}
-		switch {
-		case e.Seq > n:
-			return rep.fail(seqPtr(n), "event %d is missing: the next event found is %d", n, e.Seq), nil
-		case e.Seq < n:
-			return rep.fail(seqPtr(n), "event %d is missing: event %d was found in its place, out of order", n, e.Seq), nil
-		}
-		// Hasher.HashLeaf and ChainHash, computed without allocating:
-		// SHA-256(0x00 || canonical) and SHA-256(0x02 || prev || leaf).
-		canon = e.AppendCanonical(append(canon[:0], 0x00))
-		leafSum := sha256.Sum256(canon)
-		if !bytes.Equal(leafSum[:], e.LeafHash) {
-			return rep.fail(seqPtr(n), "event %d: leaf hash does not match its contents", n), nil
-		}
-		link[0] = 0x02
-		copy(link[1:], prev)
-		copy(link[33:], leafSum[:])
-		chainSum := sha256.Sum256(link[:])
-		chain := chainSum[:]
-		leaf := e.LeafHash // equal to leafSum; the range keeps it
-		if !bytes.Equal(chain, e.ChainHash) {
-			return rep.fail(seqPtr(n), "event %d: chain hash does not follow from the previous event", n), nil
-		}
-		if err := cr.Append(leaf, nil); err != nil {
-			return rep, fmt.Errorf("verify audit log: append leaf %d: %w", n, err)
-		}
-		n++
-		prev = chain
-		rep.Events, rep.Chain = n, chain
-		if (cp != nil && cp.Size == n) || (since != nil && since.Size == n) {
-			root, err := cr.GetRootHash(nil)
-			if err != nil {
-				return rep, fmt.Errorf("verify audit log: root at %d: %w", n, err)
-			}
-			if p := match(n, root, chain); p != "" {
-				return rep.fail(nil, "%s", p), nil
-			}
-		}
-		if v.Progress != nil && n%progressEvery == 0 {
-			v.Progress(n)
+		if errors.As(b.err, &fe) {
+			return rep.fail(seqPtr(n), "event %d: %v", n, b.err), nil
+		} else if b.err != nil {
+			return rep, fmt.Errorf("verify audit log: read event %d: %w", n, b.err)
 		}
 	}
 	if n > 0 {
@@ -241,9 +259,7 @@ func (v *Verifier) VerifyExport(ctx context.Context, r io.Reader) (*Report, erro
 	if h.Origin != vv.Origin {
 		return (&Report{}).fail(nil, "the export comes from log %q, not %q", h.Origin, vv.Origin), nil
 	}
-	next, stop := prefetch(er.Next)
-	defer stop()
-	rep, err := vv.Verify(ctx, next, []byte(h.Checkpoint))
+	rep, err := vv.verify(ctx, er.fillLines, []byte(h.Checkpoint))
 	if err != nil || !rep.OK {
 		return rep, err
 	}
@@ -256,69 +272,101 @@ func (v *Verifier) VerifyExport(ctx context.Context, r io.Reader) (*Report, erro
 	return rep, nil
 }
 
-// prefetchBatch is how many events the reader goroutine hands over at once;
+// batchSize is how many events travel together through the pipeline;
 // batches keep channel operations rare next to the work per event.
-const prefetchBatch = 256
+const batchSize = 512
 
-type eventBatch struct {
+// batch is a run of consecutive events (or export lines still to parse)
+// on their way through the pipeline.
+type batch struct {
 	events []*Event
-	err    error // after the events: io.EOF or the reading error
+	// lines are raw export lines, parsed by a worker into events;
+	// firstLine is the line number of lines[0].
+	lines     [][]byte
+	firstLine int
+	chunks    [][]byte // the pooled memory lines points into
+	// leaves[i] is the recomputed leaf hash of events[i].
+	leaves [][sha256.Size]byte
+	// err ends the stream after the events: io.EOF, a *FormatError or a
+	// reading error.
+	err  error
+	done chan struct{} // closed when the worker is through
 }
 
-// prefetch runs read in its own goroutine, so that parsing the export and
-// hashing the events use two cores. stop must be called when the consumer
-// is done, even early, to end the goroutine.
-func prefetch(read func() (*Event, error)) (next func() (*Event, error), stop func()) {
-	ch := make(chan eventBatch, 4)
-	done := make(chan struct{})
-	go func() {
-		defer close(ch)
+// work parses the batch's lines, if any, and hashes its events.
+func (b *batch) work(canon []byte) []byte {
+	defer close(b.done)
+	if b.lines != nil {
+		b.events = make([]*Event, 0, len(b.lines))
+		for i, line := range b.lines {
+			e, err := parseLine(line, b.firstLine+i)
+			if err != nil {
+				b.err = err // the lines after it are never looked at
+				break
+			}
+			b.events = append(b.events, e)
+		}
+		b.lines = nil
+		putChunks(b.chunks)
+		b.chunks = nil
+	}
+	b.leaves = make([][sha256.Size]byte, len(b.events))
+	for i, e := range b.events {
+		canon = e.AppendCanonical(append(canon[:0], 0x00))
+		b.leaves[i] = sha256.Sum256(canon)
+	}
+	return canon
+}
+
+// pipeline runs fill in a goroutine to read batches, and hands each batch
+// to one of a few workers that parse and hash it, so that reading, parsing
+// and hashing use every core. It yields the batches in their order, each
+// after its worker is done with it (the caller waits on done). At most a
+// few batches per worker are in flight, so memory stays bounded. stop must
+// be called when the caller is done, even early: it ends the goroutines
+// and waits for them.
+func pipeline(fill func(*batch)) (batches <-chan *batch, stop func()) {
+	workers := min(runtime.GOMAXPROCS(0), 8)
+	jobs := make(chan *batch, workers)
+	ordered := make(chan *batch, 2*workers)
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer close(ordered)
+		defer close(jobs)
 		for {
-			b := eventBatch{events: make([]*Event, 0, prefetchBatch)}
-			for len(b.events) < prefetchBatch {
-				e, err := read()
-				if err != nil {
-					b.err = err
-					break
-				}
-				b.events = append(b.events, e)
+			b := &batch{events: make([]*Event, 0, batchSize), done: make(chan struct{})}
+			fill(b)
+			last := b.err != nil // read before a worker may set b.err
+			select {
+			case jobs <- b:
+			case <-quit:
+				return
 			}
 			select {
-			case ch <- b:
-			case <-done:
+			case ordered <- b:
+			case <-quit:
 				return
 			}
-			if b.err != nil {
+			if last {
 				return
 			}
 		}
-	}()
-	var cur eventBatch
-	var finalErr error
-	next = func() (*Event, error) {
-		for len(cur.events) == 0 {
-			if cur.err != nil {
-				finalErr, cur.err = cur.err, nil
+	})
+	for range workers {
+		wg.Go(func() {
+			canon := make([]byte, 0, 1024)
+			for b := range jobs {
+				canon = b.work(canon)
 			}
-			if finalErr != nil {
-				return nil, finalErr
-			}
-			b, ok := <-ch
-			if !ok {
-				return nil, io.EOF
-			}
-			cur = b
-		}
-		e := cur.events[0]
-		cur.events = cur.events[1:]
-		return e, nil
+		})
 	}
-	var once bool
+	var once sync.Once
 	stop = func() {
-		if !once {
-			once = true
-			close(done)
-		}
+		once.Do(func() {
+			close(quit)
+			wg.Wait()
+		})
 	}
-	return next, stop
+	return ordered, stop
 }
