@@ -45,4 +45,3 @@ func TestMigrations(t *testing.T) {
 		}
 	})
 }
-
