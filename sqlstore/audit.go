@@ -180,7 +180,16 @@ func insertEvents(ctx context.Context, tx *Tx, rows []eventRow, events []*audit.
 	return nil
 }
 
-func insertNodes(ctx context.Context, tx *Tx, nodes []audit.Node) error {
+// insertNodes stores the perfect subtree roots above the leaves. Leaves
+// (level 0) are not stored again: their hashes are audit_event.leaf_hash,
+// which halves the rows each append writes.
+func insertNodes(ctx context.Context, tx *Tx, all []audit.Node) error {
+	nodes := make([]audit.Node, 0, len(all))
+	for _, n := range all {
+		if n.Level > 0 {
+			nodes = append(nodes, n)
+		}
+	}
 	for len(nodes) > 0 {
 		chunk := nodes[:min(len(nodes), 1000)]
 		nodes = nodes[len(chunk):]
@@ -345,32 +354,45 @@ func (db *DB) Head(ctx context.Context) (*audit.Head, error) {
 	return h, h.UnmarshalRange(head.Range)
 }
 
-// ReadNodes returns the stored tree node hashes for ids, in order.
+// ReadNodes returns the stored tree node hashes for ids, in order: leaves
+// from audit_event, the nodes above them from audit_node.
 func (db *DB) ReadNodes(ctx context.Context, ids []compact.NodeID) ([][]byte, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	var b strings.Builder
-	args := make([]any, 0, len(ids)*2)
-	b.WriteString(`SELECT level, idx, hash FROM audit_node WHERE `)
-	for i, id := range ids {
-		if i > 0 {
-			b.WriteString(" OR ")
-		}
-		b.WriteString("(level = ? AND idx = ?)")
-		args = append(args, int(id.Level), int64(id.Index))
-	}
-	var rows []struct {
+	type row struct {
 		Level int    `db:"level"`
 		Idx   int64  `db:"idx"`
 		Hash  []byte `db:"hash"`
 	}
-	if err := db.r.SelectContext(ctx, &rows, db.r.Rebind(b.String()), args...); err != nil {
-		return nil, db.translate(fmt.Errorf("read audit tree nodes: %w", err))
+	var leaves, inner []any
+	for _, id := range ids {
+		if id.Level == 0 {
+			leaves = append(leaves, int64(id.Index))
+		} else {
+			inner = append(inner, int(id.Level), int64(id.Index))
+		}
 	}
-	byID := make(map[compact.NodeID][]byte, len(rows))
-	for _, r := range rows {
-		byID[compact.NewNodeID(uint(r.Level), uint64(r.Idx))] = r.Hash
+	byID := make(map[compact.NodeID][]byte, len(ids))
+	if len(leaves) > 0 {
+		var rows []row
+		q := `SELECT 0 AS level, seq AS idx, leaf_hash AS hash FROM audit_event WHERE seq IN (?` + strings.Repeat(",?", len(leaves)-1) + `)`
+		if err := db.r.SelectContext(ctx, &rows, db.r.Rebind(q), leaves...); err != nil {
+			return nil, db.translate(fmt.Errorf("read audit leaves: %w", err))
+		}
+		for _, r := range rows {
+			byID[compact.NewNodeID(0, uint64(r.Idx))] = r.Hash
+		}
+	}
+	if len(inner) > 0 {
+		var rows []row
+		q := `SELECT level, idx, hash FROM audit_node WHERE (level, idx) IN ((?, ?)` + strings.Repeat(", (?, ?)", len(inner)/2-1) + `)`
+		if err := db.r.SelectContext(ctx, &rows, db.r.Rebind(q), inner...); err != nil {
+			return nil, db.translate(fmt.Errorf("read audit tree nodes: %w", err))
+		}
+		for _, r := range rows {
+			byID[compact.NewNodeID(uint(r.Level), uint64(r.Idx))] = r.Hash
+		}
 	}
 	out := make([][]byte, len(ids))
 	for i, id := range ids {

@@ -76,7 +76,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	db := &DB{dsn: dsn, Now: time.Now, RequireConsent: true, sequenced: make(chan struct{}, 1)}
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		db.dialect = postgres{}
-		x, err := sqlx.Open("postgres", dsn)
+		x, err := sqlx.Open("postgres", withBinaryParameters(dsn))
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
@@ -389,3 +389,17 @@ type queryer interface {
 // Raw returns the write handle, for tests that play an attacker with
 // database access and for maintenance tools. The service never uses it.
 func (db *DB) Raw() *sqlx.DB { return db.w }
+
+// withBinaryParameters asks lib/pq to send each parameterised statement in
+// one round trip (Parse, Bind, Execute together) instead of two, unless the
+// DSN says otherwise. Every statement pays the saving.
+func withBinaryParameters(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.Query().Has("binary_parameters") {
+		return dsn
+	}
+	q := u.Query()
+	q.Set("binary_parameters", "yes")
+	u.RawQuery = q.Encode()
+	return u.String()
+}

@@ -26,6 +26,7 @@ func Exercise(t *testing.T, dsn func(t testing.TB) string) {
 	open := func(t testing.TB) *sqlstore.DB { return MustOpen(t, dsn(t)) }
 	t.Run("Migrations", func(t *testing.T) { t.Parallel(); exerciseMigrations(t, dsn) })
 	t.Run("Identity", func(t *testing.T) { t.Parallel(); exerciseIdentity(t, open) })
+	t.Run("TeamWorkers", func(t *testing.T) { t.Parallel(); exerciseTeamWorkers(t, open) })
 	t.Run("CaseFile", func(t *testing.T) { t.Parallel(); exerciseCaseFile(t, open) })
 	t.Run("Drafts", func(t *testing.T) { t.Parallel(); exerciseDrafts(t, open, dsn) })
 	t.Run("Audit", func(t *testing.T) { t.Parallel(); exerciseAudit(t, open, dsn) })
@@ -87,7 +88,7 @@ func exerciseMigrations(t *testing.T, dsn func(t testing.TB) string) {
 			`UPDATE audit_event SET actor_id = 'mallory' WHERE seq = 1`,
 			`DELETE FROM audit_event WHERE seq = 1`,
 			`DELETE FROM audit_event`,
-			`UPDATE audit_node SET hash = hash WHERE level = 0`,
+			`UPDATE audit_node SET hash = hash WHERE level = 1`,
 			`DELETE FROM audit_node`,
 			`UPDATE audit_checkpoint SET note = 'x'`,
 			`DELETE FROM audit_checkpoint`,
