@@ -77,6 +77,11 @@ type Store interface {
 	FindUserByID(ctx context.Context, id string) (*User, error)
 	// FindUserByEmail returns ENOTFOUND if there is no such user.
 	FindUserByEmail(ctx context.Context, email string) (*User, error)
+	// FindTeamWorkers returns the active (not disabled) workers of a team,
+	// ordered by name: the people a supervisor may give a draft to. Only a
+	// supervisor of that team, an admin or the service may list them;
+	// anyone else gets EFORBIDDEN. A team without workers gives an empty list.
+	FindTeamWorkers(ctx context.Context, teamID string) ([]*User, error)
 	// CreateToken issues a token for a user and returns its secret, shown once.
 	CreateToken(ctx context.Context, userID, label string, expiresAt *time.Time) (*Token, string, error)
 	// RevokeToken ends a token. Returns ENOTFOUND if there is no such token.

@@ -121,6 +121,39 @@ func (db *DB) FindUserByEmail(ctx context.Context, email string) (*identity.User
 	return r.toDomain(), nil
 }
 
+// FindTeamWorkers returns the active workers of a team, ordered by name.
+func (db *DB) FindTeamWorkers(ctx context.Context, teamID string) ([]*identity.User, error) {
+	switch a := actor(ctx); {
+	case a.Role == countersign.RoleSystem, a.Role == countersign.RoleAdmin:
+	case a.Role == countersign.RoleSupervisor && a.TeamID == teamID:
+	default:
+		return nil, countersign.Errorf(countersign.EFORBIDDEN, "Only a supervisor of the team can list its workers.")
+	}
+	rows, err := db.r.QueryxContext(ctx, db.r.Rebind(`
+		SELECT `+userColumns+`
+		FROM users
+		WHERE team_id = ?
+		  AND role = ?
+		  AND disabled_at IS NULL
+		ORDER BY name, id`), teamID, string(countersign.RoleWorker))
+	if err != nil {
+		return nil, fmt.Errorf("find team workers: %w", db.translate(err))
+	}
+	defer rows.Close()
+	users := []*identity.User{}
+	for rows.Next() {
+		var r userRow
+		if err := rows.StructScan(&r); err != nil {
+			return nil, fmt.Errorf("scan team worker: %w", err)
+		}
+		users = append(users, r.toDomain())
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find team workers: %w", db.translate(err))
+	}
+	return users, nil
+}
+
 // TokenPrefix starts every token secret, so leaked secrets are easy to
 // recognise and scan for.
 const TokenPrefix = "cst_"
