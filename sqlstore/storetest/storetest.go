@@ -27,7 +27,6 @@ func Exercise(t *testing.T, dsn func(t testing.TB) string) {
 	t.Run("Migrations", func(t *testing.T) { t.Parallel(); exerciseMigrations(t, dsn) })
 	t.Run("Identity", func(t *testing.T) { t.Parallel(); exerciseIdentity(t, open) })
 	t.Run("TeamWorkers", func(t *testing.T) { t.Parallel(); exerciseTeamWorkers(t, open) })
-	t.Run("TeamWorkers", func(t *testing.T) { t.Parallel(); exerciseTeamWorkers(t, open) })
 	t.Run("CaseFile", func(t *testing.T) { t.Parallel(); exerciseCaseFile(t, open) })
 	t.Run("Drafts", func(t *testing.T) { t.Parallel(); exerciseDrafts(t, open, dsn) })
 	t.Run("Audit", func(t *testing.T) { t.Parallel(); exerciseAudit(t, open, dsn) })
