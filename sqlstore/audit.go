@@ -210,6 +210,12 @@ func insertNodes(ctx context.Context, tx *Tx, all []audit.Node) error {
 	return nil
 }
 
+// sequenceCoalesce is the least time between two background sequencing
+// passes that were not full. Waiting lets the events of many commits go in
+// one transaction, so the head lock is taken once per batch instead of once
+// per commit; it stays far inside the one second a checkpoint may lag.
+const sequenceCoalesce = 25 * time.Millisecond
+
 // RunSequencer sequences pending events whenever a local commit appended
 // some, and every interval for events appended by other replicas, until ctx
 // ends. Errors are passed to onError and retried on the next tick.
@@ -234,6 +240,11 @@ func (db *DB) RunSequencer(ctx context.Context, interval time.Duration, onError 
 			if n < sequenceBatch {
 				break
 			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(sequenceCoalesce):
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,6 +38,7 @@ type benchConfig struct {
 	ProofEvery  int
 	Baseline    bool
 	JSON        bool
+	CPUProfile  string
 }
 
 // benchReport is the outcome, printed as text or JSON.
@@ -51,6 +53,7 @@ type benchReport struct {
 	AuditEvents     uint64               `json:"audit_events"`
 	AuditEventsPerS float64              `json:"audit_events_per_second"`
 	PeakRSSBytes    float64              `json:"server_peak_rss_bytes"`
+	CheckpointLagMS float64              `json:"checkpoint_lag_ms,omitempty"`
 	Errors          map[string]int       `json:"errors,omitempty"`
 	BaselineTxPerS  float64              `json:"baseline_tx_per_second,omitempty"`
 	RatioToBaseline float64              `json:"ratio_to_baseline,omitempty"`
@@ -79,6 +82,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fs.IntVar(&cfg.ProofEvery, "proof-every", 10, "lifecycle: fetch an inclusion proof every Nth iteration")
 	fs.BoolVar(&cfg.Baseline, "baseline", false, "also run two plain INSERTs per transaction on the same database, with the same clients, and print the ratio")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON")
+	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole run (client and in-process server) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -87,6 +91,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	if !slices.Contains([]string{"lifecycle", "notes", "store"}, cfg.Mode) {
 		return countersign.Errorf(countersign.EINVALID, "--mode must be lifecycle, notes or store.")
+	}
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	b := &bench{cfg: cfg, client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Clients * 2}}}
 	rep, err := b.run(ctx, stderr)
@@ -126,6 +141,23 @@ func (b *bench) run(ctx context.Context, logw io.Writer) (*benchReport, error) {
 	if b.db != nil {
 		rep.Database = b.db.Dialect()
 	}
+	// The baseline runs half before and half after the workload, so a
+	// machine whose load drifts during the run skews the ratio less.
+	var baseTx, baseSec float64
+	runBaseline := func() error {
+		if !b.cfg.Baseline {
+			return nil
+		}
+		if b.db == nil {
+			return countersign.Errorf(countersign.EINVALID, "--baseline needs the database: run in-process with --db.")
+		}
+		n, secs, err := baseline(ctx, b.db, b.cfg.Clients, b.cfg.Duration/2)
+		baseTx, baseSec = baseTx+n, baseSec+secs
+		return err
+	}
+	if err := runBaseline(); err != nil {
+		return nil, err
+	}
 	size0, err := b.auditSize(ctx)
 	if err != nil {
 		return nil, err
@@ -154,6 +186,13 @@ func (b *bench) run(ctx context.Context, logw io.Writer) (*benchReport, error) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	<-memDone
+	if b.db != nil && b.main != nil {
+		lag, err := b.checkpointLag(ctx)
+		if err != nil {
+			return nil, err
+		}
+		rep.CheckpointLagMS = float64(lag.Microseconds()) / 1000
+	}
 	size1, err := b.auditSize(ctx)
 	if err != nil {
 		return nil, err
@@ -174,21 +213,38 @@ func (b *bench) run(ctx context.Context, logw io.Writer) (*benchReport, error) {
 		rep.Errors = b.errs
 	}
 	if b.cfg.Baseline {
-		if b.db == nil {
-			return nil, countersign.Errorf(countersign.EINVALID, "--baseline needs the database: run in-process with --db.")
-		}
-		tps, err := baseline(ctx, b.db, b.cfg.Clients, b.cfg.Duration)
-		if err != nil {
+		if err := runBaseline(); err != nil {
 			return nil, err
 		}
-		rep.BaselineTxPerS = tps
+		rep.BaselineTxPerS = baseTx / baseSec
 		changes := rep.AuditEventsPerS
 		if s, ok := rep.Steps["note"]; ok && b.cfg.Mode != "lifecycle" {
 			changes = s.PerSec
 		}
-		rep.RatioToBaseline = changes / tps
+		rep.RatioToBaseline = changes / rep.BaselineTxPerS
 	}
 	return rep, nil
+}
+
+// checkpointLag measures how long after the last write a signed checkpoint
+// covers every event written, with the service's own background sequencer
+// and notary doing the work.
+func (b *bench) checkpointLag(ctx context.Context) (time.Duration, error) {
+	start := time.Now()
+	var target int64
+	if err := b.db.Raw().GetContext(ctx, &target, `SELECT (SELECT size FROM audit_head WHERE id = 1) + (SELECT COUNT(*) FROM audit_pending)`); err != nil {
+		return 0, err
+	}
+	for {
+		cp, err := b.db.LatestCheckpoint(ctx)
+		if err == nil && cp.Size >= uint64(target) {
+			return time.Since(start), nil
+		}
+		if time.Since(start) > 30*time.Second {
+			return 0, fmt.Errorf("no checkpoint covered the %d events within 30s", target)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // startInProcess runs the service on a free port with the demo seed.
@@ -474,14 +530,14 @@ func summarize(ds []time.Duration, elapsed time.Duration) stepStats {
 // baseline measures the database's own limit for this workload's shape:
 // two plain INSERTs per transaction (a domain row and an audit row), with
 // no chain, sequencer or HTTP, from the same number of clients.
-func baseline(ctx context.Context, db *sqlstore.DB, clients int, d time.Duration) (float64, error) {
+func baseline(ctx context.Context, db *sqlstore.DB, clients int, d time.Duration) (txs, seconds float64, err error) {
 	raw := db.Raw()
 	for _, s := range []string{
 		`CREATE TABLE IF NOT EXISTS bench_baseline_a (id TEXT PRIMARY KEY, body TEXT NOT NULL)`,
 		`CREATE TABLE IF NOT EXISTS bench_baseline_b (id TEXT PRIMARY KEY, payload TEXT NOT NULL)`,
 	} {
 		if _, err := raw.ExecContext(ctx, s); err != nil {
-			return 0, fmt.Errorf("baseline tables: %w", err)
+			return 0, 0, fmt.Errorf("baseline tables: %w", err)
 		}
 	}
 	runCtx, cancel := context.WithTimeout(ctx, d)
@@ -513,7 +569,7 @@ func baseline(ctx context.Context, db *sqlstore.DB, clients int, d time.Duration
 		})
 	}
 	wg.Wait()
-	return float64(total) / time.Since(start).Seconds(), nil
+	return float64(total), time.Since(start).Seconds(), nil
 }
 
 func printReport(w io.Writer, r *benchReport) {
@@ -531,6 +587,9 @@ func printReport(w io.Writer, r *benchReport) {
 	fmt.Fprintf(w, "iterations: %d (%.1f/s)\n", r.Iterations, r.IterationsPerS)
 	fmt.Fprintf(w, "audited events: %d (%.1f/s)\n", r.AuditEvents, r.AuditEventsPerS)
 	fmt.Fprintf(w, "server peak RSS: %.1f MB\n", r.PeakRSSBytes/1e6)
+	if r.CheckpointLagMS > 0 {
+		fmt.Fprintf(w, "signed checkpoint covered every event %.0f ms after the last write\n", r.CheckpointLagMS)
+	}
 	if r.BaselineTxPerS > 0 {
 		fmt.Fprintf(w, "baseline (2 plain INSERTs per tx, no audit chain): %.1f tx/s; ratio %.2f\n", r.BaselineTxPerS, r.RatioToBaseline)
 	}
