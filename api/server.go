@@ -40,6 +40,10 @@ type Server struct {
 	// StatsRealIDs shows workers by their user ids in /v1/audit/stats
 	// instead of pseudonyms (COUNTERSIGN_STATS_REAL_IDS=true).
 	StatsRealIDs bool
+	// SecureCookies marks every cookie of the web interface Secure even
+	// when the request arrived over plain HTTP, as it does behind a
+	// TLS-terminating proxy (COUNTERSIGN_SECURE_COOKIES=true).
+	SecureCookies bool
 
 	// DraftQueued is called after a draft is queued, to wake the drafting workers.
 	DraftQueued func()

@@ -51,6 +51,9 @@ func (s *Server) uiRoutes(mux *http.ServeMux) {
 	page("GET /cases/{id}", s.handleUICase)
 	page("POST /cases/{id}/notes", s.handleUINoteCreate)
 	page("POST /cases/{id}/drafts", s.handleUIDraftCreate)
+	page("POST /cases/{id}/consent", s.handleUIConsent)
+	page("GET /cases/{id}/record/{entry}/correct", s.handleUICorrectPage)
+	page("POST /cases/{id}/record/{entry}/correct", s.handleUICorrect)
 	page("GET /drafts/{id}", s.handleUIDraft)
 	page("GET /drafts/{id}/status", s.handleUIDraftStatus)
 	page("POST /drafts/{id}/approve", s.handleUIApprove)
@@ -79,7 +82,7 @@ func (s *Server) uiSession(next http.Handler) http.Handler {
 		}
 		sess, u, err := s.Identity.FindSession(r.Context(), c.Value)
 		if countersign.ErrorCode(err) == countersign.EUNAUTHORIZED {
-			clearCookie(w, r, sessionCookie)
+			s.clearCookie(w, r, sessionCookie)
 			s.toSignIn(w, r)
 			return
 		} else if err != nil {
@@ -132,14 +135,19 @@ func localPath(p string) string {
 	return p
 }
 
-func setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge time.Duration) {
+// secureCookies reports whether cookies get the Secure flag: always when
+// the server is told it sits behind a TLS-terminating proxy (the request
+// then arrives over plain HTTP), otherwise when the request came over TLS.
+func (s *Server) secureCookies(r *http.Request) bool { return s.SecureCookies || r.TLS != nil }
+
+func (s *Server) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge time.Duration) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: int(maxAge.Seconds()),
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+		HttpOnly: true, Secure: s.secureCookies(r), SameSite: http.SameSiteLaxMode})
 }
 
-func clearCookie(w http.ResponseWriter, r *http.Request, name string) {
+func (s *Server) clearCookie(w http.ResponseWriter, r *http.Request, name string) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+		HttpOnly: true, Secure: s.secureCookies(r), SameSite: http.SameSiteLaxMode})
 }
 
 func randomToken() string {
@@ -160,7 +168,7 @@ func (s *Server) handleSignInPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) renderSignIn(w http.ResponseWriter, r *http.Request, status int, message string) {
 	tok := randomToken()
-	setCookie(w, r, signinCookie, tok, time.Hour)
+	s.setCookie(w, r, signinCookie, tok, time.Hour)
 	p := s.newPage(r, "signin.title")
 	p.CSRF, p.Error = tok, message
 	next := r.FormValue("next")
@@ -210,8 +218,8 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		s.uiError(w, r, err)
 		return
 	}
-	clearCookie(w, r, signinCookie)
-	setCookie(w, r, sessionCookie, secret, sessionTTL)
+	s.clearCookie(w, r, signinCookie)
+	s.setCookie(w, r, sessionCookie, secret, sessionTTL)
 	next := localPath(r.PostForm.Get("next"))
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
@@ -224,7 +232,7 @@ func (s *Server) handleSignOut(w http.ResponseWriter, r *http.Request) {
 		s.uiError(w, r, err)
 		return
 	}
-	clearCookie(w, r, sessionCookie)
+	s.clearCookie(w, r, sessionCookie)
 	http.Redirect(w, r, "/signin?bye=1", http.StatusSeeOther)
 }
 
@@ -236,7 +244,7 @@ func (s *Server) handleLang(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600,
-		Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode, HttpOnly: true})
+		Secure: s.secureCookies(r), SameSite: http.SameSiteLaxMode, HttpOnly: true})
 	http.Redirect(w, r, localPath(r.URL.Query().Get("back")), http.StatusSeeOther)
 }
 
@@ -258,7 +266,7 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 func (s *Server) uiError(w http.ResponseWriter, r *http.Request, err error) {
 	code := countersign.ErrorCode(err)
 	if code == countersign.EUNAUTHORIZED {
-		clearCookie(w, r, sessionCookie)
+		s.clearCookie(w, r, sessionCookie)
 		s.toSignIn(w, r)
 		return
 	}

@@ -77,7 +77,9 @@ func TestCatalogue(t *testing.T) {
 		for code := range statuses {
 			used["error."+code] = true
 		}
-		add("done.", "note_added", "approved", "awaiting_countersign", "rejected", "countersigned", "reassigned")
+		add("done.", "note_added", "approved", "awaiting_countersign", "rejected", "countersigned", "reassigned", "consent_given", "consent_refused", "corrected")
+		add("consent.state.", consentNone, consentGiven, consentRefused, consentWithdrawn)
+		add("consent.blocked.", consentNone, consentGiven, consentRefused, consentWithdrawn)
 		if len(used) < 100 {
 			t.Fatalf("found only %d keys; the pattern is broken", len(used))
 		}

@@ -79,14 +79,17 @@ func (s *Server) renderTeam(w http.ResponseWriter, r *http.Request, p *page, sta
 	}
 	v := teamView{Pending: s.queueRows(ctx, pending, cases), Awaiting: s.queueRows(ctx, awaiting, cases), Window: decisionWindow}
 	nm := s.names(ctx)
-	seen := map[string]bool{}
-	for _, c := range cases {
-		if c.WorkerID != "" && !seen[c.WorkerID] {
-			seen[c.WorkerID] = true
-			v.Workers = append(v.Workers, person{ID: c.WorkerID, Name: nm.of(c.WorkerID)})
-		}
+	// Every active worker of the team can take a draft, with or without
+	// cases of their own.
+	workers, err := s.Identity.FindTeamWorkers(ctx, p.Actor.TeamID)
+	if err != nil {
+		s.uiError(w, r, err)
+		return
 	}
-	sort.Slice(v.Workers, func(i, j int) bool { return v.Workers[i].Name < v.Workers[j].Name })
+	for _, u := range workers {
+		nm.cache[u.ID] = u.Name
+		v.Workers = append(v.Workers, person{ID: u.ID, Name: u.Name})
+	}
 	if v.Decisions, err = s.teamDecisions(ctx, cases, nm); err != nil {
 		s.uiError(w, r, err)
 		return

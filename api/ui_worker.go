@@ -72,11 +72,19 @@ func (s *Server) handleUICases(w http.ResponseWriter, r *http.Request) {
 type caseView struct {
 	Case     *casefile.Case
 	Notes    []*casefile.Note
-	NoteBody string
+	Form     caseForm
 	Pending  []*review.Draft
 	Entries  []entryView
 	IdemKey  string
 	CanWrite bool
+	Consent  consentView
+}
+
+// caseForm is what the case page's forms held when one comes back with a
+// problem: the note being written, the consent note.
+type caseForm struct {
+	NoteBody    string
+	ConsentNote string
 }
 
 type entryView struct {
@@ -90,10 +98,10 @@ type entryView struct {
 // buttons, drafts waiting for review and the signed record.
 func (s *Server) handleUICase(w http.ResponseWriter, r *http.Request) {
 	p := s.newPage(r, "case.title")
-	s.renderCase(w, r, p, http.StatusOK, "")
+	s.renderCase(w, r, p, http.StatusOK, caseForm{})
 }
 
-func (s *Server) renderCase(w http.ResponseWriter, r *http.Request, p *page, status int, noteBody string) {
+func (s *Server) renderCase(w http.ResponseWriter, r *http.Request, p *page, status int, form caseForm) {
 	ctx := r.Context()
 	id := r.PathValue("id")
 	c, err := s.Cases.FindCaseByID(ctx, id)
@@ -111,7 +119,13 @@ func (s *Server) renderCase(w http.ResponseWriter, r *http.Request, p *page, sta
 		s.uiError(w, r, err)
 		return
 	}
-	v := caseView{Case: c, Notes: notes, NoteBody: noteBody, IdemKey: randomToken(), CanWrite: casefile.CanWrite(p.Actor, c)}
+	consent, err := s.Cases.FindConsent(ctx, id)
+	if err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	nm := s.names(ctx)
+	v := caseView{Case: c, Notes: notes, Form: form, IdemKey: randomToken(), CanWrite: casefile.CanWrite(p.Actor, c), Consent: newConsentView(consent, nm)}
 	if p.Actor.Role == countersign.RoleWorker || p.Actor.Role == countersign.RoleSupervisor {
 		v.Pending, _, err = s.Review.FindQueue(ctx, review.QueueFilter{CaseID: &id, Limit: 50})
 		if err != nil {
@@ -119,7 +133,6 @@ func (s *Server) renderCase(w http.ResponseWriter, r *http.Request, p *page, sta
 			return
 		}
 	}
-	nm := s.names(ctx)
 	for _, e := range entries {
 		ev := entryView{Entry: e, SignedByName: nm.of(e.SignedBy), EditedByName: nm.of(e.EditedBy), CountersignedByName: nm.of(e.CountersignedBy)}
 		v.Entries = append(v.Entries, ev)
@@ -148,7 +161,7 @@ func (s *Server) handleUINoteCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	if countersign.ErrorCode(err) == countersign.EINVALID {
 		p.setError(err)
-		s.renderCase(w, r, p, http.StatusUnprocessableEntity, body)
+		s.renderCase(w, r, p, http.StatusUnprocessableEntity, caseForm{NoteBody: body})
 		return
 	} else if err != nil {
 		s.uiError(w, r, err)
@@ -170,12 +183,23 @@ func (s *Server) handleUIDraftCreate(w http.ResponseWriter, r *http.Request) {
 		key = ""
 	}
 	d, err := s.Review.RequestDraft(r.Context(), review.DraftRequest{CaseID: r.PathValue("id"), Kind: kind, IdempotencyKey: key})
-	if countersign.ErrorCode(err) == countersign.EINVALID {
+	switch countersign.ErrorCode(err) {
+	case countersign.EINVALID:
 		p := s.newPage(r, "case.title")
 		p.setError(err)
-		s.renderCase(w, r, p, http.StatusUnprocessableEntity, "")
+		s.renderCase(w, r, p, http.StatusUnprocessableEntity, caseForm{})
 		return
-	} else if err != nil {
+	case countersign.ECONFLICT:
+		// Refused for want of consent: the case page says why next to
+		// the buttons, which it now shows disabled.
+		if st, cerr := s.Cases.FindConsent(r.Context(), r.PathValue("id")); cerr == nil && !st.DraftingAllowed {
+			p := s.newPage(r, "case.title")
+			p.Error = p.T("consent.notrequested")
+			s.renderCase(w, r, p, http.StatusConflict, caseForm{})
+			return
+		}
+	}
+	if err != nil {
 		s.uiError(w, r, err)
 		return
 	}

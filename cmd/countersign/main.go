@@ -60,6 +60,8 @@ Configuration (environment):
   COUNTERSIGN_REQUIRE_CONSENT=false
                              drafts need no recorded consent of the client (default: they do;
                              a recorded refusal or withdrawal is honoured either way)
+  COUNTERSIGN_SECURE_COOKIES=true
+                             mark the web interface's cookies Secure (behind a TLS-terminating proxy)
 `
 
 // run dispatches a command and returns the process exit status.
@@ -245,6 +247,7 @@ func (m *Main) Run(ctx context.Context) error {
 	s.Identity, s.Cases, s.Review, s.Audit, s.AuditProofs = db, db, db, db, m.Notary
 	s.Export = db.Export
 	s.StatsRealIDs = m.Getenv("COUNTERSIGN_STATS_REAL_IDS") == "true"
+	s.SecureCookies = m.Getenv("COUNTERSIGN_SECURE_COOKIES") == "true"
 	s.Logger, s.MaxBodyBytes, s.DraftQueued = m.Logger, m.Config.MaxBodyBytes, m.Runner.Wake
 	s.Checks["database"] = db.Ping
 	s.VerifyLog = api.LiveVerifier(m.Notary, m.Config.AuditOrigin, m.Config.keyPath(), db.EachEvent)
