@@ -122,6 +122,7 @@ type bench struct {
 	client *http.Client
 	main   *Main
 	db     *sqlstore.DB
+	tmp    string // in-process: the directory of the signing key and SQLite file
 
 	mu      sync.Mutex
 	samples map[string][]time.Duration
@@ -134,6 +135,7 @@ func (b *bench) run(ctx context.Context, logw io.Writer) (*benchReport, error) {
 		if err := b.startInProcess(ctx); err != nil {
 			return nil, err
 		}
+		defer os.RemoveAll(b.tmp)
 		defer b.main.Close()
 	}
 	b.samples, b.errs = map[string][]time.Duration{}, map[string]int{}
@@ -254,6 +256,7 @@ func (b *bench) startInProcess(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	b.tmp = dir
 	if dsn == "" {
 		dsn = filepath.Join(dir, "bench.db")
 	}
