@@ -223,27 +223,30 @@ func (db *DB) attachDecision(ctx context.Context, q queryer, d *review.Draft) er
 // OpenDraft records when the reviewer first opened a pending draft.
 func (db *DB) OpenDraft(ctx context.Context, id string) (*review.Draft, error) {
 	a := actor(ctx)
-	var d *review.Draft
-	err := db.withTx(ctx, func(tx *Tx) error {
-		var err error
-		if d, err = db.getDraft(ctx, tx, id, db.dialect.forUpdate()); err != nil {
-			return err
-		}
-		if err := db.checkDraftAccess(ctx, tx, d, false); err != nil {
-			return err
-		}
-		if d.Status != review.StatusPendingReview || d.OpenedAt != nil || !review.CanDecide(a, d) {
-			return db.attachDecision(ctx, tx, d)
-		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE drafts SET opened_at = ?, updated_at = ? WHERE id = ?`), tx.now, tx.now, id); err != nil {
+	// Most fetches are not a first opening (the page polls while a draft is
+	// generated; a decided draft is looked at again): answer those from the
+	// reader without a write transaction or a row lock.
+	d, err := db.FindDraftByID(ctx, id)
+	if err != nil || d.Status != review.StatusPendingReview || d.OpenedAt != nil || !review.CanDecide(a, d) {
+		return d, err
+	}
+	err = db.withTx(ctx, func(tx *Tx) error {
+		// The condition makes concurrent first openings record one event.
+		res, err := tx.ExecContext(ctx, tx.Rebind(`
+			UPDATE drafts SET opened_at = ?, updated_at = ?
+			WHERE id = ? AND status = 'pending_review' AND opened_at IS NULL`), tx.now, tx.now, id)
+		if err != nil {
 			return fmt.Errorf("open draft: %w", err)
 		}
-		now := tx.now
-		d.OpenedAt = &now
-		d.CountersignRequired = db.policy().NeedsCountersign(d)
+		if n, _ := res.RowsAffected(); n != 1 {
+			return nil
+		}
 		return tx.record(ctx, a, audit.ActionDraftOpened, "draft", id, d.CaseID, audit.Payload{"kind": string(d.Kind)})
 	})
-	return d, err
+	if err != nil {
+		return nil, err
+	}
+	return db.FindDraftByID(ctx, id)
 }
 
 // queueCursor is the keyset position (created_at, id) of the last draft of a page.
