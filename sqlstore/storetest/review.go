@@ -731,7 +731,7 @@ func exerciseReview(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func
 		if db.Dialect() == "sqlite" {
 			n = 10_000
 		}
-		mustFillQueue(t, db, f, n)
+		MustFillQueue(t, db, f, n)
 		sctx := As(ctx, f.Supervisor)
 		start := time.Now()
 		page, next, err := db.FindQueue(sctx, review.QueueFilter{Limit: 50})
@@ -762,8 +762,8 @@ func exerciseReview(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func
 	})
 }
 
-// mustFillQueue inserts n pending drafts of f's case in one statement.
-func mustFillQueue(t testing.TB, db *sqlstore.DB, f *Fixture, n int) {
+// MustFillQueue inserts n pending drafts of f's case in one statement.
+func MustFillQueue(t testing.TB, db *sqlstore.DB, f *Fixture, n int) {
 	t.Helper()
 	series := `WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < ?) SELECT i FROM g`
 	if db.Dialect() == "postgres" {

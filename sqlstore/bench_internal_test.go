@@ -1,0 +1,224 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/countersign/countersign/audit"
+)
+
+// Benchmarks of the audit log at scale. They build a log of
+// COUNTERSIGN_BENCH_EVENTS synthetic events (default 1,000,000) straight
+// through the sequencer's own batch writer, then measure. Run with, e.g.:
+//
+//	COUNTERSIGN_TEST_DATABASE_URL=postgres://… go test -run '^$' -bench 'Log' -benchtime 2000x ./sqlstore/
+//
+// BENCHMARKS.md has the results.
+
+func benchEvents() int {
+	if v, err := strconv.Atoi(os.Getenv("COUNTERSIGN_BENCH_EVENTS")); err == nil && v > 0 {
+		return v
+	}
+	return 1_000_000
+}
+
+// benchDB opens the dialect named by COUNTERSIGN_BENCH_DIALECT (sqlite by
+// default; postgres needs COUNTERSIGN_TEST_DATABASE_URL) in a fresh schema.
+func benchDB(b *testing.B) *DB {
+	dsn := b.TempDir() + "/bench.db"
+	if os.Getenv("COUNTERSIGN_BENCH_DIALECT") == "postgres" {
+		base := os.Getenv("COUNTERSIGN_TEST_DATABASE_URL")
+		if base == "" {
+			b.Skip("set COUNTERSIGN_TEST_DATABASE_URL")
+		}
+		schema := fmt.Sprintf("bench_%d", rand.Int64())
+		admin, err := Open(context.Background(), base)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := admin.w.Exec(`CREATE SCHEMA ` + schema); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { admin.w.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); admin.Close() })
+		dsn = base + "&search_path=" + schema
+	}
+	db, err := Open(context.Background(), dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return db
+}
+
+// fillLog appends n synthetic events in batches, as the sequencer would.
+func fillLog(b *testing.B, db *DB, n int) {
+	ctx := context.Background()
+	start := time.Now()
+	for done := 0; done < n; {
+		batch := min(5000, n-done)
+		err := db.withTx(ctx, func(tx *Tx) error {
+			var head struct {
+				Size  int64  `db:"size"`
+				Chain []byte `db:"chain"`
+				Range []byte `db:"range_hashes"`
+			}
+			if err := tx.GetContext(ctx, &head, `SELECT size, chain, range_hashes FROM audit_head WHERE id = 1`+db.dialect.forUpdate()); err != nil {
+				return err
+			}
+			h := &audit.Head{Size: uint64(head.Size), Chain: head.Chain}
+			if err := h.UnmarshalRange(head.Range); err != nil {
+				return err
+			}
+			rows := make([]eventRow, batch)
+			events := make([]*audit.Event, batch)
+			var nodes []audit.Node
+			at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			for i := range rows {
+				p := audit.Payload{"kind": "summary", "edited": "false", "review_ms": "41000", "decision": fmt.Sprintf("dec_%024x", done+i)}
+				pj, _ := json.Marshal(p)
+				e := &audit.Event{At: at.Add(time.Duration(done+i) * time.Millisecond), ActorID: "usr_0123456789abcdef01234567", Role: "worker",
+					Action: audit.ActionDraftApproved, SubjectType: "draft", SubjectID: fmt.Sprintf("drf_%024x", done+i), CaseID: "case_0123456789abcdef01234567", Payload: p}
+				ns, err := h.Append(e)
+				if err != nil {
+					return err
+				}
+				nodes = append(nodes, ns...)
+				events[i] = e
+				rows[i] = eventRow{At: e.At.Format(audit.TimeFormat), ActorID: e.ActorID, Role: e.Role, Action: e.Action,
+					SubjectType: e.SubjectType, SubjectID: e.SubjectID, CaseID: e.CaseID, Payload: string(pj)}
+			}
+			for i := 0; i < batch; i += 1000 {
+				j := min(i+1000, batch)
+				if err := insertEvents(ctx, tx, rows[i:j], events[i:j]); err != nil {
+					return err
+				}
+			}
+			if err := insertNodes(ctx, tx, nodes); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE audit_head SET size = ?, chain = ?, range_hashes = ? WHERE id = 1`), int64(h.Size), h.Chain, h.MarshalRange())
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		done += batch
+	}
+	if db.Dialect() == "postgres" {
+		db.w.Exec(`ANALYZE audit_event`)
+		db.w.Exec(`ANALYZE audit_node`)
+	}
+	if n > 1000 {
+		b.Logf("built a log of %d events on %s in %v", n, db.Dialect(), time.Since(start).Round(time.Millisecond))
+	}
+}
+
+func reportLatencies(b *testing.B, ds []time.Duration) {
+	slices.Sort(ds)
+	q := func(p float64) float64 {
+		return float64(ds[min(len(ds)-1, int(p*float64(len(ds))))].Microseconds()) / 1000
+	}
+	b.ReportMetric(q(0.5), "p50-ms")
+	b.ReportMetric(q(0.99), "p99-ms")
+}
+
+// BenchmarkLogProofs measures inclusion and consistency proofs served from
+// the store at the log's size (the work behind the HTTP proof endpoints).
+func BenchmarkLogProofs(b *testing.B) {
+	db := benchDB(b)
+	n := benchEvents()
+	fillLog(b, db, n)
+	ctx := context.Background()
+	s, _, err := audit.SignerFromKey(mustKey(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	notary := &audit.Notary{Store: db, Signer: s, Origin: "bench.local/audit"}
+	if _, err := notary.Checkpoint(ctx); err != nil {
+		b.Fatal(err)
+	}
+	for _, kind := range []string{"inclusion", "consistency"} {
+		b.Run(kind, func(b *testing.B) {
+			var ds []time.Duration
+			for b.Loop() {
+				start := time.Now()
+				var err error
+				if kind == "inclusion" {
+					_, err = notary.InclusionProof(ctx, uint64(rand.IntN(n)), uint64(n))
+				} else {
+					_, err = notary.ConsistencyProof(ctx, uint64(1+rand.IntN(n-1)), uint64(n))
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				ds = append(ds, time.Since(start))
+			}
+			reportLatencies(b, ds)
+		})
+	}
+}
+
+// BenchmarkLogAppend measures sequencing a batch of 1000 events on top of a
+// log of the benchmark's size, to compare the cost at 0, 1M and 10M events.
+func BenchmarkLogAppend(b *testing.B) {
+	db := benchDB(b)
+	n := benchEvents()
+	if os.Getenv("COUNTERSIGN_BENCH_EMPTY") == "" {
+		fillLog(b, db, n)
+	}
+	var ds []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		fillLog(b, db, 1000)
+		ds = append(ds, time.Since(start))
+	}
+	reportLatencies(b, ds)
+	b.ReportMetric(1000/(float64(ds[len(ds)/2].Microseconds())/1e6), "events/s")
+}
+
+// BenchmarkLogVerifyFromDatabase streams the whole log from the database
+// through the verifier, as `countersign audit verify` does.
+func BenchmarkLogVerifyFromDatabase(b *testing.B) {
+	db := benchDB(b)
+	n := benchEvents()
+	fillLog(b, db, n)
+	ctx := context.Background()
+	for b.Loop() {
+		start := time.Now()
+		events := make(chan *audit.Event, 4096)
+		go func() {
+			defer close(events)
+			db.EachEvent(ctx, 0, func(e *audit.Event) error { events <- e; return nil })
+		}()
+		rep, err := (&audit.Verifier{Origin: "bench.local/audit"}).Verify(ctx, func() (*audit.Event, error) {
+			if e, ok := <-events; ok {
+				return e, nil
+			}
+			return nil, io.EOF
+		}, nil)
+		if err != nil || !rep.OK || rep.Events != uint64(n) {
+			b.Fatalf("verify: %v %+v", err, rep)
+		}
+		b.ReportMetric(float64(n)/time.Since(start).Seconds(), "events/s")
+	}
+}
+
+func mustKey(b *testing.B) string {
+	path := b.TempDir() + "/key"
+	if _, _, err := audit.LoadOrCreateSigner(path, "bench.local/audit"); err != nil {
+		b.Fatal(err)
+	}
+	k, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return string(k)
+}
