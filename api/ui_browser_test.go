@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/countersign/countersign/assistant"
+	"github.com/countersign/countersign/casefile"
 	"github.com/countersign/countersign/review"
 	"github.com/countersign/countersign/sqlstore/storetest"
 )
@@ -160,6 +162,12 @@ func TestUIBrowser(t *testing.T) {
 		t.Fatal("the suggestions draft went into the record without a countersignature")
 	}
 
+	// A new case whose client was never asked about AI-assisted drafting.
+	fresh := &casefile.Case{Reference: "REF-NEW-" + b.f.Case.ID, Title: "New referral"}
+	if err := b.db.CreateCase(storetest.As(ctx, b.f.Worker), fresh); err != nil {
+		t.Fatal(err)
+	}
+
 	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
 		chromedp.ExecPath(chrome),
 		chromedp.Headless,
@@ -252,6 +260,55 @@ func TestUIBrowser(t *testing.T) {
 		br.signOut()
 	})
 
+	t.Run("WorkerRecordsConsentAndCorrectsAnEntry", func(t *testing.T) {
+		br.t = t
+		br.signIn(b.tokens["worker"], "table.list")
+		br.do("open the case without consent",
+			chromedp.Navigate(br.base+"/cases/"+fresh.ID),
+			chromedp.WaitVisible(chromedp.CSS("#consent-blocked")),
+		)
+		if got := br.text("#consent-blocked"); !strings.Contains(got, "has not been recorded") {
+			t.Fatalf("the disabled buttons are explained as %q", got)
+		}
+		if !run(br, "read the buttons", chromedp.Evaluate[bool](`document.querySelector("button[name=kind][value=summary]").disabled`)) {
+			t.Fatal("the draft buttons work without the client's consent")
+		}
+		br.screenshot("07a-worker-consent-missing")
+		br.do("record consent with the keyboard",
+			chromedp.SendKeys(chromedp.CSS("#consent-note"), "Asked at the home visit; she agreed."),
+			chromedp.SendKeys(chromedp.CSS(`#consent-form button[value=yes]`), kb.Enter),
+			chromedp.WaitVisible(chromedp.CSS(".notice.ok")),
+		)
+		if got := br.text(".consent-state"); !strings.Contains(got, "Given") || !strings.Contains(got, "recorded by worker") {
+			t.Fatalf("after recording, the consent reads %q", got)
+		}
+		if run(br, "read the buttons", chromedp.Evaluate[bool](`document.querySelector("button[name=kind][value=summary]").disabled`)) {
+			t.Fatal("the draft buttons are still off after consent was recorded")
+		}
+		br.screenshot("07b-worker-consent-given")
+
+		const corrected = "Home visit: rent arrears; the heating was restored on 3 December."
+		br.do("open the correction form",
+			chromedp.Navigate(br.base+"/cases/"+b.f.Case.ID),
+			chromedp.Click(chromedp.CSS(`article.entry a[href$="/correct"]`)),
+			chromedp.WaitVisible(chromedp.CSS("#correct-form")),
+		)
+		br.do("correct the entry and sign",
+			chromedp.SetValue(chromedp.CSS("#correct-content"), corrected),
+			chromedp.SendKeys(chromedp.CSS("#correct-reason"), "The heating was restored after the visit."),
+			chromedp.Click(chromedp.CSS(`#correct-form button[type=submit]`)),
+			chromedp.WaitVisible(chromedp.CSS(".notice.ok")),
+		)
+		if got := br.text("article.entry.superseded"); !strings.Contains(got, "See the correction") {
+			t.Fatalf("the old entry is not marked as corrected:\n%s", got)
+		}
+		if got := br.text("article.entry"); !strings.Contains(got, corrected) || !strings.Contains(got, "See the corrected entry") {
+			t.Fatalf("the correction is not the newest entry:\n%s", got)
+		}
+		br.screenshot("07c-worker-record-corrected")
+		br.signOut()
+	})
+
 	t.Run("SupervisorCountersignsADraft", func(t *testing.T) {
 		br.t = t
 		br.signIn(b.tokens["supervisor"], "#h-awaiting")
@@ -283,10 +340,13 @@ func TestUIBrowser(t *testing.T) {
 		br.t = t
 		br.signIn(b.tokens["ethics"], "#h-trail")
 		br.screenshot("11-ethics-audit")
+		// The unfiltered page has a table.events too: mark it, so the wait
+		// below ends only on the filtered page.
+		run(br, "mark the page", chromedp.Evaluate[bool](`document.body.dataset.before = "1"; true`))
 		br.do("filter the approvals",
 			chromedp.SetValue(chromedp.CSS("#f-action"), "draft.approved"),
 			chromedp.Click(chromedp.CSS(`form.filters button[type=submit]`)),
-			chromedp.WaitVisible(chromedp.CSS("table.events")),
+			chromedp.WaitVisible(chromedp.CSS("body:not([data-before]) table.events")),
 		)
 		trail := br.text("table.events")
 		if !strings.Contains(trail, "Draft approved") || !strings.Contains(trail, sugg.ID) {
