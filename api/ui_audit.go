@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"sort"
@@ -421,55 +420,3 @@ func share(n, of uint64) float64 {
 	return 100 * float64(n) / float64(of)
 }
 
-// LiveVerifier returns a function for Server.VerifyLog: it takes the
-// current signed checkpoint from proofs and verifies every event that each
-// streams against it, with the verifier key derived from the signing key
-// file at keyPath (as `countersign audit verify` does on the service's own
-// machine). each is sqlstore's EachEvent.
-func LiveVerifier(proofs AuditProofs, origin, keyPath string, each func(ctx context.Context, size uint64, fn func(*audit.Event) error) error) func(context.Context) (*audit.Report, error) {
-	return func(ctx context.Context) (*audit.Report, error) {
-		_, vkey, err := audit.LoadOrCreateSigner(keyPath, origin)
-		if err != nil {
-			return nil, err
-		}
-		keys, err := audit.ParseVerifierKeys(vkey)
-		if err != nil {
-			return nil, err
-		}
-		cp, err := proofs.Checkpoint(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return VerifyEvents(ctx, &audit.Verifier{Origin: origin, Keys: keys}, cp.Note, each)
-	}
-}
-
-// VerifyEvents runs v over the events each streams, against the signed
-// checkpoint note.
-func VerifyEvents(ctx context.Context, v *audit.Verifier, note []byte, each func(ctx context.Context, size uint64, fn func(*audit.Event) error) error) (*audit.Report, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	events := make(chan *audit.Event, 1024)
-	errc := make(chan error, 1)
-	go func() {
-		defer close(events)
-		errc <- each(ctx, 0, func(e *audit.Event) error {
-			select {
-			case events <- e:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		})
-	}()
-	next := func() (*audit.Event, error) {
-		if e, ok := <-events; ok {
-			return e, nil
-		}
-		if err := <-errc; err != nil {
-			return nil, err
-		}
-		return nil, io.EOF
-	}
-	return v.Verify(ctx, next, note)
-}

@@ -48,7 +48,17 @@ func uiSetup(t testing.TB) *uiBundle {
 	runner := &review.Runner{Store: db, Drafter: &assistant.Drafter{Model: assistant.Extractive{}}, Owner: "test"}
 	s := api.NewServer()
 	s.Identity, s.Cases, s.Review, s.Audit, s.AuditProofs = db, db, db, db, notary
-	s.VerifyLog = api.LiveVerifier(notary, origin, keyPath, db.EachEvent)
+	s.VerifyLog = func(ctx context.Context) (*audit.Report, error) {
+		_, vkey, err := audit.LoadOrCreateSigner(keyPath, origin)
+		if err != nil {
+			return nil, err
+		}
+		keys, err := audit.ParseVerifierKeys(vkey)
+		if err != nil {
+			return nil, err
+		}
+		return notary.VerifyLog(ctx, &audit.Verifier{Origin: origin, Keys: keys}, db.AllEvents)
+	}
 	s.DraftQueued = runner.Wake
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)

@@ -370,3 +370,34 @@ func pipeline(fill func(*batch)) (batches <-chan *batch, stop func()) {
 	}
 	return ordered, stop
 }
+
+// VerifyEach is Verify over a log read by a function that pushes its events
+// one by one (sqlstore's EachEvent does), streaming, with memory bounded by
+// a small buffer between the reader and the verifier.
+func (v *Verifier) VerifyEach(ctx context.Context, each func(ctx context.Context, fn func(*Event) error) error, signed []byte) (*Report, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	events := make(chan *Event, 1024)
+	errc := make(chan error, 1)
+	go func() {
+		defer close(events)
+		errc <- each(ctx, func(e *Event) error {
+			select {
+			case events <- e:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	next := func() (*Event, error) {
+		if e, ok := <-events; ok {
+			return e, nil
+		}
+		if err := <-errc; err != nil {
+			return nil, err
+		}
+		return nil, io.EOF
+	}
+	return v.Verify(ctx, next, signed)
+}

@@ -351,6 +351,11 @@ func (db *DB) EachEvent(ctx context.Context, size uint64, fn func(*audit.Event) 
 	}
 }
 
+// AllEvents calls fn for every sequenced event in order; see EachEvent.
+func (db *DB) AllEvents(ctx context.Context, fn func(*audit.Event) error) error {
+	return db.EachEvent(ctx, 0, fn)
+}
+
 // Head returns the current head of the sequenced log.
 func (db *DB) Head(ctx context.Context) (*audit.Head, error) {
 	var head struct {

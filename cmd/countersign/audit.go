@@ -191,34 +191,11 @@ func verifyLive(ctx context.Context, cfg Config, v *audit.Verifier, bar *progres
 	if err != nil {
 		return nil, err
 	}
-	cp, err := (&audit.Notary{Store: db, Signer: signer, Origin: cfg.AuditOrigin}).Checkpoint(ctx)
+	n := &audit.Notary{Store: db, Signer: signer, Origin: cfg.AuditOrigin}
+	head, err := db.Head(ctx)
 	if err != nil {
 		return nil, err
 	}
-	bar.total = cp.Size
-	events := make(chan *audit.Event, 4096)
-	errc := make(chan error, 1)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		defer close(events)
-		errc <- db.EachEvent(ctx, 0, func(e *audit.Event) error {
-			select {
-			case events <- e:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		})
-	}()
-	next := func() (*audit.Event, error) {
-		if e, ok := <-events; ok {
-			return e, nil
-		}
-		if err := <-errc; err != nil {
-			return nil, err
-		}
-		return nil, io.EOF
-	}
-	return v.Verify(ctx, next, cp.Note)
+	bar.total = head.Size
+	return n.VerifyLog(ctx, v, db.AllEvents)
 }

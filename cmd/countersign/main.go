@@ -228,7 +228,11 @@ func (m *Main) Run(ctx context.Context) error {
 			return fmt.Errorf("COUNTERSIGN_REQUIRE_CONSENT must be true or false: %w", err)
 		}
 	}
-	signer, _, err := audit.LoadOrCreateSigner(m.Config.keyPath(), m.Config.AuditOrigin)
+	signer, vkey, err := audit.LoadOrCreateSigner(m.Config.keyPath(), m.Config.AuditOrigin)
+	if err != nil {
+		return err
+	}
+	verifierKeys, err := audit.ParseVerifierKeys(vkey)
 	if err != nil {
 		return err
 	}
@@ -250,7 +254,9 @@ func (m *Main) Run(ctx context.Context) error {
 	s.SecureCookies = m.Getenv("COUNTERSIGN_SECURE_COOKIES") == "true"
 	s.Logger, s.MaxBodyBytes, s.DraftQueued = m.Logger, m.Config.MaxBodyBytes, m.Runner.Wake
 	s.Checks["database"] = db.Ping
-	s.VerifyLog = api.LiveVerifier(m.Notary, m.Config.AuditOrigin, m.Config.keyPath(), db.EachEvent)
+	s.VerifyLog = func(ctx context.Context) (*audit.Report, error) {
+		return m.Notary.VerifyLog(ctx, &audit.Verifier{Origin: m.Config.AuditOrigin, Keys: verifierKeys}, db.AllEvents)
+	}
 	if c, ok := model.(interface{ Healthy() bool }); ok {
 		s.Checks["model"] = func(context.Context) error {
 			if !c.Healthy() {

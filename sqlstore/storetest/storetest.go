@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -723,17 +722,7 @@ func mustVerify(t testing.TB, db *sqlstore.DB) *audit.Report {
 	ok(t, err)
 	keys, err := audit.ParseVerifierKeys(vkey)
 	ok(t, err)
-	var events []*audit.Event
-	ok(t, db.EachEvent(ctx, 0, func(e *audit.Event) error { events = append(events, e); return nil }))
-	i := 0
-	next := func() (*audit.Event, error) {
-		if i == len(events) {
-			return nil, io.EOF
-		}
-		i++
-		return events[i-1], nil
-	}
-	rep, err := (&audit.Verifier{Origin: testOrigin, Keys: keys}).Verify(ctx, next, cp.Note)
+	rep, err := (&audit.Verifier{Origin: testOrigin, Keys: keys}).VerifyEach(ctx, db.AllEvents, cp.Note)
 	ok(t, err)
 	if !rep.OK {
 		t.Fatalf("log does not verify: %s", rep.Problem)

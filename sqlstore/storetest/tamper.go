@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"strings"
 	"testing"
@@ -73,29 +72,7 @@ func (l *tamperLog) verify(t *testing.T, since *audit.Checkpoint) *audit.Report 
 	defer cancel()
 	cp, err := l.notary.Checkpoint(ctx)
 	ok(t, err)
-	events := make(chan *audit.Event, 64)
-	errc := make(chan error, 1)
-	go func() {
-		defer close(events)
-		errc <- l.db.EachEvent(ctx, 0, func(e *audit.Event) error {
-			select {
-			case events <- e:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		})
-	}()
-	next := func() (*audit.Event, error) {
-		if e, more := <-events; more {
-			return e, nil
-		}
-		if err := <-errc; err != nil {
-			return nil, err
-		}
-		return nil, io.EOF
-	}
-	rep, err := (&audit.Verifier{Origin: testOrigin, Keys: l.keys, Since: since}).Verify(ctx, next, cp.Note)
+	rep, err := (&audit.Verifier{Origin: testOrigin, Keys: l.keys, Since: since}).VerifyEach(ctx, l.db.AllEvents, cp.Note)
 	ok(t, err)
 	return rep
 }
