@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/audit"
@@ -44,22 +43,7 @@ func (s *Server) handleAuditEntries(w http.ResponseWriter, r *http.Request) {
 		return nil
 	}
 	f.CaseID, f.ActorID, f.Action = str("case"), str("actor"), str("action")
-	tm := func(name string) *time.Time {
-		v := q.Get(name)
-		if v == "" {
-			return nil
-		}
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			if d, derr := time.Parse("2006-01-02", v); derr == nil {
-				return &d
-			}
-			fields = append(fields, countersign.FieldError{Field: name, Message: "Give a date (2026-01-31) or a time (2026-01-31T09:00:00Z)."})
-			return nil
-		}
-		return &t
-	}
-	f.Since, f.Until = tm("since"), tm("until")
+	f.Since, f.Until = queryTime(q, "since", &fields), queryTime(q, "until", &fields)
 	if v := q.Get("after"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {

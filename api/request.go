@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
@@ -145,4 +147,21 @@ func fieldMessage(fe validator.FieldError) string {
 		return "Give a date as YYYY-MM-DD."
 	}
 	return "This value is not accepted."
+}
+
+// queryTime reads an optional date (2026-01-31) or RFC 3339 time from the
+// query; a malformed value adds a readable field error.
+func queryTime(q url.Values, name string, fields *[]countersign.FieldError) *time.Time {
+	v := q.Get(name)
+	if v == "" {
+		return nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return &t
+	}
+	if d, err := time.Parse("2006-01-02", v); err == nil {
+		return &d
+	}
+	*fields = append(*fields, countersign.FieldError{Field: name, Message: "Give a date (2026-01-31) or a time (2026-01-31T09:00:00Z)."})
+	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/audit"
@@ -31,21 +30,7 @@ func (s *Server) handleAuditStats(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	var opts audit.StatsOptions
 	var fields []countersign.FieldError
-	tm := func(name string) *time.Time {
-		v := q.Get(name)
-		if v == "" {
-			return nil
-		}
-		if t, err := time.Parse(time.RFC3339, v); err == nil {
-			return &t
-		}
-		if d, err := time.Parse("2006-01-02", v); err == nil {
-			return &d
-		}
-		fields = append(fields, countersign.FieldError{Field: name, Message: "Give a date (2026-01-31) or a time (2026-01-31T09:00:00Z)."})
-		return nil
-	}
-	opts.Since, opts.Until = tm("since"), tm("until")
+	opts.Since, opts.Until = queryTime(q, "since", &fields), queryTime(q, "until", &fields)
 	if opts.Since != nil && opts.Until != nil && !opts.Since.Before(*opts.Until) {
 		fields = append(fields, countersign.FieldError{Field: "until", Message: "The end must come after the start."})
 	}

@@ -280,25 +280,7 @@ func (s *Server) statsFor(ctx context.Context, since, until *time.Time) (*audit.
 		}
 		opts.Worker = audit.Pseudonymizer(key)
 	}
-	if sr, ok := s.Audit.(audit.StatsReader); ok {
-		return sr.AuditStats(ctx, opts)
-	}
-	agg := audit.NewAggregator(opts)
-	f := audit.EventFilter{Since: since, Until: until, Limit: 1000}
-	for {
-		events, err := s.Audit.FindEvents(ctx, f)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range events {
-			agg.Add(e)
-		}
-		if len(events) < f.Limit {
-			return agg.Stats(), nil
-		}
-		after := events[len(events)-1].Seq
-		f.After = &after
-	}
+	return s.auditStats(ctx, opts)
 }
 
 // uiStats draws the statistics of the period as charts.
@@ -419,4 +401,3 @@ func share(n, of uint64) float64 {
 	}
 	return 100 * float64(n) / float64(of)
 }
-
