@@ -136,12 +136,15 @@ type Config struct {
 	CheckpointEvery time.Duration
 	MaxBodyBytes    int64
 	ShutdownTimeout time.Duration
+	// ReadHeaderTimeout cuts off clients that send their headers slowly.
+	ReadHeaderTimeout time.Duration
 }
 
 func defaultConfig(getenv func(string) string) Config {
 	c := Config{Addr: ":8080", DSN: getenv("DATABASE_URL"), AuditKeyPath: getenv("COUNTERSIGN_AUDIT_KEY"),
 		AuditOrigin: getenv("COUNTERSIGN_AUDIT_ORIGIN"), Workers: 4, SequenceEvery: 200 * time.Millisecond,
-		CheckpointEvery: 500 * time.Millisecond, MaxBodyBytes: 256 << 10, ShutdownTimeout: 20 * time.Second}
+		CheckpointEvery: 500 * time.Millisecond, MaxBodyBytes: 256 << 10, ShutdownTimeout: 20 * time.Second,
+		ReadHeaderTimeout: 5 * time.Second}
 	if c.DSN == "" {
 		c.DSN = "countersign.db"
 	}
@@ -286,7 +289,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", m.Config.Addr, err)
 	}
 	m.ln = ln
-	m.http = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+	m.http = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: m.Config.ReadHeaderTimeout, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 32 << 10}
 	m.bg.Go(func() {
 		if err := m.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
