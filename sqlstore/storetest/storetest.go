@@ -617,7 +617,9 @@ func exerciseAudit(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func(
 		ok(t, err)
 		ok(t, db.EachEvent(ctx, 0, func(e *audit.Event) error {
 			c := string(e.Canonical())
-			for _, secret := range []string{"Marie", "Dubois", "1948", "Lilas", "marie.dubois", "12 34 56", "rent", "arrears", f.Worker.Email} {
+			// The date of birth in full: a bare "1948" turns up by chance
+			// in the hex of a hash now and then.
+			for _, secret := range []string{"Marie", "Dubois", "1948-05-17", "Lilas", "marie.dubois", "12 34 56", "rent", "arrears", f.Worker.Email} {
 				if strings.Contains(c, secret) {
 					t.Errorf("event %d (%s) contains %q", e.Seq, e.Action, secret)
 				}
