@@ -262,7 +262,12 @@ func TestCrashSafety(t *testing.T) {
 // drive creates notes, requests drafts and approves pending ones until ctx
 // ends, recording what the service accepted.
 func drive(ctx context.Context, addr, token, caseID, tag string, acc *accepted) {
-	for i := 0; ctx.Err() == nil; i++ {
+	driveN(ctx, addr, token, caseID, tag, acc, func() bool { return false })
+}
+
+// driveN is drive that also stops when done says so, before each round.
+func driveN(ctx context.Context, addr, token, caseID, tag string, acc *accepted, done func() bool) {
+	for i := 0; ctx.Err() == nil && !done(); i++ {
 		var n struct {
 			ID string `json:"id"`
 		}
