@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/proof"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/countersign/countersign"
@@ -114,49 +116,67 @@ func (n *Notary) Run(ctx context.Context, interval time.Duration) {
 }
 
 // InclusionProof proves entry index against the tree of size leaves; size 0
-// means the latest checkpoint's size.
+// means the latest checkpoint's size. It reads the head and then, in one
+// round trip, every node the answer needs.
 func (n *Notary) InclusionProof(ctx context.Context, index, size uint64) (*Inclusion, error) {
-	size, err := n.checkSize(ctx, size)
+	head, size, err := n.checkSize(ctx, size)
 	if err != nil {
 		return nil, err
 	}
 	if index >= size {
 		return nil, countersign.InvalidFields("The proof cannot be made.", countersign.FieldError{Field: "index", Message: fmt.Sprintf("The entry number must be smaller than the tree size (%d).", size)})
 	}
-	e, err := n.Store.FindEventBySeq(ctx, index)
+	p, err := proof.Inclusion(index, size)
+	if err != nil {
+		return nil, fmt.Errorf("inclusion proof %d/%d: %w", index, size, err)
+	}
+	leaf := compact.NewNodeID(0, index)
+	nodes, err := n.prefetch(ctx, p.IDs, []compact.NodeID{leaf}, rootNodes(head, size))
 	if err != nil {
 		return nil, err
 	}
-	hashes, err := InclusionProof(ctx, n.Store, index, size)
+	hashes, err := InclusionProof(ctx, nodes, index, size)
 	if err != nil {
 		return nil, err
 	}
-	root, err := RootAt(ctx, n.Store, size)
+	root, err := rootAt(ctx, nodes, head, size)
 	if err != nil {
 		return nil, err
 	}
-	return &Inclusion{Index: index, Size: size, LeafHash: e.LeafHash, Hashes: hashes, Root: root}, nil
+	return &Inclusion{Index: index, Size: size, LeafHash: nodes[leaf], Hashes: hashes, Root: root}, nil
 }
 
 // ConsistencyProof proves that the tree of from leaves is a prefix of the
 // tree of to leaves.
 func (n *Notary) ConsistencyProof(ctx context.Context, from, to uint64) (*Consistency, error) {
-	to, err := n.checkSize(ctx, to)
+	head, to, err := n.checkSize(ctx, to)
 	if err != nil {
 		return nil, err
 	}
 	if from > to {
 		return nil, countersign.InvalidFields("The proof cannot be made.", countersign.FieldError{Field: "from", Message: "The first size must not be larger than the second."})
 	}
-	hashes, err := ConsistencyProof(ctx, n.Store, from, to)
+	var ids []compact.NodeID
+	if from > 0 {
+		p, err := proof.Consistency(from, to)
+		if err != nil {
+			return nil, fmt.Errorf("consistency proof %d/%d: %w", from, to, err)
+		}
+		ids = p.IDs
+	}
+	nodes, err := n.prefetch(ctx, ids, rootNodes(head, from), rootNodes(head, to))
 	if err != nil {
 		return nil, err
 	}
-	fromRoot, err := RootAt(ctx, n.Store, from)
+	hashes, err := ConsistencyProof(ctx, nodes, from, to)
 	if err != nil {
 		return nil, err
 	}
-	root, err := RootAt(ctx, n.Store, to)
+	fromRoot, err := rootAt(ctx, nodes, head, from)
+	if err != nil {
+		return nil, err
+	}
+	root, err := rootAt(ctx, nodes, head, to)
 	if err != nil {
 		return nil, err
 	}
@@ -164,12 +184,12 @@ func (n *Notary) ConsistencyProof(ctx context.Context, from, to uint64) (*Consis
 }
 
 // checkSize resolves size 0 to the latest checkpoint and refuses sizes the
-// log has not reached.
-func (n *Notary) checkSize(ctx context.Context, size uint64) (uint64, error) {
+// log has not reached. It returns the head it checked against.
+func (n *Notary) checkSize(ctx context.Context, size uint64) (*Head, uint64, error) {
 	if size == 0 {
 		cp, err := n.checkpoint(ctx)
 		if err != nil {
-			return 0, err
+			return nil, 0, err
 		}
 		size = cp.Size
 	}
@@ -177,12 +197,70 @@ func (n *Notary) checkSize(ctx context.Context, size uint64) (uint64, error) {
 	// log in between, and the checkpoint must never exceed the head read.
 	head, err := n.Store.Head(ctx)
 	if err != nil {
-		return 0, err
+		return nil, 0, err
 	}
 	if size > head.Size {
-		return 0, countersign.InvalidFields("The proof cannot be made.", countersign.FieldError{Field: "size", Message: fmt.Sprintf("The log has only %d entries so far.", head.Size)})
+		return nil, 0, countersign.InvalidFields("The proof cannot be made.", countersign.FieldError{Field: "size", Message: fmt.Sprintf("The log has only %d entries so far.", head.Size)})
 	}
-	return size, nil
+	return head, size, nil
+}
+
+// rootNodes lists the stored nodes the root of the first size leaves is
+// built from; none when it is the head's own root, which the head's compact
+// range gives without reading anything.
+func rootNodes(head *Head, size uint64) []compact.NodeID {
+	if size == 0 || size == head.Size {
+		return nil
+	}
+	return compact.RangeNodes(0, size, nil)
+}
+
+// rootAt is RootAt, using the head's compact range when size is the head's.
+func rootAt(ctx context.Context, nodes nodeMap, head *Head, size uint64) ([]byte, error) {
+	if size == head.Size {
+		return head.Root()
+	}
+	return RootAt(ctx, nodes, size)
+}
+
+// nodeMap is a NodeReader over nodes read ahead of time.
+type nodeMap map[compact.NodeID][]byte
+
+// ReadNodes implements NodeReader.
+func (m nodeMap) ReadNodes(_ context.Context, ids []compact.NodeID) ([][]byte, error) {
+	out := make([][]byte, len(ids))
+	for i, id := range ids {
+		h, ok := m[id]
+		if !ok {
+			return nil, fmt.Errorf("audit tree node (%d, %d) was not read", id.Level, id.Index)
+		}
+		out[i] = h
+	}
+	return out, nil
+}
+
+// prefetch reads the union of the node lists in one call to the store, so
+// a proof costs the same two queries (head, nodes) at any tree size.
+func (n *Notary) prefetch(ctx context.Context, lists ...[]compact.NodeID) (nodeMap, error) {
+	seen := map[compact.NodeID]bool{}
+	var ids []compact.NodeID
+	for _, l := range lists {
+		for _, id := range l {
+			if !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+	}
+	hashes, err := readNodes(ctx, n.Store, ids)
+	if err != nil {
+		return nil, err
+	}
+	m := make(nodeMap, len(ids))
+	for i, id := range ids {
+		m[id] = hashes[i]
+	}
+	return m, nil
 }
 
 // pseudonymLabel is the message whose signature seeds PseudonymKey.

@@ -381,34 +381,35 @@ func (db *DB) ReadNodes(ctx context.Context, ids []compact.NodeID) ([][]byte, er
 		Idx   int64  `db:"idx"`
 		Hash  []byte `db:"hash"`
 	}
-	var leaves, inner []any
+	// One round trip: leaves from audit_event, the nodes above from audit_node.
+	var parts []string
+	var args []any
+	var leaves, inner int
 	for _, id := range ids {
 		if id.Level == 0 {
-			leaves = append(leaves, int64(id.Index))
-		} else {
-			inner = append(inner, int(id.Level), int64(id.Index))
+			leaves++
+			args = append(args, int64(id.Index))
 		}
 	}
-	byID := make(map[compact.NodeID][]byte, len(ids))
-	if len(leaves) > 0 {
-		var rows []row
-		q := `SELECT 0 AS level, seq AS idx, leaf_hash AS hash FROM audit_event WHERE seq IN (?` + strings.Repeat(",?", len(leaves)-1) + `)`
-		if err := db.r.SelectContext(ctx, &rows, db.r.Rebind(q), leaves...); err != nil {
-			return nil, db.translate(fmt.Errorf("read audit leaves: %w", err))
-		}
-		for _, r := range rows {
-			byID[compact.NewNodeID(0, uint64(r.Idx))] = r.Hash
+	if leaves > 0 {
+		parts = append(parts, `SELECT 0 AS level, seq AS idx, leaf_hash AS hash FROM audit_event WHERE seq IN (?`+strings.Repeat(",?", leaves-1)+`)`)
+	}
+	for _, id := range ids {
+		if id.Level > 0 {
+			inner++
+			args = append(args, int(id.Level), int64(id.Index))
 		}
 	}
-	if len(inner) > 0 {
-		var rows []row
-		q := `SELECT level, idx, hash FROM audit_node WHERE (level, idx) IN ((?, ?)` + strings.Repeat(", (?, ?)", len(inner)/2-1) + `)`
-		if err := db.r.SelectContext(ctx, &rows, db.r.Rebind(q), inner...); err != nil {
-			return nil, db.translate(fmt.Errorf("read audit tree nodes: %w", err))
-		}
-		for _, r := range rows {
-			byID[compact.NewNodeID(uint(r.Level), uint64(r.Idx))] = r.Hash
-		}
+	if inner > 0 {
+		parts = append(parts, `SELECT level, idx, hash FROM audit_node WHERE (level, idx) IN ((?, ?)`+strings.Repeat(", (?, ?)", inner-1)+`)`)
+	}
+	var rows []row
+	if err := db.r.SelectContext(ctx, &rows, db.r.Rebind(strings.Join(parts, " UNION ALL ")), args...); err != nil {
+		return nil, db.translate(fmt.Errorf("read audit tree nodes: %w", err))
+	}
+	byID := make(map[compact.NodeID][]byte, len(rows))
+	for _, r := range rows {
+		byID[compact.NewNodeID(uint(r.Level), uint64(r.Idx))] = r.Hash
 	}
 	out := make([][]byte, len(ids))
 	for i, id := range ids {

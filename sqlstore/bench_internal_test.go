@@ -112,9 +112,14 @@ func fillLog(b *testing.B, db *DB, n int) {
 		}
 		done += batch
 	}
-	if db.Dialect() == "postgres" {
-		db.w.Exec(`ANALYZE audit_event`)
-		db.w.Exec(`ANALYZE audit_node`)
+	if db.Dialect() == "postgres" && n > 1000 {
+		// Settle the bulk load (visibility map, statistics, dirty buffers)
+		// so the measurement that follows does not pay for it.
+		for _, s := range []string{`VACUUM ANALYZE audit_event`, `VACUUM ANALYZE audit_node`, `CHECKPOINT`} {
+			if _, err := db.w.Exec(s); err != nil {
+				b.Logf("%s: %v", s, err)
+			}
+		}
 	}
 	if n > 1000 {
 		b.Logf("built a log of %d events on %s in %v", n, db.Dialect(), time.Since(start).Round(time.Millisecond))
