@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/countersign/countersign"
@@ -124,18 +125,15 @@ func (m *Main) printDemo() {
 	}
 }
 
+// displayAddr turns a listen address into one a browser can open: an
+// unspecified host (":8080", "[::]:8080", "0.0.0.0:8080") becomes localhost.
 func displayAddr(addr string) string {
-	if len(addr) > 0 && addr[0] == '[' || len(addr) > 0 && addr[0] == ':' {
-		return "localhost" + addr[len(addr)-len(portOf(addr)):]
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
 	}
-	return addr
-}
-
-func portOf(addr string) string {
-	for i := len(addr) - 1; i >= 0; i-- {
-		if addr[i] == ':' {
-			return addr[i:]
-		}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
 	}
-	return ""
+	return net.JoinHostPort(host, port)
 }
