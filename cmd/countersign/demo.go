@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/assistant"
 	"github.com/countersign/countersign/casefile"
 	"github.com/countersign/countersign/identity"
 )
@@ -36,6 +37,13 @@ var demoNotes = []string{
 	"Office meeting. Marie brought her bank statements; income is a survivor's pension only. " +
 		"We filled in the application for the energy solidarity fund together; it must be sent before 15 December 2026. " +
 		"Marie agreed to a referral to the budget advice service. She seemed tired and said she sometimes skips meals.",
+}
+
+// demoDirectory is the demo's referral directory.
+var demoDirectory = []assistant.Service{
+	{ID: "budget-advice", Name: "Budget advice service", Description: "budget debt arrears rent bills money advice"},
+	{ID: "energy-fund", Name: "Energy solidarity fund", Description: "energy heating electricity gas bills fund"},
+	{ID: "meal-delivery", Name: "Meal delivery", Description: "meals food skips meals nutrition"},
 }
 
 // seedDemo creates the demo team, users and case once, and issues fresh

@@ -55,6 +55,7 @@ Configuration (environment):
   DATABASE_URL               postgres://… or a SQLite file path (default ./countersign.db)
   OPENAI_BASE_URL, OPENAI_API_KEY, COUNTERSIGN_MODEL, COUNTERSIGN_MODEL_ONPREM=true
                              an OpenAI-compatible model endpoint (default: offline drafter)
+  COUNTERSIGN_DIRECTORY      a YAML or JSON list of local services (id, name, description) referrals may name
   COUNTERSIGN_AUDIT_KEY      file holding the checkpoint signing key (default ./countersign-audit.key)
   COUNTERSIGN_AUDIT_ORIGIN   the log's name in checkpoints (default countersign.local/audit)
   COUNTERSIGN_REQUIRE_CONSENT=false
@@ -245,9 +246,13 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	directory, err := m.directory()
+	if err != nil {
+		return err
+	}
 	m.Model = model
 	host, _ := os.Hostname()
-	m.Runner = &review.Runner{Store: db, Drafter: &assistant.Drafter{Model: model}, Logger: m.Logger,
+	m.Runner = &review.Runner{Store: db, Drafter: &assistant.Drafter{Model: model, Directory: directory}, Logger: m.Logger,
 		Owner: fmt.Sprintf("%s:%d", host, os.Getpid()), Workers: m.Config.Workers, Lease: m.Config.Lease, Grace: m.Config.ShutdownTimeout / 2}
 
 	s := api.NewServer()
@@ -315,6 +320,18 @@ func (m *Main) model() (assistant.Model, error) {
 		return assistant.Extractive{}, nil
 	}
 	return openai.New(cfg)
+}
+
+// directory returns the local referral directory named by
+// COUNTERSIGN_DIRECTORY; the demo has a small one of its own.
+func (m *Main) directory() ([]assistant.Service, error) {
+	if path := m.Getenv("COUNTERSIGN_DIRECTORY"); path != "" {
+		return assistant.LoadDirectory(path)
+	}
+	if m.Config.Demo {
+		return demoDirectory, nil
+	}
+	return nil, nil
 }
 
 // Close stops accepting requests, lets in-flight requests finish up to the

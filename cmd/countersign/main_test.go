@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +86,29 @@ func TestServeDemo(t *testing.T) {
 				get(t, base+"/v1/drafts/"+draft.ID, worker, &draft)
 			}
 			post(t, base+"/v1/drafts/"+draft.ID+"/approve", worker, approval(draft.Content), 200, nil)
+
+			// Suggestions refer only to services of the demo's directory.
+			var sugg review.Draft
+			post(t, base+"/v1/cases/"+cases.Cases[0].ID+"/drafts", worker, `{"kind":"suggestions"}`, 202, &sugg)
+			for sugg.Status != review.StatusPendingReview {
+				if time.Now().After(deadline) || sugg.Status == review.StatusFailed {
+					t.Fatalf("suggestions draft is %s: %s", sugg.Status, sugg.FailureReason)
+				}
+				time.Sleep(pollInterval)
+				get(t, base+"/v1/drafts/"+sugg.ID, worker, &sugg)
+			}
+			referrals := 0
+			for _, it := range sugg.Content.Items {
+				if it.Type == "referral" {
+					referrals++
+					if !slices.ContainsFunc(demoDirectory, func(s assistant.Service) bool { return s.ID == it.ServiceID }) {
+						t.Errorf("referral to %q, which is not in the directory", it.ServiceID)
+					}
+				}
+			}
+			if referrals == 0 {
+				t.Error("no referral suggested from the demo's directory")
+			}
 			if err := m.Close(); err != nil {
 				t.Fatal(err)
 			}
