@@ -43,6 +43,8 @@ func TestBadInput(t *testing.T) {
 			{"EthicsWritesNote", "ethics", "POST", c + "/notes", map[string]any{"body": "x"}, 403, "forbidden", ""},
 			{"UnknownDraftKind", "worker", "POST", c + "/drafts", map[string]any{"kind": "poem"}, 422, "invalid", "kind"},
 			{"UnknownLanguage", "worker", "POST", c + "/drafts", map[string]any{"kind": "summary", "language": "xx"}, 422, "invalid", "language"},
+			{"BackwardsPeriod", "worker", "POST", c + "/drafts", map[string]any{"kind": "summary", "since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"}, 422, "invalid", "until"},
+			{"EmptyPeriod", "worker", "POST", c + "/drafts", map[string]any{"kind": "summary", "until": "2001-01-01T00:00:00Z"}, 422, "invalid", "since"},
 			{"ForeignNote", "worker", "POST", c + "/drafts", map[string]any{"kind": "summary", "note_ids": []string{"note_nope"}}, 422, "invalid", "note_ids"},
 			{"UnknownDraft", "worker", "POST", "/v1/drafts/drf_nope/approve", map[string]any{}, 404, "not_found", ""},
 			{"BadReject", "worker", "POST", "/v1/drafts/drf_nope/reject", map[string]any{}, 422, "invalid", "reason"},

@@ -181,9 +181,11 @@ func (s *Server) handleNoteList(w http.ResponseWriter, r *http.Request) {
 }
 
 type draftCreateRequest struct {
-	Kind     string   `json:"kind" validate:"required,oneof=summary suggestions"`
-	NoteIDs  []string `json:"note_ids" validate:"omitempty,max=200,dive,required,max=64"`
-	Language string   `json:"language" validate:"omitempty,oneof=en fr nl de"`
+	Kind     string     `json:"kind" validate:"required,oneof=summary suggestions"`
+	NoteIDs  []string   `json:"note_ids" validate:"omitempty,max=200,dive,required,max=64"`
+	Since    *time.Time `json:"since"`
+	Until    *time.Time `json:"until"`
+	Language string     `json:"language" validate:"omitempty,oneof=en fr nl de"`
 }
 
 // handleDraftCreate serves POST /v1/cases/{id}/drafts: 202 with the queued
@@ -194,13 +196,17 @@ func (s *Server) handleDraftCreate(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err)
 		return
 	}
+	if req.Since != nil && req.Until != nil && !req.Since.Before(*req.Until) {
+		Error(w, r, countersign.InvalidFields("The request has mistakes.", countersign.FieldError{Field: "until", Message: "The end of the period must come after its start."}))
+		return
+	}
 	key := r.Header.Get("Idempotency-Key")
 	if len(key) > 200 {
 		Error(w, r, countersign.InvalidFields("The request has mistakes.", countersign.FieldError{Field: "Idempotency-Key", Message: "The key is too long: at most 200 characters."}))
 		return
 	}
 	d, err := s.Review.RequestDraft(r.Context(), review.DraftRequest{CaseID: r.PathValue("id"), Kind: assistant.Kind(req.Kind),
-		NoteIDs: req.NoteIDs, Language: req.Language, IdempotencyKey: key})
+		NoteIDs: req.NoteIDs, Since: req.Since, Until: req.Until, Language: req.Language, IdempotencyKey: key})
 	if err != nil {
 		Error(w, r, err)
 		return

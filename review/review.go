@@ -100,9 +100,11 @@ type Draft struct {
 
 // DraftRequest asks for a new draft of a case.
 type DraftRequest struct {
-	CaseID         string
-	Kind           assistant.Kind
-	NoteIDs        []string // empty: every note of the case
+	CaseID  string
+	Kind    assistant.Kind
+	NoteIDs []string // empty: every note of the case
+	// Since and Until, when set, keep only the notes written in [Since, Until).
+	Since, Until   *time.Time
 	Language       string
 	IdempotencyKey string
 }

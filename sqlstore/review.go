@@ -118,6 +118,14 @@ func (db *DB) RequestDraft(ctx context.Context, req review.DraftRequest) (*revie
 		if len(req.NoteIDs) > 0 && len(notes) != len(dedupe(req.NoteIDs)) {
 			return countersign.InvalidFields("The draft could not be requested.", countersign.FieldError{Field: "note_ids", Message: "Some of these notes are not notes of this case."})
 		}
+		if req.Since != nil || req.Until != nil {
+			notes = slices.DeleteFunc(notes, func(n *casefile.Note) bool {
+				return req.Since != nil && n.WrittenAt.Before(*req.Since) || req.Until != nil && !n.WrittenAt.Before(*req.Until)
+			})
+			if len(notes) == 0 {
+				return countersign.InvalidFields("The draft could not be requested.", countersign.FieldError{Field: "since", Message: "No note of this case was written in that period."})
+			}
+		}
 		if len(notes) == 0 {
 			return countersign.InvalidFields("The draft could not be requested.", countersign.FieldError{Field: "note_ids", Message: "The case has no notes to draft from yet."})
 		}

@@ -372,6 +372,28 @@ func exerciseDrafts(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func
 			t.Fatal("a new key returned the old draft")
 		}
 	})
+	t.Run("PeriodKeepsOnlyTheNotesWrittenInIt", func(t *testing.T) {
+		t.Parallel()
+		db := open(t)
+		f := MustSeed(t, db)
+		wctx := As(ctx, f.Worker)
+		jan := time.Date(2026, 1, 15, 10, 0, 0, 0, time.UTC)
+		old := &casefile.Note{CaseID: f.Case.ID, Body: "January visit: the client asked about the energy fund.", WrittenAt: jan}
+		ok(t, db.AddNote(wctx, old))
+		since, until := jan.Add(-24*time.Hour), jan.Add(24*time.Hour)
+		d, err := db.RequestDraft(wctx, review.DraftRequest{CaseID: f.Case.ID, Kind: assistant.KindSummary, Since: &since, Until: &until})
+		ok(t, err)
+		if len(d.NoteIDs) != 1 || d.NoteIDs[0] != old.ID {
+			t.Fatalf("notes of the period: %v, want only %s", d.NoteIDs, old.ID)
+		}
+		before := eventCount(t, db)
+		empty := jan.Add(-48 * time.Hour)
+		_, err = db.RequestDraft(wctx, review.DraftRequest{CaseID: f.Case.ID, Kind: assistant.KindSummary, Until: &empty})
+		code(t, err, countersign.EINVALID)
+		if eventCount(t, db) != before {
+			t.Fatal("a refused request wrote an audit event")
+		}
+	})
 	t.Run("RefusesDraftsFromForeignOrMissingNotes", func(t *testing.T) {
 		t.Parallel()
 		db := open(t)
