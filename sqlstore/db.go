@@ -67,6 +67,8 @@ type DB struct {
 	// so the sequencer can pick them up without polling.
 	mu        sync.Mutex
 	sequenced chan struct{}
+
+	stmts stmtCache
 }
 
 // Open connects to the database named by dsn and applies the migrations.
@@ -138,6 +140,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 
 // Close closes the database handles.
 func (db *DB) Close() error {
+	db.stmts.close()
 	err := db.w.Close()
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())

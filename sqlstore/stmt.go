@@ -1,0 +1,89 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// stmtCache keeps the write transactions' statements prepared, so the
+// database parses and plans each of them once per connection instead of on
+// every call (on SQLite, preparing was a fifth of the CPU of a write).
+// Queries built with a variable number of placeholders (IN lists,
+// multi-row inserts) are many; the cache stops growing at its limit and
+// those run unprepared.
+type stmtCache struct {
+	mu    sync.Mutex
+	stmts map[string]*sqlx.Stmt // nil value: being prepared
+}
+
+const stmtCacheLimit = 256
+
+// get returns the prepared statement for query, or nil the first time.
+// It never prepares while the caller waits: the caller holds a connection
+// in a transaction, and on SQLite the writer's one connection is that
+// connection, so preparation happens in the background once it is free.
+func (c *stmtCache) get(db *sqlx.DB, query string) *sqlx.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.stmts[query]; ok {
+		return s
+	}
+	if len(c.stmts) >= stmtCacheLimit || len(query) > 4096 {
+		return nil
+	}
+	if c.stmts == nil {
+		c.stmts = map[string]*sqlx.Stmt{}
+	}
+	c.stmts[query] = nil
+	go func() {
+		s, err := db.Preparex(query)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if err != nil || c.stmts == nil { // failed, or the cache was closed meanwhile
+			if s != nil {
+				s.Close()
+			}
+			return
+		}
+		c.stmts[query] = s
+	}()
+	return nil
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.stmts {
+		if s != nil {
+			s.Close()
+		}
+	}
+	c.stmts = nil
+}
+
+// ExecContext runs query in the transaction through a cached prepared statement.
+func (tx *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if s := tx.db.stmts.get(tx.db.w, query); s != nil {
+		return tx.StmtxContext(ctx, s).ExecContext(ctx, args...)
+	}
+	return tx.Tx.ExecContext(ctx, query, args...)
+}
+
+// GetContext reads one row in the transaction through a cached prepared statement.
+func (tx *Tx) GetContext(ctx context.Context, dest any, query string, args ...any) error {
+	if s := tx.db.stmts.get(tx.db.w, query); s != nil {
+		return tx.StmtxContext(ctx, s).GetContext(ctx, dest, args...)
+	}
+	return tx.Tx.GetContext(ctx, dest, query, args...)
+}
+
+// SelectContext reads rows in the transaction through a cached prepared statement.
+func (tx *Tx) SelectContext(ctx context.Context, dest any, query string, args ...any) error {
+	if s := tx.db.stmts.get(tx.db.w, query); s != nil {
+		return tx.StmtxContext(ctx, s).SelectContext(ctx, dest, args...)
+	}
+	return tx.Tx.SelectContext(ctx, dest, query, args...)
+}
