@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/countersign/countersign/sqlstore/storetest"
 )
@@ -145,5 +147,119 @@ func TestDatabaseOutage(t *testing.T) {
 		if strings.Contains(n.Body, "During the outage") {
 			t.Fatal("a write refused with 503 was stored")
 		}
+	}
+}
+
+// TestDatabaseOutageUnderLoad cuts the database away while clients are
+// writing, twice, and brings it back. Every answer is a success or a 503
+// with Retry-After (never a 500); afterwards every write answered 201 is
+// there, and every write that is there is whole (its audit event with it).
+func TestDatabaseOutageUnderLoad(t *testing.T) {
+	t.Parallel()
+	dsn := storetest.PostgresDSN(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newDBProxy(t, u.Host)
+	u.Host = proxy.ln.Addr().String()
+	m := MustRunMain(t, u.String(), true, io.Discard)
+	addr, worker := m.Addr(), m.Tokens[0].Token
+	caseID := firstCase(t, addr, worker)
+
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	stored, refused := map[string]bool{}, map[string]bool{}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for c := range 4 {
+		wg.Go(func() {
+			for i := 0; ctx.Err() == nil; i++ {
+				body := fmt.Sprintf("Load note %d-%d.", c, i)
+				req, _ := http.NewRequest("POST", "http://"+addr+"/v1/cases/"+caseID+"/notes", strings.NewReader(`{"body":"`+body+`"}`))
+				req.Header.Set("Authorization", "Bearer "+worker)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				mu.Lock()
+				statuses[resp.StatusCode]++
+				switch {
+				case resp.StatusCode == 201:
+					stored[body] = true
+				case resp.StatusCode == 503 && resp.Header.Get("Retry-After") != "":
+					refused[body] = true
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for range 2 {
+		waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return statuses[201] > 0 })
+		proxy.setDown(true)
+		waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return statuses[503] > 0 })
+		proxy.setDown(false)
+		mu.Lock()
+		statuses[201] = 0
+		mu.Unlock()
+	}
+	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return statuses[201] > 0 })
+	cancel()
+	wg.Wait()
+
+	for code, n := range statuses {
+		if code != 201 && code != 503 {
+			t.Errorf("%d answers with status %d", n, code)
+		}
+	}
+	var notes struct {
+		Notes []struct {
+			Body string `json:"body"`
+		} `json:"notes"`
+	}
+	if code := getJSON(context.Background(), addr, worker, "/v1/cases/"+caseID+"/notes", &notes); code != 200 {
+		t.Fatalf("notes: %d", code)
+	}
+	have := map[string]bool{}
+	for _, n := range notes.Notes {
+		have[n.Body] = true
+	}
+	for b := range stored {
+		if !have[b] {
+			t.Errorf("%q was answered 201 but is lost", b)
+		}
+	}
+	// A write answered 503 may still be stored: when the connection breaks
+	// after COMMIT was sent, the service cannot know whether it arrived
+	// (no system can). What must never be is half a write: every stored
+	// note has its audit event, and the log verifies.
+	if len(refused) == 0 {
+		t.Fatal("no write was refused: the outage did not happen")
+	}
+	var orphans int
+	if _, err := m.DB.Sequence(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.DB.Raw().Get(&orphans, `
+		SELECT COUNT(*) FROM notes n
+		WHERE NOT EXISTS (SELECT 1 FROM audit_event e WHERE e.action = 'note.added' AND e.subject_id = n.id)`); err != nil {
+		t.Fatal(err)
+	}
+	if orphans != 0 {
+		t.Fatalf("%d notes were stored without their audit event", orphans)
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after 20 seconds.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 20s")
+		}
+		time.Sleep(pollInterval)
 	}
 }
