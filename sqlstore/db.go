@@ -43,7 +43,7 @@ type DB struct {
 	w *sqlx.DB
 	// r serves reads outside write transactions (WAL lets SQLite readers
 	// run beside the writer).
-	r *sqlx.DB
+	r *readDB
 
 	dialect dialect
 	dsn     string
@@ -85,7 +85,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		x.SetMaxOpenConns(32)
 		x.SetMaxIdleConns(32)
 		x.SetConnMaxIdleTime(5 * time.Minute)
-		db.w, db.r = x, x
+		db.w, db.r = x, &readDB{DB: x}
 	} else {
 		db.dialect = sqliteDialect{}
 		path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite:"), "file:")
@@ -125,7 +125,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 			return nil, fmt.Errorf("open sqlite reader: %w", err)
 		}
 		r.SetMaxOpenConns(4)
-		db.w, db.r = w, r
+		db.w, db.r = w, &readDB{DB: r}
 	}
 	if err := db.w.PingContext(ctx); err != nil {
 		db.Close()
@@ -142,7 +142,8 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 func (db *DB) Close() error {
 	db.stmts.close()
 	err := db.w.Close()
-	if db.r != db.w {
+	db.r.stmts.close()
+	if db.r.DB != db.w {
 		err = errors.Join(err, db.r.Close())
 	}
 	return err

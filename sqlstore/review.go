@@ -383,7 +383,7 @@ func (db *DB) ExplainQueue(ctx context.Context, f review.QueueFilter) (string, e
 	if err != nil {
 		return "", err
 	}
-	return db.dialect.explain(ctx, db.r, db.r.Rebind(query), args...)
+	return db.dialect.explain(ctx, db.r.DB, db.r.Rebind(query), args...)
 }
 
 // ClaimJob leases the next queued draft, or one whose lease expired, to owner.

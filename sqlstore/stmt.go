@@ -87,3 +87,26 @@ func (tx *Tx) SelectContext(ctx context.Context, dest any, query string, args ..
 	}
 	return tx.Tx.SelectContext(ctx, dest, query, args...)
 }
+
+// readDB is the reader pool, running reads through cached prepared
+// statements as write transactions do.
+type readDB struct {
+	*sqlx.DB
+	stmts stmtCache
+}
+
+// GetContext reads one row through a cached prepared statement.
+func (r *readDB) GetContext(ctx context.Context, dest any, query string, args ...any) error {
+	if s := r.stmts.get(r.DB, query); s != nil {
+		return s.GetContext(ctx, dest, args...)
+	}
+	return r.DB.GetContext(ctx, dest, query, args...)
+}
+
+// SelectContext reads rows through a cached prepared statement.
+func (r *readDB) SelectContext(ctx context.Context, dest any, query string, args ...any) error {
+	if s := r.stmts.get(r.DB, query); s != nil {
+		return s.SelectContext(ctx, dest, args...)
+	}
+	return r.DB.SelectContext(ctx, dest, query, args...)
+}
