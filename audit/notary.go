@@ -216,23 +216,23 @@ func rootNodes(head *Head, size uint64) []compact.NodeID {
 }
 
 // rootAt is RootAt, using the head's compact range when size is the head's.
-func rootAt(ctx context.Context, nodes nodeMap, head *Head, size uint64) ([]byte, error) {
+func rootAt(ctx context.Context, nodes NodeMap, head *Head, size uint64) ([]byte, error) {
 	if size == head.Size {
 		return head.Root()
 	}
 	return RootAt(ctx, nodes, size)
 }
 
-// nodeMap is a NodeReader over nodes read ahead of time.
-type nodeMap map[compact.NodeID][]byte
+// NodeMap is a NodeReader over nodes already read, keyed by their IDs.
+type NodeMap map[compact.NodeID][]byte
 
-// ReadNodes implements NodeReader.
-func (m nodeMap) ReadNodes(_ context.Context, ids []compact.NodeID) ([][]byte, error) {
+// ReadNodes implements NodeReader; a node not in the map is an error.
+func (m NodeMap) ReadNodes(_ context.Context, ids []compact.NodeID) ([][]byte, error) {
 	out := make([][]byte, len(ids))
 	for i, id := range ids {
 		h, ok := m[id]
 		if !ok {
-			return nil, fmt.Errorf("audit tree node (%d, %d) was not read", id.Level, id.Index)
+			return nil, fmt.Errorf("audit tree node (%d, %d) is missing", id.Level, id.Index)
 		}
 		out[i] = h
 	}
@@ -241,7 +241,7 @@ func (m nodeMap) ReadNodes(_ context.Context, ids []compact.NodeID) ([][]byte, e
 
 // prefetch reads the union of the node lists in one call to the store, so
 // a proof costs the same two queries (head, nodes) at any tree size.
-func (n *Notary) prefetch(ctx context.Context, lists ...[]compact.NodeID) (nodeMap, error) {
+func (n *Notary) prefetch(ctx context.Context, lists ...[]compact.NodeID) (NodeMap, error) {
 	seen := map[compact.NodeID]bool{}
 	var ids []compact.NodeID
 	for _, l := range lists {
@@ -256,7 +256,7 @@ func (n *Notary) prefetch(ctx context.Context, lists ...[]compact.NodeID) (nodeM
 	if err != nil {
 		return nil, err
 	}
-	m := make(nodeMap, len(ids))
+	m := make(NodeMap, len(ids))
 	for i, id := range ids {
 		m[id] = hashes[i]
 	}

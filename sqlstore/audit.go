@@ -407,19 +407,11 @@ func (db *DB) ReadNodes(ctx context.Context, ids []compact.NodeID) ([][]byte, er
 	if err := db.r.SelectContext(ctx, &rows, db.r.Rebind(strings.Join(parts, " UNION ALL ")), args...); err != nil {
 		return nil, db.translate(fmt.Errorf("read audit tree nodes: %w", err))
 	}
-	byID := make(map[compact.NodeID][]byte, len(rows))
+	byID := make(audit.NodeMap, len(rows))
 	for _, r := range rows {
 		byID[compact.NewNodeID(uint(r.Level), uint64(r.Idx))] = r.Hash
 	}
-	out := make([][]byte, len(ids))
-	for i, id := range ids {
-		h, ok := byID[id]
-		if !ok {
-			return nil, fmt.Errorf("audit tree node (%d, %d) is missing", id.Level, id.Index)
-		}
-		out[i] = h
-	}
-	return out, nil
+	return byID.ReadNodes(ctx, ids)
 }
 
 // Export writes the NDJSON export of the first cp.Size events, headed by cp,

@@ -82,16 +82,22 @@ func (p *dbProxy) setDown(down bool) {
 	}
 }
 
-func TestDatabaseOutage(t *testing.T) {
-	t.Parallel()
-	dsn := storetest.PostgresDSN(t)
-	u, err := url.Parse(dsn)
+// runBehindProxy starts the service with the demo on a PostgreSQL database
+// it reaches only through a dbProxy.
+func runBehindProxy(t *testing.T) (*dbProxy, *Main) {
+	t.Helper()
+	u, err := url.Parse(storetest.PostgresDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	proxy := newDBProxy(t, u.Host)
 	u.Host = proxy.ln.Addr().String()
-	m := MustRunMain(t, u.String(), true, io.Discard)
+	return proxy, MustRunMain(t, u.String(), true, io.Discard)
+}
+
+func TestDatabaseOutage(t *testing.T) {
+	t.Parallel()
+	proxy, m := runBehindProxy(t)
 	addr := m.Addr()
 	worker := m.Tokens[0].Token
 	caseID := firstCase(t, addr, worker)
@@ -156,14 +162,7 @@ func TestDatabaseOutage(t *testing.T) {
 // there, and every write that is there is whole (its audit event with it).
 func TestDatabaseOutageUnderLoad(t *testing.T) {
 	t.Parallel()
-	dsn := storetest.PostgresDSN(t)
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newDBProxy(t, u.Host)
-	u.Host = proxy.ln.Addr().String()
-	m := MustRunMain(t, u.String(), true, io.Discard)
+	proxy, m := runBehindProxy(t)
 	addr, worker := m.Addr(), m.Tokens[0].Token
 	caseID := firstCase(t, addr, worker)
 
