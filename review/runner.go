@@ -114,6 +114,10 @@ func (r *Runner) Run(ctx context.Context) {
 			defer t.Stop()
 			for ctx.Err() == nil {
 				if ok, _ := r.runOne(ctx, hard); ok {
+					// There may be more: wake an idle worker to look too, so
+					// a burst of requests is drafted in parallel rather than
+					// by the one worker the request's wake-up reached.
+					r.Wake()
 					continue
 				}
 				select {
