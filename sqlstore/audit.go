@@ -318,25 +318,43 @@ func (db *DB) FindEventBySeq(ctx context.Context, seq uint64) (*audit.Event, err
 // EachEvent calls fn for every sequenced event with seq < size (all when
 // size is 0) in order, streaming, so memory stays flat however long the log is.
 func (db *DB) EachEvent(ctx context.Context, size uint64, fn func(*audit.Event) error) error {
-	var after int64 = -1
-	for {
-		if size > 0 && after+1 >= int64(size) {
-			return nil
+	// The next page is read while this one is decoded and handed to fn, so
+	// the database and the caller (the verifier hashing) work side by side.
+	type page struct {
+		rows []eventRow
+		err  error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pages := make(chan page, 1)
+	go func() {
+		defer close(pages)
+		var after int64 = -1
+		for {
+			if size > 0 && after+1 >= int64(size) {
+				return
+			}
+			rows, err := db.eventPage(ctx, after)
+			select {
+			case pages <- page{rows, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil || len(rows) < eventPageSize {
+				return
+			}
+			after = rows[len(rows)-1].Seq
 		}
-		var rows []eventRow
-		if err := db.r.SelectContext(ctx, &rows, db.r.Rebind(`
-			SELECT `+eventColumns+`
-			FROM audit_event
-			WHERE seq > ?
-			ORDER BY seq
-			LIMIT 5000`), after); err != nil {
-			return db.translate(fmt.Errorf("read audit events after %d: %w", after, err))
+	}()
+	for p := range pages {
+		if p.err != nil {
+			return p.err
 		}
-		for i := range rows {
-			if size > 0 && uint64(rows[i].Seq) >= size {
+		for i := range p.rows {
+			if size > 0 && uint64(p.rows[i].Seq) >= size {
 				return nil
 			}
-			e, err := rows[i].toDomain()
+			e, err := p.rows[i].toDomain()
 			if err != nil {
 				return err
 			}
@@ -344,11 +362,37 @@ func (db *DB) EachEvent(ctx context.Context, size uint64, fn func(*audit.Event) 
 				return err
 			}
 		}
-		if len(rows) < 5000 {
-			return nil
-		}
-		after = rows[len(rows)-1].Seq
 	}
+	return ctx.Err()
+}
+
+const eventPageSize = 5000
+
+// eventPage reads the events after seq, scanning columns directly: on a
+// long log the reflection of a struct scan is a large share of the cost.
+func (db *DB) eventPage(ctx context.Context, after int64) ([]eventRow, error) {
+	rows, err := db.r.QueryContext(ctx, db.r.Rebind(`
+		SELECT `+eventColumns+`
+		FROM audit_event
+		WHERE seq > ?
+		ORDER BY seq
+		LIMIT ?`), after, eventPageSize)
+	if err != nil {
+		return nil, db.translate(fmt.Errorf("read audit events after %d: %w", after, err))
+	}
+	defer rows.Close()
+	page := make([]eventRow, 0, eventPageSize)
+	for rows.Next() {
+		var r eventRow
+		if err := rows.Scan(&r.Seq, &r.At, &r.ActorID, &r.Role, &r.Action, &r.SubjectType, &r.SubjectID, &r.CaseID, &r.Payload, &r.LeafHash, &r.ChainHash); err != nil {
+			return nil, fmt.Errorf("scan audit event after %d: %w", after, err)
+		}
+		page = append(page, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, db.translate(fmt.Errorf("read audit events after %d: %w", after, err))
+	}
+	return page, nil
 }
 
 // AllEvents calls fn for every sequenced event in order; see EachEvent.
