@@ -2,7 +2,6 @@ package api
 
 import (
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -61,7 +60,7 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 	} else if code == countersign.EINTERNAL {
 		logger(r).Error("internal error", slog.Group("request", "method", r.Method, "route", r.Pattern), "err", err)
 	} else if code == countersign.EUNAVAILABLE {
-		logger(r).Warn("service unavailable", slog.Group("request", "method", r.Method, "route", r.Pattern), "err", errors.Unwrap(err))
+		logger(r).Warn("service unavailable", slog.Group("request", "method", r.Method, "route", r.Pattern), "err", err)
 		w.Header().Set("Retry-After", "2")
 	}
 	p := Problem{

@@ -100,20 +100,12 @@ func (db *DB) sequenceOnce(ctx context.Context, skipBusy bool) (size uint64, n i
 		if skipBusy {
 			lock = db.dialect.skipLocked()
 		}
-		var head struct {
-			Size  int64  `db:"size"`
-			Chain []byte `db:"chain"`
-			Range []byte `db:"range_hashes"`
-		}
-		if err := tx.GetContext(ctx, &head, `SELECT size, chain, range_hashes FROM audit_head WHERE id = 1`+lock); err != nil {
+		h, err := readHead(ctx, tx, lock)
+		if err != nil {
 			if skipBusy && errors.Is(err, sql.ErrNoRows) {
 				return nil // another replica holds the head and is sequencing
 			}
 			return fmt.Errorf("lock audit head: %w", err)
-		}
-		h := &audit.Head{Size: uint64(head.Size), Chain: head.Chain}
-		if err := h.UnmarshalRange(head.Range); err != nil {
-			return err
 		}
 		var pending []eventRow
 		if err := tx.SelectContext(ctx, &pending, tx.Rebind(`
@@ -152,9 +144,8 @@ func (db *DB) sequenceOnce(ctx context.Context, skipBusy bool) (size uint64, n i
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM audit_pending WHERE id IN (?`+strings.Repeat(",?", len(ids)-1)+`)`), ids...); err != nil {
 			return fmt.Errorf("clear pending audit events: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE audit_head SET size = ?, chain = ?, range_hashes = ? WHERE id = 1`),
-			int64(h.Size), h.Chain, h.MarshalRange()); err != nil {
-			return fmt.Errorf("move audit head: %w", err)
+		if err := writeHead(ctx, tx, h); err != nil {
+			return err
 		}
 		size = h.Size
 		return nil
@@ -402,16 +393,35 @@ func (db *DB) AllEvents(ctx context.Context, fn func(*audit.Event) error) error 
 
 // Head returns the current head of the sequenced log.
 func (db *DB) Head(ctx context.Context) (*audit.Head, error) {
-	var head struct {
+	h, err := readHead(ctx, db.r, "")
+	if err != nil {
+		return nil, db.translate(fmt.Errorf("read audit head: %w", err))
+	}
+	return h, nil
+}
+
+// readHead reads the log's head through q, with lock appended to the
+// SELECT (the sequencer locks it; readers do not).
+func readHead(ctx context.Context, q queryer, lock string) (*audit.Head, error) {
+	var row struct {
 		Size  int64  `db:"size"`
 		Chain []byte `db:"chain"`
 		Range []byte `db:"range_hashes"`
 	}
-	if err := db.r.GetContext(ctx, &head, `SELECT size, chain, range_hashes FROM audit_head WHERE id = 1`); err != nil {
-		return nil, db.translate(fmt.Errorf("read audit head: %w", err))
+	if err := q.GetContext(ctx, &row, `SELECT size, chain, range_hashes FROM audit_head WHERE id = 1`+lock); err != nil {
+		return nil, err
 	}
-	h := &audit.Head{Size: uint64(head.Size), Chain: head.Chain}
-	return h, h.UnmarshalRange(head.Range)
+	h := &audit.Head{Size: uint64(row.Size), Chain: row.Chain}
+	return h, h.UnmarshalRange(row.Range)
+}
+
+// writeHead moves the head to h; the table's trigger refuses a move back.
+func writeHead(ctx context.Context, tx *Tx, h *audit.Head) error {
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE audit_head SET size = ?, chain = ?, range_hashes = ? WHERE id = 1`),
+		int64(h.Size), h.Chain, h.MarshalRange()); err != nil {
+		return fmt.Errorf("move audit head: %w", err)
+	}
+	return nil
 }
 
 // ReadNodes returns the stored tree node hashes for ids, in order: leaves

@@ -65,16 +65,8 @@ func fillLog(b *testing.B, db *DB, n int) {
 	for done := 0; done < n; {
 		batch := min(5000, n-done)
 		err := db.withTx(ctx, func(tx *Tx) error {
-			var head struct {
-				Size  int64  `db:"size"`
-				Chain []byte `db:"chain"`
-				Range []byte `db:"range_hashes"`
-			}
-			if err := tx.GetContext(ctx, &head, `SELECT size, chain, range_hashes FROM audit_head WHERE id = 1`+db.dialect.forUpdate()); err != nil {
-				return err
-			}
-			h := &audit.Head{Size: uint64(head.Size), Chain: head.Chain}
-			if err := h.UnmarshalRange(head.Range); err != nil {
+			h, err := readHead(ctx, tx, db.dialect.forUpdate())
+			if err != nil {
 				return err
 			}
 			rows := make([]eventRow, batch)
@@ -104,8 +96,7 @@ func fillLog(b *testing.B, db *DB, n int) {
 			if err := insertNodes(ctx, tx, nodes); err != nil {
 				return err
 			}
-			_, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE audit_head SET size = ?, chain = ?, range_hashes = ? WHERE id = 1`), int64(h.Size), h.Chain, h.MarshalRange())
-			return err
+			return writeHead(ctx, tx, h)
 		})
 		if err != nil {
 			b.Fatal(err)

@@ -154,14 +154,12 @@ func (db *DB) RequestDraft(ctx context.Context, req review.DraftRequest) (*revie
 		d, err = db.getDraft(ctx, tx, id, "")
 		return err
 	})
-	if isConflict(err) && key(req) != "" {
+	if isConflict(err) && req.IdempotencyKey != "" {
 		// Another request with the same key won the race: answer with its draft.
 		return db.findByIdempotencyKey(ctx, a.UserID, req.IdempotencyKey)
 	}
 	return d, err
 }
-
-func key(req review.DraftRequest) string { return req.IdempotencyKey }
 
 func (db *DB) findByIdempotencyKey(ctx context.Context, userID, key string) (*review.Draft, error) {
 	var r draftRow
