@@ -22,24 +22,43 @@ var _ audit.Log = (*DB)(nil)
 // log (with its sequence number) when the sequencer runs after commit; if the
 // transaction rolls back, the event goes with it.
 func (tx *Tx) record(ctx context.Context, actor countersign.Actor, action, subjectType, subjectID, caseID string, payload audit.Payload) error {
-	e := audit.Event{At: tx.now, ActorID: actor.UserID, Role: string(actor.Role), Action: action,
-		SubjectType: subjectType, SubjectID: subjectID, CaseID: caseID, Payload: payload}
-	if err := e.Validate(); err != nil {
+	row, err := pendingRow(tx.now, actor, action, subjectType, subjectID, caseID, payload)
+	if err != nil {
 		return err
 	}
-	p, err := json.Marshal(payload)
-	if err != nil {
-		return fmt.Errorf("encode audit payload: %w", err)
-	}
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`
-		INSERT INTO audit_pending (at, actor_id, role, action, subject_type, subject_id, case_id, payload)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-		e.At.Format(audit.TimeFormat), e.ActorID, e.Role, e.Action, e.SubjectType, e.SubjectID, e.CaseID, string(p),
+		INSERT INTO audit_pending (`+pendingColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), row...,
 	); err != nil {
 		return fmt.Errorf("record %s: %w", action, err)
 	}
 	tx.audited = true
 	return nil
+}
+
+const pendingColumns = `at, actor_id, role, action, subject_type, subject_id, case_id, payload`
+
+// pendingRow checks an event and returns the values of its audit_pending
+// row, in the order of pendingColumns.
+func pendingRow(at time.Time, actor countersign.Actor, action, subjectType, subjectID, caseID string, payload audit.Payload) ([]any, error) {
+	e := audit.Event{At: at, ActorID: actor.UserID, Role: string(actor.Role), Action: action,
+		SubjectType: subjectType, SubjectID: subjectID, CaseID: caseID, Payload: payload}
+	if err := e.Validate(); err != nil {
+		return nil, err
+	}
+	p, err := json.Marshal(payload)
+	if err != nil {
+		return nil, fmt.Errorf("encode audit payload: %w", err)
+	}
+	return []any{e.At.Format(audit.TimeFormat), e.ActorID, e.Role, e.Action, e.SubjectType, e.SubjectID, e.CaseID, string(p)}, nil
+}
+
+// wakeSequencer tells the background sequencer that a commit appended events.
+func (db *DB) wakeSequencer() {
+	select {
+	case db.sequenced <- struct{}{}:
+	default:
+	}
 }
 
 type eventRow struct {
@@ -390,6 +409,83 @@ func (db *DB) eventPage(ctx context.Context, after int64) ([]eventRow, error) {
 func (db *DB) AllEvents(ctx context.Context, fn func(*audit.Event) error) error {
 	return db.EachEvent(ctx, 0, fn)
 }
+
+// AllStoredEvents calls fn for every sequenced event in order, in its
+// stored form; see EachStoredEvent. It is what `countersign audit verify`
+// and the board's "Verify the log" read, through audit.Verifier.VerifyStored.
+func (db *DB) AllStoredEvents(ctx context.Context, fn func(*audit.StoredEvent) error) error {
+	return db.EachStoredEvent(ctx, 0, fn)
+}
+
+// EachStoredEvent calls fn for every sequenced event with seq < size (all
+// when size is 0) in order, with its columns as stored: the payload is not
+// decoded and no Event is built, so the verifier's workers, not this
+// loop, turn the columns into the canonical encoding. The columns are
+// scanned into reused buffers; fn must copy what it keeps.
+func (db *DB) EachStoredEvent(ctx context.Context, size uint64, fn func(*audit.StoredEvent) error) error {
+	// Prepared, PostgreSQL sends the bytea and bigint columns in binary,
+	// sparing lib/pq the hex decoding of two hashes a row.
+	stmt, err := db.r.PrepareContext(ctx, db.r.Rebind(`
+		SELECT `+eventColumns+`
+		FROM audit_event
+		WHERE seq > ?
+		ORDER BY seq
+		LIMIT ?`))
+	if err != nil {
+		return db.translate(fmt.Errorf("read audit events: %w", err))
+	}
+	defer stmt.Close()
+	var (
+		seq  int64
+		cols [10]sql.RawBytes
+		e    audit.StoredEvent
+	)
+	dest := []any{&seq}
+	for i := range cols {
+		dest = append(dest, &cols[i])
+	}
+	for after := int64(-1); size == 0 || after+1 < int64(size); {
+		rows, err := stmt.QueryContext(ctx, after, storedPageSize)
+		if err != nil {
+			return db.translate(fmt.Errorf("read audit events after %d: %w", after, err))
+		}
+		n, err := func() (int, error) {
+			defer rows.Close()
+			n := 0
+			for rows.Next() {
+				if err := rows.Scan(dest...); err != nil {
+					return n, fmt.Errorf("scan audit event after %d: %w", after, err)
+				}
+				n++
+				if size > 0 && uint64(seq) >= size {
+					return n, nil
+				}
+				e = audit.StoredEvent{Seq: uint64(seq), At: cols[0], ActorID: cols[1], Role: cols[2], Action: cols[3],
+					SubjectType: cols[4], SubjectID: cols[5], CaseID: cols[6], Payload: cols[7], LeafHash: cols[8], ChainHash: cols[9]}
+				if err := fn(&e); err != nil {
+					return n, err
+				}
+			}
+			if err := rows.Err(); err != nil {
+				return n, db.translate(fmt.Errorf("read audit events after %d: %w", after, err))
+			}
+			return n, nil
+		}()
+		if err != nil {
+			return err
+		}
+		if n < storedPageSize || (size > 0 && uint64(seq) >= size) {
+			break
+		}
+		after = seq
+	}
+	return ctx.Err()
+}
+
+// storedPageSize is the number of events EachStoredEvent reads per query:
+// rows stream from the database as they are scanned, so a page bounds the
+// length of a query, not the memory.
+const storedPageSize = 20000
 
 // Head returns the current head of the sequenced log.
 func (db *DB) Head(ctx context.Context) (*audit.Head, error) {

@@ -19,7 +19,7 @@ import (
 // COUNTERSIGN_BENCH_EVENTS synthetic events (default 1,000,000) straight
 // through the sequencer's own batch writer, then measure. Run with, e.g.:
 //
-//	COUNTERSIGN_TEST_DATABASE_URL=postgres://… go test -run '^$' -bench 'Log' -benchtime 2000x ./sqlstore/
+//	COUNTERSIGN_TEST_DATABASE_URL=postgres://… go test -run '^$' -bench 'LogAtScale' -benchtime 2000x ./sqlstore/
 //
 // BENCHMARKS.md has the results.
 
@@ -124,60 +124,6 @@ func reportLatencies(b *testing.B, ds []time.Duration) {
 	}
 	b.ReportMetric(q(0.5), "p50-ms")
 	b.ReportMetric(q(0.99), "p99-ms")
-}
-
-// BenchmarkLogProofs measures inclusion and consistency proofs served from
-// the store at the log's size (the work behind the HTTP proof endpoints).
-func BenchmarkLogProofs(b *testing.B) {
-	db := benchDB(b)
-	n := benchEvents()
-	fillLog(b, db, n)
-	ctx := context.Background()
-	s, _, err := audit.SignerFromKey(mustKey(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	notary := &audit.Notary{Store: db, Signer: s, Origin: "bench.local/audit"}
-	if _, err := notary.Checkpoint(ctx); err != nil {
-		b.Fatal(err)
-	}
-	for _, kind := range []string{"inclusion", "consistency"} {
-		b.Run(kind, func(b *testing.B) {
-			var ds []time.Duration
-			for b.Loop() {
-				start := time.Now()
-				var err error
-				if kind == "inclusion" {
-					_, err = notary.InclusionProof(ctx, uint64(rand.IntN(n)), uint64(n))
-				} else {
-					_, err = notary.ConsistencyProof(ctx, uint64(1+rand.IntN(n-1)), uint64(n))
-				}
-				if err != nil {
-					b.Fatal(err)
-				}
-				ds = append(ds, time.Since(start))
-			}
-			reportLatencies(b, ds)
-		})
-	}
-}
-
-// BenchmarkLogAppend measures sequencing a batch of 1000 events on top of a
-// log of the benchmark's size, to compare the cost at 0, 1M and 10M events.
-func BenchmarkLogAppend(b *testing.B) {
-	db := benchDB(b)
-	n := benchEvents()
-	if os.Getenv("COUNTERSIGN_BENCH_EMPTY") == "" {
-		fillLog(b, db, n)
-	}
-	var ds []time.Duration
-	for b.Loop() {
-		start := time.Now()
-		fillLog(b, db, 1000)
-		ds = append(ds, time.Since(start))
-	}
-	reportLatencies(b, ds)
-	b.ReportMetric(1000/(float64(ds[len(ds)/2].Microseconds())/1e6), "events/s")
 }
 
 // BenchmarkLogVerifyFromDatabase streams the whole log from the database

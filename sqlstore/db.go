@@ -241,10 +241,7 @@ func (tx *Tx) Commit() error {
 		return tx.db.translate(fmt.Errorf("commit: %w", err))
 	}
 	if tx.audited {
-		select {
-		case tx.db.sequenced <- struct{}{}:
-		default:
-		}
+		tx.db.wakeSequencer()
 	}
 	return nil
 }
@@ -287,6 +284,10 @@ type dialect interface {
 	skipLocked() string
 	lockMigrations(ctx context.Context, tx *sqlx.Tx) error
 	translate(err error) error
+	// writableCTE reports whether a statement's WITH clause may insert
+	// rows, so that a change and its audit event can be one statement:
+	// one round trip, and atomic without BEGIN and COMMIT.
+	writableCTE() bool
 	// explain returns the query plan of query, one line per plan node.
 	explain(ctx context.Context, q *sqlx.DB, query string, args ...any) (string, error)
 }
@@ -294,6 +295,7 @@ type dialect interface {
 type postgres struct{}
 
 func (postgres) name() string       { return "postgres" }
+func (postgres) writableCTE() bool  { return true }
 func (postgres) forUpdate() string  { return " FOR UPDATE" }
 func (postgres) skipLocked() string { return " FOR UPDATE SKIP LOCKED" }
 func (postgres) lockMigrations(ctx context.Context, tx *sqlx.Tx) error {
@@ -341,6 +343,7 @@ func (sqliteDialect) explain(ctx context.Context, q *sqlx.DB, query string, args
 }
 
 func (sqliteDialect) name() string                                          { return "sqlite" }
+func (sqliteDialect) writableCTE() bool                                     { return false }
 func (sqliteDialect) forUpdate() string                                     { return "" }
 func (sqliteDialect) skipLocked() string                                    { return "" }
 func (sqliteDialect) lockMigrations(ctx context.Context, tx *sqlx.Tx) error { return nil }

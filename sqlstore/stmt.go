@@ -72,6 +72,15 @@ func (tx *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 	return tx.Tx.ExecContext(ctx, query, args...)
 }
 
+// exec runs a statement on its own, outside a transaction, through a cached
+// prepared statement of the writer pool.
+func (db *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if s := db.stmts.get(db.w, query); s != nil {
+		return s.ExecContext(ctx, args...)
+	}
+	return db.w.ExecContext(ctx, query, args...)
+}
+
 // GetContext reads one row in the transaction through a cached prepared statement.
 func (tx *Tx) GetContext(ctx context.Context, dest any, query string, args ...any) error {
 	if s := tx.db.stmts.get(tx.db.w, query); s != nil {

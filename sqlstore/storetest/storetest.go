@@ -2,8 +2,12 @@ package storetest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -231,6 +235,59 @@ func exerciseCaseFile(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
 		if notes[1].Body != f.Notes[0].Body {
 			t.Fatalf("note body changed: %q", notes[1].Body)
 		}
+	})
+	t.Run("NoteWritesFollowCaseAccessAndLogTheirEvent", func(t *testing.T) {
+		// PostgreSQL adds a plain note in one statement and SQLite in a
+		// transaction; both must accept and refuse the same writers and
+		// log the same event.
+		t.Parallel()
+		db := open(t)
+		f := MustSeed(t, db)
+		for _, tc := range []struct {
+			who  *identity.User
+			cs   string
+			want string
+		}{
+			{f.Worker, f.Case.ID, ""},
+			{f.Supervisor, f.Case.ID, ""},
+			{f.Other, f.Case.ID, countersign.EFORBIDDEN},
+			{f.OtherSupervisor, f.Case.ID, countersign.EFORBIDDEN},
+			{f.Ethics, f.Case.ID, countersign.EFORBIDDEN},
+			{f.Worker, "case_missing", countersign.ENOTFOUND},
+		} {
+			before := eventCount(t, db)
+			n := &casefile.Note{CaseID: tc.cs, Body: "Phone call with the client."}
+			err := db.AddNote(As(ctx, tc.who), n)
+			if tc.want != "" {
+				code(t, err, tc.want)
+				if n.ID != "" || eventCount(t, db) != before {
+					t.Fatalf("%s: a refused note was given an id (%q) or wrote an event", tc.who.Role, n.ID)
+				}
+				continue
+			}
+			ok(t, err)
+			notes, err := db.FindNotes(As(ctx, tc.who), tc.cs)
+			ok(t, err)
+			if !slices.ContainsFunc(notes, func(x *casefile.Note) bool { return x.ID == n.ID && x.AuthorID == tc.who.ID && x.Body == n.Body }) {
+				t.Fatalf("%s: note %s not stored as written", tc.who.Role, n.ID)
+			}
+			_, err = db.Sequence(ctx)
+			ok(t, err)
+			action := audit.ActionNoteAdded
+			all, err := db.FindEvents(ctx, audit.EventFilter{CaseID: &tc.cs, Action: &action})
+			ok(t, err)
+			events := slices.DeleteFunc(all, func(e *audit.Event) bool { return e.SubjectID != n.ID })
+			sum := sha256.Sum256([]byte(n.Body))
+			if len(events) != 1 {
+				t.Fatalf("%s: %d events for note %s, want 1", tc.who.Role, len(events), n.ID)
+			}
+			e := events[0]
+			if e.Action != audit.ActionNoteAdded || e.ActorID != tc.who.ID || e.Role != string(tc.who.Role) || e.SubjectType != "note" ||
+				e.CaseID != tc.cs || !e.At.Equal(n.CreatedAt) || !maps.Equal(e.Payload, audit.Payload{"body_sha256": hex.EncodeToString(sum[:])}) {
+				t.Fatalf("%s: event %+v does not describe note %+v", tc.who.Role, e, n)
+			}
+		}
+		mustVerify(t, db)
 	})
 	t.Run("SupervisorOpensCasesOnlyForTheirTeam", func(t *testing.T) {
 		t.Parallel()
