@@ -57,7 +57,7 @@ func uiSetup(t testing.TB) *uiBundle {
 		if err != nil {
 			return nil, err
 		}
-		return notary.VerifyLog(ctx, &audit.Verifier{Origin: origin, Keys: keys}, db.AllEvents)
+		return notary.VerifyLog(ctx, &audit.Verifier{Origin: origin, Keys: keys}, db.AllStoredEvents)
 	}
 	s.DraftQueued = runner.Wake
 	srv := httptest.NewServer(s.Handler())

@@ -3,13 +3,15 @@ package audit
 import (
 	"bufio"
 	"bytes"
+	"cmp"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
-	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -156,8 +158,7 @@ func (e *FormatError) Unwrap() error { return e.Err }
 // the known fields, hex hashes of 32 bytes, times in TimeFormat) but not the
 // hashes themselves: that is the Verifier's job.
 type Reader struct {
-	sc     *bufio.Scanner
-	line   int
+	lr     lineReader
 	header Header
 	err    error
 }
@@ -165,10 +166,8 @@ type Reader struct {
 // NewReader reads and checks the header line of an export. Returns a
 // *FormatError if it is missing or malformed.
 func NewReader(r io.Reader) (*Reader, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), MaxExportLine+1)
-	er := &Reader{sc: sc}
-	line, err := er.scan()
+	er := &Reader{lr: lineReader{r: r}}
+	line, err := er.lr.next()
 	if err == io.EOF {
 		return nil, &FormatError{Line: 1, Msg: "the export is empty; it must start with a header line"}
 	} else if err != nil {
@@ -199,7 +198,7 @@ func NewReader(r io.Reader) (*Reader, error) {
 func (r *Reader) Header() Header { return r.header }
 
 // Line returns the number of the last line read.
-func (r *Reader) Line() int { return r.line }
+func (r *Reader) Line() int { return r.lr.line }
 
 // Next returns the next event, io.EOF after the last one, or a *FormatError
 // naming the line that cannot be read. After an error it keeps returning it.
@@ -215,61 +214,188 @@ func (r *Reader) Next() (*Event, error) {
 }
 
 func (r *Reader) next() (*Event, error) {
-	line, err := r.scan()
+	line, err := r.lr.next()
 	if err != nil {
 		return nil, err
 	}
-	return parseLine(line, r.line)
+	return parseLine(line, r.lr.line)
 }
 
-// fillLines fills b with copies of the next lines for the verifier's
-// workers to parse; a scanning error (or io.EOF) ends the batch.
-func (r *Reader) fillLines(b *batch) {
-	var buf []byte
-	b.lines = make([][]byte, 0, batchSize)
-	for len(b.lines) < batchSize {
-		if r.err != nil {
-			b.err = r.err
+// lineReader cuts an export into lines: LF ends a line, a CR just before
+// it is dropped, and the last line may lack its LF. It reads either one
+// line at a time (next: the header, Reader.Next) or, for the verifier, a
+// block of whole lines at a time (fill), leaving the splitting and the
+// checks of each line to the verifier's workers.
+type lineReader struct {
+	r     io.Reader
+	buf   []byte // buf[start:end] was read but not handed out yet
+	start int
+	end   int
+	eof   bool  // r reported io.EOF
+	rerr  error // r failed: the stream ends with this error
+	line  int   // lines handed out so far
+	size  int   // of the blocks fill reads; 0 for blockSize
+}
+
+// read reads more into buf[end:], which must have room.
+func (lr *lineReader) read() {
+	for range 100 {
+		n, err := lr.r.Read(lr.buf[lr.end:])
+		lr.end += n
+		if err == io.EOF {
+			lr.eof = true
+			return
+		} else if err != nil {
+			lr.rerr = err
 			return
 		}
-		line, err := r.scan()
-		if err != nil {
-			r.err, b.err = err, err
+		if n > 0 {
 			return
 		}
-		if len(b.lines) == 0 {
-			b.firstLine = r.line
+	}
+	lr.rerr = io.ErrNoProgress
+}
+
+// readErr is the error that ends the stream after lr.line lines.
+func (lr *lineReader) readErr() error {
+	if lr.rerr != nil {
+		return fmt.Errorf("read export after line %d: %w", lr.line, lr.rerr)
+	}
+	return io.EOF
+}
+
+// next returns the next line, checked (see checkLine), io.EOF at the end,
+// or an error: a *FormatError for a line that is too long, empty or not
+// UTF-8, or the reading error.
+func (lr *lineReader) next() ([]byte, error) {
+	for {
+		data := lr.buf[lr.start:lr.end]
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			lr.start += i + 1
+			lr.line++
+			return dropCR(data[:i]), checkLine(data[:i], lr.line)
 		}
-		// Lines are copied into pooled chunks; the worker gives them back
-		// once it has parsed the lines (events copy what they keep).
-		if cap(buf)-len(buf) < len(line) {
-			buf = getChunk(len(line))
-			b.chunks = append(b.chunks, buf)
+		if len(data) > MaxExportLine {
+			return nil, tooLong(lr.line + 1)
 		}
-		start := len(buf)
-		buf = append(buf, line...)
-		b.lines = append(b.lines, buf[start:len(buf):len(buf)])
+		if lr.rerr != nil {
+			return nil, lr.readErr()
+		}
+		if lr.eof {
+			if len(data) == 0 {
+				return nil, io.EOF
+			}
+			lr.start = lr.end
+			lr.line++
+			return dropCR(data), checkLine(data, lr.line)
+		}
+		// Make room: move the partial line to the front, or grow.
+		if lr.start > 0 {
+			lr.end = copy(lr.buf, data)
+			lr.start = 0
+		}
+		if lr.end == len(lr.buf) {
+			lr.buf = append(lr.buf, make([]byte, max(64<<10, len(lr.buf)))...)
+			lr.buf = lr.buf[:min(cap(lr.buf), MaxExportLine+1)]
+		}
+		lr.read()
 	}
 }
 
-const chunkSize = 64 << 10
+// blockSize is the size of the blocks of whole lines handed to the
+// verifier's workers: about 800 lines of a typical export.
+const blockSize = 256 << 10
 
-var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, chunkSize); return &b }}
-
-func getChunk(n int) []byte {
-	if n > chunkSize {
-		return make([]byte, 0, n)
+// fill reads the next block of whole lines into b.block (reused from batch
+// to batch), sets b.lines to them and b.firstLine to the number of the
+// first, and returns the error that ends the stream after this block
+// (io.EOF, or a reading error), or nil. A line too long for the limit is
+// handed on as it is, for the worker to report, and ends the stream.
+func (lr *lineReader) fill(b *batch) error {
+	size := cmp.Or(lr.size, blockSize)
+	// What was read but not handed out (a partial line) goes first. It may
+	// lie in the block of a batch still being verified: only this goroutine
+	// writes into blocks, and a worker never reads past its own lines.
+	if n := max(size, lr.end-lr.start); cap(b.block) < n {
+		b.block = make([]byte, n)
 	}
-	return (*chunkPool.Get().(*[]byte))[:0]
+	blk := b.block[:max(size, lr.end-lr.start)]
+	n := copy(blk, lr.buf[lr.start:lr.end])
+	lr.buf, lr.start, lr.end = blk, 0, n
+	var end error
+	for {
+		for lr.end < len(lr.buf) && !lr.eof && lr.rerr == nil {
+			lr.read()
+		}
+		data := lr.buf[:lr.end]
+		cut := bytes.LastIndexByte(data, '\n') + 1
+		if lr.eof {
+			cut = len(data) // the last line may lack its LF
+		} else if cut == 0 && lr.rerr == nil {
+			if len(data) <= MaxExportLine {
+				// One line fills the block: grow it, up to the limit.
+				bigger := make([]byte, min(2*len(lr.buf), MaxExportLine+1))
+				copy(bigger, data)
+				b.block, lr.buf = bigger, bigger
+				continue
+			}
+			cut, end = len(data), io.EOF
+		}
+		b.lines, lr.start = data[:cut], cut
+		if lr.rerr != nil {
+			lr.start = lr.end // the partial line before a reading error is dropped
+		}
+		break
+	}
+	b.firstLine = lr.line + 1
+	lr.line += bytes.Count(b.lines, []byte{'\n'})
+	if k := len(b.lines); k > 0 && b.lines[k-1] != '\n' {
+		lr.line++
+	}
+	if end == nil && (lr.eof || lr.rerr != nil) && lr.start == lr.end {
+		end = lr.readErr()
+	}
+	return end
 }
 
-func putChunks(chunks [][]byte) {
-	for _, c := range chunks {
-		if cap(c) == chunkSize {
-			c = c[:0]
-			chunkPool.Put(&c)
-		}
+// cutLine returns the first line of block (without its LF, and a CR before
+// it) and the rest.
+func cutLine(block []byte) (line, rest []byte) {
+	if i := bytes.IndexByte(block, '\n'); i >= 0 {
+		line, rest = block[:i], block[i+1:]
+	} else {
+		line = block
 	}
+	return line, rest
+}
+
+// checkLine drops the CR at the end of a line, if any, and checks that the
+// line is neither too long, nor empty, nor invalid UTF-8. encoding/json
+// would replace invalid UTF-8 with U+FFFD, changing the data under the
+// hash, so it is refused instead.
+func checkLine(raw []byte, lineNo int) error {
+	if len(raw) > MaxExportLine {
+		return tooLong(lineNo)
+	}
+	line := dropCR(raw)
+	if !utf8.Valid(line) {
+		return &FormatError{Line: lineNo, Msg: "line is not valid UTF-8"}
+	}
+	if len(line) == 0 {
+		return &FormatError{Line: lineNo, Msg: "line is empty"}
+	}
+	return nil
+}
+
+func dropCR(line []byte) []byte {
+	if len(line) > 0 && line[len(line)-1] == '\r' {
+		return line[:len(line)-1]
+	}
+	return line
+}
+
+func tooLong(lineNo int) error {
+	return &FormatError{Line: lineNo, Msg: fmt.Sprintf("line is longer than %d bytes", MaxExportLine)}
 }
 
 // parseLine parses event line number lineNo of an export.
@@ -440,32 +566,6 @@ func (x *rawEvent) event() (*Event, error) {
 	}, nil
 }
 
-// scan returns the next line, io.EOF at the end, or a *FormatError.
-func (r *Reader) scan() ([]byte, error) {
-	if !r.sc.Scan() {
-		if err := r.sc.Err(); errors.Is(err, bufio.ErrTooLong) {
-			return nil, &FormatError{Line: r.line + 1, Msg: fmt.Sprintf("line is longer than %d bytes", MaxExportLine)}
-		} else if err != nil {
-			return nil, fmt.Errorf("read export after line %d: %w", r.line, err)
-		}
-		return nil, io.EOF
-	}
-	r.line++
-	line := r.sc.Bytes()
-	if len(line) > MaxExportLine {
-		return nil, &FormatError{Line: r.line, Msg: fmt.Sprintf("line is longer than %d bytes", MaxExportLine)}
-	}
-	// encoding/json would replace invalid UTF-8 with U+FFFD, changing the
-	// data under the hash; refuse it instead.
-	if !utf8.Valid(line) {
-		return nil, &FormatError{Line: r.line, Msg: "line is not valid UTF-8"}
-	}
-	if len(line) == 0 {
-		return nil, &FormatError{Line: r.line, Msg: "line is empty"}
-	}
-	return line, nil
-}
-
 // decodeOnly decodes exactly one JSON object and nothing after it.
 func decodeOnly(dec *json.Decoder, v any) error {
 	if err := dec.Decode(v); err != nil {
@@ -486,4 +586,265 @@ func decodeHash(s string) ([]byte, error) {
 		return nil, fmt.Errorf("hash is not hex: %w", err)
 	}
 	return b, nil
+}
+
+// The verifier's fast path turns an event line straight into the leaf's
+// canonical encoding, without building an Event. It takes only lines in
+// exactly the form Writer writes when no string needs a JSON escape
+// (fields in order, payload keys in strictly increasing order, as
+// encoding/json sorts map keys), where each field maps one to one onto a
+// line of the canonical encoding. Any other line, a valid one in another
+// form or an invalid one, goes the general way (parseLine, then
+// AppendCanonical), so both accept the same lines and give the same leaf;
+// FuzzCanonicalLine checks this.
+
+// leafLine is a line's canonical encoding and stored hashes.
+type leafLine struct {
+	seq         uint64
+	leaf, chain [32]byte
+}
+
+// appendLineCanonical appends 0x00 and the canonical encoding of the event
+// line to dst. It reports false, with dst in any state, for a line that is
+// not in the fast form.
+func appendLineCanonical(dst, line []byte) ([]byte, leafLine, bool) {
+	var x leafLine
+	p, ok := skip(line, `{"seq":`)
+	if !ok {
+		return dst, x, false
+	}
+	var digits []byte
+	if x.seq, digits, p, ok = jsonUint(p); !ok {
+		return dst, x, false
+	}
+	dst = append(dst, 0x00)
+	dst = append(dst, Version...)
+	dst = append(dst, "\nseq="...)
+	dst = append(dst, digits...)
+	if p, ok = skip(p, `,"at":"`); !ok || len(p) < len(TimeFormat)+1 || p[len(TimeFormat)] != '"' || !canonicalTime(p[:len(TimeFormat)]) {
+		return dst, x, false
+	}
+	dst = append(dst, "\nat="...)
+	dst = append(dst, p[:len(TimeFormat)]...)
+	p = p[len(TimeFormat)+1:]
+	for _, f := range lineFields {
+		if p, ok = skip(p, f.json); !ok {
+			return dst, x, false
+		}
+		dst = append(dst, f.canonical...)
+		if dst, _, p, ok = appendJSONString(dst, p); !ok {
+			return dst, x, false
+		}
+	}
+	dst = append(dst, '\n')
+	if p, ok = skip(p, `,"payload":`); !ok {
+		return dst, x, false
+	}
+	if dst, p, ok = appendPayloadObject(dst, p); !ok {
+		return dst, x, false
+	}
+	if p, ok = skip(p, `,"leaf_hash":"`); !ok || !hexHash(&x.leaf, p) {
+		return dst, x, false
+	}
+	if p, ok = skip(p[64:], `","chain_hash":"`); !ok || !hexHash(&x.chain, p) {
+		return dst, x, false
+	}
+	if string(p[64:]) != `"}` {
+		return dst, x, false
+	}
+	return dst, x, true
+}
+
+// lineFields are the string fields between "at" and "payload", in order:
+// the JSON key (with the quote opening the value) and the canonical name.
+var lineFields = [...]struct{ json, canonical string }{
+	{`,"actor_id":"`, "\nactor="},
+	{`,"role":"`, "\nrole="},
+	{`,"action":"`, "\naction="},
+	{`,"subject_type":"`, "\nsubject_type="},
+	{`,"subject_id":"`, "\nsubject_id="},
+	{`,"case_id":"`, "\ncase="},
+}
+
+// appendPayloadObject appends the payload lines of the JSON object at the
+// start of p, in the form json.Marshal writes a Payload without escapes:
+// {"key":"value",...} with keys in strictly increasing byte order, so that
+// the object's order is the canonical order and no key repeats. It returns
+// what follows the object.
+func appendPayloadObject(dst, p []byte) ([]byte, []byte, bool) {
+	p, ok := skip(p, "{")
+	if !ok {
+		return dst, p, false
+	}
+	if len(p) > 0 && p[0] == '}' {
+		return dst, p[1:], true
+	}
+	var prev []byte
+	for first := true; ; first = false {
+		if p, ok = skip(p, `"`); !ok {
+			return dst, p, false
+		}
+		dst = append(dst, "payload."...)
+		var key []byte
+		if dst, key, p, ok = appendJSONString(dst, p); !ok || (!first && bytes.Compare(prev, key) >= 0) {
+			return dst, p, false
+		}
+		prev = key
+		if p, ok = skip(p, `:"`); !ok {
+			return dst, p, false
+		}
+		dst = append(dst, '=')
+		if dst, _, p, ok = appendJSONString(dst, p); !ok {
+			return dst, p, false
+		}
+		dst = append(dst, '\n')
+		if len(p) == 0 {
+			return dst, p, false
+		}
+		switch p[0] {
+		case ',':
+			p = p[1:]
+		case '}':
+			return dst, p[1:], true
+		default:
+			return dst, p, false
+		}
+	}
+}
+
+func skip(p []byte, lit string) ([]byte, bool) {
+	if len(p) < len(lit) || string(p[:len(lit)]) != lit {
+		return p, false
+	}
+	return p[len(lit):], true
+}
+
+// plain marks the bytes a JSON string may hold unescaped that the
+// canonical encoding copies as they are: printable ASCII except '%', and
+// except '"' and '\' which end or escape a JSON string.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c <= 0x7e; c++ {
+		t[c] = c != '%' && c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// appendJSONString reads a JSON string without escapes or control
+// characters from p, which starts after its opening quote (the text is
+// known to be valid UTF-8), and appends its value escaped as the canonical
+// encoding escapes it. It returns the raw value and what follows the
+// closing quote.
+func appendJSONString(dst, p []byte) (out, raw, rest []byte, ok bool) {
+	const hexDigits = "0123456789ABCDEF"
+	start := 0
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if plain[c] {
+			continue
+		}
+		dst = append(dst, p[start:i]...)
+		switch {
+		case c == '"':
+			return dst, p[:i], p[i+1:], true
+		case c == '\\' || c < 0x20:
+			return dst, nil, nil, false
+		}
+		dst = append(dst, '%', hexDigits[c>>4], hexDigits[c&0xf])
+		start = i + 1
+	}
+	return dst, nil, nil, false
+}
+
+// jsonUint reads a JSON number that is a uint64: no sign, fraction,
+// exponent, leading zero or overflow.
+func jsonUint(p []byte) (n uint64, digits, rest []byte, ok bool) {
+	i := 0
+	for i < len(p) && p[i] >= '0' && p[i] <= '9' {
+		d := uint64(p[i] - '0')
+		if n > (math.MaxUint64-d)/10 {
+			return 0, nil, nil, false
+		}
+		n = n*10 + d
+		i++
+	}
+	if i == 0 || (p[0] == '0' && i > 1) {
+		return 0, nil, nil, false
+	}
+	return n, p[:i], p[i:], true
+}
+
+// unhex maps a hex digit, either case as encoding/hex reads them, to its
+// value, and anything else to 0xff.
+var unhex = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for i, c := range "0123456789abcdef" {
+		t[c] = byte(i)
+	}
+	for i, c := range "ABCDEF" {
+		t[c] = byte(10 + i)
+	}
+	return t
+}()
+
+// hexHash decodes the 64 hex digits at the start of p into h.
+func hexHash(h *[32]byte, p []byte) bool {
+	if len(p) < 64 {
+		return false
+	}
+	var bad byte
+	for i := range h {
+		hi, lo := unhex[p[2*i]], unhex[p[2*i+1]]
+		bad |= hi | lo
+		h[i] = hi<<4 | lo
+	}
+	return bad&0xf0 == 0
+}
+
+// canonicalTime reports whether t is a time in TimeFormat that formats
+// back to itself: what time.Parse(TimeFormat, t) accepts and
+// Time.Format(TimeFormat) gives back unchanged, checked without either.
+func canonicalTime(t []byte) bool {
+	// 2006-01-02T15:04:05.000000000Z
+	if len(t) != len(TimeFormat) || t[4] != '-' || t[7] != '-' || t[10] != 'T' || t[13] != ':' ||
+		t[16] != ':' || t[19] != '.' || t[29] != 'Z' {
+		return false
+	}
+	for _, i := range [...]int{0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22, 23, 24, 25, 26, 27, 28} {
+		if t[i] < '0' || t[i] > '9' {
+			return false
+		}
+	}
+	num := func(i, n int) int {
+		v := 0
+		for _, c := range t[i : i+n] {
+			v = v*10 + int(c-'0')
+		}
+		return v
+	}
+	year, month, day := num(0, 4), num(5, 2), num(8, 2)
+	if month < 1 || month > 12 || day < 1 || num(11, 2) > 23 || num(14, 2) > 59 || num(17, 2) > 59 {
+		return false
+	}
+	days := [...]int{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}[month-1]
+	if month == 2 && year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+		days = 29
+	}
+	return day <= days
+}
+
+// eventLeaf computes the leaf hash and reads the stored hashes of the event
+// on an export line (already checked by checkLine, its CR dropped), with
+// canon as scratch space, which it returns (grown, perhaps).
+func eventLeaf(line []byte, lineNo int, canon []byte) ([]byte, rec, error) {
+	canon, x, ok := appendLineCanonical(canon[:0], line)
+	if ok {
+		return canon, rec{seq: x.seq, leaf: x.leaf, chain: x.chain, sum: sha256.Sum256(canon), ok: leafOK | chainOK}, nil
+	}
+	e, err := parseLine(line, lineNo)
+	if err != nil {
+		return canon, rec{}, err
+	}
+	return eventRec(e, canon)
 }

@@ -85,10 +85,10 @@ func (n *Notary) checkpoint(ctx context.Context) (*Checkpoint, error) {
 }
 
 // VerifyLog signs a checkpoint of the log as it is now and verifies every
-// event against it with v, reading them with each (sqlstore's AllEvents).
-// It is `countersign audit verify` on the live database, and the ethics
-// board's "Verify the log" button.
-func (n *Notary) VerifyLog(ctx context.Context, v *Verifier, each func(ctx context.Context, fn func(*Event) error) error) (*Report, error) {
+// event against it with v, reading them in their stored form with each
+// (sqlstore's AllStoredEvents). It is `countersign audit verify` on the
+// live database, and the ethics board's "Verify the log" button.
+func (n *Notary) VerifyLog(ctx context.Context, v *Verifier, each func(ctx context.Context, fn func(*StoredEvent) error) error) (*Report, error) {
 	cp, err := n.Checkpoint(ctx)
 	if err != nil {
 		return nil, err
@@ -96,7 +96,7 @@ func (n *Notary) VerifyLog(ctx context.Context, v *Verifier, each func(ctx conte
 	if v.Progress != nil {
 		v.Progress(0)
 	}
-	return v.VerifyEach(ctx, each, cp.Note)
+	return v.VerifyStored(ctx, each, cp.Note)
 }
 
 // Run issues a checkpoint every interval when the log grew, until ctx ends.

@@ -4,12 +4,18 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"runtime"
+	"strconv"
 	"sync"
+	"time"
+	"unicode/utf8"
 
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -84,26 +90,160 @@ func seqPtr(n uint64) *uint64 { return &n }
 // cancelled context, or an error from next other than a *FormatError (a
 // malformed export line is reported as a problem of the event it held).
 func (v *Verifier) Verify(ctx context.Context, next func() (*Event, error), signed []byte) (*Report, error) {
-	return v.verify(ctx, func(b *batch) {
-		for len(b.events) < batchSize {
-			e, err := next()
-			if err != nil {
-				b.err = err
-				return
+	return v.verify(ctx, func(_ context.Context, p *producer) error {
+		for {
+			b := p.batch()
+			for len(b.events) < batchSize {
+				e, err := next()
+				if err == nil && e == nil {
+					err = errNoEvent
+				}
+				if err != nil {
+					if !p.send(b) {
+						return errStopped
+					}
+					return err
+				}
+				b.events = append(b.events, e)
 			}
-			if e == nil {
-				b.err = errNoEvent
-				return
+			if !p.send(b) {
+				return errStopped
 			}
-			b.events = append(b.events, e)
 		}
 	}, signed)
 }
 
 var errNoEvent = errors.New("no event and no error")
 
-// verify is Verify with events supplied in batches by fill (see pipeline).
-func (v *Verifier) verify(ctx context.Context, fill func(*batch), signed []byte) (*Report, error) {
+// VerifyEach is Verify over a log read by a function that pushes its events
+// one by one, streaming, with memory bounded by a small buffer between the
+// reader and the verifier. A store that can hand over its rows as stored
+// should use VerifyStored, which is several times faster.
+func (v *Verifier) VerifyEach(ctx context.Context, each func(ctx context.Context, fn func(*Event) error) error, signed []byte) (*Report, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	events := make(chan *Event, 1024)
+	errc := make(chan error, 1)
+	go func() {
+		defer close(events)
+		errc <- each(ctx, func(e *Event) error {
+			select {
+			case events <- e:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	next := func() (*Event, error) {
+		if e, ok := <-events; ok {
+			return e, nil
+		}
+		if err := <-errc; err != nil {
+			return nil, err
+		}
+		return nil, io.EOF
+	}
+	return v.Verify(ctx, next, signed)
+}
+
+// StoredEvent is an event as a store keeps it: the text of each column,
+// the payload as the JSON object of strings that json.Marshal writes for a
+// Payload (empty or "null" for none), the time as text in TimeFormat, and
+// the stored hashes. The slices may be reused once the function it was
+// passed to returns.
+type StoredEvent struct {
+	Seq                                                       uint64
+	At, ActorID, Role, Action, SubjectType, SubjectID, CaseID []byte
+	Payload                                                   []byte
+	LeafHash, ChainHash                                       []byte
+}
+
+// VerifyStored is Verify over a log read by a function that pushes its
+// events in their stored form (sqlstore's AllStoredEvents), one by one.
+// The verifier's workers compute the canonical encoding straight from the
+// stored columns, with no Event in between. Reading an event fails, as it
+// does for a store building Events, when its time is not in TimeFormat or
+// its payload is not a JSON object of strings; that is an error, not a
+// problem of the log.
+func (v *Verifier) VerifyStored(ctx context.Context, each func(ctx context.Context, fn func(*StoredEvent) error) error, signed []byte) (*Report, error) {
+	return v.verify(ctx, func(ctx context.Context, p *producer) error {
+		b := p.batch()
+		err := each(ctx, func(e *StoredEvent) error {
+			b.addStored(e)
+			if len(b.rows) == batchSize {
+				if !p.send(b) {
+					return errStopped
+				}
+				b = p.batch()
+			}
+			return nil
+		})
+		if errors.Is(err, errStopped) || (len(b.rows) > 0 && !p.send(b)) {
+			return errStopped
+		}
+		return err
+	}, signed)
+}
+
+// VerifyExport verifies an export stream: the events it holds, against the
+// checkpoint in its header. If v.Origin is empty the header's origin is
+// used; setting Origin is stronger, since it also catches an export of a
+// different log signed by the same key. It also checks that the export
+// holds exactly as many events as its header announces.
+func (v *Verifier) VerifyExport(ctx context.Context, r io.Reader) (*Report, error) {
+	return v.verifyExport(ctx, r, blockSize)
+}
+
+// verifyExport is VerifyExport reading blocks of size bytes (tests use
+// small ones, to cut lines at every place).
+func (v *Verifier) verifyExport(ctx context.Context, r io.Reader, size int) (*Report, error) {
+	er, err := NewReader(r)
+	if err != nil {
+		var fe *FormatError
+		if errors.As(err, &fe) {
+			return (&Report{}).fail(nil, "the export cannot be read: %v", err), nil
+		}
+		return nil, fmt.Errorf("verify audit export: %w", err)
+	}
+	h := er.Header()
+	vv := *v
+	if vv.Origin == "" {
+		vv.Origin = h.Origin
+	}
+	if h.Origin != vv.Origin {
+		return (&Report{}).fail(nil, "the export comes from log %q, not %q", h.Origin, vv.Origin), nil
+	}
+	// The reading goroutine only cuts the file into blocks of whole lines;
+	// the workers split them into lines, check and hash them.
+	er.lr.size = size
+	rep, err := vv.verify(ctx, func(_ context.Context, p *producer) error {
+		for {
+			b := p.batch()
+			end := er.lr.fill(b)
+			if !p.send(b) {
+				return errStopped
+			}
+			if end != nil {
+				return end
+			}
+		}
+	}, []byte(h.Checkpoint))
+	if err != nil || !rep.OK {
+		return rep, err
+	}
+	switch {
+	case rep.Events < h.Size:
+		return rep.fail(seqPtr(rep.Events), "the export ends after %d events but its header announces %d", rep.Events, h.Size), nil
+	case rep.Events > h.Size:
+		return rep.fail(seqPtr(h.Size), "the export holds %d events but its header announces %d", rep.Events, h.Size), nil
+	}
+	return rep, nil
+}
+
+// verify checks the events that produce sends, in batches, through the
+// pipeline (see pipeline).
+func (v *Verifier) verify(ctx context.Context, produce func(context.Context, *producer) error, signed []byte) (*Report, error) {
 	rep := &Report{Root: Hasher.EmptyRoot(), Chain: append([]byte(nil), ZeroChain...)}
 	if err := validOrigin(v.Origin); err != nil {
 		return nil, fmt.Errorf("verify audit log: %w", err)
@@ -156,51 +296,61 @@ func (v *Verifier) verify(ctx context.Context, fill func(*batch), signed []byte)
 		return rep.fail(nil, "%s", p), nil
 	}
 
-	cr := rangeFactory.NewEmptyRange(0)
-	prev := rep.Chain
-	var link [1 + 2*sha256.Size]byte
-	var n uint64
-	batches, stop := pipeline(fill)
+	// The state is the number of events checked, the last chain hash and
+	// the compact range; rep is brought up to date before returning.
+	var (
+		n     uint64
+		prev  [sha256.Size]byte // chain[-1] is 32 zero bytes
+		link  [1 + 2*sha256.Size]byte
+		slab  hashSlab
+		cr    = (&compact.RangeFactory{Hash: slab.hashChildren}).NewEmptyRange(0)
+		state = func() *Report {
+			rep.Events, rep.Chain = n, append(rep.Chain[:0:0], prev[:]...)
+			return rep
+		}
+		fail = func(firstBad *uint64, format string, args ...any) (*Report, error) {
+			return state().fail(firstBad, format, args...), nil
+		}
+	)
+	batches, recycle, stop := pipeline(ctx, produce)
 	defer stop()
 	for b := range batches {
 		if err := ctx.Err(); err != nil {
-			return rep, fmt.Errorf("verify audit log at event %d: %w", n, err)
+			return state(), fmt.Errorf("verify audit log at event %d: %w", n, err)
 		}
 		<-b.done
-		for i, e := range b.events {
+		for i := range b.recs {
+			r := &b.recs[i]
 			switch {
-			case e.Seq > n:
-				return rep.fail(seqPtr(n), "event %d is missing: the next event found is %d", n, e.Seq), nil
-			case e.Seq < n:
-				return rep.fail(seqPtr(n), "event %d is missing: event %d was found in its place, out of order", n, e.Seq), nil
+			case r.seq > n:
+				return fail(seqPtr(n), "event %d is missing: the next event found is %d", n, r.seq)
+			case r.seq < n:
+				return fail(seqPtr(n), "event %d is missing: event %d was found in its place, out of order", n, r.seq)
 			}
-			// The workers computed SHA-256(0x00 || canonical), RFC 6962's
-			// leaf hash; the chain link is SHA-256(0x02 || prev || leaf).
-			leafSum := &b.leaves[i]
-			if !bytes.Equal(leafSum[:], e.LeafHash) {
-				return rep.fail(seqPtr(n), "event %d: leaf hash does not match its contents", n), nil
+			// The workers computed sum = SHA-256(0x00 || canonical), RFC
+			// 6962's leaf hash; the chain link is SHA-256(0x02 || prev || leaf).
+			if r.ok&leafOK == 0 || r.leaf != r.sum {
+				return fail(seqPtr(n), "event %d: leaf hash does not match its contents", n)
 			}
 			link[0] = 0x02
-			copy(link[1:], prev)
-			copy(link[33:], leafSum[:])
-			chainSum := sha256.Sum256(link[:])
-			if !bytes.Equal(chainSum[:], e.ChainHash) {
-				return rep.fail(seqPtr(n), "event %d: chain hash does not follow from the previous event", n), nil
+			copy(link[1:], prev[:])
+			copy(link[1+sha256.Size:], r.sum[:])
+			chain := sha256.Sum256(link[:])
+			if r.ok&chainOK == 0 || r.chain != chain {
+				return fail(seqPtr(n), "event %d: chain hash does not follow from the previous event", n)
 			}
-			chain := e.ChainHash // equal to chainSum; kept, so no copy is made
-			if err := cr.Append(e.LeafHash, nil); err != nil {
-				return rep, fmt.Errorf("verify audit log: append leaf %d: %w", n, err)
+			if err := cr.Append(slab.hash(&r.sum), nil); err != nil {
+				return state(), fmt.Errorf("verify audit log: append leaf %d: %w", n, err)
 			}
 			n++
 			prev = chain
-			rep.Events, rep.Chain = n, chain
 			if (cp != nil && cp.Size == n) || (since != nil && since.Size == n) {
 				root, err := cr.GetRootHash(nil)
 				if err != nil {
-					return rep, fmt.Errorf("verify audit log: root at %d: %w", n, err)
+					return state(), fmt.Errorf("verify audit log: root at %d: %w", n, err)
 				}
-				if p := match(n, root, chain); p != "" {
-					return rep.fail(nil, "%s", p), nil
+				if p := match(n, root, prev[:]); p != "" {
+					return fail(nil, "%s", p)
 				}
 			}
 			if v.Progress != nil && n%progressEvery == 0 {
@@ -212,17 +362,19 @@ func (v *Verifier) verify(ctx context.Context, fill func(*batch), signed []byte)
 		}
 		var fe *FormatError
 		if errors.As(b.err, &fe) {
-			return rep.fail(seqPtr(n), "event %d: %v", n, b.err), nil
+			return fail(seqPtr(n), "event %d: %v", n, b.err)
 		} else if b.err != nil {
-			return rep, fmt.Errorf("verify audit log: read event %d: %w", n, b.err)
+			return state(), fmt.Errorf("verify audit log: read event %d: %w", n, b.err)
 		}
+		recycle(b)
 	}
+	state()
 	if n > 0 {
 		root, err := cr.GetRootHash(nil)
 		if err != nil {
 			return rep, fmt.Errorf("verify audit log: root at %d: %w", n, err)
 		}
-		rep.Root = root
+		rep.Root = append([]byte(nil), root...)
 	}
 	if v.Progress != nil {
 		v.Progress(n)
@@ -237,167 +389,330 @@ func (v *Verifier) verify(ctx context.Context, fill func(*batch), signed []byte)
 	return rep, nil
 }
 
-// VerifyExport verifies an export stream: the events it holds, against the
-// checkpoint in its header. If v.Origin is empty the header's origin is
-// used; setting Origin is stronger, since it also catches an export of a
-// different log signed by the same key. It also checks that the export
-// holds exactly as many events as its header announces.
-func (v *Verifier) VerifyExport(ctx context.Context, r io.Reader) (*Report, error) {
-	er, err := NewReader(r)
-	if err != nil {
-		var fe *FormatError
-		if errors.As(err, &fe) {
-			return (&Report{}).fail(nil, "the export cannot be read: %v", err), nil
+// hashSlab hands out the tree's hashes as 32-byte pieces of larger blocks:
+// one allocation per 128 hashes instead of one or more per hash. The
+// compact range keeps at most 64 of them.
+type hashSlab struct{ free []byte }
+
+func (s *hashSlab) hash(h *[sha256.Size]byte) []byte {
+	if len(s.free) < sha256.Size {
+		s.free = make([]byte, 128*sha256.Size)
+	}
+	out := s.free[:sha256.Size:sha256.Size]
+	s.free = s.free[sha256.Size:]
+	copy(out, h[:])
+	return out
+}
+
+// hashChildren is RFC 6962's node hash, SHA-256(0x01 || l || r), as
+// Hasher.HashChildren computes it, for 32-byte children.
+func (s *hashSlab) hashChildren(l, r []byte) []byte {
+	var b [1 + 2*sha256.Size]byte
+	b[0] = rfc6962.RFC6962NodeHashPrefix
+	copy(b[1:], l)
+	copy(b[1+sha256.Size:], r)
+	h := sha256.Sum256(b[:])
+	return s.hash(&h)
+}
+
+// rec is what the sequential check needs of one event: its seq, its stored
+// hashes and its recomputed leaf hash.
+type rec struct {
+	seq         uint64
+	leaf, chain [sha256.Size]byte // as stored
+	sum         [sha256.Size]byte // SHA-256(0x00 || canonical)
+	ok          uint8             // leafOK, chainOK: the stored hash has 32 bytes
+}
+
+const (
+	leafOK uint8 = 1 << iota
+	chainOK
+)
+
+// eventRec hashes an Event, with canon as scratch space.
+func eventRec(e *Event, canon []byte) ([]byte, rec, error) {
+	canon = e.AppendCanonical(append(canon[:0], 0x00))
+	r := rec{seq: e.Seq, sum: sha256.Sum256(canon)}
+	if len(e.LeafHash) == sha256.Size {
+		r.leaf, r.ok = [sha256.Size]byte(e.LeafHash), r.ok|leafOK
+	}
+	if len(e.ChainHash) == sha256.Size {
+		r.chain, r.ok = [sha256.Size]byte(e.ChainHash), r.ok|chainOK
+	}
+	return canon, r, nil
+}
+
+// storedFields is the number of byte columns of a StoredEvent.
+const storedFields = 10
+
+// storedRow locates a StoredEvent copied into a batch's arena: its
+// columns end at end[i], each starting where the one before ended.
+type storedRow struct {
+	seq   uint64
+	start int
+	end   [storedFields]int
+}
+
+func (b *batch) addStored(e *StoredEvent) {
+	r := storedRow{seq: e.Seq, start: len(b.arena)}
+	for i, f := range [storedFields][]byte{e.At, e.ActorID, e.Role, e.Action, e.SubjectType, e.SubjectID, e.CaseID, e.Payload, e.LeafHash, e.ChainHash} {
+		b.arena = append(b.arena, f...)
+		r.end[i] = len(b.arena)
+	}
+	b.rows = append(b.rows, r)
+}
+
+func (b *batch) stored(i int, e *StoredEvent) {
+	r := &b.rows[i]
+	var f [storedFields][]byte
+	start := r.start
+	for i, end := range r.end {
+		f[i] = b.arena[start:end:end]
+		start = end
+	}
+	*e = StoredEvent{Seq: r.seq, At: f[0], ActorID: f[1], Role: f[2], Action: f[3], SubjectType: f[4], SubjectID: f[5],
+		CaseID: f[6], Payload: f[7], LeafHash: f[8], ChainHash: f[9]}
+}
+
+// storedRec hashes a StoredEvent, with canon as scratch space. The fast way
+// writes the canonical encoding from the columns; when the time is not
+// exactly in TimeFormat or the payload not in the form json.Marshal writes,
+// the event is decoded as a store decodes it into an Event and encoded
+// from that, so both ways give the same leaf, or the same error.
+func storedRec(e *StoredEvent, canon []byte) ([]byte, rec, error) {
+	r := rec{seq: e.Seq}
+	if len(e.LeafHash) == sha256.Size {
+		r.leaf, r.ok = [sha256.Size]byte(e.LeafHash), r.ok|leafOK
+	}
+	if len(e.ChainHash) == sha256.Size {
+		r.chain, r.ok = [sha256.Size]byte(e.ChainHash), r.ok|chainOK
+	}
+	canon, ok := appendStoredCanonical(canon[:0], e)
+	if !ok {
+		ev, err := e.event()
+		if err != nil {
+			return canon, r, err
 		}
-		return nil, fmt.Errorf("verify audit export: %w", err)
+		canon = ev.AppendCanonical(append(canon[:0], 0x00))
 	}
-	h := er.Header()
-	vv := *v
-	if vv.Origin == "" {
-		vv.Origin = h.Origin
+	r.sum = sha256.Sum256(canon)
+	return canon, r, nil
+}
+
+// appendStoredCanonical appends 0x00 and the canonical encoding of e to
+// dst, or reports false when e is not in the form the fast way takes.
+func appendStoredCanonical(dst []byte, e *StoredEvent) ([]byte, bool) {
+	if !canonicalTime(e.At) {
+		return dst, false
 	}
-	if h.Origin != vv.Origin {
-		return (&Report{}).fail(nil, "the export comes from log %q, not %q", h.Origin, vv.Origin), nil
+	dst = append(dst, 0x00)
+	dst = append(dst, Version...)
+	dst = append(dst, "\nseq="...)
+	dst = strconv.AppendUint(dst, e.Seq, 10)
+	dst = append(dst, "\nat="...)
+	dst = append(dst, e.At...)
+	for i, v := range [...][]byte{e.ActorID, e.Role, e.Action, e.SubjectType, e.SubjectID, e.CaseID} {
+		dst = append(dst, lineFields[i].canonical...)
+		dst = appendEscapedBytes(dst, v)
 	}
-	rep, err := vv.verify(ctx, er.fillLines, []byte(h.Checkpoint))
-	if err != nil || !rep.OK {
-		return rep, err
+	dst = append(dst, '\n')
+	if p := e.Payload; len(p) > 0 && string(p) != "null" {
+		// encoding/json would read invalid UTF-8 as U+FFFD.
+		if !utf8.Valid(p) {
+			return dst, false
+		}
+		var ok bool
+		if dst, p, ok = appendPayloadObject(dst, p); !ok || len(p) > 0 {
+			return dst, false
+		}
 	}
-	switch {
-	case rep.Events < h.Size:
-		return rep.fail(seqPtr(rep.Events), "the export ends after %d events but its header announces %d", rep.Events, h.Size), nil
-	case rep.Events > h.Size:
-		return rep.fail(seqPtr(h.Size), "the export holds %d events but its header announces %d", rep.Events, h.Size), nil
+	return dst, true
+}
+
+// event decodes e as sqlstore did before the fast way: time.Parse for the
+// time, json.Unmarshal for the payload.
+func (e *StoredEvent) event() (*Event, error) {
+	at, err := time.Parse(TimeFormat, string(e.At))
+	if err != nil {
+		return nil, fmt.Errorf("audit event %d: bad time %q: %w", int64(e.Seq), e.At, err)
 	}
-	return rep, nil
+	ev := &Event{Seq: e.Seq, At: at, ActorID: string(e.ActorID), Role: string(e.Role), Action: string(e.Action),
+		SubjectType: string(e.SubjectType), SubjectID: string(e.SubjectID), CaseID: string(e.CaseID)}
+	if p := string(e.Payload); p != "" && p != "null" {
+		if err := json.Unmarshal(e.Payload, &ev.Payload); err != nil {
+			return nil, fmt.Errorf("audit event %d: bad payload: %w", int64(e.Seq), err)
+		}
+	}
+	return ev, nil
+}
+
+// appendEscapedBytes is appendEscaped for a byte slice.
+func appendEscapedBytes(dst, s []byte) []byte {
+	const hexDigits = "0123456789ABCDEF"
+	start := 0
+	for i, c := range s {
+		if c < 0x20 || c > 0x7e || c == '%' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '%', hexDigits[c>>4], hexDigits[c&0xf])
+			start = i + 1
+		}
+	}
+	return append(dst, s[start:]...)
 }
 
 // batchSize is how many events travel together through the pipeline;
-// batches keep channel operations rare next to the work per event.
+// batches keep channel operations rare next to the work per event. An
+// export travels in blocks of blockSize bytes instead.
 const batchSize = 512
 
-// batch is a run of consecutive events (or export lines still to parse)
-// on their way through the pipeline.
+// batch is a run of consecutive events on their way through the pipeline,
+// in one of three forms, which a worker turns into recs.
 type batch struct {
-	events []*Event
-	// lines are raw export lines, parsed by a worker into events;
-	// firstLine is the line number of lines[0].
-	lines     [][]byte
+	events []*Event // from Verify
+	// lines are whole export lines, from VerifyExport, in block;
+	// firstLine is the number of the first.
+	lines     []byte
+	block     []byte
 	firstLine int
-	chunks    [][]byte // the pooled memory lines points into
-	// leaves[i] is the recomputed leaf hash of events[i].
-	leaves [][sha256.Size]byte
-	// err ends the stream after the events: io.EOF, a *FormatError or a
-	// reading error.
+	// rows are stored events, from VerifyStored, copied into arena.
+	rows  []storedRow
+	arena []byte
+
+	recs []rec
+	// err ends the stream after recs: io.EOF, a *FormatError or a reading
+	// error. The producer sets it on the last batch, which holds nothing
+	// else; a worker sets it where an event cannot be read, and the events
+	// after it are never looked at.
 	err  error
-	done chan struct{} // closed when the worker is through
+	done chan struct{} // receives once the worker is through
 }
 
-// work parses the batch's lines, if any, and hashes its events.
+// work turns the batch's events, lines or rows into recs.
 func (b *batch) work(canon []byte) []byte {
-	defer close(b.done)
-	if b.lines != nil {
-		b.events = make([]*Event, 0, len(b.lines))
-		for i, line := range b.lines {
-			e, err := parseLine(line, b.firstLine+i)
-			if err != nil {
-				b.err = err // the lines after it are never looked at
-				break
-			}
-			b.events = append(b.events, e)
-		}
-		b.lines = nil
-		putChunks(b.chunks)
-		b.chunks = nil
+	defer func() { b.done <- struct{}{} }()
+	var r rec
+	var err error
+	for _, e := range b.events {
+		canon, r, _ = eventRec(e, canon)
+		b.recs = append(b.recs, r)
 	}
-	b.leaves = make([][sha256.Size]byte, len(b.events))
-	for i, e := range b.events {
-		canon = e.AppendCanonical(append(canon[:0], 0x00))
-		b.leaves[i] = sha256.Sum256(canon)
+	for rest, no := b.lines, b.firstLine; len(rest) > 0; no++ {
+		var line []byte
+		line, rest = cutLine(rest)
+		if err = checkLine(line, no); err == nil {
+			canon, r, err = eventLeaf(dropCR(line), no, canon)
+		}
+		if err != nil {
+			b.err = err
+			return canon
+		}
+		b.recs = append(b.recs, r)
+	}
+	var e StoredEvent
+	for i := range b.rows {
+		b.stored(i, &e)
+		if canon, r, err = storedRec(&e, canon); err != nil {
+			b.err = err
+			return canon
+		}
+		b.recs = append(b.recs, r)
 	}
 	return canon
 }
 
-// pipeline runs fill in a goroutine to read batches, and hands each batch
+// producer is the pipeline's reading side.
+type producer struct {
+	free    chan *batch
+	jobs    chan *batch
+	ordered chan *batch
+	quit    chan struct{}
+}
+
+// errStopped ends a producer when the verification stopped early.
+var errStopped = errors.New("verification stopped")
+
+// batch returns an empty batch, one the verifier is done with if any.
+func (p *producer) batch() *batch {
+	select {
+	case b := <-p.free:
+		clear(b.events) // let the events go
+		b.events, b.lines, b.rows, b.arena, b.recs, b.err = b.events[:0], nil, b.rows[:0], b.arena[:0], b.recs[:0], nil
+		return b
+	default:
+		return &batch{done: make(chan struct{}, 1)}
+	}
+}
+
+// send hands b to a worker and queues it for the verifier; it reports
+// false if the verification stopped.
+func (p *producer) send(b *batch) bool {
+	select {
+	case p.jobs <- b:
+	case <-p.quit:
+		return false
+	}
+	select {
+	case p.ordered <- b:
+		return true
+	case <-p.quit:
+		return false
+	}
+}
+
+// pipeline runs produce in a goroutine to read batches, and hands each batch
 // to one of a few workers that parse and hash it, so that reading, parsing
 // and hashing use every core. It yields the batches in their order, each
-// after its worker is done with it (the caller waits on done). At most a
-// few batches per worker are in flight, so memory stays bounded. stop must
-// be called when the caller is done, even early: it ends the goroutines
-// and waits for them.
-func pipeline(fill func(*batch)) (batches <-chan *batch, stop func()) {
+// before its worker is done with it (the caller waits on done), and ends
+// with a batch holding only the error produce returned (io.EOF for nil).
+// The caller hands batches it is done with to recycle. At most a few
+// batches per worker are in flight, so memory stays bounded. stop must be
+// called when the caller is done, even early: it cancels the context given
+// to produce, ends the goroutines and waits for them.
+func pipeline(ctx context.Context, produce func(context.Context, *producer) error) (batches <-chan *batch, recycle func(*batch), stop func()) {
 	workers := min(runtime.GOMAXPROCS(0), 8)
-	jobs := make(chan *batch, workers)
-	ordered := make(chan *batch, 2*workers)
-	quit := make(chan struct{})
+	p := &producer{
+		free:    make(chan *batch, 3*workers+2),
+		jobs:    make(chan *batch, workers),
+		ordered: make(chan *batch, 2*workers),
+		quit:    make(chan struct{}),
+	}
+	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		defer close(ordered)
-		defer close(jobs)
-		for {
-			b := &batch{events: make([]*Event, 0, batchSize), done: make(chan struct{})}
-			fill(b)
-			last := b.err != nil // read before a worker may set b.err
-			select {
-			case jobs <- b:
-			case <-quit:
-				return
-			}
-			select {
-			case ordered <- b:
-			case <-quit:
-				return
-			}
-			if last {
-				return
-			}
+		defer close(p.ordered)
+		defer close(p.jobs)
+		err := produce(ctx, p)
+		if errors.Is(err, errStopped) {
+			return
 		}
+		if err == nil {
+			err = io.EOF
+		}
+		b := p.batch()
+		b.err = err
+		p.send(b)
 	})
 	for range workers {
 		wg.Go(func() {
 			canon := make([]byte, 0, 1024)
-			for b := range jobs {
+			for b := range p.jobs {
 				canon = b.work(canon)
 			}
 		})
 	}
+	recycle = func(b *batch) {
+		select {
+		case p.free <- b:
+		default:
+		}
+	}
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {
-			close(quit)
+			cancel()
+			close(p.quit)
 			wg.Wait()
 		})
 	}
-	return ordered, stop
-}
-
-// VerifyEach is Verify over a log read by a function that pushes its events
-// one by one (sqlstore's EachEvent does), streaming, with memory bounded by
-// a small buffer between the reader and the verifier.
-func (v *Verifier) VerifyEach(ctx context.Context, each func(ctx context.Context, fn func(*Event) error) error, signed []byte) (*Report, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	events := make(chan *Event, 1024)
-	errc := make(chan error, 1)
-	go func() {
-		defer close(events)
-		errc <- each(ctx, func(e *Event) error {
-			select {
-			case events <- e:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		})
-	}()
-	next := func() (*Event, error) {
-		if e, ok := <-events; ok {
-			return e, nil
-		}
-		if err := <-errc; err != nil {
-			return nil, err
-		}
-		return nil, io.EOF
-	}
-	return v.Verify(ctx, next, signed)
+	return p.ordered, recycle, stop
 }

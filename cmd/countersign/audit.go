@@ -197,5 +197,5 @@ func verifyLive(ctx context.Context, cfg Config, v *audit.Verifier, bar *progres
 		return nil, err
 	}
 	bar.total = head.Size
-	return n.VerifyLog(ctx, v, db.AllEvents)
+	return n.VerifyLog(ctx, v, db.AllStoredEvents)
 }

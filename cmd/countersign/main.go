@@ -263,7 +263,7 @@ func (m *Main) Run(ctx context.Context) error {
 	s.Logger, s.MaxBodyBytes, s.DraftQueued = m.Logger, m.Config.MaxBodyBytes, m.Runner.Wake
 	s.Checks["database"] = db.Ping
 	s.VerifyLog = func(ctx context.Context) (*audit.Report, error) {
-		return m.Notary.VerifyLog(ctx, &audit.Verifier{Origin: m.Config.AuditOrigin, Keys: verifierKeys}, db.AllEvents)
+		return m.Notary.VerifyLog(ctx, &audit.Verifier{Origin: m.Config.AuditOrigin, Keys: verifierKeys}, db.AllStoredEvents)
 	}
 	if c, ok := model.(interface{ Healthy() bool }); ok {
 		s.Checks["model"] = func(context.Context) error {

@@ -88,7 +88,7 @@ func TestThreeReplicas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := replicas[2].Notary.VerifyLog(context.Background(), &audit.Verifier{Origin: replicas[2].Config.AuditOrigin, Keys: keys}, db.AllEvents)
+	rep, err := replicas[2].Notary.VerifyLog(context.Background(), &audit.Verifier{Origin: replicas[2].Config.AuditOrigin, Keys: keys}, db.AllStoredEvents)
 	if err != nil || !rep.OK {
 		t.Fatalf("the log does not verify: %v %+v", err, rep)
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -63,17 +64,24 @@ func mustTamperLog(t *testing.T, open func(t testing.TB) *sqlstore.DB) *tamperLo
 }
 
 // verify runs what `countersign audit verify` runs against the live
-// database: a checkpoint from the notary, then every event streamed with
-// EachEvent into audit.Verifier.Verify, optionally against the board's
-// saved checkpoint.
+// database: a checkpoint from the notary, then every event streamed in its
+// stored form with AllStoredEvents into audit.Verifier.VerifyStored,
+// optionally against the board's saved checkpoint. The same events read as
+// audit.Events (AllEvents into VerifyEach) must give the same report.
 func (l *tamperLog) verify(t *testing.T, since *audit.Checkpoint) *audit.Report {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cp, err := l.notary.Checkpoint(ctx)
 	ok(t, err)
-	rep, err := (&audit.Verifier{Origin: testOrigin, Keys: l.keys, Since: since}).VerifyEach(ctx, l.db.AllEvents, cp.Note)
+	v := &audit.Verifier{Origin: testOrigin, Keys: l.keys, Since: since}
+	rep, err := v.VerifyStored(ctx, l.db.AllStoredEvents, cp.Note)
 	ok(t, err)
+	slow, err := v.VerifyEach(ctx, l.db.AllEvents, cp.Note)
+	ok(t, err)
+	if !reflect.DeepEqual(rep, slow) {
+		t.Fatalf("the stored and the decoded events verify differently:\n%+v\n%+v", rep, slow)
+	}
 	return rep
 }
 
