@@ -63,6 +63,12 @@ type DB struct {
 	// replace it. nil means math/rand/v2.
 	Rand func() float64
 
+	// TokenCache is how long an accepted API token is accepted again
+	// without a query; 0 (the default) reads the database on every call.
+	// The service sets it from COUNTERSIGN_TOKEN_CACHE.
+	TokenCache time.Duration
+	tokens     tokenCache
+
 	// sequenced is signalled after each commit that appended audit events,
 	// so the sequencer can pick them up without polling.
 	mu        sync.Mutex

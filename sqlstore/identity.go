@@ -193,7 +193,7 @@ func (db *DB) CreateToken(ctx context.Context, userID, label string, expiresAt *
 
 // RevokeToken ends a token.
 func (db *DB) RevokeToken(ctx context.Context, tokenID string) error {
-	return db.withTx(ctx, func(tx *Tx) error {
+	err := db.withTx(ctx, func(tx *Tx) error {
 		res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`), tx.now, tokenID)
 		if err != nil {
 			return fmt.Errorf("revoke token: %w", err)
@@ -203,26 +203,48 @@ func (db *DB) RevokeToken(ctx context.Context, tokenID string) error {
 		}
 		return tx.record(ctx, actor(ctx), audit.ActionTokenRevoked, "token", tokenID, "", nil)
 	})
+	if err == nil {
+		db.tokens.clear()
+	}
+	return err
 }
 
-// Authenticate returns the user a token secret belongs to.
+// Authenticate returns the user a token secret belongs to. With
+// TokenCache set, a token accepted less than TokenCache ago is accepted
+// again without a query (see tokenCache).
 func (db *DB) Authenticate(ctx context.Context, secret string) (*identity.User, error) {
-	var r userRow
+	hash := sha256.Sum256([]byte(secret))
+	now := db.Now().UTC()
+	var gen uint64
+	if db.TokenCache > 0 {
+		if u, ok := db.tokens.get(hash, now); ok {
+			return u, nil
+		}
+		gen = db.tokens.generation()
+	}
+	var r struct {
+		userRow
+		ExpiresAt *time.Time `db:"expires_at"`
+	}
 	err := db.r.GetContext(ctx, &r, db.r.Rebind(`
-		SELECT u.id, u.name, u.email, u.role, u.team_id, u.created_at
+		SELECT u.id, u.name, u.email, u.role, u.team_id, u.created_at, t.expires_at
 		FROM tokens t
 		JOIN users u ON u.id = t.user_id
 		WHERE t.hash = ?
 		  AND t.revoked_at IS NULL
 		  AND (t.expires_at IS NULL OR t.expires_at > ?)
-		  AND u.disabled_at IS NULL`), hashToken(secret), db.Now().UTC())
+		  AND u.disabled_at IS NULL`), hash[:], now)
 	if err != nil {
 		if err := db.translate(err); countersign.ErrorCode(err) != countersign.ENOTFOUND {
 			return nil, err
 		}
 		return nil, countersign.Errorf(countersign.EUNAUTHORIZED, "Your sign-in token is not valid: it is unknown, revoked or expired.")
 	}
-	return r.toDomain(), nil
+	u := r.toDomain()
+	if db.TokenCache > 0 {
+		db.tokens.put(gen, hash, u, r.ExpiresAt, now.Add(db.TokenCache))
+	}
+	return u, nil
 }
 
 // notFound replaces a plain ENOTFOUND with a readable message.

@@ -20,6 +20,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/casefile"
 	"github.com/countersign/countersign/sqlstore"
@@ -27,7 +29,7 @@ import (
 
 // benchConfig is what `countersign bench` runs.
 type benchConfig struct {
-	URL         string // a running service; empty: start one in-process
+	URL         string // a running service, or several replicas' URLs separated by commas; empty: start one in-process
 	Token       string // a worker's token, with URL
 	EthicsToken string // an ethics-board token, with URL (for audit sizes and proofs)
 	DSN         string // in-process: the database (default: a temporary SQLite file)
@@ -39,6 +41,7 @@ type benchConfig struct {
 	Baseline    bool
 	JSON        bool
 	CPUProfile  string
+	Rate        float64 // iterations per second across all clients; 0: as fast as they go
 }
 
 // benchReport is the outcome, printed as text or JSON.
@@ -46,6 +49,8 @@ type benchReport struct {
 	Mode            string               `json:"mode"`
 	Database        string               `json:"database"`
 	Clients         int                  `json:"clients"`
+	Replicas        int                  `json:"replicas"`
+	TargetRate      float64              `json:"target_rate,omitempty"`
 	Seconds         float64              `json:"seconds"`
 	Steps           map[string]stepStats `json:"steps"`
 	Iterations      int                  `json:"iterations"`
@@ -71,7 +76,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	cfg := benchConfig{DSN: ""}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.URL, "url", "", "drive a running service at this base URL instead of starting one")
+	fs.StringVar(&cfg.URL, "url", "", "drive a running service at this base URL instead of starting one; several replicas' URLs separated by commas share the clients in turn")
 	fs.StringVar(&cfg.Token, "token", getenv("COUNTERSIGN_BENCH_TOKEN"), "with --url: a worker's API token")
 	fs.StringVar(&cfg.EthicsToken, "ethics-token", getenv("COUNTERSIGN_BENCH_ETHICS_TOKEN"), "with --url: an ethics-board token")
 	fs.StringVar(&cfg.DSN, "db", getenv("DATABASE_URL"), "in-process: the database (default: a new temporary SQLite file)")
@@ -83,11 +88,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fs.BoolVar(&cfg.Baseline, "baseline", false, "also run two plain INSERTs per transaction on the same database, with the same clients, and print the ratio")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole run (client and in-process server) to this file")
+	fs.Float64Var(&cfg.Rate, "rate", 0, "start at most this many iterations per second across all clients (0: as many as the clients can), to measure latency below saturation")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if cfg.Clients < 1 || cfg.Duration <= 0 {
-		return countersign.Errorf(countersign.EINVALID, "--clients must be at least 1 and --duration positive.")
+	if cfg.Clients < 1 || cfg.Duration <= 0 || cfg.Rate < 0 {
+		return countersign.Errorf(countersign.EINVALID, "--clients must be at least 1, --duration positive and --rate 0 or more.")
 	}
 	if !slices.Contains([]string{"lifecycle", "notes", "store"}, cfg.Mode) {
 		return countersign.Errorf(countersign.EINVALID, "--mode must be lifecycle, notes or store.")
@@ -119,6 +125,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 
 type bench struct {
 	cfg    benchConfig
+	urls   []string // the replicas; clients take them in turn
 	client *http.Client
 	main   *Main
 	db     *sqlstore.DB
@@ -138,8 +145,13 @@ func (b *bench) run(ctx context.Context, logw io.Writer) (*benchReport, error) {
 		defer os.RemoveAll(b.tmp)
 		defer b.main.Close()
 	}
+	for u := range strings.SplitSeq(b.cfg.URL, ",") {
+		if u = strings.TrimRight(strings.TrimSpace(u), "/"); u != "" {
+			b.urls = append(b.urls, u)
+		}
+	}
 	b.samples, b.errs = map[string][]time.Duration{}, map[string]int{}
-	rep := &benchReport{Mode: b.cfg.Mode, Clients: b.cfg.Clients, Database: "remote"}
+	rep := &benchReport{Mode: b.cfg.Mode, Clients: b.cfg.Clients, Replicas: len(b.urls), TargetRate: b.cfg.Rate, Database: "remote"}
 	if b.db != nil {
 		rep.Database = b.db.Dialect()
 	}
@@ -168,6 +180,12 @@ func (b *bench) run(ctx context.Context, logw io.Writer) (*benchReport, error) {
 	defer cancel()
 	memDone := make(chan struct{})
 	go func() { defer close(memDone); b.watchMemory(runCtx) }()
+	// With --rate, clients start iterations on a shared schedule (no
+	// bursts), so latencies are those of a service below saturation.
+	limiter := rate.NewLimiter(rate.Inf, 0)
+	if b.cfg.Rate > 0 {
+		limiter = rate.NewLimiter(rate.Limit(b.cfg.Rate), 1)
+	}
 	start := time.Now()
 	var wg sync.WaitGroup
 	iterations := make([]int, b.cfg.Clients)
@@ -178,7 +196,7 @@ func (b *bench) run(ctx context.Context, logw io.Writer) (*benchReport, error) {
 				b.fail("setup", err)
 				return
 			}
-			for n := 0; runCtx.Err() == nil; n++ {
+			for n := 0; limiter.Wait(runCtx) == nil; n++ {
 				if err := c.iterate(runCtx, n); err == nil {
 					iterations[i]++
 				}
@@ -328,7 +346,11 @@ func (b *bench) watchMemory(ctx context.Context) {
 	defer t.Stop()
 	for {
 		var body bytes.Buffer
-		if err := b.do(context.Background(), "GET", "/metrics", "", nil, 200, &body); err == nil {
+		for _, base := range b.urls {
+			body.Reset()
+			if err := b.doAt(context.Background(), base, "GET", "/metrics", "", nil, 200, &body); err != nil {
+				continue
+			}
 			sc := bufio.NewScanner(&body)
 			for sc.Scan() {
 				if v, ok := strings.CutPrefix(sc.Text(), "process_resident_memory_bytes "); ok {
@@ -346,14 +368,20 @@ func (b *bench) watchMemory(ctx context.Context) {
 	}
 }
 
-// do sends one request and decodes JSON into out (or copies text into a *bytes.Buffer).
+// do sends one request to the first replica; see doAt.
 func (b *bench) do(ctx context.Context, method, path, token string, body any, status int, out any) error {
+	return b.doAt(ctx, b.urls[0], method, path, token, body, status, out)
+}
+
+// doAt sends one request to the service at base and decodes JSON into out
+// (or copies text into a *bytes.Buffer).
+func (b *bench) doAt(ctx context.Context, base, method, path, token string, body any, status int, out any) error {
 	var r io.Reader
 	if body != nil {
 		buf, _ := json.Marshal(body)
 		r = bytes.NewReader(buf)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, b.cfg.URL+path, r)
+	req, err := http.NewRequestWithContext(ctx, method, base+path, r)
 	if err != nil {
 		return err
 	}
@@ -383,6 +411,7 @@ func (b *bench) do(ctx context.Context, method, path, token string, body any, st
 // benchClient is one simulated worker with a case of its own.
 type benchClient struct {
 	b      *bench
+	base   string // the replica this client talks to
 	caseID string
 	i      int
 	// actx carries the demo worker as actor, for the in-process store mode.
@@ -390,7 +419,7 @@ type benchClient struct {
 }
 
 func (b *bench) newClient(ctx context.Context, i int) (*benchClient, error) {
-	c := &benchClient{b: b, i: i}
+	c := &benchClient{b: b, i: i, base: b.urls[i%len(b.urls)]}
 	ref := fmt.Sprintf("BENCH-%d-%d-%d", time.Now().UnixNano(), i, rand.Int())
 	if b.cfg.Mode == "store" {
 		u, err := b.db.FindUserByEmail(ctx, demoUsers[0].Email)
@@ -413,15 +442,20 @@ func (b *bench) newClient(ctx context.Context, i int) (*benchClient, error) {
 	var cs struct {
 		ID string `json:"id"`
 	}
-	if err := b.do(ctx, "POST", "/v1/cases", b.cfg.Token, map[string]string{"reference": ref, "title": "Benchmark case"}, 201, &cs); err != nil {
+	if err := c.do(ctx, "POST", "/v1/cases", b.cfg.Token, map[string]string{"reference": ref, "title": "Benchmark case"}, 201, &cs); err != nil {
 		return nil, err
 	}
 	// The default policy needs the client's consent before drafting.
-	if err := b.do(ctx, "POST", "/v1/cases/"+cs.ID+"/consent", b.cfg.Token, map[string]any{"given": true}, 201, nil); err != nil {
+	if err := c.do(ctx, "POST", "/v1/cases/"+cs.ID+"/consent", b.cfg.Token, map[string]any{"given": true}, 201, nil); err != nil {
 		return nil, err
 	}
 	c.caseID = cs.ID
 	return c, nil
+}
+
+// do sends one request to the client's replica.
+func (c *benchClient) do(ctx context.Context, method, path, token string, body any, status int, out any) error {
+	return c.b.doAt(ctx, c.base, method, path, token, body, status, out)
 }
 
 // timed runs one step and records its latency, or its error. Requests cut
@@ -450,14 +484,14 @@ func (c *benchClient) iterate(ctx context.Context, n int) error {
 		})
 	case "notes":
 		return c.timed(ctx, "note", func() error {
-			return b.do(ctx, "POST", "/v1/cases/"+c.caseID+"/notes", b.cfg.Token, map[string]string{"body": benchNote}, 201, nil)
+			return c.do(ctx, "POST", "/v1/cases/"+c.caseID+"/notes", b.cfg.Token, map[string]string{"body": benchNote}, 201, nil)
 		})
 	}
 	var note struct {
 		ID string `json:"id"`
 	}
 	if err := c.timed(ctx, "note", func() error {
-		return b.do(ctx, "POST", "/v1/cases/"+c.caseID+"/notes", b.cfg.Token, map[string]string{"body": benchNote}, 201, &note)
+		return c.do(ctx, "POST", "/v1/cases/"+c.caseID+"/notes", b.cfg.Token, map[string]string{"body": benchNote}, 201, &note)
 	}); err != nil {
 		return err
 	}
@@ -467,7 +501,7 @@ func (c *benchClient) iterate(ctx context.Context, n int) error {
 	}
 	start := time.Now()
 	if err := c.timed(ctx, "draft_request", func() error {
-		return b.do(ctx, "POST", "/v1/cases/"+c.caseID+"/drafts", b.cfg.Token, map[string]any{"kind": "summary", "note_ids": []string{note.ID}}, 202, &d)
+		return c.do(ctx, "POST", "/v1/cases/"+c.caseID+"/drafts", b.cfg.Token, map[string]any{"kind": "summary", "note_ids": []string{note.ID}}, 202, &d)
 	}); err != nil {
 		return err
 	}
@@ -482,7 +516,7 @@ func (c *benchClient) iterate(ctx context.Context, n int) error {
 			return errors.New("draft failed")
 		}
 		time.Sleep(2 * time.Millisecond)
-		if err := b.do(ctx, "GET", "/v1/drafts/"+d.ID, b.cfg.Token, nil, 200, &d); err != nil {
+		if err := c.do(ctx, "GET", "/v1/drafts/"+d.ID, b.cfg.Token, nil, 200, &d); err != nil {
 			if ctx.Err() == nil {
 				b.fail("draft_ready", err)
 			}
@@ -491,29 +525,29 @@ func (c *benchClient) iterate(ctx context.Context, n int) error {
 	}
 	b.record("draft_ready", time.Since(start))
 	if err := c.timed(ctx, "open", func() error {
-		return b.do(ctx, "GET", "/v1/drafts/"+d.ID, b.cfg.Token, nil, 200, nil)
+		return c.do(ctx, "GET", "/v1/drafts/"+d.ID, b.cfg.Token, nil, 200, nil)
 	}); err != nil {
 		return err
 	}
 	if b.cfg.RejectEvery > 0 && n%b.cfg.RejectEvery == b.cfg.RejectEvery-1 {
 		if err := c.timed(ctx, "reject", func() error {
-			return b.do(ctx, "POST", "/v1/drafts/"+d.ID+"/reject", b.cfg.Token, map[string]string{"reason": "incomplete"}, 200, nil)
+			return c.do(ctx, "POST", "/v1/drafts/"+d.ID+"/reject", b.cfg.Token, map[string]string{"reason": "incomplete"}, 200, nil)
 		}); err != nil {
 			return err
 		}
 	} else if err := c.timed(ctx, "approve", func() error {
-		return b.do(ctx, "POST", "/v1/drafts/"+d.ID+"/approve", b.cfg.Token, map[string]string{}, 200, nil)
+		return c.do(ctx, "POST", "/v1/drafts/"+d.ID+"/approve", b.cfg.Token, map[string]string{}, 200, nil)
 	}); err != nil {
 		return err
 	}
 	if err := c.timed(ctx, "queue", func() error {
-		return b.do(ctx, "GET", "/v1/review/queue?limit=50", b.cfg.Token, nil, 200, nil)
+		return c.do(ctx, "GET", "/v1/review/queue?limit=50", b.cfg.Token, nil, 200, nil)
 	}); err != nil {
 		return err
 	}
 	if b.cfg.ProofEvery > 0 && n%b.cfg.ProofEvery == 0 && b.cfg.EthicsToken != "" {
 		return c.timed(ctx, "proof", func() error {
-			return b.do(ctx, "GET", "/v1/audit/proof/inclusion?index=0", b.cfg.EthicsToken, nil, 200, nil)
+			return c.do(ctx, "GET", "/v1/audit/proof/inclusion?index=0", b.cfg.EthicsToken, nil, 200, nil)
 		})
 	}
 	return nil
@@ -576,7 +610,10 @@ func baseline(ctx context.Context, db *sqlstore.DB, clients int, d time.Duration
 }
 
 func printReport(w io.Writer, r *benchReport) {
-	fmt.Fprintf(w, "countersign bench: mode %s, database %s, %d clients, %.1fs\n", r.Mode, r.Database, r.Clients, r.Seconds)
+	fmt.Fprintf(w, "countersign bench: mode %s, database %s, %d clients, %d replica(s), %.1fs\n", r.Mode, r.Database, r.Clients, r.Replicas, r.Seconds)
+	if r.TargetRate > 0 {
+		fmt.Fprintf(w, "paced at %.1f iterations/s\n", r.TargetRate)
+	}
 	steps := make([]string, 0, len(r.Steps))
 	for s := range r.Steps {
 		steps = append(steps, s)

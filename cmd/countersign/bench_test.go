@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/countersign/countersign/sqlstore/storetest"
@@ -47,5 +50,75 @@ func TestBenchSmoke(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBenchSmokeReplicasAndRate drives two replicas on one PostgreSQL
+// database at a fixed rate: every client talks to its own replica in turn,
+// and no more iterations start than the rate allows.
+func TestBenchSmokeReplicasAndRate(t *testing.T) {
+	t.Parallel()
+	dsn := storetest.PostgresDSN(t)
+	key := filepath.Join(t.TempDir(), "audit.key") // replicas share the signing key
+	var urls []string
+	var replicas []*Main
+	for i := range 2 {
+		m := NewMain(io.Discard, io.Discard, env(map[string]string{"COUNTERSIGN_AUDIT_KEY": key}))
+		m.Config.DSN, m.Config.Addr, m.Config.Demo = dsn, "127.0.0.1:0", i == 0
+		if err := m.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		replicas = append(replicas, m)
+		urls = append(urls, "http://"+m.Addr())
+	}
+	var worker, ethics string
+	for _, tok := range replicas[0].Tokens {
+		switch tok.Role {
+		case "worker":
+			worker = tok.Token
+		case "ethics":
+			ethics = tok.Token
+		}
+	}
+	const rate, secs = 20, 3.0
+	var out bytes.Buffer
+	args := []string{"--url", strings.Join(urls, ","), "--token", worker, "--ethics-token", ethics, "--mode", "lifecycle",
+		"--clients", "2", "--rate", fmt.Sprint(rate), "--duration", fmt.Sprint(secs, "s"), "--json"}
+	if err := runBench(context.Background(), args, &out, io.Discard, env(nil)); err != nil {
+		t.Fatal(err)
+	}
+	var rep benchReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if rep.Replicas != 2 || rep.Iterations == 0 || len(rep.Errors) > 0 {
+		t.Fatalf("%+v", rep)
+	}
+	// The limiter lets one iteration start at once and then rate a second.
+	if limit := 1 + int(rate*secs); rep.Iterations > limit {
+		t.Errorf("%d iterations at --rate %d for %.1fs, more than %d", rep.Iterations, rate, secs, limit)
+	}
+	for i, m := range replicas {
+		notes := 0.0
+		families, err := m.Server.Registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range families {
+			if f.GetName() != "countersign_http_requests_total" {
+				continue
+			}
+			for _, mt := range f.GetMetric() {
+				for _, l := range mt.GetLabel() {
+					if l.GetName() == "route" && l.GetValue() == "POST /v1/cases/{id}/notes" {
+						notes += mt.GetCounter().GetValue()
+					}
+				}
+			}
+		}
+		if notes == 0 {
+			t.Errorf("replica %d served no note", i)
+		}
 	}
 }

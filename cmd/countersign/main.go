@@ -63,6 +63,9 @@ Configuration (environment):
                              a recorded refusal or withdrawal is honoured either way)
   COUNTERSIGN_SECURE_COOKIES=true
                              mark the web interface's cookies Secure (behind a TLS-terminating proxy)
+  COUNTERSIGN_TOKEN_CACHE    how long an accepted API token is accepted again without a database read
+                             (default 1s; 0 reads it on every call). A token revoked on another replica
+                             or with the CLI stops working within this time; on the same replica, at once
 `
 
 // run dispatches a command and returns the process exit status.
@@ -226,6 +229,12 @@ func (m *Main) Run(ctx context.Context) error {
 	m.DB = db
 	if db.Policy, err = review.LoadPolicyFromEnv(m.Getenv); err != nil {
 		return err
+	}
+	db.TokenCache = time.Second
+	if v := m.Getenv("COUNTERSIGN_TOKEN_CACHE"); v != "" {
+		if db.TokenCache, err = time.ParseDuration(v); err != nil || db.TokenCache < 0 {
+			return fmt.Errorf("COUNTERSIGN_TOKEN_CACHE must be a duration such as 1s, or 0 to read every token from the database: %q", v)
+		}
 	}
 	if v := m.Getenv("COUNTERSIGN_REQUIRE_CONSENT"); v != "" {
 		if db.RequireConsent, err = strconv.ParseBool(v); err != nil {

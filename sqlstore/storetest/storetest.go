@@ -147,6 +147,48 @@ func exerciseIdentity(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
 		_, err = db.Authenticate(ctx, expired)
 		code(t, err, countersign.EUNAUTHORIZED)
 	})
+	t.Run("TokenCacheAgesOutAndForgetsOnRevocation", func(t *testing.T) {
+		t.Parallel()
+		db := open(t)
+		f := MustSeed(t, db)
+		now := time.Now()
+		db.Now = func() time.Time { return now }
+		db.TokenCache = time.Minute
+		tok, secret, err := db.CreateToken(ctx, f.Worker.ID, "laptop", nil)
+		ok(t, err)
+		_, err = db.Authenticate(ctx, secret)
+		ok(t, err)
+		// Another replica revokes it: this one accepts it until the entry ages out.
+		_, err = db.Raw().Exec(db.Raw().Rebind(`UPDATE tokens SET revoked_at = ? WHERE id = ?`), now, tok.ID)
+		ok(t, err)
+		u, err := db.Authenticate(ctx, secret)
+		ok(t, err)
+		if u.ID != f.Worker.ID {
+			t.Fatalf("cached token authenticated as %s", u.ID)
+		}
+		now = now.Add(time.Minute)
+		_, err = db.Authenticate(ctx, secret)
+		code(t, err, countersign.EUNAUTHORIZED)
+
+		// Revoked through this DB: refused at once.
+		tok2, secret2, err := db.CreateToken(ctx, f.Worker.ID, "phone", nil)
+		ok(t, err)
+		_, err = db.Authenticate(ctx, secret2)
+		ok(t, err)
+		ok(t, db.RevokeToken(ctx, tok2.ID))
+		_, err = db.Authenticate(ctx, secret2)
+		code(t, err, countersign.EUNAUTHORIZED)
+
+		// A token's own expiry holds even inside the cache period.
+		soon := now.Add(30 * time.Second)
+		_, secret3, err := db.CreateToken(ctx, f.Worker.ID, "kiosk", &soon)
+		ok(t, err)
+		_, err = db.Authenticate(ctx, secret3)
+		ok(t, err)
+		now = soon
+		_, err = db.Authenticate(ctx, secret3)
+		code(t, err, countersign.EUNAUTHORIZED)
+	})
 	t.Run("StoresTokensOnlyAsHashes", func(t *testing.T) {
 		t.Parallel()
 		db := open(t)
