@@ -170,6 +170,11 @@ func (db *DB) CreateToken(ctx context.Context, userID, label string, expiresAt *
 		return nil, "", fmt.Errorf("token secret: %w", err)
 	}
 	secret := TokenPrefix + base64.RawURLEncoding.EncodeToString(raw[:])
+	if expiresAt != nil {
+		// PostgreSQL would round to microseconds; truncate for both dialects.
+		e := expiresAt.UTC().Truncate(time.Microsecond)
+		expiresAt = &e
+	}
 	t := &identity.Token{UserID: userID, Label: label, ExpiresAt: expiresAt}
 	err := db.withTx(ctx, func(tx *Tx) error {
 		t.ID, t.CreatedAt = countersign.NewID(countersign.PrefixToken), tx.now
@@ -214,7 +219,8 @@ func (db *DB) RevokeToken(ctx context.Context, tokenID string) error {
 // again without a query (see tokenCache).
 func (db *DB) Authenticate(ctx context.Context, secret string) (*identity.User, error) {
 	hash := sha256.Sum256([]byte(secret))
-	now := db.Now().UTC()
+	// Microseconds, as stored: the cache and the query then agree exactly.
+	now := db.Now().UTC().Truncate(time.Microsecond)
 	var gen uint64
 	if db.TokenCache > 0 {
 		if u, ok := db.tokens.get(hash, now); ok {
