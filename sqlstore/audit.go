@@ -532,29 +532,18 @@ func (db *DB) ReadNodes(ctx context.Context, ids []compact.NodeID) ([][]byte, er
 		Hash  []byte `db:"hash"`
 	}
 	// One round trip: leaves from audit_event, the nodes above from audit_node.
-	var parts []string
-	var args []any
-	var leaves, inner int
+	var seqs, idxs []int64
+	var levels []int
 	for _, id := range ids {
 		if id.Level == 0 {
-			leaves++
-			args = append(args, int64(id.Index))
+			seqs = append(seqs, int64(id.Index))
+		} else {
+			levels, idxs = append(levels, int(id.Level)), append(idxs, int64(id.Index))
 		}
 	}
-	if leaves > 0 {
-		parts = append(parts, `SELECT 0 AS level, seq AS idx, leaf_hash AS hash FROM audit_event WHERE seq IN (?`+strings.Repeat(",?", leaves-1)+`)`)
-	}
-	for _, id := range ids {
-		if id.Level > 0 {
-			inner++
-			args = append(args, int(id.Level), int64(id.Index))
-		}
-	}
-	if inner > 0 {
-		parts = append(parts, `SELECT level, idx, hash FROM audit_node WHERE (level, idx) IN ((?, ?)`+strings.Repeat(", (?, ?)", inner-1)+`)`)
-	}
+	query, args := db.dialect.treeNodes(seqs, levels, idxs)
 	var rows []row
-	if err := db.r.SelectContext(ctx, &rows, db.r.Rebind(strings.Join(parts, " UNION ALL ")), args...); err != nil {
+	if err := db.r.SelectContext(ctx, &rows, db.r.Rebind(query), args...); err != nil {
 		return nil, db.translate(fmt.Errorf("read audit tree nodes: %w", err))
 	}
 	byID := make(audit.NodeMap, len(rows))
