@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"cmp"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -737,22 +738,43 @@ var plain = func() (t [256]bool) {
 func appendJSONString(dst, p []byte) (out, raw, rest []byte, ok bool) {
 	const hexDigits = "0123456789ABCDEF"
 	start := 0
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		if plain[c] {
-			continue
+	for i := start; ; i++ {
+		i += plainPrefix(p[i:])
+		if i == len(p) {
+			return dst, nil, nil, false
 		}
 		dst = append(dst, p[start:i]...)
-		switch {
+		switch c := p[i]; {
 		case c == '"':
 			return dst, p[:i], p[i+1:], true
 		case c == '\\' || c < 0x20:
 			return dst, nil, nil, false
+		default:
+			dst = append(dst, '%', hexDigits[c>>4], hexDigits[c&0xf])
+			start = i + 1
 		}
-		dst = append(dst, '%', hexDigits[c>>4], hexDigits[c&0xf])
-		start = i + 1
 	}
-	return dst, nil, nil, false
+}
+
+// plainPrefix returns the length of the run of plain bytes p starts with,
+// eight bytes at a time while it can.
+func plainPrefix(p []byte) int {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(p); i += 8 {
+		x := binary.LittleEndian.Uint64(p[i:])
+		q, pc, bs := x^(lo*'"'), x^(lo*'%'), x^(lo*'\\')
+		// A byte below 0x20, above 0x7e, or equal to '"', '%' or '\':
+		// the bit tricks of "hasless", "hasmore" and "haszero", exact as
+		// a yes or no for the word.
+		if ((x-lo*0x20)&^x|(x+lo|x)|(q-lo)&^q|(pc-lo)&^pc|(bs-lo)&^bs)&hi != 0 {
+			break
+		}
+	}
+	for i < len(p) && plain[p[i]] {
+		i++
+	}
+	return i
 }
 
 // jsonUint reads a JSON number that is a uint64: no sign, fraction,

@@ -276,3 +276,22 @@ func verifyExportByLine(v *Verifier, data []byte) (*Report, error) {
 	}
 	return rep, nil
 }
+
+// TestPlainPrefix checks the eight-bytes-at-a-time scan against the table,
+// for every byte value at every place of a word and of the tail.
+func TestPlainPrefix(t *testing.T) {
+	t.Parallel()
+	for c := range 256 {
+		for at := range 19 {
+			p := bytes.Repeat([]byte("a"), 19)
+			p[at] = byte(c)
+			want := 19
+			if !plain[c] {
+				want = at
+			}
+			if got := plainPrefix(p); got != want {
+				t.Fatalf("byte %#x at %d: %d, want %d", c, at, got, want)
+			}
+		}
+	}
+}

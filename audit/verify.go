@@ -550,14 +550,17 @@ func (e *StoredEvent) event() (*Event, error) {
 func appendEscapedBytes(dst, s []byte) []byte {
 	const hexDigits = "0123456789ABCDEF"
 	start := 0
-	for i, c := range s {
-		if c < 0x20 || c > 0x7e || c == '%' {
+	for i := 0; ; i++ {
+		i += plainPrefix(s[i:]) // stops at '"' and '\\' too, which are copied
+		if i == len(s) {
+			return append(dst, s[start:]...)
+		}
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '%' {
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, '%', hexDigits[c>>4], hexDigits[c&0xf])
 			start = i + 1
 		}
 	}
-	return append(dst, s[start:]...)
 }
 
 // batchSize is how many events travel together through the pipeline;

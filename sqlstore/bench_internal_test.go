@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -127,30 +129,87 @@ func reportLatencies(b *testing.B, ds []time.Duration) {
 }
 
 // BenchmarkLogVerifyFromDatabase streams the whole log from the database
-// through the verifier, as `countersign audit verify` does.
+// through the verifier: "stored" as `countersign audit verify` and the
+// board's button do (AllStoredEvents into Verifier.VerifyStored: the
+// columns as stored, the canonical encoding written by the verifier's
+// workers), "events" through audit.Events (EachEvent into VerifyEach), the
+// way it went before. With COUNTERSIGN_BENCH_KEEP_SCHEMA (see
+// BenchmarkLogAtScale) the log is built once and kept between runs:
+//
+//	COUNTERSIGN_BENCH_DIALECT=postgres COUNTERSIGN_BENCH_KEEP_SCHEMA=verify1m \
+//	COUNTERSIGN_TEST_DATABASE_URL=postgres://… \
+//	  go test -run '^$' -bench LogVerifyFromDatabase -benchtime 3x ./sqlstore/
 func BenchmarkLogVerifyFromDatabase(b *testing.B) {
-	db := benchDB(b)
+	db := scaleDB(b)
 	n := benchEvents()
-	fillLog(b, db, n)
 	ctx := context.Background()
-	for b.Loop() {
-		start := time.Now()
-		events := make(chan *audit.Event, 4096)
-		go func() {
-			defer close(events)
-			db.EachEvent(ctx, 0, func(e *audit.Event) error { events <- e; return nil })
-		}()
-		rep, err := (&audit.Verifier{Origin: "bench.local/audit"}).Verify(ctx, func() (*audit.Event, error) {
-			if e, ok := <-events; ok {
-				return e, nil
-			}
-			return nil, io.EOF
-		}, nil)
-		if err != nil || !rep.OK || rep.Events != uint64(n) {
-			b.Fatalf("verify: %v %+v", err, rep)
-		}
-		b.ReportMetric(float64(n)/time.Since(start).Seconds(), "events/s")
+	h, err := db.Head(ctx)
+	if err != nil {
+		b.Fatal(err)
 	}
+	if h.Size < uint64(n) {
+		fillLog(b, db, n-int(h.Size))
+		if h, err = db.Head(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	v := &audit.Verifier{Origin: "bench.local/audit"}
+	for _, path := range []string{"stored", "events"} {
+		b.Run(path, func(b *testing.B) {
+			var peak atomic.Uint64
+			for b.Loop() {
+				runtime.GC()
+				stop := sampleHeap(&peak)
+				cpu0 := cpuTime()
+				var rep *audit.Report
+				var err error
+				if path == "stored" {
+					rep, err = v.VerifyStored(ctx, db.AllStoredEvents, nil)
+				} else {
+					rep, err = v.VerifyEach(ctx, db.AllEvents, nil)
+				}
+				cpu := cpuTime() - cpu0
+				stop()
+				if err != nil || !rep.OK || rep.Events != h.Size {
+					b.Fatalf("verify: %v %+v", err, rep)
+				}
+				b.ReportMetric(float64(h.Size)/cpu.Seconds(), "events/go-cpu-s")
+			}
+			b.ReportMetric(float64(h.Size)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MB")
+		})
+	}
+}
+
+// sampleHeap records the peak heap in use every 10 ms until the
+// returned function is called.
+func sampleHeap(peak *atomic.Uint64) (stop func()) {
+	done, sampled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sampled)
+		var ms runtime.MemStats
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > peak.Load() {
+				peak.Store(ms.HeapInuse)
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() { close(done); <-sampled }
+}
+
+// cpuTime returns the CPU time of this process (not the database's) so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func mustKey(b *testing.B) string {
