@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/lib/pq"
 
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/audit"
@@ -298,6 +301,14 @@ func (db *DB) addNoteOneStatement(ctx context.Context, n *casefile.Note) (bool, 
 		INSERT INTO audit_pending (`+pendingColumns+`)
 		SELECT ?::text, ?::text, ?::text, ?::text, ?::text, n.id, ?::text, ?::text FROM n`), args...)
 	if err != nil {
+		// database/sql runs a lone statement again on a fresh connection
+		// when the first one broke; if the first did commit, the second
+		// finds the note's new random id taken: by this very note, with
+		// its event, so it is stored.
+		if pe := (*pq.Error)(nil); errors.As(err, &pe) && pe.Code == "23505" && pe.Constraint == "notes_pkey" {
+			db.wakeSequencer()
+			return true, nil
+		}
 		*n = saved
 		return false, db.translate(fmt.Errorf("add note: %w", err))
 	}

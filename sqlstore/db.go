@@ -69,6 +69,10 @@ type DB struct {
 	TokenCache time.Duration
 	tokens     tokenCache
 
+	// group batches SQLite's write transactions; nil on PostgreSQL, where
+	// transactions run side by side.
+	group *groupCommit
+
 	// sequenced is signalled after each commit that appended audit events,
 	// so the sequencer can pick them up without polling.
 	mu        sync.Mutex
@@ -132,6 +136,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		}
 		r.SetMaxOpenConns(4)
 		db.w, db.r = w, &readDB{DB: r}
+		db.group = newGroupCommit(db)
 	}
 	if err := db.w.PingContext(ctx); err != nil {
 		db.Close()
@@ -146,6 +151,9 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 
 // Close closes the database handles.
 func (db *DB) Close() error {
+	if db.group != nil {
+		db.group.close()
+	}
 	db.stmts.close()
 	err := db.w.Close()
 	db.r.stmts.close()
@@ -229,6 +237,9 @@ type Tx struct {
 	db      *DB
 	now     time.Time
 	audited bool
+	// batched: the transaction is one savepoint of a group commit
+	// (SQLite), whose statements must not be cancelled half way.
+	batched bool
 }
 
 // beginTx starts a write transaction.
@@ -254,6 +265,9 @@ func (tx *Tx) Commit() error {
 
 // withTx runs fn in a write transaction and commits it, or rolls back on error.
 func (db *DB) withTx(ctx context.Context, fn func(tx *Tx) error) error {
+	if db.group != nil {
+		return db.group.do(ctx, fn)
+	}
 	tx, err := db.beginTx(ctx)
 	if err != nil {
 		return err

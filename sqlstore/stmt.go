@@ -64,8 +64,17 @@ func (c *stmtCache) close() {
 	c.stmts = nil
 }
 
+// statementContext is ctx, without its cancellation in a group commit.
+func (tx *Tx) statementContext(ctx context.Context) context.Context {
+	if tx.batched {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
+}
+
 // ExecContext runs query in the transaction through a cached prepared statement.
 func (tx *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = tx.statementContext(ctx)
 	if s := tx.db.stmts.get(tx.db.w, query); s != nil {
 		return tx.StmtxContext(ctx, s).ExecContext(ctx, args...)
 	}
@@ -83,6 +92,7 @@ func (db *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, 
 
 // GetContext reads one row in the transaction through a cached prepared statement.
 func (tx *Tx) GetContext(ctx context.Context, dest any, query string, args ...any) error {
+	ctx = tx.statementContext(ctx)
 	if s := tx.db.stmts.get(tx.db.w, query); s != nil {
 		return tx.StmtxContext(ctx, s).GetContext(ctx, dest, args...)
 	}
@@ -91,6 +101,7 @@ func (tx *Tx) GetContext(ctx context.Context, dest any, query string, args ...an
 
 // SelectContext reads rows in the transaction through a cached prepared statement.
 func (tx *Tx) SelectContext(ctx context.Context, dest any, query string, args ...any) error {
+	ctx = tx.statementContext(ctx)
 	if s := tx.db.stmts.get(tx.db.w, query); s != nil {
 		return tx.StmtxContext(ctx, s).SelectContext(ctx, dest, args...)
 	}
