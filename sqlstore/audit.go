@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -229,15 +230,33 @@ const sequenceCoalesce = 25 * time.Millisecond
 // RunSequencer sequences pending events whenever a local commit appended
 // some, and every interval for events appended by other replicas, until ctx
 // ends. Errors are passed to onError and retried on the next tick.
+//
+// Of several replicas, only the one that holds the sequencer's lead (see
+// leadSequencer) sequences; the others stand by and take over when it goes.
+// Correctness never rests on the lead, since every pass locks the head row:
+// the lead only spares the database passes that would find the head busy
+// or hold a handful of events each.
 func (db *DB) RunSequencer(ctx context.Context, interval time.Duration, onError func(error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var lead *sequencerLead
+	defer func() { lead.release() }()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-db.sequenced:
 		case <-t.C:
+		}
+		if !lead.held(ctx) {
+			lead.release()
+			var err error
+			if lead, err = db.leadSequencer(ctx); err != nil && ctx.Err() == nil && onError != nil {
+				onError(err)
+			}
+			if lead == nil {
+				continue // another replica sequences; try again next tick
+			}
 		}
 		for {
 			_, n, err := db.sequenceOnce(ctx, true)
@@ -256,6 +275,64 @@ func (db *DB) RunSequencer(ctx context.Context, interval time.Duration, onError 
 			return
 		case <-time.After(sequenceCoalesce):
 		}
+	}
+}
+
+// sequencerLead is this replica's lead of the sequencer: on PostgreSQL a
+// session advisory lock held on a connection of its own, which the
+// database releases if the replica dies or its connection breaks.
+type sequencerLead struct {
+	conn    *sql.Conn // nil on SQLite, where one process sequences
+	checked time.Time
+}
+
+// sequencerLockKey is the advisory lock key of the sequencer's lead; the
+// schema's name is the second key, so deployments sharing a database in
+// schemas of their own each have a lead.
+const sequencerLockKey = 7263511
+
+// leadSequencer takes the lead if no other replica holds it; nil if one does.
+func (db *DB) leadSequencer(ctx context.Context) (*sequencerLead, error) {
+	if !db.dialect.advisoryLocks() {
+		return &sequencerLead{}, nil
+	}
+	conn, err := db.w.Conn(ctx)
+	if err != nil {
+		return nil, db.translate(fmt.Errorf("sequencer lead: %w", err))
+	}
+	var ok bool
+	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1, hashtext(current_schema()))`, sequencerLockKey).Scan(&ok); err != nil || !ok {
+		conn.Close()
+		if err != nil {
+			return nil, db.translate(fmt.Errorf("sequencer lead: %w", err))
+		}
+		return nil, nil
+	}
+	return &sequencerLead{conn: conn, checked: time.Now()}, nil
+}
+
+// held reports whether the lead is still this replica's, checking its
+// connection at most once a second.
+func (l *sequencerLead) held(ctx context.Context) bool {
+	if l == nil {
+		return false
+	}
+	if l.conn == nil || time.Since(l.checked) < time.Second {
+		return true
+	}
+	if _, err := l.conn.ExecContext(ctx, `SELECT 1`); err != nil {
+		return false
+	}
+	l.checked = time.Now()
+	return true
+}
+
+// release gives the lead up; closing the connection ends its session and
+// so its advisory lock.
+func (l *sequencerLead) release() {
+	if l != nil && l.conn != nil {
+		l.conn.Raw(func(driverConn any) error { return driver.ErrBadConn }) // discard, do not pool
+		l.conn.Close()
 	}
 }
 

@@ -304,6 +304,9 @@ type dialect interface {
 	skipLocked() string
 	lockMigrations(ctx context.Context, tx *sqlx.Tx) error
 	translate(err error) error
+	// advisoryLocks reports whether session advisory locks exist, with
+	// which replicas elect one of them to sequence the audit log.
+	advisoryLocks() bool
 	// writableCTE reports whether a statement's WITH clause may insert
 	// rows, so that a change and its audit event can be one statement:
 	// one round trip, and atomic without BEGIN and COMMIT.
@@ -318,10 +321,11 @@ type dialect interface {
 
 type postgres struct{}
 
-func (postgres) name() string       { return "postgres" }
-func (postgres) writableCTE() bool  { return true }
-func (postgres) forUpdate() string  { return " FOR UPDATE" }
-func (postgres) skipLocked() string { return " FOR UPDATE SKIP LOCKED" }
+func (postgres) name() string        { return "postgres" }
+func (postgres) writableCTE() bool   { return true }
+func (postgres) advisoryLocks() bool { return true }
+func (postgres) forUpdate() string   { return " FOR UPDATE" }
+func (postgres) skipLocked() string  { return " FOR UPDATE SKIP LOCKED" }
 func (postgres) lockMigrations(ctx context.Context, tx *sqlx.Tx) error {
 	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7263510)`)
 	return err
@@ -397,6 +401,7 @@ func (sqliteDialect) explain(ctx context.Context, q *sqlx.DB, query string, args
 }
 
 func (sqliteDialect) name() string                                          { return "sqlite" }
+func (sqliteDialect) advisoryLocks() bool                                   { return false }
 func (sqliteDialect) writableCTE() bool                                     { return false }
 func (sqliteDialect) forUpdate() string                                     { return "" }
 func (sqliteDialect) skipLocked() string                                    { return "" }
