@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -42,6 +43,7 @@ type benchConfig struct {
 	JSON        bool
 	CPUProfile  string
 	Rate        float64 // iterations per second across all clients; 0: as fast as they go
+	Iterations  int     // stop once this many iterations completed; 0: run for Duration
 }
 
 // benchReport is the outcome, printed as text or JSON.
@@ -88,12 +90,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fs.BoolVar(&cfg.Baseline, "baseline", false, "also run two plain INSERTs per transaction on the same database, with the same clients, and print the ratio")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole run (client and in-process server) to this file")
+	fs.IntVar(&cfg.Iterations, "iterations", 0, "stop once this many iterations have completed (the run still ends at --duration if that comes first)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "start at most this many iterations per second across all clients (0: as many as the clients can), to measure latency below saturation")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if cfg.Clients < 1 || cfg.Duration <= 0 || cfg.Rate < 0 {
-		return countersign.Errorf(countersign.EINVALID, "--clients must be at least 1, --duration positive and --rate 0 or more.")
+	if cfg.Clients < 1 || cfg.Duration <= 0 || cfg.Rate < 0 || cfg.Iterations < 0 {
+		return countersign.Errorf(countersign.EINVALID, "--clients must be at least 1, --duration positive, and --rate and --iterations 0 or more.")
 	}
 	if !slices.Contains([]string{"lifecycle", "notes", "store"}, cfg.Mode) {
 		return countersign.Errorf(countersign.EINVALID, "--mode must be lifecycle, notes or store.")
@@ -189,6 +192,7 @@ func (b *bench) run(ctx context.Context, logw io.Writer) (*benchReport, error) {
 	start := time.Now()
 	var wg sync.WaitGroup
 	iterations := make([]int, b.cfg.Clients)
+	var completed atomic.Int64
 	for i := range b.cfg.Clients {
 		wg.Go(func() {
 			c, err := b.newClient(ctx, i)
@@ -199,6 +203,9 @@ func (b *bench) run(ctx context.Context, logw io.Writer) (*benchReport, error) {
 			for n := 0; limiter.Wait(runCtx) == nil; n++ {
 				if err := c.iterate(runCtx, n); err == nil {
 					iterations[i]++
+					if b.cfg.Iterations > 0 && completed.Add(1) >= int64(b.cfg.Iterations) {
+						cancel()
+					}
 				}
 			}
 		})

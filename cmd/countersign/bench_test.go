@@ -23,8 +23,13 @@ func TestBenchSmoke(t *testing.T) {
 			for _, mode := range []string{"lifecycle", "notes", "store"} {
 				var out bytes.Buffer
 				args := []string{"--db", dsn(t), "--mode", mode, "--duration", "1500ms", "--clients", "2", "--json", "--proof-every", "1", "--reject-every", "2"}
-				if mode == "store" {
+				switch mode {
+				case "store":
 					args = append(args, "--baseline")
+				case "lifecycle":
+					// A few whole lifecycles, however slow a busy machine makes them:
+					// with 2 clients, 4 lifecycles include a rejection.
+					args = append(args, "--duration", "60s", "--iterations", "4")
 				}
 				if err := runBench(context.Background(), args, &out, io.Discard, env(nil)); err != nil {
 					t.Fatalf("%s: %v", mode, err)
@@ -81,10 +86,10 @@ func TestBenchSmokeReplicasAndRate(t *testing.T) {
 			ethics = tok.Token
 		}
 	}
-	const rate, secs = 20, 3.0
+	const rate = 20
 	var out bytes.Buffer
 	args := []string{"--url", strings.Join(urls, ","), "--token", worker, "--ethics-token", ethics, "--mode", "lifecycle",
-		"--clients", "2", "--rate", fmt.Sprint(rate), "--duration", fmt.Sprint(secs, "s"), "--json"}
+		"--clients", "2", "--rate", fmt.Sprint(rate), "--iterations", "10", "--duration", "60s", "--json"}
 	if err := runBench(context.Background(), args, &out, io.Discard, env(nil)); err != nil {
 		t.Fatal(err)
 	}
@@ -92,12 +97,12 @@ func TestBenchSmokeReplicasAndRate(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	if rep.Replicas != 2 || rep.Iterations == 0 || len(rep.Errors) > 0 {
+	if rep.Replicas != 2 || rep.Iterations < 10 || len(rep.Errors) > 0 {
 		t.Fatalf("%+v", rep)
 	}
 	// The limiter lets one iteration start at once and then rate a second.
-	if limit := 1 + int(rate*secs); rep.Iterations > limit {
-		t.Errorf("%d iterations at --rate %d for %.1fs, more than %d", rep.Iterations, rate, secs, limit)
+	if limit := 1 + int(rate*rep.Seconds); rep.Iterations > limit {
+		t.Errorf("%d iterations at --rate %d in %.2fs, more than %d", rep.Iterations, rate, rep.Seconds, limit)
 	}
 	for i, m := range replicas {
 		notes := 0.0
