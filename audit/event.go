@@ -115,6 +115,18 @@ func (e *Event) AppendCanonical(dst []byte) []byte {
 // precision, so the same instant always encodes the same way.
 const TimeFormat = "2006-01-02T15:04:05.000000000Z"
 
+// ParseTime parses a stored "at" value, which must be exactly in
+// TimeFormat: a time written another way would hash the same once
+// re-formatted, so a rewrite of the stored text would go unseen.
+func ParseTime(s string) (time.Time, error) {
+	at, err := time.Parse(TimeFormat, s)
+	var buf [len(TimeFormat)]byte
+	if err != nil || string(at.AppendFormat(buf[:0], TimeFormat)) != s {
+		return time.Time{}, fmt.Errorf("time %q is not in the form %s", s, TimeFormat)
+	}
+	return at, nil
+}
+
 // appendEscaped appends s to dst, percent-encoding '%' and every byte
 // outside printable ASCII (0x20–0x7E) as %XX with upper-case hex, byte by
 // byte in UTF-8.

@@ -13,7 +13,6 @@ import (
 	"io"
 	"math"
 	"strconv"
-	"time"
 	"unicode/utf8"
 )
 
@@ -547,10 +546,9 @@ func (c *cursor) uint() uint64 {
 
 // event checks the time and hashes of x and builds the Event.
 func (x *rawEvent) event() (*Event, error) {
-	at, err := time.Parse(TimeFormat, x.at)
-	var buf [len(TimeFormat)]byte
-	if err != nil || string(at.AppendFormat(buf[:0], TimeFormat)) != x.at {
-		return nil, fmt.Errorf("time %q is not in the form %s", x.at, TimeFormat)
+	at, err := ParseTime(x.at)
+	if err != nil {
+		return nil, err
 	}
 	leaf, err := decodeHash(x.leaf)
 	if err != nil {

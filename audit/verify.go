@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
-	"time"
 	"unicode/utf8"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -532,9 +531,9 @@ func appendStoredCanonical(dst []byte, e *StoredEvent) ([]byte, bool) {
 // event decodes e as sqlstore did before the fast way: time.Parse for the
 // time, json.Unmarshal for the payload.
 func (e *StoredEvent) event() (*Event, error) {
-	at, err := time.Parse(TimeFormat, string(e.At))
+	at, err := ParseTime(string(e.At))
 	if err != nil {
-		return nil, fmt.Errorf("audit event %d: bad time %q: %w", int64(e.Seq), e.At, err)
+		return nil, fmt.Errorf("audit event %d: %w", int64(e.Seq), err)
 	}
 	ev := &Event{Seq: e.Seq, At: at, ActorID: string(e.ActorID), Role: string(e.Role), Action: string(e.Action),
 		SubjectType: string(e.SubjectType), SubjectID: string(e.SubjectID), CaseID: string(e.CaseID)}

@@ -78,9 +78,9 @@ type eventRow struct {
 }
 
 func (r *eventRow) toDomain() (*audit.Event, error) {
-	at, err := time.Parse(audit.TimeFormat, r.At)
+	at, err := audit.ParseTime(r.At)
 	if err != nil {
-		return nil, fmt.Errorf("audit event %d: bad time %q: %w", r.Seq, r.At, err)
+		return nil, fmt.Errorf("audit event %d: %w", r.Seq, err)
 	}
 	e := &audit.Event{Seq: uint64(r.Seq), At: at, ActorID: r.ActorID, Role: r.Role, Action: r.Action,
 		SubjectType: r.SubjectType, SubjectID: r.SubjectID, CaseID: r.CaseID, LeafHash: r.LeafHash, ChainHash: r.ChainHash}

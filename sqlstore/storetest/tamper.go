@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lib/pq"
 	"golang.org/x/mod/sumdb/note"
@@ -181,6 +182,42 @@ func exerciseTamper(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func
 		}
 		asAttacker(t, l.db, events, fmt.Sprintf(`UPDATE audit_event SET payload = '%s' WHERE seq = %d`, forged, seq))
 		mustFailAt(t, l.verify(t, nil), seq, "leaf hash does not match")
+	})
+	t.Run("TimeRewrittenInAnotherFormIsRefused", func(t *testing.T) {
+		// The same instant written another way would hash the same once
+		// re-formatted; the stored text itself must be the one hashed.
+		t.Parallel()
+		// A morning hour: time.Parse also takes it without its leading zero.
+		morning := func(t testing.TB) *sqlstore.DB {
+			db := open(t)
+			db.Now = func() time.Time { return time.Date(2026, 11, 27, 6, 30, 0, 123456000, time.UTC) }
+			return db
+		}
+		l := mustTamperLog(t, morning)
+		const seq = 9
+		var at string
+		ok(t, l.db.Raw().Get(&at, l.db.Raw().Rebind(`SELECT at FROM audit_event WHERE seq = ?`), seq))
+		forged := strings.Replace(at, "T06:", "T6:", 1)
+		if forged == at {
+			t.Fatalf("stored time %s is not the fixed morning", at)
+		}
+		asAttacker(t, l.db, events, fmt.Sprintf(`UPDATE audit_event SET at = '%s' WHERE seq = %d`, forged, seq))
+		ctx := context.Background()
+		cp, err := l.notary.Checkpoint(ctx)
+		ok(t, err)
+		v := &audit.Verifier{Origin: testOrigin, Keys: l.keys}
+		for name, run := range map[string]func() (*audit.Report, error){
+			"stored":  func() (*audit.Report, error) { return v.VerifyStored(ctx, l.db.AllStoredEvents, cp.Note) },
+			"decoded": func() (*audit.Report, error) { return v.VerifyEach(ctx, l.db.AllEvents, cp.Note) },
+		} {
+			rep, err := run()
+			if err == nil && rep.OK {
+				t.Fatalf("%s: a log with a rewritten time verifies", name)
+			}
+			if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("audit event %d: time", seq)) {
+				t.Fatalf("%s: error %v does not name event %d's time", name, err, seq)
+			}
+		}
 	})
 	t.Run("DeletedMiddleEntryIsFoundMissing", func(t *testing.T) {
 		t.Parallel()
