@@ -84,6 +84,8 @@ func startProc(t *testing.T, bin, addr string, env []string, logs *syncBuffer, a
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// A test that stops early must not leave the service running.
+	t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait() })
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get("http://" + addr + "/readyz")
