@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/audit"
+	"github.com/countersign/countersign/internal/memsample"
 )
 
 // writeExportFile streams an export of n test events to a file, header
@@ -81,30 +82,11 @@ func BenchmarkVerifyOfflineMemory(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				stop := make(chan struct{})
-				sampled := make(chan struct{})
-				go func() {
-					defer close(sampled)
-					var ms runtime.MemStats
-					t := time.NewTicker(10 * time.Millisecond)
-					defer t.Stop()
-					for {
-						runtime.ReadMemStats(&ms)
-						if ms.HeapInuse > peak.Load() {
-							peak.Store(ms.HeapInuse)
-						}
-						select {
-						case <-stop:
-							return
-						case <-t.C:
-						}
-					}
-				}()
+				stop := memsample.PeakHeap(&peak)
 				cpu0 := cpuTime()
 				rep, err := v.VerifyExport(context.Background(), bufio.NewReaderSize(f, 1<<20))
 				cpu := cpuTime() - cpu0
-				close(stop)
-				<-sampled
+				stop()
 				f.Close()
 				if err != nil || !rep.OK || rep.Events != uint64(n) {
 					b.Fatalf("%+v %v", rep, err)

@@ -265,16 +265,7 @@ func verifyExportByLine(v *Verifier, data []byte) (*Report, error) {
 		return (&Report{}).fail(nil, "the export comes from log %q, not %q", h.Origin, v.Origin), nil
 	}
 	rep, err := v.Verify(context.Background(), er.Next, []byte(h.Checkpoint))
-	if err != nil || !rep.OK {
-		return rep, err
-	}
-	switch {
-	case rep.Events < h.Size:
-		return rep.fail(seqPtr(rep.Events), "the export ends after %d events but its header announces %d", rep.Events, h.Size), nil
-	case rep.Events > h.Size:
-		return rep.fail(seqPtr(h.Size), "the export holds %d events but its header announces %d", rep.Events, h.Size), nil
-	}
-	return rep, nil
+	return checkExportSize(rep, err, h)
 }
 
 // TestPlainPrefix checks the eight-bytes-at-a-time scan against the table,

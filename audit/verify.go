@@ -228,6 +228,12 @@ func (v *Verifier) verifyExport(ctx context.Context, r io.Reader, size int) (*Re
 			}
 		}
 	}, []byte(h.Checkpoint))
+	return checkExportSize(rep, err, h)
+}
+
+// checkExportSize checks that a verified export held exactly the events its
+// header announces.
+func checkExportSize(rep *Report, err error, h Header) (*Report, error) {
 	if err != nil || !rep.OK {
 		return rep, err
 	}

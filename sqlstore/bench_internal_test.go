@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/audit"
+	"github.com/countersign/countersign/internal/memsample"
 )
 
 // Benchmarks of the audit log at scale. They build a log of
@@ -159,7 +160,7 @@ func BenchmarkLogVerifyFromDatabase(b *testing.B) {
 			var peak atomic.Uint64
 			for b.Loop() {
 				runtime.GC()
-				stop := sampleHeap(&peak)
+				stop := memsample.PeakHeap(&peak)
 				cpu0 := cpuTime()
 				var rep *audit.Report
 				var err error
@@ -179,30 +180,6 @@ func BenchmarkLogVerifyFromDatabase(b *testing.B) {
 			b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MB")
 		})
 	}
-}
-
-// sampleHeap records the peak heap in use every 10 ms until the
-// returned function is called.
-func sampleHeap(peak *atomic.Uint64) (stop func()) {
-	done, sampled := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(sampled)
-		var ms runtime.MemStats
-		t := time.NewTicker(10 * time.Millisecond)
-		defer t.Stop()
-		for {
-			runtime.ReadMemStats(&ms)
-			if ms.HeapInuse > peak.Load() {
-				peak.Store(ms.HeapInuse)
-			}
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return func() { close(done); <-sampled }
 }
 
 // cpuTime returns the CPU time of this process (not the database's) so far.

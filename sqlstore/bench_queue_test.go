@@ -76,7 +76,9 @@ func BenchmarkQueuePage(b *testing.B) {
 				ds = append(ds, time.Since(start))
 			}
 			slices.Sort(ds)
-			q := func(p float64) float64 { return float64(ds[min(len(ds)-1, int(p*float64(len(ds))))].Microseconds()) / 1000 }
+			q := func(p float64) float64 {
+				return float64(ds[min(len(ds)-1, int(p*float64(len(ds))))].Microseconds()) / 1000
+			}
 			b.ReportMetric(q(0.5), "p50-ms")
 			b.ReportMetric(q(0.99), "p99-ms")
 		})

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -63,18 +62,9 @@ func TestBenchSmoke(t *testing.T) {
 // and no more iterations start than the rate allows.
 func TestBenchSmokeReplicasAndRate(t *testing.T) {
 	t.Parallel()
-	dsn := storetest.PostgresDSN(t)
-	key := filepath.Join(t.TempDir(), "audit.key") // replicas share the signing key
+	replicas := runReplicas(t, 2)
 	var urls []string
-	var replicas []*Main
-	for i := range 2 {
-		m := NewMain(io.Discard, io.Discard, env(map[string]string{"COUNTERSIGN_AUDIT_KEY": key}))
-		m.Config.DSN, m.Config.Addr, m.Config.Demo = dsn, "127.0.0.1:0", i == 0
-		if err := m.Run(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { m.Close() })
-		replicas = append(replicas, m)
+	for _, m := range replicas {
 		urls = append(urls, "http://"+m.Addr())
 	}
 	var worker, ethics string

@@ -16,12 +16,14 @@ import (
 // deployment behind a load balancer would, and drives drafting and
 // sign-offs through all three at once. No draft may be generated or decided
 // twice, and the one audit log must verify.
-func TestThreeReplicas(t *testing.T) {
-	t.Parallel()
+// runReplicas starts n services on one PostgreSQL database, sharing the
+// signing key; the first seeds the demo.
+func runReplicas(t *testing.T, n int) []*Main {
+	t.Helper()
 	dsn := storetest.PostgresDSN(t)
 	key := filepath.Join(t.TempDir(), "audit.key") // replicas share the signing key
 	var replicas []*Main
-	for i := range 3 {
+	for i := range n {
 		m := NewMain(io.Discard, io.Discard, env(map[string]string{"COUNTERSIGN_AUDIT_KEY": key}))
 		m.Config.DSN, m.Config.Addr, m.Config.Demo = dsn, "127.0.0.1:0", i == 0
 		if err := m.Run(context.Background()); err != nil {
@@ -30,6 +32,12 @@ func TestThreeReplicas(t *testing.T) {
 		t.Cleanup(func() { m.Close() })
 		replicas = append(replicas, m)
 	}
+	return replicas
+}
+
+func TestThreeReplicas(t *testing.T) {
+	t.Parallel()
+	replicas := runReplicas(t, 3)
 	worker := replicas[0].Tokens[0].Token
 	caseID := firstCase(t, replicas[0].Addr(), worker)
 
@@ -80,7 +88,7 @@ func TestThreeReplicas(t *testing.T) {
 		t.Fatalf("too little was done to test anything: %d drafts, %d approvals", len(acc.drafts), len(acc.approved))
 	}
 	// Every replica's writes are in the one log, and it verifies.
-	_, vkey, err := audit.LoadOrCreateSigner(key, replicas[2].Config.AuditOrigin)
+	_, vkey, err := audit.LoadOrCreateSigner(replicas[2].Config.keyPath(), replicas[2].Config.AuditOrigin)
 	if err != nil {
 		t.Fatal(err)
 	}
