@@ -27,11 +27,16 @@ func (tx *Tx) record(ctx context.Context, actor countersign.Actor, action, subje
 	if err != nil {
 		return err
 	}
+	return tx.insertPending(ctx, row)
+}
+
+// insertPending inserts a row made by pendingRow.
+func (tx *Tx) insertPending(ctx context.Context, row []any) error {
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`
 		INSERT INTO audit_pending (`+pendingColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), row...,
 	); err != nil {
-		return fmt.Errorf("record %s: %w", action, err)
+		return fmt.Errorf("record %s: %w", row[3], err)
 	}
 	tx.audited = true
 	return nil

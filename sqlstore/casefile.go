@@ -231,11 +231,7 @@ func (db *DB) AddNote(ctx context.Context, n *casefile.Note) error {
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO notes (`+noteInsertColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), row...); err != nil {
 			return fmt.Errorf("insert note: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO audit_pending (`+pendingColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), event...); err != nil {
-			return fmt.Errorf("record %s: %w", audit.ActionNoteAdded, err)
-		}
-		tx.audited = true
-		return nil
+		return tx.insertPending(ctx, event)
 	})
 }
 
