@@ -170,20 +170,31 @@ func uintParam(r *http.Request, name string, required bool, fields *[]countersig
 	return n
 }
 
-// handleInclusionProof serves GET /v1/audit/proof/inclusion?index=&size=.
-func (s *Server) handleInclusionProof(w http.ResponseWriter, r *http.Request) {
+// proofRequest checks that the caller may read proofs and that proofs are
+// served, and parses the proof's two numbers: first is required, second may
+// be left out (0). When it reports false it has written the problem.
+func (s *Server) proofRequest(w http.ResponseWriter, r *http.Request, first, second string) (uint64, uint64, bool) {
 	if _, err := requireRole(r, auditRoles...); err != nil {
 		Error(w, r, err)
-		return
+		return 0, 0, false
 	}
 	var fields []countersign.FieldError
-	index, size := uintParam(r, "index", true, &fields), uintParam(r, "size", false, &fields)
+	a, b := uintParam(r, first, true, &fields), uintParam(r, second, false, &fields)
 	if fields != nil {
 		Error(w, r, countersign.InvalidFields("The proof request has mistakes.", fields...))
-		return
+		return 0, 0, false
 	}
 	if s.AuditProofs == nil {
 		Error(w, r, countersign.Errorf(countersign.ENOTFOUND, "Proofs are not enabled on this server."))
+		return 0, 0, false
+	}
+	return a, b, true
+}
+
+// handleInclusionProof serves GET /v1/audit/proof/inclusion?index=&size=.
+func (s *Server) handleInclusionProof(w http.ResponseWriter, r *http.Request) {
+	index, size, ok := s.proofRequest(w, r, "index", "size")
+	if !ok {
 		return
 	}
 	p, err := s.AuditProofs.InclusionProof(r.Context(), index, size)
@@ -196,18 +207,8 @@ func (s *Server) handleInclusionProof(w http.ResponseWriter, r *http.Request) {
 
 // handleConsistencyProof serves GET /v1/audit/proof/consistency?from=&to=.
 func (s *Server) handleConsistencyProof(w http.ResponseWriter, r *http.Request) {
-	if _, err := requireRole(r, auditRoles...); err != nil {
-		Error(w, r, err)
-		return
-	}
-	var fields []countersign.FieldError
-	from, to := uintParam(r, "from", true, &fields), uintParam(r, "to", false, &fields)
-	if fields != nil {
-		Error(w, r, countersign.InvalidFields("The proof request has mistakes.", fields...))
-		return
-	}
-	if s.AuditProofs == nil {
-		Error(w, r, countersign.Errorf(countersign.ENOTFOUND, "Proofs are not enabled on this server."))
+	from, to, ok := s.proofRequest(w, r, "from", "to")
+	if !ok {
 		return
 	}
 	p, err := s.AuditProofs.ConsistencyProof(r.Context(), from, to)
