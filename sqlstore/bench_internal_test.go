@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
-	"slices"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -118,15 +117,6 @@ func fillLog(b *testing.B, db *DB, n int) {
 	if n > 1000 {
 		b.Logf("built a log of %d events on %s in %v", n, db.Dialect(), time.Since(start).Round(time.Millisecond))
 	}
-}
-
-func reportLatencies(b *testing.B, ds []time.Duration) {
-	slices.Sort(ds)
-	q := func(p float64) float64 {
-		return float64(ds[min(len(ds)-1, int(p*float64(len(ds))))].Microseconds()) / 1000
-	}
-	b.ReportMetric(q(0.5), "p50-ms")
-	b.ReportMetric(q(0.99), "p99-ms")
 }
 
 // BenchmarkLogVerifyFromDatabase streams the whole log from the database

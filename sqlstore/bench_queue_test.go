@@ -8,11 +8,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"slices"
 	"testing"
 	"time"
 
 	"github.com/countersign/countersign/api"
+	"github.com/countersign/countersign/internal/latency"
 	"github.com/countersign/countersign/review"
 	"github.com/countersign/countersign/sqlstore/storetest"
 )
@@ -75,12 +75,7 @@ func BenchmarkQueuePage(b *testing.B) {
 				}
 				ds = append(ds, time.Since(start))
 			}
-			slices.Sort(ds)
-			q := func(p float64) float64 {
-				return float64(ds[min(len(ds)-1, int(p*float64(len(ds))))].Microseconds()) / 1000
-			}
-			b.ReportMetric(q(0.5), "p50-ms")
-			b.ReportMetric(q(0.99), "p99-ms")
+			latency.Report(b, ds)
 		})
 	}
 }

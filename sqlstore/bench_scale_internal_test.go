@@ -19,6 +19,7 @@ import (
 	"github.com/countersign/countersign/api"
 	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/identity"
+	"github.com/countersign/countersign/internal/latency"
 )
 
 // BenchmarkLogAtScale builds one log of COUNTERSIGN_BENCH_EVENTS events
@@ -110,7 +111,7 @@ func BenchmarkLogAtScale(b *testing.B) {
 				}
 				ds = append(ds, time.Since(start))
 			}
-			reportLatencies(b, ds)
+			latency.Report(b, ds)
 		})
 	}
 	// Appending runs last: it grows the log the proofs above were taken on.
@@ -121,7 +122,7 @@ func BenchmarkLogAtScale(b *testing.B) {
 			fillLog(b, db, 1000)
 			ds = append(ds, time.Since(start))
 		}
-		reportLatencies(b, ds)
+		latency.Report(b, ds)
 		b.ReportMetric(1000/(float64(ds[len(ds)/2].Microseconds())/1e6), "events/s")
 	})
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/internal/latency"
 	"github.com/countersign/countersign/sqlstore"
 )
 
@@ -562,12 +563,7 @@ func (c *benchClient) iterate(ctx context.Context, n int) error {
 
 func summarize(ds []time.Duration, elapsed time.Duration) stepStats {
 	slices.Sort(ds)
-	q := func(p float64) float64 {
-		if len(ds) == 0 {
-			return 0
-		}
-		return float64(ds[min(len(ds)-1, int(p*float64(len(ds))))].Microseconds()) / 1000
-	}
+	q := func(p float64) float64 { return latency.QuantileMS(ds, p) }
 	return stepStats{Count: len(ds), PerSec: float64(len(ds)) / elapsed.Seconds(), P50MS: q(0.50), P95MS: q(0.95), P99MS: q(0.99)}
 }
 
