@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -408,83 +409,20 @@ func (db *DB) FindEventBySeq(ctx context.Context, seq uint64) (*audit.Event, err
 }
 
 // EachEvent calls fn for every sequenced event with seq < size (all when
-// size is 0) in order, streaming, so memory stays flat however long the log is.
+// size is 0) in order, decoded into Events, streaming, so memory stays flat
+// however long the log is. It reads the rows as EachStoredEvent does.
 func (db *DB) EachEvent(ctx context.Context, size uint64, fn func(*audit.Event) error) error {
-	// The next page is read while this one is decoded and handed to fn, so
-	// the database and the caller (the verifier hashing) work side by side.
-	type page struct {
-		rows []eventRow
-		err  error
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	pages := make(chan page, 1)
-	go func() {
-		defer close(pages)
-		var after int64 = -1
-		for {
-			if size > 0 && after+1 >= int64(size) {
-				return
-			}
-			rows, err := db.eventPage(ctx, after)
-			select {
-			case pages <- page{rows, err}:
-			case <-ctx.Done():
-				return
-			}
-			if err != nil || len(rows) < eventPageSize {
-				return
-			}
-			after = rows[len(rows)-1].Seq
+	return db.EachStoredEvent(ctx, size, func(s *audit.StoredEvent) error {
+		// The stored columns are reused for the next row: copy them.
+		r := eventRow{Seq: int64(s.Seq), At: string(s.At), ActorID: string(s.ActorID), Role: string(s.Role),
+			Action: string(s.Action), SubjectType: string(s.SubjectType), SubjectID: string(s.SubjectID),
+			CaseID: string(s.CaseID), Payload: string(s.Payload), LeafHash: bytes.Clone(s.LeafHash), ChainHash: bytes.Clone(s.ChainHash)}
+		e, err := r.toDomain()
+		if err != nil {
+			return err
 		}
-	}()
-	for p := range pages {
-		if p.err != nil {
-			return p.err
-		}
-		for i := range p.rows {
-			if size > 0 && uint64(p.rows[i].Seq) >= size {
-				return nil
-			}
-			e, err := p.rows[i].toDomain()
-			if err != nil {
-				return err
-			}
-			if err := fn(e); err != nil {
-				return err
-			}
-		}
-	}
-	return ctx.Err()
-}
-
-const eventPageSize = 5000
-
-// eventPage reads the events after seq, scanning columns directly: on a
-// long log the reflection of a struct scan is a large share of the cost.
-func (db *DB) eventPage(ctx context.Context, after int64) ([]eventRow, error) {
-	rows, err := db.r.QueryContext(ctx, db.r.Rebind(`
-		SELECT `+eventColumns+`
-		FROM audit_event
-		WHERE seq > ?
-		ORDER BY seq
-		LIMIT ?`), after, eventPageSize)
-	if err != nil {
-		return nil, db.translate(fmt.Errorf("read audit events after %d: %w", after, err))
-	}
-	defer rows.Close()
-	page := make([]eventRow, 0, eventPageSize)
-	for rows.Next() {
-		var r eventRow
-		if err := rows.Scan(&r.Seq, &r.At, &r.ActorID, &r.Role, &r.Action, &r.SubjectType, &r.SubjectID, &r.CaseID, &r.Payload, &r.LeafHash, &r.ChainHash); err != nil {
-			return nil, fmt.Errorf("scan audit event after %d: %w", after, err)
-		}
-		page = append(page, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, db.translate(fmt.Errorf("read audit events after %d: %w", after, err))
-	}
-	return page, nil
+		return fn(e)
+	})
 }
 
 // AllEvents calls fn for every sequenced event in order; see EachEvent.
