@@ -154,6 +154,9 @@ func (b *bench) run(ctx context.Context, logw io.Writer) (*benchReport, error) {
 			b.urls = append(b.urls, u)
 		}
 	}
+	if len(b.urls) == 0 {
+		return nil, countersign.Errorf(countersign.EINVALID, "--url names no service: give a base URL, or several separated by commas.")
+	}
 	b.samples, b.errs = map[string][]time.Duration{}, map[string]int{}
 	rep := &benchReport{Mode: b.cfg.Mode, Clients: b.cfg.Clients, Replicas: len(b.urls), TargetRate: b.cfg.Rate, Database: "remote"}
 	if b.db != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/sqlstore/storetest"
 )
 
@@ -114,6 +115,24 @@ func TestBenchSmokeReplicasAndRate(t *testing.T) {
 		}
 		if notes == 0 {
 			t.Errorf("replica %d served no note", i)
+		}
+	}
+}
+
+// TestBenchRefusesBadFlags checks that bad flags get a sentence, not a panic
+// or a run.
+func TestBenchRefusesBadFlags(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"--url", ","},
+		{"--rate", "-1"},
+		{"--iterations", "-2"},
+		{"--clients", "0"},
+		{"--mode", "everything"},
+	} {
+		err := runBench(context.Background(), args, io.Discard, io.Discard, env(nil))
+		if countersign.ErrorCode(err) != countersign.EINVALID {
+			t.Errorf("%v: %v, want an invalid-input error", args, err)
 		}
 	}
 }
