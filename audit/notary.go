@@ -126,7 +126,7 @@ func (n *Notary) Run(ctx context.Context, interval time.Duration) {
 // means the latest checkpoint's size. It reads the head and then, in one
 // round trip, every node the answer needs.
 func (n *Notary) InclusionProof(ctx context.Context, index, size uint64) (*Inclusion, error) {
-	head, size, err := n.checkSize(ctx, size)
+	head, size, err := n.checkSize(ctx, size, "size")
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +156,7 @@ func (n *Notary) InclusionProof(ctx context.Context, index, size uint64) (*Inclu
 // ConsistencyProof proves that the tree of from leaves is a prefix of the
 // tree of to leaves.
 func (n *Notary) ConsistencyProof(ctx context.Context, from, to uint64) (*Consistency, error) {
-	head, to, err := n.checkSize(ctx, to)
+	head, to, err := n.checkSize(ctx, to, "to")
 	if err != nil {
 		return nil, err
 	}
@@ -201,8 +201,9 @@ func (n *Notary) saw(size uint64) {
 
 // checkSize resolves size 0 to the latest checkpoint and refuses sizes the
 // log has not reached. It returns the head it checked against, or nil when
-// the log was already known to be that long.
-func (n *Notary) checkSize(ctx context.Context, size uint64) (*Head, uint64, error) {
+// the log was already known to be that long. field names the parameter a
+// refusal is about.
+func (n *Notary) checkSize(ctx context.Context, size uint64, field string) (*Head, uint64, error) {
 	if size == 0 {
 		cp, err := n.checkpoint(ctx)
 		if err != nil {
@@ -221,7 +222,7 @@ func (n *Notary) checkSize(ctx context.Context, size uint64) (*Head, uint64, err
 	}
 	n.saw(head.Size)
 	if size > head.Size {
-		return nil, 0, countersign.InvalidFields("The proof cannot be made.", countersign.FieldError{Field: "size", Message: fmt.Sprintf("The log has only %d entries so far.", head.Size)})
+		return nil, 0, countersign.InvalidFields("The proof cannot be made.", countersign.FieldError{Field: field, Message: fmt.Sprintf("The log has only %d entries so far.", head.Size)})
 	}
 	return head, size, nil
 }

@@ -838,6 +838,9 @@ func exerciseAudit(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func(
 		code(t, err, countersign.EINVALID)
 		_, err = n.ConsistencyProof(ctx, 1, cp2.Size+100)
 		code(t, err, countersign.EINVALID)
+		if f := countersign.ErrorFields(err); len(f) != 1 || f[0].Field != "to" {
+			t.Fatalf("a consistency proof past the log names %+v, want the parameter to", f)
+		}
 	})
 }
 
