@@ -33,14 +33,34 @@ type Actor struct {
 	TeamID string `json:"team_id"`
 }
 
-// System is the actor for what the service does on its own.
-var System = Actor{UserID: "system", Name: "Countersign", Role: RoleSystem}
+// The service's own actors. Each path that acts without a signed-in person
+// sets one explicitly; a context without an actor is refused (ActorFrom), so
+// code that forgets to authenticate cannot act as the service.
+var (
+	// System is the drafting workers and the sequencer: a draft generated
+	// by the model, a lease expired, a draft superseded.
+	System = Actor{UserID: "system", Name: "Countersign", Role: RoleSystem}
+	// SystemCLI is an administrator at the command line (countersign user
+	// add, token create, audit checkpoint).
+	SystemCLI = Actor{UserID: "system:cli", Name: "Countersign command line", Role: RoleSystem}
+	// SystemDemo seeds the demo team and case of serve --demo.
+	SystemDemo = Actor{UserID: "system:demo", Name: "Countersign demo", Role: RoleSystem}
+)
 
 type actorKey struct{}
 
 // NewContextWithActor returns a copy of ctx carrying a.
 func NewContextWithActor(ctx context.Context, a Actor) context.Context {
 	return context.WithValue(ctx, actorKey{}, a)
+}
+
+// ActorFrom returns the actor of ctx, or EUNAUTHORIZED when there is none:
+// every store and domain service reads the actor through it.
+func ActorFrom(ctx context.Context) (Actor, error) {
+	if a, ok := ActorFromContext(ctx); ok && a.UserID != "" && a.Role != "" {
+		return a, nil
+	}
+	return Actor{}, Errorf(EUNAUTHORIZED, "Sign in first: this action needs a signed-in person.")
 }
 
 // ActorFromContext returns the actor set by the authentication middleware,

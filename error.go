@@ -10,9 +10,12 @@ import (
 
 // Error codes. Each maps to one HTTP status in api; append only.
 const (
-	EINVALID      = "invalid"
-	ENOTFOUND     = "not_found"
-	ECONFLICT     = "conflict"
+	EINVALID  = "invalid"
+	ENOTFOUND = "not_found"
+	ECONFLICT = "conflict"
+	// EPRECONDITION: the caller acted on a version of a resource that has
+	// changed since they read it (If-Match).
+	EPRECONDITION = "precondition_failed"
 	EUNAUTHORIZED = "unauthorized"
 	EFORBIDDEN    = "forbidden"
 	ETOOLARGE     = "too_large"

@@ -77,7 +77,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		pending := func() string { return "/v1/drafts/" + storetest.MustDraft(t, b.db, b.f, assistant.KindSummary).ID }
 		entry := func() string {
 			d := storetest.MustDraft(t, b.db, b.f, assistant.KindSuggestions)
-			e, err := b.db.ApproveDraft(storetest.As(ctx, b.f.Worker), d.ID, review.Approval{Statements: confirmAll(d)})
+			e, err := storetest.Approve(b.db, storetest.As(ctx, b.f.Worker), d.ID, review.Approval{Statements: confirmAll(d)})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -42,7 +42,7 @@ func FuzzJSONBodies(f *testing.F) {
 			confirm = append(confirm, review.StatementDecision{ID: st.ID, Action: "confirmed"})
 		}
 	}
-	e, err := db.ApproveDraft(storetest.As(context.Background(), fx.Worker), entry.ID, review.Approval{Statements: confirm})
+	e, err := storetest.Approve(db, storetest.As(context.Background(), fx.Worker), entry.ID, review.Approval{Statements: confirm})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -218,14 +218,17 @@ func (s *Server) handleDraftCreate(w http.ResponseWriter, r *http.Request) {
 	JSON(w, http.StatusAccepted, d)
 }
 
-// handleDraftGet serves GET /v1/drafts/{id}. When the reviewer fetches a
-// pending draft, that counts as opening it for review.
+// handleDraftGet serves GET /v1/drafts/{id}. When someone who may decide
+// the draft fetches it, that counts as opening it for review: an approval
+// or countersignature needs it. The ETag names the version read; an
+// approval sending it back as If-Match is refused if the draft changed.
 func (s *Server) handleDraftGet(w http.ResponseWriter, r *http.Request) {
 	d, err := s.Review.OpenDraft(r.Context(), r.PathValue("id"))
 	if err != nil {
 		Error(w, r, err)
 		return
 	}
+	w.Header().Set("ETag", review.DraftETag(d))
 	JSON(w, http.StatusOK, d)
 }
 
@@ -261,7 +264,7 @@ func (s *Server) handleDraftApprove(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err)
 		return
 	}
-	ap := review.Approval{Content: req.Content, ReasonCode: req.ReasonCode, Comment: req.Comment}
+	ap := review.Approval{Content: req.Content, ReasonCode: req.ReasonCode, Comment: req.Comment, IfMatch: r.Header.Get("If-Match")}
 	for _, it := range req.Items {
 		ap.Items = append(ap.Items, review.ItemDecision{ID: it.ID, Accepted: *it.Accepted, ReasonCode: it.ReasonCode})
 	}

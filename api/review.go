@@ -19,7 +19,7 @@ func (s *Server) handleDraftCountersign(w http.ResponseWriter, r *http.Request) 
 		Error(w, r, err)
 		return
 	}
-	e, err := s.Review.CountersignDraft(r.Context(), r.PathValue("id"), req.Comment)
+	e, err := s.Review.CountersignDraft(r.Context(), r.PathValue("id"), review.Countersign{Comment: req.Comment, IfMatch: r.Header.Get("If-Match")})
 	if err != nil {
 		Error(w, r, err)
 		return

@@ -114,14 +114,17 @@ type CaseFilter struct {
 }
 
 // CanRead reports whether actor may read the content of c: the assigned
-// worker, a supervisor of the case's team. Ethics-board members and admins
-// never read case content.
+// worker, a supervisor of the case's team, and the service's own named
+// actors (drafting workers, the command line). Ethics-board members and
+// admins never read case content.
 func CanRead(actor countersign.Actor, c *Case) bool {
 	switch actor.Role {
 	case countersign.RoleWorker:
 		return c.WorkerID == actor.UserID
 	case countersign.RoleSupervisor:
 		return c.TeamID == actor.TeamID
+	case countersign.RoleSystem:
+		return actor.UserID != ""
 	}
 	return false
 }
@@ -129,6 +132,31 @@ func CanRead(actor countersign.Actor, c *Case) bool {
 // CanWrite reports whether actor may add notes and parties to c and request
 // drafts: the same people who may read it.
 func CanWrite(actor countersign.Actor, c *Case) bool { return CanRead(actor, c) }
+
+// CheckRead returns nil when actor may read c, or the EFORBIDDEN error that
+// says why not.
+func CheckRead(actor countersign.Actor, c *Case) error {
+	if CanRead(actor, c) {
+		return nil
+	}
+	return refusal(actor)
+}
+
+// CheckWrite returns nil when actor may change c, or the EFORBIDDEN error
+// that says why not.
+func CheckWrite(actor countersign.Actor, c *Case) error {
+	if CanWrite(actor, c) {
+		return nil
+	}
+	return refusal(actor)
+}
+
+func refusal(actor countersign.Actor) error {
+	if actor.Role == countersign.RoleEthics || actor.Role == countersign.RoleAdmin {
+		return countersign.Errorf(countersign.EFORBIDDEN, "Your role does not give access to case content.")
+	}
+	return countersign.Errorf(countersign.EFORBIDDEN, "This case is not assigned to you or your team.")
+}
 
 // Store persists case files. The acting user comes from the context; every
 // method returns EFORBIDDEN when that user may not see the case, and every

@@ -148,7 +148,19 @@ func Finalize(c *assistant.Content, ap Approval, check *VigilanceCheck) (*Final,
 	}
 	f := &Final{Drafted: drafted.Text()}
 	if edited {
+		// The reviewer edited the text and also removed statements or
+		// rejected items: their lines go, wherever the reviewer left them.
 		f.Text = ap.Content
+		for _, s := range c.Statements {
+			if removed[s.ID] {
+				f.Text = removeLine(f.Text, (&assistant.Content{Statements: []assistant.Statement{s}}).Text())
+			}
+		}
+		for _, it := range c.Items {
+			if rejected[it.ID] {
+				f.Text = removeLine(f.Text, (&assistant.Content{Items: []assistant.Item{it}}).Text())
+			}
+		}
 	} else {
 		f.Text = chosen.Text()
 	}
@@ -168,6 +180,22 @@ func Finalize(c *assistant.Content, ap Approval, check *VigilanceCheck) (*Final,
 	f.EditRatio = EditRatio(f.Drafted, f.Text)
 	f.Diff = WordDiff(f.Drafted, f.Text)
 	return f, nil
+}
+
+// removeLine takes every line of text equal to line, spaces aside, out of it.
+func removeLine(text, line string) string {
+	line = strings.Join(strings.Fields(line), " ")
+	if line == "" {
+		return text
+	}
+	lines := strings.SplitAfter(text, "\n")
+	out := lines[:0]
+	for _, l := range lines {
+		if strings.Join(strings.Fields(l), " ") != line {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "")
 }
 
 // stripLine removes every occurrence of s from text, and the lines it leaves empty.

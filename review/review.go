@@ -156,11 +156,18 @@ type Decision struct {
 // Approval is the reviewer's sign-off, optionally with edited text, a
 // verdict per suggested item and per statement.
 type Approval struct {
-	Content    string // "" keeps the text as drafted (less removed statements and rejected items)
+	// Content is the reviewer's edited text; "" keeps the text as drafted.
+	// Either way the lines of removed statements and rejected items are
+	// taken out (Finalize).
+	Content    string
 	ReasonCode string // why the text was edited, one of EditReasons
 	Comment    string
 	Items      []ItemDecision
 	Statements []StatementDecision
+	// IfMatch is the draft's ETag (DraftETag) as the reviewer read it; an
+	// approval of a draft that changed since is refused (EPRECONDITION).
+	// "" checks nothing, for clients that do not send If-Match.
+	IfMatch string
 }
 
 // Edit reason codes: why a reviewer changed what the model drafted. The
@@ -224,6 +231,14 @@ type Correction struct {
 	Reason  string
 }
 
+// Countersign is a supervisor's second signature on a draft its reviewer
+// approved.
+type Countersign struct {
+	Comment string
+	// IfMatch is the draft's ETag as the supervisor read it (see Approval).
+	IfMatch string
+}
+
 // Rejection turns a draft down with a reason from RejectReasons.
 type Rejection struct {
 	Reason  string
@@ -281,6 +296,14 @@ func CanDecide(actor countersign.Actor, d *Draft) bool {
 		return d.TeamID == actor.TeamID
 	}
 	return false
+}
+
+// IsReviewer reports whether actor is d's reviewer, a worker of its team.
+// A worker a supervisor reassigned a draft to is its reviewer without being
+// the case's worker: the draft, and signing it into the record, is open to
+// them; the rest of the case is not.
+func IsReviewer(actor countersign.Actor, d *Draft) bool {
+	return actor.Role == countersign.RoleWorker && actor.UserID == d.ReviewerID && actor.TeamID == d.TeamID
 }
 
 // CanCountersign says whether actor may countersign (or refuse) d, which
@@ -341,7 +364,7 @@ type Store interface {
 	// CountersignDraft signs a draft awaiting countersignature into the
 	// record with both signers. Returns EFORBIDDEN (see CanCountersign),
 	// ECONFLICT when the draft is not awaiting a countersignature.
-	CountersignDraft(ctx context.Context, id, comment string) (*Entry, error)
+	CountersignDraft(ctx context.Context, id string, c Countersign) (*Entry, error)
 	// ReassignDraft gives a pending draft to another worker of its team;
 	// supervisors only. Returns EFORBIDDEN, ECONFLICT, EINVALID (worker).
 	ReassignDraft(ctx context.Context, id, workerID string) (*Draft, error)

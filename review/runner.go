@@ -152,6 +152,10 @@ func (r *Runner) RunOne(ctx context.Context) (bool, error) {
 // runOne claims with ctx and generates with jobCtx, which outlives ctx by
 // the shutdown grace period.
 func (r *Runner) runOne(ctx, jobCtx context.Context) (bool, error) {
+	// The drafting workers act as the service itself, set here explicitly:
+	// the store refuses a context without an actor.
+	ctx = countersign.NewContextWithActor(ctx, countersign.System)
+	jobCtx = countersign.NewContextWithActor(jobCtx, countersign.System)
 	job, err := r.Store.ClaimJob(ctx, r.Owner, r.Lease)
 	if countersign.ErrorCode(err) == countersign.ENOTFOUND {
 		return false, nil

@@ -36,6 +36,9 @@ func (r *consentRow) toDomain() *casefile.Consent {
 // to a model. The audit events carry the facts (given or not, sequence, what
 // it replaced, the hash of the note), never the note.
 func (db *DB) RecordConsent(ctx context.Context, c *casefile.Consent) error {
+	if _, err := countersign.ActorFrom(ctx); err != nil {
+		return err
+	}
 	c.Note = strings.TrimSpace(c.Note)
 	if utf8.RuneCountInString(c.Note) > casefile.MaxConsentNote || strings.ContainsRune(c.Note, 0) {
 		return countersign.InvalidFields("The consent could not be recorded.", countersign.FieldError{Field: "note",
@@ -122,6 +125,9 @@ func (db *DB) failUngenerated(ctx context.Context, tx *Tx, a countersign.Actor, 
 
 // FindConsent returns the consent state of a case and its history.
 func (db *DB) FindConsent(ctx context.Context, caseID string) (*casefile.ConsentState, error) {
+	if _, err := countersign.ActorFrom(ctx); err != nil {
+		return nil, err
+	}
 	if _, err := db.findCase(ctx, db.r, caseID, false); err != nil {
 		return nil, err
 	}

@@ -16,17 +16,19 @@ import (
 
 var _ identity.Store = (*DB)(nil)
 
-// actor returns the acting user from ctx, or the service itself (the CLI and
-// background work act as System).
+// actor returns the acting user from ctx. Every exported method that acts for someone refuses a context without an
+// actor first (countersign.ActorFrom, EUNAUTHORIZED); the zero Actor this
+// returns otherwise may read no case and sign nothing.
 func actor(ctx context.Context) countersign.Actor {
-	if a, ok := countersign.ActorFromContext(ctx); ok {
-		return a
-	}
-	return countersign.System
+	a, _ := countersign.ActorFrom(ctx)
+	return a
 }
 
 // CreateTeam saves a team.
 func (db *DB) CreateTeam(ctx context.Context, t *identity.Team) error {
+	if _, err := countersign.ActorFrom(ctx); err != nil {
+		return err
+	}
 	if strings.TrimSpace(t.Name) == "" {
 		return countersign.InvalidFields("The team could not be saved.", countersign.FieldError{Field: "name", Message: "Give the team a name."})
 	}
@@ -76,6 +78,9 @@ const userColumns = `id, name, email, role, team_id, created_at`
 
 // CreateUser saves a user.
 func (db *DB) CreateUser(ctx context.Context, u *identity.User) error {
+	if _, err := countersign.ActorFrom(ctx); err != nil {
+		return err
+	}
 	if err := u.Validate(); err != nil {
 		return err
 	}
@@ -123,6 +128,9 @@ func (db *DB) FindUserByEmail(ctx context.Context, email string) (*identity.User
 
 // FindTeamWorkers returns the active workers of a team, ordered by name.
 func (db *DB) FindTeamWorkers(ctx context.Context, teamID string) ([]*identity.User, error) {
+	if _, err := countersign.ActorFrom(ctx); err != nil {
+		return nil, err
+	}
 	switch a := actor(ctx); {
 	case a.Role == countersign.RoleSystem, a.Role == countersign.RoleAdmin:
 	case a.Role == countersign.RoleSupervisor && a.TeamID == teamID:
@@ -165,6 +173,9 @@ func hashToken(secret string) []byte {
 
 // CreateToken issues a token; the secret is returned once and only its hash is kept.
 func (db *DB) CreateToken(ctx context.Context, userID, label string, expiresAt *time.Time) (*identity.Token, string, error) {
+	if _, err := countersign.ActorFrom(ctx); err != nil {
+		return nil, "", err
+	}
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return nil, "", fmt.Errorf("token secret: %w", err)
@@ -198,6 +209,9 @@ func (db *DB) CreateToken(ctx context.Context, userID, label string, expiresAt *
 
 // RevokeToken ends a token.
 func (db *DB) RevokeToken(ctx context.Context, tokenID string) error {
+	if _, err := countersign.ActorFrom(ctx); err != nil {
+		return err
+	}
 	err := db.withTx(ctx, func(tx *Tx) error {
 		res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`), tx.now, tokenID)
 		if err != nil {

@@ -92,6 +92,9 @@ func (db *DB) getDraft(ctx context.Context, q queryer, id, lock string) (*review
 
 // RequestDraft queues a draft of a case for the drafting workers.
 func (db *DB) RequestDraft(ctx context.Context, req review.DraftRequest) (*review.Draft, error) {
+	if _, err := countersign.ActorFrom(ctx); err != nil {
+		return nil, err
+	}
 	a := actor(ctx)
 	if req.IdempotencyKey != "" {
 		if d, err := db.findByIdempotencyKey(ctx, a.UserID, req.IdempotencyKey); err == nil || countersign.ErrorCode(err) != countersign.ENOTFOUND {
@@ -183,6 +186,9 @@ func dedupe(ids []string) []string {
 
 // FindDraftByID returns a draft of a case the actor may read.
 func (db *DB) FindDraftByID(ctx context.Context, id string) (*review.Draft, error) {
+	if _, err := countersign.ActorFrom(ctx); err != nil {
+		return nil, err
+	}
 	d, err := db.getDraft(ctx, db.r, id, "")
 	if err != nil {
 		return nil, err
@@ -228,26 +234,44 @@ func (db *DB) attachDecision(ctx context.Context, q queryer, d *review.Draft) er
 
 // OpenDraft records when the reviewer first opened a pending draft.
 func (db *DB) OpenDraft(ctx context.Context, id string) (*review.Draft, error) {
-	a := actor(ctx)
+	a, err := countersign.ActorFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
 	// Most fetches are not a first opening (the page polls while a draft is
 	// generated; a decided draft is looked at again): answer those from the
 	// reader without a write transaction or a row lock.
 	d, err := db.FindDraftByID(ctx, id)
-	if err != nil || d.Status != review.StatusPendingReview || d.OpenedAt != nil || !review.CanDecide(a, d) {
+	if err != nil {
+		return nil, err
+	}
+	stage, ok := review.OpeningStage(a, d)
+	if !ok {
+		return d, nil
+	}
+	if at, err := openedAt(ctx, db.r, d.ID, a.UserID, stage); err != nil || at != nil {
 		return d, err
 	}
 	err = db.withTx(ctx, func(tx *Tx) error {
-		// The condition makes concurrent first openings record one event.
+		// The primary key makes concurrent first openings record one event.
 		res, err := tx.ExecContext(ctx, tx.Rebind(`
-			UPDATE drafts SET opened_at = ?, updated_at = ?
-			WHERE id = ? AND status = 'pending_review' AND opened_at IS NULL`), tx.now, tx.now, id)
+			INSERT INTO draft_openings (draft_id, user_id, stage, opened_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT DO NOTHING`), d.ID, a.UserID, string(stage), tx.now)
 		if err != nil {
 			return fmt.Errorf("open draft: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
 			return nil
 		}
-		return tx.record(ctx, a, audit.ActionDraftOpened, "draft", id, d.CaseID, audit.Payload{"kind": string(d.Kind)})
+		if stage == review.StatusPendingReview {
+			// The draft's review clock starts at its first opening by someone who may decide it.
+			if _, err := tx.ExecContext(ctx, tx.Rebind(`
+				UPDATE drafts SET opened_at = ?, updated_at = ?
+				WHERE id = ? AND status = ? AND opened_at IS NULL`), tx.now, tx.now, d.ID, string(stage)); err != nil {
+				return fmt.Errorf("open draft: %w", err)
+			}
+		}
+		return tx.apply(ctx, []audit.Record{review.OpenedEvent(a, d, stage)})
 	})
 	if err != nil {
 		return nil, err
@@ -282,6 +306,9 @@ const waitingStatuses = `status IN ('pending_review', 'awaiting_countersign')`
 // and stops at the page: drafts_review_idx for a worker, the partial
 // drafts_queue_team_idx for a supervisor (ExplainQueue shows the plan).
 func (db *DB) FindQueue(ctx context.Context, f review.QueueFilter) ([]*review.Draft, string, error) {
+	if _, err := countersign.ActorFrom(ctx); err != nil {
+		return nil, "", err
+	}
 	p := db.policy()
 	now := db.Now().UTC()
 	query, args, limit, err := db.queueQuery(ctx, f, now)

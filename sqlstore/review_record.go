@@ -95,6 +95,9 @@ const recordQuery = `
 // FindRecord returns the signed entries of a case, oldest first, corrected
 // entries included.
 func (db *DB) FindRecord(ctx context.Context, caseID string) ([]*review.Entry, error) {
+	if _, err := countersign.ActorFrom(ctx); err != nil {
+		return nil, err
+	}
 	if _, err := db.findCase(ctx, db.r, caseID, false); err != nil {
 		return nil, err
 	}
@@ -119,6 +122,9 @@ func (db *DB) FindRecord(ctx context.Context, caseID string) ([]*review.Entry, e
 // link is the current text. The correction is written by a person, so it is
 // not marked AI-drafted.
 func (db *DB) CorrectEntry(ctx context.Context, caseID, entryID string, c review.Correction) (*review.Entry, error) {
+	if _, err := countersign.ActorFrom(ctx); err != nil {
+		return nil, err
+	}
 	var fields []countersign.FieldError
 	switch {
 	case strings.TrimSpace(c.Content) == "":

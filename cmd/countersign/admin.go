@@ -12,11 +12,10 @@ import (
 	"github.com/countersign/countersign/sqlstore"
 )
 
-// openDB opens the database named by --db or DATABASE_URL.
+// openDB opens the database named by --db, DATABASE_URL or the config file.
 func openDB(ctx context.Context, fs *flag.FlagSet, args []string, getenv func(string) string) (*sqlstore.DB, error) {
-	cfg := defaultConfig(getenv)
-	fs.StringVar(&cfg.DSN, "db", cfg.DSN, "database: a SQLite file path or a postgres:// URL")
-	if err := fs.Parse(args); err != nil {
+	cfg, err := loadConfig(fs, args, getenv, "config", "db")
+	if err != nil {
 		return nil, err
 	}
 	return sqlstore.Open(ctx, cfg.DSN)
@@ -33,6 +32,7 @@ func runMigrate(ctx context.Context, args []string, stdout io.Writer, getenv fun
 }
 
 func runUser(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
+	ctx = countersign.NewContextWithActor(ctx, countersign.SystemCLI)
 	if len(args) == 0 || args[0] != "add" {
 		return countersign.Errorf(countersign.EINVALID, "Use: countersign user add --name N --email E --role worker|supervisor|ethics|admin [--team T]")
 	}
@@ -67,6 +67,7 @@ func runUser(ctx context.Context, args []string, stdout io.Writer, getenv func(s
 }
 
 func runToken(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
+	ctx = countersign.NewContextWithActor(ctx, countersign.SystemCLI)
 	if len(args) == 0 || (args[0] != "create" && args[0] != "revoke") {
 		return countersign.Errorf(countersign.EINVALID, "Use: countersign token create --email E [--label L] [--days N], or token revoke --id TOKEN_ID")
 	}

@@ -50,6 +50,7 @@ var demoDirectory = []assistant.Service{
 // tokens for the demo users on every run (only token hashes are stored, so
 // earlier tokens cannot be shown again).
 func (m *Main) seedDemo(ctx context.Context) error {
+	ctx = countersign.NewContextWithActor(ctx, countersign.SystemDemo)
 	db := m.DB
 	team, err := db.FindTeamByName(ctx, demoTeam)
 	if countersign.ErrorCode(err) == countersign.ENOTFOUND {

@@ -136,7 +136,7 @@ func (b *draftingBundle) facts(t *testing.T, id string) draftFacts {
 // events sequences the log and returns the events about subject, in order.
 func events(t *testing.T, db *sqlstore.DB, subject string) []*audit.Event {
 	t.Helper()
-	ctx := context.Background()
+	ctx := CLI()
 	_, err := db.Sequence(ctx)
 	ok(t, err)
 	var out []*audit.Event
@@ -250,7 +250,7 @@ func notProse(t *testing.T, e *audit.Event, texts ...string) {
 }
 
 func exerciseDrafting(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
-	ctx := context.Background()
+	ctx := CLI()
 
 	t.Run("DraftThroughOpenAIReachesReviewWithProvenance", func(t *testing.T) {
 		t.Parallel()

@@ -9,6 +9,7 @@ import (
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/casefile"
 	"github.com/countersign/countersign/identity"
+	"github.com/countersign/countersign/review"
 	"github.com/countersign/countersign/sqlstore"
 )
 
@@ -33,7 +34,7 @@ func As(ctx context.Context, u *identity.User) context.Context {
 // MustSeed creates a Fixture in db.
 func MustSeed(t testing.TB, db *sqlstore.DB) *Fixture {
 	t.Helper()
-	ctx := context.Background()
+	ctx := CLI()
 	n := fixtureN.Add(1)
 	f := &Fixture{Team: &identity.Team{Name: fmt.Sprintf("Team North %d", n)}, OtherTeam: &identity.Team{Name: fmt.Sprintf("Team South %d", n)}}
 	must := func(err error) {
@@ -74,4 +75,38 @@ func MustSeed(t testing.TB, db *sqlstore.DB) *Fixture {
 	// requires before any draft is requested.
 	must(db.RecordConsent(wctx, &casefile.Consent{CaseID: f.Case.ID, Given: true}))
 	return f
+}
+
+// CLI returns a context acting as the command line (countersign.SystemCLI),
+// as an administrator creating teams, users and tokens does: the store
+// refuses a context without an actor.
+func CLI() context.Context {
+	return countersign.NewContextWithActor(context.Background(), countersign.SystemCLI)
+}
+
+// SignOff opens a draft as the actor of ctx, as reading it does, then
+// approves it: an approval comes only from someone who opened the draft.
+func SignOff(db *sqlstore.DB, ctx context.Context, id string, ap review.Approval) (*review.SignOff, error) {
+	if _, err := db.OpenDraft(ctx, id); err != nil {
+		return nil, err
+	}
+	return db.SignOffDraft(ctx, id, ap)
+}
+
+// Approve is SignOff returning only the record entry.
+func Approve(db *sqlstore.DB, ctx context.Context, id string, ap review.Approval) (*review.Entry, error) {
+	so, err := SignOff(db, ctx, id, ap)
+	if err != nil {
+		return nil, err
+	}
+	return so.Entry, nil
+}
+
+// Countersign opens a draft awaiting countersignature as the actor of ctx,
+// then countersigns it.
+func Countersign(db *sqlstore.DB, ctx context.Context, id string, cs review.Countersign) (*review.Entry, error) {
+	if _, err := db.OpenDraft(ctx, id); err != nil {
+		return nil, err
+	}
+	return db.CountersignDraft(ctx, id, cs)
 }

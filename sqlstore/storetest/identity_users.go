@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"slices"
 	"testing"
 
@@ -14,7 +13,7 @@ import (
 // team, by name, listed only for that team's supervisors, admins and the
 // service.
 func exerciseTeamWorkers(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
-	ctx := context.Background()
+	ctx := CLI()
 	t.Run("ListsTheTeamsActiveWorkersByName", func(t *testing.T) {
 		t.Parallel()
 		db := open(t)

@@ -39,7 +39,8 @@ func MustDraftWith(t testing.TB, db *sqlstore.DB, f *Fixture, kind assistant.Kin
 	dr, err := db.RequestDraft(ctx, review.DraftRequest{CaseID: f.Case.ID, Kind: kind, IdempotencyKey: countersign.NewID("k")})
 	ok(t, err)
 	ok(t, (&review.Runner{Store: db, Drafter: d, Owner: "test"}).Drain(context.Background()))
-	dr, err = db.FindDraftByID(ctx, dr.ID)
+	// The worker opens it, as reading it on the page does.
+	dr, err = db.OpenDraft(ctx, dr.ID)
 	ok(t, err)
 	if dr.Status != review.StatusPendingReview {
 		t.Fatalf("draft is %s (%s), want pending_review", dr.Status, dr.FailureReason)
@@ -51,7 +52,7 @@ func MustDraftWith(t testing.TB, db *sqlstore.DB, f *Fixture, kind assistant.Kin
 func mustUser(t testing.TB, db *sqlstore.DB, role countersign.Role, team string) *identity.User {
 	t.Helper()
 	u := &identity.User{Name: string(role), Email: countersign.NewID(string(role)) + "@example.org", Role: role, TeamID: team}
-	ok(t, db.CreateUser(context.Background(), u))
+	ok(t, db.CreateUser(CLI(), u))
 	return u
 }
 
@@ -90,7 +91,7 @@ func hasField(err error, field string) bool {
 }
 
 func exerciseReview(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func(t testing.TB) string) {
-	ctx := context.Background()
+	ctx := CLI()
 
 	t.Run("MigrationKeepsDraftsAndAllowsTheNewStatus", func(t *testing.T) {
 		t.Parallel()
@@ -175,9 +176,9 @@ func exerciseReview(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func
 		if !d.CountersignRequired {
 			t.Fatal("draft does not say it needs a countersignature")
 		}
-		_, err := db.CountersignDraft(sctx, d.ID, "")
+		_, err := Countersign(db, sctx, d.ID, review.Countersign{Comment: ""})
 		code(t, err, countersign.ECONFLICT) // still pending review
-		so, err := db.SignOffDraft(wctx, d.ID, review.Approval{})
+		so, err := SignOff(db, wctx, d.ID, review.Approval{})
 		ok(t, err)
 		if so.Entry != nil || so.Draft.Status != review.StatusAwaitingCountersign {
 			t.Fatalf("approval with a countersignature due: entry %v, status %s", so.Entry, so.Draft.Status)
@@ -196,23 +197,23 @@ func exerciseReview(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func
 			t.Fatalf("worker queue %d, supervisor's awaiting queue %d", len(wq), len(sq))
 		}
 		before := eventCount(t, db)
-		_, err = db.SignOffDraft(wctx, d.ID, review.Approval{})
+		_, err = SignOff(db, wctx, d.ID, review.Approval{})
 		refused(t, db, before, err, countersign.ECONFLICT)
 		if !strings.Contains(countersign.ErrorMessage(err), "awaiting countersign") {
 			t.Fatalf("409 does not give the state: %q", countersign.ErrorMessage(err))
 		}
 		for _, who := range []context.Context{wctx, As(ctx, f.OtherSupervisor), As(ctx, f.Ethics)} {
-			_, err = db.CountersignDraft(who, d.ID, "")
+			_, err = Countersign(db, who, d.ID, review.Countersign{Comment: ""})
 			refused(t, db, before, err, countersign.EFORBIDDEN)
 		}
 		_, err = db.RejectDraft(wctx, d.ID, review.Rejection{Reason: "other"})
 		refused(t, db, before, err, countersign.EFORBIDDEN)
-		e, err := db.CountersignDraft(s2ctx, d.ID, "Checked against the file.")
+		e, err := Countersign(db, s2ctx, d.ID, review.Countersign{Comment: "Checked against the file."})
 		ok(t, err)
 		if e.SignedBy != f.Worker.ID || e.CountersignedBy != sup2.ID || e.CountersignedAt == nil || e.Content != so.Draft.Decision.FinalText {
 			t.Fatalf("entry signers: %+v", e)
 		}
-		_, err = db.CountersignDraft(sctx, d.ID, "")
+		_, err = Countersign(db, sctx, d.ID, review.Countersign{Comment: ""})
 		code(t, err, countersign.ECONFLICT)
 		got, err := db.FindDraftByID(wctx, d.ID)
 		ok(t, err)
@@ -242,10 +243,10 @@ func exerciseReview(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func
 		d, err := db.RequestDraft(sctx, review.DraftRequest{CaseID: f.Case.ID, Kind: assistant.KindSuggestions})
 		ok(t, err)
 		ok(t, (&review.Runner{Store: db, Drafter: drafter, Owner: "t"}).Drain(ctx))
-		_, err = db.SignOffDraft(sctx, d.ID, review.Approval{})
+		_, err = SignOff(db, sctx, d.ID, review.Approval{})
 		ok(t, err)
 		before := eventCount(t, db)
-		_, err = db.CountersignDraft(sctx, d.ID, "")
+		_, err = db.CountersignDraft(sctx, d.ID, review.Countersign{Comment: ""})
 		refused(t, db, before, err, countersign.EFORBIDDEN)
 		if !strings.Contains(countersign.ErrorMessage(err), "signed this draft first") {
 			t.Fatalf("message: %q", countersign.ErrorMessage(err))
@@ -254,10 +255,10 @@ func exerciseReview(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func
 		d2, err := db.RequestDraft(sctx, review.DraftRequest{CaseID: f.Case.ID, Kind: assistant.KindSuggestions, NoteIDs: []string{f.Notes[1].ID}})
 		ok(t, err)
 		ok(t, (&review.Runner{Store: db, Drafter: drafter, Owner: "t"}).Drain(ctx))
-		_, err = db.SignOffDraft(s2ctx, d2.ID, review.Approval{})
+		_, err = SignOff(db, s2ctx, d2.ID, review.Approval{})
 		ok(t, err)
 		before = eventCount(t, db)
-		_, err = db.CountersignDraft(sctx, d2.ID, "")
+		_, err = db.CountersignDraft(sctx, d2.ID, review.Countersign{Comment: ""})
 		refused(t, db, before, err, countersign.EFORBIDDEN)
 		if !strings.Contains(countersign.ErrorMessage(err), "requested this draft") {
 			t.Fatalf("message: %q", countersign.ErrorMessage(err))
@@ -286,7 +287,7 @@ func exerciseReview(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func
 		}
 		risky := MustDraftWith(t, db, f, assistant.KindSummary, categoryDrafter{assistant.CategorySafeguarding})
 		s := risky.Content.Statements[0]
-		so, err := db.SignOffDraft(As(ctx, f.Worker), risky.ID, review.Approval{Statements: []review.StatementDecision{{ID: s.ID, Action: review.StatementRemoved, ReasonCode: "factual_error"}}})
+		so, err := SignOff(db, As(ctx, f.Worker), risky.ID, review.Approval{Statements: []review.StatementDecision{{ID: s.ID, Action: review.StatementRemoved, ReasonCode: "factual_error"}}})
 		ok(t, err)
 		if so.Draft.Status != review.StatusAwaitingCountersign {
 			t.Fatalf("risk draft is %s after approval", so.Draft.Status)
@@ -304,18 +305,18 @@ func exerciseReview(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func
 		d := MustDraftWith(t, db, f, assistant.KindSummary, categoryDrafter{assistant.CategoryHealth})
 		s := d.Content.Statements[0]
 		before := eventCount(t, db)
-		_, err := db.SignOffDraft(wctx, d.ID, review.Approval{})
+		_, err := SignOff(db, wctx, d.ID, review.Approval{})
 		refused(t, db, before, err, countersign.EINVALID)
 		fe := countersign.ErrorFields(err)
 		if len(fe) != 1 || fe[0].Field != "statements" || !strings.Contains(fe[0].Message, s.ID) {
 			t.Fatalf("fields %+v do not list %s", fe, s.ID)
 		}
-		_, err = db.SignOffDraft(wctx, d.ID, review.Approval{Statements: []review.StatementDecision{{ID: "s999", Action: review.StatementConfirmed}}})
+		_, err = SignOff(db, wctx, d.ID, review.Approval{Statements: []review.StatementDecision{{ID: "s999", Action: review.StatementConfirmed}}})
 		refused(t, db, before, err, countersign.EINVALID)
 		if !hasField(err, "statements[0].id") {
 			t.Fatalf("unknown statement not named: %+v", countersign.ErrorFields(err))
 		}
-		so, err := db.SignOffDraft(wctx, d.ID, review.Approval{Statements: []review.StatementDecision{{ID: s.ID, Action: review.StatementConfirmed}}})
+		so, err := SignOff(db, wctx, d.ID, review.Approval{Statements: []review.StatementDecision{{ID: s.ID, Action: review.StatementConfirmed}}})
 		ok(t, err)
 		if so.Entry == nil || !strings.Contains(so.Entry.Content, s.Text) || so.Entry.Edited {
 			t.Fatalf("confirmed statement lost or marked edited: %+v", so.Entry)
@@ -333,17 +334,17 @@ func exerciseReview(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func
 		}
 		drop, keep := d.Content.Items[0], d.Content.Items[1]
 		before := eventCount(t, db)
-		_, err := db.SignOffDraft(wctx, d.ID, review.Approval{Items: []review.ItemDecision{{ID: "i404", Accepted: true}}})
+		_, err := SignOff(db, wctx, d.ID, review.Approval{Items: []review.ItemDecision{{ID: "i404", Accepted: true}}})
 		refused(t, db, before, err, countersign.EINVALID)
 		if !hasField(err, "items[0].id") {
 			t.Fatalf("unknown item not named: %+v", countersign.ErrorFields(err))
 		}
-		_, err = db.SignOffDraft(wctx, d.ID, review.Approval{Items: []review.ItemDecision{{ID: drop.ID, Accepted: false, ReasonCode: "rude"}}})
+		_, err = SignOff(db, wctx, d.ID, review.Approval{Items: []review.ItemDecision{{ID: drop.ID, Accepted: false, ReasonCode: "rude"}}})
 		refused(t, db, before, err, countersign.EINVALID)
 		if !hasField(err, "items[0].reason_code") {
 			t.Fatalf("bad reason code not named: %+v", countersign.ErrorFields(err))
 		}
-		so, err := db.SignOffDraft(wctx, d.ID, review.Approval{Items: []review.ItemDecision{
+		so, err := SignOff(db, wctx, d.ID, review.Approval{Items: []review.ItemDecision{
 			{ID: drop.ID, Accepted: false, ReasonCode: "missing_context"}, {ID: keep.ID, Accepted: true}}})
 		ok(t, err)
 		e := so.Entry
@@ -382,22 +383,22 @@ func exerciseReview(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func
 			"BadAction":  {Statements: []review.StatementDecision{{ID: d.Content.Statements[0].ID, Action: "maybe"}}},
 			"Duplicated": {Statements: []review.StatementDecision{{ID: d.Content.Statements[0].ID, Action: "confirmed"}, {ID: d.Content.Statements[0].ID, Action: "removed"}}},
 		} {
-			_, err := db.SignOffDraft(wctx, d.ID, ap)
+			_, err := SignOff(db, wctx, d.ID, ap)
 			if countersign.ErrorCode(err) != countersign.EINVALID || len(countersign.ErrorFields(err)) == 0 {
 				t.Errorf("%s: %v, want EINVALID naming a field", name, err)
 			}
 		}
-		_, err := db.SignOffDraft(As(ctx, f.Other), d.ID, review.Approval{Content: "x"})
+		_, err := SignOff(db, As(ctx, f.Other), d.ID, review.Approval{Content: "x"})
 		refused(t, db, before, err, countersign.EFORBIDDEN)
 		var all []review.StatementDecision
 		for _, s := range d.Content.Statements {
 			all = append(all, review.StatementDecision{ID: s.ID, Action: review.StatementRemoved})
 		}
-		_, err = db.SignOffDraft(wctx, d.ID, review.Approval{Statements: all})
+		_, err = SignOff(db, wctx, d.ID, review.Approval{Statements: all})
 		refused(t, db, before, err, countersign.EINVALID)
 
 		final := strings.Replace(d.Content.Text(), d.Content.Statements[0].Text, "She said she is managing.", 1)
-		so, err := db.SignOffDraft(wctx, d.ID, review.Approval{Content: final, ReasonCode: "factual_error"})
+		so, err := SignOff(db, wctx, d.ID, review.Approval{Content: final, ReasonCode: "factual_error"})
 		ok(t, err)
 		var ins, eq bool
 		for _, op := range so.Entry.Diff {
@@ -413,7 +414,7 @@ func exerciseReview(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func
 			t.Fatalf("record does not show the diff: %+v", rec)
 		}
 		before = eventCount(t, db)
-		_, err = db.SignOffDraft(wctx, d.ID, review.Approval{})
+		_, err = SignOff(db, wctx, d.ID, review.Approval{})
 		refused(t, db, before, err, countersign.ECONFLICT)
 		if !strings.Contains(countersign.ErrorMessage(err), "approved") {
 			t.Fatalf("409 does not give the state: %q", countersign.ErrorMessage(err))
@@ -439,7 +440,7 @@ func exerciseReview(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func
 			words := len(strings.Fields(d.Content.Text()))
 			// Read at 400 words per minute: fast at 50 wpm, slow enough at 5000.
 			now = now.Add(time.Duration(words) * time.Minute / 400)
-			so, err := db.SignOffDraft(wctx, d.ID, review.Approval{})
+			so, err := SignOff(db, wctx, d.ID, review.Approval{})
 			ok(t, err)
 			if so.Draft.Decision.Fast != tc.fast || so.Draft.Decision.ReviewMS <= 0 {
 				t.Errorf("%d wpm: fast=%v review_ms=%d, want fast=%v", tc.wpm, so.Draft.Decision.Fast, so.Draft.Decision.ReviewMS, tc.fast)
@@ -480,14 +481,14 @@ func exerciseReview(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func
 		if actionCount(t, db, audit.ActionDraftReassigned, "from", f.Worker.ID, "to", w2.ID) != 1 {
 			t.Fatal("reassignment not audited")
 		}
-		_, err = db.SignOffDraft(wctx, d.ID, review.Approval{})
+		_, err = SignOff(db, wctx, d.ID, review.Approval{})
 		code(t, err, countersign.EFORBIDDEN)
 		q, _, err := db.FindQueue(As(ctx, w2), review.QueueFilter{})
 		ok(t, err)
 		if len(q) != 1 || q[0].ID != d.ID {
 			t.Fatalf("new reviewer's queue: %d drafts", len(q))
 		}
-		_, err = db.SignOffDraft(As(ctx, w2), d.ID, review.Approval{})
+		_, err = SignOff(db, As(ctx, w2), d.ID, review.Approval{})
 		ok(t, err)
 		_, err = db.ReassignDraft(sctx, d.ID, f.Worker.ID)
 		code(t, err, countersign.ECONFLICT)
@@ -550,7 +551,7 @@ func exerciseReview(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func
 		g := MustSeed(t, db)
 		wctx := As(ctx, f.Worker)
 		d := MustDraft(t, db, f, assistant.KindSummary)
-		e1, err := db.ApproveDraft(wctx, d.ID, review.Approval{})
+		e1, err := Approve(db, wctx, d.ID, review.Approval{})
 		ok(t, err)
 		before := eventCount(t, db)
 		for _, tc := range []struct {
@@ -622,7 +623,7 @@ func exerciseReview(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func
 		if strings.Contains(strings.ToLower(raw), "vigilance") {
 			t.Fatal("the content marks the vigilance check")
 		}
-		so, err := db.SignOffDraft(As(ctx, f.Worker), d.ID, review.Approval{})
+		so, err := SignOff(db, As(ctx, f.Worker), d.ID, review.Approval{})
 		ok(t, err)
 		if so.Vigilance == nil || !so.Vigilance.Missed || so.Entry.Vigilance == nil || so.Vigilance.Message == "" {
 			t.Fatalf("reviewer not told of the miss: %+v", so.Vigilance)
@@ -648,7 +649,7 @@ func exerciseReview(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func
 		t.Parallel()
 		db, f, d := vigilant(t)
 		id, text := vigilanceText(t, db, d)
-		so, err := db.SignOffDraft(As(ctx, f.Worker), d.ID, review.Approval{Statements: []review.StatementDecision{{ID: id, Action: review.StatementRemoved, ReasonCode: "factual_error"}}})
+		so, err := SignOff(db, As(ctx, f.Worker), d.ID, review.Approval{Statements: []review.StatementDecision{{ID: id, Action: review.StatementRemoved, ReasonCode: "factual_error"}}})
 		ok(t, err)
 		if so.Vigilance == nil || so.Vigilance.Missed || so.Entry.Edited || strings.Contains(so.Entry.Content, text) {
 			t.Fatalf("caught check: %+v, entry %+v", so.Vigilance, so.Entry)
@@ -656,7 +657,7 @@ func exerciseReview(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func
 		db2, f2, d2 := vigilant(t)
 		_, text2 := vigilanceText(t, db2, d2)
 		edited := strings.Replace(d2.Content.Text(), text2, "", 1) + "Seen at home."
-		so, err = db2.SignOffDraft(As(ctx, f2.Worker), d2.ID, review.Approval{Content: edited})
+		so, err = SignOff(db2, As(ctx, f2.Worker), d2.ID, review.Approval{Content: edited})
 		ok(t, err)
 		if so.Vigilance == nil || so.Vigilance.Missed {
 			t.Fatalf("check edited out not caught: %+v", so.Vigilance)
@@ -700,7 +701,7 @@ func exerciseReview(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func
 		}
 		f := MustSeed(t, db1)
 		draft := MustDraft(t, db1, f, assistant.KindSummary)
-		_, err := db1.SignOffDraft(As(ctx, f.Worker), draft.ID, review.Approval{})
+		_, err := SignOff(db1, As(ctx, f.Worker), draft.ID, review.Approval{})
 		ok(t, err)
 		sctx := As(ctx, f.Supervisor)
 		var wg sync.WaitGroup
@@ -709,7 +710,7 @@ func exerciseReview(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func
 		for i := range 20 {
 			db := []*sqlstore.DB{db1, db2}[i%2]
 			wg.Go(func() {
-				_, err := db.CountersignDraft(sctx, draft.ID, "")
+				_, err := Countersign(db, sctx, draft.ID, review.Countersign{Comment: ""})
 				mu.Lock()
 				codes[countersign.ErrorCode(err)]++
 				mu.Unlock()

@@ -82,7 +82,7 @@ func exerciseMigrations(t *testing.T, dsn func(t testing.TB) string) {
 		db := MustOpen(t, dsn(t))
 		f := MustSeed(t, db)
 		d := MustDraft(t, db, f, assistant.KindSummary)
-		_, err := db.ApproveDraft(As(context.Background(), f.Worker), d.ID, review.Approval{})
+		_, err := Approve(db, As(context.Background(), f.Worker), d.ID, review.Approval{})
 		ok(t, err)
 		_, err = db.Sequence(context.Background())
 		ok(t, err)
@@ -123,7 +123,7 @@ func exerciseMigrations(t *testing.T, dsn func(t testing.TB) string) {
 }
 
 func exerciseIdentity(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
-	ctx := context.Background()
+	ctx := CLI()
 	t.Run("AuthenticatesOnlyLiveTokens", func(t *testing.T) {
 		t.Parallel()
 		db := open(t)
@@ -223,7 +223,7 @@ func exerciseIdentity(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
 }
 
 func exerciseCaseFile(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
-	ctx := context.Background()
+	ctx := CLI()
 	t.Run("ShowsCasesOnlyToTheirWorkerAndTeam", func(t *testing.T) {
 		t.Parallel()
 		db := open(t)
@@ -356,7 +356,8 @@ func MustDraft(t testing.TB, db *sqlstore.DB, f *Fixture, kind assistant.Kind) *
 	ok(t, err)
 	r := &review.Runner{Store: db, Drafter: drafter, Owner: "test"}
 	ok(t, r.Drain(context.Background()))
-	d, err = db.FindDraftByID(ctx, d.ID)
+	// The worker opens it, as reading it on the page does.
+	d, err = db.OpenDraft(ctx, d.ID)
 	ok(t, err)
 	if d.Status != review.StatusPendingReview {
 		t.Fatalf("draft is %s (%s), want pending_review", d.Status, d.FailureReason)
@@ -365,7 +366,7 @@ func MustDraft(t testing.TB, db *sqlstore.DB, f *Fixture, kind assistant.Kind) *
 }
 
 func exerciseDrafts(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func(t testing.TB) string) {
-	ctx := context.Background()
+	ctx := CLI()
 	t.Run("ApprovedDraftEntersTheRecordOnce", func(t *testing.T) {
 		t.Parallel()
 		db := open(t)
@@ -385,7 +386,7 @@ func exerciseDrafts(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func
 		if len(entries) != 0 {
 			t.Fatal("a draft pending review is in the record")
 		}
-		_, err = db.ApproveDraft(As(ctx, f.Other), d.ID, review.Approval{})
+		_, err = Approve(db, As(ctx, f.Other), d.ID, review.Approval{})
 		code(t, err, countersign.EFORBIDDEN)
 		opened, err := db.OpenDraft(wctx, d.ID)
 		ok(t, err)
@@ -393,12 +394,12 @@ func exerciseDrafts(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func
 			t.Fatal("opening did not record the time")
 		}
 		edited := d.Content.Text() + " Reviewed with Marie on the phone."
-		e, err := db.ApproveDraft(wctx, d.ID, review.Approval{Content: edited})
+		e, err := Approve(db, wctx, d.ID, review.Approval{Content: edited})
 		ok(t, err)
 		if !e.AIDrafted || !e.Edited || e.SignedBy != f.Worker.ID || e.Model != "extractive-v1" || e.Content != edited {
 			t.Fatalf("entry provenance wrong: %+v", e)
 		}
-		_, err = db.ApproveDraft(wctx, d.ID, review.Approval{})
+		_, err = Approve(db, wctx, d.ID, review.Approval{})
 		code(t, err, countersign.ECONFLICT)
 		_, err = db.RejectDraft(wctx, d.ID, review.Rejection{Reason: "inaccurate"})
 		code(t, err, countersign.ECONFLICT)
@@ -578,7 +579,7 @@ func exerciseDrafts(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func
 		if got.Status != review.StatusSuperseded {
 			t.Fatalf("first draft is %s, want superseded", got.Status)
 		}
-		_, err = db.ApproveDraft(As(ctx, f.Worker), first.ID, review.Approval{})
+		_, err = Approve(db, As(ctx, f.Worker), first.ID, review.Approval{})
 		code(t, err, countersign.ECONFLICT)
 	})
 	t.Run("QueuePagesWithAStableCursor", func(t *testing.T) {
@@ -645,7 +646,7 @@ func exerciseDrafts(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func
 				db = db2
 			}
 			wg.Go(func() {
-				_, err := db.ApproveDraft(wctx, draft.ID, review.Approval{})
+				_, err := Approve(db, wctx, draft.ID, review.Approval{})
 				mu.Lock()
 				codes[countersign.ErrorCode(err)]++
 				mu.Unlock()
@@ -704,13 +705,13 @@ func (failingDrafter) Draft(context.Context, assistant.Request) (*assistant.Resu
 }
 
 func exerciseAudit(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func(t testing.TB) string) {
-	ctx := context.Background()
+	ctx := CLI()
 	t.Run("EveryChangeIsLoggedAndTheLogVerifies", func(t *testing.T) {
 		t.Parallel()
 		db := open(t)
 		f := MustSeed(t, db)
 		d := MustDraft(t, db, f, assistant.KindSummary)
-		_, err := db.ApproveDraft(As(ctx, f.Worker), d.ID, review.Approval{})
+		_, err := Approve(db, As(ctx, f.Worker), d.ID, review.Approval{})
 		ok(t, err)
 		size, err := db.Sequence(ctx)
 		ok(t, err)
@@ -733,7 +734,7 @@ func exerciseAudit(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func(
 		db := open(t)
 		f := MustSeed(t, db)
 		d := MustDraft(t, db, f, assistant.KindSummary)
-		_, err := db.ApproveDraft(As(ctx, f.Worker), d.ID, review.Approval{Content: "Marie Dubois needs help with the rent."})
+		_, err := Approve(db, As(ctx, f.Worker), d.ID, review.Approval{Content: "Marie Dubois needs help with the rent."})
 		ok(t, err)
 		_, err = db.Sequence(ctx)
 		ok(t, err)
@@ -856,7 +857,7 @@ func testSigner(t testing.TB) noteSigner {
 // mustVerify checks the whole log against a fresh checkpoint.
 func mustVerify(t testing.TB, db *sqlstore.DB) *audit.Report {
 	t.Helper()
-	ctx := context.Background()
+	ctx := CLI()
 	signer, vkey, err := audit.LoadOrCreateSigner(t.TempDir()+"/key", testOrigin)
 	ok(t, err)
 	cp, err := (&audit.Notary{Store: db, Signer: signer, Origin: testOrigin}).Checkpoint(ctx)

@@ -33,7 +33,7 @@ type tamperLog struct {
 
 func mustTamperLog(t *testing.T, open func(t testing.TB) *sqlstore.DB) *tamperLog {
 	t.Helper()
-	ctx := context.Background()
+	ctx := CLI()
 	db := open(t)
 	f := MustSeed(t, db)
 	signer, vkey, err := audit.LoadOrCreateSigner(t.TempDir()+"/key", testOrigin)
@@ -71,7 +71,7 @@ func mustTamperLog(t *testing.T, open func(t testing.TB) *sqlstore.DB) *tamperLo
 // audit.Events (AllEvents into VerifyEach) must give the same report.
 func (l *tamperLog) verify(t *testing.T, since *audit.Checkpoint) *audit.Report {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(CLI())
 	defer cancel()
 	cp, err := l.notary.Checkpoint(ctx)
 	ok(t, err)
@@ -107,7 +107,7 @@ func mustFailAt(t *testing.T, rep *audit.Report, seq uint64, want string) {
 // file can drop them. The triggers are put back afterwards.
 func asAttacker(t testing.TB, db *sqlstore.DB, tables []string, stmts ...string) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := CLI()
 	tx, err := db.Raw().BeginTxx(ctx, nil)
 	ok(t, err)
 	defer tx.Rollback()
@@ -202,7 +202,7 @@ func exerciseTamper(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func
 			t.Fatalf("stored time %s is not the fixed morning", at)
 		}
 		asAttacker(t, l.db, events, fmt.Sprintf(`UPDATE audit_event SET at = '%s' WHERE seq = %d`, forged, seq))
-		ctx := context.Background()
+		ctx := CLI()
 		cp, err := l.notary.Checkpoint(ctx)
 		ok(t, err)
 		v := &audit.Verifier{Origin: testOrigin, Keys: l.keys}
@@ -266,7 +266,7 @@ func exerciseTamper(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func
 	t.Run("HistoryRewrittenAndResignedIsFoundBySavedCheckpoint", func(t *testing.T) {
 		t.Parallel()
 		l := mustTamperLog(t, open)
-		ctx := context.Background()
+		ctx := CLI()
 		// The attacker holds the signing key (see MustRewriteHistory).
 		MustRewriteHistory(t, l.db, 15)
 
@@ -299,7 +299,7 @@ func exerciseTamper(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func
 // Only a checkpoint saved outside (the board's --since) can tell.
 func MustRewriteHistory(t testing.TB, db *sqlstore.DB, seq uint64) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := CLI()
 	var all []*audit.Event
 	ok(t, db.EachEvent(ctx, 0, func(e *audit.Event) error { all = append(all, e); return nil }))
 	if uint64(len(all)) <= seq || all[seq].Action != audit.ActionNoteAdded {
@@ -356,7 +356,7 @@ func blob(db *sqlstore.DB, b []byte) string {
 // (checked against the true root of the claimed size, as a client holding
 // that size's checkpoint would).
 func exerciseBadProofs(t *testing.T, l *tamperLog) {
-	ctx := context.Background()
+	ctx := CLI()
 	size := l.Latest.Size
 	root := func(n uint64) []byte {
 		r, err := audit.RootAt(ctx, l.db, n)
@@ -460,7 +460,7 @@ var AppRoleGrants = []string{
 func exerciseLeastPrivilege(t *testing.T, dsn func(t testing.TB) string) {
 	t.Run("AppRoleWritesTheLogButCannotChangeIt", func(t *testing.T) {
 		t.Parallel()
-		ctx := context.Background()
+		ctx := CLI()
 		d := dsn(t)
 		owner := MustOpen(t, d)
 		if owner.Dialect() != "postgres" {

@@ -1,0 +1,437 @@
+package review
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/audit"
+)
+
+// This file holds the decisions of the review lifecycle. Each function takes
+// the state the store loaded (under a lock), the command, the policy and the
+// clock, and returns what changes: the new status, the decision, the record
+// entry and the audit events to write, or a domain error. The store applies
+// the result in one transaction and decides nothing itself; the JSON API and
+// the web pages reach these functions only through the store, so a decision
+// is the same wherever it is made.
+
+// Transition returns nil when a draft may move from one status to another,
+// or the ECONFLICT that says it cannot. The store writes a status only after
+// this check, and guards its UPDATE with the status it read.
+func Transition(from, to Status) error {
+	if from.CanTransition(to) {
+		return nil
+	}
+	return countersign.Errorf(countersign.ECONFLICT, "This draft cannot be %s: it is %s.", verb(to), from.Label())
+}
+
+func verb(to Status) string {
+	switch to {
+	case StatusApproved, StatusAwaitingCountersign:
+		return "approved"
+	case StatusRejected:
+		return "rejected"
+	case StatusSuperseded:
+		return "superseded"
+	}
+	return "moved to " + to.Label()
+}
+
+// notWaiting is the ECONFLICT for deciding a draft in the wrong state.
+func notWaiting(d *Draft) error {
+	return countersign.Errorf(countersign.ECONFLICT, "This draft cannot be decided: it is %s.", d.Status.Label())
+}
+
+// DraftETag is the version of a draft as a reviewer saw it, for ETag and
+// If-Match. It changes when the draft's status, reviewer or content
+// changes, never when somebody merely opens it, so a supervisor looking at a
+// draft does not make its reviewer's page stale.
+func DraftETag(d *Draft) string {
+	h := sha256.New()
+	gen := ""
+	if d.GeneratedAt != nil {
+		gen = strconv.FormatInt(d.GeneratedAt.UnixNano(), 10)
+	}
+	fmt.Fprintf(h, "%s|%s|%s|%s|%d", d.ID, d.Status, d.ReviewerID, gen, d.Attempts)
+	return `"` + hex.EncodeToString(h.Sum(nil))[:20] + `"`
+}
+
+// checkVersion returns EPRECONDITION when ifMatch names another version of
+// d than the current one; an empty ifMatch checks nothing.
+func checkVersion(d *Draft, ifMatch string) error {
+	if ifMatch == "" || ifMatch == "*" {
+		return nil
+	}
+	for _, tag := range strings.Split(ifMatch, ",") {
+		if strings.TrimPrefix(strings.TrimSpace(tag), "W/") == DraftETag(d) {
+			return nil
+		}
+	}
+	return countersign.Errorf(countersign.EPRECONDITION, "This draft has changed since you read it; open it again and review the current version.")
+}
+
+// errNotOpened is the ECONFLICT for a decision by someone who never opened
+// the draft at this stage of its review.
+var errNotOpened = countersign.Errorf(countersign.ECONFLICT, "Open the draft and read it before you sign it.")
+
+// OpeningStage says at which stage of its review actor's opening of d
+// counts: pending_review for whoever may decide it, awaiting_countersign for
+// a supervisor of its team. ok is false when the opening counts for nothing
+// (the draft is not waiting for this actor), and the store records none.
+func OpeningStage(actor countersign.Actor, d *Draft) (stage Status, ok bool) {
+	switch d.Status {
+	case StatusPendingReview:
+		return StatusPendingReview, CanDecide(actor, d)
+	case StatusAwaitingCountersign:
+		return StatusAwaitingCountersign, actor.Role == countersign.RoleSupervisor && actor.TeamID == d.TeamID
+	}
+	return "", false
+}
+
+// OpenedEvent is the audit event of actor's first opening of d at stage.
+func OpenedEvent(actor countersign.Actor, d *Draft, stage Status) audit.Record {
+	return audit.Record{Actor: actor, Action: audit.ActionDraftOpened, SubjectType: "draft", SubjectID: d.ID, CaseID: d.CaseID,
+		Payload: audit.Payload{"kind": string(d.Kind), "stage": string(stage)}}
+}
+
+// ApprovalInput is what an approval is decided from.
+type ApprovalInput struct {
+	Actor countersign.Actor
+	Draft *Draft
+	// Check is the draft's vigilance check, nil when it has none.
+	Check *VigilanceCheck
+	// OpenedAt is when Actor first opened Draft for review; nil: never.
+	OpenedAt *time.Time
+	Approval Approval
+	Policy   *Policy
+	Now      time.Time
+}
+
+// ApprovalResult is what an approval changes.
+type ApprovalResult struct {
+	// Status is approved, or awaiting_countersign when the policy asks for
+	// a second signature.
+	Status   Status
+	Decision *Decision
+	// Entry is the record entry to sign, nil while a countersignature is awaited.
+	Entry *Entry
+	// Vigilance is the outcome of the draft's vigilance check to settle
+	// (VigilanceCaught or VigilanceMissed), "" when it has none.
+	Vigilance string
+	Events    []audit.Record
+}
+
+// DecideApproval decides a reviewer's approval: who may approve (CanDecide),
+// from which state, only after opening the draft and on the version they
+// saw, what text is signed (Finalize), whether a supervisor must
+// countersign, whether the sign-off was fast, and what the log records.
+func DecideApproval(in ApprovalInput) (*ApprovalResult, error) {
+	d, a, ap, p := in.Draft, in.Actor, in.Approval, in.Policy
+	if !CanDecide(a, d) {
+		return nil, countersign.Errorf(countersign.EFORBIDDEN, "This draft is not yours to decide.")
+	}
+	if d.Status != StatusPendingReview {
+		return nil, notWaiting(d)
+	}
+	if err := checkVersion(d, ap.IfMatch); err != nil {
+		return nil, err
+	}
+	if in.OpenedAt == nil {
+		return nil, errNotOpened
+	}
+	fin, err := Finalize(d.Content, ap, in.Check)
+	if err != nil {
+		return nil, err
+	}
+	needs := p.NeedsCountersign(d)
+	status := StatusApproved
+	if needs {
+		status = StatusAwaitingCountersign
+	}
+	if err := Transition(d.Status, status); err != nil {
+		return nil, err
+	}
+	reviewMS := in.Now.Sub(*in.OpenedAt).Milliseconds()
+	dec := &Decision{ID: countersign.NewID(countersign.PrefixDecision), DraftID: d.ID, Outcome: OutcomeApproved,
+		DecidedBy: a.UserID, DecidedAt: in.Now, FinalText: fin.Text, Edited: fin.Edited, EditRatio: fin.EditRatio,
+		Diff: fin.Diff, ReasonCode: ap.ReasonCode, Items: ap.Items, Statements: ap.Statements, CountersignRequired: needs,
+		Comment: ap.Comment, ReviewMS: reviewMS, Fast: p.FastSignOff(fin.Drafted, reviewMS)}
+	res := &ApprovalResult{Status: status, Decision: dec, Vigilance: fin.Vigilance}
+	if in.Check != nil {
+		res.Events = append(res.Events, vigilanceEvent(a, d, fin.Vigilance, dec.ID))
+	}
+	var removed, confirmed, rejected int
+	for _, s := range ap.Statements {
+		if s.Action == StatementRemoved {
+			removed++
+		} else {
+			confirmed++
+		}
+	}
+	for _, it := range ap.Items {
+		if !it.Accepted {
+			rejected++
+		}
+	}
+	payload := audit.Payload{
+		"kind": string(d.Kind), "model": d.Model, "prompt_version": d.PromptVersion, "edited": strconv.FormatBool(dec.Edited),
+		"edit_ratio": strconv.FormatFloat(dec.EditRatio, 'f', 4, 64), "review_ms": strconv.FormatInt(dec.ReviewMS, 10),
+		"fast_sign_off": strconv.FormatBool(dec.Fast), "ungrounded": strconv.Itoa(d.Ungrounded),
+		"final_sha256": audit.Digest(fin.Text), "decision": dec.ID, "countersign_required": strconv.FormatBool(needs),
+		"statements_confirmed": strconv.Itoa(confirmed), "statements_removed": strconv.Itoa(removed),
+		"items_rejected": strconv.Itoa(rejected),
+	}
+	for _, code := range EditReasons {
+		if n := countReason(ap, code); n > 0 {
+			payload["reason."+code] = strconv.Itoa(n)
+		}
+	}
+	res.Events = append(res.Events, audit.Record{Actor: a, Action: audit.ActionDraftApproved, SubjectType: "draft",
+		SubjectID: d.ID, CaseID: d.CaseID, Payload: payload})
+	if needs {
+		return res, nil
+	}
+	e := &Entry{ID: countersign.NewID(countersign.PrefixEntry), CaseID: d.CaseID, DraftID: d.ID, Kind: string(d.Kind),
+		Content: fin.Text, AIDrafted: true, Model: d.Model, PromptVersion: d.PromptVersion, DraftedAt: d.GeneratedAt,
+		Edited: dec.Edited, SignedBy: a.UserID, SignedAt: in.Now, EditRatio: dec.EditRatio, Diff: dec.Diff}
+	if dec.Edited {
+		e.EditedBy = a.UserID
+	}
+	res.Entry = e
+	res.Events = append(res.Events, audit.Record{Actor: a, Action: audit.ActionRecordSigned, SubjectType: "record_entry",
+		SubjectID: e.ID, CaseID: d.CaseID, Payload: audit.Payload{"draft": d.ID, "content_sha256": audit.Digest(fin.Text)}})
+	return res, nil
+}
+
+// countReason counts how often an approval gives a reason code.
+func countReason(ap Approval, code string) int {
+	n := 0
+	if ap.ReasonCode == code {
+		n++
+	}
+	for _, s := range ap.Statements {
+		if s.ReasonCode == code {
+			n++
+		}
+	}
+	for _, it := range ap.Items {
+		if it.ReasonCode == code {
+			n++
+		}
+	}
+	return n
+}
+
+func vigilanceEvent(a countersign.Actor, d *Draft, outcome, decisionID string) audit.Record {
+	return audit.Record{Actor: a, Action: audit.ActionDraftVigilance, SubjectType: "draft", SubjectID: d.ID, CaseID: d.CaseID,
+		Payload: audit.Payload{"outcome": outcome, "kind": string(d.Kind), "decision": decisionID}}
+}
+
+// RejectionInput is what a rejection is decided from.
+type RejectionInput struct {
+	Actor countersign.Actor
+	Draft *Draft
+	Check *VigilanceCheck
+	// First is the reviewer's approval of a draft awaiting countersignature.
+	First *Decision
+	// OpenedAt is when Actor first opened Draft at its current stage; nil: never.
+	OpenedAt  *time.Time
+	Rejection Rejection
+	Now       time.Time
+}
+
+// RejectionResult is what a rejection changes: the draft's new status and
+// either the reviewer's decision or the supervisor's refusal to countersign.
+type RejectionResult struct {
+	Status           Status
+	Decision         *Decision
+	Countersignature *Countersignature
+	Vigilance        string
+	Events           []audit.Record
+}
+
+// DecideRejection decides a reviewer's rejection of a pending draft, or a
+// supervisor's refusal to countersign one awaiting countersignature. A
+// rejected draft's vigilance check counts as caught.
+func DecideRejection(in RejectionInput) (*RejectionResult, error) {
+	d, a, rj := in.Draft, in.Actor, in.Rejection
+	if err := ValidateRejection(rj); err != nil {
+		return nil, err
+	}
+	if d.Status == StatusAwaitingCountersign {
+		cs, err := decideCountersignature(a, d, in.First, OutcomeRejected, in.Now)
+		if err != nil {
+			return nil, err
+		}
+		cs.Reason, cs.Comment = rj.Reason, rj.Comment
+		return &RejectionResult{Status: StatusRejected, Countersignature: cs, Events: []audit.Record{{Actor: a,
+			Action: audit.ActionDraftRejected, SubjectType: "draft", SubjectID: d.ID, CaseID: d.CaseID, Payload: audit.Payload{
+				"kind": string(d.Kind), "model": d.Model, "prompt_version": d.PromptVersion, "reason": rj.Reason,
+				"stage": "countersign", "decision": in.First.ID, "first_signer": in.First.DecidedBy,
+			}}}}, nil
+	}
+	if !CanDecide(a, d) {
+		return nil, countersign.Errorf(countersign.EFORBIDDEN, "This draft is not yours to decide.")
+	}
+	if err := Transition(d.Status, StatusRejected); err != nil || d.Status != StatusPendingReview {
+		return nil, notWaiting(d)
+	}
+	dec := &Decision{ID: countersign.NewID(countersign.PrefixDecision), DraftID: d.ID, Outcome: OutcomeRejected,
+		DecidedBy: a.UserID, DecidedAt: in.Now, Reason: rj.Reason, Comment: rj.Comment}
+	if in.OpenedAt != nil {
+		dec.ReviewMS = in.Now.Sub(*in.OpenedAt).Milliseconds()
+	}
+	res := &RejectionResult{Status: StatusRejected, Decision: dec}
+	if in.Check != nil {
+		res.Vigilance = VigilanceCaught
+		res.Events = append(res.Events, vigilanceEvent(a, d, VigilanceCaught, dec.ID))
+	}
+	res.Events = append(res.Events, audit.Record{Actor: a, Action: audit.ActionDraftRejected, SubjectType: "draft",
+		SubjectID: d.ID, CaseID: d.CaseID, Payload: audit.Payload{
+			"kind": string(d.Kind), "model": d.Model, "prompt_version": d.PromptVersion, "reason": rj.Reason,
+			"review_ms": strconv.FormatInt(dec.ReviewMS, 10), "decision": dec.ID,
+		}})
+	return res, nil
+}
+
+// ValidateRejection checks a rejection's reason; the store calls it before
+// it reads anything, so bad input is answered as such whoever sends it.
+func ValidateRejection(rj Rejection) error {
+	if !ValidRejectReason(rj.Reason) {
+		return countersign.InvalidFields("The draft could not be rejected.", countersign.FieldError{Field: "reason",
+			Message: "Choose a reason: " + strings.Join(RejectReasons, ", ") + "."})
+	}
+	return nil
+}
+
+// ValidateComment checks a reviewer's or supervisor's comment.
+func ValidateComment(comment, failure string) error {
+	if len(comment) > 2000 || !ValidText(comment) {
+		return countersign.InvalidFields(failure, countersign.FieldError{Field: "comment",
+			Message: "The comment must be text of at most 2000 bytes."})
+	}
+	return nil
+}
+
+// decideCountersignature checks that a may give a countersignature verdict
+// on d, whose reviewer's approval is first.
+func decideCountersignature(a countersign.Actor, d *Draft, first *Decision, outcome Outcome, now time.Time) (*Countersignature, error) {
+	if a.Role != countersign.RoleSupervisor || a.TeamID != d.TeamID {
+		return nil, CanCountersign(a, d, "")
+	}
+	if d.Status != StatusAwaitingCountersign || first == nil {
+		return nil, countersign.Errorf(countersign.ECONFLICT, "This draft cannot be countersigned: it is %s.", d.Status.Label())
+	}
+	if err := CanCountersign(a, d, first.DecidedBy); err != nil {
+		return nil, err
+	}
+	if err := Transition(d.Status, Status(outcome)); err != nil {
+		return nil, err
+	}
+	return &Countersignature{Outcome: outcome, SignedBy: a.UserID, SignedAt: now}, nil
+}
+
+// CountersignInput is what a countersignature is decided from.
+type CountersignInput struct {
+	Actor countersign.Actor
+	Draft *Draft
+	First *Decision
+	// OpenedAt is when Actor first opened Draft while it awaited their
+	// countersignature; nil: never.
+	OpenedAt *time.Time
+	Comment  string
+	IfMatch  string
+	Now      time.Time
+}
+
+// CountersignResult is what a countersignature changes.
+type CountersignResult struct {
+	Countersignature *Countersignature
+	Entry            *Entry
+	Events           []audit.Record
+}
+
+// DecideCountersign decides a supervisor's countersignature: a supervisor
+// of the team other than the first signer and the requester, who opened the
+// draft after its approval, on the version they saw. The entry names both
+// signers and carries the text the first signer approved.
+func DecideCountersign(in CountersignInput) (*CountersignResult, error) {
+	d, a, first := in.Draft, in.Actor, in.First
+	if err := ValidateComment(in.Comment, "The draft could not be countersigned."); err != nil {
+		return nil, err
+	}
+	cs, err := decideCountersignature(a, d, first, OutcomeApproved, in.Now)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkVersion(d, in.IfMatch); err != nil {
+		return nil, err
+	}
+	if in.OpenedAt == nil {
+		return nil, errNotOpened
+	}
+	cs.Comment = in.Comment
+	now := in.Now
+	e := &Entry{ID: countersign.NewID(countersign.PrefixEntry), CaseID: d.CaseID, DraftID: d.ID, Kind: string(d.Kind),
+		Content: first.FinalText, AIDrafted: true, Model: d.Model, PromptVersion: d.PromptVersion, DraftedAt: d.GeneratedAt,
+		Edited: first.Edited, SignedBy: first.DecidedBy, SignedAt: first.DecidedAt, CountersignedBy: a.UserID,
+		CountersignedAt: &now, EditRatio: first.EditRatio, Diff: first.Diff}
+	if first.Edited {
+		e.EditedBy = first.DecidedBy
+	}
+	return &CountersignResult{Countersignature: cs, Entry: e, Events: []audit.Record{
+		{Actor: a, Action: audit.ActionDraftCountersign, SubjectType: "draft", SubjectID: d.ID, CaseID: d.CaseID, Payload: audit.Payload{
+			"kind": string(d.Kind), "decision": first.ID, "first_signer": first.DecidedBy,
+			"wait_ms": strconv.FormatInt(now.Sub(first.DecidedAt).Milliseconds(), 10),
+		}},
+		{Actor: a, Action: audit.ActionRecordSigned, SubjectType: "record_entry", SubjectID: e.ID, CaseID: d.CaseID, Payload: audit.Payload{
+			"draft": d.ID, "content_sha256": audit.Digest(e.Content), "signed_by": first.DecidedBy, "countersigned_by": a.UserID,
+		}},
+	}}, nil
+}
+
+// Assignee is the worker a draft is to be reassigned to, as the store found them.
+type Assignee struct {
+	ID       string
+	Role     countersign.Role
+	TeamID   string
+	Disabled bool
+}
+
+// ReassignResult is what a reassignment changes.
+type ReassignResult struct {
+	From   string
+	Events []audit.Record
+}
+
+// DecideReassign decides a supervisor's reassignment of a pending draft to
+// another active worker of its team; to is nil when no such user exists.
+// The new reviewer has not opened the draft, so their review clock starts
+// when they do.
+func DecideReassign(a countersign.Actor, d *Draft, to *Assignee) (*ReassignResult, error) {
+	if a.Role != countersign.RoleSupervisor {
+		return nil, countersign.Errorf(countersign.EFORBIDDEN, "Only a supervisor can reassign a draft.")
+	}
+	if d.TeamID != a.TeamID {
+		return nil, countersign.Errorf(countersign.EFORBIDDEN, "Only a supervisor of the draft's team can reassign it.")
+	}
+	if d.Status != StatusPendingReview {
+		return nil, countersign.Errorf(countersign.ECONFLICT, "This draft cannot be reassigned: it is %s.", d.Status.Label())
+	}
+	if to == nil || to.Role != countersign.RoleWorker || to.TeamID != d.TeamID || to.Disabled {
+		return nil, countersign.InvalidFields("The draft could not be reassigned.", countersign.FieldError{Field: "worker_id",
+			Message: "Choose an active worker of the draft's team."})
+	}
+	if to.ID == d.ReviewerID {
+		return nil, countersign.InvalidFields("The draft could not be reassigned.", countersign.FieldError{Field: "worker_id",
+			Message: "The draft is already assigned to this worker."})
+	}
+	return &ReassignResult{From: d.ReviewerID, Events: []audit.Record{{Actor: a, Action: audit.ActionDraftReassigned,
+		SubjectType: "draft", SubjectID: d.ID, CaseID: d.CaseID,
+		Payload: audit.Payload{"from": d.ReviewerID, "to": to.ID, "kind": string(d.Kind)}}}}, nil
+}
