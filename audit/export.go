@@ -4,15 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"cmp"
-	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"strconv"
 	"unicode/utf8"
 )
 
@@ -398,14 +394,14 @@ func tooLong(lineNo int) error {
 	return &FormatError{Line: lineNo, Msg: fmt.Sprintf("line is longer than %d bytes", MaxExportLine)}
 }
 
-// parseLine parses event line number lineNo of an export.
+// parseLine parses event line number lineNo of an export with
+// encoding/json, refusing unknown and missing fields. It is the general
+// parser: it reads any JSON form of an event line, and the verifier's fast
+// parser (fastparse.go) is held to it.
 func parseLine(line []byte, lineNo int) (*Event, error) {
-	x, ok := parseFast(line)
-	if !ok {
-		var err error
-		if x, err = parseSlow(line); err != nil {
-			return nil, &FormatError{Line: lineNo, Msg: "not a valid event object", Err: err}
-		}
+	x, err := decodeLine(line)
+	if err != nil {
+		return nil, &FormatError{Line: lineNo, Msg: "not a valid event object", Err: err}
 	}
 	e, err := x.event()
 	if err != nil {
@@ -422,9 +418,9 @@ type rawEvent struct {
 	leaf, chain                                             string
 }
 
-// parseSlow decodes any JSON form of an event line with encoding/json,
-// refusing unknown and missing fields.
-func parseSlow(line []byte) (rawEvent, error) {
+// decodeLine decodes an event line with encoding/json, refusing unknown
+// and missing fields.
+func decodeLine(line []byte) (rawEvent, error) {
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()
 	var x exportEvent
@@ -440,108 +436,6 @@ func parseSlow(line []byte) (rawEvent, error) {
 		subjectType: *x.SubjectType, subjectID: *x.SubjectID, caseID: x.CaseID,
 		payload: x.Payload, leaf: *x.LeafHash, chain: *x.ChainHash,
 	}, nil
-}
-
-// parseFast decodes a line in exactly the form Writer writes it when no
-// string needs a JSON escape, about ten times faster than encoding/json. It
-// reports false for any other form, and the caller then uses parseSlow, so
-// both accept the same lines and read them the same way (FuzzFastLine
-// checks this); only the speed differs.
-func parseFast(line []byte) (rawEvent, bool) {
-	// One string for the whole line: every field is a substring of it, so
-	// a line costs one allocation instead of one per field.
-	c := cursor{b: line, s: string(line), ok: true}
-	var x rawEvent
-	c.lit(`{"seq":`)
-	x.seq = c.uint()
-	c.lit(`,"at":`)
-	x.at = c.str()
-	c.lit(`,"actor_id":`)
-	x.actor = c.str()
-	c.lit(`,"role":`)
-	x.role = c.str()
-	c.lit(`,"action":`)
-	x.action = c.str()
-	c.lit(`,"subject_type":`)
-	x.subjectType = c.str()
-	c.lit(`,"subject_id":`)
-	x.subjectID = c.str()
-	c.lit(`,"case_id":`)
-	x.caseID = c.str()
-	c.lit(`,"payload":{`)
-	x.payload = Payload{}
-	for c.ok && c.i < len(c.b) && c.b[c.i] != '}' {
-		if len(x.payload) > 0 {
-			c.lit(",")
-		}
-		k := c.str()
-		c.lit(":")
-		x.payload[k] = c.str() // a repeated key keeps the last value, as encoding/json does
-	}
-	c.lit(`},"leaf_hash":`)
-	x.leaf = c.str()
-	c.lit(`,"chain_hash":`)
-	x.chain = c.str()
-	c.lit("}")
-	return x, c.ok && c.i == len(c.b)
-}
-
-// cursor walks a line for parseFast; ok turns false at the first surprise.
-type cursor struct {
-	b  []byte
-	s  string // the same bytes as b
-	i  int
-	ok bool
-}
-
-func (c *cursor) lit(s string) {
-	if c.ok && bytes.HasPrefix(c.b[c.i:], []byte(s)) {
-		c.i += len(s)
-		return
-	}
-	c.ok = false
-}
-
-// str reads a JSON string without escapes or control characters (the line
-// is already known to be valid UTF-8).
-func (c *cursor) str() string {
-	if !c.ok || c.i >= len(c.b) || c.b[c.i] != '"' {
-		c.ok = false
-		return ""
-	}
-	for j := c.i + 1; j < len(c.b); j++ {
-		switch b := c.b[j]; {
-		case b == '"':
-			s := c.s[c.i+1 : j]
-			c.i = j + 1
-			return s
-		case b == '\\' || b < 0x20:
-			c.ok = false
-			return ""
-		}
-	}
-	c.ok = false
-	return ""
-}
-
-// uint reads a JSON number that is a uint64: no sign, fraction, exponent,
-// leading zero or overflow.
-func (c *cursor) uint() uint64 {
-	j := c.i
-	for j < len(c.b) && c.b[j] >= '0' && c.b[j] <= '9' {
-		j++
-	}
-	if !c.ok || j == c.i || (c.b[c.i] == '0' && j > c.i+1) {
-		c.ok = false
-		return 0
-	}
-	n, err := strconv.ParseUint(c.s[c.i:j], 10, 64)
-	if err != nil {
-		c.ok = false
-		return 0
-	}
-	c.i = j
-	return n
 }
 
 // event checks the time and hashes of x and builds the Event.
@@ -585,286 +479,4 @@ func decodeHash(s string) ([]byte, error) {
 		return nil, fmt.Errorf("hash is not hex: %w", err)
 	}
 	return b, nil
-}
-
-// The verifier's fast path turns an event line straight into the leaf's
-// canonical encoding, without building an Event. It takes only lines in
-// exactly the form Writer writes when no string needs a JSON escape
-// (fields in order, payload keys in strictly increasing order, as
-// encoding/json sorts map keys), where each field maps one to one onto a
-// line of the canonical encoding. Any other line, a valid one in another
-// form or an invalid one, goes the general way (parseLine, then
-// AppendCanonical), so both accept the same lines and give the same leaf;
-// FuzzCanonicalLine checks this.
-
-// leafLine is a line's canonical encoding and stored hashes.
-type leafLine struct {
-	seq         uint64
-	leaf, chain [32]byte
-}
-
-// appendLineCanonical appends 0x00 and the canonical encoding of the event
-// line to dst. It reports false, with dst in any state, for a line that is
-// not in the fast form.
-func appendLineCanonical(dst, line []byte) ([]byte, leafLine, bool) {
-	var x leafLine
-	p, ok := skip(line, `{"seq":`)
-	if !ok {
-		return dst, x, false
-	}
-	var digits []byte
-	if x.seq, digits, p, ok = jsonUint(p); !ok {
-		return dst, x, false
-	}
-	dst = append(dst, 0x00)
-	dst = append(dst, Version...)
-	dst = append(dst, "\nseq="...)
-	dst = append(dst, digits...)
-	if p, ok = skip(p, `,"at":"`); !ok || len(p) < len(TimeFormat)+1 || p[len(TimeFormat)] != '"' || !canonicalTime(p[:len(TimeFormat)]) {
-		return dst, x, false
-	}
-	dst = append(dst, "\nat="...)
-	dst = append(dst, p[:len(TimeFormat)]...)
-	p = p[len(TimeFormat)+1:]
-	for _, f := range lineFields {
-		if p, ok = skip(p, f.json); !ok {
-			return dst, x, false
-		}
-		dst = append(dst, f.canonical...)
-		if dst, _, p, ok = appendJSONString(dst, p); !ok {
-			return dst, x, false
-		}
-	}
-	dst = append(dst, '\n')
-	if p, ok = skip(p, `,"payload":`); !ok {
-		return dst, x, false
-	}
-	if dst, p, ok = appendPayloadObject(dst, p); !ok {
-		return dst, x, false
-	}
-	if p, ok = skip(p, `,"leaf_hash":"`); !ok || !hexHash(&x.leaf, p) {
-		return dst, x, false
-	}
-	if p, ok = skip(p[64:], `","chain_hash":"`); !ok || !hexHash(&x.chain, p) {
-		return dst, x, false
-	}
-	if string(p[64:]) != `"}` {
-		return dst, x, false
-	}
-	return dst, x, true
-}
-
-// lineFields are the string fields between "at" and "payload", in order:
-// the JSON key (with the quote opening the value) and the canonical name.
-var lineFields = [...]struct{ json, canonical string }{
-	{`,"actor_id":"`, "\nactor="},
-	{`,"role":"`, "\nrole="},
-	{`,"action":"`, "\naction="},
-	{`,"subject_type":"`, "\nsubject_type="},
-	{`,"subject_id":"`, "\nsubject_id="},
-	{`,"case_id":"`, "\ncase="},
-}
-
-// appendPayloadObject appends the payload lines of the JSON object at the
-// start of p, in the form json.Marshal writes a Payload without escapes:
-// {"key":"value",...} with keys in strictly increasing byte order, so that
-// the object's order is the canonical order and no key repeats. It returns
-// what follows the object.
-func appendPayloadObject(dst, p []byte) ([]byte, []byte, bool) {
-	p, ok := skip(p, "{")
-	if !ok {
-		return dst, p, false
-	}
-	if len(p) > 0 && p[0] == '}' {
-		return dst, p[1:], true
-	}
-	var prev []byte
-	for first := true; ; first = false {
-		if p, ok = skip(p, `"`); !ok {
-			return dst, p, false
-		}
-		dst = append(dst, "payload."...)
-		var key []byte
-		if dst, key, p, ok = appendJSONString(dst, p); !ok || (!first && bytes.Compare(prev, key) >= 0) {
-			return dst, p, false
-		}
-		prev = key
-		if p, ok = skip(p, `:"`); !ok {
-			return dst, p, false
-		}
-		dst = append(dst, '=')
-		if dst, _, p, ok = appendJSONString(dst, p); !ok {
-			return dst, p, false
-		}
-		dst = append(dst, '\n')
-		if len(p) == 0 {
-			return dst, p, false
-		}
-		switch p[0] {
-		case ',':
-			p = p[1:]
-		case '}':
-			return dst, p[1:], true
-		default:
-			return dst, p, false
-		}
-	}
-}
-
-func skip(p []byte, lit string) ([]byte, bool) {
-	if len(p) < len(lit) || string(p[:len(lit)]) != lit {
-		return p, false
-	}
-	return p[len(lit):], true
-}
-
-// plain marks the bytes a JSON string may hold unescaped that the
-// canonical encoding copies as they are: printable ASCII except '%', and
-// except '"' and '\' which end or escape a JSON string.
-var plain = func() (t [256]bool) {
-	for c := 0x20; c <= 0x7e; c++ {
-		t[c] = c != '%' && c != '"' && c != '\\'
-	}
-	return t
-}()
-
-// appendJSONString reads a JSON string without escapes or control
-// characters from p, which starts after its opening quote (the text is
-// known to be valid UTF-8), and appends its value escaped as the canonical
-// encoding escapes it. It returns the raw value and what follows the
-// closing quote.
-func appendJSONString(dst, p []byte) (out, raw, rest []byte, ok bool) {
-	const hexDigits = "0123456789ABCDEF"
-	start := 0
-	for i := start; ; i++ {
-		i += plainPrefix(p[i:])
-		if i == len(p) {
-			return dst, nil, nil, false
-		}
-		dst = append(dst, p[start:i]...)
-		switch c := p[i]; {
-		case c == '"':
-			return dst, p[:i], p[i+1:], true
-		case c == '\\' || c < 0x20:
-			return dst, nil, nil, false
-		default:
-			dst = append(dst, '%', hexDigits[c>>4], hexDigits[c&0xf])
-			start = i + 1
-		}
-	}
-}
-
-// plainPrefix returns the length of the run of plain bytes p starts with,
-// eight bytes at a time while it can.
-func plainPrefix(p []byte) int {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	i := 0
-	for ; i+8 <= len(p); i += 8 {
-		x := binary.LittleEndian.Uint64(p[i:])
-		q, pc, bs := x^(lo*'"'), x^(lo*'%'), x^(lo*'\\')
-		// A byte below 0x20, above 0x7e, or equal to '"', '%' or '\':
-		// the bit tricks of "hasless", "hasmore" and "haszero", exact as
-		// a yes or no for the word.
-		if ((x-lo*0x20)&^x|(x+lo|x)|(q-lo)&^q|(pc-lo)&^pc|(bs-lo)&^bs)&hi != 0 {
-			break
-		}
-	}
-	for i < len(p) && plain[p[i]] {
-		i++
-	}
-	return i
-}
-
-// jsonUint reads a JSON number that is a uint64: no sign, fraction,
-// exponent, leading zero or overflow.
-func jsonUint(p []byte) (n uint64, digits, rest []byte, ok bool) {
-	i := 0
-	for i < len(p) && p[i] >= '0' && p[i] <= '9' {
-		d := uint64(p[i] - '0')
-		if n > (math.MaxUint64-d)/10 {
-			return 0, nil, nil, false
-		}
-		n = n*10 + d
-		i++
-	}
-	if i == 0 || (p[0] == '0' && i > 1) {
-		return 0, nil, nil, false
-	}
-	return n, p[:i], p[i:], true
-}
-
-// unhex maps a hex digit, either case as encoding/hex reads them, to its
-// value, and anything else to 0xff.
-var unhex = func() (t [256]byte) {
-	for i := range t {
-		t[i] = 0xff
-	}
-	for i, c := range "0123456789abcdef" {
-		t[c] = byte(i)
-	}
-	for i, c := range "ABCDEF" {
-		t[c] = byte(10 + i)
-	}
-	return t
-}()
-
-// hexHash decodes the 64 hex digits at the start of p into h.
-func hexHash(h *[32]byte, p []byte) bool {
-	if len(p) < 64 {
-		return false
-	}
-	var bad byte
-	for i := range h {
-		hi, lo := unhex[p[2*i]], unhex[p[2*i+1]]
-		bad |= hi | lo
-		h[i] = hi<<4 | lo
-	}
-	return bad&0xf0 == 0
-}
-
-// canonicalTime reports whether t is a time in TimeFormat that formats
-// back to itself: what time.Parse(TimeFormat, t) accepts and
-// Time.Format(TimeFormat) gives back unchanged, checked without either.
-func canonicalTime(t []byte) bool {
-	// 2006-01-02T15:04:05.000000000Z
-	if len(t) != len(TimeFormat) || t[4] != '-' || t[7] != '-' || t[10] != 'T' || t[13] != ':' ||
-		t[16] != ':' || t[19] != '.' || t[29] != 'Z' {
-		return false
-	}
-	for _, i := range [...]int{0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22, 23, 24, 25, 26, 27, 28} {
-		if t[i] < '0' || t[i] > '9' {
-			return false
-		}
-	}
-	num := func(i, n int) int {
-		v := 0
-		for _, c := range t[i : i+n] {
-			v = v*10 + int(c-'0')
-		}
-		return v
-	}
-	year, month, day := num(0, 4), num(5, 2), num(8, 2)
-	if month < 1 || month > 12 || day < 1 || num(11, 2) > 23 || num(14, 2) > 59 || num(17, 2) > 59 {
-		return false
-	}
-	days := [...]int{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}[month-1]
-	if month == 2 && year%4 == 0 && (year%100 != 0 || year%400 == 0) {
-		days = 29
-	}
-	return day <= days
-}
-
-// eventLeaf computes the leaf hash and reads the stored hashes of the event
-// on an export line (already checked by checkLine, its CR dropped), with
-// canon as scratch space, which it returns (grown, perhaps).
-func eventLeaf(line []byte, lineNo int, canon []byte) ([]byte, rec, error) {
-	canon, x, ok := appendLineCanonical(canon[:0], line)
-	if ok {
-		return canon, rec{seq: x.seq, leaf: x.leaf, chain: x.chain, sum: sha256.Sum256(canon), ok: leafOK | chainOK}, nil
-	}
-	e, err := parseLine(line, lineNo)
-	if err != nil {
-		return canon, rec{}, err
-	}
-	return eventRec(e, canon)
 }

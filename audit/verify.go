@@ -9,9 +9,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"strconv"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -479,61 +477,6 @@ func (b *batch) stored(i int, e *StoredEvent) {
 		CaseID: f[6], Payload: f[7], LeafHash: f[8], ChainHash: f[9]}
 }
 
-// storedRec hashes a StoredEvent, with canon as scratch space. The fast way
-// writes the canonical encoding from the columns; when the time is not
-// exactly in TimeFormat or the payload not in the form json.Marshal writes,
-// the event is decoded as a store decodes it into an Event and encoded
-// from that, so both ways give the same leaf, or the same error.
-func storedRec(e *StoredEvent, canon []byte) ([]byte, rec, error) {
-	r := rec{seq: e.Seq}
-	if len(e.LeafHash) == sha256.Size {
-		r.leaf, r.ok = [sha256.Size]byte(e.LeafHash), r.ok|leafOK
-	}
-	if len(e.ChainHash) == sha256.Size {
-		r.chain, r.ok = [sha256.Size]byte(e.ChainHash), r.ok|chainOK
-	}
-	canon, ok := appendStoredCanonical(canon[:0], e)
-	if !ok {
-		ev, err := e.event()
-		if err != nil {
-			return canon, r, err
-		}
-		canon = ev.AppendCanonical(append(canon[:0], 0x00))
-	}
-	r.sum = sha256.Sum256(canon)
-	return canon, r, nil
-}
-
-// appendStoredCanonical appends 0x00 and the canonical encoding of e to
-// dst, or reports false when e is not in the form the fast way takes.
-func appendStoredCanonical(dst []byte, e *StoredEvent) ([]byte, bool) {
-	if !canonicalTime(e.At) {
-		return dst, false
-	}
-	dst = append(dst, 0x00)
-	dst = append(dst, Version...)
-	dst = append(dst, "\nseq="...)
-	dst = strconv.AppendUint(dst, e.Seq, 10)
-	dst = append(dst, "\nat="...)
-	dst = append(dst, e.At...)
-	for i, v := range [...][]byte{e.ActorID, e.Role, e.Action, e.SubjectType, e.SubjectID, e.CaseID} {
-		dst = append(dst, lineFields[i].canonical...)
-		dst = appendEscapedBytes(dst, v)
-	}
-	dst = append(dst, '\n')
-	if p := e.Payload; len(p) > 0 && string(p) != "null" {
-		// encoding/json would read invalid UTF-8 as U+FFFD.
-		if !utf8.Valid(p) {
-			return dst, false
-		}
-		var ok bool
-		if dst, p, ok = appendPayloadObject(dst, p); !ok || len(p) > 0 {
-			return dst, false
-		}
-	}
-	return dst, true
-}
-
 // event decodes e as sqlstore did before the fast way: time.Parse for the
 // time, json.Unmarshal for the payload.
 func (e *StoredEvent) event() (*Event, error) {
@@ -549,23 +492,6 @@ func (e *StoredEvent) event() (*Event, error) {
 		}
 	}
 	return ev, nil
-}
-
-// appendEscapedBytes is appendEscaped for a byte slice.
-func appendEscapedBytes(dst, s []byte) []byte {
-	const hexDigits = "0123456789ABCDEF"
-	start := 0
-	for i := 0; ; i++ {
-		i += plainPrefix(s[i:]) // stops at '"' and '\\' too, which are copied
-		if i == len(s) {
-			return append(dst, s[start:]...)
-		}
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '%' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '%', hexDigits[c>>4], hexDigits[c&0xf])
-			start = i + 1
-		}
-	}
 }
 
 // batchSize is how many events travel together through the pipeline;
