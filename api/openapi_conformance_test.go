@@ -33,9 +33,10 @@ import (
 //     maxLength/minLength/maxItems/minItems/maximum/minimum as max=, min=,
 //     len=, lte=, gte= say, enum as oneof= (or the domain's list) says, no
 //     unknown fields;
-//   - every query parameter and header a handler reads is documented, and
-//     every documented query parameter is read; path parameters match the
-//     route's wildcards.
+//   - every query parameter and header a handler reads, and every response
+//     header it sets, is documented, and every documented query parameter
+//     is read; path parameters match the route's wildcards;
+//   - every error code the server can answer is in the Problem schema.
 
 // requestTypes are the types handlers decode bodies into, by name. A
 // handler decoding into a type missing here fails the test: add it.
@@ -66,8 +67,10 @@ type fieldKey struct {
 	name string
 }
 
-// ignoredHeaders are read by handlers but belong to HTTP itself.
-var ignoredHeaders = map[string]bool{"Authorization": true, "Accept": true, "Content-Type": true}
+// ignoredHeaders are read or set by handlers but belong to HTTP itself,
+// or to every response (Retry-After of a 503 or 429).
+var ignoredHeaders = map[string]bool{"Authorization": true, "Accept": true, "Content-Type": true, "Cache-Control": true,
+	"Content-Disposition": true, "Retry-After": true, "Www-Authenticate": true}
 
 func TestOpenAPIConformance(t *testing.T) {
 	t.Parallel()
@@ -175,6 +178,11 @@ func TestOpenAPIConformance(t *testing.T) {
 					t.Errorf("%s %s: %s reads header %q, which openapi.json does not document", rt.method, rt.path, rt.handler, name)
 				}
 			}
+			for name := range fa.sets {
+				if !ignoredHeaders[name] && !o.documentsResponseHeader(name) {
+					t.Errorf("%s %s: %s sets response header %q, which openapi.json does not document", rt.method, rt.path, rt.handler, name)
+				}
+			}
 			if _, ok := documented["header"]["If-Match"]; ok && o.responseContent("412") == nil {
 				t.Errorf("%s %s takes If-Match but documents no 412", rt.method, rt.path)
 			}
@@ -218,8 +226,8 @@ func TestOpenAPIConformance(t *testing.T) {
 				t.Errorf("%s reads %v, want %v", handler, got, want)
 			}
 		}
-		if fa := src.analyze("handleDraftCreate"); !fa.header["Idempotency-Key"] || !slices.Equal(fa.decodes, []string{"draftCreateRequest"}) {
-			t.Errorf("handleDraftCreate: headers %v, decodes %v", fa.header, fa.decodes)
+		if fa := src.analyze("handleDraftCreate"); !fa.header["Idempotency-Key"] || !fa.sets["Location"] || !slices.Equal(fa.decodes, []string{"draftCreateRequest"}) {
+			t.Errorf("handleDraftCreate: reads headers %v, sets %v, decodes %v", fa.header, fa.sets, fa.decodes)
 		}
 	})
 }
@@ -368,6 +376,21 @@ func (o *operation) params(d *openapiDoc) map[string]map[string]map[string]any {
 		}
 	}
 	return out
+}
+
+// documentsResponseHeader reports whether some response documents the header.
+func (o *operation) documentsResponseHeader(name string) bool {
+	rs, _ := o.raw["responses"].(map[string]any)
+	for _, r := range rs {
+		rm, _ := r.(map[string]any)
+		hs, _ := rm["headers"].(map[string]any)
+		for h := range hs {
+			if http.CanonicalHeaderKey(h) == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // responseContent returns the media types documented for status, or nil.
@@ -704,13 +727,15 @@ func stringLit(e ast.Expr) (string, bool) {
 type funcReads struct {
 	query, header map[string]bool
 	decodes       []string
+	// sets are the response headers it sets.
+	sets map[string]bool
 }
 
 // analyze follows a handler and the package functions and closures it
 // calls, binding string arguments to their parameters, and collects every
 // q.Get(name) on r.URL.Query(), r.Header.Get(name) and s.decode(w, r, &v).
 func (src *source) analyze(handler string) *funcReads {
-	out := &funcReads{query: map[string]bool{}, header: map[string]bool{}}
+	out := &funcReads{query: map[string]bool{}, header: map[string]bool{}, sets: map[string]bool{}}
 	if fd := src.funcs[handler]; fd != nil {
 		src.walk(out, fd.Type, fd.Body, map[string]string{}, nil, 0)
 	}
@@ -783,6 +808,10 @@ func (src *source) walk(out *funcReads, ft *ast.FuncType, body *ast.BlockStmt, e
 				if name, ok := str(call.Args[0]); ok {
 					out.header[http.CanonicalHeaderKey(name)] = true
 				}
+			case (fun.Sel.Name == "Set" || fun.Sel.Name == "Add") && len(call.Args) == 2 && isHeaderCall(fun.X):
+				if name, ok := str(call.Args[0]); ok {
+					out.sets[http.CanonicalHeaderKey(name)] = true
+				}
 			case fun.Sel.Name == "decode" && len(call.Args) == 3:
 				if u, ok := call.Args[2].(*ast.UnaryExpr); ok {
 					if id, ok := u.X.(*ast.Ident); ok {
@@ -829,6 +858,12 @@ func bind(ft *ast.FuncType, args []ast.Expr, str func(ast.Expr) (string, bool)) 
 		}
 	}
 	return env
+}
+
+// isHeaderCall reports whether e is w.Header().
+func isHeaderCall(e ast.Expr) bool {
+	call, ok := e.(*ast.CallExpr)
+	return ok && len(call.Args) == 0 && isSelector(call.Fun, "Header")
 }
 
 // isURLQuery reports whether e is x.URL.Query().
