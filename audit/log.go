@@ -31,7 +31,11 @@ const (
 	ActionDraftVigilance   = "draft.vigilance"
 	ActionRecordSigned     = "record.signed"
 	ActionRecordCorrected  = "record.corrected"
-	ActionCheckpointSigned = "checkpoint.signed"
+	// A correction that needs a second signature waits; a supervisor then
+	// countersigns it (record.corrected) or refuses it.
+	ActionRecordCorrectionPending = "record.correction_pending"
+	ActionRecordCorrectionRefused = "record.correction_refused"
+	ActionCheckpointSigned        = "checkpoint.signed"
 )
 
 // EventFilter selects events; nil fields are not applied.

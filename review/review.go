@@ -229,6 +229,10 @@ type SignOff struct {
 type Correction struct {
 	Content string
 	Reason  string
+	// ConfirmHighStakes confirms the statements about risk, safeguarding,
+	// capacity or health that the correction adds; without it such a
+	// correction is refused, listing them.
+	ConfirmHighStakes bool
 }
 
 // Countersign is a supervisor's second signature on a draft its reviewer
@@ -263,9 +267,15 @@ type Entry struct {
 	Supersedes    string     `json:"supersedes,omitempty"`
 	Correction    string     `json:"correction,omitempty"`
 	// SupersededBy names the entry that corrected this one.
-	SupersededBy    string     `json:"superseded_by,omitempty"`
-	CountersignedBy string     `json:"countersigned_by,omitempty"`
-	CountersignedAt *time.Time `json:"countersigned_at,omitempty"`
+	SupersededBy string `json:"superseded_by,omitempty"`
+	// Pending marks a correction waiting for a supervisor's countersignature:
+	// until then the entry it corrects stays in force.
+	Pending bool `json:"pending,omitempty"`
+	// PendingCorrection names the correction of this entry that waits for a
+	// countersignature.
+	PendingCorrection string     `json:"pending_correction,omitempty"`
+	CountersignedBy   string     `json:"countersigned_by,omitempty"`
+	CountersignedAt   *time.Time `json:"countersigned_at,omitempty"`
 	// EditRatio and Diff show what the signer changed from the AI draft:
 	// equal runs are as the model drafted them.
 	EditRatio float64  `json:"edit_ratio"`
@@ -371,10 +381,17 @@ type Store interface {
 	// FindRecord returns the signed entries of a case, corrected ones
 	// included, each naming the entry it supersedes or is superseded by.
 	FindRecord(ctx context.Context, caseID string) ([]*Entry, error)
-	// CorrectEntry signs a new entry that supersedes entryID with a reason.
-	// Returns ENOTFOUND, EFORBIDDEN, ECONFLICT when the entry was already
-	// corrected, EINVALID.
+	// CorrectEntry signs a new entry that supersedes entryID with a reason,
+	// or, when the correction needs a countersignature (DecideCorrection),
+	// stores it pending. Returns ENOTFOUND, EFORBIDDEN, ECONFLICT when the
+	// entry was already corrected or a correction of it waits, EINVALID.
 	CorrectEntry(ctx context.Context, caseID, entryID string, c Correction) (*Entry, error)
+	// CountersignCorrection signs a pending correction into the record
+	// with both signers; RefuseCorrection turns it down with a reason and
+	// the corrected entry stays in force. Both return ENOTFOUND, EFORBIDDEN
+	// (see DecideCorrectionVerdict), ECONFLICT when it no longer waits.
+	CountersignCorrection(ctx context.Context, caseID, correctionID, comment string) (*Entry, error)
+	RefuseCorrection(ctx context.Context, caseID, correctionID, reason string) (*Entry, error)
 
 	// ClaimJob leases the next queued draft (or one whose lease expired)
 	// to owner. Returns ENOTFOUND when there is none.

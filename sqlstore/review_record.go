@@ -4,11 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/countersign/countersign"
-	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/review"
 )
 
@@ -105,72 +103,201 @@ func (db *DB) FindRecord(ctx context.Context, caseID string) ([]*review.Entry, e
 	if err := db.r.SelectContext(ctx, &rows, db.r.Rebind(recordQuery+` WHERE e.case_id = ? ORDER BY e.signed_at, e.id`), caseID); err != nil {
 		return nil, db.translate(fmt.Errorf("find record: %w", err))
 	}
-	entries := make([]*review.Entry, len(rows))
+	pending, err := db.pendingCorrections(ctx, db.r, caseID)
+	if err != nil {
+		return nil, err
+	}
+	entries := make([]*review.Entry, 0, len(rows)+len(pending))
 	for i := range rows {
 		e, err := rows[i].toDomain()
 		if err != nil {
 			return nil, err
 		}
-		entries[i] = e
+		entries = append(entries, e)
+		if p := pending[e.ID]; p != nil {
+			// The correction waits beside the entry it corrects, which
+			// stays in force until a supervisor countersigns it.
+			e.PendingCorrection = p.ID
+			entries = append(entries, p)
+		}
 	}
 	return entries, nil
 }
 
-// CorrectEntry signs a new entry of the case record that supersedes an
-// earlier one, with a reason. The earlier entry is locked and stays visible;
-// each entry can be corrected once, so corrections form a chain whose last
-// link is the current text. The correction is written by a person, so it is
-// not marked AI-drafted.
-func (db *DB) CorrectEntry(ctx context.Context, caseID, entryID string, c review.Correction) (*review.Entry, error) {
-	if _, err := countersign.ActorFrom(ctx); err != nil {
+// correctionColumns are the columns of a pending or decided correction,
+// read as an entry.
+const correctionColumns = `id, case_id, supersedes, kind, content, reason, signed_by, signed_at, status`
+
+type correctionRow struct {
+	ID         string    `db:"id"`
+	CaseID     string    `db:"case_id"`
+	Supersedes string    `db:"supersedes"`
+	Kind       string    `db:"kind"`
+	Content    string    `db:"content"`
+	Reason     string    `db:"reason"`
+	SignedBy   string    `db:"signed_by"`
+	SignedAt   time.Time `db:"signed_at"`
+	Status     string    `db:"status"`
+}
+
+func (r *correctionRow) toDomain() *review.Entry {
+	return &review.Entry{ID: r.ID, CaseID: r.CaseID, Kind: r.Kind, Content: r.Content, SignedBy: r.SignedBy,
+		SignedAt: r.SignedAt.UTC(), Supersedes: r.Supersedes, Correction: r.Reason, Pending: r.Status == correctionPending}
+}
+
+// Statuses of record_corrections rows.
+const (
+	correctionPending       = "pending"
+	correctionCountersigned = "countersigned"
+	correctionRefused       = "refused"
+)
+
+// pendingCorrections returns the corrections of a case waiting for a
+// countersignature, by the id of the entry each corrects.
+func (db *DB) pendingCorrections(ctx context.Context, q queryer, caseID string) (map[string]*review.Entry, error) {
+	var rows []correctionRow
+	if err := q.SelectContext(ctx, &rows, q.Rebind(`
+		SELECT `+correctionColumns+` FROM record_corrections WHERE case_id = ? AND status = ?`), caseID, correctionPending); err != nil {
+		return nil, db.translate(fmt.Errorf("find pending corrections: %w", err))
+	}
+	out := make(map[string]*review.Entry, len(rows))
+	for i := range rows {
+		out[rows[i].Supersedes] = rows[i].toDomain()
+	}
+	return out, nil
+}
+
+// lockedEntry locks a case, then reads one of its signed entries with the
+// correction waiting on it, if any.
+func (db *DB) lockedEntry(ctx context.Context, tx *Tx, caseID, entryID string) (*review.Entry, error) {
+	if err := db.lockCase(ctx, tx, caseID); err != nil {
 		return nil, err
 	}
-	var fields []countersign.FieldError
-	switch {
-	case strings.TrimSpace(c.Content) == "":
-		fields = append(fields, countersign.FieldError{Field: "content", Message: "Give the corrected text."})
-	case len(c.Content) > review.MaxContentBytes:
-		fields = append(fields, countersign.FieldError{Field: "content", Message: fmt.Sprintf("The text is too long: at most %d bytes.", review.MaxContentBytes)})
-	case !review.ValidText(c.Content):
-		fields = append(fields, countersign.FieldError{Field: "content", Message: "The text contains a NUL character or invalid UTF-8."})
+	var row entryRow
+	if err := tx.GetContext(ctx, &row, tx.Rebind(recordQuery+` WHERE e.id = ? AND e.case_id = ?`), entryID, caseID); err != nil {
+		return nil, notFound(db.translate(err), "There is no entry with this id in the case's record.")
 	}
-	switch {
-	case strings.TrimSpace(c.Reason) == "":
-		fields = append(fields, countersign.FieldError{Field: "reason", Message: "Say why the entry is corrected."})
-	case len(c.Reason) > 2000 || !review.ValidText(c.Reason):
-		fields = append(fields, countersign.FieldError{Field: "reason", Message: "The reason must be text of at most 2000 bytes."})
+	e, err := row.toDomain()
+	if err != nil {
+		return nil, err
 	}
-	if len(fields) > 0 {
-		return nil, countersign.InvalidFields("The entry could not be corrected.", fields...)
+	pending, err := db.pendingCorrections(ctx, tx, caseID)
+	if err != nil {
+		return nil, err
 	}
-	a := actor(ctx)
-	if a.Role != countersign.RoleWorker && a.Role != countersign.RoleSupervisor {
-		return nil, countersign.Errorf(countersign.EFORBIDDEN, "Only the case's worker or a supervisor of its team can correct the record.")
+	if p := pending[e.ID]; p != nil {
+		e.PendingCorrection = p.ID
+	}
+	return e, nil
+}
+
+// CorrectEntry applies review.DecideCorrection: a new entry supersedes an
+// earlier one at once, or waits for a countersignature with the earlier
+// entry still in force. The case is locked, so a correction signed and one
+// left pending cannot both be made of the same entry.
+func (db *DB) CorrectEntry(ctx context.Context, caseID, entryID string, c review.Correction) (*review.Entry, error) {
+	a, err := countersign.ActorFrom(ctx)
+	if err != nil {
+		return nil, err
 	}
 	var e *review.Entry
-	err := db.withTx(ctx, func(tx *Tx) error {
-		if _, err := db.findCase(ctx, tx, caseID, true); err != nil {
+	err = db.withTx(ctx, func(tx *Tx) error {
+		cs, err := db.findCase(ctx, tx, caseID, true)
+		if err != nil {
 			return err
 		}
-		var old entryRow
-		if err := tx.GetContext(ctx, &old, tx.Rebind(recordQuery+` WHERE e.id = ? AND e.case_id = ?`), entryID, caseID); err != nil {
-			return notFound(db.translate(err), "There is no entry with this id in the case's record.")
+		old, err := db.lockedEntry(ctx, tx, caseID, entryID)
+		if err != nil {
+			return err
 		}
-		if old.SupersededBy != nil {
-			return countersign.Errorf(countersign.ECONFLICT, "This entry has already been corrected by %s; correct the latest version.", *old.SupersededBy)
+		res, err := review.DecideCorrection(review.CorrectionInput{Actor: a, Case: cs, Old: old, Correction: c,
+			Policy: db.policy(), Now: tx.now})
+		if err != nil {
+			return err
 		}
-		e = &review.Entry{ID: countersign.NewID(countersign.PrefixEntry), CaseID: caseID, Kind: old.Kind, Content: c.Content,
-			SignedBy: a.UserID, SignedAt: tx.now, Supersedes: old.ID, Correction: c.Reason}
-		if err := insertEntry(ctx, tx, e); err != nil {
+		e = res.Entry
+		if e.Pending {
+			if _, err := tx.ExecContext(ctx, tx.Rebind(`
+				INSERT INTO record_corrections (`+correctionColumns+`)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), e.ID, e.CaseID, e.Supersedes, e.Kind, e.Content, e.Correction,
+				e.SignedBy, e.SignedAt, correctionPending); err != nil {
+				if isConflict(db.translate(err)) {
+					return countersign.Errorf(countersign.ECONFLICT, "A correction of this entry is already waiting for a countersignature.")
+				}
+				return fmt.Errorf("insert pending correction: %w", err)
+			}
+		} else if err := insertEntry(ctx, tx, e); err != nil {
 			if isConflict(db.translate(err)) {
 				return countersign.Errorf(countersign.ECONFLICT, "This entry has just been corrected by someone else; correct the latest version.")
 			}
 			return err
 		}
-		return tx.record(ctx, a, audit.ActionRecordCorrected, "record_entry", e.ID, caseID, audit.Payload{
-			"supersedes": old.ID, "content_sha256": sha256Hex(c.Content), "reason_sha256": sha256Hex(c.Reason),
-			"previous_sha256": sha256Hex(old.Content),
-		})
+		return tx.apply(ctx, res.Events)
+	})
+	return e, err
+}
+
+// CountersignCorrection applies review.DecideCorrectionVerdict: a pending
+// correction becomes the entry in force, with both signers.
+func (db *DB) CountersignCorrection(ctx context.Context, caseID, correctionID, comment string) (*review.Entry, error) {
+	return db.decideCorrection(ctx, caseID, correctionID, true, comment, "")
+}
+
+// RefuseCorrection applies review.DecideCorrectionVerdict: the pending
+// correction is turned down and the entry it corrects stays in force.
+func (db *DB) RefuseCorrection(ctx context.Context, caseID, correctionID, reason string) (*review.Entry, error) {
+	return db.decideCorrection(ctx, caseID, correctionID, false, "", reason)
+}
+
+func (db *DB) decideCorrection(ctx context.Context, caseID, correctionID string, sign bool, comment, reason string) (*review.Entry, error) {
+	a, err := countersign.ActorFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var e *review.Entry
+	err = db.withTx(ctx, func(tx *Tx) error {
+		cs, err := db.findCase(ctx, tx, caseID, true)
+		if err != nil {
+			return err
+		}
+		var row correctionRow
+		if err := tx.GetContext(ctx, &row, tx.Rebind(`
+			SELECT `+correctionColumns+` FROM record_corrections WHERE id = ? AND case_id = ?`), correctionID, caseID); err != nil {
+			return notFound(db.translate(err), "There is no correction with this id in the case's record.")
+		}
+		pending := row.toDomain()
+		old, err := db.lockedEntry(ctx, tx, caseID, row.Supersedes)
+		if err != nil {
+			return err
+		}
+		res, err := review.DecideCorrectionVerdict(review.CorrectionVerdictInput{Actor: a, Case: cs, Pending: pending, Old: old,
+			Countersign: sign, Comment: comment, Reason: reason, Now: tx.now})
+		if err != nil {
+			return err
+		}
+		status := correctionRefused
+		if sign {
+			status = correctionCountersigned
+		}
+		up, err := tx.ExecContext(ctx, tx.Rebind(`
+			UPDATE record_corrections SET status = ?, decided_by = ?, decided_at = ?, comment = ?, refusal_reason = ?
+			WHERE id = ? AND status = ?`), status, a.UserID, tx.now, comment, reason, correctionID, correctionPending)
+		if err != nil {
+			return fmt.Errorf("decide correction: %w", err)
+		}
+		if n, _ := up.RowsAffected(); n != 1 {
+			return countersign.Errorf(countersign.ECONFLICT, "This correction has just been decided by someone else.")
+		}
+		e = res.Entry
+		if sign {
+			if err := insertEntry(ctx, tx, e); err != nil {
+				if isConflict(db.translate(err)) {
+					return countersign.Errorf(countersign.ECONFLICT, "The entry has been corrected since; this correction can no longer be signed.")
+				}
+				return err
+			}
+		}
+		return tx.apply(ctx, res.Events)
 	})
 	return e, err
 }

@@ -29,6 +29,7 @@ CREATE TABLE record_corrections (
     status         TEXT NOT NULL CHECK (status IN ('pending', 'countersigned', 'refused')),
     decided_by     TEXT REFERENCES users (id),
     decided_at     TIMESTAMPTZ,
+    comment        TEXT NOT NULL DEFAULT '',
     refusal_reason TEXT NOT NULL DEFAULT ''
 );
 -- At most one correction of an entry waits at a time.
