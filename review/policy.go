@@ -15,9 +15,6 @@ import (
 	"github.com/countersign/countersign/assistant"
 )
 
-// EnvPolicy names the variable holding the path of the policy file.
-const EnvPolicy = "COUNTERSIGN_POLICY"
-
 // Policy holds the sign-off rules an authority configures: which drafts
 // need a supervisor's countersignature, which kinds of draft are disabled
 // for which case types, how fast a reviewer may read, how long a draft may
@@ -159,12 +156,6 @@ func LoadPolicy(path string) (*Policy, error) {
 		return nil, &PolicyError{Path: path, Message: "the file cannot be read: " + errors.Unwrap(err).Error()}
 	}
 	return ParsePolicy(path, buf)
-}
-
-// LoadPolicyFromEnv loads the policy file named by COUNTERSIGN_POLICY, or
-// returns DefaultPolicy when it is unset.
-func LoadPolicyFromEnv(getenv func(string) string) (*Policy, error) {
-	return LoadPolicy(getenv(EnvPolicy))
 }
 
 // ParsePolicy parses and validates a policy document; path names it in errors.

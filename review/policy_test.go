@@ -81,15 +81,15 @@ vigilance:
 
 func TestLoadPolicy(t *testing.T) {
 	t.Parallel()
-	p, err := review.LoadPolicyFromEnv(func(string) string { return "" })
+	p, err := review.LoadPolicy("")
 	if err != nil || p.ReadingSpeed != review.ReadingSpeed {
-		t.Fatalf("unset variable: %+v, %v", p, err)
+		t.Fatalf("no file: %+v, %v", p, err)
 	}
 	path := filepath.Join(t.TempDir(), "policy.yaml")
 	if err := os.WriteFile(path, []byte("reading_speed_wpm: 300\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p, err = review.LoadPolicyFromEnv(func(k string) string { return map[string]string{review.EnvPolicy: path}[k] })
+	p, err = review.LoadPolicy(path)
 	if err != nil || p.ReadingSpeed != 300 {
 		t.Fatalf("loaded %+v, %v", p, err)
 	}

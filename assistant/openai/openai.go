@@ -76,49 +76,6 @@ type Config struct {
 	Logger     *slog.Logger
 }
 
-// ConfigFromEnv reads a Config from the environment through getenv:
-// OPENAI_BASE_URL, OPENAI_API_KEY, COUNTERSIGN_MODEL, COUNTERSIGN_MODEL_ONPREM,
-// AZURE_OPENAI_DEPLOYMENT, AZURE_OPENAI_API_VERSION, COUNTERSIGN_MODEL_TIMEOUT
-// (a Go duration) and COUNTERSIGN_MODEL_MAX_RETRIES. It reports ok=false when
-// no endpoint is configured, in which case the caller uses the offline
-// extractive drafter.
-func ConfigFromEnv(getenv func(string) string) (cfg Config, ok bool, err error) {
-	cfg = Config{
-		BaseURL: getenv("OPENAI_BASE_URL"),
-		APIKey:  getenv("OPENAI_API_KEY"),
-		Model:   getenv("COUNTERSIGN_MODEL"),
-		Azure: AzureConfig{
-			Deployment: getenv("AZURE_OPENAI_DEPLOYMENT"),
-			APIVersion: getenv("AZURE_OPENAI_API_VERSION"),
-		},
-	}
-	if cfg.BaseURL == "" && cfg.APIKey == "" {
-		return Config{}, false, nil
-	}
-	if v := getenv("COUNTERSIGN_MODEL_ONPREM"); v != "" {
-		if cfg.OnPremises, err = strconv.ParseBool(v); err != nil {
-			return Config{}, false, fmt.Errorf("COUNTERSIGN_MODEL_ONPREM: %w", err)
-		}
-	}
-	if v := getenv("COUNTERSIGN_MODEL_TIMEOUT"); v != "" {
-		if cfg.Timeout, err = time.ParseDuration(v); err != nil {
-			return Config{}, false, fmt.Errorf("COUNTERSIGN_MODEL_TIMEOUT: %w", err)
-		}
-	}
-	if v := getenv("COUNTERSIGN_MODEL_MAX_RETRIES"); v != "" {
-		if cfg.MaxRetries, err = strconv.Atoi(v); err != nil {
-			return Config{}, false, fmt.Errorf("COUNTERSIGN_MODEL_MAX_RETRIES: %w", err)
-		}
-	}
-	if cfg.Model == "" && cfg.Azure.Deployment != "" {
-		cfg.Model = cfg.Azure.Deployment
-	}
-	if cfg.Model == "" {
-		return Config{}, false, fmt.Errorf("COUNTERSIGN_MODEL must name the model when an endpoint is configured")
-	}
-	return cfg, true, nil
-}
-
 // Client is an assistant.Model backed by an OpenAI-compatible endpoint. It is
 // safe for concurrent use.
 type Client struct {

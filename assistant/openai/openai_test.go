@@ -188,32 +188,6 @@ func TestRetryAfter(t *testing.T) {
 	}
 }
 
-func TestConfigFromEnv(t *testing.T) {
-	t.Parallel()
-	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-
-	if _, ok, err := ConfigFromEnv(env(nil)); ok || err != nil {
-		t.Fatalf("empty env: ok = %v, err = %v", ok, err)
-	}
-	cfg, ok, err := ConfigFromEnv(env(map[string]string{
-		"OPENAI_BASE_URL": "http://vllm:8000/v1", "COUNTERSIGN_MODEL": "mistral", "COUNTERSIGN_MODEL_ONPREM": "true",
-		"COUNTERSIGN_MODEL_TIMEOUT": "30s", "COUNTERSIGN_MODEL_MAX_RETRIES": "5",
-	}))
-	if err != nil || !ok || !cfg.OnPremises || cfg.Timeout != 30*time.Second || cfg.MaxRetries != 5 || cfg.Model != "mistral" {
-		t.Fatalf("cfg = %+v, ok = %v, err = %v", cfg, ok, err)
-	}
-	cfg, _, err = ConfigFromEnv(env(map[string]string{"OPENAI_BASE_URL": "https://x.openai.azure.com", "OPENAI_API_KEY": "k", "AZURE_OPENAI_DEPLOYMENT": "drafts"}))
-	if err != nil || cfg.Model != "drafts" || cfg.Azure.Deployment != "drafts" {
-		t.Fatalf("azure cfg = %+v, err = %v", cfg, err)
-	}
-	if _, _, err := ConfigFromEnv(env(map[string]string{"OPENAI_API_KEY": "k"})); err == nil {
-		t.Fatal("want an error without a model name")
-	}
-	if _, _, err := ConfigFromEnv(env(map[string]string{"OPENAI_API_KEY": "k", "COUNTERSIGN_MODEL": "m", "COUNTERSIGN_MODEL_ONPREM": "maybe"})); err == nil {
-		t.Fatal("want an error for a bad boolean")
-	}
-}
-
 func TestProvider(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {

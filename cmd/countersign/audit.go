@@ -23,10 +23,8 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		fmt.Fprintln(stderr, "Use: countersign audit verify|checkpoint|export|key")
 		return 2
 	}
-	cfg := defaultConfig(getenv)
 	fs := flag.NewFlagSet("audit "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.DSN, "db", cfg.DSN, "database: a SQLite file path or a postgres:// URL")
 	file := fs.String("file", "", "verify: an export file (- for stdin) instead of the live database")
 	// --key may be repeated (a key rotation: old and new key) and each
 	// value may list several keys separated by commas.
@@ -42,7 +40,12 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	since := fs.String("since", "", "verify: the checkpoint you saved last time, to prove the log only grew")
 	save := fs.String("save", "", "verify: write the verified checkpoint to this file for next time")
 	quiet := fs.Bool("quiet", false, "verify: no progress output")
-	if err := fs.Parse(args[1:]); err != nil {
+	cfg, err := loadConfig(fs, args[1:], getenv, "config", "db", "audit-key", "audit-origin")
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "countersign audit %s: %s\n", args[0], describe(err))
 		return 2
 	}
 	fail := func(err error) int {

@@ -14,9 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strconv"
-	"strings"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -40,7 +38,7 @@ func main() {
 const usage = `Usage: countersign <command> [flags]
 
 Commands:
-  serve [--addr :8080] [--demo] [--db PATH|URL]   run the service
+  serve [--addr :8080] [--demo] [--db PATH|URL]   run the service (settings: countersign serve --help)
   migrate [--db PATH|URL]                          apply database migrations and exit
   user add --name N --email E --role R [--team T]  add a user (creates the team if needed)
   token create --email E [--label L] [--days N]    issue an API token for a user
@@ -50,23 +48,18 @@ Commands:
   audit export                                     write the audit log as NDJSON to stdout
   audit key                                        print the public verifier key
   bench [flags]                                    drive the API and report throughput and latency
+  version                                          print the version of this binary and of its API
 
-Configuration (environment):
-  DATABASE_URL               postgres://… or a SQLite file path (default ./countersign.db)
-  OPENAI_BASE_URL, OPENAI_API_KEY, COUNTERSIGN_MODEL, COUNTERSIGN_MODEL_ONPREM=true
-                             an OpenAI-compatible model endpoint (default: offline drafter)
-  COUNTERSIGN_DIRECTORY      a YAML or JSON list of local services (id, name, description) referrals may name
-  COUNTERSIGN_AUDIT_KEY      file holding the checkpoint signing key (default ./countersign-audit.key)
-  COUNTERSIGN_AUDIT_ORIGIN   the log's name in checkpoints (default countersign.local/audit)
-  COUNTERSIGN_REQUIRE_CONSENT=false
-                             drafts need no recorded consent of the client (default: they do;
-                             a recorded refusal or withdrawal is honoured either way)
-  COUNTERSIGN_SECURE_COOKIES=true
-                             mark the web interface's cookies Secure (behind a TLS-terminating proxy)
-  COUNTERSIGN_TOKEN_CACHE    how long an accepted API token is accepted again without a database read
-                             (default 1s; 0 reads it on every call). A token revoked on another replica
-                             or with the CLI stops working within this time; on the same replica, at once
+Every command reads the settings of countersign serve --help from its flags (serve
+takes them all), the environment, and the YAML file named by --config or COUNTERSIGN_CONFIG.
 `
+
+// version is this release. api/openapi.json's info.version and
+// info.description say the same as `countersign version`; a test keeps them so.
+const version = "1.0.0"
+
+// description is what `countersign version` says the service is.
+const description = "AI drafts, humans sign: a language model drafts from case notes, and nothing it drafts enters the case record until a named person signs it off. JSON API with bearer tokens; errors are RFC 9457 problem+json."
 
 // run dispatches a command and returns the process exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
@@ -94,6 +87,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return runAudit(ctx, args[1:], stdout, stderr, getenv)
 	case "bench":
 		err = runBench(ctx, args[1:], stdout, stderr, getenv)
+	case "version":
+		fmt.Fprintf(stdout, "countersign %s (%s)\n%s\n", version, runtime.Version(), description)
+		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -103,6 +99,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
+	}
+	if ce := (*ConfigError)(nil); errors.As(err, &ce) {
+		fmt.Fprintf(stderr, "countersign %s: %s\n", args[0], ce.Message)
+		return 2
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "countersign %s: %s\n", args[0], describe(err))
@@ -124,59 +124,18 @@ func describe(err error) string {
 	return err.Error()
 }
 
-// Config is what the service reads from flags and the environment.
-type Config struct {
-	Addr         string
-	DSN          string
-	Demo         bool
-	AuditKeyPath string
-	AuditOrigin  string
-	Workers      int
-	// Lease is how long a drafting worker holds a draft before another
-	// process may take it over.
-	Lease time.Duration
-	// SequenceEvery and CheckpointEvery pace the background audit work.
-	SequenceEvery   time.Duration
-	CheckpointEvery time.Duration
-	MaxBodyBytes    int64
-	ShutdownTimeout time.Duration
-	// ReadHeaderTimeout cuts off clients that send their headers slowly.
-	ReadHeaderTimeout time.Duration
-}
-
-func defaultConfig(getenv func(string) string) Config {
-	c := Config{Addr: ":8080", DSN: getenv("DATABASE_URL"), AuditKeyPath: getenv("COUNTERSIGN_AUDIT_KEY"),
-		AuditOrigin: getenv("COUNTERSIGN_AUDIT_ORIGIN"), Workers: 4, SequenceEvery: 200 * time.Millisecond,
-		CheckpointEvery: 500 * time.Millisecond, MaxBodyBytes: 256 << 10, ShutdownTimeout: 20 * time.Second,
-		ReadHeaderTimeout: 5 * time.Second}
-	if c.DSN == "" {
-		c.DSN = "countersign.db"
-	}
-	if c.AuditOrigin == "" {
-		c.AuditOrigin = "countersign.local/audit"
-	}
-	return c
-}
-
-// keyPath places the signing key beside a SQLite database, or in the
-// working directory for PostgreSQL, unless configured.
-func (c *Config) keyPath() string {
-	if c.AuditKeyPath != "" {
-		return c.AuditKeyPath
-	}
-	if !strings.Contains(c.DSN, "://") {
-		return filepath.Join(filepath.Dir(c.DSN), "countersign-audit.key")
-	}
-	return "countersign-audit.key"
-}
-
 // Main is the running service; end-to-end tests drive it directly.
 type Main struct {
+	// Config is read from the environment by NewMain, and again with the
+	// flags by ParseFlags; tests change its fields before Run.
 	Config Config
 	Stdout io.Writer
 	Stderr io.Writer
+	// Getenv is the environment the configuration is read from.
 	Getenv func(string) string
 	Logger *slog.Logger
+	// configErr is a bad setting found by NewMain, returned by Run.
+	configErr error
 
 	DB      *sqlstore.DB
 	Server  *api.Server
@@ -191,24 +150,33 @@ type Main struct {
 	started bool
 }
 
-// NewMain returns a Main with the default configuration.
+// NewMain returns a Main configured from the environment (and the file it
+// names); a bad setting is returned by Run.
 func NewMain(stdout, stderr io.Writer, getenv func(string) string) *Main {
-	return &Main{Config: defaultConfig(getenv), Stdout: stdout, Stderr: stderr, Getenv: getenv,
+	cfg, err := loadConfig(nil, nil, getenv)
+	return &Main{Config: cfg, configErr: err, Stdout: stdout, Stderr: stderr, Getenv: getenv,
 		Logger: slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 }
 
-// ParseFlags reads the serve flags.
+// ParseFlags reads the configuration again, with the serve flags, which
+// beat the environment and the file. --help prints the settings to Stdout
+// and returns flag.ErrHelp.
 func (m *Main) ParseFlags(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
-	fs.StringVar(&m.Config.Addr, "addr", m.Config.Addr, "address to listen on")
-	fs.StringVar(&m.Config.DSN, "db", m.Config.DSN, "database: a SQLite file path or a postgres:// URL")
-	fs.BoolVar(&m.Config.Demo, "demo", false, "seed a demo team and case and print tokens to try")
-	fs.IntVar(&m.Config.Workers, "workers", m.Config.Workers, "drafts generated at once")
-	fs.DurationVar(&m.Config.Lease, "lease", 2*time.Minute, "how long a worker holds a draft it generates before another may take it over")
-	fs.DurationVar(&m.Config.ShutdownTimeout, "shutdown-timeout", m.Config.ShutdownTimeout, "how long in-flight requests and drafts may finish on SIGTERM")
-	fs.Int64Var(&m.Config.MaxBodyBytes, "max-body", m.Config.MaxBodyBytes, "largest accepted request body in bytes")
-	return fs.Parse(args)
+	fs.SetOutput(io.Discard)
+	cfg, err := loadConfig(fs, args, m.Getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(m.Stdout, serveHelp())
+		return err
+	}
+	if err == nil && fs.NArg() > 0 {
+		err = &ConfigError{Message: fmt.Sprintf("serve takes no argument %q; settings are flags such as --addr :8080.", fs.Arg(0))}
+	}
+	if err != nil {
+		return err
+	}
+	m.Config, m.configErr = cfg, nil
+	return nil
 }
 
 // Addr returns the address the service listens on, once running.
@@ -222,25 +190,23 @@ func (m *Main) Addr() string {
 // Run opens the database, starts the background workers and the HTTP server,
 // and returns; Close stops them.
 func (m *Main) Run(ctx context.Context) error {
+	if m.configErr != nil {
+		return m.configErr
+	}
+	policy, err := review.LoadPolicy(m.Config.PolicyPath)
+	if err != nil {
+		return &ConfigError{Message: fmt.Sprintf("The review policy (--policy, COUNTERSIGN_POLICY) is refused: %v", err)}
+	}
+	directory, err := m.directory()
+	if err != nil {
+		return err
+	}
 	db, err := sqlstore.Open(ctx, m.Config.DSN)
 	if err != nil {
 		return err
 	}
 	m.DB = db
-	if db.Policy, err = review.LoadPolicyFromEnv(m.Getenv); err != nil {
-		return err
-	}
-	db.TokenCache = time.Second
-	if v := m.Getenv("COUNTERSIGN_TOKEN_CACHE"); v != "" {
-		if db.TokenCache, err = time.ParseDuration(v); err != nil || db.TokenCache < 0 {
-			return fmt.Errorf("COUNTERSIGN_TOKEN_CACHE must be a duration such as 1s, or 0 to read every token from the database: %q", v)
-		}
-	}
-	if v := m.Getenv("COUNTERSIGN_REQUIRE_CONSENT"); v != "" {
-		if db.RequireConsent, err = strconv.ParseBool(v); err != nil {
-			return fmt.Errorf("COUNTERSIGN_REQUIRE_CONSENT must be true or false: %w", err)
-		}
-	}
+	db.Policy, db.TokenCache, db.RequireConsent = policy, m.Config.TokenCache, m.Config.RequireConsent
 	signer, vkey, err := audit.LoadOrCreateSigner(m.Config.keyPath(), m.Config.AuditOrigin)
 	if err != nil {
 		return err
@@ -255,10 +221,6 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	directory, err := m.directory()
-	if err != nil {
-		return err
-	}
 	m.Model = model
 	host, _ := os.Hostname()
 	m.Runner = &review.Runner{Store: db, Drafter: &assistant.Drafter{Model: model, Directory: directory}, Logger: m.Logger,
@@ -267,8 +229,11 @@ func (m *Main) Run(ctx context.Context) error {
 	s := api.NewServer()
 	s.Identity, s.Cases, s.Review, s.Audit, s.AuditProofs = db, db, db, db, m.Notary
 	s.Export = db.Export
-	s.StatsRealIDs = m.Getenv("COUNTERSIGN_STATS_REAL_IDS") == "true"
-	s.SecureCookies = m.Getenv("COUNTERSIGN_SECURE_COOKIES") == "true"
+	s.StatsRealIDs = m.Config.StatsRealIDs
+	s.SecureCookies = m.Config.SecureCookies
+	if m.Config.RateLimit > 0 {
+		s.RateLimit = &api.RateLimit{PerSecond: m.Config.RateLimit, Burst: m.Config.RateBurst}
+	}
 	s.Logger, s.MaxBodyBytes, s.DraftQueued = m.Logger, m.Config.MaxBodyBytes, m.Runner.Wake
 	s.Checks["database"] = db.Ping
 	s.VerifyLog = func(ctx context.Context) (*audit.Report, error) {
@@ -321,21 +286,22 @@ func (m *Main) Run(ctx context.Context) error {
 // model returns the configured OpenAI-compatible client, or the offline
 // extractive drafter when no endpoint is configured.
 func (m *Main) model() (assistant.Model, error) {
-	cfg, ok, err := openai.ConfigFromEnv(m.Getenv)
-	if err != nil {
-		return nil, err
-	}
+	cfg, ok := m.Config.openAI()
 	if !ok {
 		return assistant.Extractive{}, nil
 	}
 	return openai.New(cfg)
 }
 
-// directory returns the local referral directory named by
-// COUNTERSIGN_DIRECTORY; the demo has a small one of its own.
+// directory returns the local referral directory named by --directory
+// (COUNTERSIGN_DIRECTORY); the demo has a small one of its own.
 func (m *Main) directory() ([]assistant.Service, error) {
-	if path := m.Getenv("COUNTERSIGN_DIRECTORY"); path != "" {
-		return assistant.LoadDirectory(path)
+	if path := m.Config.DirectoryPath; path != "" {
+		d, err := assistant.LoadDirectory(path)
+		if err != nil {
+			return nil, &ConfigError{Message: fmt.Sprintf("The directory of services (--directory, COUNTERSIGN_DIRECTORY) is refused: %v.", err)}
+		}
+		return d, nil
 	}
 	if m.Config.Demo {
 		return demoDirectory, nil

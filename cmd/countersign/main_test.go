@@ -25,12 +25,14 @@ func env(vars map[string]string) func(string) string {
 	return func(k string) string { return vars[k] }
 }
 
-// MustRunMain starts the service on a free port.
+// MustRunMain starts the service on a free port, without the rate limit:
+// its callers drive the service as load generators do (TestRateLimit shows
+// the limit).
 func MustRunMain(t *testing.T, dsn string, demo bool, out io.Writer) *Main {
 	t.Helper()
 	dir := t.TempDir()
 	m := NewMain(out, io.Discard, env(map[string]string{"COUNTERSIGN_AUDIT_KEY": filepath.Join(dir, "audit.key")}))
-	m.Config.DSN, m.Config.Addr, m.Config.Demo = dsn, "127.0.0.1:0", demo
+	m.Config.DSN, m.Config.Addr, m.Config.Demo, m.Config.RateLimit = dsn, "127.0.0.1:0", demo, 0
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}

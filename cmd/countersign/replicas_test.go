@@ -25,7 +25,8 @@ func runReplicas(t *testing.T, n int) []*Main {
 	var replicas []*Main
 	for i := range n {
 		m := NewMain(io.Discard, io.Discard, env(map[string]string{"COUNTERSIGN_AUDIT_KEY": key}))
-		m.Config.DSN, m.Config.Addr, m.Config.Demo = dsn, "127.0.0.1:0", i == 0
+		// Several clients share one token, faster than its rate limit allows.
+		m.Config.DSN, m.Config.Addr, m.Config.Demo, m.Config.RateLimit = dsn, "127.0.0.1:0", i == 0, 0
 		if err := m.Run(context.Background()); err != nil {
 			t.Fatal(err)
 		}
