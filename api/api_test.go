@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -56,7 +55,7 @@ func setup(t *testing.T, open storetest.Opener, opts ...func(*api.Server)) *test
 		runner: &review.Runner{Store: db, Drafter: &assistant.Drafter{Model: assistant.Extractive{}}, Owner: "test"}}
 	for name, u := range map[string]string{"worker": f.Worker.ID, "supervisor": f.Supervisor.ID, "ethics": f.Ethics.ID,
 		"admin": f.Admin.ID, "other": f.Other.ID, "othersup": f.OtherSupervisor.ID} {
-		_, secret, err := db.CreateToken(context.Background(), u, "test", nil)
+		_, secret, err := db.CreateToken(storetest.CLI(), u, "test", nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -30,7 +30,7 @@ func FuzzJSONBodies(f *testing.F) {
 	s.AuditProofs = &audit.Notary{Store: db, Signer: signer, Origin: "fuzz.local/audit"}
 	s.MaxBodyBytes = 64 << 10
 	h := s.Handler()
-	_, token, err := db.CreateToken(context.Background(), fx.Worker.ID, "fuzz", nil)
+	_, token, err := db.CreateToken(storetest.CLI(), fx.Worker.ID, "fuzz", nil)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -41,16 +41,17 @@ import (
 // requestTypes are the types handlers decode bodies into, by name. A
 // handler decoding into a type missing here fails the test: add it.
 var requestTypes = map[string]reflect.Type{
-	"caseCreateRequest":  reflect.TypeFor[caseCreateRequest](),
-	"partyCreateRequest": reflect.TypeFor[partyCreateRequest](),
-	"noteCreateRequest":  reflect.TypeFor[noteCreateRequest](),
-	"draftCreateRequest": reflect.TypeFor[draftCreateRequest](),
-	"approveRequest":     reflect.TypeFor[approveRequest](),
-	"rejectRequest":      reflect.TypeFor[rejectRequest](),
-	"countersignRequest": reflect.TypeFor[countersignRequest](),
-	"reassignRequest":    reflect.TypeFor[reassignRequest](),
-	"correctRequest":     reflect.TypeFor[correctRequest](),
-	"consentRequest":     reflect.TypeFor[consentRequest](),
+	"caseCreateRequest":       reflect.TypeFor[caseCreateRequest](),
+	"partyCreateRequest":      reflect.TypeFor[partyCreateRequest](),
+	"noteCreateRequest":       reflect.TypeFor[noteCreateRequest](),
+	"draftCreateRequest":      reflect.TypeFor[draftCreateRequest](),
+	"approveRequest":          reflect.TypeFor[approveRequest](),
+	"rejectRequest":           reflect.TypeFor[rejectRequest](),
+	"countersignRequest":      reflect.TypeFor[countersignRequest](),
+	"reassignRequest":         reflect.TypeFor[reassignRequest](),
+	"correctRequest":          reflect.TypeFor[correctRequest](),
+	"consentRequest":          reflect.TypeFor[consentRequest](),
+	"refuseCorrectionRequest": reflect.TypeFor[refuseCorrectionRequest](),
 }
 
 // domainEnums are fields whose allowed values the domain decides (the tag

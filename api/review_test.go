@@ -103,6 +103,8 @@ func TestReviewDecisionsOverHTTP(t *testing.T) {
 			t.Fatal("a fresh draft is overdue")
 		}
 		var e review.Entry
+		b.call(t, "supervisor", "POST", path+"/countersign", map[string]any{"comment": "Agreed."}, 409, nil) // not read yet
+		b.call(t, "supervisor", "GET", path, nil, 200, nil)
 		b.call(t, "supervisor", "POST", path+"/countersign", map[string]any{"comment": "Agreed."}, 200, &e)
 		if e.SignedBy != b.f.Worker.ID || e.CountersignedBy != b.f.Supervisor.ID || strings.Contains(e.Content, drop.Text) {
 			t.Fatalf("countersigned entry: %+v", e)
@@ -114,8 +116,21 @@ func TestReviewDecisionsOverHTTP(t *testing.T) {
 		b.call(t, "worker", "POST", rec+e.ID+"/correct", map[string]any{"content": "Call the landlord on Monday.", "reason": ""}, 422, nil)
 		b.call(t, "worker", "POST", rec+"rec_missing/correct", map[string]any{"content": "x", "reason": "y"}, 404, nil)
 		b.call(t, "other", "POST", rec+e.ID+"/correct", map[string]any{"content": "x", "reason": "y"}, 403, nil)
+		// The entry was countersigned, so its correction waits for a
+		// supervisor other than its author (202), and only one waits.
 		var fix review.Entry
-		b.call(t, "worker", "POST", rec+e.ID+"/correct", map[string]any{"content": "Call the landlord on Monday.", "reason": "The day was missing."}, 201, &fix)
+		b.call(t, "worker", "POST", rec+e.ID+"/correct", map[string]any{"content": "Call the landlord on Monday.", "reason": "The day was missing."}, 202, &fix)
+		if !fix.Pending {
+			t.Fatalf("correction of a countersigned entry: %+v, want pending", fix)
+		}
+		b.call(t, "worker", "POST", rec+e.ID+"/correct", map[string]any{"content": "Again.", "reason": "x"}, 409, nil)
+		b.call(t, "worker", "POST", rec+fix.ID+"/countersign", map[string]any{}, 403, nil)
+		b.call(t, "supervisor", "POST", rec+fix.ID+"/refuse", map[string]any{"reason": " "}, 422, nil)
+		var signed review.Entry
+		b.call(t, "supervisor", "POST", rec+fix.ID+"/countersign", map[string]any{"comment": "Right."}, 200, &signed)
+		if signed.ID != fix.ID || signed.Pending || signed.CountersignedBy != b.f.Supervisor.ID {
+			t.Fatalf("countersigned correction: %+v", signed)
+		}
 		b.call(t, "worker", "POST", rec+e.ID+"/correct", map[string]any{"content": "Again.", "reason": "x"}, 409, nil)
 		var record struct {
 			Entries []review.Entry `json:"entries"`

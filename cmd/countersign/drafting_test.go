@@ -54,7 +54,7 @@ func startDrafting(t *testing.T, dsn string, vars map[string]string) *draftingBu
 	t.Cleanup(func() { m.Close() })
 	b := &draftingBundle{m: m, fake: fake, f: storetest.MustSeed(t, m.DB), base: "http://" + m.Addr(), tokens: map[*identity.User]string{}}
 	for _, u := range []*identity.User{b.f.Worker, b.f.Supervisor, b.f.Ethics, b.f.Other} {
-		_, secret, err := m.DB.CreateToken(context.Background(), u.ID, "test", nil)
+		_, secret, err := m.DB.CreateToken(storetest.CLI(), u.ID, "test", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
