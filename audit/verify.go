@@ -87,24 +87,20 @@ func seqPtr(n uint64) *uint64 { return &n }
 // cancelled context, or an error from next other than a *FormatError (a
 // malformed export line is reported as a problem of the event it held).
 func (v *Verifier) Verify(ctx context.Context, next func() (*Event, error), signed []byte) (*Report, error) {
-	return v.verify(ctx, func(_ context.Context, p *producer) error {
+	return v.VerifyEach(ctx, func(_ context.Context, fn func(*Event) error) error {
 		for {
-			b := p.batch()
-			for len(b.events) < batchSize {
-				e, err := next()
-				if err == nil && e == nil {
-					err = errNoEvent
-				}
-				if err != nil {
-					if !p.send(b) {
-						return errStopped
-					}
-					return err
-				}
-				b.events = append(b.events, e)
+			e, err := next()
+			if err == io.EOF {
+				return nil
 			}
-			if !p.send(b) {
-				return errStopped
+			if err == nil && e == nil {
+				err = errNoEvent
+			}
+			if err != nil {
+				return err
+			}
+			if err := fn(e); err != nil {
+				return err
 			}
 		}
 	}, signed)
@@ -113,35 +109,14 @@ func (v *Verifier) Verify(ctx context.Context, next func() (*Event, error), sign
 var errNoEvent = errors.New("no event and no error")
 
 // VerifyEach is Verify over a log read by a function that pushes its events
-// one by one, streaming, with memory bounded by a small buffer between the
-// reader and the verifier. A store that can hand over its rows as stored
-// should use VerifyStored, which is several times faster.
+// one by one, streaming, with memory bounded by the batches in flight. A
+// store that can hand over its rows as stored should use VerifyStored,
+// which is several times faster.
 func (v *Verifier) VerifyEach(ctx context.Context, each func(ctx context.Context, fn func(*Event) error) error, signed []byte) (*Report, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	events := make(chan *Event, 1024)
-	errc := make(chan error, 1)
-	go func() {
-		defer close(events)
-		errc <- each(ctx, func(e *Event) error {
-			select {
-			case events <- e:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		})
-	}()
-	next := func() (*Event, error) {
-		if e, ok := <-events; ok {
-			return e, nil
-		}
-		if err := <-errc; err != nil {
-			return nil, err
-		}
-		return nil, io.EOF
-	}
-	return v.Verify(ctx, next, signed)
+	return verifyPushed(ctx, v, each, func(b *batch, e *Event) int {
+		b.events = append(b.events, e)
+		return len(b.events)
+	}, signed)
 }
 
 // StoredEvent is an event as a store keeps it: the text of each column,
@@ -164,19 +139,29 @@ type StoredEvent struct {
 // its payload is not a JSON object of strings; that is an error, not a
 // problem of the log.
 func (v *Verifier) VerifyStored(ctx context.Context, each func(ctx context.Context, fn func(*StoredEvent) error) error, signed []byte) (*Report, error) {
+	return verifyPushed(ctx, v, each, func(b *batch, e *StoredEvent) int {
+		b.addStored(e)
+		return len(b.rows)
+	}, signed)
+}
+
+// verifyPushed is the one way events pushed by a reader reach the
+// verifier (Verify, VerifyEach and VerifyStored): each calls fn for every
+// event in order, add copies one into a batch and returns how many the
+// batch now holds, and full batches go to the pipeline as they fill.
+func verifyPushed[T any](ctx context.Context, v *Verifier, each func(context.Context, func(T) error) error, add func(*batch, T) int, signed []byte) (*Report, error) {
 	return v.verify(ctx, func(ctx context.Context, p *producer) error {
-		b := p.batch()
-		err := each(ctx, func(e *StoredEvent) error {
-			b.addStored(e)
-			if len(b.rows) == batchSize {
+		b, n := p.batch(), 0
+		err := each(ctx, func(e T) error {
+			if n = add(b, e); n == batchSize {
 				if !p.send(b) {
 					return errStopped
 				}
-				b = p.batch()
+				b, n = p.batch(), 0
 			}
 			return nil
 		})
-		if errors.Is(err, errStopped) || (len(b.rows) > 0 && !p.send(b)) {
+		if errors.Is(err, errStopped) || (n > 0 && !p.send(b)) {
 			return errStopped
 		}
 		return err

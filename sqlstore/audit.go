@@ -412,27 +412,18 @@ func (db *DB) FindEventBySeq(ctx context.Context, seq uint64) (*audit.Event, err
 // size is 0) in order, decoded into Events, streaming, so memory stays flat
 // however long the log is. It reads the rows as EachStoredEvent does.
 func (db *DB) EachEvent(ctx context.Context, size uint64, fn func(*audit.Event) error) error {
-	return db.EachStoredEvent(ctx, size, func(s *audit.StoredEvent) error {
-		// The stored columns are reused for the next row: copy them.
-		r := eventRow{Seq: int64(s.Seq), At: string(s.At), ActorID: string(s.ActorID), Role: string(s.Role),
-			Action: string(s.Action), SubjectType: string(s.SubjectType), SubjectID: string(s.SubjectID),
-			CaseID: string(s.CaseID), Payload: string(s.Payload), LeafHash: bytes.Clone(s.LeafHash), ChainHash: bytes.Clone(s.ChainHash)}
-		e, err := r.toDomain()
-		if err != nil {
-			return err
-		}
-		return fn(e)
-	})
+	return db.eachStoredEvent(ctx, "", nil, size, decoded(fn))
 }
 
-// AllEvents calls fn for every sequenced event in order; see EachEvent.
+// AllEvents is EachEvent over the whole log, in the form
+// audit.Verifier.VerifyEach takes.
 func (db *DB) AllEvents(ctx context.Context, fn func(*audit.Event) error) error {
 	return db.EachEvent(ctx, 0, fn)
 }
 
-// AllStoredEvents calls fn for every sequenced event in order, in its
-// stored form; see EachStoredEvent. It is what `countersign audit verify`
-// and the board's "Verify the log" read, through audit.Verifier.VerifyStored.
+// AllStoredEvents is EachStoredEvent over the whole log, in the form
+// audit.Verifier.VerifyStored takes. It is what `countersign audit verify`
+// and the board's "Verify the log" read.
 func (db *DB) AllStoredEvents(ctx context.Context, fn func(*audit.StoredEvent) error) error {
 	return db.EachStoredEvent(ctx, 0, fn)
 }
@@ -443,12 +434,39 @@ func (db *DB) AllStoredEvents(ctx context.Context, fn func(*audit.StoredEvent) e
 // loop, turn the columns into the canonical encoding. The columns are
 // scanned into reused buffers; fn must copy what it keeps.
 func (db *DB) EachStoredEvent(ctx context.Context, size uint64, fn func(*audit.StoredEvent) error) error {
+	return db.eachStoredEvent(ctx, "", nil, size, fn)
+}
+
+// decoded turns a function of Events into one of stored events, decoding
+// each as FindEvents does.
+func decoded(fn func(*audit.Event) error) func(*audit.StoredEvent) error {
+	return func(s *audit.StoredEvent) error {
+		// The stored columns are reused for the next row: copy them.
+		r := eventRow{Seq: int64(s.Seq), At: string(s.At), ActorID: string(s.ActorID), Role: string(s.Role),
+			Action: string(s.Action), SubjectType: string(s.SubjectType), SubjectID: string(s.SubjectID),
+			CaseID: string(s.CaseID), Payload: string(s.Payload), LeafHash: bytes.Clone(s.LeafHash), ChainHash: bytes.Clone(s.ChainHash)}
+		e, err := r.toDomain()
+		if err != nil {
+			return err
+		}
+		return fn(e)
+	}
+}
+
+// eachStoredEvent is the one loop that reads the log in order: every
+// sequenced event with seq < size (all when size is 0) that also meets
+// cond (SQL over the event's columns with ? for args, or "" for all), in
+// pages of storedPageSize, each page streamed row by row into fn.
+func (db *DB) eachStoredEvent(ctx context.Context, cond string, args []any, size uint64, fn func(*audit.StoredEvent) error) error {
+	if cond != "" {
+		cond += " AND "
+	}
 	// Prepared, PostgreSQL sends the bytea and bigint columns in binary,
 	// sparing lib/pq the hex decoding of two hashes a row.
 	stmt, err := db.r.PrepareContext(ctx, db.r.Rebind(`
 		SELECT `+eventColumns+`
 		FROM audit_event
-		WHERE seq > ?
+		WHERE `+cond+`seq > ?
 		ORDER BY seq
 		LIMIT ?`))
 	if err != nil {
@@ -465,7 +483,7 @@ func (db *DB) EachStoredEvent(ctx context.Context, size uint64, fn func(*audit.S
 		dest = append(dest, &cols[i])
 	}
 	for after := int64(-1); size == 0 || after+1 < int64(size); {
-		rows, err := stmt.QueryContext(ctx, after, storedPageSize)
+		rows, err := stmt.QueryContext(ctx, append(args[:len(args):len(args)], after, storedPageSize)...)
 		if err != nil {
 			return db.translate(fmt.Errorf("read audit events after %d: %w", after, err))
 		}

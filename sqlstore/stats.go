@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/countersign/countersign/audit"
@@ -10,12 +9,10 @@ import (
 
 var _ audit.StatsReader = (*DB)(nil)
 
-// statsPage is how many events one statistics query reads; pages keep
-// memory flat however many events the bounds select.
-const statsPage = 5000
-
 // AuditStats computes the ethics board's statistics from the sequenced
-// draft events within opts' bounds, streaming them in pages of statsPage.
+// draft events within opts' bounds, streaming them through the log's one
+// reading loop (eachStoredEvent), so memory stays flat however many events
+// the bounds select.
 func (db *DB) AuditStats(ctx context.Context, opts audit.StatsOptions) (*audit.Stats, error) {
 	// Only draft events count; the action index serves the prefix, and
 	// at is canonical fixed-width UTC text, so text order is time order.
@@ -26,30 +23,13 @@ func (db *DB) AuditStats(ctx context.Context, opts audit.StatsOptions) (*audit.S
 	if v := opts.Until; v != nil {
 		where, args = append(where, "at < ?"), append(args, v.UTC().Format(audit.TimeFormat))
 	}
-	query := db.r.Rebind(`
-		SELECT ` + eventColumns + `
-		FROM audit_event
-		WHERE ` + strings.Join(where, " AND ") + ` AND seq > ?
-		ORDER BY seq
-		LIMIT ?`)
 	agg := audit.NewAggregator(opts)
-	var after int64 = -1
-	rows := make([]eventRow, 0, statsPage)
-	for {
-		rows = rows[:0]
-		if err := db.r.SelectContext(ctx, &rows, query, append(args, after, statsPage)...); err != nil {
-			return nil, db.translate(fmt.Errorf("read audit events for statistics after %d: %w", after, err))
-		}
-		for i := range rows {
-			e, err := rows[i].toDomain()
-			if err != nil {
-				return nil, err
-			}
-			agg.Add(e)
-		}
-		if len(rows) < statsPage {
-			return agg.Stats(), nil
-		}
-		after = rows[len(rows)-1].Seq
+	err := db.eachStoredEvent(ctx, strings.Join(where, " AND "), args, 0, decoded(func(e *audit.Event) error {
+		agg.Add(e)
+		return nil
+	}))
+	if err != nil {
+		return nil, err
 	}
+	return agg.Stats(), nil
 }
