@@ -50,8 +50,10 @@ Commands:
   bench [flags]                                    drive the API and report throughput and latency
   version                                          print the version of this binary and of its API
 
-Every command reads the settings of countersign serve --help from its flags (serve
-takes them all), the environment, and the YAML file named by --config or COUNTERSIGN_CONFIG.
+serve takes every setting of countersign serve --help as a flag, from the environment,
+or from the YAML file named by --config or COUNTERSIGN_CONFIG; migrate, user, token and
+audit read the same settings (--db and --config as flags, audit also --audit-key and
+--audit-origin).
 `
 
 // version is this release. api/openapi.json's info.version and
