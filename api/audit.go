@@ -8,11 +8,11 @@ import (
 
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/audit"
+	"github.com/countersign/countersign/internal/httpx"
 )
 
-// auditRoles may read the audit log. It holds identifiers and hashes only,
-// so the ethics board reads it without reading case content.
-var auditRoles = []countersign.Role{countersign.RoleEthics, countersign.RoleAdmin}
+// auditRoles may read the audit log, at both doors (httpx.AuditRoles).
+var auditRoles = httpx.AuditRoles
 
 // eventJSON is an audit event as the API shows it, with its leaf data.
 type eventJSON struct {

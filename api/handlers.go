@@ -9,6 +9,7 @@ import (
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/assistant"
 	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/internal/httpx"
 	"github.com/countersign/countersign/review"
 )
 
@@ -135,8 +136,8 @@ func (s *Server) handlePartyList(w http.ResponseWriter, r *http.Request) {
 	JSON(w, http.StatusOK, map[string]any{"parties": nonNil(parties)})
 }
 
-// MaxNoteBytes bounds one case note.
-const MaxNoteBytes = 32 << 10
+// MaxNoteBytes bounds one case note, at both doors.
+const MaxNoteBytes = httpx.MaxNoteBytes
 
 type noteCreateRequest struct {
 	Body      string     `json:"body" validate:"required,notblank,max=32768"`

@@ -1,6 +1,7 @@
-// Package api is Countersign's HTTP adapter: the JSON API under /v1, the
+// Package api is Countersign's JSON API: the routes under /v1, the
 // health, readiness, metrics and OpenAPI endpoints, authentication by bearer
-// token, and RFC 9457 problem+json errors.
+// token, and RFC 9457 problem+json errors. The web interface is package web;
+// the two share only internal/httpx and the domain packages.
 package api
 
 import (
@@ -19,6 +20,7 @@ import (
 	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/casefile"
 	"github.com/countersign/countersign/identity"
+	"github.com/countersign/countersign/internal/httpx"
 	"github.com/countersign/countersign/review"
 )
 
@@ -33,17 +35,10 @@ type Server struct {
 	AuditProofs AuditProofs
 	// Export writes the NDJSON export consistent with cp.
 	Export func(ctx context.Context, w io.Writer, cp *audit.Checkpoint) error
-	// VerifyLog verifies the whole log against the current checkpoint for the
-	// ethics board's "Verify the log" button; nil hides the button.
-	VerifyLog func(ctx context.Context) (*audit.Report, error)
-	Logger    *slog.Logger
+	Logger *slog.Logger
 	// StatsRealIDs shows workers by their user ids in /v1/audit/stats
 	// instead of pseudonyms (COUNTERSIGN_STATS_REAL_IDS=true).
 	StatsRealIDs bool
-	// SecureCookies marks every cookie of the web interface Secure even
-	// when the request arrived over plain HTTP, as it does behind a
-	// TLS-terminating proxy (COUNTERSIGN_SECURE_COOKIES=true).
-	SecureCookies bool
 
 	// DraftQueued is called after a draft is queued, to wake the drafting workers.
 	DraftQueued func()
@@ -80,12 +75,22 @@ func NewServer() *Server {
 	return s
 }
 
-// Handler returns the HTTP handler with every route and middleware.
+// Handler returns the JSON API alone, with its middleware. The service
+// itself serves the web interface on the same mux: see Routes and Middleware.
 func (s *Server) Handler() http.Handler {
 	if s.handler != nil {
 		return s.handler
 	}
 	mux := http.NewServeMux()
+	s.Routes(mux)
+	s.handler = s.Middleware(mux)
+	return s.handler
+}
+
+// Routes adds the JSON API's routes to mux: /v1, the health and readiness
+// probes, the metrics and the OpenAPI document. The web interface adds its
+// own (web.Server.Routes) to the same mux.
+func (s *Server) Routes(mux *http.ServeMux) {
 	public := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, h) }
 	authed := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.authenticate(h)) }
 
@@ -112,6 +117,8 @@ func (s *Server) Handler() http.Handler {
 	authed("POST /v1/drafts/{id}/countersign", s.handleDraftCountersign)
 	authed("POST /v1/drafts/{id}/reassign", s.handleDraftReassign)
 	authed("POST /v1/cases/{id}/record/{entry}/correct", s.handleRecordCorrect)
+	authed("POST /v1/cases/{id}/record/{entry}/countersign", s.handleCorrectionCountersign)
+	authed("POST /v1/cases/{id}/record/{entry}/refuse", s.handleCorrectionRefuse)
 	authed("GET /v1/review/queue", s.handleQueue)
 	authed("GET /v1/audit/entries", s.handleAuditEntries)
 	authed("GET /v1/audit/entries/{seq}", s.handleAuditEntry)
@@ -121,13 +128,16 @@ func (s *Server) Handler() http.Handler {
 	authed("GET /v1/audit/proof/consistency", s.handleConsistencyProof)
 	authed("GET /v1/audit/stats", s.handleAuditStats)
 
-	s.uiRoutes(mux)
-
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, countersign.Errorf(countersign.ENOTFOUND, "There is no such endpoint."))
 	})
-	s.handler = s.observe(securityHeaders(s.limit(mux)))
-	return s.handler
+}
+
+// Middleware wraps h, the mux of both the API and the web interface, in what
+// every response of the service goes through: metrics per route and panic
+// recovery, the security headers, and the rate limit.
+func (s *Server) Middleware(h http.Handler) http.Handler {
+	return s.observe(httpx.SecurityHeaders(s.limit(h)))
 }
 
 // authenticate resolves the bearer token into the actor of the request.
@@ -152,25 +162,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 
 // requireRole refuses actors whose role is not in roles.
 func requireRole(r *http.Request, roles ...countersign.Role) (countersign.Actor, error) {
-	a, _ := countersign.ActorFromContext(r.Context())
-	for _, role := range roles {
-		if a.Role == role {
-			return a, nil
-		}
-	}
-	return a, countersign.Errorf(countersign.EFORBIDDEN, "Your role (%s) does not allow this.", a.Role)
-}
-
-// securityHeaders sets the headers every response carries.
-func securityHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
-		next.ServeHTTP(w, r)
-	})
+	return httpx.RequireRole(r, roles...)
 }
 
 type statusWriter struct {
@@ -194,14 +186,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-type loggerKey struct{}
-
-func logger(r *http.Request) *slog.Logger {
-	if l, ok := r.Context().Value(loggerKey{}).(*slog.Logger); ok {
-		return l
-	}
-	return slog.Default()
-}
+func logger(r *http.Request) *slog.Logger { return httpx.Logger(r) }
 
 // observe records metrics per route and recovers from panics as a 500
 // without leaking the panic to the client. It logs no query strings or
@@ -210,7 +195,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
-		r = r.WithContext(context.WithValue(r.Context(), loggerKey{}, s.Logger))
+		r = r.WithContext(httpx.WithLogger(r.Context(), s.Logger))
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/audit"
+	"github.com/countersign/countersign/internal/httpx"
 )
 
 // pseudonymKeyer is implemented by *audit.Notary: it derives the key that
@@ -90,27 +91,7 @@ func (s *Server) handleAuditStats(w http.ResponseWriter, r *http.Request) {
 	JSON(w, http.StatusOK, stats)
 }
 
-// auditStats asks the store for the statistics when it can compute them
-// itself (sqlstore streams only the draft events), and otherwise pages
-// through the log with FindEvents; either way memory stays flat.
+// auditStats computes the statistics of opts (see httpx.AuditStats).
 func (s *Server) auditStats(ctx context.Context, opts audit.StatsOptions) (*audit.Stats, error) {
-	if sr, ok := s.Audit.(audit.StatsReader); ok {
-		return sr.AuditStats(ctx, opts)
-	}
-	agg := audit.NewAggregator(opts)
-	f := audit.EventFilter{Since: opts.Since, Until: opts.Until, Limit: 1000}
-	for {
-		events, err := s.Audit.FindEvents(ctx, f)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range events {
-			agg.Add(e)
-		}
-		if len(events) < f.Limit {
-			return agg.Stats(), nil
-		}
-		after := events[len(events)-1].Seq
-		f.After = &after
-	}
+	return httpx.AuditStats(ctx, s.Audit, opts)
 }

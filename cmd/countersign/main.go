@@ -26,6 +26,7 @@ import (
 	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/review"
 	"github.com/countersign/countersign/sqlstore"
+	"github.com/countersign/countersign/web"
 )
 
 func main() {
@@ -141,6 +142,7 @@ type Main struct {
 
 	DB      *sqlstore.DB
 	Server  *api.Server
+	Web     *web.Server
 	Runner  *review.Runner
 	Notary  *audit.Notary
 	Model   assistant.Model
@@ -232,15 +234,16 @@ func (m *Main) Run(ctx context.Context) error {
 	s.Identity, s.Cases, s.Review, s.Audit, s.AuditProofs = db, db, db, db, m.Notary
 	s.Export = db.Export
 	s.StatsRealIDs = m.Config.StatsRealIDs
-	s.SecureCookies = m.Config.SecureCookies
 	if m.Config.RateLimit > 0 {
 		s.RateLimit = &api.RateLimit{PerSecond: m.Config.RateLimit, Burst: m.Config.RateBurst}
 	}
 	s.Logger, s.MaxBodyBytes, s.DraftQueued = m.Logger, m.Config.MaxBodyBytes, m.Runner.Wake
 	s.Checks["database"] = db.Ping
-	s.VerifyLog = func(ctx context.Context) (*audit.Report, error) {
-		return m.Notary.VerifyLog(ctx, &audit.Verifier{Origin: m.Config.AuditOrigin, Keys: verifierKeys}, db.AllStoredEvents)
-	}
+	m.Web = &web.Server{Identity: db, Cases: db, Review: db, Audit: db, Checkpoints: m.Notary, DraftQueued: m.Runner.Wake, Logger: m.Logger,
+		SecureCookies: m.Config.SecureCookies,
+		VerifyLog: func(ctx context.Context) (*audit.Report, error) {
+			return m.Notary.VerifyLog(ctx, &audit.Verifier{Origin: m.Config.AuditOrigin, Keys: verifierKeys}, db.AllStoredEvents)
+		}}
 	if c, ok := model.(interface{ Healthy() bool }); ok {
 		s.Checks["model"] = func(context.Context) error {
 			if !c.Healthy() {
@@ -270,7 +273,13 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", m.Config.Addr, err)
 	}
 	m.ln = ln
-	m.http = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: m.Config.ReadHeaderTimeout, ReadTimeout: 30 * time.Second,
+	// One mux, one address: the JSON API and the web interface each add
+	// their routes, and both go through the API's middleware (metrics, security
+	// headers, rate limit).
+	mux := http.NewServeMux()
+	s.Routes(mux)
+	m.Web.Routes(mux)
+	m.http = &http.Server{Handler: s.Middleware(mux), ReadHeaderTimeout: m.Config.ReadHeaderTimeout, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 32 << 10}
 	m.bg.Go(func() {
 		if err := m.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -1,4 +1,14 @@
-package api
+// Package web is Countersign's web interface: server-rendered pages for
+// workers, supervisors and ethics boards, signed in with a server-side
+// session. Every POST form carries the session's CSRF token; pages are plain
+// HTML with one small script for progress polling and citation
+// highlighting, served from static files so the CSP can forbid inline
+// script and style. Its words come from message catalogues in English and
+// French, with plural rules (catalog/*.json).
+//
+// It calls the same domain services as the JSON API (package api) and
+// imports nothing of it: what both need is in internal/httpx.
+package web
 
 import (
 	"context"
@@ -6,20 +16,67 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/audit"
+	"github.com/countersign/countersign/casefile"
 	"github.com/countersign/countersign/identity"
+	"github.com/countersign/countersign/internal/httpx"
+	"github.com/countersign/countersign/review"
 )
 
-// The web interface: server-rendered pages for workers, supervisors and
-// ethics boards, signed in with a server-side session. Every POST form
-// carries the session's CSRF token; pages are plain HTML with one small
-// script for progress polling and citation highlighting, served from
-// static files so the CSP can forbid inline script and style.
+// Server serves the web interface. Like api.Server it holds the domain
+// interfaces, never a concrete store, and it decides nothing the domain
+// decides: both doors call the same services.
+type Server struct {
+	Identity identity.Store
+	Cases    casefile.Store
+	Review   review.Store
+	Audit    audit.Log
+	// Checkpoints signs and returns the log's checkpoint for the ethics
+	// board's page; nil leaves the checkpoint out. When it can also derive
+	// the pseudonym key (*audit.Notary can), statistics show workers by
+	// pseudonyms.
+	Checkpoints Checkpoints
+	// VerifyLog verifies the whole log against the current checkpoint for the
+	// ethics board's "Verify the log" button; nil hides the button.
+	VerifyLog func(ctx context.Context) (*audit.Report, error)
+	// DraftQueued is called after a draft is queued, to wake the drafting workers.
+	DraftQueued func()
+	// SecureCookies marks every cookie Secure even when the request arrived
+	// over plain HTTP, as it does behind a TLS-terminating proxy
+	// (COUNTERSIGN_SECURE_COOKIES=true).
+	SecureCookies bool
+	Logger        *slog.Logger
+}
+
+// Checkpoints signs checkpoints of the audit log; *audit.Notary is the real one.
+type Checkpoints interface {
+	// Checkpoint returns the latest signed checkpoint, signing a new one
+	// first if the log grew.
+	Checkpoint(ctx context.Context) (*audit.Checkpoint, error)
+}
+
+func (s *Server) log() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+// Handler returns the web interface alone, with the security headers. The
+// service serves it on the API's mux instead, behind the API's middleware
+// (metrics, rate limit): see cmd/countersign.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	s.Routes(mux)
+	return httpx.SecurityHeaders(mux)
+}
 
 const (
 	// sessionCookie holds the session secret; the server keeps its hash.
@@ -35,10 +92,11 @@ const (
 	maxFormBytes = 160 << 10
 )
 
-// uiRoutes adds the HTML interface's routes (a separate route tree from the
-// JSON API; its handlers live in the ui_*.go files).
-func (s *Server) uiRoutes(mux *http.ServeMux) {
-	page := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.uiSession(h)) }
+// Routes adds the web interface's routes to mux: the pages, the sign-in,
+// the language switch and the static files. None is under /v1, which is
+// the JSON API's.
+func (s *Server) Routes(mux *http.ServeMux) {
+	page := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.session(h)) }
 
 	mux.Handle("GET /static/", staticHandler())
 	mux.HandleFunc("GET /signin", s.handleSignInPage)
@@ -47,32 +105,32 @@ func (s *Server) uiRoutes(mux *http.ServeMux) {
 	page("POST /signout", s.handleSignOut)
 	page("GET /{$}", s.handleHome)
 
-	page("GET /cases", s.handleUICases)
-	page("GET /cases/{id}", s.handleUICase)
-	page("POST /cases/{id}/notes", s.handleUINoteCreate)
-	page("POST /cases/{id}/drafts", s.handleUIDraftCreate)
-	page("POST /cases/{id}/consent", s.handleUIConsent)
-	page("GET /cases/{id}/record/{entry}/correct", s.handleUICorrectPage)
-	page("POST /cases/{id}/record/{entry}/correct", s.handleUICorrect)
-	page("GET /drafts/{id}", s.handleUIDraft)
-	page("GET /drafts/{id}/status", s.handleUIDraftStatus)
-	page("POST /drafts/{id}/approve", s.handleUIApprove)
-	page("POST /drafts/{id}/reject", s.handleUIReject)
-	page("POST /drafts/{id}/countersign", s.handleUICountersign)
-	page("POST /drafts/{id}/reassign", s.handleUIReassign)
+	page("GET /cases", s.handleCases)
+	page("GET /cases/{id}", s.handleCase)
+	page("POST /cases/{id}/notes", s.handleNoteCreate)
+	page("POST /cases/{id}/drafts", s.handleDraftCreate)
+	page("POST /cases/{id}/consent", s.handleConsent)
+	page("GET /cases/{id}/record/{entry}/correct", s.handleCorrectPage)
+	page("POST /cases/{id}/record/{entry}/correct", s.handleCorrect)
+	page("GET /drafts/{id}", s.handleDraft)
+	page("GET /drafts/{id}/status", s.handleDraftStatus)
+	page("POST /drafts/{id}/approve", s.handleApprove)
+	page("POST /drafts/{id}/reject", s.handleReject)
+	page("POST /drafts/{id}/countersign", s.handleCountersign)
+	page("POST /drafts/{id}/reassign", s.handleReassign)
 
-	page("GET /team", s.handleUITeam)
+	page("GET /team", s.handleTeam)
 
-	page("GET /audit", s.handleUIAudit)
-	page("POST /audit/verify", s.handleUIVerify)
+	page("GET /audit", s.handleAudit)
+	page("POST /audit/verify", s.handleVerify)
 }
 
 type sessionKey struct{}
 
-// uiSession resolves the session cookie into the actor of the request,
+// session resolves the session cookie into the actor of the request,
 // sends anonymous visitors to the sign-in page, and refuses POSTs whose
 // CSRF token does not match the session's (403, nothing done).
-func (s *Server) uiSession(next http.Handler) http.Handler {
+func (s *Server) session(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		c, err := r.Cookie(sessionCookie)
@@ -86,7 +144,7 @@ func (s *Server) uiSession(next http.Handler) http.Handler {
 			s.toSignIn(w, r)
 			return
 		} else if err != nil {
-			s.uiError(w, r, err)
+			s.errorPage(w, r, err)
 			return
 		}
 		ctx := countersign.NewContextWithActor(r.Context(), u.Actor())
@@ -95,11 +153,11 @@ func (s *Server) uiSession(next http.Handler) http.Handler {
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 			if err := r.ParseForm(); err != nil {
-				s.uiError(w, r, countersign.Errorf(countersign.ETOOLARGE, "The form is too large to be sent."))
+				s.errorPage(w, r, s.errorf(r, countersign.ETOOLARGE, "form.toolarge"))
 				return
 			}
 			if !tokenEqual(r.PostForm.Get("csrf"), sess.CSRF) {
-				s.uiError(w, r, countersign.Errorf(countersign.EFORBIDDEN, "This form has expired or did not come from Countersign. Go back, reload the page and try again."))
+				s.errorPage(w, r, s.errorf(r, countersign.EFORBIDDEN, "form.expired"))
 				return
 			}
 		}
@@ -185,12 +243,12 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	if err := r.ParseForm(); err != nil {
-		s.uiError(w, r, countersign.Errorf(countersign.ETOOLARGE, "The form is too large to be sent."))
+		s.errorPage(w, r, s.errorf(r, countersign.ETOOLARGE, "form.toolarge"))
 		return
 	}
 	c, err := r.Cookie(signinCookie)
 	if err != nil || !tokenEqual(r.PostForm.Get("csrf"), c.Value) {
-		s.uiError(w, r, countersign.Errorf(countersign.EFORBIDDEN, "This sign-in form has expired. Go back, reload the page and try again."))
+		s.errorPage(w, r, s.errorf(r, countersign.EFORBIDDEN, "signin.expired"))
 		return
 	}
 	token := strings.TrimSpace(r.PostForm.Get("token"))
@@ -203,19 +261,19 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		s.renderSignIn(w, r, http.StatusUnauthorized, msg(s.lang(r), "signin.bad"))
 		return
 	} else if err != nil {
-		s.uiError(w, r, err)
+		s.errorPage(w, r, err)
 		return
 	}
 	// A browser holds one session: the one it had before ends now.
 	if old, err := r.Cookie(sessionCookie); err == nil && old.Value != "" {
 		if err := s.Identity.EndSession(r.Context(), old.Value); err != nil && countersign.ErrorCode(err) != countersign.EUNAUTHORIZED {
-			s.uiError(w, r, err)
+			s.errorPage(w, r, err)
 			return
 		}
 	}
 	_, secret, err := s.Identity.CreateSession(r.Context(), u.ID, sessionTTL)
 	if err != nil {
-		s.uiError(w, r, err)
+		s.errorPage(w, r, err)
 		return
 	}
 	s.clearCookie(w, r, signinCookie)
@@ -229,7 +287,7 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleSignOut(w http.ResponseWriter, r *http.Request) {
 	c, _ := r.Cookie(sessionCookie)
 	if err := s.Identity.EndSession(r.Context(), c.Value); err != nil && countersign.ErrorCode(err) != countersign.EUNAUTHORIZED {
-		s.uiError(w, r, err)
+		s.errorPage(w, r, err)
 		return
 	}
 	s.clearCookie(w, r, sessionCookie)
@@ -239,8 +297,8 @@ func (s *Server) handleSignOut(w http.ResponseWriter, r *http.Request) {
 // handleLang serves GET /lang/{lang}?back=PATH: the language switch.
 func (s *Server) handleLang(w http.ResponseWriter, r *http.Request) {
 	lang := r.PathValue("lang")
-	if _, ok := catalogue[lang]; !ok {
-		s.uiError(w, r, countersign.Errorf(countersign.ENOTFOUND, "This language is not available."))
+	if _, ok := printers[lang]; !ok {
+		s.errorPage(w, r, s.errorf(r, countersign.ENOTFOUND, "lang.unknown"))
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600,
@@ -263,20 +321,15 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 
 // uiError renders err as an HTML page with the status of the one table.
 // A lost session sends the person to sign in again.
-func (s *Server) uiError(w http.ResponseWriter, r *http.Request, err error) {
+func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, err error) {
 	code := countersign.ErrorCode(err)
 	if code == countersign.EUNAUTHORIZED {
 		s.clearCookie(w, r, sessionCookie)
 		s.toSignIn(w, r)
 		return
 	}
-	status, ok := statuses[code]
-	if !ok {
-		status, code = http.StatusInternalServerError, countersign.EINTERNAL
-	}
-	if code == countersign.EINTERNAL {
-		logger(r).Error("internal error", "request", r.Method+" "+r.Pattern, "err", err)
-	}
+	code, status := httpx.Status(err)
+	httpx.LogError(r, code, err)
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		status = http.StatusRequestEntityTooLarge
@@ -285,6 +338,12 @@ func (s *Server) uiError(w http.ResponseWriter, r *http.Request, err error) {
 	p.Error = countersign.ErrorMessage(err)
 	p.Data = errorView{Code: code, Status: status}
 	s.render(w, r, status, "error.html", p)
+}
+
+// errorf returns an error with code whose message is the catalogue's key,
+// in the request's language: the interface's own refusals are translated.
+func (s *Server) errorf(r *http.Request, code, key string) error {
+	return countersign.Errorf(code, "%s", msg(s.lang(r), key))
 }
 
 type errorView struct {

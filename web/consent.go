@@ -1,4 +1,4 @@
-package api
+package web
 
 import (
 	"net/http"
@@ -64,11 +64,11 @@ func newConsentView(st *casefile.ConsentState, nm *names) consentView {
 	return v
 }
 
-// handleUIConsent serves POST /cases/{id}/consent: the worker or a
+// handleConsent serves POST /cases/{id}/consent: the worker or a
 // supervisor records the client's answer (given=yes, or no to refuse or
 // withdraw) with an optional note. A withdrawal also stops the case's drafts
 // not yet written.
-func (s *Server) handleUIConsent(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	p := s.newPage(r, "case.title")
 	id := r.PathValue("id")
 	note := strings.ReplaceAll(r.PostForm.Get("note"), "\r\n", "\n")
@@ -87,7 +87,7 @@ func (s *Server) handleUIConsent(w http.ResponseWriter, r *http.Request) {
 		s.renderCase(w, r, p, http.StatusUnprocessableEntity, caseForm{ConsentNote: note})
 		return
 	} else if err != nil {
-		s.uiError(w, r, err)
+		s.errorPage(w, r, err)
 		return
 	}
 	flash := "consent_given"

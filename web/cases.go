@@ -1,4 +1,4 @@
-package api
+package web
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/assistant"
 	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/internal/httpx"
 	"github.com/countersign/countersign/review"
 )
 
@@ -46,12 +47,12 @@ type casesView struct {
 	Waiting []queueRow
 }
 
-// handleUICases serves GET /cases: the worker's cases (a supervisor's:
+// handleCases serves GET /cases: the worker's cases (a supervisor's:
 // the team's) and the drafts waiting for their decision.
-func (s *Server) handleUICases(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleCases(w http.ResponseWriter, r *http.Request) {
 	cases, total, err := s.Cases.FindCases(r.Context(), casefile.CaseFilter{Limit: 200})
 	if err != nil {
-		s.uiError(w, r, err)
+		s.errorPage(w, r, err)
 		return
 	}
 	p := s.newPage(r, "cases.title")
@@ -60,7 +61,7 @@ func (s *Server) handleUICases(w http.ResponseWriter, r *http.Request) {
 	if a := p.Actor; a.Role == countersign.RoleWorker {
 		drafts, _, err := s.Review.FindQueue(r.Context(), review.QueueFilter{Limit: 50})
 		if err != nil {
-			s.uiError(w, r, err)
+			s.errorPage(w, r, err)
 			return
 		}
 		v.Waiting = s.queueRows(r.Context(), drafts, cases)
@@ -94,9 +95,9 @@ type entryView struct {
 	CountersignedByName string
 }
 
-// handleUICase serves GET /cases/{id}: notes, the add-note form, the draft
+// handleCase serves GET /cases/{id}: notes, the add-note form, the draft
 // buttons, drafts waiting for review and the signed record.
-func (s *Server) handleUICase(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleCase(w http.ResponseWriter, r *http.Request) {
 	p := s.newPage(r, "case.title")
 	s.renderCase(w, r, p, http.StatusOK, caseForm{})
 }
@@ -106,22 +107,22 @@ func (s *Server) renderCase(w http.ResponseWriter, r *http.Request, p *page, sta
 	id := r.PathValue("id")
 	c, err := s.Cases.FindCaseByID(ctx, id)
 	if err != nil {
-		s.uiError(w, r, err)
+		s.errorPage(w, r, err)
 		return
 	}
 	notes, err := s.Cases.FindNotes(ctx, id)
 	if err != nil {
-		s.uiError(w, r, err)
+		s.errorPage(w, r, err)
 		return
 	}
 	entries, err := s.Review.FindRecord(ctx, id)
 	if err != nil {
-		s.uiError(w, r, err)
+		s.errorPage(w, r, err)
 		return
 	}
 	consent, err := s.Cases.FindConsent(ctx, id)
 	if err != nil {
-		s.uiError(w, r, err)
+		s.errorPage(w, r, err)
 		return
 	}
 	nm := s.names(ctx)
@@ -129,7 +130,7 @@ func (s *Server) renderCase(w http.ResponseWriter, r *http.Request, p *page, sta
 	if p.Actor.Role == countersign.RoleWorker || p.Actor.Role == countersign.RoleSupervisor {
 		v.Pending, _, err = s.Review.FindQueue(ctx, review.QueueFilter{CaseID: &id, Limit: 50})
 		if err != nil {
-			s.uiError(w, r, err)
+			s.errorPage(w, r, err)
 			return
 		}
 	}
@@ -144,16 +145,16 @@ func (s *Server) renderCase(w http.ResponseWriter, r *http.Request, p *page, sta
 	s.render(w, r, status, "case.html", p)
 }
 
-// handleUINoteCreate serves POST /cases/{id}/notes.
-func (s *Server) handleUINoteCreate(w http.ResponseWriter, r *http.Request) {
+// handleNoteCreate serves POST /cases/{id}/notes.
+func (s *Server) handleNoteCreate(w http.ResponseWriter, r *http.Request) {
 	body := strings.ReplaceAll(r.PostForm.Get("body"), "\r\n", "\n")
 	p := s.newPage(r, "case.title")
 	var err error
 	switch {
 	case strings.TrimSpace(body) == "":
 		err = countersign.InvalidFields(p.T("note.invalid"), countersign.FieldError{Field: "body", Message: p.T("note.empty")})
-	case len(body) > MaxNoteBytes:
-		err = countersign.InvalidFields(p.T("note.invalid"), countersign.FieldError{Field: "body", Message: p.T("note.toolong", MaxNoteBytes/1024)})
+	case len(body) > httpx.MaxNoteBytes:
+		err = countersign.InvalidFields(p.T("note.invalid"), countersign.FieldError{Field: "body", Message: p.T("note.toolong", httpx.MaxNoteBytes/1024)})
 	case !review.ValidText(body):
 		err = countersign.InvalidFields(p.T("note.invalid"), countersign.FieldError{Field: "body", Message: p.T("note.badtext")})
 	default:
@@ -164,18 +165,18 @@ func (s *Server) handleUINoteCreate(w http.ResponseWriter, r *http.Request) {
 		s.renderCase(w, r, p, http.StatusUnprocessableEntity, caseForm{NoteBody: body})
 		return
 	} else if err != nil {
-		s.uiError(w, r, err)
+		s.errorPage(w, r, err)
 		return
 	}
 	redirect(w, r, "/cases/"+r.PathValue("id")+"#notes", "note_added")
 }
 
-// handleUIDraftCreate serves POST /cases/{id}/drafts: the "Request a
+// handleDraftCreate serves POST /cases/{id}/drafts: the "Request a
 // summary" and "Request suggestions" buttons.
-func (s *Server) handleUIDraftCreate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleDraftCreate(w http.ResponseWriter, r *http.Request) {
 	kind := assistant.Kind(r.PostForm.Get("kind"))
 	if !kind.Valid() {
-		s.uiError(w, r, countersign.Errorf(countersign.EINVALID, "Choose a summary or suggestions."))
+		s.errorPage(w, r, s.errorf(r, countersign.EINVALID, "draft.badkind"))
 		return
 	}
 	key := r.PostForm.Get("idem")
@@ -200,7 +201,7 @@ func (s *Server) handleUIDraftCreate(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		s.uiError(w, r, err)
+		s.errorPage(w, r, err)
 		return
 	}
 	if s.DraftQueued != nil {
@@ -209,15 +210,15 @@ func (s *Server) handleUIDraftCreate(w http.ResponseWriter, r *http.Request) {
 	redirect(w, r, "/drafts/"+d.ID, "")
 }
 
-// handleUIDraftStatus serves GET /drafts/{id}/status, polled by the
+// handleDraftStatus serves GET /drafts/{id}/status, polled by the
 // progress page's script: {"status": "..."}.
-func (s *Server) handleUIDraftStatus(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleDraftStatus(w http.ResponseWriter, r *http.Request) {
 	d, err := s.Review.FindDraftByID(r.Context(), r.PathValue("id"))
 	if err != nil {
-		Error(w, r, err)
+		httpx.Error(w, r, err)
 		return
 	}
-	JSON(w, http.StatusOK, map[string]string{"status": string(d.Status)})
+	httpx.JSON(w, http.StatusOK, map[string]string{"status": string(d.Status)})
 }
 
 // queueRow is a waiting draft with what a list shows about it.

@@ -1,4 +1,4 @@
-package api_test
+package web_test
 
 import (
 	"context"
@@ -36,28 +36,22 @@ func chromePath() string {
 	return ""
 }
 
-// screenshotDir returns test-output/screenshots at the repository root.
+// screenshotDir returns the directory the screenshots go to: a temporary
+// one, removed with the test, unless COUNTERSIGN_SCREENSHOTS names an
+// absolute directory to keep them in. Nothing is written into the repository.
 func screenshotDir(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
+	dir := os.Getenv("COUNTERSIGN_SCREENSHOTS")
+	if dir == "" {
+		return t.TempDir()
+	}
+	if !filepath.IsAbs(dir) {
+		t.Fatalf("COUNTERSIGN_SCREENSHOTS=%q: give an absolute path outside the repository", dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-	out := filepath.Join(dir, "test-output", "screenshots")
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return dir
 }
 
 // browser drives one headless Chromium tab against the bundle's server.
@@ -88,7 +82,7 @@ func run[T any](br *browser, what string, a chromedp.Action[T]) T {
 	return v
 }
 
-// screenshot saves the whole page as test-output/screenshots/name.png.
+// screenshot saves the whole page as name.png in the screenshot directory.
 func (br *browser) screenshot(name string) {
 	br.t.Helper()
 	png := run(br, "screenshot "+name, chromedp.FullScreenshot(100))
@@ -130,7 +124,7 @@ func (br *browser) signOut() {
 // Chromium: a worker requests, edits and signs a draft; a supervisor
 // countersigns a draft that needs it; an ethics-board member finds the
 // decisions in the audit trail, with no case prose on the page, and verifies
-// the log. Each main page is saved as a PNG under test-output/screenshots.
+// the log. Each main page is saved as a PNG (see screenshotDir).
 func TestUIBrowser(t *testing.T) {
 	t.Parallel()
 	chrome := chromePath()
@@ -154,7 +148,7 @@ func TestUIBrowser(t *testing.T) {
 			confirm = append(confirm, review.StatementDecision{ID: st.ID, Action: review.StatementConfirmed})
 		}
 	}
-	so, err := b.db.SignOffDraft(storetest.As(ctx, b.f.Worker), sugg.ID, review.Approval{Statements: confirm})
+	so, err := storetest.SignOff(b.db, storetest.As(ctx, b.f.Worker), sugg.ID, review.Approval{Statements: confirm})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package api
+package web
 
 import (
 	"bytes"
@@ -137,14 +137,8 @@ func (p *page) setError(err error) {
 }
 
 // T returns the interface text for key in the page's language, formatted
-// with args when it has verbs.
-func (p *page) T(key string, args ...any) string {
-	m := msg(p.Lang, key)
-	if len(args) > 0 {
-		return fmt.Sprintf(m, args...)
-	}
-	return m
-}
+// with args by the language's rules: a count picks its plural form.
+func (p *page) T(key string, args ...any) string { return msg(p.Lang, key, args...) }
 
 // Time formats t for people: a date and minutes, local to the server.
 func (p *page) Time(t time.Time) string {
@@ -168,24 +162,26 @@ func (p *page) TimePtr(t *time.Time) string {
 // ISO formats t for a <time datetime> attribute.
 func (p *page) ISO(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
-// Age says how long ago t was, in words.
+// Age says how long ago t was, in words: "3 minutes", "2 days".
 func (p *page) Age(t time.Time) string {
 	return p.Duration(p.Now.Sub(t))
 }
 
-// Duration says d in words, at the coarsest useful unit.
+// Duration says d in words, as people write it, at the coarsest useful
+// unit and in the plural form its count asks for: "1 second", "3 minutes",
+// "2 hours", "4 days" (in French, "0 jour" and "1 jour" alike).
 func (p *page) Duration(d time.Duration) string {
 	switch {
 	case d < time.Second:
-		return p.T("age.lt1s")
+		return p.T("duration.lt1s")
 	case d < time.Minute:
-		return p.T("age.seconds", int(d.Seconds()))
+		return p.T("duration.seconds", int(d/time.Second))
 	case d < time.Hour:
-		return p.T("age.minutes", int(d.Minutes()))
+		return p.T("duration.minutes", int(d/time.Minute))
 	case d < 48*time.Hour:
-		return p.T("age.hours", int(d.Hours()))
+		return p.T("duration.hours", int(d/time.Hour))
 	}
-	return p.T("age.days", int(d.Hours()/24))
+	return p.T("duration.days", int(d/(24*time.Hour)))
 }
 
 // Millis says a duration given in milliseconds in words.
@@ -215,6 +211,16 @@ func (p *page) Label(prefix string, value any) string {
 	return fmt.Sprint(value)
 }
 
+// CaseType names a case type. Case types are the authority's own words
+// (the review policy names them too); the catalogue translates the common
+// ones, and any other is shown as written, its underscores as spaces.
+func (p *page) CaseType(t string) string {
+	if hasMsg("casetype." + t) {
+		return msg(p.Lang, "casetype."+t)
+	}
+	return strings.ReplaceAll(t, "_", " ")
+}
+
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p *page) {
 	t, ok := pages[name]
 	if !ok {
@@ -222,7 +228,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
-		logger(r).Error("render page", "page", name, "err", err)
+		s.log().Error("render page", "page", name, "err", err)
 		http.Error(w, "Internal error.", http.StatusInternalServerError)
 		return
 	}

@@ -1,4 +1,4 @@
-package api
+package web
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/audit"
+	"github.com/countersign/countersign/internal/httpx"
 )
 
 // The ethics board's page: the audit trail with filters, statistics drawn
@@ -23,8 +24,8 @@ import (
 // auditPageSize is how many events one page of the trail shows.
 const auditPageSize = 100
 
-// uiActions lists the actions of the filter, in the order of the lifecycle.
-var uiActions = []string{
+// auditActions lists the actions of the filter, in the order of the lifecycle.
+var auditActions = []string{
 	audit.ActionDraftRequested, audit.ActionDraftClaimed, audit.ActionDraftGenerated, audit.ActionDraftFailed,
 	audit.ActionDraftRetry, audit.ActionDraftOpened, audit.ActionDraftApproved, audit.ActionDraftRejected,
 	audit.ActionDraftCountersign, audit.ActionDraftReassigned, audit.ActionDraftSuperseded, audit.ActionRecordSigned,
@@ -43,7 +44,7 @@ type auditView struct {
 	Events     []eventRow
 	NextURL    string
 	PrevURL    string
-	Stats      *uiStats
+	Stats      *statsView
 	Checkpoint *checkpointView
 	Verify     *verifyView
 	CanVerify  bool
@@ -71,26 +72,26 @@ type verifyView struct {
 	Took     time.Duration
 }
 
-// handleUIAudit serves GET /audit.
-func (s *Server) handleUIAudit(w http.ResponseWriter, r *http.Request) {
+// handleAudit serves GET /audit.
+func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
 	s.renderAudit(w, r, s.newPage(r, "audit.title"), nil)
 }
 
-// handleUIVerify serves POST /audit/verify: the log is verified on the
+// handleVerify serves POST /audit/verify: the log is verified on the
 // server, against a checkpoint signed now, and the result shown in words.
-func (s *Server) handleUIVerify(w http.ResponseWriter, r *http.Request) {
-	if _, err := requireRole(r, auditRoles...); err != nil {
-		s.uiError(w, r, err)
+func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
+	if _, err := httpx.RequireRole(r, httpx.AuditRoles...); err != nil {
+		s.errorPage(w, r, err)
 		return
 	}
 	if s.VerifyLog == nil {
-		s.uiError(w, r, countersign.Errorf(countersign.ENOTFOUND, "Verification is not enabled on this server."))
+		s.errorPage(w, r, s.errorf(r, countersign.ENOTFOUND, "verify.disabled"))
 		return
 	}
 	start := time.Now()
 	rep, err := s.VerifyLog(r.Context())
 	if err != nil {
-		s.uiError(w, r, err)
+		s.errorPage(w, r, err)
 		return
 	}
 	v := &verifyView{OK: rep.OK, Events: rep.Events, Size: rep.CheckpointSize, Root: base64.StdEncoding.EncodeToString(rep.Root),
@@ -102,14 +103,14 @@ func (s *Server) handleUIVerify(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderAudit(w http.ResponseWriter, r *http.Request, p *page, verified *verifyView) {
-	if _, err := requireRole(r, auditRoles...); err != nil {
-		s.uiError(w, r, err)
+	if _, err := httpx.RequireRole(r, httpx.AuditRoles...); err != nil {
+		s.errorPage(w, r, err)
 		return
 	}
 	ctx := r.Context()
 	p.Nav = "audit"
 	q := r.URL.Query()
-	v := auditView{Actions: uiActions, Verify: verified, CanVerify: s.VerifyLog != nil,
+	v := auditView{Actions: auditActions, Verify: verified, CanVerify: s.VerifyLog != nil,
 		Filter: auditFilterForm{Case: strings.TrimSpace(q.Get("case")), Actor: strings.TrimSpace(q.Get("actor")),
 			Action: q.Get("action"), Since: q.Get("since"), Until: q.Get("until")}}
 	var f audit.EventFilter
@@ -142,14 +143,14 @@ func (s *Server) renderAudit(w http.ResponseWriter, r *http.Request, p *page, ve
 		status = http.StatusUnprocessableEntity
 	}
 	if _, err := s.Audit.Sequence(ctx); err != nil {
-		s.uiError(w, r, err)
+		s.errorPage(w, r, err)
 		return
 	}
 	var size uint64
-	if s.AuditProofs != nil {
-		cp, err := s.AuditProofs.Checkpoint(ctx)
+	if s.Checkpoints != nil {
+		cp, err := s.Checkpoints.Checkpoint(ctx)
 		if err != nil {
-			s.uiError(w, r, err)
+			s.errorPage(w, r, err)
 			return
 		}
 		size = cp.Size
@@ -174,7 +175,7 @@ func (s *Server) renderAudit(w http.ResponseWriter, r *http.Request, p *page, ve
 	}
 	events, err := s.Audit.FindEvents(ctx, f)
 	if err != nil {
-		s.uiError(w, r, err)
+		s.errorPage(w, r, err)
 		return
 	}
 	for _, e := range events {
@@ -199,17 +200,17 @@ func (s *Server) renderAudit(w http.ResponseWriter, r *http.Request, p *page, ve
 	if from > 0 {
 		v.PrevURL = page(from - min(from, auditPageSize))
 	}
-	if v.Stats, err = s.uiStats(ctx, p, f.Since, f.Until); err != nil {
-		s.uiError(w, r, err)
+	if v.Stats, err = s.statsView(ctx, p, f.Since, f.Until); err != nil {
+		s.errorPage(w, r, err)
 		return
 	}
 	p.Data = v
 	s.render(w, r, status, "audit.html", p)
 }
 
-// uiStats are the statistics of the ethics page: audit.Stats (the figures
+// statsView are the statistics of the ethics page: audit.Stats (the figures
 // of GET /v1/audit/stats) laid out as bar charts and a table by reviewer.
-type uiStats struct {
+type statsView struct {
 	Events       uint64
 	Pseudonymous bool
 	Charts       []*barChart
@@ -273,23 +274,23 @@ func newChart(id, title string, labels []string, values []float64, display func(
 // statistics API does.
 func (s *Server) statsFor(ctx context.Context, since, until *time.Time) (*audit.Stats, error) {
 	opts := audit.StatsOptions{Since: since, Until: until}
-	if k, ok := s.AuditProofs.(interface{ PseudonymKey() ([]byte, error) }); ok {
+	if k, ok := s.Checkpoints.(interface{ PseudonymKey() ([]byte, error) }); ok {
 		key, err := k.PseudonymKey()
 		if err != nil {
 			return nil, err
 		}
 		opts.Worker = audit.Pseudonymizer(key)
 	}
-	return s.auditStats(ctx, opts)
+	return httpx.AuditStats(ctx, s.Audit, opts)
 }
 
-// uiStats draws the statistics of the period as charts.
-func (s *Server) uiStats(ctx context.Context, p *page, since, until *time.Time) (*uiStats, error) {
+// statsView draws the statistics of the period as charts.
+func (s *Server) statsView(ctx context.Context, p *page, since, until *time.Time) (*statsView, error) {
 	st, err := s.statsFor(ctx, since, until)
 	if err != nil {
 		return nil, err
 	}
-	out := &uiStats{Events: st.Events, Pseudonymous: st.Pseudonymous}
+	out := &statsView{Events: st.Events, Pseudonymous: st.Pseudonymous}
 	count := func(v float64) string { return strconv.Itoa(int(v)) }
 	pct := func(v float64) string { return fmt.Sprintf("%.0f %%", v) }
 	t := st.Total
@@ -379,17 +380,18 @@ func (s *Server) uiStats(ctx context.Context, p *page, since, until *time.Time) 
 	return out, nil
 }
 
-// bucketWords turns "le_5s" and "gt_15m0s" into "≤ 5s" and "> 15m0s".
+// bucketWords turns the statistics' bucket labels, "le_5s" and "gt_15m0s",
+// into words: "up to 5 seconds", "over 15 minutes".
 func bucketWords(p *page, labels []string) []string {
 	out := make([]string, len(labels))
 	for i, l := range labels {
-		switch {
-		case strings.HasPrefix(l, "le_"):
-			out[i] = "≤ " + strings.TrimPrefix(l, "le_")
-		case strings.HasPrefix(l, "gt_"):
-			out[i] = "> " + strings.TrimPrefix(l, "gt_")
-		default:
-			out[i] = l
+		out[i] = l
+		for prefix, key := range map[string]string{"le_": "duration.upto", "gt_": "duration.over"} {
+			if v, ok := strings.CutPrefix(l, prefix); ok {
+				if d, err := time.ParseDuration(v); err == nil {
+					out[i] = p.T(key, p.Duration(d))
+				}
+			}
 		}
 	}
 	return out

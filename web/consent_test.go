@@ -1,4 +1,4 @@
-package api_test
+package web_test
 
 import (
 	"context"
@@ -11,13 +11,13 @@ import (
 	"testing"
 
 	"github.com/countersign/countersign"
-	"github.com/countersign/countersign/api"
 	"github.com/countersign/countersign/assistant"
 	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/casefile"
 	"github.com/countersign/countersign/identity"
 	"github.com/countersign/countersign/review"
 	"github.com/countersign/countersign/sqlstore/storetest"
+	"github.com/countersign/countersign/web"
 )
 
 func (b *uiBundle) consent(t testing.TB, caseID string) *casefile.ConsentState {
@@ -42,7 +42,7 @@ func (b *uiBundle) record(t testing.TB) []*review.Entry {
 func (b *uiBundle) signedEntry(t testing.TB) *review.Entry {
 	t.Helper()
 	d := storetest.MustDraft(t, b.db, b.f, assistant.KindSummary)
-	e, err := b.db.ApproveDraft(storetest.As(context.Background(), b.f.Worker), d.ID, review.Approval{})
+	e, err := storetest.Approve(b.db, storetest.As(context.Background(), b.f.Worker), d.ID, review.Approval{})
 	if err != nil || e == nil {
 		t.Fatalf("approve: %v (entry %v)", err, e)
 	}
@@ -125,7 +125,7 @@ func TestUIConsent(t *testing.T) {
 		wantAll(t, body, "Say whether the client agrees or not.", ">kept note</textarea>")
 		resp, body = c.post(path+"/consent", url.Values{"given": {"no"}, "note": {strings.Repeat("é", casefile.MaxConsentNote+1)}})
 		wantStatus(t, resp, body, http.StatusUnprocessableEntity)
-		wantAll(t, body, "Keep the note under 2000 characters", `aria-invalid="true"`)
+		wantAll(t, body, "Keep the note under 2,000 characters", `aria-invalid="true"`)
 		if after := len(b.consent(t, b.f.Case.ID).History); after != before {
 			t.Fatalf("%d answers after refused posts, want %d", after, before)
 		}
@@ -271,10 +271,9 @@ func TestUICorrection(t *testing.T) {
 func TestUITeamReassignOffersEveryWorker(t *testing.T) {
 	t.Parallel()
 	b := uiSetup(t)
-	ctx := context.Background()
 	// A new worker of the team, with no case yet.
 	fresh := &identity.User{Name: "Fresh Worker", Email: "fresh." + b.f.Case.ID + "@example.org", Role: countersign.RoleWorker, TeamID: b.f.Team.ID}
-	if err := b.db.CreateUser(ctx, fresh); err != nil {
+	if err := b.db.CreateUser(storetest.CLI(), fresh); err != nil {
 		t.Fatal(err)
 	}
 	d := storetest.MustDraft(t, b.db, b.f, assistant.KindSummary)
@@ -301,9 +300,7 @@ func TestUISecureCookies(t *testing.T) {
 	t.Parallel()
 	b := uiSetup(t)
 	for _, secure := range []bool{false, true} {
-		s := api.NewServer()
-		s.Identity, s.Cases, s.Review, s.Audit = b.db, b.db, b.db, b.db
-		s.SecureCookies = secure
+		s := &web.Server{Identity: b.db, Cases: b.db, Review: b.db, Audit: b.db, SecureCookies: secure}
 		srv := httptest.NewServer(s.Handler())
 		defer srv.Close()
 		// Plain HTTP, as behind a TLS-terminating proxy. No cookie jar: a

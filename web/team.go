@@ -1,4 +1,4 @@
-package api
+package web
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/internal/httpx"
 	"github.com/countersign/countersign/review"
 )
 
@@ -47,12 +48,12 @@ type decisionRow struct {
 	Reason    string
 }
 
-// handleUITeam serves GET /team: the supervisor's team queue with ages,
+// handleTeam serves GET /team: the supervisor's team queue with ages,
 // the drafts waiting for their countersignature, reassignment, and the
 // team's recent decisions.
-func (s *Server) handleUITeam(w http.ResponseWriter, r *http.Request) {
-	if _, err := requireRole(r, countersign.RoleSupervisor); err != nil {
-		s.uiError(w, r, err)
+func (s *Server) handleTeam(w http.ResponseWriter, r *http.Request) {
+	if _, err := httpx.RequireRole(r, countersign.RoleSupervisor); err != nil {
+		s.errorPage(w, r, err)
 		return
 	}
 	s.renderTeam(w, r, s.newPage(r, "team.title"), http.StatusOK)
@@ -63,18 +64,18 @@ func (s *Server) renderTeam(w http.ResponseWriter, r *http.Request, p *page, sta
 	p.Nav = "team"
 	cases, _, err := s.Cases.FindCases(ctx, casefile.CaseFilter{Limit: 500})
 	if err != nil {
-		s.uiError(w, r, err)
+		s.errorPage(w, r, err)
 		return
 	}
 	pendingStatus, awaitingStatus := review.StatusPendingReview, review.StatusAwaitingCountersign
 	pending, _, err := s.Review.FindQueue(ctx, review.QueueFilter{Status: &pendingStatus, Limit: 200})
 	if err != nil {
-		s.uiError(w, r, err)
+		s.errorPage(w, r, err)
 		return
 	}
 	awaiting, _, err := s.Review.FindQueue(ctx, review.QueueFilter{Status: &awaitingStatus, Limit: 200})
 	if err != nil {
-		s.uiError(w, r, err)
+		s.errorPage(w, r, err)
 		return
 	}
 	v := teamView{Pending: s.queueRows(ctx, pending, cases), Awaiting: s.queueRows(ctx, awaiting, cases), Window: decisionWindow}
@@ -83,7 +84,7 @@ func (s *Server) renderTeam(w http.ResponseWriter, r *http.Request, p *page, sta
 	// cases of their own.
 	workers, err := s.Identity.FindTeamWorkers(ctx, p.Actor.TeamID)
 	if err != nil {
-		s.uiError(w, r, err)
+		s.errorPage(w, r, err)
 		return
 	}
 	for _, u := range workers {
@@ -91,7 +92,7 @@ func (s *Server) renderTeam(w http.ResponseWriter, r *http.Request, p *page, sta
 		v.Workers = append(v.Workers, person{ID: u.ID, Name: u.Name})
 	}
 	if v.Decisions, err = s.teamDecisions(ctx, cases, nm); err != nil {
-		s.uiError(w, r, err)
+		s.errorPage(w, r, err)
 		return
 	}
 	p.Data = v
@@ -157,8 +158,8 @@ func (s *Server) teamDecisions(ctx context.Context, known []*casefile.Case, nm *
 	return rows, nil
 }
 
-// handleUIReassign serves POST /drafts/{id}/reassign.
-func (s *Server) handleUIReassign(w http.ResponseWriter, r *http.Request) {
+// handleReassign serves POST /drafts/{id}/reassign.
+func (s *Server) handleReassign(w http.ResponseWriter, r *http.Request) {
 	p := s.newPage(r, "team.title")
 	worker := r.PostForm.Get("worker")
 	var err error
@@ -174,7 +175,7 @@ func (s *Server) handleUIReassign(w http.ResponseWriter, r *http.Request) {
 		p.setError(err)
 		s.renderTeam(w, r, p, http.StatusUnprocessableEntity)
 	default:
-		s.uiError(w, r, err)
+		s.errorPage(w, r, err)
 	}
 }
 

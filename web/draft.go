@@ -1,4 +1,4 @@
-package api
+package web
 
 import (
 	"fmt"
@@ -17,7 +17,11 @@ import (
 // written, the review beside the source notes while it waits for a
 // decision, the countersignature, and the outcome once decided.
 type draftView struct {
-	Draft      *review.Draft
+	Draft *review.Draft
+	// ETag is the version of the draft the page shows (review.DraftETag),
+	// sent back with an approval or a countersignature so that a draft
+	// changed in the meantime is not signed unseen.
+	ETag       string
 	Case       *casefile.Case
 	Mode       string // "progress", "failed", "review", "countersign", "waiting", "decided"
 	Notes      []noteView
@@ -70,24 +74,19 @@ type itemView struct {
 	Rejected bool
 }
 
-// handleUIDraft serves GET /drafts/{id}. Opening a pending draft as its
-// reviewer starts the review clock, as with the API.
-func (s *Server) handleUIDraft(w http.ResponseWriter, r *http.Request) {
+// handleDraft serves GET /drafts/{id}. As with the API, fetching a draft
+// counts as opening it when the person may decide it: the review clock
+// starts, and an approval or a countersignature needs that opening.
+func (s *Server) handleDraft(w http.ResponseWriter, r *http.Request) {
 	p := s.newPage(r, "draft.title")
-	d, err := s.Review.FindDraftByID(r.Context(), r.PathValue("id"))
+	d, err := s.Review.OpenDraft(r.Context(), r.PathValue("id"))
 	if err != nil {
-		s.uiError(w, r, err)
+		s.errorPage(w, r, err)
 		return
-	}
-	if d.Status == review.StatusPendingReview && review.CanDecide(p.Actor, d) {
-		if d, err = s.Review.OpenDraft(r.Context(), d.ID); err != nil {
-			s.uiError(w, r, err)
-			return
-		}
 	}
 	v, err := s.draftView(r, p, d)
 	if err != nil {
-		s.uiError(w, r, err)
+		s.errorPage(w, r, err)
 		return
 	}
 	if v.Mode == "review" {
@@ -104,7 +103,7 @@ func (s *Server) draftView(r *http.Request, p *page, d *review.Draft) (*draftVie
 		return nil, err
 	}
 	nm := s.names(ctx)
-	v := &draftView{Draft: d, Case: c, Reasons: review.RejectReasons, EditReasons: review.EditReasons,
+	v := &draftView{Draft: d, ETag: review.DraftETag(d), Case: c, Reasons: review.RejectReasons, EditReasons: review.EditReasons,
 		RequestedBy: nm.of(d.RequestedBy)}
 	if d.Decision != nil {
 		v.DecidedBy = nm.of(d.Decision.DecidedBy)
@@ -248,51 +247,44 @@ func findFold(body, quote string) int {
 	return -1
 }
 
-// handleUIApprove serves POST /drafts/{id}/approve. Each statement and
-// item verdict is sent to the review; when the worker also edited the text,
-// their text is signed, less the lines of what they took out.
-func (s *Server) handleUIApprove(w http.ResponseWriter, r *http.Request) {
+// handleApprove serves POST /drafts/{id}/approve. The approval is built as
+// the JSON API builds it: each statement and item verdict, and the text only
+// when the reviewer changed it. The review (review.Finalize) decides what is
+// signed, taking out the lines of removed statements and rejected items from
+// the drafted or the edited text alike; this handler computes no text.
+func (s *Server) handleApprove(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	p := s.newPage(r, "draft.title")
 	d, err := s.Review.FindDraftByID(ctx, r.PathValue("id"))
 	if err != nil {
-		s.uiError(w, r, err)
+		s.errorPage(w, r, err)
 		return
 	}
 	if d.Content == nil {
-		s.uiError(w, r, countersign.Errorf(countersign.ECONFLICT, "This draft cannot be decided: it is %s.", d.Status.Label()))
+		s.errorPage(w, r, countersign.Errorf(countersign.ECONFLICT, "%s", p.T("draft.undecidable", p.Status(d.Status))))
 		return
 	}
 	f := r.PostForm
 	text := strings.ReplaceAll(f.Get("content"), "\r\n", "\n")
-	ap := review.Approval{Comment: strings.TrimSpace(f.Get("comment")), ReasonCode: f.Get("reason_code")}
-	var cut []string
+	ap := review.Approval{Comment: strings.TrimSpace(f.Get("comment")), ReasonCode: f.Get("reason_code"), IfMatch: f.Get("if_match")}
 	actions := map[string]string{}
 	for _, st := range d.Content.Statements {
 		switch a := f.Get("st." + st.ID); a {
 		case review.StatementConfirmed, review.StatementRemoved:
 			ap.Statements = append(ap.Statements, review.StatementDecision{ID: st.ID, Action: a})
 			actions[st.ID] = a
-			if a == review.StatementRemoved {
-				cut = append(cut, (&assistant.Content{Statements: []assistant.Statement{st}}).Text())
-			}
 		}
 	}
 	rejected := map[string]bool{}
 	for _, it := range d.Content.Items {
 		accepted := f.Get("item."+it.ID) != "reject"
 		ap.Items = append(ap.Items, review.ItemDecision{ID: it.ID, Accepted: accepted})
-		if !accepted {
-			rejected[it.ID] = true
-			cut = append(cut, (&assistant.Content{Items: []assistant.Item{it}}).Text())
-		}
+		rejected[it.ID] = !accepted
 	}
-	if strings.TrimSpace(text) != "" && !slices.Equal(strings.Fields(text), strings.Fields(d.Content.Text())) {
-		edited := text
-		for _, line := range cut {
-			edited = removeLine(edited, strings.TrimSpace(line))
-		}
-		ap.Content = edited
+	// The form always sends the text; only a changed one is an edit. Line
+	// ends and spacing a browser may alter do not count as a change.
+	if !slices.Equal(strings.Fields(text), strings.Fields(d.Content.Text())) {
+		ap.Content = text
 	}
 	var undecided int
 	for _, st := range d.Content.Statements {
@@ -318,17 +310,25 @@ func (s *Server) handleUIApprove(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if countersign.ErrorCode(err) != countersign.EINVALID {
-		s.uiError(w, r, err)
+	switch countersign.ErrorCode(err) {
+	case countersign.EPRECONDITION:
+		s.rerenderStale(w, r, p, func(v *draftView) { v.Comment = ap.Comment })
+		return
+	case countersign.EINVALID:
+	default:
+		s.errorPage(w, r, err)
 		return
 	}
 	p.setError(err)
 	v, verr := s.draftView(r, p, d)
 	if verr != nil {
-		s.uiError(w, r, verr)
+		s.errorPage(w, r, verr)
 		return
 	}
 	v.Text, v.Comment, v.ReasonCode = text, ap.Comment, ap.ReasonCode
+	if ap.IfMatch != "" {
+		v.ETag = ap.IfMatch // the text in the form is still that version's
+	}
 	for i := range v.Statements {
 		st := &v.Statements[i]
 		st.Action = actions[st.ID]
@@ -341,21 +341,9 @@ func (s *Server) handleUIApprove(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusUnprocessableEntity, "draft.html", p)
 }
 
-// removeLine takes every line equal to line (spaces aside) out of text.
-func removeLine(text, line string) string {
-	lines := strings.SplitAfter(text, "\n")
-	out := lines[:0]
-	for _, l := range lines {
-		if strings.Join(strings.Fields(l), " ") != line {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "")
-}
-
-// handleUIReject serves POST /drafts/{id}/reject: a reviewer turns a draft
+// handleReject serves POST /drafts/{id}/reject: a reviewer turns a draft
 // down, or a supervisor refuses to countersign it.
-func (s *Server) handleUIReject(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleReject(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	p := s.newPage(r, "draft.title")
 	reason, comment := r.PostForm.Get("reason"), strings.TrimSpace(r.PostForm.Get("comment"))
@@ -375,37 +363,47 @@ func (s *Server) handleUIReject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if countersign.ErrorCode(err) != countersign.EINVALID {
-		s.uiError(w, r, err)
+		s.errorPage(w, r, err)
 		return
 	}
-	s.rerenderDraft(w, r, p, err, func(v *draftView) { v.Reason, v.Comment = reason, comment })
+	s.rerenderDraft(w, r, p, http.StatusUnprocessableEntity, err, func(v *draftView) { v.Reason, v.Comment = reason, comment })
 }
 
-// handleUICountersign serves POST /drafts/{id}/countersign.
-func (s *Server) handleUICountersign(w http.ResponseWriter, r *http.Request) {
+// handleCountersign serves POST /drafts/{id}/countersign, with the version
+// of the draft the supervisor read.
+func (s *Server) handleCountersign(w http.ResponseWriter, r *http.Request) {
 	p := s.newPage(r, "draft.title")
 	comment := strings.TrimSpace(r.PostForm.Get("comment"))
-	_, err := s.Review.CountersignDraft(r.Context(), r.PathValue("id"), comment)
-	switch {
-	case err == nil:
+	_, err := s.Review.CountersignDraft(r.Context(), r.PathValue("id"), review.Countersign{Comment: comment, IfMatch: r.PostForm.Get("if_match")})
+	switch countersign.ErrorCode(err) {
+	case "":
 		redirect(w, r, "/team", "countersigned")
-	case countersign.ErrorCode(err) == countersign.EINVALID:
-		s.rerenderDraft(w, r, p, err, func(v *draftView) { v.Comment = comment })
+	case countersign.EINVALID:
+		s.rerenderDraft(w, r, p, http.StatusUnprocessableEntity, err, func(v *draftView) { v.Comment = comment })
+	case countersign.EPRECONDITION:
+		s.rerenderStale(w, r, p, func(v *draftView) { v.Comment = comment })
 	default:
-		s.uiError(w, r, err)
+		s.errorPage(w, r, err)
 	}
 }
 
-func (s *Server) rerenderDraft(w http.ResponseWriter, r *http.Request, p *page, problem error, keep func(*draftView)) {
-	d, err := s.Review.FindDraftByID(r.Context(), r.PathValue("id"))
+// rerenderStale shows the draft as it is now, after a decision on an older
+// version was refused (412): nothing was signed, and the person reads the
+// current version before deciding again.
+func (s *Server) rerenderStale(w http.ResponseWriter, r *http.Request, p *page, keep func(*draftView)) {
+	s.rerenderDraft(w, r, p, http.StatusPreconditionFailed, s.errorf(r, countersign.EPRECONDITION, "draft.stale"), keep)
+}
+
+func (s *Server) rerenderDraft(w http.ResponseWriter, r *http.Request, p *page, status int, problem error, keep func(*draftView)) {
+	d, err := s.Review.OpenDraft(r.Context(), r.PathValue("id"))
 	if err != nil {
-		s.uiError(w, r, err)
+		s.errorPage(w, r, err)
 		return
 	}
 	p.setError(problem)
 	v, err := s.draftView(r, p, d)
 	if err != nil {
-		s.uiError(w, r, err)
+		s.errorPage(w, r, err)
 		return
 	}
 	if d.Content != nil {
@@ -413,5 +411,5 @@ func (s *Server) rerenderDraft(w http.ResponseWriter, r *http.Request, p *page, 
 	}
 	keep(v)
 	p.Data = v
-	s.render(w, r, http.StatusUnprocessableEntity, "draft.html", p)
+	s.render(w, r, status, "draft.html", p)
 }

@@ -1,4 +1,4 @@
-package api_test
+package web_test
 
 import (
 	"context"
@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	"github.com/countersign/countersign"
-	"github.com/countersign/countersign/api"
 	"github.com/countersign/countersign/assistant"
 	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/casefile"
@@ -22,6 +21,7 @@ import (
 	"github.com/countersign/countersign/review"
 	"github.com/countersign/countersign/sqlstore"
 	"github.com/countersign/countersign/sqlstore/storetest"
+	"github.com/countersign/countersign/web"
 )
 
 // uiBundle is the real handler on a real SQLite database, with a token for
@@ -46,8 +46,7 @@ func uiSetup(t testing.TB) *uiBundle {
 	}
 	notary := &audit.Notary{Store: db, Signer: signer, Origin: origin}
 	runner := &review.Runner{Store: db, Drafter: &assistant.Drafter{Model: assistant.Extractive{}}, Owner: "test"}
-	s := api.NewServer()
-	s.Identity, s.Cases, s.Review, s.Audit, s.AuditProofs = db, db, db, db, notary
+	s := &web.Server{Identity: db, Cases: db, Review: db, Audit: db, Checkpoints: notary}
 	s.VerifyLog = func(ctx context.Context) (*audit.Report, error) {
 		_, vkey, err := audit.LoadOrCreateSigner(keyPath, origin)
 		if err != nil {
@@ -64,7 +63,7 @@ func uiSetup(t testing.TB) *uiBundle {
 	t.Cleanup(srv.Close)
 	b := &uiBundle{srv: srv, db: db, f: f, runner: runner, tokens: map[string]string{}}
 	for name, u := range map[string]string{"worker": f.Worker.ID, "supervisor": f.Supervisor.ID, "ethics": f.Ethics.ID, "other": f.Other.ID} {
-		_, secret, err := db.CreateToken(context.Background(), u, "test", nil)
+		_, secret, err := db.CreateToken(storetest.CLI(), u, "test", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -443,7 +442,7 @@ func TestUI(t *testing.T) {
 		text := d.Content.Text()
 		resp, body = c.post("/drafts/"+d.ID+"/approve", url.Values{"content": {text}, "comment": {"kept"}})
 		wantStatus(t, resp, body, http.StatusUnprocessableEntity)
-		if !strings.Contains(body, "1 high-stakes statement(s) still need your decision") || !strings.Contains(body, "statement highstakes missing") || !strings.Contains(body, `value="kept"`) {
+		if !strings.Contains(body, "1 high-stakes statement still needs your decision") || !strings.Contains(body, "statement highstakes missing") || !strings.Contains(body, `value="kept"`) {
 			t.Fatalf("the missing decision is not explained, or the input is lost:\n%s", body)
 		}
 		risky := d.Content.Statements[1]
@@ -478,7 +477,7 @@ func TestUI(t *testing.T) {
 		b := uiSetup(t)
 		ctx := context.Background()
 		second := &identity.User{Name: "Second Worker", Email: "second." + b.f.Case.ID + "@example.org", Role: countersign.RoleWorker, TeamID: b.f.Team.ID}
-		if err := b.db.CreateUser(ctx, second); err != nil {
+		if err := b.db.CreateUser(storetest.CLI(), second); err != nil {
 			t.Fatal(err)
 		}
 		if err := b.db.CreateCase(storetest.As(ctx, b.f.Supervisor), &casefile.Case{Reference: "REF-B-" + b.f.Case.ID, Title: "Debt advice", WorkerID: second.ID}); err != nil {
@@ -517,7 +516,7 @@ func TestUI(t *testing.T) {
 		t.Parallel()
 		b := uiSetup(t)
 		d := storetest.MustDraft(t, b.db, b.f, assistant.KindSummary)
-		if _, err := b.db.ApproveDraft(storetest.As(context.Background(), b.f.Worker), d.ID, review.Approval{}); err != nil {
+		if _, err := storetest.Approve(b.db, storetest.As(context.Background(), b.f.Worker), d.ID, review.Approval{}); err != nil {
 			t.Fatal(err)
 		}
 		c := b.signIn(t, "ethics")

@@ -1,4 +1,4 @@
-package api
+package web
 
 import (
 	"net/http"
@@ -22,8 +22,8 @@ type correctView struct {
 	Reason  string
 }
 
-// handleUICorrectPage serves GET /cases/{id}/record/{entry}/correct.
-func (s *Server) handleUICorrectPage(w http.ResponseWriter, r *http.Request) {
+// handleCorrectPage serves GET /cases/{id}/record/{entry}/correct.
+func (s *Server) handleCorrectPage(w http.ResponseWriter, r *http.Request) {
 	s.renderCorrect(w, r, s.newPage(r, "correct.title"), http.StatusOK, nil)
 }
 
@@ -34,16 +34,16 @@ func (s *Server) renderCorrect(w http.ResponseWriter, r *http.Request, p *page, 
 	id, entryID := r.PathValue("id"), r.PathValue("entry")
 	c, err := s.Cases.FindCaseByID(ctx, id)
 	if err != nil {
-		s.uiError(w, r, err)
+		s.errorPage(w, r, err)
 		return
 	}
 	if !casefile.CanWrite(p.Actor, c) {
-		s.uiError(w, r, countersign.Errorf(countersign.EFORBIDDEN, "%s", p.T("correct.forbidden")))
+		s.errorPage(w, r, countersign.Errorf(countersign.EFORBIDDEN, "%s", p.T("correct.forbidden")))
 		return
 	}
 	entries, err := s.Review.FindRecord(ctx, id)
 	if err != nil {
-		s.uiError(w, r, err)
+		s.errorPage(w, r, err)
 		return
 	}
 	var e *review.Entry
@@ -54,10 +54,10 @@ func (s *Server) renderCorrect(w http.ResponseWriter, r *http.Request, p *page, 
 	}
 	switch {
 	case e == nil:
-		s.uiError(w, r, countersign.Errorf(countersign.ENOTFOUND, "%s", p.T("correct.notfound")))
+		s.errorPage(w, r, countersign.Errorf(countersign.ENOTFOUND, "%s", p.T("correct.notfound")))
 		return
 	case e.SupersededBy != "":
-		s.uiError(w, r, countersign.Errorf(countersign.ECONFLICT, "%s", p.T("correct.already")))
+		s.errorPage(w, r, countersign.Errorf(countersign.ECONFLICT, "%s", p.T("correct.already")))
 		return
 	}
 	nm := s.names(ctx)
@@ -71,10 +71,10 @@ func (s *Server) renderCorrect(w http.ResponseWriter, r *http.Request, p *page, 
 	s.render(w, r, status, "correct.html", p)
 }
 
-// handleUICorrect serves POST /cases/{id}/record/{entry}/correct: a new
+// handleCorrect serves POST /cases/{id}/record/{entry}/correct: a new
 // signed entry supersedes the old one, which stays in the record marked as
 // corrected.
-func (s *Server) handleUICorrect(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleCorrect(w http.ResponseWriter, r *http.Request) {
 	p := s.newPage(r, "correct.title")
 	// After a problem, the language switch leads back to the form.
 	p.Path = r.URL.Path
@@ -110,7 +110,7 @@ func (s *Server) handleUICorrect(w http.ResponseWriter, r *http.Request) {
 		s.renderCorrect(w, r, p, http.StatusUnprocessableEntity, form)
 		return
 	} else if err != nil {
-		s.uiError(w, r, err)
+		s.errorPage(w, r, err)
 		return
 	}
 	redirect(w, r, "/cases/"+id+"#entry-"+e.ID, "corrected")
