@@ -5,6 +5,7 @@ package review
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,6 +40,13 @@ var transitions = map[Status][]Status{
 	StatusPendingReview:       {StatusApproved, StatusAwaitingCountersign, StatusRejected, StatusSuperseded},
 	StatusAwaitingCountersign: {StatusApproved, StatusRejected},
 }
+
+// Statuses lists every status a draft can be in.
+var Statuses = []Status{StatusQueued, StatusGenerating, StatusPendingReview, StatusAwaitingCountersign, StatusApproved,
+	StatusRejected, StatusFailed, StatusSuperseded}
+
+// Known reports whether s is one of Statuses.
+func (s Status) Known() bool { return slices.Contains(Statuses, s) }
 
 // Label is the status as words, for messages ("awaiting countersign").
 func (s Status) Label() string { return strings.ReplaceAll(string(s), "_", " ") }

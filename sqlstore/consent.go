@@ -103,15 +103,15 @@ func (db *DB) failUngenerated(ctx context.Context, tx *Tx, a countersign.Actor, 
 	}
 	if err := tx.SelectContext(ctx, &rows, tx.Rebind(`
 		SELECT id, attempts FROM drafts
-		WHERE case_id = ? AND status IN ('queued', 'generating')
+		WHERE case_id = ? AND `+ungenerated+`
 		ORDER BY id`+db.dialect.forUpdate()), c.CaseID); err != nil {
 		return 0, fmt.Errorf("find drafts to stop: %w", err)
 	}
 	reason := casefile.ConsentWithdrawn
 	for _, r := range rows {
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`
-			UPDATE drafts SET status = 'failed', failure_reason = ?, lease_owner = '', lease_until = NULL, updated_at = ?
-			WHERE id = ? AND status IN ('queued', 'generating')`), reason, tx.now, r.ID); err != nil {
+			UPDATE drafts SET status = `+stFailed+`, failure_reason = ?, lease_owner = '', lease_until = NULL, updated_at = ?
+			WHERE id = ? AND `+ungenerated), reason, tx.now, r.ID); err != nil {
 			return 0, fmt.Errorf("stop draft %s: %w", r.ID, err)
 		}
 		if err := tx.record(ctx, a, audit.ActionDraftFailed, "draft", r.ID, c.CaseID, audit.Payload{

@@ -145,7 +145,7 @@ func (db *DB) RequestDraft(ctx context.Context, req review.DraftRequest) (*revie
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`
 			INSERT INTO drafts (id, case_id, kind, status, requested_by, reviewer_id, team_id, note_ids, language,
 				idempotency_key, run_after, created_at, updated_at)
-			VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			VALUES (?, ?, ?, `+stQueued+`, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			id, c.ID, string(req.Kind), a.UserID, c.WorkerID, c.TeamID, string(noteIDs), req.Language, key, tx.now, tx.now, tx.now); err != nil {
 			return fmt.Errorf("insert draft: %w", err)
 		}
@@ -298,7 +298,7 @@ func decodeCursor(s string) (time.Time, string, error) {
 
 // waitingStatuses is the supervisors' queue predicate; it must read exactly
 // as the WHERE clause of drafts_queue_team_idx for the planners to use it.
-const waitingStatuses = `status IN ('pending_review', 'awaiting_countersign')`
+var waitingStatuses = statusIn(review.StatusPendingReview, review.StatusAwaitingCountersign)
 
 // FindQueue returns the drafts awaiting the actor's decision, oldest first:
 // a worker's pending drafts, or a supervisor's team's pending drafts and
@@ -352,7 +352,7 @@ func (db *DB) queueQuery(ctx context.Context, f review.QueueFilter, now time.Tim
 		if f.Status != nil && *f.Status != review.StatusPendingReview {
 			return "", nil, 0, countersign.InvalidFields("The request has mistakes.", countersign.FieldError{Field: "status", Message: "A worker's queue holds only drafts pending review."})
 		}
-		where, args = append(where, "reviewer_id = ?", "status = 'pending_review'"), append(args, a.UserID)
+		where, args = append(where, "reviewer_id = ?", "status = "+stPending), append(args, a.UserID)
 	case countersign.RoleSupervisor:
 		where, args = append(where, "team_id = ?"), append(args, a.TeamID)
 		switch {
@@ -420,8 +420,8 @@ func (db *DB) ClaimJob(ctx context.Context, owner string, lease time.Duration) (
 		var id string
 		if err := tx.GetContext(ctx, &id, tx.Rebind(`
 			SELECT id FROM drafts
-			WHERE status IN ('queued', 'generating')
-			  AND ((status = 'queued' AND run_after <= ?) OR (status = 'generating' AND lease_until < ?))
+			WHERE `+ungenerated+`
+			  AND ((status = `+stQueued+` AND run_after <= ?) OR (status = `+stGenerating+` AND lease_until < ?))
 			ORDER BY run_after, id
 			LIMIT 1`+db.dialect.skipLocked()), tx.now, tx.now); err != nil {
 			return notFound(db.translate(err), "No draft is waiting to be generated.")
@@ -432,7 +432,7 @@ func (db *DB) ClaimJob(ctx context.Context, owner string, lease time.Duration) (
 		}
 		until := tx.now.Add(lease)
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`
-			UPDATE drafts SET status = 'generating', attempts = attempts + 1, lease_owner = ?, lease_until = ?, updated_at = ?
+			UPDATE drafts SET status = `+stGenerating+`, attempts = attempts + 1, lease_owner = ?, lease_until = ?, updated_at = ?
 			WHERE id = ?`), owner, until, tx.now, id); err != nil {
 			return fmt.Errorf("claim draft: %w", err)
 		}
@@ -474,7 +474,7 @@ func toAssistantParties(parties []*casefile.Party) []assistant.Party {
 
 // leaseHeld is the fence every job update carries: the draft must still be
 // generating under this owner and attempt, or another worker has taken it over.
-const leaseHeld = `id = ? AND status = 'generating' AND lease_owner = ? AND attempts = ?`
+var leaseHeld = `id = ? AND status = ` + stGenerating + ` AND lease_owner = ? AND attempts = ?`
 
 // CompleteJob stores a generated draft and puts it up for review; older
 // pending drafts of the same kind over the same notes are superseded.
@@ -498,7 +498,7 @@ func (db *DB) CompleteJob(ctx context.Context, job *review.Job, res *assistant.R
 	sys := countersign.System
 	return db.withTx(ctx, func(tx *Tx) error {
 		r, err := tx.ExecContext(ctx, tx.Rebind(`
-			UPDATE drafts SET status = 'pending_review', content = ?, language = ?, model = ?, provider = ?, prompt_version = ?,
+			UPDATE drafts SET status = `+stPending+`, content = ?, language = ?, model = ?, provider = ?, prompt_version = ?,
 				params = ?, request_hash = ?, response_hash = ?, prompt_tokens = ?, completion_tokens = ?, latency_ms = ?,
 				pseudonymised = ?, masked = ?, ungrounded = ?, lease_owner = '', lease_until = NULL, generated_at = ?, updated_at = ?
 			WHERE `+leaseHeld), string(content), res.Content.Language, res.Model, res.Provider, res.PromptVersion,
@@ -545,11 +545,11 @@ func (db *DB) supersede(ctx context.Context, tx *Tx, job *review.Job) error {
 	if err := tx.SelectContext(ctx, &older, tx.Rebind(`
 		SELECT o.id FROM drafts o JOIN drafts n ON n.id = ?
 		WHERE o.case_id = n.case_id AND o.kind = n.kind AND o.note_ids = n.note_ids
-		  AND o.status = 'pending_review' AND o.id <> n.id`), job.DraftID); err != nil {
+		  AND o.status = `+stPending+` AND o.id <> n.id`), job.DraftID); err != nil {
 		return fmt.Errorf("find superseded drafts: %w", err)
 	}
 	for _, id := range older {
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE drafts SET status = 'superseded', updated_at = ? WHERE id = ? AND status = 'pending_review'`), tx.now, id); err != nil {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE drafts SET status = `+stSuperseded+`, updated_at = ? WHERE id = ? AND status = `+stPending), tx.now, id); err != nil {
 			return fmt.Errorf("supersede draft: %w", err)
 		}
 		if err := tx.record(ctx, countersign.System, audit.ActionDraftSuperseded, "draft", id, job.CaseID, audit.Payload{"by": job.DraftID}); err != nil {
@@ -576,11 +576,11 @@ func (db *DB) FailJobWithResult(ctx context.Context, job *review.Job, res *assis
 		)
 		if retryAt != nil {
 			r, err = tx.ExecContext(ctx, tx.Rebind(`
-				UPDATE drafts SET status = 'queued', run_after = ?, failure_reason = ?, lease_owner = '', lease_until = NULL, updated_at = ?
+				UPDATE drafts SET status = `+stQueued+`, run_after = ?, failure_reason = ?, lease_owner = '', lease_until = NULL, updated_at = ?
 				WHERE `+leaseHeld), retryAt.UTC(), reason, tx.now, job.DraftID, job.Owner, job.Attempt)
 		} else {
 			r, err = tx.ExecContext(ctx, tx.Rebind(`
-				UPDATE drafts SET status = 'failed', failure_reason = ?, lease_owner = '', lease_until = NULL, updated_at = ?
+				UPDATE drafts SET status = `+stFailed+`, failure_reason = ?, lease_owner = '', lease_until = NULL, updated_at = ?
 				WHERE `+leaseHeld), reason, tx.now, job.DraftID, job.Owner, job.Attempt)
 		}
 		if err != nil {
