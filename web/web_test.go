@@ -457,6 +457,35 @@ func TestUI(t *testing.T) {
 		}
 	})
 
+	t.Run("SendsTheVersionReadAndRefusesAStaleOne", func(t *testing.T) {
+		t.Parallel()
+		b := uiSetup(t)
+		d := storetest.MustDraft(t, b.db, b.f, assistant.KindSummary)
+		c := b.signIn(t, "worker")
+		resp, body := c.get("/drafts/" + d.ID)
+		wantStatus(t, resp, body, http.StatusOK)
+		if want := `name="if_match" value="` + html.EscapeString(review.DraftETag(d)) + `"`; !strings.Contains(body, want) {
+			t.Fatalf("the review form does not carry the draft's ETag (%s):\n%s", want, body)
+		}
+		form := url.Values{"content": {d.Content.Text()}, "if_match": {`"an-older-version"`}}
+		for _, st := range d.Content.Statements {
+			if review.HighStakes(st.Category) {
+				form.Set("st."+st.ID, review.StatementConfirmed)
+			}
+		}
+		resp, body = c.post("/drafts/"+d.ID+"/approve", form)
+		wantStatus(t, resp, body, http.StatusPreconditionFailed)
+		if !strings.Contains(body, "This draft changed after you opened it. Nothing was signed") || !strings.Contains(body, `id="approve-form"`) {
+			t.Fatalf("the stale approval is not explained beside the current draft:\n%s", body)
+		}
+		if n := len(b.record(t)); n != 0 {
+			t.Fatalf("%d entries signed from a stale version", n)
+		}
+		form.Set("if_match", review.DraftETag(d))
+		resp, _ = c.post("/drafts/"+d.ID+"/approve", form)
+		wantRedirect(t, resp, "/cases/"+b.f.Case.ID+"?done=approved")
+	})
+
 	t.Run("RejectsWithAReasonOrSaysWhatIsMissing", func(t *testing.T) {
 		t.Parallel()
 		b := uiSetup(t)
