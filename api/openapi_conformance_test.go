@@ -87,6 +87,9 @@ func TestOpenAPIConformance(t *testing.T) {
 			if !strings.HasPrefix(rt.path, "/v1/") {
 				continue
 			}
+			if src.funcs[rt.handler] == nil {
+				t.Errorf("%s %s: the test cannot follow its handler; register it as s.handleX", rt.method, rt.path)
+			}
 			if doc.op(rt.method, rt.path) == nil {
 				t.Errorf("%s %s is routed but not in openapi.json", rt.method, rt.path)
 			}
