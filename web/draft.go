@@ -286,16 +286,9 @@ func (s *Server) handleApprove(w http.ResponseWriter, r *http.Request) {
 	if !slices.Equal(strings.Fields(text), strings.Fields(d.Content.Text())) {
 		ap.Content = text
 	}
-	var undecided int
-	for _, st := range d.Content.Statements {
-		if review.HighStakes(st.Category) && actions[st.ID] == "" {
-			undecided++
-		}
-	}
 	if strings.TrimSpace(text) == "" {
+		// Not "unchanged": an emptied box is no text to sign.
 		err = countersign.InvalidFields(p.T("review.invalid"), countersign.FieldError{Field: "content", Message: p.T("review.empty")})
-	} else if undecided > 0 {
-		err = countersign.InvalidFields(p.T("review.invalid"), countersign.FieldError{Field: "statements", Message: p.T("review.undecided", undecided)})
 	} else {
 		var so *review.SignOff
 		if so, err = s.Review.SignOffDraft(ctx, d.ID, ap); err == nil {
@@ -319,7 +312,7 @@ func (s *Server) handleApprove(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, err)
 		return
 	}
-	p.setError(err)
+	p.setError(approvalProblem(p, d, actions, err))
 	v, verr := s.draftView(r, p, d)
 	if verr != nil {
 		s.errorPage(w, r, verr)
@@ -339,6 +332,31 @@ func (s *Server) handleApprove(w http.ResponseWriter, r *http.Request) {
 	}
 	p.Data = v
 	s.render(w, r, http.StatusUnprocessableEntity, "draft.html", p)
+}
+
+// approvalProblem words the review's refusal of an approval for the page.
+// The review decides what is missing; when it is the decision on
+// high-stakes statements, the page says so in the reader's language, with
+// the count of those still undecided.
+func approvalProblem(p *page, d *review.Draft, actions map[string]string, err error) error {
+	fields := countersign.ErrorFields(err)
+	translated := false
+	for i, f := range fields {
+		if f.Field != "statements" {
+			continue
+		}
+		undecided := 0
+		for _, st := range d.Content.Statements {
+			if review.HighStakes(st.Category) && actions[st.ID] == "" {
+				undecided++
+			}
+		}
+		fields[i].Message, translated = p.T("review.undecided", undecided), true
+	}
+	if !translated {
+		return err
+	}
+	return countersign.InvalidFields(p.T("review.invalid"), fields...)
 }
 
 // handleReject serves POST /drafts/{id}/reject: a reviewer turns a draft
