@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/audit"
@@ -36,22 +34,16 @@ func (r *consentRow) toDomain() *casefile.Consent {
 // to a model. The audit events carry the facts (given or not, sequence, what
 // it replaced, the hash of the note), never the note.
 func (db *DB) RecordConsent(ctx context.Context, c *casefile.Consent) error {
-	if _, err := countersign.ActorFrom(ctx); err != nil {
+	a, err := countersign.ActorFrom(ctx)
+	if err != nil {
 		return err
 	}
-	c.Note = strings.TrimSpace(c.Note)
-	if utf8.RuneCountInString(c.Note) > casefile.MaxConsentNote || strings.ContainsRune(c.Note, 0) {
-		return countersign.InvalidFields("The consent could not be recorded.", countersign.FieldError{Field: "note",
-			Message: fmt.Sprintf("Keep the note under %d characters of plain text.", casefile.MaxConsentNote)})
-	}
-	a := actor(ctx)
-	switch a.Role {
-	case countersign.RoleWorker, countersign.RoleSupervisor, countersign.RoleSystem:
-	default:
-		return countersign.Errorf(countersign.EFORBIDDEN, "Only the case's worker or a supervisor of its team can record the client's consent.")
+	if err := casefile.ValidateConsent(c); err != nil {
+		return err
 	}
 	return db.withTx(ctx, func(tx *Tx) error {
-		if _, err := db.findCase(ctx, tx, c.CaseID, true); err != nil {
+		cs, err := db.findCase(ctx, tx, c.CaseID, true)
+		if err != nil {
 			return err
 		}
 		if err := db.lockCase(ctx, tx, c.CaseID); err != nil {
@@ -61,11 +53,9 @@ func (db *DB) RecordConsent(ctx context.Context, c *casefile.Consent) error {
 		if err != nil {
 			return err
 		}
-		c.ID, c.Seq, c.RecordedBy, c.RecordedAt = countersign.NewID(countersign.PrefixConsent), 1, a.UserID, tx.now
-		previous := "none"
-		if prev != nil {
-			c.Seq = prev.Seq + 1
-			previous = map[bool]string{true: "given", false: "withdrawn"}[prev.Given]
+		dec, err := casefile.DecideConsent(a, cs, c, prev, tx.now)
+		if err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`
 			INSERT INTO consents (`+consentColumns+`)
@@ -76,20 +66,14 @@ func (db *DB) RecordConsent(ctx context.Context, c *casefile.Consent) error {
 			}
 			return fmt.Errorf("insert consent: %w", err)
 		}
-		p := audit.Payload{"given": strconv.FormatBool(c.Given), "seq": strconv.Itoa(c.Seq), "previous": previous}
-		if c.Note != "" {
-			p["note_sha256"] = sha256Hex(c.Note)
-		}
-		action := audit.ActionConsentRecorded
-		if !c.Given {
-			action = audit.ActionConsentWithdrawn
+		if dec.StopDrafts {
 			n, err := db.failUngenerated(ctx, tx, a, c)
 			if err != nil {
 				return err
 			}
-			p["drafts_stopped"] = strconv.Itoa(n)
+			dec.Event.Payload["drafts_stopped"] = strconv.Itoa(n)
 		}
-		return tx.record(ctx, a, action, "consent", c.ID, c.CaseID, p)
+		return tx.apply(ctx, []audit.Record{*dec.Event})
 	})
 }
 
