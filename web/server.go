@@ -52,7 +52,9 @@ type Server struct {
 	// over plain HTTP, as it does behind a TLS-terminating proxy
 	// (COUNTERSIGN_SECURE_COOKIES=true).
 	SecureCookies bool
-	Logger        *slog.Logger
+	// Logger is the logger of Handler; on the service's mux, the API's
+	// middleware sets the request's logger (httpx.Logger).
+	Logger *slog.Logger
 }
 
 // Checkpoints signs checkpoints of the audit log; *audit.Notary is the real one.
@@ -69,13 +71,16 @@ func (s *Server) log() *slog.Logger {
 	return slog.Default()
 }
 
-// Handler returns the web interface alone, with the security headers. The
-// service serves it on the API's mux instead, behind the API's middleware
-// (metrics, rate limit): see cmd/countersign.
+// Handler returns the web interface alone, with the security headers and
+// the request logger. The service serves it on the API's mux instead,
+// behind the API's middleware (metrics, logger, security headers, rate
+// limit): see cmd/countersign.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	s.Routes(mux)
-	return httpx.SecurityHeaders(mux)
+	return httpx.SecurityHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r.WithContext(httpx.WithLogger(r.Context(), s.log())))
+	}))
 }
 
 const (
