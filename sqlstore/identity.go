@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/countersign/countersign"
@@ -26,21 +25,25 @@ func actor(ctx context.Context) countersign.Actor {
 
 // CreateTeam saves a team.
 func (db *DB) CreateTeam(ctx context.Context, t *identity.Team) error {
-	if _, err := countersign.ActorFrom(ctx); err != nil {
+	a, err := countersign.ActorFrom(ctx)
+	if err != nil {
 		return err
 	}
-	if strings.TrimSpace(t.Name) == "" {
-		return countersign.InvalidFields("The team could not be saved.", countersign.FieldError{Field: "name", Message: "Give the team a name."})
+	if _, err := identity.DecideTeam(a, &identity.Team{Name: t.Name}, time.Time{}); err != nil {
+		return err // refused before anything is written
 	}
 	return db.withTx(ctx, func(tx *Tx) error {
-		t.ID, t.CreatedAt = countersign.NewID(countersign.PrefixTeam), tx.now
+		ev, err := identity.DecideTeam(a, t, tx.now)
+		if err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO teams (id, name, created_at) VALUES (?, ?, ?)`), t.ID, t.Name, t.CreatedAt); err != nil {
 			if isConflict(db.translate(err)) {
 				return countersign.Errorf(countersign.ECONFLICT, "A team named %q already exists.", t.Name)
 			}
 			return fmt.Errorf("insert team: %w", err)
 		}
-		return tx.record(ctx, actor(ctx), audit.ActionTeamCreated, "team", t.ID, "", nil)
+		return tx.apply(ctx, []audit.Record{*ev})
 	})
 }
 
@@ -78,23 +81,28 @@ const userColumns = `id, name, email, role, team_id, created_at`
 
 // CreateUser saves a user.
 func (db *DB) CreateUser(ctx context.Context, u *identity.User) error {
-	if _, err := countersign.ActorFrom(ctx); err != nil {
+	a, err := countersign.ActorFrom(ctx)
+	if err != nil {
+		return err
+	}
+	if err := identity.CheckAdminister(a); err != nil {
 		return err
 	}
 	if err := u.Validate(); err != nil {
 		return err
 	}
 	return db.withTx(ctx, func(tx *Tx) error {
-		u.ID, u.CreatedAt = countersign.NewID(countersign.PrefixUser), tx.now
 		var team *string
+		n := 0
 		if u.TeamID != "" {
 			team = &u.TeamID
-			var n int
 			if err := tx.GetContext(ctx, &n, tx.Rebind(`SELECT COUNT(*) FROM teams WHERE id = ?`), u.TeamID); err != nil {
 				return fmt.Errorf("check team: %w", err)
-			} else if n == 0 {
-				return countersign.InvalidFields("The user could not be saved.", countersign.FieldError{Field: "team", Message: "There is no such team."})
 			}
+		}
+		ev, err := identity.DecideUser(a, u, n > 0, tx.now)
+		if err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO users (id, name, email, role, team_id, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
 			u.ID, u.Name, u.Email, string(u.Role), team, u.CreatedAt); err != nil {
@@ -103,8 +111,7 @@ func (db *DB) CreateUser(ctx context.Context, u *identity.User) error {
 			}
 			return fmt.Errorf("insert user: %w", err)
 		}
-		// The name and email are personal data and stay out of the log.
-		return tx.record(ctx, actor(ctx), audit.ActionUserCreated, "user", u.ID, "", audit.Payload{"role": string(u.Role), "team": u.TeamID})
+		return tx.apply(ctx, []audit.Record{*ev})
 	})
 }
 
@@ -173,7 +180,11 @@ func hashToken(secret string) []byte {
 
 // CreateToken issues a token; the secret is returned once and only its hash is kept.
 func (db *DB) CreateToken(ctx context.Context, userID, label string, expiresAt *time.Time) (*identity.Token, string, error) {
-	if _, err := countersign.ActorFrom(ctx); err != nil {
+	a, err := countersign.ActorFrom(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := identity.CheckAdminister(a); err != nil {
 		return nil, "", err
 	}
 	var raw [32]byte
@@ -187,19 +198,20 @@ func (db *DB) CreateToken(ctx context.Context, userID, label string, expiresAt *
 		expiresAt = &e
 	}
 	t := &identity.Token{UserID: userID, Label: label, ExpiresAt: expiresAt}
-	err := db.withTx(ctx, func(tx *Tx) error {
-		t.ID, t.CreatedAt = countersign.NewID(countersign.PrefixToken), tx.now
+	err = db.withTx(ctx, func(tx *Tx) error {
 		var n int
 		if err := tx.GetContext(ctx, &n, tx.Rebind(`SELECT COUNT(*) FROM users WHERE id = ?`), userID); err != nil {
 			return fmt.Errorf("check user: %w", err)
-		} else if n == 0 {
-			return countersign.Errorf(countersign.ENOTFOUND, "There is no such user.")
+		}
+		ev, err := identity.DecideToken(a, t, n > 0, tx.now)
+		if err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO tokens (id, user_id, hash, label, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`),
 			t.ID, userID, hashToken(secret), label, t.CreatedAt, expiresAt); err != nil {
 			return fmt.Errorf("insert token: %w", err)
 		}
-		return tx.record(ctx, actor(ctx), audit.ActionTokenCreated, "token", t.ID, "", audit.Payload{"user": userID})
+		return tx.apply(ctx, []audit.Record{*ev})
 	})
 	if err != nil {
 		return nil, "", err
@@ -209,10 +221,15 @@ func (db *DB) CreateToken(ctx context.Context, userID, label string, expiresAt *
 
 // RevokeToken ends a token.
 func (db *DB) RevokeToken(ctx context.Context, tokenID string) error {
-	if _, err := countersign.ActorFrom(ctx); err != nil {
+	a, err := countersign.ActorFrom(ctx)
+	if err != nil {
 		return err
 	}
-	err := db.withTx(ctx, func(tx *Tx) error {
+	ev, err := identity.DecideRevoke(a, tokenID)
+	if err != nil {
+		return err
+	}
+	err = db.withTx(ctx, func(tx *Tx) error {
 		res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`), tx.now, tokenID)
 		if err != nil {
 			return fmt.Errorf("revoke token: %w", err)
@@ -220,7 +237,7 @@ func (db *DB) RevokeToken(ctx context.Context, tokenID string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return countersign.Errorf(countersign.ENOTFOUND, "There is no such active token.")
 		}
-		return tx.record(ctx, actor(ctx), audit.ActionTokenRevoked, "token", tokenID, "", nil)
+		return tx.apply(ctx, []audit.Record{*ev})
 	})
 	if err == nil {
 		db.tokens.clear()

@@ -9,6 +9,7 @@ import (
 	"github.com/countersign/countersign/assistant"
 	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/identity"
 	"github.com/countersign/countersign/review"
 	"github.com/countersign/countersign/sqlstore"
 )
@@ -172,6 +173,25 @@ func exerciseSignOff(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
 		if after := eventCount(t, db); after != before {
 			t.Fatalf("calls without an actor wrote %d audit events", after-before)
 		}
+	})
+
+	t.Run("OnlyAdministratorsManageTeamsUsersAndTokens", func(t *testing.T) {
+		t.Parallel()
+		db := open(t)
+		f := MustSeed(t, db)
+		before := eventCount(t, db)
+		for _, u := range []*identity.User{f.Worker, f.Supervisor, f.Ethics} {
+			c := As(ctx, u)
+			code(t, db.CreateTeam(c, &identity.Team{Name: "Team of " + u.ID}), countersign.EFORBIDDEN)
+			code(t, db.CreateUser(c, &identity.User{Name: "N", Email: u.ID + "@x.org", Role: countersign.RoleEthics}), countersign.EFORBIDDEN)
+			_, _, err := db.CreateToken(c, u.ID, "mine", nil)
+			code(t, err, countersign.EFORBIDDEN)
+		}
+		if after := eventCount(t, db); after != before {
+			t.Fatalf("refused identity changes wrote %d events", after-before)
+		}
+		_, _, err := db.CreateToken(As(ctx, f.Admin), f.Worker.ID, "by the admin", nil)
+		ok(t, err)
 	})
 
 	t.Run("CorrectionOfACountersignedEntryNeedsACountersignatureAgain", func(t *testing.T) {
