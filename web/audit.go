@@ -80,7 +80,7 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
 // handleVerify serves POST /audit/verify: the log is verified on the
 // server, against a checkpoint signed now, and the result shown in words.
 func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
-	if _, err := httpx.RequireRole(r, httpx.AuditRoles...); err != nil {
+	if err := s.requireRole(r, httpx.AuditRoles...); err != nil {
 		s.errorPage(w, r, err)
 		return
 	}
@@ -103,7 +103,7 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderAudit(w http.ResponseWriter, r *http.Request, p *page, verified *verifyView) {
-	if _, err := httpx.RequireRole(r, httpx.AuditRoles...); err != nil {
+	if err := s.requireRole(r, httpx.AuditRoles...); err != nil {
 		s.errorPage(w, r, err)
 		return
 	}

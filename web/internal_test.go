@@ -71,7 +71,7 @@ func TestCatalogue(t *testing.T) {
 	t.Run("HasEveryKeyThePagesUse", func(t *testing.T) {
 		t.Parallel()
 		used := map[string]bool{}
-		lit := regexp.MustCompile(`(?:\bT|newPage\(r,|p\.T\(|msg\(s\.lang\(r\),|errorf\(r, countersign\.E[A-Z]+,) ?"([a-z][a-z0-9_.]*[a-z0-9_])"`)
+		lit := regexp.MustCompile(`(?:\bT|newPage\(r,|p\.T\(|msg\(s\.lang\(r\),|msg\(lang,|errorf\(r, countersign\.E[A-Z]+,) ?"([a-z][a-z0-9_.]*[a-z0-9_])"`)
 		_ = fs.WalkDir(templateFS, "templates", func(path string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() {
 				return err
@@ -225,6 +225,19 @@ func TestDurationsInWords(t *testing.T) {
 	p := &page{Lang: "fr"}
 	if got, want := bucketWords(p, []string{"le_5s", "le_1m0s", "gt_15m0s", "odd"}), []string{"jusqu'à 5 secondes", "jusqu'à 1 minute", "plus de 15 minutes", "odd"}; !slices.Equal(got, want) {
 		t.Errorf("bucketWords = %q, want %q", got, want)
+	}
+}
+
+func TestDates(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ lang, in, want string }{
+		{"en", "2026-12-14", "14 Dec 2026"},
+		{"fr", "2026-12-14", "14/12/2026"},
+		{"fr", "next week", "next week"},
+	} {
+		if got := (&page{Lang: tt.lang}).Date(tt.in); got != tt.want {
+			t.Errorf("%s: Date(%q) = %q, want %q", tt.lang, tt.in, got, tt.want)
+		}
 	}
 }
 

@@ -152,6 +152,19 @@ func (p *page) Time(t time.Time) string {
 	return t.Local().Format("2 Jan 2006, 15:04")
 }
 
+// Date formats a date written YYYY-MM-DD (an item's due date) as the
+// page's language writes dates; anything else is shown as it is.
+func (p *page) Date(s string) string {
+	d, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return s
+	}
+	if p.Lang == "fr" {
+		return d.Format("02/01/2006")
+	}
+	return d.Format("2 Jan 2006")
+}
+
 // TimePtr formats an optional time.
 func (p *page) TimePtr(t *time.Time) string {
 	if t == nil {

@@ -345,6 +345,17 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, err error) {
 	s.render(w, r, status, "error.html", p)
 }
 
+// requireRole refuses, in the reader's language, an actor whose role is
+// not one of roles (httpx.RequireRole is the rule).
+func (s *Server) requireRole(r *http.Request, roles ...countersign.Role) error {
+	a, err := httpx.RequireRole(r, roles...)
+	if err != nil {
+		lang := s.lang(r)
+		return countersign.Errorf(countersign.EFORBIDDEN, "%s", msg(lang, "forbidden.role", msg(lang, "role."+string(a.Role))))
+	}
+	return nil
+}
+
 // errorf returns an error with code whose message is the catalogue's key,
 // in the request's language: the interface's own refusals are translated.
 func (s *Server) errorf(r *http.Request, code, key string) error {

@@ -11,7 +11,6 @@ import (
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/casefile"
-	"github.com/countersign/countersign/internal/httpx"
 	"github.com/countersign/countersign/review"
 )
 
@@ -52,7 +51,7 @@ type decisionRow struct {
 // the drafts waiting for their countersignature, reassignment, and the
 // team's recent decisions.
 func (s *Server) handleTeam(w http.ResponseWriter, r *http.Request) {
-	if _, err := httpx.RequireRole(r, countersign.RoleSupervisor); err != nil {
+	if err := s.requireRole(r, countersign.RoleSupervisor); err != nil {
 		s.errorPage(w, r, err)
 		return
 	}
