@@ -18,7 +18,7 @@ import (
 	"github.com/countersign/countersign/audit"
 )
 
-var _ audit.Log = (*DB)(nil)
+var _ audit.Log = (*AuditStore)(nil)
 
 // record appends an audit event to the transaction. It becomes part of the
 // log (with its sequence number) when the sequencer runs after commit; if the
@@ -61,7 +61,7 @@ func pendingRow(at time.Time, actor countersign.Actor, action, subjectType, subj
 }
 
 // wakeSequencer tells the background sequencer that a commit appended events.
-func (db *DB) wakeSequencer() {
+func (db *conn) wakeSequencer() {
 	select {
 	case db.sequenced <- struct{}{}:
 	default:
@@ -105,7 +105,7 @@ const sequenceBatch = 512
 // Sequence moves every pending event into the log, giving each its gap-free
 // sequence number, and returns the new log size. Several replicas may call it
 // at once: the head row lock orders them.
-func (db *DB) Sequence(ctx context.Context) (uint64, error) {
+func (db *AuditStore) Sequence(ctx context.Context) (uint64, error) {
 	for {
 		size, n, err := db.sequenceOnce(ctx, false)
 		if err != nil {
@@ -120,7 +120,7 @@ func (db *DB) Sequence(ctx context.Context) (uint64, error) {
 // sequenceOnce sequences up to one batch. With skipBusy it returns at once
 // when another transaction holds the head (on PostgreSQL), so background
 // sequencers of several replicas do not queue behind each other.
-func (db *DB) sequenceOnce(ctx context.Context, skipBusy bool) (size uint64, n int, err error) {
+func (db *conn) sequenceOnce(ctx context.Context, skipBusy bool) (size uint64, n int, err error) {
 	err = db.withTx(ctx, func(tx *Tx) error {
 		lock := db.dialect.forUpdate()
 		if skipBusy {
@@ -242,7 +242,7 @@ const sequenceCoalesce = 25 * time.Millisecond
 // Correctness never rests on the lead, since every pass locks the head row:
 // the lead only spares the database passes that would find the head busy
 // or hold a handful of events each.
-func (db *DB) RunSequencer(ctx context.Context, interval time.Duration, onError func(error)) {
+func (db *AuditStore) RunSequencer(ctx context.Context, interval time.Duration, onError func(error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	var lead *sequencerLead
@@ -298,7 +298,7 @@ type sequencerLead struct {
 const sequencerLockKey = 7263511
 
 // leadSequencer takes the lead if no other replica holds it; nil if one does.
-func (db *DB) leadSequencer(ctx context.Context) (*sequencerLead, error) {
+func (db *conn) leadSequencer(ctx context.Context) (*sequencerLead, error) {
 	if !db.dialect.advisoryLocks() {
 		return &sequencerLead{}, nil
 	}
@@ -345,7 +345,7 @@ func (l *sequencerLead) release() {
 const eventColumns = `seq, at, actor_id, role, action, subject_type, subject_id, case_id, payload, leaf_hash, chain_hash`
 
 // FindEvents returns sequenced events matching f, in sequence order.
-func (db *DB) FindEvents(ctx context.Context, f audit.EventFilter) ([]*audit.Event, error) {
+func (db *AuditStore) FindEvents(ctx context.Context, f audit.EventFilter) ([]*audit.Event, error) {
 	where, args := []string{"1 = 1"}, []any{}
 	if v := f.CaseID; v != nil {
 		where, args = append(where, "case_id = ?"), append(args, *v)
@@ -397,7 +397,7 @@ func (db *DB) FindEvents(ctx context.Context, f audit.EventFilter) ([]*audit.Eve
 }
 
 // FindEventBySeq returns the event at seq. Returns ENOTFOUND if the log is not that long.
-func (db *DB) FindEventBySeq(ctx context.Context, seq uint64) (*audit.Event, error) {
+func (db *AuditStore) FindEventBySeq(ctx context.Context, seq uint64) (*audit.Event, error) {
 	var r eventRow
 	if err := db.r.GetContext(ctx, &r, db.r.Rebind(`SELECT `+eventColumns+` FROM audit_event WHERE seq = ?`), int64(seq)); err != nil {
 		if countersign.ErrorCode(db.translate(err)) == countersign.ENOTFOUND {
@@ -411,20 +411,20 @@ func (db *DB) FindEventBySeq(ctx context.Context, seq uint64) (*audit.Event, err
 // EachEvent calls fn for every sequenced event with seq < size (all when
 // size is 0) in order, decoded into Events, streaming, so memory stays flat
 // however long the log is. It reads the rows as EachStoredEvent does.
-func (db *DB) EachEvent(ctx context.Context, size uint64, fn func(*audit.Event) error) error {
+func (db *AuditStore) EachEvent(ctx context.Context, size uint64, fn func(*audit.Event) error) error {
 	return db.eachStoredEvent(ctx, "", nil, size, decoded(fn))
 }
 
 // AllEvents is EachEvent over the whole log, in the form
 // audit.Verifier.VerifyEach takes.
-func (db *DB) AllEvents(ctx context.Context, fn func(*audit.Event) error) error {
+func (db *AuditStore) AllEvents(ctx context.Context, fn func(*audit.Event) error) error {
 	return db.EachEvent(ctx, 0, fn)
 }
 
 // AllStoredEvents is EachStoredEvent over the whole log, in the form
 // audit.Verifier.VerifyStored takes. It is what `countersign audit verify`
 // and the board's "Verify the log" read.
-func (db *DB) AllStoredEvents(ctx context.Context, fn func(*audit.StoredEvent) error) error {
+func (db *AuditStore) AllStoredEvents(ctx context.Context, fn func(*audit.StoredEvent) error) error {
 	return db.EachStoredEvent(ctx, 0, fn)
 }
 
@@ -433,7 +433,7 @@ func (db *DB) AllStoredEvents(ctx context.Context, fn func(*audit.StoredEvent) e
 // decoded and no Event is built, so the verifier's workers, not this
 // loop, turn the columns into the canonical encoding. The columns are
 // scanned into reused buffers; fn must copy what it keeps.
-func (db *DB) EachStoredEvent(ctx context.Context, size uint64, fn func(*audit.StoredEvent) error) error {
+func (db *AuditStore) EachStoredEvent(ctx context.Context, size uint64, fn func(*audit.StoredEvent) error) error {
 	return db.eachStoredEvent(ctx, "", nil, size, fn)
 }
 
@@ -457,7 +457,7 @@ func decoded(fn func(*audit.Event) error) func(*audit.StoredEvent) error {
 // sequenced event with seq < size (all when size is 0) that also meets
 // cond (SQL over the event's columns with ? for args, or "" for all), in
 // pages of storedPageSize, each page streamed row by row into fn.
-func (db *DB) eachStoredEvent(ctx context.Context, cond string, args []any, size uint64, fn func(*audit.StoredEvent) error) error {
+func (db *conn) eachStoredEvent(ctx context.Context, cond string, args []any, size uint64, fn func(*audit.StoredEvent) error) error {
 	if cond != "" {
 		cond += " AND "
 	}
@@ -526,7 +526,7 @@ func (db *DB) eachStoredEvent(ctx context.Context, cond string, args []any, size
 const storedPageSize = 20000
 
 // Head returns the current head of the sequenced log.
-func (db *DB) Head(ctx context.Context) (*audit.Head, error) {
+func (db *AuditStore) Head(ctx context.Context) (*audit.Head, error) {
 	h, err := readHead(ctx, db.r, "")
 	if err != nil {
 		return nil, db.translate(fmt.Errorf("read audit head: %w", err))
@@ -560,7 +560,7 @@ func writeHead(ctx context.Context, tx *Tx, h *audit.Head) error {
 
 // ReadNodes returns the stored tree node hashes for ids, in order: leaves
 // from audit_event, the nodes above them from audit_node.
-func (db *DB) ReadNodes(ctx context.Context, ids []compact.NodeID) ([][]byte, error) {
+func (db *AuditStore) ReadNodes(ctx context.Context, ids []compact.NodeID) ([][]byte, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -593,7 +593,7 @@ func (db *DB) ReadNodes(ctx context.Context, ids []compact.NodeID) ([][]byte, er
 
 // Export writes the NDJSON export of the first cp.Size events, headed by cp,
 // streaming in pages so memory stays flat however long the log is.
-func (db *DB) Export(ctx context.Context, w io.Writer, cp *audit.Checkpoint) error {
+func (db *AuditStore) Export(ctx context.Context, w io.Writer, cp *audit.Checkpoint) error {
 	ew := audit.NewWriter(w)
 	if err := ew.WriteHeader(audit.Header{Origin: cp.Origin, Size: cp.Size, Checkpoint: string(cp.Note)}); err != nil {
 		return err

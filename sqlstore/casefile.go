@@ -14,7 +14,7 @@ import (
 	"github.com/countersign/countersign/casefile"
 )
 
-var _ casefile.Store = (*DB)(nil)
+var _ casefile.Store = (*CaseStore)(nil)
 
 const caseColumns = `id, reference, title, case_type, team_id, worker_id, created_by, created_at`
 
@@ -36,7 +36,7 @@ func (r *caseRow) toDomain() *casefile.Case {
 }
 
 // CreateCase applies casefile.DecideCase.
-func (db *DB) CreateCase(ctx context.Context, c *casefile.Case) error {
+func (db *CaseStore) CreateCase(ctx context.Context, c *casefile.Case) error {
 	a, err := countersign.ActorFrom(ctx)
 	if err != nil {
 		return err
@@ -75,13 +75,13 @@ func (db *DB) CreateCase(ctx context.Context, c *casefile.Case) error {
 }
 
 // FindCaseByID returns a case the actor may read.
-func (db *DB) FindCaseByID(ctx context.Context, id string) (*casefile.Case, error) {
+func (db *CaseStore) FindCaseByID(ctx context.Context, id string) (*casefile.Case, error) {
 	return db.findCase(ctx, db.r, id, false)
 }
 
 // findCase reads a case through q (the reader or a transaction); with write
 // set, the actor must be allowed to change it.
-func (db *DB) findCase(ctx context.Context, q queryer, id string, write bool) (*casefile.Case, error) {
+func (db *conn) findCase(ctx context.Context, q queryer, id string, write bool) (*casefile.Case, error) {
 	var r caseRow
 	if err := q.GetContext(ctx, &r, q.Rebind(`SELECT `+caseColumns+` FROM cases WHERE id = ?`), id); err != nil {
 		return nil, notFound(db.translate(err), "There is no case with this id.")
@@ -102,7 +102,7 @@ func (db *DB) findCase(ctx context.Context, q queryer, id string, write bool) (*
 }
 
 // FindCases returns the cases the actor may see.
-func (db *DB) FindCases(ctx context.Context, f casefile.CaseFilter) ([]*casefile.Case, int, error) {
+func (db *CaseStore) FindCases(ctx context.Context, f casefile.CaseFilter) ([]*casefile.Case, int, error) {
 	if _, err := countersign.ActorFrom(ctx); err != nil {
 		return nil, 0, err
 	}
@@ -144,7 +144,7 @@ func (db *DB) FindCases(ctx context.Context, f casefile.CaseFilter) ([]*casefile
 
 // AddParty saves a party of a case. Its details are personal data: the audit
 // event names only its id and role.
-func (db *DB) AddParty(ctx context.Context, p *casefile.Party) error {
+func (db *CaseStore) AddParty(ctx context.Context, p *casefile.Party) error {
 	if _, err := countersign.ActorFrom(ctx); err != nil {
 		return err
 	}
@@ -168,7 +168,7 @@ func (db *DB) AddParty(ctx context.Context, p *casefile.Party) error {
 }
 
 // FindParties returns the parties of a case.
-func (db *DB) FindParties(ctx context.Context, caseID string) ([]*casefile.Party, error) {
+func (db *CaseStore) FindParties(ctx context.Context, caseID string) ([]*casefile.Party, error) {
 	if _, err := countersign.ActorFrom(ctx); err != nil {
 		return nil, err
 	}
@@ -178,7 +178,7 @@ func (db *DB) FindParties(ctx context.Context, caseID string) ([]*casefile.Party
 	return db.findParties(ctx, db.r, caseID)
 }
 
-func (db *DB) findParties(ctx context.Context, q queryer, caseID string) ([]*casefile.Party, error) {
+func (db *conn) findParties(ctx context.Context, q queryer, caseID string) ([]*casefile.Party, error) {
 	var rows []partyRow
 	if err := q.SelectContext(ctx, &rows, q.Rebind(`
 		SELECT id, case_id, role, full_name, date_of_birth, address, phone, email, national_id, created_at
@@ -209,7 +209,7 @@ type partyRow struct {
 }
 
 // AddNote saves a note. The audit event carries the hash of the body, never the body.
-func (db *DB) AddNote(ctx context.Context, n *casefile.Note) error {
+func (db *CaseStore) AddNote(ctx context.Context, n *casefile.Note) error {
 	if _, err := countersign.ActorFrom(ctx); err != nil {
 		return err
 	}
@@ -273,7 +273,7 @@ func noteRows(n *casefile.Note, ev *audit.Record) (row, event []any, err error) 
 // its pending audit event: one round trip, and atomic as every statement
 // is. It reports false, having written nothing, when the case is unknown or
 // not the actor's; the caller then takes the general path, which says which.
-func (db *DB) addNoteOneStatement(ctx context.Context, n *casefile.Note) (bool, error) {
+func (db *conn) addNoteOneStatement(ctx context.Context, n *casefile.Note) (bool, error) {
 	a := actor(ctx)
 	var access string
 	var who any
@@ -345,7 +345,7 @@ func (r *noteRow) toDomain() *casefile.Note {
 }
 
 // FindNotes returns the notes of a case in the order they were written.
-func (db *DB) FindNotes(ctx context.Context, caseID string) ([]*casefile.Note, error) {
+func (db *CaseStore) FindNotes(ctx context.Context, caseID string) ([]*casefile.Note, error) {
 	if _, err := countersign.ActorFrom(ctx); err != nil {
 		return nil, err
 	}
@@ -355,7 +355,7 @@ func (db *DB) FindNotes(ctx context.Context, caseID string) ([]*casefile.Note, e
 	return db.findNotes(ctx, db.r, caseID, nil)
 }
 
-func (db *DB) findNotes(ctx context.Context, q queryer, caseID string, ids []string) ([]*casefile.Note, error) {
+func (db *conn) findNotes(ctx context.Context, q queryer, caseID string, ids []string) ([]*casefile.Note, error) {
 	query, args := `SELECT id, case_id, author_id, body, written_at, amends, created_at FROM notes WHERE case_id = ?`, []any{caseID}
 	if len(ids) > 0 {
 		query += ` AND id IN (?` + strings.Repeat(",?", len(ids)-1) + `)`

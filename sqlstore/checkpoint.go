@@ -9,10 +9,10 @@ import (
 	"github.com/countersign/countersign/audit"
 )
 
-var _ audit.LogStore = (*DB)(nil)
+var _ audit.LogStore = (*AuditStore)(nil)
 
 // LatestCheckpoint returns the largest stored checkpoint.
-func (db *DB) LatestCheckpoint(ctx context.Context) (*audit.Checkpoint, error) {
+func (db *AuditStore) LatestCheckpoint(ctx context.Context) (*audit.Checkpoint, error) {
 	var r struct {
 		Size  int64  `db:"size"`
 		Root  []byte `db:"root"`
@@ -34,7 +34,7 @@ func (db *DB) LatestCheckpoint(ctx context.Context) (*audit.Checkpoint, error) {
 
 // AddCheckpoint stores a signed checkpoint unless one of that size exists.
 // Checkpoints are not audit events: signing one would grow the log it signs.
-func (db *DB) AddCheckpoint(ctx context.Context, cp *audit.Checkpoint) error {
+func (db *AuditStore) AddCheckpoint(ctx context.Context, cp *audit.Checkpoint) error {
 	_, err := db.w.ExecContext(ctx, db.w.Rebind(`
 		INSERT INTO audit_checkpoint (size, root, chain, note, created_at)
 		VALUES (?, ?, ?, ?, ?)

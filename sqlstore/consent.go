@@ -33,7 +33,7 @@ func (r *consentRow) toDomain() *casefile.Consent {
 // drafts that are queued or being generated, so that no more case text goes
 // to a model. The audit events carry the facts (given or not, sequence, what
 // it replaced, the hash of the note), never the note.
-func (db *DB) RecordConsent(ctx context.Context, c *casefile.Consent) error {
+func (db *CaseStore) RecordConsent(ctx context.Context, c *casefile.Consent) error {
 	a, err := countersign.ActorFrom(ctx)
 	if err != nil {
 		return err
@@ -80,7 +80,7 @@ func (db *DB) RecordConsent(ctx context.Context, c *casefile.Consent) error {
 // failUngenerated fails the drafts of c's case that no model has answered
 // yet, after the client withdrew consent. A worker generating one of them
 // loses its lease fence and cannot put it up for review.
-func (db *DB) failUngenerated(ctx context.Context, tx *Tx, a countersign.Actor, c *casefile.Consent) (int, error) {
+func (db *conn) failUngenerated(ctx context.Context, tx *Tx, a countersign.Actor, c *casefile.Consent) (int, error) {
 	var rows []struct {
 		ID       string `db:"id"`
 		Attempts int    `db:"attempts"`
@@ -108,7 +108,7 @@ func (db *DB) failUngenerated(ctx context.Context, tx *Tx, a countersign.Actor, 
 }
 
 // FindConsent returns the consent state of a case and its history.
-func (db *DB) FindConsent(ctx context.Context, caseID string) (*casefile.ConsentState, error) {
+func (db *CaseStore) FindConsent(ctx context.Context, caseID string) (*casefile.ConsentState, error) {
 	if _, err := countersign.ActorFrom(ctx); err != nil {
 		return nil, err
 	}
@@ -140,7 +140,7 @@ func (db *DB) FindConsent(ctx context.Context, caseID string) (*casefile.Consent
 // case row first, so a withdrawal committing meanwhile either sees the new
 // draft and stops it, or is seen by this check (PostgreSQL; SQLite has a
 // single writer).
-func (db *DB) checkConsent(ctx context.Context, tx *Tx, caseID string) error {
+func (db *conn) checkConsent(ctx context.Context, tx *Tx, caseID string) error {
 	if err := db.lockCase(ctx, tx, caseID); err != nil {
 		return err
 	}
@@ -159,7 +159,7 @@ func (db *DB) checkConsent(ctx context.Context, tx *Tx, caseID string) error {
 
 // lockCase locks a case row until the transaction ends, serialising consent
 // changes and draft requests of one case.
-func (db *DB) lockCase(ctx context.Context, tx *Tx, caseID string) error {
+func (db *conn) lockCase(ctx context.Context, tx *Tx, caseID string) error {
 	var id string
 	if err := tx.GetContext(ctx, &id, tx.Rebind(`SELECT id FROM cases WHERE id = ?`+db.dialect.forUpdate()), caseID); err != nil {
 		return notFound(db.translate(err), "There is no case with this id.")
@@ -168,7 +168,7 @@ func (db *DB) lockCase(ctx context.Context, tx *Tx, caseID string) error {
 }
 
 // latestConsent returns the newest consent row of a case, or nil.
-func (db *DB) latestConsent(ctx context.Context, q queryer, caseID string) (*casefile.Consent, error) {
+func (db *conn) latestConsent(ctx context.Context, q queryer, caseID string) (*casefile.Consent, error) {
 	var rows []consentRow
 	if err := q.SelectContext(ctx, &rows, q.Rebind(`
 		SELECT `+consentColumns+`

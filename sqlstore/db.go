@@ -35,8 +35,35 @@ func init() {
 	sqlx.BindDriver("sqlite", sqlx.QUESTION)
 }
 
-// DB is a handle on one Countersign database.
+// DB is a handle on one Countersign database: one store per aggregate
+// (identity, case files, review, audit), each implementing its domain's
+// store interface, over one shared connection and transaction helper. The
+// stores' methods are promoted, so a *DB serves wherever any of them does.
 type DB struct {
+	*conn
+	*IdentityStore
+	*CaseStore
+	*ReviewStore
+	*AuditStore
+}
+
+// IdentityStore keeps teams, users, tokens and web sessions (identity.Store).
+type IdentityStore struct{ *conn }
+
+// CaseStore keeps cases, parties, notes and consent (casefile.Store).
+type CaseStore struct{ *conn }
+
+// ReviewStore keeps drafts, decisions, the drafting queue and the signed
+// record (review.Store).
+type ReviewStore struct{ *conn }
+
+// AuditStore keeps the audit log, its tree and checkpoints (audit.Log,
+// audit.LogStore, audit.StatsReader).
+type AuditStore struct{ *conn }
+
+// conn is what the stores share: the connections, the dialect, the
+// transaction helper and the settings every rule reads.
+type conn struct {
 	// w takes every write. On SQLite it is one connection, because SQLite
 	// has a single writer and a pool of writers would only trade waiting
 	// for SQLITE_BUSY errors. On PostgreSQL w and r are the same pool.
@@ -85,7 +112,7 @@ type DB struct {
 // A dsn starting with postgres:// or postgresql:// selects PostgreSQL;
 // anything else is a SQLite file path (or a sqlite: / file: URI).
 func Open(ctx context.Context, dsn string) (*DB, error) {
-	db := &DB{dsn: dsn, Now: time.Now, RequireConsent: true, sequenced: make(chan struct{}, 1)}
+	db := &conn{dsn: dsn, Now: time.Now, RequireConsent: true, sequenced: make(chan struct{}, 1)}
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		db.dialect = postgres{}
 		x, err := sqlx.Open("postgres", withBinaryParameters(dsn))
@@ -146,11 +173,12 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
-	return db, nil
+	return &DB{conn: db, IdentityStore: &IdentityStore{db}, CaseStore: &CaseStore{db}, ReviewStore: &ReviewStore{db},
+		AuditStore: &AuditStore{db}}, nil
 }
 
 // Close closes the database handles.
-func (db *DB) Close() error {
+func (db *conn) Close() error {
 	if db.group != nil {
 		db.group.close()
 	}
@@ -164,10 +192,10 @@ func (db *DB) Close() error {
 }
 
 // Dialect returns "postgres" or "sqlite".
-func (db *DB) Dialect() string { return db.dialect.name() }
+func (db *conn) Dialect() string { return db.dialect.name() }
 
 // Ping checks that the database answers; /readyz uses it.
-func (db *DB) Ping(ctx context.Context) error {
+func (db *conn) Ping(ctx context.Context) error {
 	if err := db.w.PingContext(ctx); err != nil {
 		return countersign.Errorf(countersign.EUNAVAILABLE, "The database is not reachable.")
 	}
@@ -176,7 +204,7 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Migrate applies every migration not yet recorded in schema_migrations, each
 // in its own transaction. Migrations are forward-only.
-func (db *DB) Migrate(ctx context.Context) error {
+func (db *conn) Migrate(ctx context.Context) error {
 	dir := db.dialect.name()
 	// Look before creating: a service role without CREATE on the schema
 	// (AUDIT.md, "Least privilege on PostgreSQL") can then start once the
@@ -200,7 +228,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 	return nil
 }
 
-func (db *DB) migrateFile(ctx context.Context, name string) error {
+func (db *conn) migrateFile(ctx context.Context, name string) error {
 	base := filepath.Base(name)
 	tx, err := db.w.BeginTxx(ctx, nil)
 	if err != nil {
@@ -234,7 +262,7 @@ func (db *DB) migrateFile(ctx context.Context, name string) error {
 // events it appends.
 type Tx struct {
 	*sqlx.Tx
-	db      *DB
+	db      *conn
 	now     time.Time
 	audited bool
 	// batched: the transaction is one savepoint of a group commit
@@ -243,7 +271,7 @@ type Tx struct {
 }
 
 // beginTx starts a write transaction.
-func (db *DB) beginTx(ctx context.Context) (*Tx, error) {
+func (db *conn) beginTx(ctx context.Context) (*Tx, error) {
 	tx, err := db.w.BeginTxx(ctx, nil)
 	if err != nil {
 		return nil, db.translate(fmt.Errorf("begin: %w", err))
@@ -264,7 +292,7 @@ func (tx *Tx) Commit() error {
 }
 
 // withTx runs fn in a write transaction and commits it, or rolls back on error.
-func (db *DB) withTx(ctx context.Context, fn func(tx *Tx) error) error {
+func (db *conn) withTx(ctx context.Context, fn func(tx *Tx) error) error {
 	if db.group != nil {
 		return db.group.do(ctx, fn)
 	}
@@ -280,7 +308,7 @@ func (db *DB) withTx(ctx context.Context, fn func(tx *Tx) error) error {
 }
 
 // translate turns driver errors into domain errors by their codes.
-func (db *DB) translate(err error) error {
+func (db *conn) translate(err error) error {
 	if err == nil || countersign.ErrorCode(err) != countersign.EINTERNAL {
 		return err
 	}
@@ -454,7 +482,7 @@ type queryer interface {
 
 // Raw returns the write handle, for tests that play an attacker with
 // database access and for maintenance tools. The service never uses it.
-func (db *DB) Raw() *sqlx.DB { return db.w }
+func (db *conn) Raw() *sqlx.DB { return db.w }
 
 // withBinaryParameters asks lib/pq to send each parameterised statement in
 // one round trip (Parse, Bind, Execute together) instead of two, unless the

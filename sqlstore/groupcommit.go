@@ -20,7 +20,7 @@ import (
 // outcome only after the COMMIT: a write is never reported before it is
 // durable, and nothing partial is ever kept.
 type groupCommit struct {
-	db    *DB
+	db    *conn
 	start sync.Once
 	reqs  chan *commitReq
 	quit  chan struct{}
@@ -40,7 +40,7 @@ const groupCommitMax = 64
 
 var errClosed = errors.New("the database is closed")
 
-func newGroupCommit(db *DB) *groupCommit {
+func newGroupCommit(db *conn) *groupCommit {
 	return &groupCommit{db: db, reqs: make(chan *commitReq), quit: make(chan struct{}), done: make(chan struct{})}
 }
 

@@ -13,7 +13,7 @@ import (
 	"github.com/countersign/countersign/identity"
 )
 
-var _ identity.Store = (*DB)(nil)
+var _ identity.Store = (*IdentityStore)(nil)
 
 // actor returns the acting user from ctx. Every exported method that acts for someone refuses a context without an
 // actor first (countersign.ActorFrom, EUNAUTHORIZED); the zero Actor this
@@ -24,7 +24,7 @@ func actor(ctx context.Context) countersign.Actor {
 }
 
 // CreateTeam saves a team.
-func (db *DB) CreateTeam(ctx context.Context, t *identity.Team) error {
+func (db *IdentityStore) CreateTeam(ctx context.Context, t *identity.Team) error {
 	a, err := countersign.ActorFrom(ctx)
 	if err != nil {
 		return err
@@ -48,7 +48,7 @@ func (db *DB) CreateTeam(ctx context.Context, t *identity.Team) error {
 }
 
 // FindTeamByName returns the team with that name.
-func (db *DB) FindTeamByName(ctx context.Context, name string) (*identity.Team, error) {
+func (db *IdentityStore) FindTeamByName(ctx context.Context, name string) (*identity.Team, error) {
 	var r struct {
 		ID        string    `db:"id"`
 		Name      string    `db:"name"`
@@ -80,7 +80,7 @@ func (r *userRow) toDomain() *identity.User {
 const userColumns = `id, name, email, role, team_id, created_at`
 
 // CreateUser saves a user.
-func (db *DB) CreateUser(ctx context.Context, u *identity.User) error {
+func (db *IdentityStore) CreateUser(ctx context.Context, u *identity.User) error {
 	a, err := countersign.ActorFrom(ctx)
 	if err != nil {
 		return err
@@ -116,7 +116,7 @@ func (db *DB) CreateUser(ctx context.Context, u *identity.User) error {
 }
 
 // FindUserByID returns the user with that id.
-func (db *DB) FindUserByID(ctx context.Context, id string) (*identity.User, error) {
+func (db *IdentityStore) FindUserByID(ctx context.Context, id string) (*identity.User, error) {
 	var r userRow
 	if err := db.r.GetContext(ctx, &r, db.r.Rebind(`SELECT `+userColumns+` FROM users WHERE id = ?`), id); err != nil {
 		return nil, notFound(db.translate(err), "There is no such user.")
@@ -125,7 +125,7 @@ func (db *DB) FindUserByID(ctx context.Context, id string) (*identity.User, erro
 }
 
 // FindUserByEmail returns the user with that email address.
-func (db *DB) FindUserByEmail(ctx context.Context, email string) (*identity.User, error) {
+func (db *IdentityStore) FindUserByEmail(ctx context.Context, email string) (*identity.User, error) {
 	var r userRow
 	if err := db.r.GetContext(ctx, &r, db.r.Rebind(`SELECT `+userColumns+` FROM users WHERE email = ?`), email); err != nil {
 		return nil, notFound(db.translate(err), "There is no user with that email address.")
@@ -134,7 +134,7 @@ func (db *DB) FindUserByEmail(ctx context.Context, email string) (*identity.User
 }
 
 // FindTeamWorkers returns the active workers of a team, ordered by name.
-func (db *DB) FindTeamWorkers(ctx context.Context, teamID string) ([]*identity.User, error) {
+func (db *IdentityStore) FindTeamWorkers(ctx context.Context, teamID string) ([]*identity.User, error) {
 	if _, err := countersign.ActorFrom(ctx); err != nil {
 		return nil, err
 	}
@@ -179,7 +179,7 @@ func hashToken(secret string) []byte {
 }
 
 // CreateToken issues a token; the secret is returned once and only its hash is kept.
-func (db *DB) CreateToken(ctx context.Context, userID, label string, expiresAt *time.Time) (*identity.Token, string, error) {
+func (db *IdentityStore) CreateToken(ctx context.Context, userID, label string, expiresAt *time.Time) (*identity.Token, string, error) {
 	a, err := countersign.ActorFrom(ctx)
 	if err != nil {
 		return nil, "", err
@@ -220,7 +220,7 @@ func (db *DB) CreateToken(ctx context.Context, userID, label string, expiresAt *
 }
 
 // RevokeToken ends a token.
-func (db *DB) RevokeToken(ctx context.Context, tokenID string) error {
+func (db *IdentityStore) RevokeToken(ctx context.Context, tokenID string) error {
 	a, err := countersign.ActorFrom(ctx)
 	if err != nil {
 		return err
@@ -248,7 +248,7 @@ func (db *DB) RevokeToken(ctx context.Context, tokenID string) error {
 // Authenticate returns the user a token secret belongs to. With
 // TokenCache set, a token accepted less than TokenCache ago is accepted
 // again without a query (see tokenCache).
-func (db *DB) Authenticate(ctx context.Context, secret string) (*identity.User, error) {
+func (db *IdentityStore) Authenticate(ctx context.Context, secret string) (*identity.User, error) {
 	hash := [sha256.Size]byte(hashToken(secret))
 	// Microseconds, as stored: the cache and the query then agree exactly.
 	now := db.Now().UTC().Truncate(time.Microsecond)

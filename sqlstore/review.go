@@ -17,7 +17,7 @@ import (
 	"github.com/countersign/countersign/review"
 )
 
-var _ review.Store = (*DB)(nil)
+var _ review.Store = (*ReviewStore)(nil)
 
 const draftColumns = `id, case_id, kind, status, requested_by, reviewer_id, team_id, note_ids, language, content,
 	model, provider, prompt_version, pseudonymised, masked, ungrounded, failure_reason, attempts, lease_owner,
@@ -82,7 +82,7 @@ func (r *draftRow) toDomain() (*review.Draft, error) {
 	return d, nil
 }
 
-func (db *DB) getDraft(ctx context.Context, q queryer, id, lock string) (*review.Draft, error) {
+func (db *conn) getDraft(ctx context.Context, q queryer, id, lock string) (*review.Draft, error) {
 	var r draftRow
 	if err := q.GetContext(ctx, &r, q.Rebind(`SELECT `+draftColumns+` FROM drafts WHERE id = ?`+lock), id); err != nil {
 		return nil, notFound(db.translate(err), "There is no draft with this id.")
@@ -91,7 +91,7 @@ func (db *DB) getDraft(ctx context.Context, q queryer, id, lock string) (*review
 }
 
 // RequestDraft queues a draft of a case for the drafting workers.
-func (db *DB) RequestDraft(ctx context.Context, req review.DraftRequest) (*review.Draft, error) {
+func (db *ReviewStore) RequestDraft(ctx context.Context, req review.DraftRequest) (*review.Draft, error) {
 	if _, err := countersign.ActorFrom(ctx); err != nil {
 		return nil, err
 	}
@@ -164,7 +164,7 @@ func (db *DB) RequestDraft(ctx context.Context, req review.DraftRequest) (*revie
 	return d, err
 }
 
-func (db *DB) findByIdempotencyKey(ctx context.Context, userID, key string) (*review.Draft, error) {
+func (db *conn) findByIdempotencyKey(ctx context.Context, userID, key string) (*review.Draft, error) {
 	var r draftRow
 	if err := db.w.GetContext(ctx, &r, db.w.Rebind(`SELECT `+draftColumns+` FROM drafts WHERE requested_by = ? AND idempotency_key = ?`), userID, key); err != nil {
 		return nil, db.translate(err)
@@ -185,7 +185,7 @@ func dedupe(ids []string) []string {
 }
 
 // FindDraftByID returns a draft of a case the actor may read.
-func (db *DB) FindDraftByID(ctx context.Context, id string) (*review.Draft, error) {
+func (db *ReviewStore) FindDraftByID(ctx context.Context, id string) (*review.Draft, error) {
 	if _, err := countersign.ActorFrom(ctx); err != nil {
 		return nil, err
 	}
@@ -202,7 +202,7 @@ func (db *DB) FindDraftByID(ctx context.Context, id string) (*review.Draft, erro
 // attachDecision adds to d what was decided about it: the decision, the
 // countersignature, the outcome of a vigilance check once decided, and
 // whether the policy asks for a countersignature.
-func (db *DB) attachDecision(ctx context.Context, q queryer, d *review.Draft) error {
+func (db *conn) attachDecision(ctx context.Context, q queryer, d *review.Draft) error {
 	d.CountersignRequired = d.Content != nil && db.policy().NeedsCountersign(d)
 	if !(d.Status == review.StatusApproved || d.Status == review.StatusRejected || d.Status == review.StatusAwaitingCountersign) {
 		return nil
@@ -233,7 +233,7 @@ func (db *DB) attachDecision(ctx context.Context, q queryer, d *review.Draft) er
 }
 
 // OpenDraft records when the reviewer first opened a pending draft.
-func (db *DB) OpenDraft(ctx context.Context, id string) (*review.Draft, error) {
+func (db *ReviewStore) OpenDraft(ctx context.Context, id string) (*review.Draft, error) {
 	a, err := countersign.ActorFrom(ctx)
 	if err != nil {
 		return nil, err
@@ -305,7 +305,7 @@ var waitingStatuses = statusIn(review.StatusPendingReview, review.StatusAwaiting
 // drafts awaiting countersignature. The query reads an index in queue order
 // and stops at the page: drafts_review_idx for a worker, the partial
 // drafts_queue_team_idx for a supervisor (ExplainQueue shows the plan).
-func (db *DB) FindQueue(ctx context.Context, f review.QueueFilter) ([]*review.Draft, string, error) {
+func (db *ReviewStore) FindQueue(ctx context.Context, f review.QueueFilter) ([]*review.Draft, string, error) {
 	if _, err := countersign.ActorFrom(ctx); err != nil {
 		return nil, "", err
 	}
@@ -342,7 +342,7 @@ func (db *DB) FindQueue(ctx context.Context, f review.QueueFilter) ([]*review.Dr
 
 // queueQuery builds the queue query for the actor and filter, with its
 // arguments and the page size.
-func (db *DB) queueQuery(ctx context.Context, f review.QueueFilter, now time.Time) (string, []any, int, error) {
+func (db *conn) queueQuery(ctx context.Context, f review.QueueFilter, now time.Time) (string, []any, int, error) {
 	a := actor(ctx)
 	p := db.policy()
 	var where []string
@@ -403,7 +403,7 @@ func (db *DB) queueQuery(ctx context.Context, f review.QueueFilter, now time.Tim
 
 // ExplainQueue returns the database's plan for the query FindQueue runs
 // with the same actor and filter; tests and BENCHMARKS.md use it.
-func (db *DB) ExplainQueue(ctx context.Context, f review.QueueFilter) (string, error) {
+func (db *ReviewStore) ExplainQueue(ctx context.Context, f review.QueueFilter) (string, error) {
 	query, args, _, err := db.queueQuery(ctx, f, db.Now().UTC())
 	if err != nil {
 		return "", err
@@ -414,7 +414,7 @@ func (db *DB) ExplainQueue(ctx context.Context, f review.QueueFilter) (string, e
 // ClaimJob leases the next queued draft, or one whose lease expired, to owner.
 // On PostgreSQL SKIP LOCKED lets replicas claim side by side without ever
 // claiming the same draft; SQLite's single writer gives the same guarantee.
-func (db *DB) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*review.Job, error) {
+func (db *ReviewStore) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*review.Job, error) {
 	var job *review.Job
 	err := db.withTx(ctx, func(tx *Tx) error {
 		var id string
@@ -482,7 +482,7 @@ var leaseHeld = `id = ? AND status = ` + stGenerating + ` AND lease_owner = ? AN
 // When the policy switches vigilance checks on, a share of drafts get one
 // known-false statement in their content; which one is kept only in
 // vigilance_checks.
-func (db *DB) CompleteJob(ctx context.Context, job *review.Job, res *assistant.Result) error {
+func (db *ReviewStore) CompleteJob(ctx context.Context, job *review.Job, res *assistant.Result) error {
 	stored := res.Content
 	var check *review.VigilanceCheck
 	if db.policy().VigilanceDue(db.rand()) {
@@ -540,7 +540,7 @@ func (db *DB) CompleteJob(ctx context.Context, job *review.Job, res *assistant.R
 
 // supersede marks older pending drafts of the same kind over the same notes
 // as superseded by the job's draft.
-func (db *DB) supersede(ctx context.Context, tx *Tx, job *review.Job) error {
+func (db *conn) supersede(ctx context.Context, tx *Tx, job *review.Job) error {
 	var older []string
 	if err := tx.SelectContext(ctx, &older, tx.Rebind(`
 		SELECT o.id FROM drafts o JOIN drafts n ON n.id = ?
@@ -560,14 +560,14 @@ func (db *DB) supersede(ctx context.Context, tx *Tx, job *review.Job) error {
 }
 
 // FailJob retries the job at retryAt, or marks the draft failed.
-func (db *DB) FailJob(ctx context.Context, job *review.Job, reason string, retryAt *time.Time) error {
+func (db *ReviewStore) FailJob(ctx context.Context, job *review.Job, reason string, retryAt *time.Time) error {
 	return db.FailJobWithResult(ctx, job, nil, reason, retryAt)
 }
 
 // FailJobWithResult is FailJob for a job whose model was called: res (nil if
 // it was not) is the provenance of the last attempt, which the draft and the
 // audit event keep.
-func (db *DB) FailJobWithResult(ctx context.Context, job *review.Job, res *assistant.Result, reason string, retryAt *time.Time) error {
+func (db *ReviewStore) FailJobWithResult(ctx context.Context, job *review.Job, res *assistant.Result, reason string, retryAt *time.Time) error {
 	sys := countersign.System
 	return db.withTx(ctx, func(tx *Tx) error {
 		var (

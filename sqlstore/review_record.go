@@ -92,7 +92,7 @@ const recordQuery = `
 
 // FindRecord returns the signed entries of a case, oldest first, corrected
 // entries included.
-func (db *DB) FindRecord(ctx context.Context, caseID string) ([]*review.Entry, error) {
+func (db *ReviewStore) FindRecord(ctx context.Context, caseID string) ([]*review.Entry, error) {
 	if _, err := countersign.ActorFrom(ctx); err != nil {
 		return nil, err
 	}
@@ -154,7 +154,7 @@ const (
 
 // pendingCorrections returns the corrections of a case waiting for a
 // countersignature, by the id of the entry each corrects.
-func (db *DB) pendingCorrections(ctx context.Context, q queryer, caseID string) (map[string]*review.Entry, error) {
+func (db *conn) pendingCorrections(ctx context.Context, q queryer, caseID string) (map[string]*review.Entry, error) {
 	var rows []correctionRow
 	if err := q.SelectContext(ctx, &rows, q.Rebind(`
 		SELECT `+correctionColumns+` FROM record_corrections WHERE case_id = ? AND status = ?`), caseID, correctionPending); err != nil {
@@ -169,7 +169,7 @@ func (db *DB) pendingCorrections(ctx context.Context, q queryer, caseID string) 
 
 // lockedEntry locks a case, then reads one of its signed entries with the
 // correction waiting on it, if any.
-func (db *DB) lockedEntry(ctx context.Context, tx *Tx, caseID, entryID string) (*review.Entry, error) {
+func (db *conn) lockedEntry(ctx context.Context, tx *Tx, caseID, entryID string) (*review.Entry, error) {
 	if err := db.lockCase(ctx, tx, caseID); err != nil {
 		return nil, err
 	}
@@ -195,7 +195,7 @@ func (db *DB) lockedEntry(ctx context.Context, tx *Tx, caseID, entryID string) (
 // earlier one at once, or waits for a countersignature with the earlier
 // entry still in force. The case is locked, so a correction signed and one
 // left pending cannot both be made of the same entry.
-func (db *DB) CorrectEntry(ctx context.Context, caseID, entryID string, c review.Correction) (*review.Entry, error) {
+func (db *ReviewStore) CorrectEntry(ctx context.Context, caseID, entryID string, c review.Correction) (*review.Entry, error) {
 	a, err := countersign.ActorFrom(ctx)
 	if err != nil {
 		return nil, err
@@ -239,17 +239,17 @@ func (db *DB) CorrectEntry(ctx context.Context, caseID, entryID string, c review
 
 // CountersignCorrection applies review.DecideCorrectionVerdict: a pending
 // correction becomes the entry in force, with both signers.
-func (db *DB) CountersignCorrection(ctx context.Context, caseID, correctionID, comment string) (*review.Entry, error) {
+func (db *ReviewStore) CountersignCorrection(ctx context.Context, caseID, correctionID, comment string) (*review.Entry, error) {
 	return db.decideCorrection(ctx, caseID, correctionID, true, comment, "")
 }
 
 // RefuseCorrection applies review.DecideCorrectionVerdict: the pending
 // correction is turned down and the entry it corrects stays in force.
-func (db *DB) RefuseCorrection(ctx context.Context, caseID, correctionID, reason string) (*review.Entry, error) {
+func (db *ReviewStore) RefuseCorrection(ctx context.Context, caseID, correctionID, reason string) (*review.Entry, error) {
 	return db.decideCorrection(ctx, caseID, correctionID, false, "", reason)
 }
 
-func (db *DB) decideCorrection(ctx context.Context, caseID, correctionID string, sign bool, comment, reason string) (*review.Entry, error) {
+func (db *conn) decideCorrection(ctx context.Context, caseID, correctionID string, sign bool, comment, reason string) (*review.Entry, error) {
 	a, err := countersign.ActorFrom(ctx)
 	if err != nil {
 		return nil, err

@@ -12,7 +12,7 @@ import (
 )
 
 // policy returns the sign-off policy in force.
-func (db *DB) policy() *review.Policy {
+func (db *conn) policy() *review.Policy {
 	if db.Policy != nil {
 		return db.Policy
 	}
@@ -20,7 +20,7 @@ func (db *DB) policy() *review.Policy {
 }
 
 // rand returns a uniform number in [0, 1) from DB.Rand, or math/rand/v2.
-func (db *DB) rand() float64 {
+func (db *conn) rand() float64 {
 	if db.Rand != nil {
 		return db.Rand()
 	}
@@ -75,7 +75,7 @@ type countersignatureRow struct {
 }
 
 // findCountersignature returns the countersignature of a draft, or nil.
-func (db *DB) findCountersignature(ctx context.Context, q queryer, draftID string) (*review.Countersignature, error) {
+func (db *conn) findCountersignature(ctx context.Context, q queryer, draftID string) (*review.Countersignature, error) {
 	var rows []countersignatureRow
 	if err := q.SelectContext(ctx, &rows, q.Rebind(`
 		SELECT outcome, signed_by, reason, comment, signed_at FROM countersignatures WHERE draft_id = ?`), draftID); err != nil {
@@ -97,7 +97,7 @@ type vigilanceRow struct {
 
 // findVigilance returns a draft's vigilance check and its outcome ("" while
 // undecided), or a nil check when the draft has none.
-func (db *DB) findVigilance(ctx context.Context, q queryer, draftID string) (*review.VigilanceCheck, string, error) {
+func (db *conn) findVigilance(ctx context.Context, q queryer, draftID string) (*review.VigilanceCheck, string, error) {
 	var rows []vigilanceRow
 	if err := q.SelectContext(ctx, &rows, q.Rebind(`
 		SELECT statement_id, text, outcome FROM vigilance_checks WHERE draft_id = ?`), draftID); err != nil {
@@ -116,7 +116,7 @@ func (db *DB) findVigilance(ctx context.Context, q queryer, draftID string) (*re
 
 // lockDraft locks a draft for a decision and checks that the actor may read
 // its case. The caller checks its status and who may decide.
-func (db *DB) lockDraft(ctx context.Context, tx *Tx, id string) (*review.Draft, error) {
+func (db *conn) lockDraft(ctx context.Context, tx *Tx, id string) (*review.Draft, error) {
 	d, err := db.getDraft(ctx, tx, id, db.dialect.forUpdate())
 	if err != nil {
 		return nil, err
@@ -129,7 +129,7 @@ func (db *DB) lockDraft(ctx context.Context, tx *Tx, id string) (*review.Draft, 
 
 // checkDraftAccess checks that the actor may read (or, with write, decide
 // on) the case of d, or is its reviewer (review.IsReviewer).
-func (db *DB) checkDraftAccess(ctx context.Context, q queryer, d *review.Draft, write bool) error {
+func (db *conn) checkDraftAccess(ctx context.Context, q queryer, d *review.Draft, write bool) error {
 	if review.IsReviewer(actor(ctx), d) {
 		return nil
 	}
@@ -178,7 +178,7 @@ func setStatus(ctx context.Context, tx *Tx, d *review.Draft, to review.Status, d
 }
 
 // insertDecision stores a reviewer's decision.
-func (db *DB) insertDecision(ctx context.Context, tx *Tx, dec *review.Decision) error {
+func (db *conn) insertDecision(ctx context.Context, tx *Tx, dec *review.Decision) error {
 	diff, _ := json.Marshal(nonNilSlice(dec.Diff))
 	items, _ := json.Marshal(nonNilSlice(dec.Items))
 	statements, _ := json.Marshal(nonNilSlice(dec.Statements))
@@ -197,7 +197,7 @@ func (db *DB) insertDecision(ctx context.Context, tx *Tx, dec *review.Decision) 
 }
 
 // findDecision returns the reviewer's decision of a draft.
-func (db *DB) findDecision(ctx context.Context, q queryer, draftID string) (*review.Decision, error) {
+func (db *conn) findDecision(ctx context.Context, q queryer, draftID string) (*review.Decision, error) {
 	var r decisionRow
 	if err := q.GetContext(ctx, &r, q.Rebind(`SELECT `+decisionColumns+` FROM decisions WHERE draft_id = ?`), draftID); err != nil {
 		return nil, fmt.Errorf("find decision of %s: %w", draftID, db.translate(err))
@@ -206,7 +206,7 @@ func (db *DB) findDecision(ctx context.Context, q queryer, draftID string) (*rev
 }
 
 // insertCountersignature stores a supervisor's verdict.
-func (db *DB) insertCountersignature(ctx context.Context, tx *Tx, draftID string, cs *review.Countersignature) error {
+func (db *conn) insertCountersignature(ctx context.Context, tx *Tx, draftID string, cs *review.Countersignature) error {
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`
 		INSERT INTO countersignatures (draft_id, outcome, signed_by, reason, comment, signed_at)
 		VALUES (?, ?, ?, ?, ?, ?)`), draftID, string(cs.Outcome), cs.SignedBy, cs.Reason, cs.Comment, cs.SignedAt); err != nil {
@@ -241,7 +241,7 @@ func nonNilSlice[T any](s []T) []T {
 
 // SignOffDraft applies review.DecideApproval: the draft is signed into the
 // case record, or waits for a supervisor in awaiting_countersign.
-func (db *DB) SignOffDraft(ctx context.Context, id string, ap review.Approval) (*review.SignOff, error) {
+func (db *ReviewStore) SignOffDraft(ctx context.Context, id string, ap review.Approval) (*review.SignOff, error) {
 	a, err := countersign.ActorFrom(ctx)
 	if err != nil {
 		return nil, err
@@ -298,7 +298,7 @@ func (db *DB) SignOffDraft(ctx context.Context, id string, ap review.Approval) (
 
 // ApproveDraft is SignOffDraft returning only the record entry, which is
 // nil when the draft now awaits a countersignature.
-func (db *DB) ApproveDraft(ctx context.Context, id string, ap review.Approval) (*review.Entry, error) {
+func (db *ReviewStore) ApproveDraft(ctx context.Context, id string, ap review.Approval) (*review.Entry, error) {
 	s, err := db.SignOffDraft(ctx, id, ap)
 	if err != nil {
 		return nil, err
@@ -308,7 +308,7 @@ func (db *DB) ApproveDraft(ctx context.Context, id string, ap review.Approval) (
 
 // RejectDraft applies review.DecideRejection: a reviewer turns a pending
 // draft down, or a supervisor refuses to countersign one.
-func (db *DB) RejectDraft(ctx context.Context, id string, rj review.Rejection) (*review.Draft, error) {
+func (db *ReviewStore) RejectDraft(ctx context.Context, id string, rj review.Rejection) (*review.Draft, error) {
 	a, err := countersign.ActorFrom(ctx)
 	if err != nil {
 		return nil, err
@@ -369,7 +369,7 @@ func (db *DB) RejectDraft(ctx context.Context, id string, rj review.Rejection) (
 
 // CountersignDraft applies review.DecideCountersign: a draft awaiting
 // countersignature is signed into the case record with both signers.
-func (db *DB) CountersignDraft(ctx context.Context, id string, cs review.Countersign) (*review.Entry, error) {
+func (db *ReviewStore) CountersignDraft(ctx context.Context, id string, cs review.Countersign) (*review.Entry, error) {
 	a, err := countersign.ActorFrom(ctx)
 	if err != nil {
 		return nil, err
@@ -413,7 +413,7 @@ func (db *DB) CountersignDraft(ctx context.Context, id string, cs review.Counter
 
 // ReassignDraft applies review.DecideReassign: a pending draft goes to
 // another worker of its team, whose review clock starts when they open it.
-func (db *DB) ReassignDraft(ctx context.Context, id, workerID string) (*review.Draft, error) {
+func (db *ReviewStore) ReassignDraft(ctx context.Context, id, workerID string) (*review.Draft, error) {
 	a, err := countersign.ActorFrom(ctx)
 	if err != nil {
 		return nil, err

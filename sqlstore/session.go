@@ -49,7 +49,7 @@ func randomSecret() (string, error) {
 // CreateSession starts a browser session; its secret is returned once and
 // only its hash is kept. The user is the actor of the audit event: signing
 // in is something they do.
-func (db *DB) CreateSession(ctx context.Context, userID string, ttl time.Duration) (*identity.Session, string, error) {
+func (db *IdentityStore) CreateSession(ctx context.Context, userID string, ttl time.Duration) (*identity.Session, string, error) {
 	secret, err := randomSecret()
 	if err != nil {
 		return nil, "", err
@@ -83,7 +83,7 @@ func (db *DB) CreateSession(ctx context.Context, userID string, ttl time.Duratio
 var errNoSession = countersign.Errorf(countersign.EUNAUTHORIZED, "Your session has ended. Please sign in again.")
 
 // FindSession returns the live session a secret belongs to, and its user.
-func (db *DB) FindSession(ctx context.Context, secret string) (*identity.Session, *identity.User, error) {
+func (db *IdentityStore) FindSession(ctx context.Context, secret string) (*identity.Session, *identity.User, error) {
 	var r struct {
 		sessionRow
 		User userRow `db:"u"`
@@ -108,7 +108,7 @@ func (db *DB) FindSession(ctx context.Context, secret string) (*identity.Session
 }
 
 // EndSession ends the session a secret belongs to.
-func (db *DB) EndSession(ctx context.Context, secret string) error {
+func (db *IdentityStore) EndSession(ctx context.Context, secret string) error {
 	return db.withTx(ctx, func(tx *Tx) error {
 		var r struct {
 			ID   string  `db:"id"`

@@ -7,13 +7,13 @@ import (
 	"github.com/countersign/countersign/audit"
 )
 
-var _ audit.StatsReader = (*DB)(nil)
+var _ audit.StatsReader = (*AuditStore)(nil)
 
 // AuditStats computes the ethics board's statistics from the sequenced
 // draft events within opts' bounds, streaming them through the log's one
 // reading loop (eachStoredEvent), so memory stays flat however many events
 // the bounds select.
-func (db *DB) AuditStats(ctx context.Context, opts audit.StatsOptions) (*audit.Stats, error) {
+func (db *AuditStore) AuditStats(ctx context.Context, opts audit.StatsOptions) (*audit.Stats, error) {
 	// Only draft events count; the action index serves the prefix, and
 	// at is canonical fixed-width UTC text, so text order is time order.
 	where, args := []string{"action LIKE 'draft.%'"}, []any{}

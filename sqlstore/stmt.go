@@ -83,7 +83,7 @@ func (tx *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 
 // exec runs a statement on its own, outside a transaction, through a cached
 // prepared statement of the writer pool.
-func (db *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+func (db *conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if s := db.stmts.get(db.w, query); s != nil {
 		return s.ExecContext(ctx, args...)
 	}
