@@ -67,8 +67,10 @@ func checkVersion(d *Draft, ifMatch string) error {
 	if ifMatch == "" || ifMatch == "*" {
 		return nil
 	}
+	// Compared without the quotes, which clients often drop.
+	current := strings.Trim(DraftETag(d), `"`)
 	for _, tag := range strings.Split(ifMatch, ",") {
-		if strings.TrimPrefix(strings.TrimSpace(tag), "W/") == DraftETag(d) {
+		if strings.Trim(strings.TrimPrefix(strings.TrimSpace(tag), "W/"), `"`) == current {
 			return nil
 		}
 	}
