@@ -52,6 +52,9 @@ type Server struct {
 	// over plain HTTP, as it does behind a TLS-terminating proxy
 	// (COUNTERSIGN_SECURE_COOKIES=true).
 	SecureCookies bool
+	// MaxBodyBytes bounds every form body, like the API's request bodies
+	// (--max-body); forms are bounded by maxFormBytes in any case.
+	MaxBodyBytes int64
 	// Logger is the logger of Handler; on the service's mux, the API's
 	// middleware sets the request's logger (httpx.Logger).
 	Logger *slog.Logger
@@ -95,6 +98,8 @@ const (
 	sessionTTL = 12 * time.Hour
 	// maxFormBytes bounds a form body (a note or an edited draft).
 	maxFormBytes = 160 << 10
+	// maxSignInBytes bounds the sign-in form: a token and the CSRF token.
+	maxSignInBytes = 16 << 10
 )
 
 // Routes adds the web interface's routes to mux: the pages, the sign-in,
@@ -130,6 +135,15 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	page("POST /audit/verify", s.handleVerify)
 }
 
+// formLimit returns the bound of a form body: limit, or the service's
+// MaxBodyBytes when that is smaller.
+func (s *Server) formLimit(limit int64) int64 {
+	if s.MaxBodyBytes > 0 {
+		return min(limit, s.MaxBodyBytes)
+	}
+	return limit
+}
+
 type sessionKey struct{}
 
 // session resolves the session cookie into the actor of the request,
@@ -156,7 +170,7 @@ func (s *Server) session(next http.Handler) http.Handler {
 		ctx = context.WithValue(ctx, sessionKey{}, sess)
 		r = r.WithContext(ctx)
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			r.Body = http.MaxBytesReader(w, r.Body, s.formLimit(maxFormBytes))
 			if err := r.ParseForm(); err != nil {
 				s.errorPage(w, r, s.errorf(r, countersign.ETOOLARGE, "form.toolarge"))
 				return
@@ -246,7 +260,7 @@ func (s *Server) renderSignIn(w http.ResponseWriter, r *http.Request, status int
 // started, and the person goes to their home page.
 func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	r.Body = http.MaxBytesReader(w, r.Body, s.formLimit(maxSignInBytes))
 	if err := r.ParseForm(); err != nil {
 		s.errorPage(w, r, s.errorf(r, countersign.ETOOLARGE, "form.toolarge"))
 		return

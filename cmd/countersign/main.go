@@ -240,7 +240,7 @@ func (m *Main) Run(ctx context.Context) error {
 	s.Logger, s.MaxBodyBytes, s.DraftQueued = m.Logger, m.Config.MaxBodyBytes, m.Runner.Wake
 	s.Checks["database"] = db.Ping
 	m.Web = &web.Server{Identity: db, Cases: db, Review: db, Audit: db, Checkpoints: m.Notary, DraftQueued: m.Runner.Wake, Logger: m.Logger,
-		SecureCookies: m.Config.SecureCookies,
+		SecureCookies: m.Config.SecureCookies, MaxBodyBytes: m.Config.MaxBodyBytes,
 		VerifyLog: func(ctx context.Context) (*audit.Report, error) {
 			return m.Notary.VerifyLog(ctx, &audit.Verifier{Origin: m.Config.AuditOrigin, Keys: verifierKeys}, db.AllStoredEvents)
 		}}

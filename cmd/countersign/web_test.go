@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -170,13 +172,37 @@ func TestServeWebAndAPIOnOneAddress(t *testing.T) {
 	})
 }
 
+// TestMaxBodyBoundsWebForms shows --max-body bounding the web's forms as it
+// bounds the API's bodies.
+func TestMaxBodyBoundsWebForms(t *testing.T) {
+	t.Parallel()
+	m := NewMain(io.Discard, io.Discard, env(map[string]string{"COUNTERSIGN_AUDIT_KEY": filepath.Join(t.TempDir(), "audit.key")}))
+	m.Config.DSN, m.Config.Addr, m.Config.RateLimit, m.Config.MaxBodyBytes = storetest.SQLiteDSN(t), "127.0.0.1:0", 0, 4<<10
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	for size, want := range map[int]int{1 << 10: http.StatusForbidden, 8 << 10: http.StatusRequestEntityTooLarge} {
+		// No sign-in form was loaded, so a small form is refused for its
+		// missing CSRF token; a large one for its size, before it is read.
+		resp, err := http.PostForm("http://"+m.Addr()+"/signin", url.Values{"token": {strings.Repeat("x", size)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("a %d-byte sign-in form with --max-body 4096: status %d, want %d", size, resp.StatusCode, want)
+		}
+	}
+}
+
 // mustPendingDraft requests a summary through the API and waits, up to a
 // deadline, for the drafting workers to write it.
 func mustPendingDraft(t *testing.T, base, token, caseID string) *review.Draft {
 	t.Helper()
 	var d review.Draft
 	post(t, base+"/v1/cases/"+caseID+"/drafts", token, `{"kind":"summary"}`, http.StatusAccepted, &d)
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(patience)
 	for d.Status != review.StatusPendingReview {
 		if time.Now().After(deadline) || d.Status == review.StatusFailed {
 			t.Fatalf("draft is %s: %s", d.Status, d.FailureReason)
