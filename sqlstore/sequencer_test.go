@@ -11,7 +11,7 @@ import (
 )
 
 // TestSequencerLeadPassesToAnotherReplica runs the background sequencer of
-// two replicas on one PostgreSQL schema: one leads and sequences every
+// two replicas on one PostgreSQL database: one leads and sequences every
 // replica's events, and when it stops the other takes over.
 func TestSequencerLeadPassesToAnotherReplica(t *testing.T) {
 	t.Parallel()
@@ -21,14 +21,18 @@ func TestSequencerLeadPassesToAnotherReplica(t *testing.T) {
 	ctx := context.Background()
 	leads := func() int {
 		var n int
-		if err := a.Raw().Get(&n, `SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 7263511 AND objid::int = hashtext(current_schema()) AND granted`); err != nil {
+		if err := a.Raw().Get(&n, `
+			SELECT COUNT(*) FROM pg_locks
+			WHERE locktype = 'advisory' AND granted
+			  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+			  AND classid = 7263511 AND objid::int = hashtext(current_schema())`); err != nil {
 			t.Fatal(err)
 		}
 		return n
 	}
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
+		deadline := time.Now().Add(2 * time.Minute) // a safety net, not a measure
 		for !cond() {
 			if time.Now().After(deadline) {
 				t.Fatalf("timed out waiting for %s", what)

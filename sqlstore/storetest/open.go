@@ -5,15 +5,12 @@ package storetest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/jmoiron/sqlx"
 	_ "github.com/lib/pq"
 
 	"github.com/countersign/countersign/sqlstore"
@@ -31,58 +28,106 @@ func Dialects() map[string]Opener {
 	return map[string]Opener{"sqlite": OpenSQLite, "postgres": OpenPostgres}
 }
 
-// OpenSQLite opens a new SQLite database in a temporary directory.
+// Main runs a package's tests, and is what its TestMain calls:
+//
+//	func TestMain(m *testing.M) { storetest.Main(m) }
+//
+// With it, each dialect is migrated once per test binary, into a template
+// (a SQLite file, a PostgreSQL database) that SQLiteDSN and PostgresDSN
+// copy for each test, and which Main removes when the tests are done.
+// Without it the helpers still work, migrating a new database per test.
+func Main(m *testing.M) {
+	templates.enabled.Store(true)
+	code := m.Run()
+	if err := templates.close(); err != nil {
+		fmt.Fprintf(os.Stderr, "storetest: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// OpenSQLite opens a new, migrated SQLite database in a temporary directory.
 func OpenSQLite(t testing.TB) *sqlstore.DB {
 	t.Helper()
 	return MustOpen(t, SQLiteDSN(t))
 }
 
-// SQLiteDSN returns the path of a new SQLite database in a temporary directory.
+// SQLiteDSN returns the path of a new, migrated SQLite database in a
+// temporary directory: a copy of the package's template under Main.
 func SQLiteDSN(t testing.TB) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "countersign.db")
+	if !templates.enabled.Load() {
+		return path // sqlstore.Open migrates it
+	}
+	tpl, err := templates.sqlite()
+	if err != nil {
+		t.Fatalf("migrate the SQLite template: %v", err)
+	}
+	if err := copySQLite(tpl, path); err != nil {
+		t.Fatalf("copy the SQLite template: %v", err)
+	}
+	return path
+}
+
+// EmptySQLiteDSN returns the path of a new SQLite database with no tables,
+// for the tests of the migrations themselves.
+func EmptySQLiteDSN(t testing.TB) string {
 	return filepath.Join(t.TempDir(), "countersign.db")
 }
 
-// OpenPostgres opens a new schema of its own in the test PostgreSQL
-// database, dropped when the test ends.
+// OpenPostgres opens a new, migrated PostgreSQL database of its own,
+// dropped when the test ends.
 func OpenPostgres(t testing.TB) *sqlstore.DB {
 	t.Helper()
 	return MustOpen(t, PostgresDSN(t))
 }
 
-// PostgresDSN creates a schema for the test and returns a DSN whose
-// search_path selects it. It skips the test when no PostgreSQL is configured.
+// PostgresDSN creates a PostgreSQL database for the test, a copy of the
+// package's migrated template under Main, and returns its URL; the database
+// is dropped when the test ends. It skips the test when no PostgreSQL is
+// configured.
 func PostgresDSN(t testing.TB) string {
 	t.Helper()
-	base := os.Getenv(EnvDatabaseURL)
-	if base == "" {
+	return postgresDSN(t, true)
+}
+
+// EmptyPostgresDSN is PostgresDSN with no tables in the database, for the
+// tests of the migrations themselves.
+func EmptyPostgresDSN(t testing.TB) string {
+	t.Helper()
+	return postgresDSN(t, false)
+}
+
+func postgresDSN(t testing.TB, migrated bool) string {
+	t.Helper()
+	srv, err := templates.server()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if srv == nil {
 		t.Skipf("PostgreSQL tests skipped: set %s (for example postgres://postgres@127.0.0.1:5432/countersign_test?sslmode=disable) to run them", EnvDatabaseURL)
 	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "t_" + hex.EncodeToString(b[:])
-	admin, err := sqlx.Open("postgres", base)
-	if err != nil {
-		t.Fatalf("open postgres: %v", err)
+	from := "template0"
+	if migrated && templates.enabled.Load() {
+		if from, err = templates.postgres(srv); err != nil {
+			t.Fatalf("migrate the PostgreSQL template: %v", err)
+		}
 	}
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		admin.Close()
-		t.Fatalf("create schema: %v", err)
+	name, err := srv.create(from)
+	if err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		defer admin.Close()
-		if _, err := admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
-			t.Logf("drop schema %s: %v", schema, err)
+		if templates.enabled.Load() {
+			srv.dropLater(name) // Main waits for it, and reports failures
+		} else if err := srv.drop(name); err != nil {
+			t.Error(err)
 		}
 	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("parse %s: %v", EnvDatabaseURL, err)
-	}
-	q := u.Query()
-	// lib/pq passes unknown parameters to the server as run-time settings.
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return srv.url(name)
 }
 
 // MustOpen opens dsn and closes it when the test ends.

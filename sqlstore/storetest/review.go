@@ -90,12 +90,12 @@ func hasField(err error, field string) bool {
 	return false
 }
 
-func exerciseReview(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func(t testing.TB) string) {
+func exerciseReview(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn, emptyDSN func(t testing.TB) string) {
 	ctx := CLI()
 
 	t.Run("MigrationKeepsDraftsAndAllowsTheNewStatus", func(t *testing.T) {
 		t.Parallel()
-		d := dsn(t)
+		d := emptyDSN(t) // the migrations run for real, from 0001
 		driver, raw := "sqlite", "file:"+d+"?_pragma=foreign_keys(1)"
 		if strings.HasPrefix(d, "postgres") {
 			driver, raw = "postgres", d
