@@ -122,7 +122,11 @@ func TestGenerate(t *testing.T) {
 
 	t.Run("OpensTheBreakerAfterRepeatedFailures", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, Config{MaxRetries: -1, BreakerThreshold: 2, BreakerCooldown: 100 * time.Millisecond})
+		b := setup(t, Config{MaxRetries: -1, BreakerThreshold: 2, BreakerCooldown: time.Minute})
+		// The breaker's clock moves only when the test says: a slow
+		// machine cannot let the cool-down pass between two steps.
+		now := time.Now()
+		b.client.breaker.now = func() time.Time { return now }
 		b.server.Enqueue(fakeopenai.ServerError(), fakeopenai.ServerError())
 		for range 2 {
 			if _, err := b.client.Generate(context.Background(), b.prompt); err == nil {
@@ -136,7 +140,7 @@ func TestGenerate(t *testing.T) {
 		if !errors.Is(err, errBreakerOpen) || len(b.server.Requests()) != 2 {
 			t.Fatalf("err = %v, requests = %d; want a fast failure", err, len(b.server.Requests()))
 		}
-		time.Sleep(120 * time.Millisecond)
+		now = now.Add(time.Minute)
 		if _, err := b.client.Generate(context.Background(), b.prompt); err != nil {
 			t.Fatalf("trial call after cool-down: %v", err)
 		}

@@ -73,12 +73,16 @@ func freeAddr(t *testing.T) string {
 }
 
 // startProc starts `countersign serve` and waits until /readyz answers and,
-// with --demo, the tokens are printed (they come just after the listener
-// opens, so a ready service may not have printed them yet).
+// with --demo, every token is printed (they come just after the listener
+// opens, so a ready service may not have printed them yet; the "Try:" line
+// comes last).
 func startProc(t *testing.T, bin, addr string, env []string, logs *syncBuffer, args ...string) *proc {
 	t.Helper()
 	p := &proc{addr: addr, logs: logs}
-	p.cmd = exec.Command(bin, append([]string{"serve", "--addr", addr, "--lease", "2s", "--shutdown-timeout", "4s"}, args...)...)
+	// A short lease: a killed process's drafts are taken over soon. The
+	// shutdown timeout only bounds a graceful stop, which has nothing in
+	// flight here; it is long so that a busy machine cannot overrun it.
+	p.cmd = exec.Command(bin, append([]string{"serve", "--addr", addr, "--lease", "2s", "--shutdown-timeout", "2m"}, args...)...)
 	p.cmd.Env = env
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, logs
 	if err := p.cmd.Start(); err != nil {
@@ -86,12 +90,12 @@ func startProc(t *testing.T, bin, addr string, env []string, logs *syncBuffer, a
 	}
 	// A test that stops early must not leave the service running.
 	t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait() })
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(patience)
 	for {
 		resp, err := http.Get("http://" + addr + "/readyz")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == 200 && (!slices.Contains(args, "--demo") || strings.Contains(p.stdout.String(), "token:")) {
+			if resp.StatusCode == 200 && (!slices.Contains(args, "--demo") || strings.Contains(p.stdout.String(), "\nTry:")) {
 				return p
 			}
 		}
@@ -103,12 +107,32 @@ func startProc(t *testing.T, bin, addr string, env []string, logs *syncBuffer, a
 	}
 }
 
+// waitUntil polls cond until it holds, failing the test, with what it
+// waited for and the service's logs, after patience.
+func waitUntil(t *testing.T, what string, logs *syncBuffer, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(patience)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s\n%s", patience, what, logs.String())
+		}
+		time.Sleep(pollInterval)
+	}
+}
+
 // accepted is what the service said 2xx to.
 type accepted struct {
 	mu       sync.Mutex
 	notes    map[string]bool
 	approved map[string]bool
 	drafts   map[string]bool
+}
+
+// counts returns how many notes and approvals were accepted so far.
+func (a *accepted) counts() (notes, approved int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.notes), len(a.approved)
 }
 
 func TestCrashSafety(t *testing.T) {
@@ -136,24 +160,35 @@ func TestCrashSafety(t *testing.T) {
 			acc := &accepted{notes: map[string]bool{}, approved: map[string]bool{}, drafts: map[string]bool{}}
 
 			for round := range 3 {
-				ctx, cancel := context.WithCancel(context.Background())
-				var wg sync.WaitGroup
-				for c := range 4 {
-					wg.Go(func() { drive(ctx, addr, worker, caseID, fmt.Sprintf("r%dc%d", round, c), acc) })
-				}
-				// Kill at a random moment while the clients are busy.
-				time.Sleep(time.Duration(300+rand.IntN(700)) * time.Millisecond)
-				if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-					t.Fatal(err)
-				}
-				_ = p.cmd.Wait()
-				cancel()
-				wg.Wait()
+				func() {
+					ctx, cancel := context.WithCancel(context.Background())
+					var wg sync.WaitGroup
+					defer wg.Wait()
+					defer cancel() // first: the clients stop, then they are waited for
+					for c := range 4 {
+						wg.Go(func() { drive(ctx, addr, worker, caseID, fmt.Sprintf("r%dc%d", round, c), acc) })
+					}
+					// Kill while the clients are busy, at a moment that
+					// differs from round to round: once this round has had a
+					// random number of notes, and an approval, accepted. What
+					// is counted, not the clock, decides, so a slow machine
+					// only makes the round longer.
+					notes0, approved0 := acc.counts()
+					target := 2 + rand.IntN(12)
+					waitUntil(t, fmt.Sprintf("round %d: %d notes and an approval accepted", round, target), logs, func() bool {
+						notes, approved := acc.counts()
+						return notes-notes0 >= target && approved > approved0
+					})
+					if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+						t.Fatal(err)
+					}
+					_ = p.cmd.Wait()
+				}()
 				p = startProc(t, bin, addr, env, logs)
 			}
 			// Work resumes: every accepted draft leaves queued/generating
 			// once the dead processes' leases expire.
-			deadline := time.Now().Add(60 * time.Second)
+			deadline := time.Now().Add(patience)
 			for {
 				stuck := 0
 				acc.mu.Lock()
@@ -177,9 +212,9 @@ func TestCrashSafety(t *testing.T) {
 					break
 				}
 				if time.Now().After(deadline) {
-					t.Fatalf("%d drafts still stuck", stuck)
+					t.Fatalf("%d drafts still queued or generating after %v\n%s", stuck, patience, logs.String())
 				}
-				time.Sleep(100 * time.Millisecond)
+				time.Sleep(pollInterval)
 			}
 			var notes struct {
 				Notes []struct {

@@ -251,13 +251,13 @@ func TestDatabaseOutageUnderLoad(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds, failing the test after 20 seconds.
+// waitFor polls cond until it holds, failing the test after patience.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(patience)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatal("condition not reached in 20s")
+			t.Fatalf("condition not reached in %v", patience)
 		}
 		time.Sleep(pollInterval)
 	}

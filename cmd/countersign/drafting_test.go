@@ -98,10 +98,10 @@ func (b *draftingBundle) do(t *testing.T, u *identity.User, method, path string,
 }
 
 // await polls the draft (as its reviewer) until until says yes, for at most
-// 30 seconds: the service's own workers generate it in the background.
+// patience: the service's own workers generate it in the background.
 func (b *draftingBundle) await(t *testing.T, id string, until func(*review.Draft) bool) *review.Draft {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(patience)
 	for {
 		var d review.Draft
 		b.do(t, b.f.Worker, "GET", "/v1/drafts/"+id, nil, nil, 200, &d)
@@ -111,7 +111,7 @@ func (b *draftingBundle) await(t *testing.T, id string, until func(*review.Draft
 		if time.Now().After(deadline) {
 			t.Fatalf("draft %s is still %s (%q)", id, d.Status, d.FailureReason)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(pollInterval)
 	}
 }
 

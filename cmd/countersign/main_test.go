@@ -79,7 +79,7 @@ func TestServeDemo(t *testing.T) {
 			// state change, bounded by a deadline.
 			var draft review.Draft
 			post(t, base+"/v1/cases/"+cases.Cases[0].ID+"/drafts", worker, `{"kind":"summary"}`, 202, &draft)
-			deadline := time.Now().Add(20 * time.Second)
+			deadline := time.Now().Add(patience)
 			for draft.Status != review.StatusPendingReview {
 				if time.Now().After(deadline) || draft.Status == review.StatusFailed {
 					t.Fatalf("draft is %s: %s", draft.Status, draft.FailureReason)
