@@ -190,6 +190,8 @@ func TestPlurals(t *testing.T) {
 		{"en", "verify.ok", []any{uint64(1), uint64(1)}, "The one entry was checked: every hash, the chain and the tree match, and the signed checkpoint of 1 entry is genuine."},
 		{"en", "verify.ok", []any{uint64(3), uint64(2)}, "All 3 entries were checked: every hash, the chain and the tree match, and the signed checkpoint of 2 entries is genuine."},
 		{"fr", "verify.ok", []any{uint64(3), uint64(1)}, "Les 3 entrées ont été vérifiées : chaque empreinte, la chaîne et l'arbre concordent, et le point de contrôle signé de 1 entrée est authentique."},
+		{"en", "review.cite", []any{"Note 2", "two months"}, "Note 2: “two months”"},
+		{"fr", "review.cite", []any{"Note 2", "deux mois"}, "Note 2 : « deux mois »"},
 		{"fr", "consent.note.bad", []any{2000}, "La note doit être du texte simple de moins de 2\u00a0000 caractères."},
 	} {
 		if got := msg(tt.lang, tt.key, tt.args...); got != tt.want {
