@@ -219,7 +219,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m.Notary = &audit.Notary{Store: db, Signer: signer, Origin: m.Config.AuditOrigin, Logger: m.Logger}
+	m.Notary = &audit.Notary{Store: db.AuditStore, Signer: signer, Origin: m.Config.AuditOrigin, Logger: m.Logger}
 
 	model, err := m.model()
 	if err != nil {
@@ -227,11 +227,11 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Model = model
 	host, _ := os.Hostname()
-	m.Runner = &review.Runner{Store: db, Drafter: &assistant.Drafter{Model: model, Directory: directory}, Logger: m.Logger,
+	m.Runner = &review.Runner{Store: db.ReviewStore, Drafter: &assistant.Drafter{Model: model, Directory: directory}, Logger: m.Logger,
 		Owner: fmt.Sprintf("%s:%d", host, os.Getpid()), Workers: m.Config.Workers, Lease: m.Config.Lease, Grace: m.Config.ShutdownTimeout / 2}
 
 	s := api.NewServer()
-	s.Identity, s.Cases, s.Review, s.Audit, s.AuditProofs = db, db, db, db, m.Notary
+	s.Identity, s.Cases, s.Review, s.Audit, s.AuditProofs = db.IdentityStore, db.CaseStore, db.ReviewStore, db.AuditStore, m.Notary
 	s.Export = db.Export
 	s.StatsRealIDs = m.Config.StatsRealIDs
 	if m.Config.RateLimit > 0 {
@@ -239,7 +239,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	s.Logger, s.MaxBodyBytes, s.DraftQueued = m.Logger, m.Config.MaxBodyBytes, m.Runner.Wake
 	s.Checks["database"] = db.Ping
-	m.Web = &web.Server{Identity: db, Cases: db, Review: db, Audit: db, Checkpoints: m.Notary, DraftQueued: m.Runner.Wake, Logger: m.Logger,
+	m.Web = &web.Server{Identity: db.IdentityStore, Cases: db.CaseStore, Review: db.ReviewStore, Audit: db.AuditStore, Checkpoints: m.Notary, DraftQueued: m.Runner.Wake, Logger: m.Logger,
 		SecureCookies: m.Config.SecureCookies, MaxBodyBytes: m.Config.MaxBodyBytes,
 		VerifyLog: func(ctx context.Context) (*audit.Report, error) {
 			return m.Notary.VerifyLog(ctx, &audit.Verifier{Origin: m.Config.AuditOrigin, Keys: verifierKeys}, db.AllStoredEvents)

@@ -39,6 +39,7 @@ func Exercise(t *testing.T, dsn, emptyDSN func(t testing.TB) string) {
 	t.Run("Tamper", func(t *testing.T) { t.Parallel(); exerciseTamper(t, open, dsn) })
 	t.Run("Drafting", func(t *testing.T) { t.Parallel(); exerciseDrafting(t, open) })
 	t.Run("Review", func(t *testing.T) { t.Parallel(); exerciseReview(t, open, dsn, emptyDSN) })
+	t.Run("SignOff", func(t *testing.T) { t.Parallel(); exerciseSignOff(t, open) })
 }
 
 // code fails the test unless err carries the wanted code.
@@ -300,11 +301,20 @@ func exerciseCaseFile(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
 			{f.Other, f.Case.ID, countersign.EFORBIDDEN},
 			{f.OtherSupervisor, f.Case.ID, countersign.EFORBIDDEN},
 			{f.Ethics, f.Case.ID, countersign.EFORBIDDEN},
+			{f.Admin, f.Case.ID, countersign.EFORBIDDEN},
 			{f.Worker, "case_missing", countersign.ENOTFOUND},
 		} {
 			before := eventCount(t, db)
 			n := &casefile.Note{CaseID: tc.cs, Body: "Phone call with the client."}
 			err := db.AddNote(As(ctx, tc.who), n)
+			if tc.cs == f.Case.ID {
+				// The store (on PostgreSQL, one SQL statement) decides as
+				// the domain function does, for every role.
+				_, derr := casefile.DecideNote(tc.who.Actor(), f.Case, &casefile.Note{CaseID: tc.cs}, "", time.Now())
+				if got, want := countersign.ErrorCode(err), countersign.ErrorCode(derr); got != want {
+					t.Fatalf("%s: the store answered %q, casefile.DecideNote %q", tc.who.Role, got, want)
+				}
+			}
 			if tc.want != "" {
 				code(t, err, tc.want)
 				if n.ID != "" || eventCount(t, db) != before {
