@@ -100,13 +100,18 @@ const (
 var Categories = []string{"", CategoryRisk, CategorySafeguarding, CategoryCapacity, CategoryHealth}
 
 // Statement is one sentence of a draft with the citations it rests on.
-// Ungrounded is set by our grounding check, never by the model.
+// Ungrounded is set by our grounding check, never by the model, with why:
+// UngroundedCode (one of UngroundedCodes), UngroundedTerm (the number,
+// name or word at fault, when there is one) and UngroundedReason (a
+// sentence). ID is opaque and random, given by the Drafter.
 type Statement struct {
 	ID               string     `json:"id"`
 	Text             string     `json:"text"`
 	Citations        []Citation `json:"citations"`
 	Category         string     `json:"category,omitempty"`
 	Ungrounded       bool       `json:"ungrounded,omitempty"`
+	UngroundedCode   string     `json:"ungrounded_code,omitempty"`
+	UngroundedTerm   string     `json:"ungrounded_term,omitempty"`
 	UngroundedReason string     `json:"ungrounded_reason,omitempty"`
 }
 
@@ -124,6 +129,7 @@ var ItemTypes = []string{ItemAction, ItemAppointment, ItemDeadline, ItemReferral
 
 // Item is one suggested next step. Due is a date (YYYY-MM-DD) when the notes
 // give one; ServiceID names a directory entry and is set only on referrals.
+// Its grounding fields are those of Statement.
 type Item struct {
 	ID               string     `json:"id"`
 	Type             string     `json:"type"`
@@ -132,6 +138,8 @@ type Item struct {
 	ServiceID        string     `json:"service_id,omitempty"`
 	Citations        []Citation `json:"citations"`
 	Ungrounded       bool       `json:"ungrounded,omitempty"`
+	UngroundedCode   string     `json:"ungrounded_code,omitempty"`
+	UngroundedTerm   string     `json:"ungrounded_term,omitempty"`
 	UngroundedReason string     `json:"ungrounded_reason,omitempty"`
 }
 

@@ -142,11 +142,14 @@ func (d *Drafter) Draft(ctx context.Context, req Request) (*Result, error) {
 		prompt = &retry
 	}
 
+	// The model's ids are its own numbering; every entry gets an opaque
+	// random one instead (assignIDs).
+	assignIDs(content)
 	restore := func(s string) string { return s }
 	if ps != nil {
 		restore = ps.Restore
 	}
-	res.Ungrounded = ground(content, sources, restore)
+	res.Ungrounded = ground(content, sources, restore, directory)
 	for i := range content.Statements {
 		content.Statements[i].Text = restore(content.Statements[i].Text)
 	}

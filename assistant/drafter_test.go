@@ -65,7 +65,7 @@ func TestDrafter(t *testing.T) {
 		t.Parallel()
 		var prompts []*Prompt
 		m := &funcModel{GenerateFunc: answers(&prompts,
-			`{"language":"en","statements":[{"id":"s1","text":"[PERSON_1] fears eviction; call [PHONE_1].","category":"risk","citations":[{"note_id":"n1","quote":"[PERSON_1] fears eviction"}]}]}`)}
+			`{"language":"en","statements":[{"id":"s1","text":"[PERSON_1] fears eviction; call [PHONE_1].","category":"risk","citations":[{"note_id":"n1","quote":"[PERSON_1] fears eviction. Call him on [PHONE_1]"}]}]}`)}
 		d := &Drafter{Model: m, Now: now}
 		res, err := d.Draft(context.Background(), Request{Kind: KindSummary, Notes: drafterNotes,
 			Parties: []Party{{Role: "client", FullName: "Jean-Pierre Müller", Phone: "0470123456"}}})
@@ -76,7 +76,7 @@ func TestDrafter(t *testing.T) {
 			t.Fatalf("personal data sent:\n%s", prompts[0].User)
 		}
 		s := res.Content.Statements[0]
-		if s.Text != "Jean-Pierre Müller fears eviction; call 0470123456." || s.Citations[0].Quote != "Jean-Pierre Müller fears eviction" || s.Ungrounded {
+		if s.Text != "Jean-Pierre Müller fears eviction; call 0470 12 34 56." || s.Citations[0].Quote != "Jean-Pierre Müller fears eviction. Call him on 0470 12 34 56" || s.Ungrounded {
 			t.Fatalf("statement = %+v", s)
 		}
 		if !res.Pseudonymised || res.Masked[MaskPerson] != 1 || res.Masked[MaskPhone] != 1 {
@@ -107,16 +107,26 @@ func TestDrafter(t *testing.T) {
 		var prompts []*Prompt
 		m := &funcModel{GenerateFunc: answers(&prompts,
 			`{"language":"en","statements":[`+
-				`{"id":"s1","text":"He fears eviction.","category":"","citations":[{"note_id":"n1","quote":"fears eviction"}]},`+
-				`{"id":"s2","text":"[PERSON_1] is violent.","category":"risk","citations":[{"note_id":"n1","quote":"[PERSON_1] is violent"}]}]}`)}
+				`{"id":"s1","text":"He fears eviction.","category":"","citations":[{"note_id":"n1","quote":"[PERSON_1] fears eviction. Call him"}]},`+
+				`{"id":"s2","text":"[PERSON_1] is violent.","category":"risk","citations":[{"note_id":"n1","quote":"[PERSON_1] is violent"}]},`+
+				`{"id":"s3","text":"[PERSON_1] does not fear eviction.","category":"","citations":[{"note_id":"n1","quote":"[PERSON_1] fears eviction. Call him"}]}]}`)}
 		d := &Drafter{Model: m, Now: now}
 		res, err := d.Draft(context.Background(), Request{Kind: KindSummary, Notes: drafterNotes, Parties: []Party{{FullName: "Jean-Pierre Müller"}}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		s := res.Content.Statements[1]
-		if res.Ungrounded != 1 || !s.Ungrounded || s.Citations[0].Quote != "Jean-Pierre Müller is violent" {
+		if res.Ungrounded != 2 || !s.Ungrounded || s.Citations[0].Quote != "Jean-Pierre Müller is violent" || s.UngroundedCode != UngroundedQuoteNotFound {
 			t.Fatalf("ungrounded = %d, statement = %+v", res.Ungrounded, s)
+		}
+		if s := res.Content.Statements[2]; !s.Ungrounded || s.UngroundedCode != UngroundedNegation || s.UngroundedReason == "" || s.Text != "Jean-Pierre Müller does not fear eviction." {
+			t.Fatalf("a negation its quote does not make is grounded: %+v", s)
+		}
+		// The model's ids are replaced by opaque random ones.
+		for _, s := range res.Content.Statements {
+			if !strings.HasPrefix(s.ID, "st_") || len(s.ID) != len("st_")+12 {
+				t.Fatalf("statement id %q is not opaque", s.ID)
+			}
 		}
 	})
 

@@ -2,128 +2,164 @@ package assistant
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
-// minQuote is the shortest quote (folded, in bytes) that can ground a
-// statement: "a" or "il" is found in any note and proves nothing.
+// minQuote is the shortest fragment (in bytes) the sentence splitter keeps
+// as a sentence; what grounds a statement is decided by MinQuoteWords.
 const minQuote = 4
 
-// Ground checks every citation of c against notes and returns how many
-// statements and items are left ungrounded.
+// Ground checks every citation of c against notes, and whether each
+// statement and item is supported by its quotes (see MinQuoteWords and
+// MinOverlap), and returns how many statements and items are left
+// ungrounded.
 //
-// A citation is valid when its note is one of notes and its quote is found
-// in that note, ignoring differences of case, accents, white space and
-// typographic quotes. A valid quote is replaced by the note's own wording, so
-// the reviewer reads exactly what the note says; an invalid citation is kept
-// and marked Unverified. A statement or item without any valid citation is
-// kept but flagged Ungrounded, with a readable reason.
+// A citation is valid when its note is one of notes and its quote is a
+// passage of that note of at least MinQuoteWords words (or the whole note),
+// found ignoring differences of case, accents, white space and typographic
+// quotes. A valid quote is replaced by the note's own wording, so the
+// reviewer reads exactly what the note says; a quote that cannot be found is
+// kept and marked Unverified. A statement or item without any valid
+// citation, or that says what its quotes do not, is kept but flagged
+// Ungrounded, with a code and a readable reason.
 func Ground(c *Content, notes []Note) int {
 	sources := make(map[string]maskedText, len(notes))
 	for _, n := range notes {
 		sources[n.ID] = maskedText{Original: n.Body, Masked: n.Body}
 	}
-	return ground(c, sources, nil)
+	return ground(c, sources, nil, nil)
 }
 
-// ground does the work of Ground over notes as the model saw them (masked),
-// mapping valid quotes back to the original wording and restoring the
-// placeholders of unverified quotes with restore (nil: leave them).
-func ground(c *Content, sources map[string]maskedText, restore func(string) string) int {
+// ground does the work of Ground over notes as the model saw them (masked):
+// quotes and statements are compared as the model wrote them, valid quotes
+// are mapped back to the original wording, and the placeholders of
+// unverified quotes and of reasons are restored with restore (nil: leave
+// them). A referral may also name its service as the directory does.
+func ground(c *Content, sources map[string]maskedText, restore func(string) string, directory []Service) int {
+	if restore == nil {
+		restore = func(s string) string { return s }
+	}
 	folds := make(map[string]folded, len(sources))
-	check := func(cits []Citation) (ok bool, reason string) {
-		var reasons []string
+	langs := make(map[string]string, len(sources))
+	check := func(text string, cits []Citation, extra string) (code, term string) {
+		var failures []string
+		var passages []string
+		sameLanguage := false
 		for i := range cits {
 			cit := &cits[i]
 			src, known := sources[cit.NoteID]
 			if !known {
 				cit.Unverified = true
-				reasons = append(reasons, "it cites a note that is not among the notes of this draft")
-				if restore != nil {
-					cit.Quote = restore(cit.Quote)
-				}
+				failures = append(failures, UngroundedUnknownNote)
+				cit.Quote = restore(cit.Quote)
 				continue
 			}
 			f, done := folds[cit.NoteID]
 			if !done {
 				f = fold(src.Masked)
 				folds[cit.NoteID] = f
+				langs[cit.NoteID] = DetectLanguage(src.Masked)
 			}
-			if quote, found := findQuote(f, src, cit.Quote); found {
-				cit.Quote = quote
-				cit.Unverified = false
-				ok = true
+			quote, passage, found := findQuote(f, src, cit.Quote)
+			if !found {
+				cit.Unverified = true
+				failures = append(failures, UngroundedQuoteNotFound)
+				cit.Quote = restore(cit.Quote)
 				continue
 			}
-			cit.Unverified = true
-			reasons = append(reasons, "its quote was not found in the cited note")
-			if restore != nil {
-				cit.Quote = restore(cit.Quote)
+			cit.Quote, cit.Unverified = quote, false
+			if wordCount(passage) < MinQuoteWords && !wholeNote(f, passage) {
+				failures = append(failures, UngroundedQuoteTooShort)
+				continue
+			}
+			passages = append(passages, passage)
+			if c.Language == "" || langs[cit.NoteID] == c.Language {
+				sameLanguage = true
 			}
 		}
-		if ok {
-			return true, ""
+		if len(passages) == 0 {
+			for _, code := range []string{UngroundedQuoteTooShort, UngroundedQuoteNotFound, UngroundedUnknownNote} {
+				if slices.Contains(failures, code) {
+					return code, ""
+				}
+			}
+			return UngroundedNoCitation, ""
 		}
-		if len(reasons) == 0 {
-			return false, "It has no citation."
-		}
-		return false, "No citation could be checked: " + strings.Join(dedupe(reasons), "; ") + "."
+		return unsupported(text, passages, extra, c.Language, sameLanguage)
 	}
 
 	n := 0
 	for i := range c.Statements {
 		s := &c.Statements[i]
-		ok, reason := check(s.Citations)
-		s.Ungrounded, s.UngroundedReason = !ok, reason
-		if !ok {
+		code, term := check(s.Text, s.Citations, "")
+		s.Ungrounded, s.UngroundedCode, s.UngroundedTerm, s.UngroundedReason = code != "", code, restore(term), ""
+		if s.Ungrounded {
+			s.UngroundedReason = ungroundedReason(code, s.UngroundedTerm)
 			n++
 		}
 	}
 	for i := range c.Items {
 		it := &c.Items[i]
-		ok, reason := check(it.Citations)
-		it.Ungrounded, it.UngroundedReason = !ok, reason
-		if !ok {
+		extra := ""
+		if i := slices.IndexFunc(directory, func(svc Service) bool { return svc.ID == it.ServiceID }); it.ServiceID != "" && i >= 0 {
+			extra = directory[i].Name + " " + directory[i].Description
+		}
+		code, term := check(it.Text, it.Citations, extra)
+		it.Ungrounded, it.UngroundedCode, it.UngroundedTerm, it.UngroundedReason = code != "", code, restore(term), ""
+		if it.Ungrounded {
+			it.UngroundedReason = ungroundedReason(code, it.UngroundedTerm)
 			n++
 		}
 	}
 	return n
 }
 
+// wholeNote reports whether the masked passage is the whole folded note,
+// quotation marks and a final full stop aside.
+func wholeNote(f folded, passage string) bool {
+	const cut = `"' .`
+	return strings.Trim(foldString(passage), cut) == strings.Trim(f.s, cut)
+}
+
 // findQuote looks for quote in the folded masked note and returns the
-// matching passage of the original note.
-func findQuote(f folded, src maskedText, quote string) (string, bool) {
+// matching passage of the original note and of the masked note.
+func findQuote(f folded, src maskedText, quote string) (original, masked string, found bool) {
 	q := strings.TrimSpace(foldString(quote))
 	// Models often wrap a quote in quotation marks or end it with the
 	// sentence's full stop when the note had none; neither changes what it cites.
 	q = strings.Trim(q, `"' `)
-	if len(q) < minQuote && q != strings.TrimSpace(f.s) {
-		return "", false
+	if q == "" {
+		return "", "", false
 	}
-	at := strings.Index(f.s, q)
+	at := indexWord(f.s, q)
 	if at < 0 {
 		q = strings.TrimRight(q, ".")
-		if len(q) < minQuote {
-			return "", false
+		if q == "" {
+			return "", "", false
 		}
-		if at = strings.Index(f.s, q); at < 0 {
-			return "", false
+		if at = indexWord(f.s, q); at < 0 {
+			return "", "", false
 		}
 	}
 	ma, mb := f.span(at, at+len(q))
-	return src.originalRange(ma, mb), true
+	return src.originalRange(ma, mb), src.Masked[ma:mb], true
 }
 
-func dedupe(ss []string) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, s := range ss {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
+// indexWord returns the first offset of q in s that does not cut a word in
+// two ("ear" is not quoted from "fears"), or -1.
+func indexWord(s, q string) int {
+	for from := 0; from <= len(s)-len(q); {
+		i := strings.Index(s[from:], q)
+		if i < 0 {
+			return -1
 		}
+		if at := from + i; atWordBoundaries(s, at, at+len(q)) {
+			return at
+		}
+		from += i + 1
 	}
-	return out
+	return -1
 }
 
 // GroundingSummary describes in one sentence how many entries of c are
