@@ -24,45 +24,45 @@ const sep = `[ ./\-()]{0,3}`
 func (p *Pseudonymiser) addParty(i int, party Party) {
 	if name := strings.TrimSpace(party.FullName); name != "" {
 		key := fmt.Sprintf("party %d %s", i, party.ID)
-		p.placeholderFor(MaskPerson, key, name)
+		p.reserve(MaskPerson, key, name)
 		for _, re := range namePatterns(name) {
-			p.matchers = append(p.matchers, matcher{category: MaskPerson, re: re, key: key, display: name})
+			p.matchers = append(p.matchers, matcher{category: MaskPerson, re: re, key: key})
 		}
 	}
 	if dob := strings.TrimSpace(party.DateOfBirth); dob != "" {
 		if t, ok := parseDateValue(dob, p.now); ok {
 			key := t.Format(time.DateOnly)
-			p.placeholderFor(MaskDOB, key, dob)
+			p.reserve(MaskDOB, key, dob)
 			// Dates written without separators escape the date patterns.
 			compact := regexp.MustCompile(t.Format("02012006") + "|" + t.Format("20060102"))
-			p.matchers = append(p.matchers, matcher{category: MaskDOB, re: compact, key: key, display: dob})
+			p.matchers = append(p.matchers, matcher{category: MaskDOB, re: compact, key: key})
 		}
 	}
 	if phone := strings.TrimSpace(party.Phone); phone != "" {
 		key := canonicalPhone(phone)
-		p.placeholderFor(MaskPhone, key, phone)
+		p.reserve(MaskPhone, key, phone)
 		if re := phonePattern(key); re != nil {
-			p.matchers = append(p.matchers, matcher{category: MaskPhone, re: re, key: key, display: phone})
+			p.matchers = append(p.matchers, matcher{category: MaskPhone, re: re, key: key})
 		}
 	}
 	if email := strings.TrimSpace(party.Email); email != "" {
 		key := foldString(email)
-		p.placeholderFor(MaskEmail, key, email)
+		p.reserve(MaskEmail, key, email)
 	}
 	if id := alnum(party.NationalID); len(id) >= 4 {
-		p.placeholderFor(MaskID, id, party.NationalID)
+		p.reserve(MaskID, id, party.NationalID)
 		var parts []string
 		for _, c := range strings.ToLower(id) {
 			parts = append(parts, regexp.QuoteMeta(string(c)))
 		}
 		re := regexp.MustCompile(strings.Join(parts, sep))
-		p.matchers = append(p.matchers, matcher{category: MaskID, re: re, key: id, display: party.NationalID})
+		p.matchers = append(p.matchers, matcher{category: MaskID, re: re, key: id})
 	}
 	if addr := strings.TrimSpace(party.Address); addr != "" {
 		key := foldString(addr)
-		p.placeholderFor(MaskAddress, key, addr)
+		p.reserve(MaskAddress, key, addr)
 		for _, re := range addressPatterns(addr) {
-			p.matchers = append(p.matchers, matcher{category: MaskAddress, re: re, key: key, display: addr})
+			p.matchers = append(p.matchers, matcher{category: MaskAddress, re: re, key: key})
 		}
 	}
 }

@@ -27,9 +27,20 @@ var placeholderTags = map[string]string{
 	MaskEmail: "EMAIL", MaskID: "ID", MaskIBAN: "IBAN",
 }
 
+// tagCategories is placeholderTags the other way round.
+var tagCategories = func() map[string]string {
+	m := make(map[string]string, len(placeholderTags))
+	for c, t := range placeholderTags {
+		m[t] = c
+	}
+	return m
+}()
+
 // rePlaceholder finds placeholders in a model's answer; models sometimes
-// change their case, so the match ignores it.
-var rePlaceholder = regexp.MustCompile(`(?i)\[(PERSON|DOB|ADDRESS|PHONE|EMAIL|ID|IBAN)_(\d+)\]`)
+// change their case, so the match ignores it. "[PERSON_1]" is the first way
+// a value is written in the notes, "[PERSON_1_2]" the second way of the same
+// value ("Sofie Janssens", then "Sofie").
+var rePlaceholder = regexp.MustCompile(`(?i)\[(PERSON|DOB|ADDRESS|PHONE|EMAIL|ID|IBAN)_(\d+)(?:_(\d+))?\]`)
 
 // Pseudonymiser replaces personal data in case notes with stable
 // placeholders such as [PERSON_1] before the notes leave the service, and
@@ -37,33 +48,48 @@ var rePlaceholder = regexp.MustCompile(`(?i)\[(PERSON|DOB|ADDRESS|PHONE|EMAIL|ID
 //
 // It looks for the values of the case's parties, as people really write
 // them (any case, with or without accents, names in part, numbers with any
-// separators, addresses in part), and for data recognised by its shape:
-// emails, phone numbers, IBANs, national identifiers of FR, BE, CH, NL and
-// DE, and dates that look like dates of birth. The same value always gets
-// the same placeholder within one Pseudonymiser, which serves one request.
-// A Pseudonymiser is not safe for concurrent use.
+// separators, addresses in part), for people who are not recorded (names
+// after a title or a relation, and capitalised words from the name lists
+// of names/, see names.go), and for data recognised by its shape: emails,
+// phone numbers, IBANs, national identifiers of FR, BE, CH, NL and DE, and
+// dates that look like dates of birth.
+//
+// The same value always gets the same number within one Pseudonymiser,
+// which serves one case's request: parties are numbered in a fixed order,
+// other values in the order the notes give them. Each way the value is
+// written gets its own placeholder ("[PERSON_1]" for "Sofie Janssens",
+// "[PERSON_1_2]" for "Sofie"), so Restore puts back exactly the text that
+// was masked, byte for byte, and Restore(Mask(note)) == note for any note.
+// Text in a note that already looks like a placeholder is masked too, so
+// that it comes back as written. A Pseudonymiser is not safe for concurrent use.
 type Pseudonymiser struct {
 	now      time.Time
 	matchers []matcher
 	// values maps a category and canonical value to its placeholder.
 	values map[string]*placeholder
-	byTag  map[string]*placeholder // "[PERSON_1]" -> placeholder
-	next   map[string]int          // category -> last number used
+	byTag  map[string]string // "[PERSON_1_2]" -> the text it replaced
+	next   map[string]int    // category -> last number used
 	counts map[string]int
+	// learned holds the names of people who are not parties, found so far
+	// (see findPeople).
+	learned map[string]string
 }
 
+// placeholder is one value: a party's name, a phone number…, with the ways
+// the notes wrote it.
 type placeholder struct {
-	tag     string // "[PERSON_1]"
-	display string // what Restore writes back
+	category string
+	number   int
+	tag      string            // "[PERSON_1]"
+	surfaces map[string]string // text as written in a note -> its placeholder
 }
 
 // matcher finds party values in folded text; key gives the canonical value
-// under which a match is filed, so that variants share a placeholder.
+// under which a match is filed, so that variants share a number.
 type matcher struct {
 	category string
 	re       *regexp.Regexp
 	key      string
-	display  string
 }
 
 // NewPseudonymiser returns a Pseudonymiser for the given parties. now is
@@ -71,11 +97,12 @@ type matcher struct {
 // years back is taken for one) and to read two-digit years.
 func NewPseudonymiser(parties []Party, now time.Time) *Pseudonymiser {
 	p := &Pseudonymiser{
-		now:    now,
-		values: map[string]*placeholder{},
-		byTag:  map[string]*placeholder{},
-		next:   map[string]int{},
-		counts: map[string]int{},
+		now:     now,
+		values:  map[string]*placeholder{},
+		byTag:   map[string]string{},
+		learned: map[string]string{},
+		next:    map[string]int{},
+		counts:  map[string]int{},
 	}
 	// Clients first, so that a surname shared by two parties is filed under
 	// the client's placeholder.
@@ -109,11 +136,12 @@ func (p *Pseudonymiser) Mask(text string) string {
 }
 
 // Restore replaces the placeholders in text (a model's answer) with the
-// values they stand for. Placeholders it did not hand out are left as they are.
+// text they replaced. A party's placeholder that no note used stands for
+// the value as recorded; placeholders it did not hand out are left as they are.
 func (p *Pseudonymiser) Restore(text string) string {
 	return rePlaceholder.ReplaceAllStringFunc(text, func(m string) string {
-		if ph, ok := p.byTag[strings.ToUpper(m)]; ok {
-			return ph.display
+		if v, ok := p.byTag[strings.ToUpper(m)]; ok {
+			return v
 		}
 		return m
 	})
@@ -165,7 +193,7 @@ type hit struct {
 	a, b     int // range in the original text
 	category string
 	key      string
-	display  string
+	literal  bool // text that looked like a placeholder: masked, not counted
 }
 
 // mask does the work of Mask and keeps the spans.
@@ -175,12 +203,9 @@ func (p *Pseudonymiser) mask(text string) (string, []maskSpan) {
 	var hits []hit
 	// take files a match found in folded work[a:b] and blanks it so that
 	// later, weaker patterns cannot match across it.
-	take := func(a, b int, category, key, display string) {
+	take := func(a, b int, category, key string) {
 		oa, ob := f.span(a, b)
-		if display == "" {
-			display = text[oa:ob]
-		}
-		hits = append(hits, hit{oa, ob, category, key, display})
+		hits = append(hits, hit{a: oa, b: ob, category: category, key: key})
 		for i := a; i < b; i++ {
 			work[i] = 0
 		}
@@ -195,17 +220,27 @@ func (p *Pseudonymiser) mask(text string) (string, []maskSpan) {
 			(b >= len(work) || !isWordByte(work[b]) || !isWordByte(work[b-1]))
 	}
 
+	// Text that already looks like a placeholder is masked first, as
+	// itself, so that restoring cannot turn it into something else.
+	for _, ix := range rePlaceholder.FindAllSubmatchIndex(work, -1) {
+		oa, ob := f.span(ix[0], ix[1])
+		hits = append(hits, hit{a: oa, b: ob, category: tagCategories[strings.ToUpper(string(work[ix[2]:ix[3]]))],
+			key: "literal\x00" + text[oa:ob], literal: true})
+		for i := ix[0]; i < ix[1]; i++ {
+			work[i] = 0
+		}
+	}
 	// Order matters: an email holds a name, an IBAN holds digits that look
 	// like a phone number, a date of birth looks like an identifier.
 	for _, ix := range reEmail.FindAllIndex(work, -1) {
 		if free(ix[0], ix[1]) {
-			take(ix[0], ix[1], MaskEmail, string(work[ix[0]:ix[1]]), "")
+			take(ix[0], ix[1], MaskEmail, string(work[ix[0]:ix[1]]))
 		}
 	}
 	for _, ix := range reIBAN.FindAllIndex(work, -1) {
 		canon := alnum(string(work[ix[0]:ix[1]]))
 		if free(ix[0], ix[1]) && looksLikeIBAN(canon) {
-			take(ix[0], ix[1], MaskIBAN, canon, "")
+			take(ix[0], ix[1], MaskIBAN, canon)
 		}
 	}
 	for _, m := range p.matchers { // party values: names, addresses, ids, phones
@@ -214,14 +249,14 @@ func (p *Pseudonymiser) mask(text string) (string, []maskSpan) {
 		}
 		for _, ix := range m.re.FindAllIndex(work, -1) {
 			if free(ix[0], ix[1]) {
-				take(ix[0], ix[1], m.category, m.key, m.display)
+				take(ix[0], ix[1], m.category, m.key)
 			}
 		}
 	}
 	for _, re := range reIDShapes { // identifiers in their official shapes
 		for _, ix := range re.FindAllIndex(work, -1) {
 			if free(ix[0], ix[1]) {
-				take(ix[0], ix[1], MaskID, alnum(string(work[ix[0]:ix[1]])), "")
+				take(ix[0], ix[1], MaskID, alnum(string(work[ix[0]:ix[1]])))
 			}
 		}
 	}
@@ -234,7 +269,7 @@ func (p *Pseudonymiser) mask(text string) (string, []maskSpan) {
 			continue
 		}
 		if p.isDOB(d, work) {
-			take(d.Start, d.End, MaskDOB, d.Date.Format(time.DateOnly), p.partyDOBDisplay(d.Date))
+			take(d.Start, d.End, MaskDOB, d.Date.Format(time.DateOnly))
 			copy(digitsWork[d.Start:d.End], work[d.Start:d.End])
 		} else {
 			for i := d.Start; i < d.End; i++ {
@@ -248,7 +283,7 @@ func (p *Pseudonymiser) mask(text string) (string, []maskSpan) {
 			continue
 		}
 		if cat, key := classifyDigits(string(work[a:b])); cat != "" {
-			take(a, b, cat, key, "")
+			take(a, b, cat, key)
 		}
 	}
 	for _, m := range p.matchers {
@@ -257,8 +292,15 @@ func (p *Pseudonymiser) mask(text string) (string, []maskSpan) {
 		}
 		for _, ix := range m.re.FindAllIndex(work, -1) {
 			if free(ix[0], ix[1]) {
-				take(ix[0], ix[1], m.category, m.key, m.display)
+				take(ix[0], ix[1], m.category, m.key)
 			}
+		}
+	}
+	// People who are not parties: after a title or a relation, or a
+	// capitalised name from the lists.
+	for _, h := range findPeople(work, f, text, p.learned) {
+		if free(h.a, h.b) {
+			take(h.a, h.b, MaskPerson, h.key)
 		}
 	}
 
@@ -271,15 +313,31 @@ func (p *Pseudonymiser) mask(text string) (string, []maskSpan) {
 			continue
 		}
 		b.WriteString(text[last:h.a])
-		tag := p.placeholderFor(h.category, h.key, h.display)
+		tag := p.placeholderFor(h.category, h.key, text[h.a:h.b])
 		ms := b.Len()
 		b.WriteString(tag)
 		spans = append(spans, maskSpan{MStart: ms, MEnd: b.Len(), OStart: h.a, OEnd: h.b})
-		p.counts[h.category]++
+		if !h.literal {
+			p.counts[h.category]++
+		}
 		last = h.b
 	}
 	b.WriteString(text[last:])
 	return b.String(), spans
+}
+
+// Learn reads the case's notes for the names of people who are not
+// parties before any is masked, so that a name is masked in every note
+// once one note shows it to be a name ("meneer Van den Berghe" in the last
+// note, "Van den Berghe" in the first). It numbers them in the order of
+// the notes.
+func (p *Pseudonymiser) Learn(notes ...string) {
+	for _, text := range notes {
+		saved := p.counts
+		p.counts = map[string]int{}
+		p.mask(text)
+		p.counts = saved
+	}
 }
 
 func (p *Pseudonymiser) maskNote(text string) maskedText {
@@ -287,19 +345,43 @@ func (p *Pseudonymiser) maskNote(text string) maskedText {
 	return maskedText{Original: text, Masked: masked, Spans: spans}
 }
 
-func (p *Pseudonymiser) placeholderFor(category, key, display string) string {
+// reserve numbers a party's value before any note is read, so that its
+// number does not depend on the notes; until a note writes it, its
+// placeholder stands for the value as recorded.
+func (p *Pseudonymiser) reserve(category, key, recorded string) {
+	ph := p.value(category, key)
+	if _, used := p.byTag[ph.tag]; !used {
+		p.byTag[ph.tag] = recorded
+	}
+}
+
+func (p *Pseudonymiser) value(category, key string) *placeholder {
 	k := category + "\x00" + key
 	if ph, ok := p.values[k]; ok {
-		return ph.tag
+		return ph
 	}
 	p.next[category]++
-	ph := &placeholder{
-		tag:     fmt.Sprintf("[%s_%d]", placeholderTags[category], p.next[category]),
-		display: display,
-	}
+	n := p.next[category]
+	ph := &placeholder{category: category, number: n, tag: fmt.Sprintf("[%s_%d]", placeholderTags[category], n), surfaces: map[string]string{}}
 	p.values[k] = ph
-	p.byTag[ph.tag] = ph
-	return ph.tag
+	return ph
+}
+
+// placeholderFor returns the placeholder of the value filed under key, as
+// written in a note (surface): the value's first way of being written gets
+// "[PERSON_n]", each other way "[PERSON_n_k]".
+func (p *Pseudonymiser) placeholderFor(category, key, surface string) string {
+	ph := p.value(category, key)
+	if tag, ok := ph.surfaces[surface]; ok {
+		return tag
+	}
+	tag := ph.tag
+	if len(ph.surfaces) > 0 {
+		tag = fmt.Sprintf("[%s_%d_%d]", placeholderTags[category], ph.number, len(ph.surfaces)+1)
+	}
+	ph.surfaces[surface] = tag
+	p.byTag[tag] = surface
+	return tag
 }
 
 // birthWords precede a date of birth in the four languages (folded).
@@ -317,13 +399,6 @@ func (p *Pseudonymiser) isDOB(d dateMatch, s []byte) bool {
 	}
 	before := s[max(0, d.Start-30):d.Start]
 	return reBirthWords.Match(bytes.TrimRight(before, " "))
-}
-
-func (p *Pseudonymiser) partyDOBDisplay(t time.Time) string {
-	if ph, ok := p.values[MaskDOB+"\x00"+t.Format(time.DateOnly)]; ok {
-		return ph.display
-	}
-	return ""
 }
 
 // Shapes recognised without knowing the parties, over folded text.

@@ -125,7 +125,8 @@ func TestPseudonymiserPlaceholders(t *testing.T) {
 		t.Parallel()
 		p := NewPseudonymiser(testParties, testNow)
 		got := p.Mask("Müller, MULLER and J.-P. Mueller; call 0470 12 34 56 or +32470123456.")
-		want := "[PERSON_1], [PERSON_1] and [PERSON_1]; call [PHONE_1] or [PHONE_1]."
+		// One number per value, one placeholder per way it is written.
+		want := "[PERSON_1], [PERSON_1_2] and [PERSON_1_3]; call [PHONE_1] or [PHONE_1_2]."
 		if got != want {
 			t.Fatalf("got  %q\nwant %q", got, want)
 		}
@@ -143,12 +144,13 @@ func TestPseudonymiserPlaceholders(t *testing.T) {
 		}
 	})
 
-	t.Run("RestorePutsPartyValuesBack", func(t *testing.T) {
+	t.Run("RestorePutsBackWhatWasMasked", func(t *testing.T) {
 		t.Parallel()
 		p := NewPseudonymiser(testParties, testNow)
 		p.Mask("MULLER was born 12.03.1985; the landlord's email is x@y.be")
-		got := p.Restore("[PERSON_1] ([DOB_1]) wrote to [EMAIL_2]; [person_1] agreed; [PERSON_9] is unknown.")
-		want := "Jean-Pierre Müller (12/03/1985) wrote to x@y.be; Jean-Pierre Müller agreed; [PERSON_9] is unknown."
+		// [PERSON_2] (Anneke) was in no note: it stands for the recorded name.
+		got := p.Restore("[PERSON_1] ([DOB_1]) wrote to [EMAIL_2]; [person_1] agreed; [PERSON_2] came; [PERSON_9] is unknown.")
+		want := "MULLER (12.03.1985) wrote to x@y.be; MULLER agreed; Anneke van der Berg came; [PERSON_9] is unknown."
 		if got != want {
 			t.Fatalf("got  %q\nwant %q", got, want)
 		}
