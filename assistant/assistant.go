@@ -113,6 +113,9 @@ type Statement struct {
 	UngroundedCode   string     `json:"ungrounded_code,omitempty"`
 	UngroundedTerm   string     `json:"ungrounded_term,omitempty"`
 	UngroundedReason string     `json:"ungrounded_reason,omitempty"`
+	// CompletedDates are the dates of the text that the notes wrote
+	// without a year and the service completed, for the reviewer to confirm.
+	CompletedDates []CompletedDate `json:"completed_dates,omitempty"`
 }
 
 // Item types of a suggestions draft.
@@ -141,6 +144,9 @@ type Item struct {
 	UngroundedCode   string     `json:"ungrounded_code,omitempty"`
 	UngroundedTerm   string     `json:"ungrounded_term,omitempty"`
 	UngroundedReason string     `json:"ungrounded_reason,omitempty"`
+	// CompletedDates: as for Statement; Due is one of them when the notes
+	// gave it without a year.
+	CompletedDates []CompletedDate `json:"completed_dates,omitempty"`
 }
 
 // Content is the body of a draft: statements for a summary, items (and
@@ -149,6 +155,9 @@ type Content struct {
 	Language   string      `json:"language"`
 	Statements []Statement `json:"statements"`
 	Items      []Item      `json:"items,omitempty"`
+	// Omitted is set when the service left entries out to keep the draft
+	// within MaxEntries.
+	Omitted *Omitted `json:"omitted,omitempty"`
 }
 
 // Text renders c as plain text, one statement or item per line. It is what a
@@ -332,27 +341,32 @@ func (e *ModelError) Error() string {
 // Unwrap returns the provider's raw error.
 func (e *ModelError) Unwrap() error { return e.Err }
 
-// FailureReason returns a readable sentence explaining why a draft could not
-// be produced, for the draft's failed status. It never exposes provider
-// internals.
+// FailureReason returns what a worker reads on a failed draft: what went
+// wrong, in plain words, and what to do, since a failed draft can be tried
+// again (POST /v1/drafts/{id}/retry). It never exposes provider internals;
+// an output error names at most a field of the answer.
 func FailureReason(err error) string {
 	var oe *OutputError
 	var me *ModelError
 	switch {
 	case err == nil:
 		return ""
-	case errors.As(err, &oe):
-		return "The model's answer could not be used: " + oe.Reason
-	case errors.As(err, &me):
-		return me.Reason
 	case errors.Is(err, ErrCutOff):
-		return "The model's answer was cut off."
+		return "The model's answer was too long and was cut off. Try again; if it happens again, draft from fewer notes."
+	case errors.As(err, &oe):
+		return "The model's answer was not a draft the service could check, even when asked a second time (" + oe.Reason +
+			"). Try again; if it happens again, draft from fewer notes."
+	case errors.As(err, &me):
+		if me.Temporary || me.RetryAfter > 0 {
+			return me.Reason + " Try again in a few minutes."
+		}
+		return me.Reason + " Try again; if it keeps failing, tell your administrator."
 	case errors.Is(err, context.DeadlineExceeded):
-		return "The model took too long to answer."
+		return "The model took too long to answer. Try again in a few minutes."
 	case errors.Is(err, context.Canceled):
-		return "The draft was cancelled."
+		return "The draft was cancelled. Try again."
 	case countersign.ErrorCode(err) != countersign.EINTERNAL:
 		return countersign.ErrorMessage(err)
 	}
-	return "The draft could not be produced."
+	return "The draft could not be produced. Try again; if it keeps failing, tell your administrator."
 }

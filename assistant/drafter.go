@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"maps"
 	"strings"
 	"time"
 
@@ -29,6 +27,9 @@ type Drafter struct {
 	Params Params
 	// MaxInput caps the total size of the notes; 0 means DefaultMaxInput.
 	MaxInput int
+	// ChunkSize is how much note text one model call is given; longer
+	// inputs are split and the answers merged. 0 means DefaultChunkSize.
+	ChunkSize int
 }
 
 // Draft produces a draft for req: it pseudonymises the notes unless the
@@ -90,6 +91,10 @@ func (d *Drafter) Draft(ctx context.Context, req Request) (*Result, error) {
 	if !d.Model.OnPremises() {
 		ps = NewPseudonymiser(req.Parties, today)
 		res.Pseudonymised = true
+		// A name found in one note is masked in all of them.
+		for _, n := range req.Notes {
+			ps.Learn(n.Body)
+		}
 	}
 	for _, n := range req.Notes {
 		mt := maskedText{Original: n.Body, Masked: n.Body}
@@ -103,43 +108,11 @@ func (d *Drafter) Draft(ctx context.Context, req Request) (*Result, error) {
 		res.Masked = ps.Counts()
 	}
 
-	prompt, err := RenderPrompt(req.Kind, lang, sent, directory, today, params)
+	// Long inputs are drafted in parts and merged; the limits on entries
+	// are applied there, never as a failure (chunk.go).
+	content, err := d.generate(ctx, req.Kind, lang, sent, directory, today, params, res)
 	if err != nil {
-		return nil, fmt.Errorf("draft: %w", err)
-	}
-	res.Params = params.Map()
-
-	var content *Content
-	start := time.Now()
-	for attempt := 1; ; attempt++ {
-		res.Attempts = attempt
-		comp, err := d.Model.Generate(ctx, prompt)
-		res.Latency = time.Since(start)
-		if err != nil {
-			return res, fmt.Errorf("draft %s: generate: %w", req.Kind, err)
-		}
-		res.PromptTokens += comp.PromptTokens
-		res.CompletionTokens += comp.CompletionTokens
-		res.RequestHash = hashHex(comp.RequestBody)
-		res.ResponseHash = hashHex(comp.ResponseBody)
-		maps.Copy(res.Params, comp.Params)
-		if comp.FinishReason == "length" {
-			return res, fmt.Errorf("draft %s: %w", req.Kind, &ModelError{Op: "draft", Reason: "The model's answer was cut off.", Err: ErrCutOff})
-		}
-		content, err = ParseContent(req.Kind, comp.Text, directory)
-		if err == nil {
-			break
-		}
-		var oe *OutputError
-		if !errors.As(err, &oe) || attempt >= 2 {
-			return res, fmt.Errorf("draft %s: %w", req.Kind, err)
-		}
-		// One more try, telling the model what was wrong. The reason names
-		// fields, never note content, so it is safe to send.
-		retry := *prompt
-		retry.User = prompt.User + "\nYour previous answer was rejected: " + oe.Reason +
-			". Answer again with one JSON object that follows the schema exactly.\n"
-		prompt = &retry
+		return res, err
 	}
 
 	// The model's ids are its own numbering; every entry gets an opaque
@@ -156,6 +129,7 @@ func (d *Drafter) Draft(ctx context.Context, req Request) (*Result, error) {
 	for i := range content.Items {
 		content.Items[i].Text = restore(content.Items[i].Text)
 	}
+	completeDates(content, req.Notes, today)
 	res.Content = *content
 	return res, nil
 }

@@ -176,7 +176,7 @@ func TestDraftWithOpenAI(t *testing.T) {
 		if oe.Reason != "statement 1 has no citation" {
 			t.Fatalf("reason = %q", oe.Reason)
 		}
-		if got := assistant.FailureReason(err); got != "The model's answer could not be used: statement 1 has no citation" {
+		if got := assistant.FailureReason(err); got != "The model's answer was not a draft the service could check, even when asked a second time (statement 1 has no citation). Try again; if it happens again, draft from fewer notes." {
 			t.Fatalf("failure reason = %q", got)
 		}
 		if len(b.server.Requests()) != 2 {
@@ -200,7 +200,7 @@ func TestDraftWithOpenAI(t *testing.T) {
 		b := setup(t, openai.Config{})
 		b.server.Enqueue(fakeopenai.CutOff())
 		_, err := b.drafter.Draft(context.Background(), request(assistant.KindSummary))
-		if !errors.Is(err, assistant.ErrCutOff) || assistant.FailureReason(err) != "The model's answer was cut off." {
+		if !errors.Is(err, assistant.ErrCutOff) || !strings.HasPrefix(assistant.FailureReason(err), "The model's answer was too long and was cut off. Try again") {
 			t.Fatalf("err = %v (%q)", err, assistant.FailureReason(err))
 		}
 		if len(b.server.Requests()) != 1 {
@@ -258,7 +258,7 @@ func TestDraftWithOpenAI(t *testing.T) {
 		if !errors.As(err, &me) || !me.Temporary || me.Op != "openai.generate" {
 			t.Fatalf("err = %v", err)
 		}
-		if assistant.FailureReason(err) != "The model service failed (HTTP 500)." {
+		if assistant.FailureReason(err) != "The model service failed (HTTP 500). Try again in a few minutes." {
 			t.Fatalf("reason = %q", assistant.FailureReason(err))
 		}
 		if n := len(b.server.Requests()); n != 3 {

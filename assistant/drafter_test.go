@@ -167,7 +167,7 @@ func TestDrafter(t *testing.T) {
 		}}
 		d := &Drafter{Model: m, Now: now}
 		_, err := d.Draft(context.Background(), Request{Kind: KindSummary, Notes: drafterNotes})
-		if FailureReason(err) != "The model service is down." {
+		if FailureReason(err) != "The model service is down. Try again in a few minutes." {
 			t.Fatalf("reason = %q", FailureReason(err))
 		}
 	})

@@ -11,7 +11,12 @@ import (
 	"time"
 )
 
-// Limits on a model's answer; beyond them it is not a draft a person can review.
+// reasonNoStatements is the OutputError of a summary without statements.
+const reasonNoStatements = "the summary has no statements"
+
+// Limits on a model's answer; beyond them it is not a draft a person can
+// review. maxEntries is applied by the service after merging the answers
+// (limitEntries), never as a failure.
 const (
 	maxEntries  = 100
 	maxTextLen  = 2000
@@ -107,7 +112,7 @@ func ParseContent(kind Kind, text string, directory []Service) (*Content, error)
 		}
 		c.Language = *w.Language
 		if len(*w.Statements) == 0 {
-			return nil, &OutputError{Reason: "the summary has no statements"}
+			return nil, &OutputError{Reason: reasonNoStatements}
 		}
 		sts, err := convertStatements(*w.Statements)
 		if err != nil {
@@ -179,9 +184,6 @@ func decodeStrict(data []byte, v any) error {
 }
 
 func convertStatements(ws []wireStatement) ([]Statement, error) {
-	if len(ws) > maxEntries {
-		return nil, &OutputError{Reason: fmt.Sprintf("the answer has more than %d statements", maxEntries)}
-	}
 	out := make([]Statement, 0, len(ws))
 	ids := map[string]bool{}
 	for i, w := range ws {
@@ -207,9 +209,6 @@ func convertStatements(ws []wireStatement) ([]Statement, error) {
 }
 
 func convertItems(ws []wireItem, directory []Service) ([]Item, error) {
-	if len(ws) > maxEntries {
-		return nil, &OutputError{Reason: fmt.Sprintf("the answer has more than %d items", maxEntries)}
-	}
 	out := make([]Item, 0, len(ws))
 	ids := map[string]bool{}
 	for i, w := range ws {

@@ -1,0 +1,244 @@
+package assistant
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestResolveYear(t *testing.T) {
+	t.Parallel()
+	dec1 := time.Date(2026, 12, 1, 15, 0, 0, 0, time.UTC)
+	dec20 := time.Date(2026, 12, 20, 0, 0, 0, 0, time.UTC)
+	jan10 := time.Date(2026, 1, 10, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name       string
+		day, month int
+		anchor     time.Time
+		tense      int
+		want       string
+	}{
+		{"NearestIsJustGone", 28, 11, dec1, tenseUnknown, "2026-11-28"},
+		{"PastJustGone", 28, 11, dec1, tensePast, "2026-11-28"},
+		{"FutureIsNextYear", 28, 11, dec1, tenseFuture, "2027-11-28"},
+		{"NearestIsNextYear", 3, 1, dec20, tenseUnknown, "2027-01-03"},
+		{"PastStaysThisYear", 3, 1, dec20, tensePast, "2026-01-03"},
+		{"NearestIsLastYear", 15, 12, jan10, tenseUnknown, "2025-12-15"},
+		{"FutureFromJanuary", 15, 12, jan10, tenseFuture, "2026-12-15"},
+		{"SameDay", 1, 12, dec1, tenseFuture, "2026-12-01"},
+		{"LeapDayFindsALeapYear", 29, 2, time.Date(2027, 12, 1, 0, 0, 0, 0, time.UTC), tenseUnknown, "2028-02-29"},
+	}
+	for _, tt := range tests {
+		got, ok := resolveYear(tt.day, tt.month, tt.anchor, tt.tense)
+		if !ok || got.Format(time.DateOnly) != tt.want {
+			t.Errorf("%s: resolveYear(%d/%d, %s, %d) = %s, %v; want %s", tt.name, tt.day, tt.month, tt.anchor.Format(time.DateOnly), tt.tense, got.Format(time.DateOnly), ok, tt.want)
+		}
+	}
+}
+
+func TestTenseOf(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		text string
+		want int
+	}{
+		{"On a eu un rendez-vous le 28 novembre.", tensePast},
+		{"Le rendez-vous aura lieu le 3 janvier.", tenseFuture},
+		{"The meeting was on 5 March.", tensePast},
+		{"Next visit on 5 March.", tenseFuture},
+		{"She will see the doctor on 5 March.", tenseFuture},
+		{"Afspraak op 3 januari.", tenseUnknown},
+		{"De vorige afspraak op 3 januari ging goed.", tensePast},
+		{"Der Termin fand am 2. Mai statt.", tensePast},
+		{"Der nächste Termin ist am 2. Mai.", tenseFuture},
+	}
+	for _, tt := range tests {
+		if got := tenseOf(foldString(tt.text)); got != tt.want {
+			t.Errorf("tenseOf(%q) = %d, want %d", tt.text, got, tt.want)
+		}
+	}
+}
+
+// TestDrafterCompletesDates drafts, with the offline drafter and with a
+// model, notes written on 1 December that give dates without a year.
+func TestDrafterCompletesDates(t *testing.T) {
+	t.Parallel()
+	written := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	today := func() time.Time { return written.Add(2 * time.Hour) }
+
+	t.Run("OfflineDueDatesFollowTheNote", func(t *testing.T) {
+		t.Parallel()
+		notes := []Note{{ID: "n1", WrittenAt: written, Body: "On a eu un rendez-vous au CPAS le 28 novembre, il doit encore signer le contrat. " +
+			"Le prochain rendez-vous aura lieu le 3 janvier au CPAS."}}
+		d := &Drafter{Model: Extractive{}, Now: today}
+		res, err := d.Draft(context.Background(), Request{Kind: KindSuggestions, Language: "fr", Notes: notes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string][]CompletedDate{}
+		for _, it := range res.Content.Items {
+			got[it.Due] = it.CompletedDates
+		}
+		if cd := got["2026-11-28"]; len(cd) != 1 || cd[0] != (CompletedDate{Written: "28 novembre", Date: "2026-11-28"}) {
+			t.Errorf("28 novembre: items %+v", res.Content.Items)
+		}
+		if cd := got["2027-01-03"]; len(cd) != 1 || cd[0].Written != "3 janvier" {
+			t.Errorf("3 janvier: items %+v", res.Content.Items)
+		}
+		if _, wrong := got["2027-11-28"]; wrong {
+			t.Errorf("le 28 novembre became next year: %+v", res.Content.Items)
+		}
+	})
+
+	t.Run("AModelsCompletedDateIsMarked", func(t *testing.T) {
+		t.Parallel()
+		note := "On a eu une réunion le 28 novembre avec le CPAS pour le loyer."
+		answer := `{"language":"fr","statements":[` +
+			`{"id":"s1","text":"Une réunion a eu lieu le 28 novembre 2027 avec le CPAS.","category":"","citations":[{"note_id":"n1","quote":"On a eu une réunion le 28 novembre avec le CPAS"}]},` +
+			`{"id":"s2","text":"Le loyer a été discuté avec le CPAS le 28 novembre.","category":"","citations":[{"note_id":"n1","quote":"On a eu une réunion le 28 novembre avec le CPAS pour le loyer"}]}],` +
+			`"items":[{"id":"i1","type":"action","text":"Suivre la réunion du 28 novembre avec le CPAS.","due":"2027-11-28","service_id":null,"citations":[{"note_id":"n1","quote":"On a eu une réunion le 28 novembre avec le CPAS"}]}]}`
+		var prompts []*Prompt
+		d := &Drafter{Model: &funcModel{onPrem: true, GenerateFunc: answers(&prompts, answer)}, Now: today}
+		res, err := d.Draft(context.Background(), Request{Kind: KindSuggestions, Notes: []Note{{ID: "n1", WrittenAt: written, Body: note}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s1, s2, it := res.Content.Statements[0], res.Content.Statements[1], res.Content.Items[0]
+		want := CompletedDate{Written: "28 novembre", Date: "2026-11-28"}
+		if len(s1.CompletedDates) != 1 || s1.CompletedDates[0] != want {
+			t.Errorf("statement with a completed year: %+v", s1.CompletedDates)
+		}
+		if len(s2.CompletedDates) != 0 {
+			t.Errorf("statement without a year was marked: %+v", s2.CompletedDates)
+		}
+		if it.Due != "2026-11-28" || len(it.CompletedDates) != 1 || it.CompletedDates[0] != want {
+			t.Errorf("item due %s, completed %+v", it.Due, it.CompletedDates)
+		}
+	})
+
+	t.Run("FullDatesAreNotMarked", func(t *testing.T) {
+		t.Parallel()
+		notes := []Note{{ID: "n1", WrittenAt: written, Body: "Rendez-vous au CPAS le 28 novembre 2027, il doit apporter ses fiches de paie."}}
+		d := &Drafter{Model: Extractive{}, Now: today}
+		res, err := d.Draft(context.Background(), Request{Kind: KindSuggestions, Language: "fr", Notes: notes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range res.Content.Items {
+			if it.Due != "2027-11-28" || len(it.CompletedDates) != 0 {
+				t.Errorf("item %+v", it)
+			}
+		}
+		if len(res.Content.Items) == 0 {
+			t.Fatal("no items")
+		}
+	})
+}
+
+// longNote is about 23 KB of note text with far more actions in it than a
+// draft may hold.
+func longNote() string {
+	var b strings.Builder
+	for i := 0; b.Len() < 23_000; i++ {
+		fmt.Fprintf(&b, "Visit %d: the client must bring the form number %d to the office and should call the school. ", i, i)
+		if i%10 == 9 {
+			b.WriteString("\n\n")
+		}
+	}
+	return b.String()
+}
+
+func TestDrafterDraftsLongNotes(t *testing.T) {
+	t.Parallel()
+	now := func() time.Time { return testNow }
+
+	t.Run("A23KBNoteDraftsAsSuggestions", func(t *testing.T) {
+		t.Parallel()
+		body := longNote()
+		var calls []*Prompt
+		m := &funcModel{onPrem: true, GenerateFunc: func(ctx context.Context, p *Prompt) (*Completion, error) {
+			calls = append(calls, p)
+			return Extractive{}.Generate(ctx, p)
+		}}
+		d := &Drafter{Model: m, Now: now}
+		res, err := d.Draft(context.Background(), Request{Kind: KindSuggestions, Notes: []Note{{ID: "n1", Body: body}}})
+		if err != nil {
+			t.Fatalf("a %d-byte note failed: %v", len(body), err)
+		}
+		if len(calls) != 2 || res.Params["chunks"] != "2" {
+			t.Fatalf("%d model calls, params %v; want the note in two parts", len(calls), res.Params)
+		}
+		for _, p := range calls {
+			if n := len(p.Notes[0].Body); n > DefaultChunkSize {
+				t.Fatalf("a part of %d bytes was sent", n)
+			}
+		}
+		c := res.Content
+		if len(c.Items) != MaxEntries || c.Omitted == nil || c.Omitted.Items == 0 {
+			t.Fatalf("%d items, omitted %+v", len(c.Items), c.Omitted)
+		}
+		if want := fmt.Sprintf("%d more suggestions were left out", c.Omitted.Items); !strings.HasPrefix(c.Omitted.Note, want) {
+			t.Fatalf("note = %q, want it to start %q", c.Omitted.Note, want)
+		}
+		// Every kept item quotes the note, in the note's order.
+		last := -1
+		for _, it := range c.Items {
+			at := strings.Index(body, it.Citations[0].Quote)
+			if it.Ungrounded || at < 0 || at < last {
+				t.Fatalf("item %+v out of order or not grounded", it)
+			}
+			last = at
+		}
+	})
+
+	t.Run("TooManyItemsInOneAnswerAreLimitedNotFailed", func(t *testing.T) {
+		t.Parallel()
+		note := "The client must call the housing office about the rent arrears. Her son is at risk of violence at home."
+		var items []string
+		for i := range 130 {
+			typ, quote := "action", "The client must call the housing office about the rent arrears"
+			if i == 120 {
+				typ, quote = "risk", "Her son is at risk of violence at home"
+			}
+			items = append(items, fmt.Sprintf(`{"id":"i%d","type":"%s","text":"Call the housing office about the rent arrears (%d).","due":null,"service_id":null,"citations":[{"note_id":"n1","quote":"%s"}]}`, i, typ, i, quote))
+		}
+		answer := `{"language":"en","statements":[],"items":[` + strings.Join(items, ",") + `]}`
+		var prompts []*Prompt
+		d := &Drafter{Model: &funcModel{onPrem: true, GenerateFunc: answers(&prompts, answer)}, Now: now}
+		res, err := d.Draft(context.Background(), Request{Kind: KindSuggestions, Notes: []Note{{ID: "n1", Body: note}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := res.Content
+		if len(c.Items) != MaxEntries || c.Omitted == nil || c.Omitted.Items != 30 || !strings.HasPrefix(c.Omitted.Note, "30 more suggestions were left out") {
+			t.Fatalf("%d items, omitted %+v", len(c.Items), c.Omitted)
+		}
+		risk := 0
+		for _, it := range c.Items {
+			if it.Type == ItemRisk {
+				risk++
+			}
+		}
+		if risk != 1 || c.Items[len(c.Items)-1].Type != ItemRisk {
+			t.Fatalf("the risk item was not kept in its place: %d risk items", risk)
+		}
+	})
+}
+
+func TestSplitText(t *testing.T) {
+	t.Parallel()
+	body := longNote() + strings.Repeat("x", 300) + " end."
+	for _, size := range []int{100, 1000, 16_000} {
+		parts := splitText(body, size)
+		if strings.Join(parts, "") != body {
+			t.Fatalf("size %d: the parts do not give the note back", size)
+		}
+		for _, p := range parts {
+			if len(p) > size && strings.Contains(strings.TrimSpace(p), " ") {
+				t.Fatalf("size %d: a part of %d bytes", size, len(p))
+			}
+		}
+	}
+}
