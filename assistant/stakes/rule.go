@@ -1,0 +1,361 @@
+package stakes
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// boundary is the token that stands for a clause boundary (, ; : . ! ? and
+// brackets) and for the end of the text. A gap never crosses it, so that a
+// separable verb and its particle are looked for in one clause.
+const boundary = "$"
+
+// maxGap is how many words "..." may skip.
+const maxGap = 6
+
+// Tokens folds text (lower case, accents removed, ß → ss) and splits it
+// into words, with a boundary token at each clause boundary and at the
+// end. English contractions are spelled out: "doesn't" gives "does not",
+// "can't" gives "can not".
+func Tokens(text string) []string {
+	var toks []string
+	var w strings.Builder
+	flush := func() {
+		if w.Len() > 0 {
+			toks = append(toks, w.String())
+			w.Reset()
+		}
+	}
+	mark := func() {
+		flush()
+		if len(toks) > 0 && toks[len(toks)-1] != boundary {
+			toks = append(toks, boundary)
+		}
+	}
+	rs := []rune(norm.NFC.String(text))
+	for i := 0; i < len(rs); i++ {
+		r := rs[i]
+		switch {
+		case isApostrophe(r):
+			// n't: "doesn't" → does not, "can't" → can not, "won't" → will not.
+			if w.Len() > 1 && strings.HasSuffix(w.String(), "n") && i+1 < len(rs) && (rs[i+1] == 't' || rs[i+1] == 'T') &&
+				(i+2 >= len(rs) || !unicode.IsLetter(rs[i+2])) {
+				word := w.String()
+				w.Reset()
+				switch word {
+				case "can":
+				case "won":
+					word = "will"
+				default:
+					word = strings.TrimSuffix(word, "n")
+				}
+				toks = append(toks, word, "not")
+				i++
+				continue
+			}
+			flush()
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			w.WriteString(foldRune(r))
+		case unicode.Is(unicode.Mn, r):
+		case strings.ContainsRune(",;:.!?()[]{}\n", r):
+			mark()
+		default:
+			flush()
+		}
+	}
+	mark()
+	if len(toks) == 0 {
+		toks = []string{boundary}
+	}
+	return toks
+}
+
+func isApostrophe(r rune) bool {
+	return r == '\'' || r == '’' || r == '‘' || r == '`' || r == '´' || r == 'ʼ'
+}
+
+// foldRune lowers r and takes its accents off.
+func foldRune(r rune) string {
+	if r < utf8.RuneSelf {
+		return string(unicode.ToLower(r))
+	}
+	switch r {
+	case 'ß', 'ẞ':
+		return "ss"
+	case 'æ', 'Æ':
+		return "ae"
+	case 'œ', 'Œ':
+		return "oe"
+	case 'ø', 'Ø':
+		return "o"
+	case 'ł', 'Ł':
+		return "l"
+	}
+	var b strings.Builder
+	for _, d := range norm.NFD.String(string(r)) {
+		if !unicode.Is(unicode.Mn, d) {
+			b.WriteRune(unicode.ToLower(d))
+		}
+	}
+	return b.String()
+}
+
+// Rule is one line of a lexicon: its fine categories and its choices
+// (separated by ";"), each a conjunction ("&") of word sequences that must
+// all occur in a text for the choice to match.
+type Rule struct {
+	Fines  []string
+	Source string // file:line
+	Text   string // the pattern as written
+	// Examples are texts the rule must match, from "=>" in the file.
+	Examples []string
+	any      [][][]elem
+}
+
+type elemKind int
+
+const (
+	word elemKind = iota
+	gap
+	end
+)
+
+type elem struct {
+	kind     elemKind
+	alts     []alt
+	optional bool
+}
+
+type altKind int
+
+const (
+	exact altKind = iota
+	prefix
+	suffix
+	infix
+)
+
+type alt struct {
+	kind altKind
+	s    string
+}
+
+func (a alt) match(t string) bool {
+	switch a.kind {
+	case prefix:
+		return strings.HasPrefix(t, a.s)
+	case suffix:
+		return strings.HasSuffix(t, a.s)
+	case infix:
+		return strings.Contains(t, a.s)
+	}
+	return t == a.s
+}
+
+func (e elem) match(t string) bool {
+	if t == boundary {
+		return false
+	}
+	for _, a := range e.alts {
+		if a.match(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// Match reports whether one of the choices of r has all its sequences in toks.
+func (r *Rule) Match(toks []string) bool {
+	for _, all := range r.any {
+		if matchAll(all, toks) {
+			return true
+		}
+	}
+	return false
+}
+
+func matchAll(all [][]elem, toks []string) bool {
+	for _, seq := range all {
+		found := false
+		for i := range toks {
+			if matchAt(seq, toks, i) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+func matchAt(seq []elem, toks []string, i int) bool {
+	if len(seq) == 0 {
+		return true
+	}
+	e := seq[0]
+	switch e.kind {
+	case gap:
+		for j := i; j <= i+maxGap && j <= len(toks); j++ {
+			if matchAt(seq[1:], toks, j) {
+				return true
+			}
+			if j < len(toks) && toks[j] == boundary {
+				break
+			}
+		}
+		return false
+	case end:
+		return i < len(toks) && toks[i] == boundary && matchAt(seq[1:], toks, i+1)
+	}
+	if i < len(toks) && e.match(toks[i]) && matchAt(seq[1:], toks, i+1) {
+		return true
+	}
+	return e.optional && matchAt(seq[1:], toks, i)
+}
+
+// Parse reads a lexicon file; name is used in errors and in Rule.Source.
+// See lexicon/README.md for the format.
+func Parse(name, text string) ([]*Rule, error) {
+	macros := map[string][]alt{}
+	used := map[string]bool{}
+	var rules []*Rule
+	for n, line := range strings.Split(text, "\n") {
+		src := fmt.Sprintf("%s:%d", name, n+1)
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.HasPrefix(line, "@") {
+			k, v, ok := strings.Cut(line, "=")
+			k = strings.TrimSpace(k)
+			if !ok || len(k) < 2 || strings.ContainsAny(k[1:], " |*@") {
+				return nil, fmt.Errorf("%s: a macro is written @name = word|word*|…", src)
+			}
+			if _, dup := macros[k]; dup {
+				return nil, fmt.Errorf("%s: macro %s is defined twice", src, k)
+			}
+			alts, err := parseAlts(strings.TrimSpace(v), macros, used)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", src, err)
+			}
+			macros[k] = alts
+			used[k] = false
+			continue
+		}
+		head, body, ok := strings.Cut(line, ":")
+		if !ok {
+			return nil, fmt.Errorf("%s: a rule is written category: pattern", src)
+		}
+		r := &Rule{Source: src}
+		for _, c := range strings.Split(head, ",") {
+			c = strings.TrimSpace(c)
+			if !slices.Contains(Fines, c) {
+				return nil, fmt.Errorf("%s: unknown category %q; use one of %s", src, c, strings.Join(Fines, ", "))
+			}
+			r.Fines = append(r.Fines, c)
+		}
+		pattern, examples, _ := strings.Cut(body, "=>")
+		for _, ex := range strings.Split(examples, "=>") {
+			if ex = strings.TrimSpace(ex); ex != "" {
+				r.Examples = append(r.Examples, ex)
+			}
+		}
+		r.Text = strings.TrimSpace(pattern)
+		for _, choice := range strings.Split(r.Text, ";") {
+			var all [][]elem
+			for _, part := range strings.Split(choice, "&") {
+				seq, err := parseSeq(strings.TrimSpace(part), macros, used)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", src, err)
+				}
+				all = append(all, seq)
+			}
+			r.any = append(r.any, all)
+		}
+		rules = append(rules, r)
+	}
+	for k, u := range used {
+		if !u {
+			return nil, fmt.Errorf("%s: macro %s is never used", name, k)
+		}
+	}
+	return rules, nil
+}
+
+func parseSeq(s string, macros map[string][]alt, used map[string]bool) ([]elem, error) {
+	fields := strings.Fields(s)
+	if len(fields) == 0 {
+		return nil, fmt.Errorf("empty pattern")
+	}
+	var seq []elem
+	for i, f := range fields {
+		switch f {
+		case "...":
+			if i == 0 || i == len(fields)-1 || fields[i-1] == "..." {
+				return nil, fmt.Errorf("%q: ... goes between two words", s)
+			}
+			seq = append(seq, elem{kind: gap})
+			continue
+		case boundary:
+			if i == 0 {
+				return nil, fmt.Errorf("%q: $ cannot open a pattern", s)
+			}
+			seq = append(seq, elem{kind: end})
+			continue
+		}
+		e := elem{kind: word}
+		if strings.HasSuffix(f, "?") {
+			e.optional = true
+			f = strings.TrimSuffix(f, "?")
+		}
+		alts, err := parseAlts(f, macros, used)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %w", s, err)
+		}
+		e.alts = alts
+		seq = append(seq, e)
+	}
+	if seq[0].optional || seq[len(seq)-1].optional {
+		return nil, fmt.Errorf("%q: a pattern cannot open or close with an optional word", s)
+	}
+	return seq, nil
+}
+
+func parseAlts(s string, macros map[string][]alt, used map[string]bool) ([]alt, error) {
+	var out []alt
+	for _, a := range strings.Split(s, "|") {
+		if strings.HasPrefix(a, "@") {
+			m, ok := macros[a]
+			if !ok {
+				return nil, fmt.Errorf("macro %s is not defined above", a)
+			}
+			used[a] = true
+			out = append(out, m...)
+			continue
+		}
+		k := exact
+		switch {
+		case len(a) > 2 && strings.HasPrefix(a, "*") && strings.HasSuffix(a, "*"):
+			k, a = infix, a[1:len(a)-1]
+		case strings.HasPrefix(a, "*"):
+			k, a = suffix, a[1:]
+		case strings.HasSuffix(a, "*"):
+			k, a = prefix, a[:len(a)-1]
+		}
+		if a == "" || strings.ContainsFunc(a, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9') }) {
+			return nil, fmt.Errorf("%q: write words folded, in lower case letters without accents", s)
+		}
+		if k == prefix && len(a) < 3 || (k == suffix || k == infix) && len(a) < 4 {
+			return nil, fmt.Errorf("%q: a stem of %q is too short to be safe", s, a)
+		}
+		out = append(out, alt{kind: k, s: a})
+	}
+	return out, nil
+}

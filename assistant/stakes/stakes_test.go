@@ -1,0 +1,272 @@
+package stakes_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/countersign/countersign/assistant/stakes"
+)
+
+func TestLexicons(t *testing.T) {
+	t.Parallel()
+
+	t.Run("EveryFileParsesAndCoversEveryCategory", func(t *testing.T) {
+		t.Parallel()
+		lx := stakes.Default()
+		covered := map[string]map[string]bool{}
+		for _, r := range lx.Rules {
+			file, _, _ := strings.Cut(r.Source, ":")
+			if covered[file] == nil {
+				covered[file] = map[string]bool{}
+			}
+			for _, f := range r.Fines {
+				covered[file][f] = true
+			}
+		}
+		for _, lang := range []string{"en", "fr", "nl", "de"} {
+			file := "lexicon/" + lang + ".txt"
+			for _, f := range stakes.Fines {
+				if !covered[file][f] {
+					t.Errorf("%s has no rule for %s", file, f)
+				}
+			}
+		}
+	})
+
+	t.Run("EveryRuleMatchesItsExamples", func(t *testing.T) {
+		t.Parallel()
+		n := 0
+		for _, r := range stakes.Default().Rules {
+			for _, ex := range r.Examples {
+				n++
+				if !r.Match(stakes.Tokens(ex)) {
+					t.Errorf("%s (%s) does not match its example %q", r.Source, r.Text, ex)
+				}
+			}
+		}
+		if n < 20 {
+			t.Errorf("only %d examples in the lexicons", n)
+		}
+	})
+
+	t.Run("VersionNamesTheLexicons", func(t *testing.T) {
+		t.Parallel()
+		v := stakes.DetectorVersion()
+		if !strings.HasPrefix(v, stakes.Version+"+") || len(v) != len(stakes.Version)+9 {
+			t.Fatalf("DetectorVersion() = %q", v)
+		}
+		a, err := stakes.Load(fstest.MapFS{"l/a.txt": {Data: []byte("health: pill*\n")}}, "l")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := stakes.Load(fstest.MapFS{"l/a.txt": {Data: []byte("health: pills\n")}}, "l")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Digest == b.Digest {
+			t.Fatal("two different lexicons have the same digest")
+		}
+	})
+}
+
+func TestParse(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name, text, want string
+	}{
+		{"UnknownCategory", "danger: knife", "unknown category"},
+		{"NoColon", "knife", "category: pattern"},
+		{"UndefinedMacro", "health: @meds", "not defined"},
+		{"UnusedMacro", "@meds = pill\nhealth: tablet", "never used"},
+		{"AccentsNotFolded", "health: médicament", "folded"},
+		{"CapitalLetters", "health: Pill", "folded"},
+		{"StemTooShort", "health: me*", "too short"},
+		{"GapAtStart", "health: ... pill", "between two words"},
+		{"OptionalFirst", "health: a? pill", "optional"},
+		{"OptionalLast", "health: pill a?", "optional"},
+		{"DuplicateMacro", "@a = x\n@a = y\nhealth: @a", "twice"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := stakes.Parse("t.txt", tt.text)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Parse(%q) = %v, want an error about %q", tt.text, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestPatterns(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		pattern string
+		text    string
+		want    bool
+	}{
+		{"bruis*", "Bruised arms.", true},
+		{"bruis*", "A cruise ship.", false},
+		{"*gewalt*", "Häusliche Gewalttaten", true},
+		{"*gewalt", "Partnergewalt", true},
+		{"kind", "Ze is vriendelijk.", false},
+		{"geeft ... op $", "Hij geeft het op.", true},
+		{"geeft ... op $", "Hij geeft het op, zegt zijn zus.", true},
+		{"geeft ... op $", "Hij geeft zijn adres op bij de gemeente.", false},
+		{"setzt ... ab $", "Sie setzt die Tabletten seit Montag ab.", true},
+		{"afraid ... home", "afraid, and at home", false}, // a gap stays in its clause
+		{"afraid ... home", "afraid to go home", true},
+		{"a b c d e f g h", "a b c d e f g h", true},
+		{"x ... y", "x 1 2 3 4 5 6 y", true},
+		{"x ... y", "x 1 2 3 4 5 6 7 y", false},
+		{"elle ne? veut plus vivre", "elle veut plus vivre", true},
+		{"elle ne? veut plus vivre", "elle ne veut plus vivre", true},
+		{"does not want", "He doesn't want", true},
+		{"can not cope", "She can't cope", true},
+		{"will not", "He won’t", true},
+		{"qu elle", "qu’elle", true},
+		{"cp & bruis*", "bruises and cp", true},
+		{"cp & bruis*", "bruises", false},
+		{"a b ; c", "c", true},
+		{"a b ; c", "a x b", false},
+		{"strasse", "Straße", true},
+		{"enfant", "ENFANT", true},
+	} {
+		rules, err := stakes.Parse("t.txt", "health: "+tt.pattern)
+		if err != nil {
+			t.Fatalf("%q: %v", tt.pattern, err)
+		}
+		if got := rules[0].Match(stakes.Tokens(tt.text)); got != tt.want {
+			t.Errorf("%q on %q = %v, want %v (tokens %q)", tt.pattern, tt.text, got, tt.want, stakes.Tokens(tt.text))
+		}
+	}
+}
+
+func TestDetect(t *testing.T) {
+	t.Parallel()
+
+	t.Run("FlagsTheIssuesExamples", func(t *testing.T) {
+		t.Parallel()
+		for text, want := range map[string]string{
+			"Lucas told the teacher he is afraid to go home.":                                 stakes.ProductSafeguarding,
+			"The teacher saw bruises on his arm.":                                             stakes.ProductSafeguarding,
+			"Sofie has stopped taking her antidepressants and says she cannot cope any more.": stakes.ProductRisk,
+			"Lucas heeft blauwe plekken op zijn arm en zegt dat hij bang is thuis.":           stakes.ProductSafeguarding,
+			"Mme Martin dit qu'elle ne veut plus vivre.":                                      stakes.ProductRisk,
+		} {
+			if got := stakes.Detect(text).Category; got != want {
+				t.Errorf("Detect(%q) = %q, want %q", text, got, want)
+			}
+		}
+	})
+
+	t.Run("NegationNeverLowers", func(t *testing.T) {
+		t.Parallel()
+		for affirmed, denied := range map[string]string{
+			"Bruises were seen on the child.":         "No bruises were seen on the child.",
+			"Il a des idées suicidaires.":             "Il n'a pas d'idées suicidaires.",
+			"Er is sprake van huiselijk geweld.":      "Er is geen sprake van huiselijk geweld.",
+			"Es besteht eine Gefahr für das Kind.":    "Es besteht keine Gefahr für das Kind.",
+			"She drinks alcohol every day.":           "She does not drink alcohol.",
+			"Die Mutter nimmt ihre Medikamente.":      "Die Mutter nimmt ihre Medikamente nicht.",
+			"A risk to the children was identified.": "No risk to the children was identified.",
+		} {
+			a, d := stakes.Detect(affirmed), stakes.Detect(denied)
+			if a.Category == "" || stakes.Stricter(d.Category, a.Category) != d.Category {
+				t.Errorf("%q reads %q but %q reads %q", affirmed, a.Category, denied, d.Category)
+			}
+		}
+	})
+
+	t.Run("SeparableVerbsAndIdioms", func(t *testing.T) {
+		t.Parallel()
+		for text, fine := range map[string]string{
+			"Hij geeft het op.":                              stakes.SelfHarm,
+			"Ze ziet het niet meer zitten.":                  stakes.SelfHarm,
+			"Hij neemt zijn pillen sinds maart niet meer in.": stakes.Health,
+			"Sie setzt ihre Medikamente ab.":                  stakes.Health,
+			"Er bringt mich noch um, sagt sie.":               stakes.Violence,
+			"Er sperrt die Kinder ein.":                       stakes.Violence,
+			"Sie hält es nicht mehr aus.":                     stakes.SelfHarm,
+			"Il veut en finir.":                               stakes.SelfHarm,
+			"Elle ne veut plus vivre.":                        stakes.SelfHarm,
+			"Il n'en peut plus.":                              stakes.SelfHarm,
+			"He says he cannot cope any more.":                stakes.SelfHarm,
+			"Ze is bang om naar huis te gaan.":                stakes.ChildProtection,
+		} {
+			if f := stakes.Detect(text); !f.Has(fine) {
+				t.Errorf("Detect(%q) = %v, want %s", text, f.Fines, fine)
+			}
+		}
+	})
+
+	t.Run("LeavesOrdinarySentencesAlone", func(t *testing.T) {
+		t.Parallel()
+		for _, text := range []string{
+			"The child went to school.",
+			"Hij geeft zijn adres op bij de gemeente.",
+			"Sie ist nach Hause gefahren.",
+			"L'enfant est allé à l'école.",
+			"Das Kind trägt eine blaue Jacke.",
+		} {
+			if f := stakes.Detect(text); f.Category != "" {
+				t.Errorf("Detect(%q) = %v (%v)", text, f.Fines, f.Hits)
+			}
+		}
+	})
+}
+
+func TestStricter(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ a, b, want string }{
+		{"", stakes.ProductHealth, stakes.ProductHealth},
+		{stakes.ProductHealth, "", stakes.ProductHealth},
+		{stakes.ProductHealth, stakes.ProductRisk, stakes.ProductRisk},
+		{stakes.ProductRisk, stakes.ProductHealth, stakes.ProductRisk},
+		{stakes.ProductRisk, stakes.ProductSafeguarding, stakes.ProductRisk},
+		{stakes.ProductCapacity, stakes.ProductHealth, stakes.ProductCapacity},
+		{"", "", ""},
+	} {
+		if got := stakes.Stricter(tt.a, tt.b); got != tt.want {
+			t.Errorf("Stricter(%q, %q) = %q, want %q", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
+
+// TestGate holds the detector to its targets on the labelled set: recall at
+// least 0.95 and precision at least 0.70, overall and in each language, on
+// at least 300 sentences with positives and negatives in every language.
+func TestGate(t *testing.T) {
+	t.Parallel()
+	cases := stakes.LabelledSet()
+	if len(cases) < 300 {
+		t.Fatalf("the labelled set has %d sentences, want at least 300", len(cases))
+	}
+	perLang := map[string][2]int{}
+	for _, c := range cases {
+		n := perLang[c.Language]
+		if len(c.Fines) > 0 {
+			n[0]++
+		} else {
+			n[1]++
+		}
+		perLang[c.Language] = n
+	}
+	for _, lang := range []string{"en", "fr", "nl", "de"} {
+		if n := perLang[lang]; n[0] < 40 || n[1] < 25 {
+			t.Errorf("%s: %d positives and %d negatives, want at least 40 and 25", lang, n[0], n[1])
+		}
+	}
+	rep := stakes.Evaluate(stakes.Default(), stakes.DetectorVersion(), cases)
+	for _, f := range rep.Failures() {
+		t.Error(f)
+	}
+	for _, p := range []string{stakes.ProductSafeguarding, stakes.ProductRisk, stakes.ProductCapacity, stakes.ProductHealth} {
+		if s := rep.Product[p]; s.Recall() < stakes.TargetRecall {
+			t.Errorf("%s: recall %.3f is below %.2f", p, s.Recall(), stakes.TargetRecall)
+		}
+	}
+	if t.Failed() || testing.Verbose() {
+		rep.Write(os.Stderr, true)
+	}
+}
