@@ -170,11 +170,11 @@ type pgServer struct {
 	prefix string
 	seq    atomic.Int64
 
-	// PostgreSQL checkpoints on every DROP DATABASE, which takes from
-	// 0.1 s to over 1 s on a busy machine; under Main the tests do not
-	// wait for it: their databases are dropped in the background, a few
-	// at a time (concurrent drops share checkpoints), and Main waits until
-	// all are gone.
+	// PostgreSQL (up to 15 at least) checkpoints on every DROP DATABASE,
+	// which takes from 0.1 s to over 1 s on a busy machine. Under Main the
+	// tests do not wait for it: their databases are dropped in the
+	// background, up to eight at a time, since drops that wait together
+	// share one checkpoint; Main waits until all are gone.
 	dropMu      sync.Mutex
 	dropQueue   []string
 	dropRunning int
@@ -191,8 +191,8 @@ func openServer(base string) (*pgServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", redact(base), err)
 	}
-	// CREATE and DROP DATABASE run one at a time on the server anyway.
-	admin.SetMaxOpenConns(4)
+	// Room for the background drops and a few creations beside them.
+	admin.SetMaxOpenConns(12)
 	if err := admin.Ping(); err != nil {
 		admin.Close()
 		return nil, fmt.Errorf("connect to %s: %w", redact(base), err)
@@ -304,7 +304,7 @@ func (s *pgServer) create(from string) (string, error) {
 
 // dropLater queues the database name to be dropped in the background.
 func (s *pgServer) dropLater(name string) {
-	const droppers = 2
+	const droppers = 8
 	s.dropMu.Lock()
 	defer s.dropMu.Unlock()
 	s.dropQueue = append(s.dropQueue, name)
