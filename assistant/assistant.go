@@ -147,6 +147,10 @@ type Item struct {
 	// CompletedDates: as for Statement; Due is one of them when the notes
 	// gave it without a year.
 	CompletedDates []CompletedDate `json:"completed_dates,omitempty"`
+	// Category is set by the service, never by the model: the detector's
+	// reading of the item, at least CategoryRisk for a risk item. A
+	// high-stakes item must be accepted or rejected explicitly.
+	Category string `json:"category,omitempty"`
 }
 
 // Content is the body of a draft: statements for a summary, items (and
@@ -219,6 +223,9 @@ type Result struct {
 	Pseudonymised bool
 	Masked        map[string]int // category -> number of values masked
 	Ungrounded    int            // statements and items flagged ungrounded
+	// DetectorVersion is the version of the high-stakes detector that
+	// classified the content (DetectorVersion()).
+	DetectorVersion string
 }
 
 // Model is one language-model provider. Implementations must be safe for

@@ -130,6 +130,10 @@ func (d *Drafter) Draft(ctx context.Context, req Request) (*Result, error) {
 		content.Items[i].Text = restore(content.Items[i].Text)
 	}
 	completeDates(content, req.Notes, today)
+	// The service's own reading of what needs a closer look, after every
+	// provider alike (highstakes.go).
+	classify(content)
+	res.DetectorVersion = DetectorVersion()
 	res.Content = *content
 	return res, nil
 }

@@ -67,14 +67,7 @@ func estimateTokens(s string) int { return (len(s) + 3) / 4 }
 // Keyword lists, folded. A keyword of five letters or more also matches
 // words it begins ("threat" → "threatened").
 var (
-	kwRisk = []string{"risk", "risque", "risico", "risiko", "violence", "violent", "geweld", "gewalt", "threat", "menace", "bedreig", "bedroh", "drohung",
-		"suicid", "self-harm", "zelfmoord", "selbstmord", "weapon", "arme", "wapen", "waffe", "danger", "gevaar", "gefahr", "evict", "expulsion", "uithuiszetting", "zwangsraumung", "raumungsklage"}
-	kwSafeguarding = []string{"child", "children", "enfant", "enfants", "kind", "kinder", "kinderen", "abuse", "maltraitance", "misbruik", "missbrauch", "neglect", "negligence",
-		"verwaarlozing", "vernachlassigung", "safeguard", "protection de l'enfance", "kinderschutz", "jugendamt", "minor", "mineur", "minderjarig"}
-	kwHealth = []string{"health", "hospital", "doctor", "medication", "sante", "hopital", "medecin", "medicament", "gezondheid", "ziekenhuis", "huisarts", "medicatie",
-		"gesundheit", "krankenhaus", "arzt", "medikament", "therapy", "therapie", "psychiatr", "depress", "illness", "malade", "ziek", "krank"}
-	kwCapacity = []string{"capacity", "guardianship", "tutelle", "curatelle", "capacite", "bewindvoer", "mentorschap", "handelingsbekwaam", "betreuung", "geschaftsfahig", "vormund", "administrateur"}
-	kwMust     = []string{"must", "should", "need to", "needs to", "has to", "have to", "required", "doit", "doivent", "devra", "devrait", "il faut", "faut", "obligatoire",
+	kwMust = []string{"must", "should", "need to", "needs to", "has to", "have to", "required", "doit", "doivent", "devra", "devrait", "il faut", "faut", "obligatoire",
 		"moet", "moeten", "dient", "verplicht", "muss", "mussen", "soll", "sollte", "sollen", "pflicht", "to do", "a faire", "todo"}
 	kwAppointment = []string{"appointment", "meeting", "visit", "hearing", "court", "rendez-vous", "rdv", "entretien", "visite", "reunion", "audience", "tribunal",
 		"afspraak", "bezoek", "gesprek", "zitting", "rechtbank", "termin", "besuch", "anhorung", "gericht"}
@@ -139,20 +132,6 @@ func hasAny(s string, keywords []string) bool {
 	return false
 }
 
-func categoryOf(f string) string {
-	switch {
-	case hasAny(f, kwSafeguarding) && (hasAny(f, kwRisk) || hasAny(f, []string{"abuse", "maltraitance", "misbruik", "missbrauch", "neglect", "verwaarlozing"})):
-		return CategorySafeguarding
-	case hasAny(f, kwRisk):
-		return CategoryRisk
-	case hasAny(f, kwCapacity):
-		return CategoryCapacity
-	case hasAny(f, kwHealth):
-		return CategoryHealth
-	}
-	return ""
-}
-
 type wireAnswer struct {
 	Language   string            `json:"language"`
 	Statements []wireStatementJS `json:"statements"`
@@ -189,7 +168,7 @@ func extractSummary(p *Prompt) wireAnswer {
 		for i, s := range sentences(n.Body) {
 			f := foldString(s)
 			sc := 0
-			cat := categoryOf(f)
+			cat := Categorize(s)
 			if cat != "" {
 				sc += 3
 			}
@@ -248,8 +227,9 @@ func extractSuggestions(p *Prompt) wireAnswer {
 			if ds := findDueDates(f, today); len(ds) > 0 {
 				due = ds[0].Date.Format(time.DateOnly)
 			}
+			cat := Categorize(s)
 			switch {
-			case hasAny(f, kwRisk) || categoryOf(f) == CategorySafeguarding:
+			case cat == CategoryRisk || cat == CategorySafeguarding:
 				add(ItemRisk, s, due, "", cit)
 			case due != "" && hasAny(f, kwAppointment):
 				add(ItemAppointment, s, due, "", cit)

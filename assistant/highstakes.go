@@ -1,12 +1,49 @@
 package assistant
 
-// Categorize returns the category the service itself reads in a sentence
+import "github.com/countersign/countersign/assistant/stakes"
+
+// Categorize returns the category the service itself reads in a text
 // (CategoryRisk, CategorySafeguarding, CategoryCapacity, CategoryHealth),
-// or "" for none. It is the service's own reading, from its keyword lists
-// in several languages, and never a model's label: the gate does not trust
-// what it guards.
-func Categorize(sentence string) string { return categoryOf(foldString(sentence)) }
+// or "" for none. It is the high-stakes detector's reading (package
+// stakes: lexicons in four languages, negation never lowering), never a
+// model's label: the gate does not trust what it guards.
+func Categorize(text string) string { return stakes.Detect(text).Category }
+
+// DetectorVersion is the version of the high-stakes detector, with a digest
+// of its lexicons; every draft records the one that read it.
+func DetectorVersion() string { return stakes.DetectorVersion() }
+
+// Stricter returns the stricter of two categories: the one that asks more
+// of the reviewer (risk and safeguarding, then capacity and health, then
+// none), a when they are equally strict.
+func Stricter(a, b string) string { return stakes.Stricter(a, b) }
 
 // Sentences splits text into trimmed sentences, each an exact substring of
 // text; fragments shorter than a quotable passage are left out.
 func Sentences(text string) []string { return sentences(text) }
+
+// classify gives every statement and item of c the stricter of the model's
+// category and the detector's reading of its text and of the passages it
+// quotes (a model that softens a statement still quotes the note). An item
+// of type risk counts as the model's CategoryRisk. It runs once, in
+// Drafter.Draft, on every provider's answer; the category can only rise.
+func classify(c *Content) {
+	read := func(text string, cits []Citation) string {
+		cat := Categorize(text)
+		for _, ct := range cits {
+			cat = Stricter(cat, Categorize(ct.Quote))
+		}
+		return cat
+	}
+	for i := range c.Statements {
+		s := &c.Statements[i]
+		s.Category = Stricter(s.Category, read(s.Text, s.Citations))
+	}
+	for i := range c.Items {
+		it := &c.Items[i]
+		if it.Type == ItemRisk {
+			it.Category = Stricter(it.Category, CategoryRisk)
+		}
+		it.Category = Stricter(it.Category, read(it.Text, it.Citations))
+	}
+}

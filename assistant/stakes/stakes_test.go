@@ -163,12 +163,12 @@ func TestDetect(t *testing.T) {
 	t.Run("NegationNeverLowers", func(t *testing.T) {
 		t.Parallel()
 		for affirmed, denied := range map[string]string{
-			"Bruises were seen on the child.":         "No bruises were seen on the child.",
-			"Il a des idées suicidaires.":             "Il n'a pas d'idées suicidaires.",
-			"Er is sprake van huiselijk geweld.":      "Er is geen sprake van huiselijk geweld.",
-			"Es besteht eine Gefahr für das Kind.":    "Es besteht keine Gefahr für das Kind.",
-			"She drinks alcohol every day.":           "She does not drink alcohol.",
-			"Die Mutter nimmt ihre Medikamente.":      "Die Mutter nimmt ihre Medikamente nicht.",
+			"Bruises were seen on the child.":        "No bruises were seen on the child.",
+			"Il a des idées suicidaires.":            "Il n'a pas d'idées suicidaires.",
+			"Er is sprake van huiselijk geweld.":     "Er is geen sprake van huiselijk geweld.",
+			"Es besteht eine Gefahr für das Kind.":   "Es besteht keine Gefahr für das Kind.",
+			"She drinks alcohol every day.":          "She does not drink alcohol.",
+			"Die Mutter nimmt ihre Medikamente.":     "Die Mutter nimmt ihre Medikamente nicht.",
 			"A risk to the children was identified.": "No risk to the children was identified.",
 		} {
 			a, d := stakes.Detect(affirmed), stakes.Detect(denied)
@@ -181,8 +181,8 @@ func TestDetect(t *testing.T) {
 	t.Run("SeparableVerbsAndIdioms", func(t *testing.T) {
 		t.Parallel()
 		for text, fine := range map[string]string{
-			"Hij geeft het op.":                              stakes.SelfHarm,
-			"Ze ziet het niet meer zitten.":                  stakes.SelfHarm,
+			"Hij geeft het op.":                               stakes.SelfHarm,
+			"Ze ziet het niet meer zitten.":                   stakes.SelfHarm,
 			"Hij neemt zijn pillen sinds maart niet meer in.": stakes.Health,
 			"Sie setzt ihre Medikamente ab.":                  stakes.Health,
 			"Er bringt mich noch um, sagt sie.":               stakes.Violence,
