@@ -19,6 +19,8 @@ type JobStore struct {
 	FailJobFunc     func(ctx context.Context, job *review.Job, reason string, retryAt *time.Time) error
 	// FailJobWithResultFunc defaults to FailJobFunc when nil.
 	FailJobWithResultFunc func(ctx context.Context, job *review.Job, res *assistant.Result, reason string, retryAt *time.Time) error
+	// RenewJobFunc, when nil, renews every lease.
+	RenewJobFunc func(ctx context.Context, job *review.Job, lease time.Duration) error
 }
 
 // ClaimJob calls ClaimJobFunc.
@@ -42,6 +44,16 @@ func (s *JobStore) FailJobWithResult(ctx context.Context, job *review.Job, res *
 		return s.FailJobFunc(ctx, job, reason, retryAt)
 	}
 	return s.FailJobWithResultFunc(ctx, job, res, reason, retryAt)
+}
+
+// RenewJob calls RenewJobFunc; when it is nil, it moves job.LeaseEnd to
+// lease from now and succeeds.
+func (s *JobStore) RenewJob(ctx context.Context, job *review.Job, lease time.Duration) error {
+	if s.RenewJobFunc == nil {
+		job.LeaseEnd = time.Now().Add(lease)
+		return nil
+	}
+	return s.RenewJobFunc(ctx, job, lease)
 }
 
 // Drafter is a fake review.Drafter.

@@ -20,12 +20,24 @@ type JobStore interface {
 	// FailJobWithResult retries the job at retryAt or marks it failed; res,
 	// when the model was called, is the provenance of the last attempt.
 	FailJobWithResult(ctx context.Context, job *Job, res *assistant.Result, reason string, retryAt *time.Time) error
+	// RenewJob extends the job's lease to lease from now, if the job's
+	// owner still holds it at the job's attempt, and moves job.LeaseEnd.
+	// Returns ECONFLICT when the lease was lost: another worker took the
+	// draft over, or it is no longer being generated.
+	RenewJob(ctx context.Context, job *Job, lease time.Duration) error
 }
 
 // Drafter produces a draft; *assistant.Drafter is the real one.
 type Drafter interface {
 	Draft(ctx context.Context, req assistant.Request) (*assistant.Result, error)
 }
+
+// DefaultLease is how long a drafting worker's claim holds without a
+// heartbeat: a draft held by a process that died is taken over within it.
+const DefaultLease = 30 * time.Second
+
+// errLeaseLost cancels a job whose heartbeat found its lease taken.
+var errLeaseLost = errors.New("the draft's lease was lost to another worker")
 
 // Runner is a pool of drafting workers. Each claims a queued draft with a
 // lease, asks the Drafter for it, and stores the result or the failure. A
@@ -38,8 +50,17 @@ type Runner struct {
 	Owner string
 	// Workers is how many drafts are generated at once.
 	Workers int
-	// Lease is how long a claim holds; it must exceed the model timeout.
+	// Lease is how long a claim holds without a heartbeat: a draft held by a
+	// process that died is taken over by another once it ends. While the
+	// model call runs, a heartbeat renews it every Heartbeat, so a call may
+	// take far longer than the lease.
 	Lease time.Duration
+	// Heartbeat is how often a claim is renewed; default a third of Lease,
+	// so two heartbeats may fail before the lease ends.
+	Heartbeat time.Duration
+	// Timeout bounds one draft's generation (every model call and retry
+	// within it); zero: no bound but the model client's own timeouts.
+	Timeout time.Duration
 	// MaxAttempts bounds the tries of a draft whose model call failed.
 	MaxAttempts int
 	// Backoff is the first retry delay; it doubles per attempt, with jitter.
@@ -60,7 +81,10 @@ func (r *Runner) init() {
 			r.Workers = 4
 		}
 		if r.Lease <= 0 {
-			r.Lease = 2 * time.Minute
+			r.Lease = DefaultLease
+		}
+		if r.Heartbeat <= 0 || r.Heartbeat >= r.Lease {
+			r.Heartbeat = r.Lease / 3
 		}
 		if r.MaxAttempts <= 0 {
 			r.MaxAttempts = 3
@@ -170,9 +194,23 @@ func (r *Runner) runOne(ctx, jobCtx context.Context) (bool, error) {
 }
 
 func (r *Runner) run(ctx context.Context, job *Job) {
-	jctx, cancel := context.WithDeadline(ctx, job.LeaseEnd)
-	defer cancel()
+	jctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if r.Timeout > 0 {
+		var stop context.CancelFunc
+		jctx, stop = context.WithTimeout(jctx, r.Timeout)
+		defer stop()
+	}
+	beat := r.heartbeat(jctx, job, cancel)
 	res, err := r.Drafter.Draft(jctx, job.Request)
+	cancel(nil)
+	<-beat // no renewal races the write below
+	if errors.Is(context.Cause(jctx), errLeaseLost) {
+		// Another worker has the draft now; whatever this one writes
+		// would be refused by the lease fence anyway.
+		r.Logger.Warn("draft lease lost while drafting", "op", "review.runner.heartbeat", "draft", job.DraftID, "attempt", job.Attempt)
+		return
+	}
 	// Store the outcome with a fresh context: the job's deadline must not
 	// cut off the write that records it.
 	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -225,4 +263,39 @@ func (r *Runner) retryDelay(err error, attempt int) (time.Duration, bool) {
 		d = me.RetryAfter
 	}
 	return d, true
+}
+
+// heartbeat renews job's lease every Heartbeat until ctx ends, and cancels
+// the job with errLeaseLost when a renewal finds the lease taken. A renewal
+// that fails otherwise (the database briefly away) is tried again at the
+// next beat; should the lease run out meanwhile, the fence refuses this
+// worker's result and the draft's new holder writes it. The returned
+// channel is closed when the heartbeat has stopped.
+func (r *Runner) heartbeat(ctx context.Context, job *Job, cancel context.CancelCauseFunc) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(r.Heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			// The renewal outlives the job's cancellation only as long
+			// as one write may take.
+			rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), r.Heartbeat)
+			err := r.Store.RenewJob(rctx, job, r.Lease)
+			rcancel()
+			switch {
+			case countersign.ErrorCode(err) == countersign.ECONFLICT:
+				cancel(errLeaseLost)
+				return
+			case err != nil && ctx.Err() == nil:
+				r.Logger.Warn("renew draft lease", "op", "review.runner.heartbeat", "draft", job.DraftID, "err", err)
+			}
+		}
+	}()
+	return done
 }

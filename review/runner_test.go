@@ -126,3 +126,116 @@ func TestRunner(t *testing.T) {
 		}
 	})
 }
+
+// TestRunnerHeartbeat runs a draft whose model call outlasts the lease
+// several times over: the heartbeat keeps the lease, and a heartbeat that
+// finds it lost stops the job without writing anything.
+func TestRunnerHeartbeat(t *testing.T) {
+	t.Parallel()
+
+	t.Run("RenewsTheLeaseWhileTheModelRuns", func(t *testing.T) {
+		t.Parallel()
+		o := &outcome{}
+		store := oneJob(o)
+		renewed := make(chan time.Time, 16)
+		store.RenewJobFunc = func(ctx context.Context, job *review.Job, lease time.Duration) error {
+			if a, _ := countersign.ActorFromContext(ctx); a.UserID == "" {
+				t.Error("a renewal without the service's actor")
+			}
+			job.LeaseEnd = time.Now().Add(lease)
+			renewed <- job.LeaseEnd
+			return nil
+		}
+		const lease = 60 * time.Millisecond
+		var claimedEnd time.Time
+		r := &review.Runner{Store: store, Owner: "t", Lease: lease, Timeout: 5 * time.Second,
+			Drafter: &mock.Drafter{DraftFunc: func(ctx context.Context, req assistant.Request) (*assistant.Result, error) {
+				// A model call that lasts until the lease has been renewed
+				// past its original end three times over.
+				for range 3 {
+					select {
+					case end := <-renewed:
+						if !end.After(claimedEnd) {
+							t.Errorf("a renewal to %v does not extend the lease ending %v", end, claimedEnd)
+						}
+						claimedEnd = end
+					case <-ctx.Done():
+						return nil, ctx.Err()
+					}
+				}
+				return &assistant.Result{}, ctx.Err()
+			}}}
+		claim := store.ClaimJobFunc
+		store.ClaimJobFunc = func(ctx context.Context, owner string, l time.Duration) (*review.Job, error) {
+			job, err := claim(ctx, owner, l)
+			if job != nil {
+				claimedEnd = job.LeaseEnd
+			}
+			return job, err
+		}
+		if err := r.Drain(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if !o.completed || o.failed {
+			t.Fatalf("completed=%v failed=%v: a draft whose lease was renewed did not complete", o.completed, o.failed)
+		}
+	})
+
+	t.Run("ALostLeaseStopsTheJobAndWritesNothing", func(t *testing.T) {
+		t.Parallel()
+		o := &outcome{}
+		store := oneJob(o)
+		store.RenewJobFunc = func(context.Context, *review.Job, time.Duration) error {
+			return countersign.Errorf(countersign.ECONFLICT, "The draft's lease was lost to another worker.")
+		}
+		stopped := make(chan error, 1)
+		r := &review.Runner{Store: store, Owner: "t", Lease: 30 * time.Millisecond, Timeout: 5 * time.Second,
+			Drafter: &mock.Drafter{DraftFunc: func(ctx context.Context, req assistant.Request) (*assistant.Result, error) {
+				<-ctx.Done() // a model that would not answer for minutes
+				stopped <- ctx.Err()
+				return nil, ctx.Err()
+			}}}
+		if err := r.Drain(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-stopped; !errors.Is(err, context.Canceled) {
+			t.Fatalf("the model call ended with %v, not cancelled by the lost lease", err)
+		}
+		if o.completed || o.failed {
+			t.Fatalf("completed=%v failed=%v: a worker that lost its lease wrote the draft's outcome", o.completed, o.failed)
+		}
+	})
+
+	t.Run("AFailedRenewalIsTriedAgain", func(t *testing.T) {
+		t.Parallel()
+		o := &outcome{}
+		store := oneJob(o)
+		var mu sync.Mutex
+		calls := 0
+		twice := make(chan struct{})
+		store.RenewJobFunc = func(context.Context, *review.Job, time.Duration) error {
+			mu.Lock()
+			defer mu.Unlock()
+			calls++
+			if calls == 2 {
+				close(twice)
+			}
+			return errors.New("connection refused") // the database briefly away
+		}
+		r := &review.Runner{Store: store, Owner: "t", Lease: 30 * time.Millisecond, Timeout: 5 * time.Second,
+			Drafter: &mock.Drafter{DraftFunc: func(ctx context.Context, req assistant.Request) (*assistant.Result, error) {
+				select {
+				case <-twice:
+					return &assistant.Result{}, nil
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			}}}
+		if err := r.Drain(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if !o.completed {
+			t.Fatal("a renewal that failed for want of the database stopped the job")
+		}
+	})
+}

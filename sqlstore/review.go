@@ -476,6 +476,31 @@ func toAssistantParties(parties []*casefile.Party) []assistant.Party {
 // generating under this owner and attempt, or another worker has taken it over.
 var leaseHeld = `id = ? AND status = ` + stGenerating + ` AND lease_owner = ? AND attempts = ?`
 
+// RenewJob is the drafting worker's heartbeat: it extends the lease to
+// lease from now while the worker still holds it, fenced like every job
+// update by owner and attempt. It writes no audit event: the lease is the
+// workers' bookkeeping, and the claim, the outcome and any takeover are
+// each logged.
+func (db *ReviewStore) RenewJob(ctx context.Context, job *review.Job, lease time.Duration) error {
+	var until time.Time
+	err := db.withTx(ctx, func(tx *Tx) error {
+		until = tx.now.Add(lease)
+		r, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE drafts SET lease_until = ? WHERE `+leaseHeld),
+			until, job.DraftID, job.Owner, job.Attempt)
+		if err != nil {
+			return fmt.Errorf("renew draft lease: %w", err)
+		}
+		if n, _ := r.RowsAffected(); n != 1 {
+			return countersign.Errorf(countersign.ECONFLICT, "The draft's lease was lost to another worker.")
+		}
+		return nil
+	})
+	if err == nil {
+		job.LeaseEnd = until
+	}
+	return err
+}
+
 // CompleteJob stores a generated draft and puts it up for review; older
 // pending drafts of the same kind over the same notes are superseded.
 //
