@@ -35,11 +35,24 @@ type Final struct {
 	Vigilance string
 }
 
+// NeedsDecision reports whether s must be confirmed or removed by the
+// reviewer before its draft can be approved: a high-stakes statement, or
+// one the service could not trace to the notes (assistant.Ground).
+func NeedsDecision(s assistant.Statement) bool { return HighStakes(s.Category) || s.Ungrounded }
+
+// MaxDecisionComment is the longest comment on one statement or item, in bytes.
+const MaxDecisionComment = 500
+
 // Finalize checks an approval against the draft content c and computes the
 // text to sign. check is the draft's vigilance check, or nil. It returns
 // EINVALID naming every field at fault: an empty or too long edit, unknown
-// or repeated item and statement ids, unknown actions or reason codes, and
-// high-stakes statements left neither confirmed nor removed.
+// or repeated item and statement ids, unknown actions or reason codes,
+// high-stakes and ungrounded statements left neither confirmed nor removed
+// (the field "statements", listing their ids), an ungrounded statement
+// confirmed without a comment saying why ("statements[i].comment"), and an
+// ungrounded item accepted without one ("items[i].comment", or "items"
+// listing the ids of those the approval does not mention). Unsupported
+// means not signable as it stands: a person says why they sign it anyway.
 func Finalize(c *assistant.Content, ap Approval, check *VigilanceCheck) (*Final, error) {
 	if c == nil {
 		return nil, countersign.Errorf(countersign.ECONFLICT, "This draft has no content to approve.")
@@ -88,20 +101,28 @@ func Finalize(c *assistant.Content, ap Approval, check *VigilanceCheck) (*Final,
 		if sd.ReasonCode != "" && !ValidEditReason(sd.ReasonCode) {
 			bad(f+".reason_code", "Choose one of: %s.", strings.Join(EditReasons, ", "))
 		}
+		switch {
+		case len(sd.Comment) > MaxDecisionComment || !ValidText(sd.Comment):
+			bad(f+".comment", "The comment must be text of at most %d bytes.", MaxDecisionComment)
+		case sd.Action == StatementConfirmed && statements[sd.ID].Ungrounded && strings.TrimSpace(sd.Comment) == "":
+			bad(f+".comment", "Say in a short comment why you confirm statement %q: the service could not trace it to the notes.", sd.ID)
+		}
 	}
 	var unconfirmed []string
 	for _, s := range c.Statements {
-		if HighStakes(s.Category) && !decided[s.ID] {
+		if NeedsDecision(s) && !decided[s.ID] {
 			unconfirmed = append(unconfirmed, s.ID)
 		}
 	}
 	if len(unconfirmed) > 0 {
-		bad("statements", "Confirm or remove each high-stakes statement first: %s.", strings.Join(unconfirmed, ", "))
+		bad("statements", "Confirm or remove each high-stakes or unsupported statement first: %s.", strings.Join(unconfirmed, ", "))
 	}
 
 	items := map[string]bool{}
+	ungroundedItems := map[string]bool{}
 	for _, it := range c.Items {
 		items[it.ID] = true
+		ungroundedItems[it.ID] = it.Ungrounded
 	}
 	rejected, seen := map[string]bool{}, map[string]bool{}
 	for i, id := range ap.Items {
@@ -121,6 +142,32 @@ func Finalize(c *assistant.Content, ap Approval, check *VigilanceCheck) (*Final,
 		if id.ReasonCode != "" && !ValidEditReason(id.ReasonCode) {
 			bad(f+".reason_code", "Choose one of: %s.", strings.Join(EditReasons, ", "))
 		}
+		switch {
+		case len(id.Comment) > MaxDecisionComment || !ValidText(id.Comment):
+			bad(f+".comment", "The comment must be text of at most %d bytes.", MaxDecisionComment)
+		case id.Accepted && ungroundedItems[id.ID] && strings.TrimSpace(id.Comment) == "":
+			bad(f+".comment", "Say in a short comment why you accept item %q: the service could not trace it to the notes.", id.ID)
+		}
+	}
+	var unchecked []string
+	for _, it := range c.Items {
+		if it.Ungrounded && !seen[it.ID] {
+			unchecked = append(unchecked, it.ID)
+		}
+	}
+	if len(unchecked) > 0 {
+		bad("items", "Accept with a comment, or reject, each unsupported item first: %s.", strings.Join(unchecked, ", "))
+	}
+	// A high-stakes item, as the service reads it, is accepted or rejected
+	// explicitly, as a high-stakes statement is confirmed or removed.
+	var undecidedItems []string
+	for _, it := range c.Items {
+		if HighStakes(it.Category) && !seen[it.ID] {
+			undecidedItems = append(undecidedItems, it.ID)
+		}
+	}
+	if len(undecidedItems) > 0 {
+		bad("items", "Accept or reject each high-stakes item first: %s.", strings.Join(undecidedItems, ", "))
 	}
 	if len(fields) > 0 {
 		return nil, countersign.InvalidFields("The draft could not be approved.", fields...)

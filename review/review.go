@@ -193,11 +193,13 @@ func ValidEditReason(r string) bool {
 }
 
 // ItemDecision accepts or rejects one suggested item. Items a reviewer does
-// not list are accepted.
+// not list are accepted, except ungrounded ones, which must be listed:
+// rejected, or accepted with a Comment saying why.
 type ItemDecision struct {
 	ID         string `json:"id"`
 	Accepted   bool   `json:"accepted"`
 	ReasonCode string `json:"reason_code,omitempty"`
+	Comment    string `json:"comment,omitempty"`
 }
 
 // Statement verdicts.
@@ -207,12 +209,14 @@ const (
 )
 
 // StatementDecision confirms or removes one statement. High-stakes
-// statements (risk, safeguarding, capacity, health) must each have one
-// before the draft can be approved.
+// statements (risk, safeguarding, capacity, health) and ungrounded ones must
+// each have one before the draft can be approved (NeedsDecision), and
+// confirming an ungrounded statement takes a short Comment saying why.
 type StatementDecision struct {
 	ID         string `json:"id"`
 	Action     string `json:"action"`
 	ReasonCode string `json:"reason_code,omitempty"`
+	Comment    string `json:"comment,omitempty"`
 }
 
 // Countersignature is a supervisor's verdict on a draft its reviewer approved.
