@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"database/sql/driver"
 	"encoding/json"
@@ -24,7 +25,7 @@ var _ audit.Log = (*AuditStore)(nil)
 // log (with its sequence number) when the sequencer runs after commit; if the
 // transaction rolls back, the event goes with it.
 func (tx *Tx) record(ctx context.Context, actor countersign.Actor, action, subjectType, subjectID, caseID string, payload audit.Payload) error {
-	row, err := pendingRow(tx.now, actor, action, subjectType, subjectID, caseID, payload)
+	row, err := tx.db.pendingRow(tx.now, actor, action, subjectType, subjectID, caseID, payload)
 	if err != nil {
 		return err
 	}
@@ -35,7 +36,7 @@ func (tx *Tx) record(ctx context.Context, actor countersign.Actor, action, subje
 func (tx *Tx) insertPending(ctx context.Context, row []any) error {
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`
 		INSERT INTO audit_pending (`+pendingColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), row...,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), row...,
 	); err != nil {
 		return fmt.Errorf("record %s: %w", row[3], err)
 	}
@@ -43,11 +44,17 @@ func (tx *Tx) insertPending(ctx context.Context, row []any) error {
 	return nil
 }
 
-const pendingColumns = `at, actor_id, role, action, subject_type, subject_id, case_id, payload`
+// pendingColumns are the columns of an audit_pending row, in the order of
+// pendingRow's values: the event's eight, its nonce and its MAC.
+const pendingColumns = `at, actor_id, role, action, subject_type, subject_id, case_id, payload, nonce, mac`
 
 // pendingRow checks an event and returns the values of its audit_pending
-// row, in the order of pendingColumns.
-func pendingRow(at time.Time, actor countersign.Actor, action, subjectType, subjectID, caseID string, payload audit.Payload) ([]any, error) {
+// row, in the order of pendingColumns: the event's columns, a random nonce
+// and the MAC under the event key of both, which the sequencer verifies.
+func (db *conn) pendingRow(at time.Time, actor countersign.Actor, action, subjectType, subjectID, caseID string, payload audit.Payload) ([]any, error) {
+	if len(db.EventKey) == 0 {
+		return nil, errNoEventKey
+	}
 	e := audit.Event{At: at, ActorID: actor.UserID, Role: string(actor.Role), Action: action,
 		SubjectType: subjectType, SubjectID: subjectID, CaseID: caseID, Payload: payload}
 	if err := e.Validate(); err != nil {
@@ -57,8 +64,20 @@ func pendingRow(at time.Time, actor countersign.Actor, action, subjectType, subj
 	if err != nil {
 		return nil, fmt.Errorf("encode audit payload: %w", err)
 	}
-	return []any{e.At.Format(audit.TimeFormat), e.ActorID, e.Role, e.Action, e.SubjectType, e.SubjectID, e.CaseID, string(p)}, nil
+	fields := [...]string{e.At.Format(audit.TimeFormat), e.ActorID, e.Role, e.Action, e.SubjectType, e.SubjectID, e.CaseID, string(p)}
+	nonce := make([]byte, nonceSize)
+	rand.Read(nonce)
+	mac := db.EventKey.MAC(nonce, fields[:]...)
+	return []any{fields[0], fields[1], fields[2], fields[3], fields[4], fields[5], fields[6], fields[7], nonce, mac}, nil
 }
+
+// nonceSize is the length of a pending event's random nonce: it makes two
+// otherwise equal events differ, and a replayed copy recognisable.
+const nonceSize = 16
+
+// errNoEventKey is returned when events are written or sequenced by a DB
+// whose EventKey was not set.
+var errNoEventKey = errors.New("sqlstore: no audit event key (set DB.EventKey after Open)")
 
 // wakeSequencer tells the background sequencer that a commit appended events.
 func (db *conn) wakeSequencer() {
@@ -120,8 +139,26 @@ func (db *AuditStore) Sequence(ctx context.Context) (uint64, error) {
 // sequenceOnce sequences up to one batch. With skipBusy it returns at once
 // when another transaction holds the head (on PostgreSQL), so background
 // sequencers of several replicas do not queue behind each other.
+//
+// Only events the service wrote enter the log: a pending row whose MAC
+// under the event key does not verify (one inserted by hand into
+// audit_pending), or whose nonce the log already holds (a copy of an
+// event already sequenced), is moved to audit_refused instead, in the same
+// transaction, and OnRefused is told after the commit. n counts both.
 func (db *conn) sequenceOnce(ctx context.Context, skipBusy bool) (size uint64, n int, err error) {
+	if len(db.EventKey) == 0 {
+		return 0, 0, errNoEventKey
+	}
+	return db.sequence(ctx, skipBusy, 0)
+}
+
+// sequence is sequenceOnce; with legacyUpTo > 0 it takes only the pending
+// rows with id <= legacyUpTo, written before migration 0007, and accepts
+// them without a MAC, as the version that wrote them did (sequenceLegacy).
+func (db *conn) sequence(ctx context.Context, skipBusy bool, legacyUpTo int64) (size uint64, n int, err error) {
+	var refused []RefusedEvent
 	err = db.withTx(ctx, func(tx *Tx) error {
+		refused = refused[:0]
 		lock := db.dialect.forUpdate()
 		if skipBusy {
 			lock = db.dialect.skipLocked()
@@ -133,63 +170,272 @@ func (db *conn) sequenceOnce(ctx context.Context, skipBusy bool) (size uint64, n
 			}
 			return fmt.Errorf("lock audit head: %w", err)
 		}
-		var pending []eventRow
+		where, args := "", []any{sequenceBatch}
+		if legacyUpTo > 0 {
+			where, args = "WHERE id <= ?", []any{legacyUpTo, sequenceBatch}
+		}
+		var pending []pendingEventRow
 		if err := tx.SelectContext(ctx, &pending, tx.Rebind(`
-			SELECT id, at, actor_id, role, action, subject_type, subject_id, case_id, payload
+			SELECT id, `+pendingColumns+`
 			FROM audit_pending
+			`+where+`
 			ORDER BY id
-			LIMIT ?`), sequenceBatch); err != nil {
+			LIMIT ?`), args...); err != nil {
 			return fmt.Errorf("read pending audit events: %w", err)
 		}
 		size, n = h.Size, len(pending)
 		if n == 0 {
 			return nil
 		}
+		reasons, err := db.checkPending(ctx, tx, pending, legacyUpTo > 0)
+		if err != nil {
+			return err
+		}
+		accepted := make([]pendingEventRow, 0, n)
 		events := make([]*audit.Event, 0, n)
 		var nodes []audit.Node
 		ids := make([]any, 0, n)
 		for i := range pending {
-			e, err := pending[i].toDomain()
-			if err != nil {
+			p := &pending[i]
+			ids = append(ids, p.ID)
+			if reasons[i] == "" {
+				e, err := p.toDomain()
+				if err == nil {
+					var ns []audit.Node
+					if ns, err = h.Append(e); err == nil {
+						accepted, events, nodes = append(accepted, *p), append(events, e), append(nodes, ns...)
+						continue
+					}
+				}
+				reasons[i] = RefusedMalformed // h is unchanged: Append checks before it appends
+			}
+			refused = append(refused, RefusedEvent{PendingID: p.ID, ActorID: p.ActorID, Action: p.Action, Reason: reasons[i], RefusedAt: tx.now})
+		}
+		if len(events) > 0 {
+			if err := insertEvents(ctx, tx, accepted, events); err != nil {
 				return err
 			}
-			ns, err := h.Append(e)
-			if err != nil {
+			if err := insertNodes(ctx, tx, nodes); err != nil {
 				return err
 			}
-			events = append(events, e)
-			nodes = append(nodes, ns...)
-			ids = append(ids, pending[i].ID)
 		}
-		if err := insertEvents(ctx, tx, pending, events); err != nil {
-			return err
-		}
-		if err := insertNodes(ctx, tx, nodes); err != nil {
+		if err := insertRefused(ctx, tx, pending, reasons, refused); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM audit_pending WHERE id IN (?`+strings.Repeat(",?", len(ids)-1)+`)`), ids...); err != nil {
 			return fmt.Errorf("clear pending audit events: %w", err)
 		}
-		if err := writeHead(ctx, tx, h); err != nil {
-			return err
+		if len(events) > 0 {
+			if err := writeHead(ctx, tx, h); err != nil {
+				return err
+			}
 		}
 		size = h.Size
 		return nil
 	})
+	if err == nil && db.OnRefused != nil {
+		for _, r := range refused {
+			db.OnRefused(r)
+		}
+	}
 	return size, n, err
 }
 
-func insertEvents(ctx context.Context, tx *Tx, rows []eventRow, events []*audit.Event) error {
+// pendingEventRow is an audit_pending row.
+type pendingEventRow struct {
+	eventRow
+	Nonce []byte `db:"nonce"`
+	MAC   []byte `db:"mac"`
+}
+
+// The reasons a pending event is refused, as audit_refused.reason and
+// RefusedEvent.Reason say them. Append only.
+const (
+	RefusedMissingMAC = "missing_mac" // the row has no MAC: not written by this version of the service
+	RefusedInvalidMAC = "invalid_mac" // the MAC does not verify under the event key: forged or altered
+	RefusedReplayed   = "replayed"    // a valid row whose nonce the log (or an earlier row) already has: a copy
+	RefusedMalformed  = "malformed"   // a row with a valid MAC that is not a valid event
+)
+
+// checkPending returns, for each pending row, why it is refused, or ""
+// when it may enter the log. legacy accepts every row, MAC or not.
+func (db *conn) checkPending(ctx context.Context, tx *Tx, pending []pendingEventRow, legacy bool) ([]string, error) {
+	reasons := make([]string, len(pending))
+	if legacy {
+		return reasons, nil
+	}
+	seen := make(map[string]int, len(pending))
+	nonces := make([]any, 0, len(pending))
+	for i := range pending {
+		p := &pending[i]
+		switch {
+		case len(p.MAC) == 0:
+			reasons[i] = RefusedMissingMAC
+		case !db.EventKey.Verify(p.MAC, p.Nonce, p.At, p.ActorID, p.Role, p.Action, p.SubjectType, p.SubjectID, p.CaseID, p.Payload):
+			reasons[i] = RefusedInvalidMAC
+		default:
+			if _, dup := seen[string(p.Nonce)]; dup {
+				reasons[i] = RefusedReplayed
+				continue
+			}
+			seen[string(p.Nonce)] = i
+			nonces = append(nonces, p.Nonce)
+		}
+	}
+	if len(nonces) == 0 {
+		return reasons, nil
+	}
+	// The unique index on audit_event.nonce makes this a lookup per row.
+	var logged [][]byte
+	if err := tx.SelectContext(ctx, &logged, tx.Rebind(`SELECT nonce FROM audit_event WHERE nonce IN (?`+strings.Repeat(",?", len(nonces)-1)+`)`), nonces...); err != nil {
+		return nil, fmt.Errorf("look for replayed audit events: %w", err)
+	}
+	for _, nonce := range logged {
+		reasons[seen[string(nonce)]] = RefusedReplayed
+	}
+	return reasons, nil
+}
+
+// RefusedEvent is a pending event the sequencer kept out of the log. The
+// claimed actor and action are what the row said, not a fact.
+type RefusedEvent struct {
+	ID        int64     `db:"id"`
+	PendingID int64     `db:"pending_id"`
+	ActorID   string    `db:"actor_id"`
+	Action    string    `db:"action"`
+	Reason    string    `db:"reason"`
+	RefusedAt time.Time `db:"refused_at"`
+}
+
+// insertRefused moves the refused rows (those with a reason) into
+// audit_refused, whole: nothing is lost, nothing enters the log.
+func insertRefused(ctx context.Context, tx *Tx, pending []pendingEventRow, reasons []string, refused []RefusedEvent) error {
+	if len(refused) == 0 {
+		return nil
+	}
 	var b strings.Builder
-	b.WriteString(`INSERT INTO audit_event (seq, at, actor_id, role, action, subject_type, subject_id, case_id, payload, leaf_hash, chain_hash) VALUES `)
-	args := make([]any, 0, len(events)*11)
+	b.WriteString(`INSERT INTO audit_refused (pending_id, ` + pendingColumns + `, reason, refused_at) VALUES `)
+	args := make([]any, 0, len(refused)*13)
+	for i := range pending {
+		if reasons[i] == "" {
+			continue
+		}
+		if len(args) > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`(?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+		p := &pending[i]
+		args = append(args, p.ID, p.At, p.ActorID, p.Role, p.Action, p.SubjectType, p.SubjectID, p.CaseID, p.Payload, p.Nonce, p.MAC, reasons[i], tx.now)
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind(b.String()), args...); err != nil {
+		return fmt.Errorf("refuse pending audit events: %w", err)
+	}
+	return nil
+}
+
+// RefusedEvents returns every pending event the sequencer refused, oldest
+// first: `countersign audit verify` reports them.
+func (db *AuditStore) RefusedEvents(ctx context.Context) ([]RefusedEvent, error) {
+	var out []RefusedEvent
+	if err := db.r.SelectContext(ctx, &out, `
+		SELECT id, pending_id, actor_id, action, reason, refused_at
+		FROM audit_refused
+		ORDER BY id`); err != nil {
+		return nil, db.translate(fmt.Errorf("read refused audit events: %w", err))
+	}
+	for i := range out {
+		out[i].RefusedAt = out[i].RefusedAt.UTC()
+	}
+	return out, nil
+}
+
+// UnauthenticatedEvents returns the sequence numbers of the events in the
+// log, from the first that carries a MAC on, whose MAC does not verify
+// under the event key, in order: events that someone who does not hold the
+// key wrote straight into audit_event (moving the head on as the sequencer
+// does), or sequenced with a key of their own. Every event the service
+// sequenced since migration 0007 carries its MAC, so once one does, every
+// later one must; the events before the first are those sequenced before
+// the migration. At most limit are returned (all when limit is 0), and n
+// counts them all. It reads the log in pages, as EachStoredEvent does.
+func (db *AuditStore) UnauthenticatedEvents(ctx context.Context, limit int) (seqs []uint64, n int, err error) {
+	if len(db.EventKey) == 0 {
+		return nil, 0, errNoEventKey
+	}
+	var first int64
+	if err := db.r.GetContext(ctx, &first, `SELECT COALESCE(MIN(seq), -1) FROM audit_event WHERE mac IS NOT NULL`); err != nil {
+		return nil, 0, db.translate(fmt.Errorf("find the first authenticated audit event: %w", err))
+	}
+	if first < 0 {
+		return nil, 0, nil
+	}
+	for after := first - 1; ; {
+		var page []pendingEventRow
+		if err := db.r.SelectContext(ctx, &page, db.r.Rebind(`
+			SELECT seq, `+pendingColumns+`
+			FROM audit_event
+			WHERE seq > ?
+			ORDER BY seq
+			LIMIT ?`), after, storedPageSize); err != nil {
+			return nil, 0, db.translate(fmt.Errorf("read audit events after %d: %w", after, err))
+		}
+		for _, r := range page {
+			if !db.EventKey.Verify(r.MAC, r.Nonce, r.At, r.ActorID, r.Role, r.Action, r.SubjectType, r.SubjectID, r.CaseID, r.Payload) {
+				if n++; limit == 0 || len(seqs) < limit {
+					seqs = append(seqs, uint64(r.Seq))
+				}
+			}
+			after = r.Seq
+		}
+		if len(page) < storedPageSize {
+			return seqs, n, ctx.Err()
+		}
+	}
+}
+
+// sequenceLegacy sequences, once, the events left pending by the version
+// before migration 0007 (which wrote no MACs), as that version would have:
+// migration 0007 recorded the last of their ids in audit_legacy_pending,
+// and this deletes that row when they are all in the log. Migrate calls
+// it, so it runs before this process sequences anything else.
+func (db *conn) sequenceLegacy(ctx context.Context) error {
+	var upTo []int64
+	if err := db.w.SelectContext(ctx, &upTo, `SELECT up_to FROM audit_legacy_pending`); err != nil {
+		return fmt.Errorf("read legacy pending audit events: %w", err)
+	}
+	if len(upTo) == 0 {
+		return nil
+	}
+	for {
+		_, n, err := db.sequence(ctx, false, upTo[0])
+		if err != nil {
+			return fmt.Errorf("sequence legacy pending audit events: %w", err)
+		}
+		if n < sequenceBatch {
+			break
+		}
+	}
+	if _, err := db.w.ExecContext(ctx, `DELETE FROM audit_legacy_pending`); err != nil {
+		return fmt.Errorf("clear legacy pending audit events: %w", err)
+	}
+	return nil
+}
+
+// insertEvents appends the sequenced events, each with its pending row's
+// nonce and MAC (NULL for an event written before migration 0007): the
+// nonce lets the sequencer recognise a replayed copy, and the MAC lets
+// UnauthenticatedEvents check the log itself.
+func insertEvents(ctx context.Context, tx *Tx, rows []pendingEventRow, events []*audit.Event) error {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO audit_event (seq, at, actor_id, role, action, subject_type, subject_id, case_id, payload, leaf_hash, chain_hash, nonce, mac) VALUES `)
+	args := make([]any, 0, len(events)*13)
 	for i, e := range events {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(`(?,?,?,?,?,?,?,?,?,?,?)`)
+		b.WriteString(`(?,?,?,?,?,?,?,?,?,?,?,?,?)`)
 		r := rows[i]
-		args = append(args, int64(e.Seq), r.At, r.ActorID, r.Role, r.Action, r.SubjectType, r.SubjectID, r.CaseID, r.Payload, e.LeafHash, e.ChainHash)
+		args = append(args, int64(e.Seq), r.At, r.ActorID, r.Role, r.Action, r.SubjectType, r.SubjectID, r.CaseID, r.Payload, e.LeafHash, e.ChainHash, r.Nonce, r.MAC)
 	}
 	if _, err := tx.ExecContext(ctx, tx.Rebind(b.String()), args...); err != nil {
 		return fmt.Errorf("insert audit events: %w", err)

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	crand "crypto/rand"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -71,7 +72,7 @@ func fillLog(b *testing.B, db *DB, n int) {
 			if err != nil {
 				return err
 			}
-			rows := make([]eventRow, batch)
+			rows := make([]pendingEventRow, batch)
 			events := make([]*audit.Event, batch)
 			var nodes []audit.Node
 			at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -86,8 +87,11 @@ func fillLog(b *testing.B, db *DB, n int) {
 				}
 				nodes = append(nodes, ns...)
 				events[i] = e
-				rows[i] = eventRow{At: e.At.Format(audit.TimeFormat), ActorID: e.ActorID, Role: e.Role, Action: e.Action,
-					SubjectType: e.SubjectType, SubjectID: e.SubjectID, CaseID: e.CaseID, Payload: string(pj)}
+				// A nonce, as every event the service writes has one.
+				nonce := make([]byte, nonceSize)
+				crand.Read(nonce)
+				rows[i] = pendingEventRow{eventRow: eventRow{At: e.At.Format(audit.TimeFormat), ActorID: e.ActorID, Role: e.Role, Action: e.Action,
+					SubjectType: e.SubjectType, SubjectID: e.SubjectID, CaseID: e.CaseID, Payload: string(pj)}, Nonce: nonce}
 			}
 			for i := 0; i < batch; i += 1000 {
 				j := min(i+1000, batch)

@@ -240,7 +240,7 @@ func (db *CaseStore) AddNote(ctx context.Context, n *casefile.Note) error {
 		if err != nil {
 			return err
 		}
-		row, event, err := noteRows(n, ev)
+		row, event, err := db.noteRows(n, ev)
 		if err != nil {
 			return err
 		}
@@ -256,12 +256,12 @@ const noteInsertColumns = `id, case_id, author_id, body, body_sha256, written_at
 // noteRows returns the values of n's notes row (in the order of
 // noteInsertColumns) and of its audit_pending row, for a note and event
 // that casefile decided.
-func noteRows(n *casefile.Note, ev *audit.Record) (row, event []any, err error) {
+func (db *conn) noteRows(n *casefile.Note, ev *audit.Record) (row, event []any, err error) {
 	var amends *string
 	if n.Amends != "" {
 		amends = &n.Amends
 	}
-	event, err = pendingRow(n.CreatedAt, ev.Actor, ev.Action, ev.SubjectType, ev.SubjectID, ev.CaseID, ev.Payload)
+	event, err = db.pendingRow(n.CreatedAt, ev.Actor, ev.Action, ev.SubjectType, ev.SubjectID, ev.CaseID, ev.Payload)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -289,14 +289,15 @@ func (db *conn) addNoteOneStatement(ctx context.Context, n *casefile.Note) (bool
 	// The SQL below checks casefile.CanWrite for these two roles (the
 	// conformance suite holds it to the domain for every role and case);
 	// the note and its event are completed as the general path does.
-	row, event, err := noteRows(n, casefile.NoteEvent(a, n, db.Now().UTC().Truncate(time.Microsecond)))
+	row, event, err := db.noteRows(n, casefile.NoteEvent(a, n, db.Now().UTC().Truncate(time.Microsecond)))
 	if err != nil {
 		return false, err
 	}
 	// The case id is bound once for the check; the note takes c.id and the
-	// event n.id, so the three rows cannot disagree. Amends is always NULL here.
+	// event n.id, so the three rows cannot disagree (the event's MAC covers
+	// event[5], the same note id). Amends is always NULL here.
 	args := []any{n.CaseID, who, row[0], row[2], row[3], row[4], row[5], row[7],
-		event[0], event[1], event[2], event[3], event[4], event[6], event[7]}
+		event[0], event[1], event[2], event[3], event[4], event[6], event[7], event[8], event[9]}
 	res, err := db.exec(ctx, db.w.Rebind(`
 		WITH c AS (SELECT id FROM cases WHERE id = ? AND `+access+`),
 		n AS (
@@ -305,7 +306,7 @@ func (db *conn) addNoteOneStatement(ctx context.Context, n *casefile.Note) (bool
 			RETURNING id
 		)
 		INSERT INTO audit_pending (`+pendingColumns+`)
-		SELECT ?::text, ?::text, ?::text, ?::text, ?::text, n.id, ?::text, ?::text FROM n`), args...)
+		SELECT ?::text, ?::text, ?::text, ?::text, ?::text, n.id, ?::text, ?::text, ?::bytea, ?::bytea FROM n`), args...)
 	if err != nil {
 		// database/sql runs a lone statement again on a fresh connection
 		// when the first one broke; if the first did commit, the second

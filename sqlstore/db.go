@@ -25,6 +25,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/migrations"
 	"github.com/countersign/countersign/review"
 )
@@ -95,6 +96,15 @@ type conn struct {
 	// The service sets it from COUNTERSIGN_TOKEN_CACHE.
 	TokenCache time.Duration
 	tokens     tokenCache
+
+	// EventKey authenticates the audit events this process writes, and
+	// those the sequencer accepts (see sequenceOnce): every process that
+	// shares the database must have the same one. Writing or sequencing
+	// an event without it fails. The service reads COUNTERSIGN_EVENT_KEY.
+	EventKey audit.EventKey
+	// OnRefused, if set, is told of each pending event the sequencer
+	// refused, after the refusal is committed.
+	OnRefused func(RefusedEvent)
 
 	// group batches SQLite's write transactions; nil on PostgreSQL, where
 	// transactions run side by side.
@@ -225,7 +235,8 @@ func (db *conn) Migrate(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	// After every migration, so that it runs on the schema this code knows.
+	return db.sequenceLegacy(ctx)
 }
 
 func (db *conn) migrateFile(ctx context.Context, name string) error {

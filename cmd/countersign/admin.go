@@ -12,13 +12,14 @@ import (
 	"github.com/countersign/countersign/sqlstore"
 )
 
-// openDB opens the database named by --db, DATABASE_URL or the config file.
+// openDB opens the database named by --db, DATABASE_URL or the config
+// file, with the event key of COUNTERSIGN_EVENT_KEY or the config file.
 func openDB(ctx context.Context, fs *flag.FlagSet, args []string, getenv func(string) string) (*sqlstore.DB, error) {
 	cfg, err := loadConfig(fs, args, getenv, "config", "db")
 	if err != nil {
 		return nil, err
 	}
-	return sqlstore.Open(ctx, cfg.DSN)
+	return cfg.openDB(ctx)
 }
 
 func runMigrate(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {

@@ -13,7 +13,6 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/countersign/countersign/audit"
-	"github.com/countersign/countersign/sqlstore"
 )
 
 // runAudit runs the ethics board's tools. verify exits 0 only when every
@@ -40,7 +39,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	since := fs.String("since", "", "verify: the checkpoint you saved last time, to prove the log only grew")
 	save := fs.String("save", "", "verify: write the verified checkpoint to this file for next time")
 	quiet := fs.Bool("quiet", false, "verify: no progress output")
-	cfg, err := loadConfig(fs, args[1:], getenv, "config", "db", "audit-key", "audit-origin")
+	cfg, err := loadConfig(fs, args[1:], getenv, "config", "db", "audit-key", "audit-origin", "event-key")
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
@@ -68,7 +67,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		}
 		return verify(ctx, cfg, *file, keyList, *since, *save, *quiet, stdout, stderr)
 	case "checkpoint", "export":
-		db, err := sqlstore.Open(ctx, cfg.DSN)
+		db, err := cfg.openDB(ctx)
 		if err != nil {
 			return fail(err)
 		}
@@ -185,7 +184,7 @@ func originOf(signed []byte, def string) string {
 // verifyLive verifies the database: events streamed in pages against a
 // checkpoint signed now.
 func verifyLive(ctx context.Context, cfg Config, v *audit.Verifier, bar *progress) (*audit.Report, error) {
-	db, err := sqlstore.Open(ctx, cfg.DSN)
+	db, err := cfg.openDB(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -200,5 +199,9 @@ func verifyLive(ctx context.Context, cfg Config, v *audit.Verifier, bar *progres
 		return nil, err
 	}
 	bar.total = head.Size
-	return n.VerifyLog(ctx, v, db.AllStoredEvents)
+	rep, err := n.VerifyLog(ctx, v, db.AllStoredEvents)
+	if err != nil {
+		return nil, err
+	}
+	return rep, reportForgedEvents(ctx, db, rep)
 }

@@ -25,7 +25,9 @@ type boardBundle struct {
 func setupBoard(t *testing.T, dsn string) (*boardBundle, func(n int)) {
 	t.Helper()
 	dir := t.TempDir()
-	b := &boardBundle{dir: dir, env: env(map[string]string{"DATABASE_URL": dsn, "COUNTERSIGN_AUDIT_KEY": filepath.Join(dir, "audit.key")})}
+	// The CLI shares the event key of the test's own handle, as replicas do.
+	b := &boardBundle{dir: dir, env: env(map[string]string{"DATABASE_URL": dsn, "COUNTERSIGN_AUDIT_KEY": filepath.Join(dir, "audit.key"),
+		"COUNTERSIGN_EVENT_KEY": storetest.MustWriteEventKey(t, dir)})}
 	db := storetest.MustOpen(t, dsn)
 	f := storetest.MustSeed(t, db)
 	addNotes := func(n int) {

@@ -44,6 +44,7 @@ type Config struct {
 	AzureDeployment string
 
 	AuditKeyPath   string
+	EventKeyPath   string
 	AuditOrigin    string
 	DirectoryPath  string
 	PolicyPath     string
@@ -129,6 +130,9 @@ var settings = []*setting{
 	{Flag: "audit-key", Env: "COUNTERSIGN_AUDIT_KEY", Shown: "beside the SQLite file, or ./countersign-audit.key",
 		Usage: "the file holding the Ed25519 checkpoint signing key (created on first start, mode 0600; keep it outside the database; replicas share it)",
 		set:   text(func(c *Config) *string { return &c.AuditKeyPath })},
+	{Flag: "event-key", Env: "COUNTERSIGN_EVENT_KEY", Shown: "beside the signing key: countersign-event.key in its directory",
+		Usage: "the file holding the key that authenticates each audit event before it enters the log; an event without its MAC is refused (created on first start, mode 0600; keep it outside the database; replicas and the CLI share it)",
+		set:   text(func(c *Config) *string { return &c.EventKeyPath })},
 	{Flag: "audit-origin", Env: "COUNTERSIGN_AUDIT_ORIGIN", Default: "countersign.local/audit", Usage: "the log's name in checkpoints",
 		set: text(func(c *Config) *string { return &c.AuditOrigin })},
 	{Flag: "directory", Env: "COUNTERSIGN_DIRECTORY", Shown: "none (the demo has three)", Usage: "a YAML or JSON list of local services (id, name, description); suggested referrals may name only these",

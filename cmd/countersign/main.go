@@ -53,8 +53,8 @@ Commands:
 
 serve takes every setting of countersign serve --help as a flag, from the environment,
 or from the YAML file named by --config or COUNTERSIGN_CONFIG; migrate, user, token and
-audit read the same settings (--db and --config as flags, audit also --audit-key and
---audit-origin).
+audit read the same settings (--db and --config as flags, audit also --audit-key,
+--audit-origin and --event-key).
 `
 
 // version is this release. api/openapi.json's info.version and
@@ -205,7 +205,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	db, err := sqlstore.Open(ctx, m.Config.DSN)
+	db, err := m.Config.openDB(ctx)
 	if err != nil {
 		return err
 	}
@@ -231,6 +231,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Owner: fmt.Sprintf("%s:%d", host, os.Getpid()), Workers: m.Config.Workers, Lease: m.Config.Lease, Grace: m.Config.ShutdownTimeout / 2}
 
 	s := api.NewServer()
+	watchRefusals(db, s.Registry, m.Logger)
 	s.Identity, s.Cases, s.Review, s.Audit, s.AuditProofs = db.IdentityStore, db.CaseStore, db.ReviewStore, db.AuditStore, m.Notary
 	s.Export = db.Export
 	s.StatsRealIDs = m.Config.StatsRealIDs
@@ -242,7 +243,11 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Web = &web.Server{Identity: db.IdentityStore, Cases: db.CaseStore, Review: db.ReviewStore, Audit: db.AuditStore, Checkpoints: m.Notary, DraftQueued: m.Runner.Wake, Logger: m.Logger,
 		SecureCookies: m.Config.SecureCookies, MaxBodyBytes: m.Config.MaxBodyBytes,
 		VerifyLog: func(ctx context.Context) (*audit.Report, error) {
-			return m.Notary.VerifyLog(ctx, &audit.Verifier{Origin: m.Config.AuditOrigin, Keys: verifierKeys}, db.AllStoredEvents)
+			rep, err := m.Notary.VerifyLog(ctx, &audit.Verifier{Origin: m.Config.AuditOrigin, Keys: verifierKeys}, db.AllStoredEvents)
+			if err != nil {
+				return nil, err
+			}
+			return rep, reportForgedEvents(ctx, db, rep) // as audit verify does
 		}}
 	if c, ok := model.(interface{ Healthy() bool }); ok {
 		s.Checks["model"] = func(context.Context) error {

@@ -31,7 +31,10 @@ func env(vars map[string]string) func(string) string {
 func MustRunMain(t *testing.T, dsn string, demo bool, out io.Writer) *Main {
 	t.Helper()
 	dir := t.TempDir()
-	m := NewMain(out, io.Discard, env(map[string]string{"COUNTERSIGN_AUDIT_KEY": filepath.Join(dir, "audit.key")}))
+	// One event key for every service a test starts and for its own
+	// handles on the database, as for the replicas of one deployment.
+	m := NewMain(out, io.Discard, env(map[string]string{"COUNTERSIGN_AUDIT_KEY": filepath.Join(dir, "audit.key"),
+		"COUNTERSIGN_EVENT_KEY": storetest.MustWriteEventKey(t, dir)}))
 	m.Config.DSN, m.Config.Addr, m.Config.Demo, m.Config.RateLimit = dsn, "127.0.0.1:0", demo, 0
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)
@@ -130,7 +133,7 @@ func TestServeDemo(t *testing.T) {
 
 			// The audit log verifies, and says so through the CLI.
 			var stdout, stderr bytes.Buffer
-			keyEnv := env(map[string]string{"DATABASE_URL": d, "COUNTERSIGN_AUDIT_KEY": m.Getenv("COUNTERSIGN_AUDIT_KEY")})
+			keyEnv := env(map[string]string{"DATABASE_URL": d, "COUNTERSIGN_AUDIT_KEY": m.Getenv("COUNTERSIGN_AUDIT_KEY"), "COUNTERSIGN_EVENT_KEY": m.Getenv("COUNTERSIGN_EVENT_KEY")})
 			if code := run(context.Background(), []string{"audit", "verify", "--quiet"}, &stdout, &stderr, keyEnv); code != 0 {
 				t.Fatalf("audit verify exit %d: %s %s", code, stdout.String(), stderr.String())
 			}
@@ -183,7 +186,7 @@ func TestAuditVerifyNamesTheTamperedEntry(t *testing.T) {
 			t.Parallel()
 			d := dsn(t)
 			key := filepath.Join(t.TempDir(), "audit.key")
-			e := env(map[string]string{"DATABASE_URL": d, "COUNTERSIGN_AUDIT_KEY": key})
+			e := env(map[string]string{"DATABASE_URL": d, "COUNTERSIGN_AUDIT_KEY": key, "COUNTERSIGN_EVENT_KEY": storetest.MustWriteEventKey(t, t.TempDir())})
 			db := storetest.MustOpen(t, d)
 			storetest.MustSeed(t, db)
 			var stdout, stderr bytes.Buffer

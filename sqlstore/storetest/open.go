@@ -4,6 +4,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 
 	_ "github.com/lib/pq"
 
+	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/sqlstore"
 )
 
@@ -137,8 +139,26 @@ func MustOpen(t testing.TB, dsn string) *sqlstore.DB {
 	if err != nil {
 		t.Fatalf("open %s: %v", redact(dsn), err)
 	}
+	db.EventKey = EventKey
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// EventKey is the audit event key of every database MustOpen opens, so
+// that two handles on one database (a test's and the service's, or two
+// replicas') accept each other's events. A test that starts the binary
+// gives it this key's file (MustWriteEventKey).
+var EventKey = audit.EventKey(bytes.Repeat([]byte{0x5e}, audit.EventKeySize))
+
+// MustWriteEventKey writes EventKey to a file in dir, in the form of the
+// service's key file, and returns its path.
+func MustWriteEventKey(t testing.TB, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "event.key")
+	if err := os.WriteFile(path, []byte(EventKey.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func redact(dsn string) string {

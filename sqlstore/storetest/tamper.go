@@ -449,7 +449,7 @@ var AppRoleGrants = []string{
 	`GRANT USAGE ON SCHEMA %[1]s TO %[2]s`,
 	`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %[1]s TO %[2]s`,
 	`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %[1]s TO %[2]s`,
-	`REVOKE UPDATE, DELETE, TRUNCATE ON %[1]s.audit_event, %[1]s.audit_node, %[1]s.audit_checkpoint FROM %[2]s`,
+	`REVOKE UPDATE, DELETE, TRUNCATE ON %[1]s.audit_event, %[1]s.audit_node, %[1]s.audit_checkpoint, %[1]s.audit_refused FROM %[2]s`,
 	`REVOKE UPDATE, TRUNCATE ON %[1]s.audit_pending FROM %[2]s`,
 	`REVOKE INSERT, DELETE, TRUNCATE ON %[1]s.audit_head FROM %[2]s`,
 }
@@ -529,6 +529,9 @@ func exerciseLeastPrivilege(t *testing.T, dsn func(t testing.TB) string) {
 			`TRUNCATE audit_checkpoint`,
 			`DELETE FROM audit_head`,
 			`TRUNCATE audit_head`,
+			`UPDATE audit_refused SET reason = 'x'`,
+			`DELETE FROM audit_refused`,
+			`TRUNCATE audit_refused`,
 			`ALTER TABLE audit_event DISABLE TRIGGER USER`,
 		} {
 			_, err := app.Raw().Exec(s)
