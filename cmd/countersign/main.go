@@ -228,7 +228,10 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Model = model
 	host, _ := os.Hostname()
 	m.Runner = &review.Runner{Store: db.ReviewStore, Drafter: &assistant.Drafter{Model: model, Directory: directory}, Logger: m.Logger,
-		Owner: fmt.Sprintf("%s:%d", host, os.Getpid()), Workers: m.Config.Workers, Lease: m.Config.Lease, Grace: m.Config.ShutdownTimeout / 2}
+		Owner: fmt.Sprintf("%s:%d", host, os.Getpid()), Workers: m.Config.Workers, Lease: m.Config.Lease, Grace: m.Config.ShutdownTimeout / 2,
+		// Every call and retry of one draft, with their backoff; the
+		// heartbeat keeps the lease meanwhile.
+		Timeout: m.Config.ModelTimeout * time.Duration(m.Config.ModelMaxRetries+2)}
 
 	s := api.NewServer()
 	watchRefusals(db, s.Registry, m.Logger)

@@ -459,6 +459,67 @@ func exerciseDrafting(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
 		code(t, b.db.CompleteJob(ctx, dead, &assistant.Result{Content: *got.Content}), countersign.ECONFLICT)
 	})
 
+	t.Run("ARenewedLeaseOutlivesItsOriginalEnd", func(t *testing.T) {
+		t.Parallel()
+		b := setupDrafting(t, open)
+		d := b.request(t, review.DraftRequest{Kind: assistant.KindSummary})
+		const lease = 30 * time.Second
+		job, err := b.db.ClaimJob(ctx, "slow-model", lease)
+		ok(t, err)
+		end := job.LeaseEnd
+		// Two heartbeats while the model call runs, the second after the
+		// claim's original end would have passed without the first.
+		b.clock.Advance(lease / 3)
+		ok(t, b.db.RenewJob(ctx, job, lease))
+		b.clock.Advance(lease / 3)
+		ok(t, b.db.RenewJob(ctx, job, lease))
+		if !job.LeaseEnd.After(end.Add(lease / 2)) {
+			t.Fatalf("renewed lease ends %v, the claim's ended %v", job.LeaseEnd, end)
+		}
+		b.clock.Advance(lease/3 + lease/6) // past the original end, within the renewed one
+		_, err = b.db.ClaimJob(ctx, "other", lease)
+		code(t, err, countersign.ENOTFOUND)
+		res, err := drafter.Draft(ctx, job.Request)
+		ok(t, err)
+		ok(t, b.db.CompleteJob(ctx, job, res))
+		if got := b.find(t, d.ID); got.Status != review.StatusPendingReview || got.Attempts != 1 {
+			t.Fatalf("draft %s after %d attempts", got.Status, got.Attempts)
+		}
+	})
+
+	t.Run("ADeadOwnersDraftIsTakenOverAfterTheLeaseAndItsRenewalFails", func(t *testing.T) {
+		t.Parallel()
+		b := setupDrafting(t, open)
+		d := b.request(t, review.DraftRequest{Kind: assistant.KindSummary})
+		const lease = 30 * time.Second
+		dead, err := b.db.ClaimJob(ctx, "dead-replica", lease)
+		ok(t, err)
+		b.clock.Advance(lease - time.Second)
+		_, err = b.db.ClaimJob(ctx, "live-replica", lease)
+		code(t, err, countersign.ENOTFOUND)
+		// No heartbeat comes from a killed process: within the lease's 30
+		// seconds, the draft is another worker's.
+		b.clock.Advance(2 * time.Second)
+		live, err := b.db.ClaimJob(ctx, "live-replica", lease)
+		ok(t, err)
+		if live.DraftID != d.ID || live.Attempt != 2 {
+			t.Fatalf("took over %s at attempt %d", live.DraftID, live.Attempt)
+		}
+		// The first owner, come back, can neither renew nor write.
+		before := dead.LeaseEnd
+		code(t, b.db.RenewJob(ctx, dead, lease), countersign.ECONFLICT)
+		if !dead.LeaseEnd.Equal(before) {
+			t.Fatal("a refused renewal moved the job's lease end")
+		}
+		res, err := drafter.Draft(ctx, dead.Request)
+		ok(t, err)
+		code(t, b.db.CompleteJob(ctx, dead, res), countersign.ECONFLICT)
+		ok(t, b.db.RenewJob(ctx, live, lease))
+		ok(t, b.db.CompleteJob(ctx, live, res))
+		// A finished draft's lease is gone: a late heartbeat is refused.
+		code(t, b.db.RenewJob(ctx, live, lease), countersign.ECONFLICT)
+	})
+
 	t.Run("InstructionsInANoteChangeNothing", func(t *testing.T) {
 		t.Parallel()
 		b := setupDrafting(t, open)
