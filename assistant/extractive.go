@@ -194,7 +194,7 @@ func extractSummary(p *Prompt) wireAnswer {
 				ID:        fmt.Sprintf("s%d", len(a.Statements)+1),
 				Text:      c.s,
 				Category:  c.cat,
-				Citations: []Citation{{NoteID: n.ID, Quote: c.s}},
+				Citations: []Citation{{NoteID: n.ID, Quote: quoteAround(n.Body, c.s)}},
 			})
 		}
 	}
@@ -222,7 +222,7 @@ func extractSuggestions(p *Prompt) wireAnswer {
 	for _, n := range p.Notes {
 		for _, s := range sentences(n.Body) {
 			f := foldString(s)
-			cit := Citation{NoteID: n.ID, Quote: s}
+			cit := Citation{NoteID: n.ID, Quote: quoteAround(n.Body, s)}
 			due := ""
 			if ds := findDueDates(f, today); len(ds) > 0 {
 				due = ds[0].Date.Format(time.DateOnly)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // minQuote is the shortest fragment (in bytes) the sentence splitter keeps
@@ -144,6 +146,50 @@ func findQuote(f folded, src maskedText, quote string) (original, masked string,
 	}
 	ma, mb := f.span(at, at+len(q))
 	return src.originalRange(ma, mb), src.Masked[ma:mb], true
+}
+
+// quoteAround returns s, a passage of body, widened word by word with the
+// text after it (or, at the end of body, before it) until it has
+// MinQuoteWords words or is the whole body: the offline drafter's quotes
+// must ground what it says as anyone's must.
+func quoteAround(body, s string) string {
+	at := strings.Index(body, s)
+	if at < 0 {
+		return s
+	}
+	a, b := at, at+len(s)
+	isWord := func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
+	for wordCount(body[a:b]) < MinQuoteWords && (a > 0 || b < len(body)) {
+		if b < len(body) {
+			rest := body[b:]
+			i := strings.IndexFunc(rest, isWord)
+			if i < 0 {
+				b = len(body)
+				continue
+			}
+			j := strings.IndexFunc(rest[i:], func(r rune) bool { return !isWord(r) })
+			if j < 0 {
+				b = len(body)
+			} else {
+				b += i + j
+			}
+			continue
+		}
+		head := body[:a]
+		i := strings.LastIndexFunc(head, isWord)
+		if i < 0 {
+			a = 0
+			continue
+		}
+		j := strings.LastIndexFunc(head[:i], func(r rune) bool { return !isWord(r) })
+		if j < 0 {
+			a = 0
+		} else {
+			_, w := utf8.DecodeRuneInString(head[j:])
+			a = j + w
+		}
+	}
+	return strings.TrimSpace(body[a:b])
 }
 
 // indexWord returns the first offset of q in s that does not cut a word in

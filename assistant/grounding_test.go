@@ -176,3 +176,21 @@ func FuzzGround(f *testing.F) {
 		}
 	})
 }
+
+func TestQuoteAround(t *testing.T) {
+	t.Parallel()
+	body := "Home visit. She has two months of rent arrears. She skips meals."
+	for _, tt := range []struct{ s, want string }{
+		{"She has two months of rent arrears.", "She has two months of rent arrears."},
+		{"Home visit.", "Home visit. She has two"},
+		{"She skips meals.", "rent arrears. She skips meals."},
+		{"not in the body", "not in the body"},
+	} {
+		if got := quoteAround(body, tt.s); got != tt.want {
+			t.Errorf("quoteAround(%q) = %q, want %q", tt.s, got, tt.want)
+		}
+	}
+	if got := quoteAround("Seen today.", "Seen today."); got != "Seen today." {
+		t.Errorf("a short note is quoted whole: %q", got)
+	}
+}
