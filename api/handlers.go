@@ -243,16 +243,20 @@ type approveRequest struct {
 	Statements []statementDecisionReq `json:"statements" validate:"omitempty,max=500,dive"`
 }
 
+// itemDecisionReq and statementDecisionReq bound a comment's length; when a
+// comment is required (an ungrounded entry kept) is review.Finalize's rule.
 type itemDecisionReq struct {
 	ID         string `json:"id" validate:"required,max=64"`
 	Accepted   *bool  `json:"accepted" validate:"required"`
 	ReasonCode string `json:"reason_code" validate:"omitempty,max=64"`
+	Comment    string `json:"comment" validate:"omitempty,max=500"`
 }
 
 type statementDecisionReq struct {
 	ID         string `json:"id" validate:"required,max=64"`
 	Action     string `json:"action" validate:"required,oneof=confirmed removed"`
 	ReasonCode string `json:"reason_code" validate:"omitempty,max=64"`
+	Comment    string `json:"comment" validate:"omitempty,max=500"`
 }
 
 // handleDraftApprove serves POST /v1/drafts/{id}/approve: 200 with the
@@ -267,10 +271,10 @@ func (s *Server) handleDraftApprove(w http.ResponseWriter, r *http.Request) {
 	}
 	ap := review.Approval{Content: req.Content, ReasonCode: req.ReasonCode, Comment: req.Comment, IfMatch: r.Header.Get("If-Match")}
 	for _, it := range req.Items {
-		ap.Items = append(ap.Items, review.ItemDecision{ID: it.ID, Accepted: *it.Accepted, ReasonCode: it.ReasonCode})
+		ap.Items = append(ap.Items, review.ItemDecision{ID: it.ID, Accepted: *it.Accepted, ReasonCode: it.ReasonCode, Comment: it.Comment})
 	}
 	for _, st := range req.Statements {
-		ap.Statements = append(ap.Statements, review.StatementDecision{ID: st.ID, Action: st.Action, ReasonCode: st.ReasonCode})
+		ap.Statements = append(ap.Statements, review.StatementDecision{ID: st.ID, Action: st.Action, ReasonCode: st.ReasonCode, Comment: st.Comment})
 	}
 	res, err := s.Review.SignOffDraft(r.Context(), r.PathValue("id"), ap)
 	if err != nil {
