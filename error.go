@@ -22,6 +22,8 @@ const (
 	EUNAVAILABLE  = "unavailable"
 	ERATELIMIT    = "rate_limited"
 	EINTERNAL     = "internal"
+	// EMETHOD: the path exists, but not with this method (405, with Allow).
+	EMETHOD = "method_not_allowed"
 )
 
 // FieldError names one field of a request and what is wrong with it, in a

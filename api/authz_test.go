@@ -59,9 +59,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 		if err := b.db.RevokeToken(ctx, revoked.ID); err != nil {
 			t.Fatal(err)
 		}
-		past := time.Now().Add(-time.Hour)
-		_, expiredSecret, err := b.db.CreateToken(ctx, b.f.Worker.ID, "expired", &past)
+		// A token cannot be issued already expired: this one expires later,
+		// as time passes.
+		soon := time.Now().Add(time.Hour)
+		expired, expiredSecret, err := b.db.CreateToken(ctx, b.f.Worker.ID, "expired", &soon)
 		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.db.Raw().Exec(b.db.Raw().Rebind(`UPDATE tokens SET expires_at = ? WHERE id = ?`), time.Now().Add(-time.Hour).UTC(), expired.ID); err != nil {
 			t.Fatal(err)
 		}
 		b.tokens["revoked"], b.tokens["expired"], b.tokens["none"] = revokedSecret, expiredSecret, ""

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/countersign/countersign/api"
+	"github.com/countersign/countersign/internal/httpx"
 	"github.com/countersign/countersign/sqlstore/storetest"
 )
 
@@ -13,7 +14,7 @@ func TestLimits(t *testing.T) {
 	t.Parallel()
 	t.Run("TooManyRequestsGets429WithRetryAfter", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, storetest.OpenSQLite, func(s *api.Server) { s.RateLimit = &api.RateLimit{PerSecond: 0.01, Burst: 3} })
+		b := setup(t, storetest.OpenSQLite, func(s *api.Server) { s.Limits = &httpx.Limits{Requests: &httpx.RateLimit{PerSecond: 0.01, Burst: 3}} })
 		for range 3 {
 			b.call(t, "worker", "GET", "/v1/cases", nil, 200, nil)
 		}

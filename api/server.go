@@ -47,8 +47,10 @@ type Server struct {
 
 	// MaxBodyBytes bounds request bodies (413 above it).
 	MaxBodyBytes int64
-	// RateLimit bounds requests per token; nil means no limit.
-	RateLimit *RateLimit
+	// Limits bound the requests of each token (by its id), of each client
+	// address without one, and the failed sign-ins of each client address;
+	// nil means no limit. The web interface shares them.
+	Limits *httpx.Limits
 
 	Registry *prometheus.Registry
 	requests *prometheus.CounterVec
@@ -91,11 +93,12 @@ func (s *Server) Handler() http.Handler {
 // probes, the metrics and the OpenAPI document. The web interface adds its
 // own (web.Server.Routes) to the same mux.
 func (s *Server) Routes(mux *http.ServeMux) {
-	public := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, h) }
+	public := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.anonymous(h)) }
 	authed := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.authenticate(h)) }
 
-	public("GET /healthz", s.handleHealth)
-	public("GET /readyz", s.handleReady)
+	// Probes and scrapers are never limited: they must never be refused.
+	mux.HandleFunc("GET /healthz", s.handleHealth)
+	mux.HandleFunc("GET /readyz", s.handleReady)
 	public("GET /openapi.json", s.handleOpenAPI)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
 
@@ -128,31 +131,56 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	authed("GET /v1/audit/proof/consistency", s.handleConsistencyProof)
 	authed("GET /v1/audit/stats", s.handleAuditStats)
 
-	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
-		Error(w, r, countersign.Errorf(countersign.ENOTFOUND, "There is no such endpoint."))
-	})
+	public("/v1/", func(w http.ResponseWriter, r *http.Request) { s.handleNoRoute(mux, w, r) })
+}
+
+// handleNoRoute answers what no /v1 route serves: 405 with Allow when the
+// path is known with other methods, else 404; problem+json either way.
+func (s *Server) handleNoRoute(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) {
+	if allow := httpx.Allowed(mux, r, "/v1/"); len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		Error(w, r, countersign.Errorf(countersign.EMETHOD, "This endpoint does not accept %s; it accepts %s.", r.Method, strings.Join(allow, ", ")))
+		return
+	}
+	Error(w, r, countersign.Errorf(countersign.ENOTFOUND, "There is no such endpoint."))
 }
 
 // Middleware wraps h, the mux of both the API and the web interface, in what
 // every response of the service goes through: metrics per route and panic
-// recovery, the security headers, and the rate limit.
+// recovery, and the security headers. Rate limits are per route (Routes).
 func (s *Server) Middleware(h http.Handler) http.Handler {
-	return s.observe(httpx.SecurityHeaders(s.limit(h)))
+	return s.observe(httpx.SecurityHeaders(h))
 }
 
-// authenticate resolves the bearer token into the actor of the request.
+// authenticate resolves the bearer token into the actor of the request,
+// and limits the request by the token's id. A missing token is limited
+// per client address; a wrong one counts as a failed sign-in of it.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := r.Header.Get("Authorization")
-		secret, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok || secret == "" {
+		secret, ok := httpx.BearerToken(r.Header.Get("Authorization"))
+		if !ok {
+			if err := s.Limits.Request(w, httpx.AddrKey(r)); err != nil {
+				Error(w, r, err)
+				return
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="countersign"`)
 			Error(w, r, countersign.Errorf(countersign.EUNAUTHORIZED, "Sign in first: send your token as 'Authorization: Bearer <token>'."))
 			return
 		}
-		u, err := s.Identity.Authenticate(r.Context(), strings.TrimSpace(secret))
+		if err := s.Limits.SignInBlocked(w, r); err != nil {
+			Error(w, r, err)
+			return
+		}
+		t, u, err := s.Identity.Authenticate(r.Context(), secret)
 		if err != nil {
+			if countersign.ErrorCode(err) == countersign.EUNAUTHORIZED {
+				s.Limits.SignInFailed(r)
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="countersign", error="invalid_token"`)
+			Error(w, r, err)
+			return
+		}
+		if err := s.Limits.Request(w, httpx.TokenKey(t.ID)); err != nil {
 			Error(w, r, err)
 			return
 		}

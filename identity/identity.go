@@ -82,21 +82,32 @@ type Store interface {
 	// supervisor of that team, an admin or the service may list them;
 	// anyone else gets EFORBIDDEN. A team without workers gives an empty list.
 	FindTeamWorkers(ctx context.Context, teamID string) ([]*User, error)
+	// DisableUser disables a user: their tokens and web sessions stop
+	// working at once on this replica (within the token cache's time on
+	// others), and their live sessions end. Returns ENOTFOUND if there is no
+	// such user, ECONFLICT if they are disabled already.
+	DisableUser(ctx context.Context, userID string) error
 	// CreateToken issues a token for a user and returns its secret, shown once.
+	// Returns EINVALID if expiresAt is not in the future.
 	CreateToken(ctx context.Context, userID, label string, expiresAt *time.Time) (*Token, string, error)
-	// RevokeToken ends a token. Returns ENOTFOUND if there is no such token.
+	// RevokeToken ends a token, and the web sessions signed in with it.
+	// Returns ENOTFOUND if there is no such token.
 	RevokeToken(ctx context.Context, tokenID string) error
-	// Authenticate returns the user a token secret belongs to.
-	// Returns EUNAUTHORIZED if the token is unknown, revoked or expired.
-	Authenticate(ctx context.Context, secret string) (*User, error)
+	// Authenticate returns the token a secret belongs to, and its user.
+	// Returns EUNAUTHORIZED if the token is unknown, revoked or expired,
+	// or its user is disabled (CheckToken).
+	Authenticate(ctx context.Context, secret string) (*Token, *User, error)
 
-	// CreateSession starts a browser session for a user, lasting ttl, and
-	// returns it with its secret, which only the browser's cookie holds.
-	// Returns ENOTFOUND if there is no such user.
-	CreateSession(ctx context.Context, userID string, ttl time.Duration) (*Session, string, error)
+	// CreateSession starts a browser session for the user of the token
+	// tokenID, lasting ttl but never beyond the token's expiry, and returns
+	// it with its secret, which only the browser's cookie holds. Sessions
+	// that expired or ended are purged at the same time. Returns
+	// EUNAUTHORIZED if the token may not be used (CheckToken).
+	CreateSession(ctx context.Context, tokenID string, ttl time.Duration) (*Session, string, error)
 	// FindSession returns the session a secret belongs to and its user.
 	// Returns EUNAUTHORIZED if the session is unknown, ended or expired,
-	// or its user is disabled.
+	// or the token it was started with is revoked or expired, or its user
+	// is disabled (CheckSession).
 	FindSession(ctx context.Context, secret string) (*Session, *User, error)
 	// EndSession ends the session a secret belongs to (signing out).
 	// Returns EUNAUTHORIZED if it is unknown or already ended.
@@ -107,8 +118,11 @@ type Store interface {
 // of its secret is stored; CSRF is the per-session secret that every form
 // of the session carries.
 type Session struct {
-	ID        string     `json:"id"`
-	UserID    string     `json:"user_id"`
+	ID     string `json:"id"`
+	UserID string `json:"user_id"`
+	// TokenID is the token the session was signed in with: the session
+	// lives no longer than it.
+	TokenID   string     `json:"token_id"`
 	CSRF      string     `json:"-"`
 	CreatedAt time.Time  `json:"created_at"`
 	ExpiresAt time.Time  `json:"expires_at"`

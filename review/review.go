@@ -18,8 +18,9 @@ type Status string
 
 // Draft statuses:
 // queued → generating → pending_review → approved | rejected, and failed when
-// the model could not produce a valid draft, superseded when a newer draft of
-// the same kind over the same notes replaced it before a decision. When the
+// the model could not produce a valid draft (a person may queue it again:
+// failed → queued), superseded when a newer draft of the same kind over the
+// same notes replaced it before a decision. When the
 // policy asks for a countersignature, the reviewer's approval moves the draft
 // to awaiting_countersign, and a supervisor's countersignature (or refusal)
 // to approved (or rejected).
@@ -39,6 +40,8 @@ var transitions = map[Status][]Status{
 	StatusGenerating:          {StatusPendingReview, StatusFailed, StatusQueued, StatusGenerating},
 	StatusPendingReview:       {StatusApproved, StatusAwaitingCountersign, StatusRejected, StatusSuperseded},
 	StatusAwaitingCountersign: {StatusApproved, StatusRejected},
+	// A person may try a failed draft again (DecideRetry).
+	StatusFailed: {StatusQueued},
 }
 
 // Statuses lists every status a draft can be in.
@@ -62,9 +65,10 @@ func (s Status) CanTransition(to Status) bool {
 	return false
 }
 
-// Final reports whether no further change is possible.
+// Final reports whether no further change is possible. A failed draft is
+// not final: it can be tried again.
 func (s Status) Final() bool {
-	return s == StatusApproved || s == StatusRejected || s == StatusFailed || s == StatusSuperseded
+	return s == StatusApproved || s == StatusRejected || s == StatusSuperseded
 }
 
 // Draft is a model's proposal for a case, waiting for or past a decision.
@@ -396,6 +400,10 @@ type Store interface {
 	// CorrectEntry signs a new entry that supersedes entryID with a reason,
 	// or, when the correction needs a countersignature (DecideCorrection),
 	// stores it pending. Returns ENOTFOUND, EFORBIDDEN, ECONFLICT when the
+	// RetryDraft queues a failed draft again (DecideRetry). Returns
+	// ENOTFOUND, EFORBIDDEN, ECONFLICT when it has not failed or the
+	// client's consent no longer allows drafting.
+	RetryDraft(ctx context.Context, id string) (*Draft, error)
 	// entry was already corrected or a correction of it waits, EINVALID.
 	CorrectEntry(ctx context.Context, caseID, entryID string, c Correction) (*Entry, error)
 	// CountersignCorrection signs a pending correction into the record

@@ -22,24 +22,24 @@ type tokenCache struct {
 }
 
 type tokenEntry struct {
-	user    identity.User
-	expires *time.Time // the token's own expiry, checked on every hit
-	until   time.Time  // when the entry must be read again from the database
+	token identity.Token // its own expiry is checked on every hit
+	user  identity.User
+	until time.Time // when the entry must be read again from the database
 }
 
 // tokenCacheLimit bounds the memory a flood of distinct tokens can take;
 // past it the cache starts again empty.
 const tokenCacheLimit = 10_000
 
-func (c *tokenCache) get(hash [32]byte, now time.Time) (*identity.User, bool) {
+func (c *tokenCache) get(hash [32]byte, now time.Time) (*identity.Token, *identity.User, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[hash]
-	if !ok || !now.Before(e.until) || (e.expires != nil && !now.Before(*e.expires)) {
-		return nil, false
+	if !ok || !now.Before(e.until) || identity.CheckToken(&e.token, false, now) != nil {
+		return nil, nil, false
 	}
-	u := e.user
-	return &u, true
+	t, u := e.token, e.user
+	return &t, &u, true
 }
 
 // generation returns the value to give put for an answer about to be read.
@@ -49,7 +49,7 @@ func (c *tokenCache) generation() uint64 {
 	return c.gen
 }
 
-func (c *tokenCache) put(gen uint64, hash [32]byte, u *identity.User, expires *time.Time, until time.Time) {
+func (c *tokenCache) put(gen uint64, hash [32]byte, t *identity.Token, u *identity.User, until time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gen != c.gen {
@@ -58,7 +58,7 @@ func (c *tokenCache) put(gen uint64, hash [32]byte, u *identity.User, expires *t
 	if c.entries == nil || len(c.entries) >= tokenCacheLimit {
 		c.entries = map[[32]byte]tokenEntry{}
 	}
-	c.entries[hash] = tokenEntry{user: *u, expires: expires, until: until}
+	c.entries[hash] = tokenEntry{token: *t, user: *u, until: until}
 }
 
 // clear forgets every entry: a token was revoked through this DB.

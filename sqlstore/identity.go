@@ -237,6 +237,9 @@ func (db *IdentityStore) RevokeToken(ctx context.Context, tokenID string) error 
 		if n, _ := res.RowsAffected(); n == 0 {
 			return countersign.Errorf(countersign.ENOTFOUND, "There is no such active token.")
 		}
+		if err := endSessions(ctx, tx, `token_id = ?`, tokenID); err != nil {
+			return err
+		}
 		return tx.apply(ctx, []audit.Record{*ev})
 	})
 	if err == nil {
@@ -245,43 +248,73 @@ func (db *IdentityStore) RevokeToken(ctx context.Context, tokenID string) error 
 	return err
 }
 
-// Authenticate returns the user a token secret belongs to. With
-// TokenCache set, a token accepted less than TokenCache ago is accepted
-// again without a query (see tokenCache).
-func (db *IdentityStore) Authenticate(ctx context.Context, secret string) (*identity.User, error) {
+// Authenticate returns the token a secret belongs to, and its user;
+// identity.CheckToken decides whether it may be used. With TokenCache set,
+// a token accepted less than TokenCache ago is accepted again without a
+// query (see tokenCache).
+func (db *IdentityStore) Authenticate(ctx context.Context, secret string) (*identity.Token, *identity.User, error) {
 	hash := [sha256.Size]byte(hashToken(secret))
 	// Microseconds, as stored: the cache and the query then agree exactly.
 	now := db.Now().UTC().Truncate(time.Microsecond)
 	var gen uint64
 	if db.TokenCache > 0 {
-		if u, ok := db.tokens.get(hash, now); ok {
-			return u, nil
+		if t, u, ok := db.tokens.get(hash, now); ok {
+			return t, u, nil
 		}
 		gen = db.tokens.generation()
 	}
-	var r struct {
-		userRow
-		ExpiresAt *time.Time `db:"expires_at"`
-	}
-	err := db.r.GetContext(ctx, &r, db.r.Rebind(`
-		SELECT u.id, u.name, u.email, u.role, u.team_id, u.created_at, t.expires_at
+	var r credentialRow
+	err := db.r.GetContext(ctx, &r, db.r.Rebind(`SELECT `+credentialColumns+`
 		FROM tokens t
 		JOIN users u ON u.id = t.user_id
-		WHERE t.hash = ?
-		  AND t.revoked_at IS NULL
-		  AND (t.expires_at IS NULL OR t.expires_at > ?)
-		  AND u.disabled_at IS NULL`), hash[:], now)
+		WHERE t.hash = ?`), hash[:])
 	if err != nil {
 		if err := db.translate(err); countersign.ErrorCode(err) != countersign.ENOTFOUND {
-			return nil, err
+			return nil, nil, err
 		}
-		return nil, countersign.Errorf(countersign.EUNAUTHORIZED, "Your sign-in token is not valid: it is unknown, revoked or expired.")
+		return nil, nil, identity.CheckToken(nil, false, now)
 	}
-	u := r.toDomain()
+	t, u := r.token(), r.User.toDomain()
+	if err := identity.CheckToken(t, r.DisabledAt != nil, now); err != nil {
+		return nil, nil, err
+	}
 	if db.TokenCache > 0 {
-		db.tokens.put(gen, hash, u, r.ExpiresAt, now.Add(db.TokenCache))
+		db.tokens.put(gen, hash, t, u, now.Add(db.TokenCache))
 	}
-	return u, nil
+	return t, u, nil
+}
+
+// DisableUser disables a user and ends their live sessions; their tokens
+// stop working (identity.CheckToken), here at once.
+func (db *IdentityStore) DisableUser(ctx context.Context, userID string) error {
+	a, err := countersign.ActorFrom(ctx)
+	if err != nil {
+		return err
+	}
+	if err := identity.CheckAdminister(a); err != nil {
+		return err
+	}
+	err = db.withTx(ctx, func(tx *Tx) error {
+		var disabledAt *time.Time
+		if err := tx.GetContext(ctx, &disabledAt, tx.Rebind(`SELECT disabled_at FROM users WHERE id = ?`+db.dialect.forUpdate()), userID); err != nil {
+			return notFound(db.translate(err), "There is no such user.")
+		}
+		ev, err := identity.DecideDisable(a, userID, disabledAt != nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE users SET disabled_at = ? WHERE id = ?`), tx.now, userID); err != nil {
+			return fmt.Errorf("disable user: %w", err)
+		}
+		if err := endSessions(ctx, tx, `user_id = ?`, userID); err != nil {
+			return err
+		}
+		return tx.apply(ctx, []audit.Record{*ev})
+	})
+	if err == nil {
+		db.tokens.clear()
+	}
+	return err
 }
 
 // notFound replaces a plain ENOTFOUND with a readable message.

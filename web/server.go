@@ -58,6 +58,10 @@ type Server struct {
 	// Logger is the logger of Handler; on the service's mux, the API's
 	// middleware sets the request's logger (httpx.Logger).
 	Logger *slog.Logger
+	// Limits bound the pages of each signed-in user, the requests of each
+	// client address without a session, and its failed sign-ins; the API
+	// shares them. Nil means no limit.
+	Limits *httpx.Limits
 }
 
 // Checkpoints signs checkpoints of the audit log; *audit.Notary is the real one.
@@ -107,11 +111,13 @@ const (
 // the JSON API's.
 func (s *Server) Routes(mux *http.ServeMux) {
 	page := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.session(h)) }
+	public := func(pattern string, h http.Handler) { mux.Handle(pattern, s.anonymous(h)) }
 
-	mux.Handle("GET /static/", staticHandler())
-	mux.HandleFunc("GET /signin", s.handleSignInPage)
-	mux.HandleFunc("POST /signin", s.handleSignIn)
-	mux.HandleFunc("GET /lang/{lang}", s.handleLang)
+	public("GET /static/", staticHandler())
+	public("GET /signin", http.HandlerFunc(s.handleSignInPage))
+	public("POST /signin", http.HandlerFunc(s.handleSignIn))
+	public("GET /lang/{lang}", http.HandlerFunc(s.handleLang))
+	public("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.handleNoRoute(mux, w, r) }))
 	page("POST /signout", s.handleSignOut)
 	page("GET /{$}", s.handleHome)
 
@@ -144,26 +150,54 @@ func (s *Server) formLimit(limit int64) int64 {
 	return limit
 }
 
+// handleNoRoute answers what no page serves: 405 with Allow when the path
+// is a page with other methods, else 404; an HTML page either way.
+func (s *Server) handleNoRoute(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) {
+	if allow := httpx.Allowed(mux, r, "/"); len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		s.errorPage(w, r, s.errorf(r, countersign.EMETHOD, "page.method"))
+		return
+	}
+	s.errorPage(w, r, s.errorf(r, countersign.ENOTFOUND, "page.notfound"))
+}
+
+// anonymous limits a route that needs no session per client address.
+func (s *Server) anonymous(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.Limits.Request(w, httpx.AddrKey(r)); err != nil {
+			s.errorPage(w, r, s.errorf(r, countersign.ERATELIMIT, "ratelimit.requests"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 type sessionKey struct{}
 
 // session resolves the session cookie into the actor of the request,
 // sends anonymous visitors to the sign-in page, and refuses POSTs whose
-// CSRF token does not match the session's (403, nothing done).
+// CSRF token does not match the session's (403, nothing done). A signed-in
+// person's pages are limited by their user; anything else by the client
+// address.
 func (s *Server) session(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		c, err := r.Cookie(sessionCookie)
 		if err != nil || c.Value == "" {
-			s.toSignIn(w, r)
+			s.anonymous(http.HandlerFunc(s.toSignIn)).ServeHTTP(w, r)
 			return
 		}
 		sess, u, err := s.Identity.FindSession(r.Context(), c.Value)
 		if countersign.ErrorCode(err) == countersign.EUNAUTHORIZED {
 			s.clearCookie(w, r, sessionCookie)
-			s.toSignIn(w, r)
+			s.anonymous(http.HandlerFunc(s.toSignIn)).ServeHTTP(w, r)
 			return
 		} else if err != nil {
 			s.errorPage(w, r, err)
+			return
+		}
+		if err := s.Limits.Request(w, httpx.UserKey(u.ID)); err != nil {
+			s.errorPage(w, r, s.errorf(r, countersign.ERATELIMIT, "ratelimit.requests"))
 			return
 		}
 		ctx := countersign.NewContextWithActor(r.Context(), u.Actor())
@@ -204,13 +238,8 @@ func (s *Server) toSignIn(w http.ResponseWriter, r *http.Request) {
 }
 
 // localPath returns p if it is a path on this site, otherwise "/": no
-// redirect after sign-in may lead elsewhere.
-func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.ContainsAny(p, "\r\n") {
-		return "/"
-	}
-	return p
-}
+// redirect may lead elsewhere (httpx.LocalPath is the one rule).
+func localPath(p string) string { return httpx.LocalPath(p) }
 
 // secureCookies reports whether cookies get the Secure flag: always when
 // the server is told it sits behind a TLS-terminating proxy (the request
@@ -275,12 +304,23 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		s.renderSignIn(w, r, http.StatusUnprocessableEntity, msg(s.lang(r), "signin.empty"))
 		return
 	}
-	u, err := s.Identity.Authenticate(r.Context(), token)
+	// Failed sign-ins are limited per client address, checked before the
+	// token is: guessing tokens is then as slow as guessing passwords.
+	if err := s.Limits.SignInBlocked(w, r); err != nil {
+		s.renderSignIn(w, r, http.StatusTooManyRequests, msg(s.lang(r), "ratelimit.signins"))
+		return
+	}
+	t, _, err := s.Identity.Authenticate(r.Context(), token)
 	if countersign.ErrorCode(err) == countersign.EUNAUTHORIZED {
+		s.Limits.SignInFailed(r)
 		s.renderSignIn(w, r, http.StatusUnauthorized, msg(s.lang(r), "signin.bad"))
 		return
 	} else if err != nil {
 		s.errorPage(w, r, err)
+		return
+	}
+	if err := s.Limits.Request(w, httpx.TokenKey(t.ID)); err != nil {
+		s.errorPage(w, r, s.errorf(r, countersign.ERATELIMIT, "ratelimit.requests"))
 		return
 	}
 	// A browser holds one session: the one it had before ends now.
@@ -290,7 +330,7 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	_, secret, err := s.Identity.CreateSession(r.Context(), u.ID, sessionTTL)
+	_, secret, err := s.Identity.CreateSession(r.Context(), t.ID, sessionTTL)
 	if err != nil {
 		s.errorPage(w, r, err)
 		return
@@ -395,5 +435,5 @@ func redirect(w http.ResponseWriter, r *http.Request, path, flash string) {
 			path += sep + "done=" + flash
 		}
 	}
-	http.Redirect(w, r, path, http.StatusSeeOther)
+	http.Redirect(w, r, localPath(path), http.StatusSeeOther)
 }

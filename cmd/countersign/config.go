@@ -52,9 +52,13 @@ type Config struct {
 	StatsRealIDs   bool
 	SecureCookies  bool
 	TokenCache     time.Duration
-	// RateLimit is in requests per second per token; 0 switches the limit off.
+	// RateLimit is in requests per second per token, signed-in user or
+	// client address; 0 switches the limit off.
 	RateLimit float64
 	RateBurst int
+	// SignInLimit is in failed sign-ins per minute per client address (and
+	// at once); 0 switches the limit off.
+	SignInLimit float64
 
 	// The fields below are not settings: they pace the background work and
 	// the server's timeouts, and tests shorten them.
@@ -151,10 +155,13 @@ var settings = []*setting{
 		Usage: "how long an accepted API token is accepted again without reading the database; a token revoked with the CLI or on another replica stops working within this time (0: read every token)",
 		set:   duration(func(c *Config) *time.Duration { return &c.TokenCache }, 0, "a duration such as 1s, or 0 to read every token from the database")},
 	{Flag: "rate-limit", Env: "COUNTERSIGN_RATE_LIMIT", Default: "50",
-		Usage: "requests per second per API token, and per client address for requests without one; over it, 429 with Retry-After (0: no limit)",
+		Usage: "requests per second per API token (by its id) or signed-in web user, and per client address for requests without either; over it, 429 with Retry-After (0: no limit)",
 		set:   number(func(c *Config) *float64 { return &c.RateLimit }, "a number of requests per second, or 0 for no limit")},
-	{Flag: "rate-burst", Env: "COUNTERSIGN_RATE_BURST", Default: "100", Usage: "requests a token may make at once above the rate limit's pace",
+	{Flag: "rate-burst", Env: "COUNTERSIGN_RATE_BURST", Default: "100", Usage: "requests a token, user or address may make at once above the rate limit's pace",
 		set: integer(func(c *Config) *int { return &c.RateBurst }, 1, "a whole number of at least 1")},
+	{Flag: "signin-limit", Env: "COUNTERSIGN_SIGNIN_LIMIT", Default: "10",
+		Usage: "failed sign-ins (a wrong, revoked or expired token, through the API or the sign-in page) a client address may make per minute, and at once; over it, 429 with Retry-After before any token is checked (0: no limit)",
+		set:   number(func(c *Config) *float64 { return &c.SignInLimit }, "a number of failed sign-ins per minute, or 0 for no limit")},
 }
 
 // settingByFlag finds a row of the settings table.

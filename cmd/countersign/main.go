@@ -24,6 +24,7 @@ import (
 	"github.com/countersign/countersign/assistant"
 	"github.com/countersign/countersign/assistant/openai"
 	"github.com/countersign/countersign/audit"
+	"github.com/countersign/countersign/internal/httpx"
 	"github.com/countersign/countersign/review"
 	"github.com/countersign/countersign/sqlstore"
 	"github.com/countersign/countersign/web"
@@ -42,7 +43,9 @@ Commands:
   serve [--addr :8080] [--demo] [--db PATH|URL]   run the service (settings: countersign serve --help)
   migrate [--db PATH|URL]                          apply database migrations and exit
   user add --name N --email E --role R [--team T]  add a user (creates the team if needed)
-  token create --email E [--label L] [--days N]    issue an API token for a user
+  user disable --email E                           disable a user: their tokens and web sessions stop working
+  token create --email E [--label L] [--days N]    issue an API token for a user (expires after N days, 90 by default)
+  token revoke --id TOKEN_ID                       revoke a token, and end the web sessions signed in with it
   audit verify [--file EXPORT --key VKEY] [--since CHECKPOINT]
                                                    verify the audit log (live or from an export)
   audit checkpoint                                 sign and print the current checkpoint
@@ -238,13 +241,18 @@ func (m *Main) Run(ctx context.Context) error {
 	s.Identity, s.Cases, s.Review, s.Audit, s.AuditProofs = db.IdentityStore, db.CaseStore, db.ReviewStore, db.AuditStore, m.Notary
 	s.Export = db.Export
 	s.StatsRealIDs = m.Config.StatsRealIDs
+	limits := &httpx.Limits{}
 	if m.Config.RateLimit > 0 {
-		s.RateLimit = &api.RateLimit{PerSecond: m.Config.RateLimit, Burst: m.Config.RateBurst}
+		limits.Requests = &httpx.RateLimit{PerSecond: m.Config.RateLimit, Burst: m.Config.RateBurst}
 	}
+	if m.Config.SignInLimit > 0 {
+		limits.SignIns = &httpx.RateLimit{PerSecond: m.Config.SignInLimit / 60, Burst: max(1, int(m.Config.SignInLimit))}
+	}
+	s.Limits = limits
 	s.Logger, s.MaxBodyBytes, s.DraftQueued = m.Logger, m.Config.MaxBodyBytes, m.Runner.Wake
 	s.Checks["database"] = db.Ping
 	m.Web = &web.Server{Identity: db.IdentityStore, Cases: db.CaseStore, Review: db.ReviewStore, Audit: db.AuditStore, Checkpoints: m.Notary, DraftQueued: m.Runner.Wake, Logger: m.Logger,
-		SecureCookies: m.Config.SecureCookies, MaxBodyBytes: m.Config.MaxBodyBytes,
+		SecureCookies: m.Config.SecureCookies, MaxBodyBytes: m.Config.MaxBodyBytes, Limits: limits,
 		VerifyLog: func(ctx context.Context) (*audit.Report, error) {
 			rep, err := m.Notary.VerifyLog(ctx, &audit.Verifier{Origin: m.Config.AuditOrigin, Keys: verifierKeys}, db.AllStoredEvents)
 			if err != nil {

@@ -27,6 +27,7 @@ var statuses = map[string]int{
 	countersign.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	countersign.ERATELIMIT:    http.StatusTooManyRequests,
 	countersign.EINTERNAL:     http.StatusInternalServerError,
+	countersign.EMETHOD:       http.StatusMethodNotAllowed,
 }
 
 // Status returns the error code of err and its HTTP status. A code the

@@ -20,6 +20,7 @@ var titles = map[string]string{
 	countersign.EUNAVAILABLE:  "Temporarily unavailable",
 	countersign.ERATELIMIT:    "Too many requests",
 	countersign.EINTERNAL:     "Internal error",
+	countersign.EMETHOD:       "Method not allowed",
 }
 
 // Problem is an RFC 9457 problem details document.

@@ -42,6 +42,7 @@ func Exercise(t *testing.T, dsn, emptyDSN func(t testing.TB) string) {
 	t.Run("Review", func(t *testing.T) { t.Parallel(); exerciseReview(t, open, dsn, emptyDSN) })
 	t.Run("SignOff", func(t *testing.T) { t.Parallel(); exerciseSignOff(t, open) })
 }
+	t.Run("Retry", func(t *testing.T) { t.Parallel(); exerciseRetry(t, open) })
 
 // code fails the test unless err carries the wanted code.
 func code(t testing.TB, err error, want string) {
@@ -136,23 +137,27 @@ func exerciseIdentity(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
 		f := MustSeed(t, db)
 		tok, secret, err := db.CreateToken(ctx, f.Worker.ID, "laptop", nil)
 		ok(t, err)
-		u, err := db.Authenticate(ctx, secret)
+		_, u, err := db.Authenticate(ctx, secret)
 		ok(t, err)
 		if u.ID != f.Worker.ID || u.Role != countersign.RoleWorker {
 			t.Fatalf("authenticated as %+v", u)
 		}
-		_, err = db.Authenticate(ctx, secret+"x")
+		_, _, err = db.Authenticate(ctx, secret+"x")
 		code(t, err, countersign.EUNAUTHORIZED)
 		ok(t, db.RevokeToken(ctx, tok.ID))
-		_, err = db.Authenticate(ctx, secret)
+		_, _, err = db.Authenticate(ctx, secret)
 		code(t, err, countersign.EUNAUTHORIZED)
 		code(t, db.RevokeToken(ctx, tok.ID), countersign.ENOTFOUND)
 
-		past := time.Now().Add(-time.Minute)
-		_, expired, err := db.CreateToken(ctx, f.Worker.ID, "old", &past)
+		soon := time.Now().Add(time.Minute)
+		_, expired, err := db.CreateToken(ctx, f.Worker.ID, "old", &soon)
 		ok(t, err)
-		_, err = db.Authenticate(ctx, expired)
+		db.Now = func() time.Time { return soon }
+		_, _, err = db.Authenticate(ctx, expired)
 		code(t, err, countersign.EUNAUTHORIZED)
+		past := time.Now().Add(-time.Minute)
+		_, _, err = db.CreateToken(ctx, f.Worker.ID, "expired at once", &past)
+		code(t, err, countersign.EINVALID)
 	})
 	t.Run("TokenCacheAgesOutAndForgetsOnRevocation", func(t *testing.T) {
 		t.Parallel()
@@ -163,37 +168,37 @@ func exerciseIdentity(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
 		db.TokenCache = time.Minute
 		tok, secret, err := db.CreateToken(ctx, f.Worker.ID, "laptop", nil)
 		ok(t, err)
-		_, err = db.Authenticate(ctx, secret)
+		_, _, err = db.Authenticate(ctx, secret)
 		ok(t, err)
 		// Another replica revokes it: this one accepts it until the entry ages out.
 		_, err = db.Raw().Exec(db.Raw().Rebind(`UPDATE tokens SET revoked_at = ? WHERE id = ?`), now, tok.ID)
 		ok(t, err)
-		u, err := db.Authenticate(ctx, secret)
+		_, u, err := db.Authenticate(ctx, secret)
 		ok(t, err)
 		if u.ID != f.Worker.ID {
 			t.Fatalf("cached token authenticated as %s", u.ID)
 		}
 		now = now.Add(time.Minute)
-		_, err = db.Authenticate(ctx, secret)
+		_, _, err = db.Authenticate(ctx, secret)
 		code(t, err, countersign.EUNAUTHORIZED)
 
 		// Revoked through this DB: refused at once.
 		tok2, secret2, err := db.CreateToken(ctx, f.Worker.ID, "phone", nil)
 		ok(t, err)
-		_, err = db.Authenticate(ctx, secret2)
+		_, _, err = db.Authenticate(ctx, secret2)
 		ok(t, err)
 		ok(t, db.RevokeToken(ctx, tok2.ID))
-		_, err = db.Authenticate(ctx, secret2)
+		_, _, err = db.Authenticate(ctx, secret2)
 		code(t, err, countersign.EUNAUTHORIZED)
 
 		// A token's own expiry holds even inside the cache period.
 		soon := now.Add(30 * time.Second)
 		_, secret3, err := db.CreateToken(ctx, f.Worker.ID, "kiosk", &soon)
 		ok(t, err)
-		_, err = db.Authenticate(ctx, secret3)
+		_, _, err = db.Authenticate(ctx, secret3)
 		ok(t, err)
 		now = soon
-		_, err = db.Authenticate(ctx, secret3)
+		_, _, err = db.Authenticate(ctx, secret3)
 		code(t, err, countersign.EUNAUTHORIZED)
 	})
 	t.Run("StoresTokensOnlyAsHashes", func(t *testing.T) {
