@@ -47,6 +47,22 @@ func (s *Server) handleDraftReassign(w http.ResponseWriter, r *http.Request) {
 	JSON(w, http.StatusOK, d)
 }
 
+// handleDraftRetry serves POST /v1/drafts/{id}/retry: the person who asked
+// for a failed draft, its reviewer or a supervisor of its team queues it
+// again (review.DecideRetry). 202 with the draft; 409 when it has not failed.
+func (s *Server) handleDraftRetry(w http.ResponseWriter, r *http.Request) {
+	d, err := s.Review.RetryDraft(r.Context(), r.PathValue("id"))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	if s.DraftQueued != nil {
+		s.DraftQueued()
+	}
+	w.Header().Set("Location", "/v1/drafts/"+d.ID)
+	JSON(w, http.StatusAccepted, d)
+}
+
 type correctRequest struct {
 	// Content is checked by the store, in bytes, like an approval's edit.
 	Content string `json:"content" validate:"required"`

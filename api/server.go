@@ -119,6 +119,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	authed("POST /v1/drafts/{id}/reject", s.handleDraftReject)
 	authed("POST /v1/drafts/{id}/countersign", s.handleDraftCountersign)
 	authed("POST /v1/drafts/{id}/reassign", s.handleDraftReassign)
+	authed("POST /v1/drafts/{id}/retry", s.handleDraftRetry)
 	authed("POST /v1/cases/{id}/record/{entry}/correct", s.handleRecordCorrect)
 	authed("POST /v1/cases/{id}/record/{entry}/countersign", s.handleCorrectionCountersign)
 	authed("POST /v1/cases/{id}/record/{entry}/refuse", s.handleCorrectionRefuse)

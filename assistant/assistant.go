@@ -364,10 +364,14 @@ func FailureReason(err error) string {
 		return "The model's answer was not a draft the service could check, even when asked a second time (" + oe.Reason +
 			"). Try again; if it happens again, draft from fewer notes."
 	case errors.As(err, &me):
-		if me.Temporary || me.RetryAfter > 0 {
-			return me.Reason + " Try again in a few minutes."
+		reason := strings.TrimSpace(me.Reason)
+		if !strings.HasSuffix(reason, ".") && !strings.HasSuffix(reason, "!") && !strings.HasSuffix(reason, "?") {
+			reason += "."
 		}
-		return me.Reason + " Try again; if it keeps failing, tell your administrator."
+		if me.Temporary || me.RetryAfter > 0 {
+			return reason + " Try again in a few minutes."
+		}
+		return reason + " Try again; if it keeps failing, tell your administrator."
 	case errors.Is(err, context.DeadlineExceeded):
 		return "The model took too long to answer. Try again in a few minutes."
 	case errors.Is(err, context.Canceled):

@@ -22,6 +22,8 @@ const (
 	ActionDraftGenerated   = "draft.generated"
 	ActionDraftFailed      = "draft.failed"
 	ActionDraftRetry       = "draft.retry_scheduled"
+	// A person asked for a failed draft to be generated again.
+	ActionDraftRequeued    = "draft.requeued"
 	ActionDraftOpened      = "draft.opened"
 	ActionDraftApproved    = "draft.approved"
 	ActionDraftRejected    = "draft.rejected"

@@ -27,7 +27,7 @@ const auditPageSize = 100
 // auditActions lists the actions of the filter, in the order of the lifecycle.
 var auditActions = []string{
 	audit.ActionDraftRequested, audit.ActionDraftClaimed, audit.ActionDraftGenerated, audit.ActionDraftFailed,
-	audit.ActionDraftRetry, audit.ActionDraftOpened, audit.ActionDraftApproved, audit.ActionDraftRejected,
+	audit.ActionDraftRetry, audit.ActionDraftRequeued, audit.ActionDraftOpened, audit.ActionDraftApproved, audit.ActionDraftRejected,
 	audit.ActionDraftCountersign, audit.ActionDraftReassigned, audit.ActionDraftSuperseded, audit.ActionRecordSigned,
 	audit.ActionRecordCorrected, audit.ActionCaseCreated, audit.ActionPartyAdded, audit.ActionNoteAdded,
 	audit.ActionConsentRecorded, audit.ActionConsentWithdrawn, audit.ActionUserCreated, audit.ActionTeamCreated,

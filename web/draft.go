@@ -39,6 +39,8 @@ type draftView struct {
 	DecidedBy       string
 	CountersignedBy string
 	ForbiddenReason string
+	// CanRetry: the draft failed and the reader may queue it again.
+	CanRetry bool
 }
 
 // noteView is a source note cut into plain runs and quoted passages.
@@ -121,6 +123,7 @@ func (s *Server) draftView(r *http.Request, p *page, d *review.Draft) (*draftVie
 		return v, nil
 	case review.StatusFailed:
 		v.Mode = "failed"
+		v.CanRetry = review.CanRetry(p.Actor, d)
 		return v, nil
 	case review.StatusPendingReview:
 		v.Mode = "waiting"

@@ -134,6 +134,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	page("POST /drafts/{id}/reject", s.handleReject)
 	page("POST /drafts/{id}/countersign", s.handleCountersign)
 	page("POST /drafts/{id}/reassign", s.handleReassign)
+	page("POST /drafts/{id}/retry", s.handleRetry)
 
 	page("GET /team", s.handleTeam)
 

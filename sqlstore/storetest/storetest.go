@@ -41,8 +41,8 @@ func Exercise(t *testing.T, dsn, emptyDSN func(t testing.TB) string) {
 	t.Run("Drafting", func(t *testing.T) { t.Parallel(); exerciseDrafting(t, open) })
 	t.Run("Review", func(t *testing.T) { t.Parallel(); exerciseReview(t, open, dsn, emptyDSN) })
 	t.Run("SignOff", func(t *testing.T) { t.Parallel(); exerciseSignOff(t, open) })
-}
 	t.Run("Retry", func(t *testing.T) { t.Parallel(); exerciseRetry(t, open) })
+}
 
 // code fails the test unless err carries the wanted code.
 func code(t testing.TB, err error, want string) {
