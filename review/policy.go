@@ -61,19 +61,24 @@ func (p *Policy) NeedsCountersign(d *Draft) bool {
 	return p.CountersignOnRisk && FlagsRisk(d.Content)
 }
 
-// FlagsRisk reports whether c holds a risk or safeguarding statement or a
-// risk item.
+// FlagsRisk reports whether c holds a statement or an item of category
+// risk or safeguarding, or a risk item. The categories are the service's
+// own reading joined with the model's (assistant.Drafter), so a model that
+// labels nothing does not lift the countersignature.
 func FlagsRisk(c *assistant.Content) bool {
 	if c == nil {
 		return false
 	}
+	risk := func(category string) bool {
+		return category == assistant.CategoryRisk || category == assistant.CategorySafeguarding
+	}
 	for _, s := range c.Statements {
-		if s.Category == assistant.CategoryRisk || s.Category == assistant.CategorySafeguarding {
+		if risk(s.Category) {
 			return true
 		}
 	}
 	for _, it := range c.Items {
-		if it.Type == assistant.ItemRisk {
+		if it.Type == assistant.ItemRisk || risk(it.Category) {
 			return true
 		}
 	}

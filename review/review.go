@@ -108,6 +108,10 @@ type Draft struct {
 	// Vigilance is the outcome of a vigilance check, shown only once the
 	// draft has been decided.
 	Vigilance *VigilanceResult `json:"vigilance,omitempty"`
+	// DetectorVersion is the version of the service's high-stakes detector
+	// that classified the content (assistant.DetectorVersion); "" before
+	// the draft is generated.
+	DetectorVersion string `json:"detector_version,omitempty"`
 }
 
 // DraftRequest asks for a new draft of a case.

@@ -20,7 +20,7 @@ import (
 var _ review.Store = (*ReviewStore)(nil)
 
 const draftColumns = `id, case_id, kind, status, requested_by, reviewer_id, team_id, note_ids, language, content,
-	model, provider, prompt_version, pseudonymised, masked, ungrounded, failure_reason, attempts, lease_owner,
+	model, provider, prompt_version, detector_version, pseudonymised, masked, ungrounded, failure_reason, attempts, lease_owner,
 	created_at, updated_at, generated_at, opened_at, decided_at`
 
 type draftRow struct {
@@ -48,6 +48,8 @@ type draftRow struct {
 	GeneratedAt   *time.Time `db:"generated_at"`
 	OpenedAt      *time.Time `db:"opened_at"`
 	DecidedAt     *time.Time `db:"decided_at"`
+
+	DetectorVersion string `db:"detector_version"` // migration 0009
 }
 
 func utcPtr(t *time.Time) *time.Time {
@@ -64,7 +66,7 @@ func (r *draftRow) toDomain() (*review.Draft, error) {
 		Model: r.Model, Provider: r.Provider, PromptVersion: r.PromptVersion, Pseudonymised: r.Pseudonymised,
 		Ungrounded: r.Ungrounded, FailureReason: r.FailureReason, Attempts: r.Attempts,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), GeneratedAt: utcPtr(r.GeneratedAt),
-		OpenedAt: utcPtr(r.OpenedAt), DecidedAt: utcPtr(r.DecidedAt)}
+		OpenedAt: utcPtr(r.OpenedAt), DecidedAt: utcPtr(r.DecidedAt), DetectorVersion: r.DetectorVersion}
 	if err := json.Unmarshal([]byte(r.NoteIDs), &d.NoteIDs); err != nil {
 		return nil, fmt.Errorf("draft %s note ids: %w", r.ID, err)
 	}
@@ -523,10 +525,10 @@ func (db *ReviewStore) CompleteJob(ctx context.Context, job *review.Job, res *as
 	sys := countersign.System
 	return db.withTx(ctx, func(tx *Tx) error {
 		r, err := tx.ExecContext(ctx, tx.Rebind(`
-			UPDATE drafts SET status = `+stPending+`, content = ?, language = ?, model = ?, provider = ?, prompt_version = ?,
+			UPDATE drafts SET status = `+stPending+`, content = ?, language = ?, model = ?, provider = ?, prompt_version = ?, detector_version = ?,
 				params = ?, request_hash = ?, response_hash = ?, prompt_tokens = ?, completion_tokens = ?, latency_ms = ?,
 				pseudonymised = ?, masked = ?, ungrounded = ?, lease_owner = '', lease_until = NULL, generated_at = ?, updated_at = ?
-			WHERE `+leaseHeld), string(content), res.Content.Language, res.Model, res.Provider, res.PromptVersion,
+			WHERE `+leaseHeld), string(content), res.Content.Language, res.Model, res.Provider, res.PromptVersion, res.DetectorVersion,
 			string(params), res.RequestHash, res.ResponseHash, res.PromptTokens, res.CompletionTokens, res.Latency.Milliseconds(),
 			res.Pseudonymised, string(masked), res.Ungrounded, tx.now, tx.now, job.DraftID, job.Owner, job.Attempt)
 		if err != nil {
@@ -546,7 +548,7 @@ func (db *ReviewStore) CompleteJob(ctx context.Context, job *review.Job, res *as
 			}
 		}
 		p := audit.Payload{
-			"model": res.Model, "provider": res.Provider, "prompt_version": res.PromptVersion,
+			"model": res.Model, "provider": res.Provider, "prompt_version": res.PromptVersion, "detector_version": res.DetectorVersion,
 			"request_sha256": res.RequestHash, "response_sha256": res.ResponseHash,
 			"prompt_tokens": strconv.Itoa(res.PromptTokens), "completion_tokens": strconv.Itoa(res.CompletionTokens),
 			"latency_ms": strconv.FormatInt(res.Latency.Milliseconds(), 10), "pseudonymised": strconv.FormatBool(res.Pseudonymised),

@@ -252,6 +252,8 @@ func notProse(t *testing.T, e *audit.Event, texts ...string) {
 func exerciseDrafting(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
 	ctx := CLI()
 
+	t.Run("HighStakes", func(t *testing.T) { exerciseHighStakes(t, open) })
+
 	t.Run("DraftThroughOpenAIReachesReviewWithProvenance", func(t *testing.T) {
 		t.Parallel()
 		b := setupDrafting(t, open)

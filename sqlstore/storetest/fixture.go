@@ -64,7 +64,7 @@ func MustSeed(t testing.TB, db *sqlstore.DB) *Fixture {
 	must(db.AddParty(wctx, f.Client))
 	for _, body := range []string{
 		"Home visit with Marie Dubois. She has two months of rent arrears and the heating was cut off.",
-		"Marie has an appointment with her GP on 14 December 2026. She must send the energy fund form before 15 December 2026.",
+		"Marie has an appointment at the job centre on 14 December 2026. She must send the energy fund form before 15 December 2026.",
 		"Marie agreed to a referral to the budget advice service. She sometimes skips meals.",
 	} {
 		note := &casefile.Note{CaseID: f.Case.ID, Body: body}
