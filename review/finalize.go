@@ -169,17 +169,6 @@ func Finalize(c *assistant.Content, ap Approval, check *VigilanceCheck) (*Final,
 	if len(undecidedItems) > 0 {
 		bad("items", "Accept or reject each high-stakes item first: %s.", strings.Join(undecidedItems, ", "))
 	}
-	// A high-stakes item, as the service reads it, is accepted or rejected
-	// explicitly, as a high-stakes statement is confirmed or removed.
-	var undecidedItems []string
-	for _, it := range c.Items {
-		if HighStakes(it.Category) && !seen[it.ID] {
-			undecidedItems = append(undecidedItems, it.ID)
-		}
-	}
-	if len(undecidedItems) > 0 {
-		bad("items", "Accept or reject each high-stakes item first: %s.", strings.Join(undecidedItems, ", "))
-	}
 	if len(fields) > 0 {
 		return nil, countersign.InvalidFields("The draft could not be approved.", fields...)
 	}
