@@ -129,9 +129,8 @@ func (d *Drafter) generate(ctx context.Context, kind Kind, lang string, notes []
 		merged.Items = append(merged.Items, c.Items...)
 	}
 	if kind == KindSummary && len(merged.Statements) == 0 {
-		return nil, &OutputError{Reason: "the summary has no statements"}
+		return nil, &OutputError{Reason: reasonNoStatements}
 	}
-	limitEntries(merged)
 	return merged, nil
 }
 
@@ -183,15 +182,16 @@ func parseChunk(kind Kind, text string, directory []Service) (*Content, error) {
 }
 
 // limitEntries keeps at most MaxEntries statements and items: the
-// high-stakes ones (a category, or a risk item) first, then the others in
-// order, and the kept ones in the order of the notes. It says in
-// c.Omitted how many it left out.
-func limitEntries(c *Content) {
+// high-stakes ones (a category, after the service's own reading, or a risk
+// item) first, then the others in order, and the kept ones in the order of
+// the notes. It says in c.Omitted how many it left out, and reports
+// whether it left out any.
+func limitEntries(c *Content) bool {
 	keepS := keepIndexes(len(c.Statements), func(i int) bool { return c.Statements[i].Category != "" })
-	keepI := keepIndexes(len(c.Items), func(i int) bool { return c.Items[i].Type == ItemRisk })
+	keepI := keepIndexes(len(c.Items), func(i int) bool { return c.Items[i].Category != "" || c.Items[i].Type == ItemRisk })
 	droppedS, droppedI := len(c.Statements)-len(keepS), len(c.Items)-len(keepI)
 	if droppedS == 0 && droppedI == 0 {
-		return
+		return false
 	}
 	sts := make([]Statement, 0, len(keepS))
 	for _, i := range keepS {
@@ -203,6 +203,23 @@ func limitEntries(c *Content) {
 	}
 	c.Statements, c.Items = sts, items
 	c.Omitted = &Omitted{Statements: droppedS, Items: droppedI, Note: omittedNote(droppedS, droppedI)}
+	return true
+}
+
+// countUngrounded counts the statements and items of c flagged ungrounded.
+func countUngrounded(c *Content) int {
+	n := 0
+	for _, s := range c.Statements {
+		if s.Ungrounded {
+			n++
+		}
+	}
+	for _, it := range c.Items {
+		if it.Ungrounded {
+			n++
+		}
+	}
+	return n
 }
 
 func keepIndexes(n int, first func(int) bool) []int {

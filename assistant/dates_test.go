@@ -227,6 +227,41 @@ func TestDrafterDraftsLongNotes(t *testing.T) {
 	})
 }
 
+// TestLimitKeepsWhatTheServiceReadsAsHighStakes: the limit is applied after
+// the service's own reading, so a statement the model did not label is not
+// left out for being late in the notes.
+func TestLimitKeepsWhatTheServiceReadsAsHighStakes(t *testing.T) {
+	t.Parallel()
+	note := "The client must call the housing office about the rent arrears. The teacher saw bruises on his arm and he is afraid to go home."
+	var sts []string
+	for i := range 120 {
+		text, quote := fmt.Sprintf("The rent arrears were discussed (%d).", i), "The client must call the housing office about the rent arrears"
+		if i == 110 {
+			text, quote = "The teacher saw bruises on his arm and he is afraid to go home.", "The teacher saw bruises on his arm and he is afraid to go home"
+		}
+		sts = append(sts, fmt.Sprintf(`{"id":"s%d","text":"%s","category":"","citations":[{"note_id":"n1","quote":"%s"}]}`, i, text, quote))
+	}
+	var prompts []*Prompt
+	d := &Drafter{Model: &funcModel{onPrem: true, GenerateFunc: answers(&prompts, `{"language":"en","statements":[`+strings.Join(sts, ",")+`]}`)}, Now: func() time.Time { return testNow }}
+	res, err := d.Draft(context.Background(), Request{Kind: KindSummary, Notes: []Note{{ID: "n1", Body: note}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Content
+	if len(c.Statements) != MaxEntries || c.Omitted == nil || c.Omitted.Statements != 20 {
+		t.Fatalf("%d statements, omitted %+v", len(c.Statements), c.Omitted)
+	}
+	kept := false
+	for _, s := range c.Statements {
+		if strings.Contains(s.Text, "bruises") {
+			kept = s.Category != ""
+		}
+	}
+	if !kept {
+		t.Fatal("the unlabelled statement about bruises was left out or not flagged")
+	}
+}
+
 func TestSplitText(t *testing.T) {
 	t.Parallel()
 	body := longNote() + strings.Repeat("x", 300) + " end."

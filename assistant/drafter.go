@@ -134,6 +134,11 @@ func (d *Drafter) Draft(ctx context.Context, req Request) (*Result, error) {
 	// provider alike (highstakes.go).
 	classify(content)
 	res.DetectorVersion = DetectorVersion()
+	// At most MaxEntries of each, the high-stakes ones kept first, with a
+	// plain note of what was left out (chunk.go).
+	if limitEntries(content) {
+		res.Ungrounded = countUngrounded(content)
+	}
 	res.Content = *content
 	return res, nil
 }
