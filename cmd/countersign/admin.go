@@ -23,7 +23,9 @@ func openDB(ctx context.Context, fs *flag.FlagSet, args []string, getenv func(st
 }
 
 func runMigrate(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
-	db, err := openDB(ctx, flag.NewFlagSet("migrate", flag.ContinueOnError), args, getenv)
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	db, err := openDB(ctx, fs, args, getenv)
 	if err != nil {
 		return err
 	}
@@ -38,6 +40,7 @@ func runUser(ctx context.Context, args []string, stdout io.Writer, getenv func(s
 		return countersign.Errorf(countersign.EINVALID, "Use: countersign user add --name N --email E --role worker|supervisor|ethics|admin [--team T]")
 	}
 	fs := flag.NewFlagSet("user add", flag.ContinueOnError)
+	fs.SetOutput(stdout)
 	name := fs.String("name", "", "the person's name")
 	email := fs.String("email", "", "the person's work email")
 	role := fs.String("role", "", "worker, supervisor, ethics or admin")
@@ -72,34 +75,42 @@ func runToken(ctx context.Context, args []string, stdout io.Writer, getenv func(
 	if len(args) == 0 || (args[0] != "create" && args[0] != "revoke") {
 		return countersign.Errorf(countersign.EINVALID, "Use: countersign token create --email E [--label L] [--days N], or token revoke --id TOKEN_ID")
 	}
-	fs := flag.NewFlagSet("token", flag.ContinueOnError)
-	email := fs.String("email", "", "the user's email")
-	label := fs.String("label", "cli", "what the token is for")
-	days := fs.Int("days", 90, "days until the token expires (0: never)")
-	id := fs.String("id", "", "token id, for revoke")
+	fs := flag.NewFlagSet("token "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	var (
+		email, label, id string
+		days             int
+	)
+	if args[0] == "create" {
+		fs.StringVar(&email, "email", "", "the user's email")
+		fs.StringVar(&label, "label", "cli", "what the token is for")
+		fs.IntVar(&days, "days", 90, "days until the token expires (0: never)")
+	} else {
+		fs.StringVar(&id, "id", "", "the token's id")
+	}
 	db, err := openDB(ctx, fs, args[1:], getenv)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	if args[0] == "revoke" {
-		if err := db.RevokeToken(ctx, *id); err != nil {
+		if err := db.RevokeToken(ctx, id); err != nil {
 			return err
 		}
 		_, err = db.Sequence(ctx)
-		fmt.Fprintf(stdout, "Token %s revoked.\n", *id)
+		fmt.Fprintf(stdout, "Token %s revoked.\n", id)
 		return err
 	}
-	u, err := db.FindUserByEmail(ctx, *email)
+	u, err := db.FindUserByEmail(ctx, email)
 	if err != nil {
 		return err
 	}
 	var exp *time.Time
-	if *days > 0 {
-		t := time.Now().Add(time.Duration(*days) * 24 * time.Hour)
+	if days > 0 {
+		t := time.Now().Add(time.Duration(days) * 24 * time.Hour)
 		exp = &t
 	}
-	t, secret, err := db.CreateToken(ctx, u.ID, *label, exp)
+	t, secret, err := db.CreateToken(ctx, u.ID, label, exp)
 	if err != nil {
 		return err
 	}

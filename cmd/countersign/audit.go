@@ -3,11 +3,13 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"golang.org/x/mod/sumdb/note"
@@ -22,23 +24,33 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		fmt.Fprintln(stderr, "Use: countersign audit verify|checkpoint|export|key")
 		return 2
 	}
+	if !slices.Contains([]string{"verify", "checkpoint", "export", "key"}, args[0]) {
+		fmt.Fprintf(stderr, "countersign audit: unknown command %q; use verify, checkpoint, export or key.\n", args[0])
+		return 2
+	}
 	fs := flag.NewFlagSet("audit "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	file := fs.String("file", "", "verify: an export file (- for stdin) instead of the live database")
-	// --key may be repeated (a key rotation: old and new key) and each
-	// value may list several keys separated by commas.
-	var keyList []string
-	fs.Func("key", "verify: the log's public verifier key; repeat it (or separate keys by commas) during a key rotation", func(v string) error {
-		for k := range strings.SplitSeq(v, ",") {
-			if k = strings.TrimSpace(k); k != "" {
-				keyList = append(keyList, k)
+	fs.SetOutput(stdout) // --help; mistakes are worded below, on stderr
+	var (
+		file, since, save string
+		quiet             bool
+		// --key may be repeated (a key rotation: old and new key) and each
+		// value may list several keys separated by commas.
+		keyList []string
+	)
+	if args[0] == "verify" { // the other commands take only the settings
+		fs.StringVar(&file, "file", "", "an export file (- for stdin) instead of the live database")
+		fs.Func("key", "the log's public verifier key; repeat it (or separate keys by commas) during a key rotation", func(v string) error {
+			for k := range strings.SplitSeq(v, ",") {
+				if k = strings.TrimSpace(k); k != "" {
+					keyList = append(keyList, k)
+				}
 			}
-		}
-		return nil
-	})
-	since := fs.String("since", "", "verify: the checkpoint you saved last time, to prove the log only grew")
-	save := fs.String("save", "", "verify: write the verified checkpoint to this file for next time")
-	quiet := fs.Bool("quiet", false, "verify: no progress output")
+			return nil
+		})
+		fs.StringVar(&since, "since", "", "the checkpoint you saved last time, to prove the log only grew")
+		fs.StringVar(&save, "save", "", "write the verified checkpoint to this file for next time")
+		fs.BoolVar(&quiet, "quiet", false, "no progress output")
+	}
 	cfg, err := loadConfig(fs, args[1:], getenv, "config", "db", "audit-key", "audit-origin", "event-key")
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -65,7 +77,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 				keyList = strings.Split(v, ",")
 			}
 		}
-		return verify(ctx, cfg, *file, keyList, *since, *save, *quiet, stdout, stderr)
+		return verify(ctx, cfg, file, keyList, since, save, quiet, stdout, stderr)
 	case "checkpoint", "export":
 		db, err := cfg.openDB(ctx)
 		if err != nil {
@@ -164,7 +176,9 @@ func verify(ctx context.Context, cfg Config, file string, vkeys []string, sinceP
 		}
 		return 1
 	}
-	fmt.Fprintf(stdout, "OK: %d entries verified; checkpoint at size %d verified; root %x\n", rep.Events, rep.CheckpointSize, rep.Root)
+	// The root as the signed checkpoint writes it (base64), so the two can
+	// be compared by eye.
+	fmt.Fprintf(stdout, "OK: %d entries verified; checkpoint at size %d verified; root %s\n", rep.Events, rep.CheckpointSize, base64.StdEncoding.EncodeToString(rep.Root))
 	if savePath != "" && rep.Checkpoint != nil {
 		if err := os.WriteFile(savePath, rep.Checkpoint.Note, 0o644); err != nil {
 			return fail(err)

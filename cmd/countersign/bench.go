@@ -78,7 +78,7 @@ type stepStats struct {
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	cfg := benchConfig{DSN: ""}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(stdout)
 	fs.StringVar(&cfg.URL, "url", "", "drive a running service at this base URL instead of starting one; several replicas' URLs separated by commas share the clients in turn")
 	fs.StringVar(&cfg.Token, "token", getenv("COUNTERSIGN_BENCH_TOKEN"), "with --url: a worker's API token")
 	fs.StringVar(&cfg.EthicsToken, "ethics-token", getenv("COUNTERSIGN_BENCH_ETHICS_TOKEN"), "with --url: an ethics-board token")
@@ -93,8 +93,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole run (client and in-process server) to this file")
 	fs.IntVar(&cfg.Iterations, "iterations", 0, "stop once this many iterations have completed (the run still ends at --duration if that comes first)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "start at most this many iterations per second across all clients (0: as many as the clients can), to measure latency below saturation")
-	if err := fs.Parse(args); err != nil {
-		return err
+	if err := parseFlags(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &ConfigError{Message: fmt.Sprintf("%s; see countersign bench --help.", err)}
 	}
 	if cfg.Clients < 1 || cfg.Duration <= 0 || cfg.Rate < 0 || cfg.Iterations < 0 {
 		return countersign.Errorf(countersign.EINVALID, "--clients must be at least 1, --duration positive, and --rate and --iterations 0 or more.")

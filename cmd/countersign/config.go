@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -198,7 +199,7 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string, fla
 			s := settingByFlag(name)
 			fs.Var(&flagValue{name: name, isBool: s.isBool, to: fromFlags}, name, s.Usage)
 		}
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlags(fs, args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				return Config{}, err
 			}
@@ -236,6 +237,22 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string, fla
 		return Config{}, &ConfigError{Message: "COUNTERSIGN_MODEL (--model) must name the model when OPENAI_BASE_URL or OPENAI_API_KEY is set."}
 	}
 	return c, nil
+}
+
+// parseFlags parses args into fs. --help (or -h) prints the command's
+// usage and flags to fs.Output() and returns flag.ErrHelp; any other
+// mistake is returned, with nothing printed, for the caller to word.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(out, "Usage: countersign %s [flags]\n\nFlags:\n", fs.Name())
+		fs.PrintDefaults()
+	}
+	return err
 }
 
 // readConfigFile reads the YAML config file at path ("" for none) into raw

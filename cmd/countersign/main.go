@@ -94,8 +94,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	case "bench":
 		err = runBench(ctx, args[1:], stdout, stderr, getenv)
 	case "version":
-		fmt.Fprintf(stdout, "countersign %s (%s)\n%s\n", version, runtime.Version(), description)
-		return 0
+		fs := flag.NewFlagSet("version", flag.ContinueOnError)
+		fs.SetOutput(stdout)
+		if err = parseFlags(fs, args[1:]); err == nil && fs.NArg() > 0 {
+			err = &ConfigError{Message: fmt.Sprintf("version takes no argument %q.", fs.Arg(0))}
+		} else if err != nil && !errors.Is(err, flag.ErrHelp) {
+			err = &ConfigError{Message: fmt.Sprintf("%s; see countersign version --help.", err)}
+		}
+		if err == nil {
+			fmt.Fprintf(stdout, "countersign %s (%s)\n%s\n", version, runtime.Version(), description)
+		}
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -3,10 +3,13 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"time"
 )
 
-// progress draws a one-line progress bar on a terminal for long verifications.
+// progress draws a one-line progress bar on a terminal for long
+// verifications. Written to a file or a pipe (a log, a cron job's mail) it
+// draws nothing: carriage returns are noise there.
 type progress struct {
 	w     io.Writer
 	quiet bool
@@ -15,7 +18,20 @@ type progress struct {
 	shown bool
 }
 
-func newProgress(w io.Writer, quiet bool) *progress { return &progress{w: w, quiet: quiet} }
+func newProgress(w io.Writer, quiet bool) *progress {
+	return &progress{w: w, quiet: quiet || !isTerminal(w)}
+}
+
+// isTerminal reports whether w is a terminal (a character device; /dev/null
+// is one too, where drawing costs nothing).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
 
 func (p *progress) update(done uint64) {
 	if p.quiet || time.Since(p.last) < 200*time.Millisecond {
