@@ -159,6 +159,9 @@ type Aggregator struct {
 	stats  *Stats
 	groups map[groupKey]*Group
 	open   map[string]*draftFacts
+	// failed keeps the facts of failed drafts, which a person may queue
+	// again (draft.requeued): their next outcome counts in the same group.
+	failed map[string]*draftFacts
 	names  map[string]string // user id -> shown id
 }
 
@@ -166,7 +169,7 @@ type Aggregator struct {
 // opts.By are ignored.
 func NewAggregator(opts StatsOptions) *Aggregator {
 	a := &Aggregator{opts: opts, by: map[string]bool{}, groups: map[groupKey]*Group{},
-		open: map[string]*draftFacts{}, names: map[string]string{}}
+		open: map[string]*draftFacts{}, failed: map[string]*draftFacts{}, names: map[string]string{}}
 	by := opts.By
 	if len(by) == 0 {
 		by = Dimensions
@@ -228,7 +231,15 @@ func (a *Aggregator) Add(e *Event) {
 		d := a.facts(id)
 		a.flushRequested(d)
 		a.count(d.kind, d.model, d.promptVersion, d.requester, func(c *Counts) { c.Failed++ })
+		a.failed[id] = d
 		delete(a.open, id)
+	case ActionDraftRequeued:
+		if d, ok := a.failed[id]; ok {
+			a.open[id] = d
+			delete(a.failed, id)
+		} else {
+			a.open[id] = &draftFacts{kind: p["kind"]}
+		}
 	case ActionDraftSuperseded:
 		d := a.facts(id)
 		a.flushRequested(d)
