@@ -27,9 +27,10 @@ func CanRetry(actor countersign.Actor, d *Draft) bool {
 }
 
 // DecideRetry decides a person's request to generate a failed draft again:
-// the draft goes back to the queue, over the same notes, and keeps its
-// count of attempts. Returns EFORBIDDEN when it is not actor's draft to
-// retry (see CanRetry), ECONFLICT when it has not failed.
+// the draft goes back to the queue, over the same notes, and its attempts
+// are counted afresh, so the drafting workers give it their usual retries
+// (the audit event keeps the count so far). Returns EFORBIDDEN when it is
+// not actor's draft to retry (see CanRetry), ECONFLICT when it has not failed.
 func DecideRetry(a countersign.Actor, d *Draft) (*RetryResult, error) {
 	if !CanRetry(a, d) {
 		return nil, countersign.Errorf(countersign.EFORBIDDEN, "Only the person who asked for this draft, its reviewer or a supervisor of its team can try it again.")

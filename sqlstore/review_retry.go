@@ -42,7 +42,7 @@ func (db *ReviewStore) RetryDraft(ctx context.Context, id string) (*review.Draft
 			return err
 		}
 		r, err := tx.ExecContext(ctx, tx.Rebind(`
-			UPDATE drafts SET status = ?, run_after = ?, failure_reason = '', lease_owner = '', lease_until = NULL, updated_at = ?
+			UPDATE drafts SET status = ?, run_after = ?, failure_reason = '', attempts = 0, lease_owner = '', lease_until = NULL, updated_at = ?
 			WHERE id = ? AND status = `+stFailed), string(res.Status), tx.now, tx.now, d.ID)
 		if err != nil {
 			return fmt.Errorf("retry draft: %w", err)
@@ -50,7 +50,7 @@ func (db *ReviewStore) RetryDraft(ctx context.Context, id string) (*review.Draft
 		if n, _ := r.RowsAffected(); n != 1 {
 			return countersign.Errorf(countersign.ECONFLICT, "This draft cannot be tried again: it is no longer failed.")
 		}
-		d.Status, d.FailureReason, d.UpdatedAt = res.Status, "", tx.now
+		d.Status, d.FailureReason, d.Attempts, d.UpdatedAt = res.Status, "", 0, tx.now
 		return tx.apply(ctx, res.Events)
 	})
 	if err != nil {

@@ -62,10 +62,10 @@ func exerciseRetry(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
 
 		got, err := db.RetryDraft(As(ctx, f.Worker), d.ID)
 		ok(t, err)
-		if got.Status != review.StatusQueued || got.FailureReason != "" {
-			t.Fatalf("retried draft is %s (%q)", got.Status, got.FailureReason)
+		if got.Status != review.StatusQueued || got.FailureReason != "" || got.Attempts != 0 {
+			t.Fatalf("retried draft is %s (%q) after %d attempts", got.Status, got.FailureReason, got.Attempts)
 		}
-		if n := actionCount(t, db, audit.ActionDraftRequeued, "kind", "summary"); n != 1 {
+		if n := actionCount(t, db, audit.ActionDraftRequeued, "kind", "summary", "attempts", "1"); n != 1 {
 			t.Fatalf("%d draft.requeued events, want 1", n)
 		}
 		// Not failed any more: a second retry is a conflict, and writes nothing.
