@@ -211,7 +211,9 @@ type Result struct {
 	// mode…), rendered deterministically so they can be hashed and compared.
 	Params map[string]string
 	// RequestHash and ResponseHash are hex SHA-256 digests of the bytes sent
-	// to and received from the model for the final attempt.
+	// to and received from the model for the final attempt; for a draft made
+	// in parts (Params["chunks"]), of each part's final attempt one after
+	// the other.
 	RequestHash      string
 	ResponseHash     string
 	PromptTokens     int
