@@ -21,6 +21,17 @@ func CheckAdminister(a countersign.Actor) error {
 	return countersign.Errorf(countersign.EFORBIDDEN, "Only an administrator can manage teams, users and tokens.")
 }
 
+// CheckListUserIDs returns nil when a may list every user's id (and
+// nothing else of them): the ethics board and administrators, who see
+// staff by pseudonyms and filter by them, and the service's own actors.
+func CheckListUserIDs(a countersign.Actor) error {
+	switch a.Role {
+	case countersign.RoleEthics, countersign.RoleAdmin, countersign.RoleSystem:
+		return nil
+	}
+	return countersign.Errorf(countersign.EFORBIDDEN, "Only the ethics board and administrators can list users.")
+}
+
 // DecideTeam decides creating t.
 func DecideTeam(a countersign.Actor, t *Team, now time.Time) (*audit.Record, error) {
 	if err := CheckAdminister(a); err != nil {

@@ -82,6 +82,11 @@ type Store interface {
 	// supervisor of that team, an admin or the service may list them;
 	// anyone else gets EFORBIDDEN. A team without workers gives an empty list.
 	FindTeamWorkers(ctx context.Context, teamID string) ([]*User, error)
+	// FindUserIDs returns the id of every user, disabled or not: what the
+	// board's pages need to turn a pseudonym back into the id it stands
+	// for. Returns EFORBIDDEN unless the actor may read the audit log
+	// (CheckListUserIDs).
+	FindUserIDs(ctx context.Context) ([]string, error)
 	// DisableUser disables a user: their tokens and web sessions stop
 	// working at once on this replica (within the token cache's time on
 	// others), and their live sessions end. Returns ENOTFOUND if there is no

@@ -169,6 +169,22 @@ func (db *IdentityStore) FindTeamWorkers(ctx context.Context, teamID string) ([]
 	return users, nil
 }
 
+// FindUserIDs returns the id of every user, ordered.
+func (db *IdentityStore) FindUserIDs(ctx context.Context) ([]string, error) {
+	a, err := countersign.ActorFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := identity.CheckListUserIDs(a); err != nil {
+		return nil, err
+	}
+	ids := []string{}
+	if err := db.r.SelectContext(ctx, &ids, `SELECT id FROM users ORDER BY id`); err != nil {
+		return nil, fmt.Errorf("find user ids: %w", db.translate(err))
+	}
+	return ids, nil
+}
+
 // TokenPrefix starts every token secret, so leaked secrets are easy to
 // recognise and scan for.
 const TokenPrefix = "cst_"

@@ -13,6 +13,7 @@ import (
 
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/audit"
+	"github.com/countersign/countersign/identity"
 	"github.com/countersign/countersign/internal/httpx"
 )
 
@@ -31,7 +32,8 @@ var auditActions = []string{
 	audit.ActionDraftCountersign, audit.ActionDraftReassigned, audit.ActionDraftSuperseded, audit.ActionRecordSigned,
 	audit.ActionRecordCorrected, audit.ActionCaseCreated, audit.ActionPartyAdded, audit.ActionNoteAdded,
 	audit.ActionConsentRecorded, audit.ActionConsentWithdrawn, audit.ActionUserCreated, audit.ActionTeamCreated,
-	audit.ActionTokenCreated, audit.ActionTokenRevoked, "session.started", "session.ended", audit.ActionCheckpointSigned,
+	audit.ActionTokenCreated, audit.ActionTokenRevoked, identity.ActionUserDisabled, identity.ActionSessionStarted,
+	identity.ActionSessionEnded, identity.ActionSessionsPurged, audit.ActionCheckpointSigned,
 }
 
 type auditFilterForm struct {
@@ -48,6 +50,9 @@ type auditView struct {
 	Checkpoint *checkpointView
 	Verify     *verifyView
 	CanVerify  bool
+	// ActorHint is the actor filter's example: a pseudonym where staff
+	// are shown by pseudonyms, otherwise a user id.
+	ActorHint string
 }
 
 type eventRow struct {
@@ -121,7 +126,27 @@ func (s *Server) renderAudit(w http.ResponseWriter, r *http.Request, p *page, ve
 		}
 		return &s
 	}
-	f.CaseID, f.ActorID, f.Action = opt(v.Filter.Case), opt(v.Filter.Actor), opt(v.Filter.Action)
+	staff, err := s.staff()
+	if err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
+	v.ActorHint = "usr_…"
+	if staff.pseudonymous() {
+		v.ActorHint = "w_…"
+	}
+	f.CaseID, f.Action = opt(v.Filter.Case), opt(v.Filter.Action)
+	if v.Filter.Actor != "" {
+		id, ok, err := s.actorFilter(ctx, staff, v.Filter.Actor)
+		if err != nil {
+			s.errorPage(w, r, err)
+			return
+		}
+		if !ok {
+			p.Fields["actor"] = p.T("audit.pseudonymonly")
+		}
+		f.ActorID = &id
+	}
 	day := func(field, value string, next bool) *time.Time {
 		if value == "" {
 			return nil
@@ -179,6 +204,7 @@ func (s *Server) renderAudit(w http.ResponseWriter, r *http.Request, p *page, ve
 		return
 	}
 	for _, e := range events {
+		e = staff.event(e)
 		row := eventRow{Event: e}
 		for k, val := range e.Payload {
 			row.Payload = append(row.Payload, k+"="+val)
@@ -200,7 +226,7 @@ func (s *Server) renderAudit(w http.ResponseWriter, r *http.Request, p *page, ve
 	if from > 0 {
 		v.PrevURL = page(from - min(from, auditPageSize))
 	}
-	if v.Stats, err = s.statsView(ctx, p, f.Since, f.Until); err != nil {
+	if v.Stats, err = s.statsView(ctx, p, staff, f.Since, f.Until); err != nil {
 		s.errorPage(w, r, err)
 		return
 	}
@@ -270,23 +296,15 @@ func newChart(id, title string, labels []string, values []float64, display func(
 
 // statsFor computes the statistics of the period: by the store when it
 // can stream them itself, otherwise by paging through the log. Workers are
-// shown by pseudonyms when the log's notary can derive the key, as the
-// statistics API does.
-func (s *Server) statsFor(ctx context.Context, since, until *time.Time) (*audit.Stats, error) {
-	opts := audit.StatsOptions{Since: since, Until: until}
-	if k, ok := s.Checkpoints.(interface{ PseudonymKey() ([]byte, error) }); ok {
-		key, err := k.PseudonymKey()
-		if err != nil {
-			return nil, err
-		}
-		opts.Worker = audit.Pseudonymizer(key)
-	}
-	return httpx.AuditStats(ctx, s.Audit, opts)
+// shown as staff are on the whole page (staffView), as the statistics API
+// shows them.
+func (s *Server) statsFor(ctx context.Context, staff *staffView, since, until *time.Time) (*audit.Stats, error) {
+	return httpx.AuditStats(ctx, s.Audit, audit.StatsOptions{Since: since, Until: until, Worker: staff.show})
 }
 
 // statsView draws the statistics of the period as charts.
-func (s *Server) statsView(ctx context.Context, p *page, since, until *time.Time) (*statsView, error) {
-	st, err := s.statsFor(ctx, since, until)
+func (s *Server) statsView(ctx context.Context, p *page, staff *staffView, since, until *time.Time) (*statsView, error) {
+	st, err := s.statsFor(ctx, staff, since, until)
 	if err != nil {
 		return nil, err
 	}

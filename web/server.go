@@ -58,6 +58,10 @@ type Server struct {
 	// Logger is the logger of Handler; on the service's mux, the API's
 	// middleware sets the request's logger (httpx.Logger).
 	Logger *slog.Logger
+	// StatsRealIDs shows staff by user id on the ethics board's pages, in
+	// the trail and the statistics alike, instead of the pseudonyms they
+	// get otherwise (COUNTERSIGN_STATS_REAL_IDS=true, as the API's).
+	StatsRealIDs bool
 	// Limits bound the pages of each signed-in user, the requests of each
 	// client address without a session, and its failed sign-ins; the API
 	// shares them. Nil means no limit.

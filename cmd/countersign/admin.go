@@ -36,8 +36,11 @@ func runMigrate(ctx context.Context, args []string, stdout io.Writer, getenv fun
 
 func runUser(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
 	ctx = countersign.NewContextWithActor(ctx, countersign.SystemCLI)
+	if len(args) > 0 && args[0] == "disable" {
+		return runUserDisable(ctx, args[1:], stdout, getenv)
+	}
 	if len(args) == 0 || args[0] != "add" {
-		return countersign.Errorf(countersign.EINVALID, "Use: countersign user add --name N --email E --role worker|supervisor|ethics|admin [--team T]")
+		return countersign.Errorf(countersign.EINVALID, "Use: countersign user add --name N --email E --role worker|supervisor|ethics|admin [--team T], or user disable --email E")
 	}
 	fs := flag.NewFlagSet("user add", flag.ContinueOnError)
 	fs.SetOutput(stdout)
@@ -84,7 +87,7 @@ func runToken(ctx context.Context, args []string, stdout io.Writer, getenv func(
 	if args[0] == "create" {
 		fs.StringVar(&email, "email", "", "the user's email")
 		fs.StringVar(&label, "label", "cli", "what the token is for")
-		fs.IntVar(&days, "days", 90, "days until the token expires (0: never)")
+		fs.IntVar(&days, "days", 90, "days until the token expires (at least 1)")
 	} else {
 		fs.StringVar(&id, "id", "", "the token's id")
 	}
@@ -98,19 +101,18 @@ func runToken(ctx context.Context, args []string, stdout io.Writer, getenv func(
 			return err
 		}
 		_, err = db.Sequence(ctx)
-		fmt.Fprintf(stdout, "Token %s revoked.\n", id)
+		fmt.Fprintf(stdout, "Token %s revoked; the web sessions signed in with it have ended.\n", id)
 		return err
+	}
+	if days <= 0 {
+		return countersign.Errorf(countersign.EINVALID, "--days must be a whole number of days of at least 1 (given: %d): every token expires, and one that never expires or has already expired is refused.", days)
 	}
 	u, err := db.FindUserByEmail(ctx, email)
 	if err != nil {
 		return err
 	}
-	var exp *time.Time
-	if days > 0 {
-		t := time.Now().Add(time.Duration(days) * 24 * time.Hour)
-		exp = &t
-	}
-	t, secret, err := db.CreateToken(ctx, u.ID, label, exp)
+	exp := time.Now().Add(time.Duration(days) * 24 * time.Hour)
+	t, secret, err := db.CreateToken(ctx, u.ID, label, &exp)
 	if err != nil {
 		return err
 	}
@@ -119,4 +121,31 @@ func runToken(ctx context.Context, args []string, stdout io.Writer, getenv func(
 	}
 	fmt.Fprintf(stdout, "Token %s for %s (%s). It is shown only once:\n%s\n", t.ID, u.Name, u.Role, secret)
 	return nil
+}
+
+// runUserDisable disables the user with --email: their tokens and web
+// sessions stop working (at once on a replica's next check, within the
+// token cache's time for a token another replica has just accepted).
+func runUserDisable(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet("user disable", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	email := fs.String("email", "", "the person's work email")
+	db, err := openDB(ctx, fs, args, getenv)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if *email == "" {
+		return countersign.Errorf(countersign.EINVALID, "Name the user to disable: countersign user disable --email E.")
+	}
+	u, err := db.FindUserByEmail(ctx, *email)
+	if err != nil {
+		return err
+	}
+	if err := db.DisableUser(ctx, u.ID); err != nil {
+		return err
+	}
+	_, err = db.Sequence(ctx)
+	fmt.Fprintf(stdout, "Disabled %s (%s), id %s: their tokens and web sessions no longer work.\n", u.Name, u.Email, u.ID)
+	return err
 }

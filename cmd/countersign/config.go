@@ -148,7 +148,7 @@ var settings = []*setting{
 		set:   text(func(c *Config) *string { return &c.PolicyPath })},
 	{Flag: "require-consent", Env: "COUNTERSIGN_REQUIRE_CONSENT", Default: "true", Usage: "a draft needs the client's recorded consent to AI-assisted drafting (a recorded refusal is honoured either way)",
 		set: boolean(func(c *Config) *bool { return &c.RequireConsent }), isBool: true},
-	{Flag: "stats-real-ids", Env: "COUNTERSIGN_STATS_REAL_IDS", Default: "false", Usage: "show workers by user id in the board's statistics instead of pseudonyms",
+	{Flag: "stats-real-ids", Env: "COUNTERSIGN_STATS_REAL_IDS", Default: "false", Usage: "show staff by user id on the board's pages and in the statistics (API and web interface) instead of pseudonyms",
 		set: boolean(func(c *Config) *bool { return &c.StatsRealIDs }), isBool: true},
 	{Flag: "secure-cookies", Env: "COUNTERSIGN_SECURE_COOKIES", Default: "false", Usage: "mark the web interface's cookies Secure even over plain HTTP, for a TLS-terminating proxy in front",
 		set: boolean(func(c *Config) *bool { return &c.SecureCookies }), isBool: true},
