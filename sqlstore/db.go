@@ -123,6 +123,7 @@ type conn struct {
 // anything else is a SQLite file path (or a sqlite: / file: URI).
 func Open(ctx context.Context, dsn string) (*DB, error) {
 	db := &conn{dsn: dsn, Now: time.Now, RequireConsent: true, sequenced: make(chan struct{}, 1)}
+	var private []string // files of a new SQLite database, for the service's user only
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		db.dialect = postgres{}
 		x, err := sqlx.Open("postgres", withBinaryParameters(dsn))
@@ -143,6 +144,13 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 			if err := os.MkdirAll(dir, 0o700); err != nil {
 				return nil, fmt.Errorf("create database directory: %w", err)
 			}
+		}
+		created, err := createPrivate(path)
+		if err != nil {
+			return nil, err
+		}
+		if created {
+			private = []string{path + "-wal", path + "-shm"}
 		}
 		// foreign_keys: SQLite does not enforce REFERENCES without it.
 		// WAL: readers do not block the writer, nor the writer readers.
@@ -183,8 +191,36 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	// SQLite made the WAL and shared-memory files with the database's
+	// mode; chmod says so whatever the platform's SQLite does.
+	for _, p := range private {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			db.Close()
+			return nil, fmt.Errorf("restrict %s: %w", p, err)
+		}
+	}
 	return &DB{conn: db, IdentityStore: &IdentityStore{db}, CaseStore: &CaseStore{db}, ReviewStore: &ReviewStore{db},
 		AuditStore: &AuditStore{db}}, nil
+}
+
+// createPrivate creates the SQLite file at path, empty and readable by
+// the service's user only, unless it exists. SQLite gives the -wal and
+// -shm files it creates beside it the same mode, whatever the umask.
+func createPrivate(path string) (bool, error) {
+	if path == "" || strings.HasPrefix(path, ":memory:") {
+		return false, nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("create database file: %w", err)
+	}
+	// The mode given to open is filtered by the umask, which can only take
+	// permissions away; chmod makes it exactly 0600 all the same.
+	err = f.Chmod(0o600)
+	return err == nil, errors.Join(err, f.Close())
 }
 
 // Close closes the database handles.

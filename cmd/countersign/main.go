@@ -226,6 +226,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	warnKeyBesideDatabase(m.Logger, &m.Config)
 	verifierKeys, err := audit.ParseVerifierKeys(vkey)
 	if err != nil {
 		return err
