@@ -142,7 +142,7 @@ func TestDrafterReadsTheQuotesOfASoftenedStatement(t *testing.T) {
 	t.Parallel()
 	b := setup(t, openai.Config{})
 	b.server.Enqueue(fakeopenai.Content(`{"language":"en","statements":[` +
-		`{"id":"s1","text":"Lucas has some worries at home.","category":"","citations":[{"note_id":"note_en1","quote":"Lucas told the teacher he is afraid to go home."}]}]}`))
+		`{"id":"s1","text":"Lucas talked about his evenings at home.","category":"","citations":[{"note_id":"note_en1","quote":"Lucas told the teacher he is afraid to go home."}]}]}`))
 	res, err := b.drafter.Draft(context.Background(), assistant.Request{Kind: assistant.KindSummary, Language: "en", Notes: stakesNotes})
 	if err != nil {
 		t.Fatal(err)

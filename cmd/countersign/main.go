@@ -52,6 +52,7 @@ Commands:
   audit export                                     write the audit log as NDJSON to stdout
   audit key                                        print the public verifier key
   bench [flags]                                    drive the API and report throughput and latency
+  eval gate [--set FILE] [-v]                      measure the high-stakes detector on a labelled set
   version                                          print the version of this binary and of its API
 
 serve takes every setting of countersign serve --help as a flag, from the environment,
@@ -93,6 +94,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return runAudit(ctx, args[1:], stdout, stderr, getenv)
 	case "bench":
 		err = runBench(ctx, args[1:], stdout, stderr, getenv)
+	case "eval":
+		err = runEval(args[1:], stdout)
 	case "version":
 		fs := flag.NewFlagSet("version", flag.ContinueOnError)
 		fs.SetOutput(stdout)
