@@ -254,11 +254,15 @@ func exerciseEventMAC(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn fu
 		t.Parallel()
 		b := setup(t)
 		before := size(t, b.db)
-		// As migration 0007 finds them: rows of the previous version, without
-		// a MAC, and the last of their ids recorded.
-		insertByHand(t, b.db, b.f.Supervisor.ID, nil, nil)
-		insertByHand(t, b.db, b.f.Supervisor.ID, nil, nil)
-		_, err := b.db.Raw().Exec(`INSERT INTO audit_legacy_pending (id, up_to) SELECT 1, MAX(id) FROM audit_pending`)
+		// As migration 0007 finds them: the events of two notes written by
+		// the previous version, without a MAC, and the last of their ids
+		// recorded.
+		for _, body := range []string{"Visit.", "Phone call."} {
+			ok(t, b.db.AddNote(As(ctx, b.f.Worker), &casefile.Note{CaseID: b.f.Case.ID, Body: body}))
+		}
+		_, err := b.db.Raw().Exec(`UPDATE audit_pending SET nonce = NULL, mac = NULL`)
+		ok(t, err)
+		_, err = b.db.Raw().Exec(`INSERT INTO audit_legacy_pending (id, up_to) SELECT 1, MAX(id) FROM audit_pending`)
 		ok(t, err)
 		ok(t, b.db.Migrate(context.Background())) // what every start does
 		if got := size(t, b.db); got != before+2 {
