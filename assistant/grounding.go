@@ -148,6 +148,11 @@ func findQuote(f folded, src maskedText, quote string) (original, masked string,
 	return src.originalRange(ma, mb), src.Masked[ma:mb], true
 }
 
+// QuoteAround returns s, a passage of body, widened with the words around
+// it until it can ground a statement (MinQuoteWords), as the offline
+// drafter quotes; see quoteAround.
+func QuoteAround(body, s string) string { return quoteAround(body, s) }
+
 // quoteAround returns s, a passage of body, widened word by word with the
 // text after it (or, at the end of body, before it) until it has
 // MinQuoteWords words or is the whole body: the offline drafter's quotes

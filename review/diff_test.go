@@ -171,23 +171,3 @@ func TestFinalize(t *testing.T) {
 		})
 	}
 }
-
-func TestInsertVigilance(t *testing.T) {
-	t.Parallel()
-	c := content()
-	before := len(c.Statements)
-	check := review.InsertVigilance(c, 0.99, 0.99)
-	if check == nil || len(c.Statements) != before+1 || c.Statements[before].ID != check.StatementID || check.StatementID != "s4" {
-		t.Fatalf("check %+v in %+v", check, c.Statements)
-	}
-	if len(c.Statements[before].Citations) != len(c.Statements[before-1].Citations) || c.Statements[before].Category != "" {
-		t.Fatal("the check does not look like its neighbours")
-	}
-	fr := &assistant.Content{Language: "fr", Statements: []assistant.Statement{{ID: "s1", Text: "x"}}}
-	if ch := review.InsertVigilance(fr, 0, 0); ch == nil || !strings.Contains(ch.Text, "loterie") || fr.Statements[0].ID != ch.StatementID {
-		t.Fatalf("french check %+v", ch)
-	}
-	if review.InsertVigilance(&assistant.Content{}, 0, 0) != nil {
-		t.Fatal("a check was added to a draft without statements")
-	}
-}

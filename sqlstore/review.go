@@ -514,7 +514,7 @@ func (db *ReviewStore) CompleteJob(ctx context.Context, job *review.Job, res *as
 	var check *review.VigilanceCheck
 	if db.policy().VigilanceDue(db.rand()) {
 		stored.Statements = slices.Clone(res.Content.Statements)
-		check = review.InsertVigilance(&stored, db.rand(), db.rand())
+		check = review.InsertVigilance(&stored, job.Request.Notes, db.rand)
 	}
 	content, err := json.Marshal(stored)
 	if err != nil {

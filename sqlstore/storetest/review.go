@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -597,7 +598,7 @@ func exerciseReview(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn, emp
 		db := open(t)
 		db.Policy = review.DefaultPolicy()
 		db.Policy.Vigilance, db.Policy.VigilanceRate = true, 0.5
-		db.Rand = func() float64 { return 0 } // always below the rate; first statement of the pool, first position
+		db.Rand = func() float64 { return 0 } // always below the rate; the first sentence of the notes that can be changed
 		f := MustSeed(t, db)
 		return db, f, MustDraft(t, db, f, assistant.KindSummary)
 	}
@@ -614,8 +615,16 @@ func exerciseReview(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn, emp
 		t.Parallel()
 		db, f, d := vigilant(t)
 		id, text := vigilanceText(t, db, d)
-		if d.Content.Statements[0].ID != id || d.Content.Statements[0].Text != text || d.Vigilance != nil {
-			t.Fatalf("check %s %q not at the first position of %+v", id, text, d.Content.Statements)
+		// The check reads like the statements around it: a random id, a
+		// sentence of the case's notes with one fact changed, citing that
+		// sentence, in the order of the notes.
+		at := slices.IndexFunc(d.Content.Statements, func(s assistant.Statement) bool { return s.ID == id })
+		if at < 0 || d.Content.Statements[at].Text != text || d.Vigilance != nil || !strings.HasPrefix(id, "st_") {
+			t.Fatalf("check %s %q not among %+v", id, text, d.Content.Statements)
+		}
+		if text != "She has two months of rent arrears and the heating was not cut off." || at != 2 ||
+			!strings.Contains(d.Content.Statements[at].Citations[0].Quote, "the heating was cut off") {
+			t.Fatalf("check %q at %d is not the fixture's second sentence with a negation, after it: %+v", text, at, d.Content.Statements)
 		}
 		// The client's view of the content carries no mark of the check.
 		var raw string
