@@ -65,15 +65,27 @@ type citeView struct {
 type statementView struct {
 	assistant.Statement
 	HighStakes bool
-	Cites      []citeView
-	Action     string // form state: "", confirmed or removed
-	Missing    bool   // high-stakes and left undecided when the form came back
+	// NeedsDecision: high-stakes or ungrounded, the reviewer confirms or
+	// removes it (review.NeedsDecision).
+	NeedsDecision bool
+	// Why says in the reader's language why the service could not trace
+	// an ungrounded statement to the notes.
+	Why     string
+	Cites   []citeView
+	Action  string // form state: "", confirmed or removed
+	Comment string // form state: why the reviewer confirms an ungrounded statement
+	Missing bool   // needing a decision and left undecided when the form came back
+	// CommentError is the review's refusal of the statement's comment.
+	CommentError string
 }
 
 type itemView struct {
 	assistant.Item
-	Cites    []citeView
-	Rejected bool
+	Why          string
+	Cites        []citeView
+	Rejected     bool
+	Comment      string
+	CommentError string
 }
 
 // handleDraft serves GET /drafts/{id}. As with the API, fetching a draft
@@ -152,7 +164,29 @@ func (s *Server) draftView(r *http.Request, p *page, d *review.Draft) (*draftVie
 		return nil, err
 	}
 	v.Notes, v.Statements, v.Items = citedNotes(notes, d)
+	for i := range v.Statements {
+		st := &v.Statements[i]
+		st.Why = ungroundedWhy(p, st.UngroundedCode, st.UngroundedTerm, st.UngroundedReason)
+	}
+	for i := range v.Items {
+		it := &v.Items[i]
+		it.Why = ungroundedWhy(p, it.UngroundedCode, it.UngroundedTerm, it.UngroundedReason)
+	}
 	return v, nil
+}
+
+// ungroundedWhy words the grounding check's reason in the reader's
+// language, from its code and the word at fault; a draft stored before
+// codes existed keeps its sentence.
+func ungroundedWhy(p *page, code, term, reason string) string {
+	key := "ungrounded." + code
+	switch {
+	case code == "" || !hasMsg(key):
+		return reason
+	case term != "":
+		return p.T(key, term)
+	}
+	return p.T(key)
 }
 
 // citedNotes lays out the draft's source notes with every quoted passage
@@ -204,7 +238,8 @@ func citedNotes(all []*casefile.Note, d *review.Draft) ([]noteView, []statementV
 	var sts []statementView
 	var its []itemView
 	for _, st := range d.Content.Statements {
-		sts = append(sts, statementView{Statement: st, HighStakes: review.HighStakes(st.Category), Cites: cite(st.Citations)})
+		sts = append(sts, statementView{Statement: st, HighStakes: review.HighStakes(st.Category), NeedsDecision: review.NeedsDecision(st),
+			Cites: cite(st.Citations)})
 	}
 	for _, it := range d.Content.Items {
 		its = append(its, itemView{Item: it, Cites: cite(it.Citations)})
@@ -270,18 +305,25 @@ func (s *Server) handleApprove(w http.ResponseWriter, r *http.Request) {
 	f := r.PostForm
 	text := strings.ReplaceAll(f.Get("content"), "\r\n", "\n")
 	ap := review.Approval{Comment: strings.TrimSpace(f.Get("comment")), ReasonCode: f.Get("reason_code"), IfMatch: f.Get("if_match")}
-	actions := map[string]string{}
+	actions, comments := map[string]string{}, map[string]string{}
+	// at maps each statement's and item's id to its place in the approval,
+	// which the review's field names (statements[i].comment) count by.
+	at := map[string]int{}
 	for _, st := range d.Content.Statements {
+		comments[st.ID] = strings.TrimSpace(f.Get("st." + st.ID + ".comment"))
 		switch a := f.Get("st." + st.ID); a {
 		case review.StatementConfirmed, review.StatementRemoved:
-			ap.Statements = append(ap.Statements, review.StatementDecision{ID: st.ID, Action: a})
+			at[st.ID] = len(ap.Statements)
+			ap.Statements = append(ap.Statements, review.StatementDecision{ID: st.ID, Action: a, Comment: comments[st.ID]})
 			actions[st.ID] = a
 		}
 	}
 	rejected := map[string]bool{}
 	for _, it := range d.Content.Items {
 		accepted := f.Get("item."+it.ID) != "reject"
-		ap.Items = append(ap.Items, review.ItemDecision{ID: it.ID, Accepted: accepted})
+		comments[it.ID] = strings.TrimSpace(f.Get("item." + it.ID + ".comment"))
+		at[it.ID] = len(ap.Items)
+		ap.Items = append(ap.Items, review.ItemDecision{ID: it.ID, Accepted: accepted, Comment: comments[it.ID]})
 		rejected[it.ID] = !accepted
 	}
 	// The form always sends the text; only a changed one is an edit. Line
@@ -325,13 +367,19 @@ func (s *Server) handleApprove(w http.ResponseWriter, r *http.Request) {
 	if ap.IfMatch != "" {
 		v.ETag = ap.IfMatch // the text in the form is still that version's
 	}
+	fields := p.Fields
 	for i := range v.Statements {
 		st := &v.Statements[i]
-		st.Action = actions[st.ID]
-		st.Missing = st.HighStakes && st.Action == ""
+		st.Action, st.Comment = actions[st.ID], comments[st.ID]
+		st.Missing = st.NeedsDecision && st.Action == ""
+		if j, ok := at[st.ID]; ok {
+			st.CommentError = fields[fmt.Sprintf("statements[%d].comment", j)]
+		}
 	}
 	for i := range v.Items {
-		v.Items[i].Rejected = rejected[v.Items[i].ID]
+		it := &v.Items[i]
+		it.Rejected, it.Comment = rejected[it.ID], comments[it.ID]
+		it.CommentError = fields[fmt.Sprintf("items[%d].comment", at[it.ID])]
 	}
 	p.Data = v
 	s.render(w, r, http.StatusUnprocessableEntity, "draft.html", p)
@@ -339,18 +387,22 @@ func (s *Server) handleApprove(w http.ResponseWriter, r *http.Request) {
 
 // approvalProblem words the review's refusal of an approval for the page.
 // The review decides what is missing; when it is the decision on
-// high-stakes statements, the page says so in the reader's language, with
-// the count of those still undecided.
+// high-stakes or ungrounded statements, the page says so in the reader's
+// language, with the count of those still undecided, and a comment the
+// review asks for is asked for in the reader's language too.
 func approvalProblem(p *page, d *review.Draft, actions map[string]string, err error) error {
 	fields := countersign.ErrorFields(err)
 	translated := false
 	for i, f := range fields {
+		if strings.HasSuffix(f.Field, "].comment") {
+			fields[i].Message, translated = p.T("review.comment.missing"), true
+		}
 		if f.Field != "statements" {
 			continue
 		}
 		undecided := 0
 		for _, st := range d.Content.Statements {
-			if review.HighStakes(st.Category) && actions[st.ID] == "" {
+			if review.NeedsDecision(st) && actions[st.ID] == "" {
 				undecided++
 			}
 		}

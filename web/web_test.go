@@ -15,6 +15,7 @@ import (
 
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/assistant"
+	"github.com/countersign/countersign/assistant/openai/fakeopenai"
 	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/casefile"
 	"github.com/countersign/countersign/identity"
@@ -83,6 +84,18 @@ func (flaggingDrafter) Draft(ctx context.Context, req assistant.Request) (*assis
 		res.Content.Statements[1].Category = assistant.CategoryRisk
 	}
 	return res, err
+}
+
+// carelessModel is a stand-in model that labels nothing and cites one-word
+// quotes (fakeopenai.CarelessAnswer over the offline drafter's answer).
+type carelessModel struct{ assistant.Extractive }
+
+func (carelessModel) Generate(ctx context.Context, p *assistant.Prompt) (*assistant.Completion, error) {
+	comp, err := assistant.Extractive{}.Generate(ctx, p)
+	if err == nil {
+		comp.Text = fakeopenai.CarelessAnswer(comp.Text)
+	}
+	return comp, err
 }
 
 // uiClient is a browser without a browser: a cookie jar, redirects not
@@ -442,18 +455,69 @@ func TestUI(t *testing.T) {
 		text := d.Content.Text()
 		resp, body = c.post("/drafts/"+d.ID+"/approve", url.Values{"content": {text}, "comment": {"kept"}})
 		wantStatus(t, resp, body, http.StatusUnprocessableEntity)
-		if !strings.Contains(body, "1 high-stakes statement still needs your decision") || !strings.Contains(body, "statement highstakes missing") || !strings.Contains(body, `value="kept"`) {
+		if !strings.Contains(body, "2 statements to check (high-stakes, or not found in the notes) still need your decision") ||
+			!strings.Contains(body, "statement highstakes missing") || !strings.Contains(body, "statement ungrounded missing") || !strings.Contains(body, `value="kept"`) {
 			t.Fatalf("the missing decision is not explained, or the input is lost:\n%s", body)
 		}
-		risky := d.Content.Statements[1]
-		resp, _ = c.post("/drafts/"+d.ID+"/approve", url.Values{"content": {text}, "st." + risky.ID: {"removed"}})
+		unsupported, risky := d.Content.Statements[0], d.Content.Statements[1]
+		// Confirming the unsupported statement takes a comment saying why.
+		resp, body = c.post("/drafts/"+d.ID+"/approve", url.Values{"content": {text}, "st." + unsupported.ID: {"confirmed"}, "st." + risky.ID: {"removed"}})
+		wantStatus(t, resp, body, http.StatusUnprocessableEntity)
+		if !strings.Contains(body, `id="stc-`+unsupported.ID+`-error"`) || !strings.Contains(body, "Say in a short comment why you keep it") {
+			t.Fatalf("the missing comment is not asked for beside the statement:\n%s", body)
+		}
+		if n := len(b.record(t)); n != 0 {
+			t.Fatalf("%d entries signed without the comment", n)
+		}
+		resp, _ = c.post("/drafts/"+d.ID+"/approve", url.Values{"content": {text}, "st." + unsupported.ID: {"confirmed"},
+			"st." + unsupported.ID + ".comment": {"Seen at the visit."}, "st." + risky.ID: {"removed"}})
 		wantRedirect(t, resp, "/cases/"+b.f.Case.ID+"?done=approved")
 		entries, err := b.db.FindRecord(storetest.As(context.Background(), b.f.Worker), b.f.Case.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(entries) != 1 || strings.Contains(entries[0].Content, risky.Text) {
-			t.Fatalf("the removed statement was signed: %+v", entries)
+		if len(entries) != 1 || strings.Contains(entries[0].Content, risky.Text) || !strings.Contains(entries[0].Content, unsupported.Text) {
+			t.Fatalf("the removed statement was signed, or the confirmed one left out: %+v", entries)
+		}
+		signed, err := b.db.FindDraftByID(storetest.As(context.Background(), b.f.Worker), d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sd := signed.Decision.Statements; len(sd) != 2 || sd[0].ID != unsupported.ID || sd[0].Comment != "Seen at the visit." {
+			t.Fatalf("the reviewer's comment is not kept with the decision: %+v", sd)
+		}
+	})
+
+	t.Run("ACarelessModelsStatementsAreNotSignableAsTheyStand", func(t *testing.T) {
+		t.Parallel()
+		b := uiSetup(t)
+		d := storetest.MustDraftWith(t, b.db, b.f, assistant.KindSummary, &assistant.Drafter{Model: carelessModel{}})
+		c := b.signIn(t, "worker")
+		c.lang = "fr-BE, fr;q=0.9"
+		resp, body := c.get("/drafts/" + d.ID)
+		wantStatus(t, resp, body, http.StatusOK)
+		form := url.Values{"content": {d.Content.Text()}}
+		for _, st := range d.Content.Statements {
+			if !st.Ungrounded || st.UngroundedCode != assistant.UngroundedQuoteTooShort {
+				t.Fatalf("statement %+v is not flagged", st)
+			}
+			for _, want := range []string{`name="st.` + st.ID + `" value="confirmed"`, `name="st.` + st.ID + `.comment"`} {
+				if !strings.Contains(body, want) {
+					t.Errorf("the review page lacks %q", want)
+				}
+			}
+			form.Set("st."+st.ID, review.StatementConfirmed)
+		}
+		if !strings.Contains(body, "Sa citation compte moins de cinq mots") {
+			t.Errorf("the reason is not given in the reader's language:\n%s", body)
+		}
+		resp, body = c.post("/drafts/"+d.ID+"/approve", form)
+		wantStatus(t, resp, body, http.StatusUnprocessableEntity)
+		if !strings.Contains(body, "Dites en un bref commentaire pourquoi vous la gardez") {
+			t.Fatalf("the refusal is not worded for the page:\n%s", body)
+		}
+		if n := len(b.record(t)); n != 0 {
+			t.Fatalf("%d entries signed from unsupported statements", n)
 		}
 	})
 

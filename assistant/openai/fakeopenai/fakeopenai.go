@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -85,6 +86,50 @@ func CutOff() Fault {
 // Content answers with the given message content.
 func Content(s string) Fault {
 	return Fault{Transform: func(string) string { return s }}
+}
+
+// OneWordQuotes answers as a careless model would: the generated draft with
+// every label taken off (no statement has a category, no item is a risk)
+// and every citation quoting one word of its note. The service's own checks
+// must catch what such a model leaves out.
+func OneWordQuotes() Fault {
+	return Fault{Transform: CarelessAnswer}
+}
+
+// CarelessAnswer rewrites a draft answer as OneWordQuotes describes; an
+// answer it cannot read is returned as it is.
+func CarelessAnswer(content string) string {
+	var answer map[string]any
+	if err := json.Unmarshal([]byte(content), &answer); err != nil {
+		return content
+	}
+	careless := func(entries any) {
+		list, _ := entries.([]any)
+		for _, e := range list {
+			m, _ := e.(map[string]any)
+			if _, ok := m["category"]; ok {
+				m["category"] = ""
+			}
+			if m["type"] == assistant.ItemRisk {
+				m["type"] = assistant.ItemAction
+			}
+			cits, _ := m["citations"].([]any)
+			for _, c := range cits {
+				if cm, ok := c.(map[string]any); ok {
+					if q, ok := cm["quote"].(string); ok && len(strings.Fields(q)) > 0 {
+						cm["quote"] = strings.Trim(strings.Fields(q)[0], ".,;:")
+					}
+				}
+			}
+		}
+	}
+	careless(answer["statements"])
+	careless(answer["items"])
+	b, err := json.Marshal(answer)
+	if err != nil {
+		return content
+	}
+	return string(b)
 }
 
 // Request is one recorded request.
