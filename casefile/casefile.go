@@ -34,6 +34,9 @@ type Party struct {
 	Email       string    `json:"email,omitempty"`
 	NationalID  string    `json:"national_id,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
+	// Salt keys the log's commitment to the party's details
+	// (audit.Commit); it is erased with them.
+	Salt string `json:"-"`
 }
 
 // Note is a case note. Notes are never changed: a correction is a new note
@@ -46,6 +49,9 @@ type Note struct {
 	WrittenAt time.Time `json:"written_at"`
 	Amends    string    `json:"amends,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
+	// Salt keys the log's commitment to the body (audit.Commit); it is
+	// erased with the body.
+	Salt string `json:"-"`
 }
 
 // Consent is one recorded answer of the client about AI-assisted drafting:
@@ -61,6 +67,8 @@ type Consent struct {
 	Note       string    `json:"note,omitempty"`
 	RecordedBy string    `json:"recorded_by"`
 	RecordedAt time.Time `json:"recorded_at"`
+	// Salt keys the log's commitment to the note (audit.Commit).
+	Salt string `json:"-"`
 }
 
 // ConsentState is where a case stands on AI-assisted drafting: the policy,

@@ -67,21 +67,24 @@ func DecideCase(a countersign.Actor, c *Case, worker *Worker, now time.Time) (*a
 }
 
 // DecideParty decides adding p to c: whoever may write the case. The event
-// names only the party's id and role.
+// names the party's id and role and commits to its details
+// (PartyDetails), never the details themselves.
 func DecideParty(a countersign.Actor, c *Case, p *Party, now time.Time) (*audit.Record, error) {
 	if err := CheckWrite(a, c); err != nil {
 		return nil, err
 	}
-	p.ID, p.CaseID, p.CreatedAt = countersign.NewID(countersign.PrefixParty), c.ID, now
+	p.ID, p.CaseID, p.CreatedAt, p.Salt = countersign.NewID(countersign.PrefixParty), c.ID, now, audit.NewSalt()
+	payload := audit.Payload{"role": p.Role}
+	payload.Commit("details", p.Salt, PartyDetails(p))
 	return &audit.Record{Actor: a, Action: audit.ActionPartyAdded, SubjectType: "party", SubjectID: p.ID, CaseID: c.ID,
-		Payload: audit.Payload{"role": p.Role}}, nil
+		Payload: payload}, nil
 }
 
 // DecideNote decides adding n to c: whoever may write the case, amending
 // (when n.Amends is set) only a note of the same case, whose case id the
 // store found as amendedCase ("" when there is no such note). The note is
-// completed as written by a at now; its event carries the digest of the
-// body, never the body.
+// completed as written by a at now, with a fresh salt; its event carries
+// the keyed commitment to the body, never the body.
 func DecideNote(a countersign.Actor, c *Case, n *Note, amendedCase string, now time.Time) (*audit.Record, error) {
 	if err := CheckWrite(a, c); err != nil {
 		return nil, err
@@ -96,12 +99,13 @@ func DecideNote(a countersign.Actor, c *Case, n *Note, amendedCase string, now t
 // store's one-statement path for notes calls it after its SQL has checked
 // CanWrite, so the note and its event are the same on either path.
 func NoteEvent(a countersign.Actor, n *Note, now time.Time) *audit.Record {
-	n.ID, n.AuthorID, n.CreatedAt = countersign.NewID(countersign.PrefixNote), a.UserID, now
+	n.ID, n.AuthorID, n.CreatedAt, n.Salt = countersign.NewID(countersign.PrefixNote), a.UserID, now, audit.NewSalt()
 	if n.WrittenAt.IsZero() {
 		n.WrittenAt = now
 	}
 	n.WrittenAt = n.WrittenAt.UTC().Truncate(time.Microsecond)
-	p := audit.Payload{"body_sha256": audit.Digest(n.Body)}
+	p := audit.Payload{}
+	p.Commit("body", n.Salt, n.Body)
 	if n.Amends != "" {
 		p["amends"] = n.Amends
 	}
@@ -143,6 +147,7 @@ func DecideConsent(a countersign.Actor, cs *Case, c *Consent, prev *Consent, now
 		return nil, err
 	}
 	c.ID, c.CaseID, c.Seq, c.RecordedBy, c.RecordedAt = countersign.NewID(countersign.PrefixConsent), cs.ID, 1, a.UserID, now
+	c.Salt = audit.NewSalt()
 	previous := "none"
 	if prev != nil {
 		c.Seq = prev.Seq + 1
@@ -150,7 +155,7 @@ func DecideConsent(a countersign.Actor, cs *Case, c *Consent, prev *Consent, now
 	}
 	p := audit.Payload{"given": strconv.FormatBool(c.Given), "seq": strconv.Itoa(c.Seq), "previous": previous}
 	if c.Note != "" {
-		p["note_sha256"] = audit.Digest(c.Note)
+		p.Commit("note", c.Salt, c.Note)
 	}
 	action := audit.ActionConsentRecorded
 	if !c.Given {

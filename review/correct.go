@@ -87,17 +87,16 @@ func DecideCorrection(in CorrectionInput) (*CorrectionResult, error) {
 	})
 	needs := old.CountersignedBy != "" || slices.Contains(p.CountersignKinds, assistant.Kind(old.Kind)) || p.CountersignOnRisk && risk
 	e := &Entry{ID: countersign.NewID(countersign.PrefixEntry), CaseID: old.CaseID, Kind: old.Kind, Content: c.Content,
-		SignedBy: a.UserID, SignedAt: in.Now, Supersedes: old.ID, Correction: c.Reason, Pending: needs}
+		SignedBy: a.UserID, SignedAt: in.Now, Supersedes: old.ID, Correction: c.Reason, Pending: needs, Salt: audit.NewSalt()}
 	action := audit.ActionRecordCorrected
 	if needs {
 		action = audit.ActionRecordCorrectionPending
 	}
 	return &CorrectionResult{Entry: e, Events: []audit.Record{{Actor: a, Action: action, SubjectType: "record_entry",
-		SubjectID: e.ID, CaseID: old.CaseID, Payload: audit.Payload{
-			"supersedes": old.ID, "content_sha256": audit.Digest(c.Content), "reason_sha256": audit.Digest(c.Reason),
-			"previous_sha256": audit.Digest(old.Content), "high_stakes_added": strconv.Itoa(len(added)),
+		SubjectID: e.ID, CaseID: old.CaseID, Payload: commitEntry(audit.Payload{
+			"supersedes": old.ID, "previous_commitment": previous(old), "high_stakes_added": strconv.Itoa(len(added)),
 			"countersign_required": strconv.FormatBool(needs),
-		}}}}, nil
+		}, e)}}}, nil
 }
 
 // AddedHighStakes returns the sentences of after that are not in before
@@ -164,14 +163,24 @@ func DecideCorrectionVerdict(in CorrectionVerdictInput) (*CorrectionResult, erro
 	if !in.Countersign {
 		return &CorrectionResult{Entry: &e, Events: []audit.Record{{Actor: a, Action: audit.ActionRecordCorrectionRefused,
 			SubjectType: "record_entry", SubjectID: pe.ID, CaseID: pe.CaseID, Payload: audit.Payload{
-				"supersedes": in.Old.ID, "author": pe.SignedBy, "reason_sha256": audit.Digest(in.Reason),
+				"supersedes": in.Old.ID, "author": pe.SignedBy, "refusal_commitment": audit.Commit(pe.Salt, in.Reason),
 			}}}}, nil
 	}
 	now := in.Now
 	e.CountersignedBy, e.CountersignedAt = a.UserID, &now
 	return &CorrectionResult{Entry: &e, Events: []audit.Record{{Actor: a, Action: audit.ActionRecordCorrected,
-		SubjectType: "record_entry", SubjectID: pe.ID, CaseID: pe.CaseID, Payload: audit.Payload{
-			"supersedes": in.Old.ID, "content_sha256": audit.Digest(pe.Content), "reason_sha256": audit.Digest(pe.Correction),
-			"previous_sha256": audit.Digest(in.Old.Content), "signed_by": pe.SignedBy, "countersigned_by": a.UserID,
-		}}}}, nil
+		SubjectType: "record_entry", SubjectID: pe.ID, CaseID: pe.CaseID, Payload: commitEntry(audit.Payload{
+			"supersedes": in.Old.ID, "previous_commitment": previous(in.Old), "signed_by": pe.SignedBy, "countersigned_by": a.UserID,
+		}, &e)}}}, nil
+}
+
+// previous is the commitment to the text a correction replaces, made with
+// the replaced entry's own salt (plain SHA-256 for an entry signed before
+// keyed commitments, which has none), so that it equals the commitment the
+// log holds for that entry.
+func previous(old *Entry) string {
+	if old.Salt == "" {
+		return audit.Digest(old.Content)
+	}
+	return audit.Commit(old.Salt, old.Content)
 }

@@ -162,7 +162,7 @@ func DecideApproval(in ApprovalInput) (*ApprovalResult, error) {
 	dec := &Decision{ID: countersign.NewID(countersign.PrefixDecision), DraftID: d.ID, Outcome: OutcomeApproved,
 		DecidedBy: a.UserID, DecidedAt: in.Now, FinalText: fin.Text, Edited: fin.Edited, EditRatio: fin.EditRatio,
 		Diff: fin.Diff, ReasonCode: ap.ReasonCode, Items: ap.Items, Statements: ap.Statements, CountersignRequired: needs,
-		Comment: ap.Comment, ReviewMS: reviewMS, Fast: p.FastSignOff(fin.Drafted, reviewMS)}
+		Comment: ap.Comment, ReviewMS: reviewMS, Fast: p.FastSignOff(fin.Drafted, reviewMS), Salt: audit.NewSalt()}
 	res := &ApprovalResult{Status: status, Decision: dec, Vigilance: fin.Vigilance}
 	if in.Check != nil {
 		res.Events = append(res.Events, vigilanceEvent(a, d, fin.Vigilance, dec.ID))
@@ -184,10 +184,11 @@ func DecideApproval(in ApprovalInput) (*ApprovalResult, error) {
 		"kind": string(d.Kind), "model": d.Model, "prompt_version": d.PromptVersion, "edited": strconv.FormatBool(dec.Edited),
 		"edit_ratio": strconv.FormatFloat(dec.EditRatio, 'f', 4, 64), "review_ms": strconv.FormatInt(dec.ReviewMS, 10),
 		"fast_sign_off": strconv.FormatBool(dec.Fast), "ungrounded": strconv.Itoa(d.Ungrounded),
-		"final_sha256": audit.Digest(fin.Text), "decision": dec.ID, "countersign_required": strconv.FormatBool(needs),
+		"decision": dec.ID, "countersign_required": strconv.FormatBool(needs),
 		"statements_confirmed": strconv.Itoa(confirmed), "statements_removed": strconv.Itoa(removed),
 		"items_rejected": strconv.Itoa(rejected),
 	}
+	payload.Commit("final", dec.Salt, fin.Text)
 	for _, code := range EditReasons {
 		if n := countReason(ap, code); n > 0 {
 			payload["reason."+code] = strconv.Itoa(n)
@@ -200,13 +201,13 @@ func DecideApproval(in ApprovalInput) (*ApprovalResult, error) {
 	}
 	e := &Entry{ID: countersign.NewID(countersign.PrefixEntry), CaseID: d.CaseID, DraftID: d.ID, Kind: string(d.Kind),
 		Content: fin.Text, AIDrafted: true, Model: d.Model, PromptVersion: d.PromptVersion, DraftedAt: d.GeneratedAt,
-		Edited: dec.Edited, SignedBy: a.UserID, SignedAt: in.Now, EditRatio: dec.EditRatio, Diff: dec.Diff}
+		Edited: dec.Edited, SignedBy: a.UserID, SignedAt: in.Now, EditRatio: dec.EditRatio, Diff: dec.Diff, Salt: audit.NewSalt()}
 	if dec.Edited {
 		e.EditedBy = a.UserID
 	}
 	res.Entry = e
 	res.Events = append(res.Events, audit.Record{Actor: a, Action: audit.ActionRecordSigned, SubjectType: "record_entry",
-		SubjectID: e.ID, CaseID: d.CaseID, Payload: audit.Payload{"draft": d.ID, "content_sha256": audit.Digest(fin.Text)}})
+		SubjectID: e.ID, CaseID: d.CaseID, Payload: commitEntry(audit.Payload{"draft": d.ID}, e)})
 	return res, nil
 }
 
@@ -382,7 +383,7 @@ func DecideCountersign(in CountersignInput) (*CountersignResult, error) {
 	e := &Entry{ID: countersign.NewID(countersign.PrefixEntry), CaseID: d.CaseID, DraftID: d.ID, Kind: string(d.Kind),
 		Content: first.FinalText, AIDrafted: true, Model: d.Model, PromptVersion: d.PromptVersion, DraftedAt: d.GeneratedAt,
 		Edited: first.Edited, SignedBy: first.DecidedBy, SignedAt: first.DecidedAt, CountersignedBy: a.UserID,
-		CountersignedAt: &now, EditRatio: first.EditRatio, Diff: first.Diff}
+		CountersignedAt: &now, EditRatio: first.EditRatio, Diff: first.Diff, Salt: audit.NewSalt()}
 	if first.Edited {
 		e.EditedBy = first.DecidedBy
 	}
@@ -391,9 +392,9 @@ func DecideCountersign(in CountersignInput) (*CountersignResult, error) {
 			"kind": string(d.Kind), "decision": first.ID, "first_signer": first.DecidedBy,
 			"wait_ms": strconv.FormatInt(now.Sub(first.DecidedAt).Milliseconds(), 10),
 		}},
-		{Actor: a, Action: audit.ActionRecordSigned, SubjectType: "record_entry", SubjectID: e.ID, CaseID: d.CaseID, Payload: audit.Payload{
-			"draft": d.ID, "content_sha256": audit.Digest(e.Content), "signed_by": first.DecidedBy, "countersigned_by": a.UserID,
-		}},
+		{Actor: a, Action: audit.ActionRecordSigned, SubjectType: "record_entry", SubjectID: e.ID, CaseID: d.CaseID, Payload: commitEntry(audit.Payload{
+			"draft": d.ID, "signed_by": first.DecidedBy, "countersigned_by": a.UserID,
+		}, e)},
 	}}, nil
 }
 
@@ -436,4 +437,14 @@ func DecideReassign(a countersign.Actor, d *Draft, to *Assignee) (*ReassignResul
 	return &ReassignResult{From: d.ReviewerID, Events: []audit.Record{{Actor: a, Action: audit.ActionDraftReassigned,
 		SubjectType: "draft", SubjectID: d.ID, CaseID: d.CaseID,
 		Payload: audit.Payload{"from": d.ReviewerID, "to": to.ID, "kind": string(d.Kind)}}}}, nil
+}
+
+// commitEntry adds to p the commitments to e's content and, for a
+// correction, its reason, under e's salt, and returns p.
+func commitEntry(p audit.Payload, e *Entry) audit.Payload {
+	p.Commit("content", e.Salt, e.Content)
+	if e.Supersedes != "" {
+		p.Commit("reason", e.Salt, e.Correction)
+	}
+	return p
 }

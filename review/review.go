@@ -167,6 +167,8 @@ type Decision struct {
 	ReviewMS            int64               `json:"review_ms"`
 	Fast                bool                `json:"fast_sign_off"`
 	DecidedAt           time.Time           `json:"decided_at"`
+	// Salt keys the log's commitment to FinalText (audit.Commit).
+	Salt string `json:"-"`
 }
 
 // Approval is the reviewer's sign-off, optionally with edited text, a
@@ -303,6 +305,9 @@ type Entry struct {
 	// Vigilance is set only in the response to the approval that wrote
 	// the entry, when the draft held a vigilance check.
 	Vigilance *VigilanceResult `json:"vigilance,omitempty"`
+	// Salt keys the log's commitments to Content and Correction
+	// (audit.Commit); it is erased with them.
+	Salt string `json:"-"`
 }
 
 // QueueFilter selects the review queue; nil fields are not applied.

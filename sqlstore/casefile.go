@@ -143,7 +143,8 @@ func (db *CaseStore) FindCases(ctx context.Context, f casefile.CaseFilter) ([]*c
 }
 
 // AddParty saves a party of a case. Its details are personal data: the audit
-// event names only its id and role.
+// event names only its id and role, and commits to the details with the
+// party's salt.
 func (db *CaseStore) AddParty(ctx context.Context, p *casefile.Party) error {
 	if _, err := countersign.ActorFrom(ctx); err != nil {
 		return err
@@ -158,9 +159,9 @@ func (db *CaseStore) AddParty(ctx context.Context, p *casefile.Party) error {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`
-			INSERT INTO parties (id, case_id, role, full_name, date_of_birth, address, phone, email, national_id, created_by, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			p.ID, p.CaseID, p.Role, p.FullName, p.DateOfBirth, p.Address, p.Phone, p.Email, p.NationalID, ev.Actor.UserID, p.CreatedAt); err != nil {
+			INSERT INTO parties (id, case_id, role, full_name, date_of_birth, address, phone, email, national_id, created_by, created_at, salt)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			p.ID, p.CaseID, p.Role, p.FullName, p.DateOfBirth, p.Address, p.Phone, p.Email, p.NationalID, ev.Actor.UserID, p.CreatedAt, p.Salt); err != nil {
 			return fmt.Errorf("insert party: %w", err)
 		}
 		return tx.apply(ctx, []audit.Record{*ev})
@@ -244,14 +245,16 @@ func (db *CaseStore) AddNote(ctx context.Context, n *casefile.Note) error {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO notes (`+noteInsertColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), row...); err != nil {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO notes (`+noteInsertColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), row...); err != nil {
 			return fmt.Errorf("insert note: %w", err)
 		}
 		return tx.insertPending(ctx, event)
 	})
 }
 
-const noteInsertColumns = `id, case_id, author_id, body, body_sha256, written_at, amends, created_at`
+// body_sha256 holds the commitment the note's event carries (audit.Commit
+// with salt since migration 0006, plain SHA-256 before).
+const noteInsertColumns = `id, case_id, author_id, body, body_sha256, written_at, amends, created_at, salt`
 
 // noteRows returns the values of n's notes row (in the order of
 // noteInsertColumns) and of its audit_pending row, for a note and event
@@ -265,7 +268,7 @@ func (db *conn) noteRows(n *casefile.Note, ev *audit.Record) (row, event []any, 
 	if err != nil {
 		return nil, nil, err
 	}
-	return []any{n.ID, n.CaseID, n.AuthorID, n.Body, ev.Payload["body_sha256"], n.WrittenAt, amends, n.CreatedAt}, event, nil
+	return []any{n.ID, n.CaseID, n.AuthorID, n.Body, ev.Payload["body_commitment"], n.WrittenAt, amends, n.CreatedAt, n.Salt}, event, nil
 }
 
 // addNoteOneStatement adds a note that amends nothing in a single statement
@@ -296,13 +299,13 @@ func (db *conn) addNoteOneStatement(ctx context.Context, n *casefile.Note) (bool
 	// The case id is bound once for the check; the note takes c.id and the
 	// event n.id, so the three rows cannot disagree (the event's MAC covers
 	// event[5], the same note id). Amends is always NULL here.
-	args := []any{n.CaseID, who, row[0], row[2], row[3], row[4], row[5], row[7],
+	args := []any{n.CaseID, who, row[0], row[2], row[3], row[4], row[5], row[7], row[8],
 		event[0], event[1], event[2], event[3], event[4], event[6], event[7], event[8], event[9]}
 	res, err := db.exec(ctx, db.w.Rebind(`
 		WITH c AS (SELECT id FROM cases WHERE id = ? AND `+access+`),
 		n AS (
 			INSERT INTO notes (`+noteInsertColumns+`)
-			SELECT ?::text, c.id, ?::text, ?::text, ?::text, ?::timestamptz, NULL, ?::timestamptz FROM c
+			SELECT ?::text, c.id, ?::text, ?::text, ?::text, ?::timestamptz, NULL, ?::timestamptz, ?::text FROM c
 			RETURNING id
 		)
 		INSERT INTO audit_pending (`+pendingColumns+`)

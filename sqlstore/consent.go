@@ -58,9 +58,9 @@ func (db *CaseStore) RecordConsent(ctx context.Context, c *casefile.Consent) err
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`
-			INSERT INTO consents (`+consentColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`),
-			c.ID, c.CaseID, c.Seq, c.Given, c.Note, c.RecordedBy, c.RecordedAt); err != nil {
+			INSERT INTO consents (`+consentColumns+`, salt)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+			c.ID, c.CaseID, c.Seq, c.Given, c.Note, c.RecordedBy, c.RecordedAt, c.Salt); err != nil {
 			if isConflict(db.translate(err)) {
 				return countersign.Errorf(countersign.ECONFLICT, "Someone recorded the client's consent at the same moment; look at it and try again.")
 			}

@@ -392,6 +392,9 @@ type dialect interface {
 	treeNodes(seqs []int64, levels []int, idxs []int64) (string, []any)
 	// explain returns the query plan of query, one line per plan node.
 	explain(ctx context.Context, q *sqlx.DB, query string, args ...any) (string, error)
+	// snapshot returns the options of a read transaction that sees one
+	// state of the whole database throughout (sqlstore/casedata.go).
+	snapshot() *sql.TxOptions
 }
 
 type postgres struct{}

@@ -522,15 +522,19 @@ func (db *ReviewStore) CompleteJob(ctx context.Context, job *review.Job, res *as
 	}
 	masked, _ := json.Marshal(res.Masked)
 	params, _ := json.Marshal(res.Params)
+	// The content is stored with a fresh salt, and its event commits to it
+	// exactly as stored (vigilance statement included).
+	salt := audit.NewSalt()
 	sys := countersign.System
 	return db.withTx(ctx, func(tx *Tx) error {
 		r, err := tx.ExecContext(ctx, tx.Rebind(`
 			UPDATE drafts SET status = `+stPending+`, content = ?, language = ?, model = ?, provider = ?, prompt_version = ?, detector_version = ?,
 				params = ?, request_hash = ?, response_hash = ?, prompt_tokens = ?, completion_tokens = ?, latency_ms = ?,
-				pseudonymised = ?, masked = ?, ungrounded = ?, lease_owner = '', lease_until = NULL, generated_at = ?, updated_at = ?
+				pseudonymised = ?, masked = ?, ungrounded = ?, lease_owner = '', lease_until = NULL, generated_at = ?, updated_at = ?,
+				content_salt = ?
 			WHERE `+leaseHeld), string(content), res.Content.Language, res.Model, res.Provider, res.PromptVersion, res.DetectorVersion,
 			string(params), res.RequestHash, res.ResponseHash, res.PromptTokens, res.CompletionTokens, res.Latency.Milliseconds(),
-			res.Pseudonymised, string(masked), res.Ungrounded, tx.now, tx.now, job.DraftID, job.Owner, job.Attempt)
+			res.Pseudonymised, string(masked), res.Ungrounded, tx.now, tx.now, salt, job.DraftID, job.Owner, job.Attempt)
 		if err != nil {
 			return fmt.Errorf("complete draft: %w", err)
 		}
@@ -555,6 +559,7 @@ func (db *ReviewStore) CompleteJob(ctx context.Context, job *review.Job, res *as
 			"ungrounded": strconv.Itoa(res.Ungrounded), "attempt": strconv.Itoa(job.Attempt),
 			"statements": strconv.Itoa(len(res.Content.Statements)), "items": strconv.Itoa(len(res.Content.Items)),
 		}
+		p.Commit("content", salt, string(content))
 		for k, v := range res.Params {
 			p["param."+k] = v
 		}

@@ -183,11 +183,11 @@ func (db *conn) insertDecision(ctx context.Context, tx *Tx, dec *review.Decision
 	items, _ := json.Marshal(nonNilSlice(dec.Items))
 	statements, _ := json.Marshal(nonNilSlice(dec.Statements))
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`
-		INSERT INTO decisions (`+decisionColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		INSERT INTO decisions (`+decisionColumns+`, salt)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		dec.ID, dec.DraftID, string(dec.Outcome), dec.DecidedBy, dec.FinalText, dec.Edited, dec.EditRatio, dec.Reason,
 		dec.Comment, dec.ReviewMS, dec.Fast, dec.DecidedAt, dec.ReasonCode, string(diff), string(items), string(statements),
-		dec.CountersignRequired); err != nil {
+		dec.CountersignRequired, dec.Salt); err != nil {
 		if isConflict(db.translate(err)) {
 			return countersign.Errorf(countersign.ECONFLICT, "This draft has just been decided by someone else.")
 		}

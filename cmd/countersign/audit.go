@@ -168,13 +168,27 @@ func verify(ctx context.Context, cfg Config, file string, vkeys []string, sinceP
 	if err != nil {
 		return fail(err)
 	}
+	// On the live database the case data is then held against the log:
+	// exit 1 when it disagrees, 2 when it cannot be read.
+	caseData := func(code int) int {
+		if file != "" {
+			return code
+		}
+		switch ok, err := verifyCaseData(ctx, cfg, stdout); {
+		case err != nil:
+			return fail(err)
+		case !ok:
+			return max(code, 1)
+		}
+		return code
+	}
 	if !rep.OK {
 		if rep.FirstBad != nil {
 			fmt.Fprintf(stdout, "FAILED at entry %d: %s\n", *rep.FirstBad, rep.Problem)
 		} else {
 			fmt.Fprintf(stdout, "FAILED: %s\n", rep.Problem)
 		}
-		return 1
+		return caseData(1)
 	}
 	// The root as the signed checkpoint writes it (base64), so the two can
 	// be compared by eye.
@@ -184,7 +198,7 @@ func verify(ctx context.Context, cfg Config, file string, vkeys []string, sinceP
 			return fail(err)
 		}
 	}
-	return 0
+	return caseData(0)
 }
 
 // originOf reads the origin line of a signed checkpoint, falling back to def.

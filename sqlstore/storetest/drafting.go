@@ -679,7 +679,7 @@ func exerciseDrafting(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
 		}
 		wd := consentEvents[1]
 		if wd.ActorID != b.f.Worker.ID || wd.SubjectID != w.ID || wd.Payload["given"] != "false" || wd.Payload["previous"] != "given" ||
-			wd.Payload["seq"] != "2" || wd.Payload["drafts_stopped"] != "1" || wd.Payload["note_sha256"] != sha256Hex(w.Note) {
+			wd.Payload["seq"] != "2" || wd.Payload["drafts_stopped"] != "1" || wd.Payload["note_commitment"] != audit.Commit(w.Salt, w.Note) {
 			t.Fatalf("consent.withdrawn: %+v", wd)
 		}
 		stopped := lastEvent(t, events(t, b.db, pending.ID), audit.ActionDraftFailed)

@@ -2,8 +2,6 @@ package storetest
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -37,6 +35,7 @@ func Exercise(t *testing.T, dsn, emptyDSN func(t testing.TB) string) {
 	t.Run("Drafts", func(t *testing.T) { t.Parallel(); exerciseDrafts(t, open, dsn) })
 	t.Run("Audit", func(t *testing.T) { t.Parallel(); exerciseAudit(t, open, dsn) })
 	t.Run("Tamper", func(t *testing.T) { t.Parallel(); exerciseTamper(t, open, dsn) })
+	t.Run("CaseData", func(t *testing.T) { t.Parallel(); exerciseCaseData(t, open) })
 	t.Run("EventMAC", func(t *testing.T) { t.Parallel(); exerciseEventMAC(t, open, dsn) })
 	t.Run("Drafting", func(t *testing.T) { t.Parallel(); exerciseDrafting(t, open) })
 	t.Run("Review", func(t *testing.T) { t.Parallel(); exerciseReview(t, open, dsn, emptyDSN) })
@@ -340,13 +339,12 @@ func exerciseCaseFile(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
 			all, err := db.FindEvents(ctx, audit.EventFilter{CaseID: &tc.cs, Action: &action})
 			ok(t, err)
 			events := slices.DeleteFunc(all, func(e *audit.Event) bool { return e.SubjectID != n.ID })
-			sum := sha256.Sum256([]byte(n.Body))
 			if len(events) != 1 {
 				t.Fatalf("%s: %d events for note %s, want 1", tc.who.Role, len(events), n.ID)
 			}
 			e := events[0]
 			if e.Action != audit.ActionNoteAdded || e.ActorID != tc.who.ID || e.Role != string(tc.who.Role) || e.SubjectType != "note" ||
-				e.CaseID != tc.cs || !e.At.Equal(n.CreatedAt) || !maps.Equal(e.Payload, audit.Payload{"body_sha256": hex.EncodeToString(sum[:])}) {
+				e.CaseID != tc.cs || !e.At.Equal(n.CreatedAt) || len(n.Salt) != 64 || !maps.Equal(e.Payload, audit.Payload{"body_commitment": audit.Commit(n.Salt, n.Body)}) {
 				t.Fatalf("%s: event %+v does not describe note %+v", tc.who.Role, e, n)
 			}
 		}
@@ -876,6 +874,17 @@ func testSigner(t testing.TB) noteSigner {
 
 // mustVerify checks the whole log against a fresh checkpoint.
 func mustVerify(t testing.TB, db *sqlstore.DB) *audit.Report {
+	t.Helper()
+	rep := mustVerifyLog(t, db)
+	// And the case data agrees with it, as `countersign audit verify` checks.
+	if _, fs := MustCheckCaseData(t, db); len(fs) > 0 {
+		t.Fatalf("the case data does not agree with the log: %v", fs)
+	}
+	return rep
+}
+
+// mustVerifyLog verifies the log alone.
+func mustVerifyLog(t testing.TB, db *sqlstore.DB) *audit.Report {
 	t.Helper()
 	ctx := CLI()
 	signer, vkey, err := audit.LoadOrCreateSigner(t.TempDir()+"/key", testOrigin)

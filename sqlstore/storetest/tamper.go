@@ -305,7 +305,7 @@ func MustRewriteHistory(t testing.TB, db *sqlstore.DB, seq uint64) {
 	if uint64(len(all)) <= seq || all[seq].Action != audit.ActionNoteAdded {
 		t.Fatalf("entry %d is not a note", seq)
 	}
-	all[seq].Payload["body_sha256"] = strings.Repeat("0", 64)
+	all[seq].Payload["body_commitment"] = strings.Repeat("0", 64)
 	h := audit.NewHead()
 	var nodes []audit.Node
 	stmts := []string{`DELETE FROM audit_event`, `DELETE FROM audit_node`, `DELETE FROM audit_checkpoint`}
