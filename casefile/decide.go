@@ -2,6 +2,7 @@ package casefile
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,8 +37,10 @@ func DefaultWorker(a countersign.Actor, c *Case) {
 // assigned to themselves, a supervisor for a worker of their team, and the
 // service's own actors (the demo, the command line) for anyone; the case is
 // assigned to a worker or supervisor of a team. worker is nil when
-// c.WorkerID names nobody.
-func DecideCase(a countersign.Actor, c *Case, worker *Worker, now time.Time) (*audit.Record, error) {
+// c.WorkerID names nobody. The case type must be one of caseTypes (nil:
+// DefaultCaseTypes), "general" when none is given: it enters the log,
+// which takes no free text.
+func DecideCase(a countersign.Actor, c *Case, worker *Worker, caseTypes []string, now time.Time) (*audit.Record, error) {
 	switch a.Role {
 	case countersign.RoleWorker:
 		if c.WorkerID != a.UserID {
@@ -46,6 +49,16 @@ func DecideCase(a countersign.Actor, c *Case, worker *Worker, now time.Time) (*a
 	case countersign.RoleSupervisor, countersign.RoleSystem:
 	default:
 		return nil, countersign.Errorf(countersign.EFORBIDDEN, "Only workers and supervisors can open cases.")
+	}
+	if caseTypes == nil {
+		caseTypes = DefaultCaseTypes
+	}
+	if c.CaseType == "" {
+		c.CaseType = GeneralCaseType
+	}
+	if !slices.Contains(caseTypes, c.CaseType) {
+		return nil, countersign.InvalidFields("The case could not be opened.", countersign.FieldError{Field: "case_type",
+			Message: "Choose one of your authority's case types: " + strings.Join(caseTypes, ", ") + "."})
 	}
 	bad := func(msg string) error {
 		return countersign.InvalidFields("The case could not be opened.", countersign.FieldError{Field: "worker_id", Message: msg})
@@ -58,12 +71,39 @@ func DecideCase(a countersign.Actor, c *Case, worker *Worker, now time.Time) (*a
 	case a.Role == countersign.RoleSupervisor && worker.TeamID != a.TeamID:
 		return nil, bad("The worker is not in your team.")
 	}
-	if c.CaseType == "" {
-		c.CaseType = "general"
-	}
 	c.ID, c.TeamID, c.CreatedBy, c.CreatedAt = countersign.NewID(countersign.PrefixCase), worker.TeamID, a.UserID, now
 	return &audit.Record{Actor: a, Action: audit.ActionCaseCreated, SubjectType: "case", SubjectID: c.ID, CaseID: c.ID,
 		Payload: audit.Payload{"team": c.TeamID, "worker": c.WorkerID, "case_type": c.CaseType}}, nil
+}
+
+// PartyRoles are the roles a person may have in a case: the client, or
+// someone else. The role enters the log.
+var PartyRoles = []string{"client", "other"}
+
+// GeneralCaseType is the case type of a case opened without one.
+const GeneralCaseType = "general"
+
+// DefaultCaseTypes are the case types cases may have when the authority's
+// policy names none; the web interface's catalogues name each of them in
+// every language (a test keeps them so). A type is a code, never a
+// sentence: it is written into the audit log, which is kept forever.
+var DefaultCaseTypes = []string{GeneralCaseType, "adult_social_care", "child_protection", "child_in_need", "family_support",
+	"capacity_assessment", "housing", "mental_health", "disability", "older_people"}
+
+// ValidCaseTypeCode reports whether t can be a case type: lower-case ASCII
+// letters, digits and underscores, starting with a letter, at most 64
+// bytes. Policies are checked with it, so that no configured case type is
+// free text.
+func ValidCaseTypeCode(t string) bool {
+	if t == "" || len(t) > 64 || t[0] < 'a' || t[0] > 'z' {
+		return false
+	}
+	for _, r := range t {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '_' {
+			return false
+		}
+	}
+	return true
 }
 
 // DecideParty decides adding p to c: whoever may write the case. The event
@@ -72,6 +112,10 @@ func DecideCase(a countersign.Actor, c *Case, worker *Worker, now time.Time) (*a
 func DecideParty(a countersign.Actor, c *Case, p *Party, now time.Time) (*audit.Record, error) {
 	if err := CheckWrite(a, c); err != nil {
 		return nil, err
+	}
+	if !slices.Contains(PartyRoles, p.Role) {
+		return nil, countersign.InvalidFields("The person could not be added.", countersign.FieldError{Field: "role",
+			Message: "Choose one of: " + strings.Join(PartyRoles, ", ") + "."})
 	}
 	p.ID, p.CaseID, p.CreatedAt, p.Salt = countersign.NewID(countersign.PrefixParty), c.ID, now, audit.NewSalt()
 	payload := audit.Payload{"role": p.Role}

@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/countersign/countersign/assistant"
+	"github.com/countersign/countersign/casefile"
 )
 
 // Policy holds the sign-off rules an authority configures: which drafts
@@ -27,6 +28,9 @@ type Policy struct {
 	// CountersignOnRisk requires a countersignature when the draft flags a
 	// risk: a statement of category risk or safeguarding, or a risk item.
 	CountersignOnRisk bool `json:"countersign_on_risk"`
+	// CaseTypes are the case types a case may have; they enter the audit
+	// log, so each is a code (casefile.ValidCaseTypeCode), never free text.
+	CaseTypes []string `json:"case_types"`
 	// DisabledKinds maps a case type to the draft kinds that may not be
 	// requested for it (some authorities forbid AI drafting of capacity
 	// assessments, for example).
@@ -43,11 +47,11 @@ type Policy struct {
 	VigilanceRate float64 `json:"vigilance_rate"`
 }
 
-// DefaultPolicy is the policy used when none is configured: the case's
-// worker signs alone, nothing is disabled, 400 words per minute, drafts are
+// DefaultPolicy is the policy used when none is configured: the case types
+// of casefile.DefaultCaseTypes, the case's worker signs alone, nothing is disabled, 400 words per minute, drafts are
 // overdue after three days, no vigilance checks.
 func DefaultPolicy() *Policy {
-	return &Policy{ReadingSpeed: ReadingSpeed, MaxWait: 72 * time.Hour, VigilanceRate: 0.05}
+	return &Policy{CaseTypes: slices.Clone(casefile.DefaultCaseTypes), ReadingSpeed: ReadingSpeed, MaxWait: 72 * time.Hour, VigilanceRate: 0.05}
 }
 
 // NeedsCountersign reports whether d needs a supervisor's countersignature
@@ -141,6 +145,7 @@ type policyFile struct {
 		Kinds  []string `yaml:"kinds"`
 		OnRisk bool     `yaml:"on_risk"`
 	} `yaml:"countersign"`
+	CaseTypes     []string            `yaml:"case_types"`
 	DisabledKinds map[string][]string `yaml:"disabled_kinds"`
 	ReadingSpeed  *int                `yaml:"reading_speed_wpm"`
 	MaxWait       *string             `yaml:"max_wait"`
@@ -198,6 +203,20 @@ func ParsePolicy(path string, data []byte) (*Policy, error) {
 		}
 		p.CountersignKinds, p.CountersignOnRisk = ks, c.OnRisk
 	}
+	if f.CaseTypes != nil {
+		if len(f.CaseTypes) == 0 {
+			return nil, bad("case_types", "list at least one case type, such as %s.", casefile.GeneralCaseType)
+		}
+		for i, t := range f.CaseTypes {
+			if !casefile.ValidCaseTypeCode(t) {
+				return nil, bad(fmt.Sprintf("case_types[%d]", i), "%q is not a case type code: use lower-case letters, digits and underscores, such as adult_social_care.", t)
+			}
+			if slices.Contains(f.CaseTypes[:i], t) {
+				return nil, bad(fmt.Sprintf("case_types[%d]", i), "%q is listed twice.", t)
+			}
+		}
+		p.CaseTypes = f.CaseTypes
+	}
 	if len(f.DisabledKinds) > 0 {
 		p.DisabledKinds = map[string][]assistant.Kind{}
 		for caseType, names := range f.DisabledKinds {
@@ -207,6 +226,9 @@ func ParsePolicy(path string, data []byte) (*Policy, error) {
 			ks, err := kinds("disabled_kinds."+caseType, names)
 			if err != nil {
 				return nil, err
+			}
+			if !slices.Contains(p.CaseTypes, caseType) {
+				return nil, bad("disabled_kinds."+caseType, "%q is not one of the case types (case_types): %s.", caseType, strings.Join(p.CaseTypes, ", "))
 			}
 			p.DisabledKinds[caseType] = ks
 		}

@@ -42,7 +42,7 @@ func (db *CaseStore) CreateCase(ctx context.Context, c *casefile.Case) error {
 		return err
 	}
 	casefile.DefaultWorker(a, c)
-	if _, err := casefile.DecideCase(a, c, &casefile.Worker{ID: c.WorkerID, Role: countersign.RoleWorker, TeamID: a.TeamID}, time.Time{}); countersign.ErrorCode(err) == countersign.EFORBIDDEN {
+	if _, err := casefile.DecideCase(a, c, &casefile.Worker{ID: c.WorkerID, Role: countersign.RoleWorker, TeamID: a.TeamID}, nil, time.Time{}); countersign.ErrorCode(err) == countersign.EFORBIDDEN {
 		return err // refused on the role alone, before anything is read
 	}
 	return db.withTx(ctx, func(tx *Tx) error {
@@ -57,7 +57,7 @@ func (db *CaseStore) CreateCase(ctx context.Context, c *casefile.Case) error {
 		case countersign.ErrorCode(db.translate(err)) != countersign.ENOTFOUND:
 			return fmt.Errorf("find worker: %w", err)
 		}
-		ev, err := casefile.DecideCase(a, c, worker, tx.now)
+		ev, err := casefile.DecideCase(a, c, worker, db.policy().CaseTypes, tx.now)
 		if err != nil {
 			return err
 		}

@@ -225,9 +225,10 @@ func (p *page) Label(prefix string, value any) string {
 	return fmt.Sprint(value)
 }
 
-// CaseType names a case type. Case types are the authority's own words
-// (the review policy names them too); the catalogue translates the common
-// ones, and any other is shown as written, its underscores as spaces.
+// CaseType names a case type. Case types are codes from the authority's
+// review policy (case_types); the catalogue names the default ones
+// (casefile.DefaultCaseTypes), and any other is shown as its code, its
+// underscores as spaces.
 func (p *page) CaseType(t string) string {
 	if hasMsg("casetype." + t) {
 		return msg(p.Lang, "casetype."+t)

@@ -144,7 +144,7 @@ var settings = []*setting{
 	{Flag: "directory", Env: "COUNTERSIGN_DIRECTORY", Shown: "none (the demo has three)", Usage: "a YAML or JSON list of local services (id, name, description); suggested referrals may name only these",
 		set: text(func(c *Config) *string { return &c.DirectoryPath })},
 	{Flag: "policy", Env: "COUNTERSIGN_POLICY", Shown: "built-in: the worker signs alone",
-		Usage: "a YAML or JSON review policy: kinds that need a supervisor's countersignature, kinds disabled for some case types, reading speed, when a draft is overdue, vigilance checks",
+		Usage: "a YAML or JSON review policy: the case types cases may have (case_types), kinds that need a supervisor's countersignature, kinds disabled for some case types, reading speed, when a draft is overdue, vigilance checks",
 		set:   text(func(c *Config) *string { return &c.PolicyPath })},
 	{Flag: "require-consent", Env: "COUNTERSIGN_REQUIRE_CONSENT", Default: "true", Usage: "a draft needs the client's recorded consent to AI-assisted drafting (a recorded refusal is honoured either way)",
 		set: boolean(func(c *Config) *bool { return &c.RequireConsent }), isBool: true},

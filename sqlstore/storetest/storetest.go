@@ -42,6 +42,7 @@ func Exercise(t *testing.T, dsn, emptyDSN func(t testing.TB) string) {
 	t.Run("SignOff", func(t *testing.T) { t.Parallel(); exerciseSignOff(t, open) })
 	t.Run("Grounding", func(t *testing.T) { t.Parallel(); exerciseGrounding(t, open) })
 	t.Run("Retry", func(t *testing.T) { t.Parallel(); exerciseRetry(t, open) })
+	t.Run("Payloads", func(t *testing.T) { t.Parallel(); exercisePayloads(t, open) })
 }
 
 // code fails the test unless err carries the wanted code.
