@@ -7,7 +7,7 @@ import "fmt"
 // held against the events that created or changed it. The domain packages
 // own the rule for each table (casefile.CheckNote, review.CheckDecision…);
 // the store streams the rows and their events and calls them. AUDIT.md,
-// section 8a, says what is checked.
+// section 14, says what is checked.
 
 // Witness is an event the check holds a row against: an event of the log,
 // or one still waiting in audit_pending to be sequenced (Pending, and Seq

@@ -7,7 +7,7 @@ import (
 	"github.com/countersign/countersign/audit"
 )
 
-// The worked example of AUDIT.md, section 5a, reproduced with Python's
+// The worked example of AUDIT.md, section 13, reproduced with Python's
 // hmac and hashlib alone.
 func TestCommitVectors(t *testing.T) {
 	t.Parallel()

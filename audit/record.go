@@ -23,7 +23,7 @@ type Record struct {
 }
 
 // SaltSize is the size in bytes of the random salt each row of case
-// content gets for its commitments (AUDIT.md, section 5a).
+// content gets for its commitments (AUDIT.md, section 13).
 const SaltSize = 32
 
 // NewSalt returns a fresh salt for a row of case content: SaltSize bytes

@@ -1,7 +1,7 @@
 -- 0006_case_data_bound: the case data is bound to the log (issue 14,
 -- items 1 and 3). Every row of case content gets a random salt, kept
 -- beside its text, that keys the log's commitment to the text
--- (audit.Commit, AUDIT.md section 5a): without the salt a commitment says
+-- (audit.Commit, AUDIT.md section 13): without the salt a commitment says
 -- nothing about a guessed text, and erasing the salt with the text leaves
 -- it unlinkable. Rows written before this migration have no salt ('');
 -- their events carry plain SHA-256 (*_sha256 fields), which is what

@@ -443,7 +443,7 @@ func exerciseBadProofs(t *testing.T, l *tamperLog) {
 // AppRoleGrants are the privileges AUDIT.md gives the role the service runs
 // as on PostgreSQL, when a separate owner role runs `countersign migrate`:
 // everything on the business tables, but no UPDATE, DELETE or TRUNCATE on
-// the log. Each statement is run with %[1]s as the schema and %[2]s as the
+// the log, nor on the case data whose rows never change. Each statement is run with %[1]s as the schema and %[2]s as the
 // role.
 var AppRoleGrants = []string{
 	`GRANT USAGE ON SCHEMA %[1]s TO %[2]s`,
@@ -452,6 +452,7 @@ var AppRoleGrants = []string{
 	`REVOKE UPDATE, DELETE, TRUNCATE ON %[1]s.audit_event, %[1]s.audit_node, %[1]s.audit_checkpoint, %[1]s.audit_refused FROM %[2]s`,
 	`REVOKE UPDATE, TRUNCATE ON %[1]s.audit_pending FROM %[2]s`,
 	`REVOKE INSERT, DELETE, TRUNCATE ON %[1]s.audit_head FROM %[2]s`,
+	`REVOKE UPDATE, DELETE, TRUNCATE ON %[1]s.notes, %[1]s.decisions, %[1]s.record_entries FROM %[2]s`,
 }
 
 // exerciseLeastPrivilege runs the service as a role without UPDATE, DELETE
