@@ -335,15 +335,13 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	sess, secret, err := s.Identity.CreateSession(r.Context(), t.ID, sessionTTL)
+	_, secret, err := s.Identity.CreateSession(r.Context(), t.ID, sessionTTL)
 	if err != nil {
 		s.errorPage(w, r, err)
 		return
 	}
 	s.clearCookie(w, r, signinCookie)
-	// The cookie lasts as long as the session, which may end sooner than
-	// sessionTTL: never after its token.
-	s.setCookie(w, r, sessionCookie, secret, time.Until(sess.ExpiresAt))
+	s.setCookie(w, r, sessionCookie, secret, sessionTTL)
 	next := localPath(r.PostForm.Get("next"))
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }

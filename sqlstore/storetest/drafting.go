@@ -367,7 +367,7 @@ func exerciseDrafting(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
 		b := setupDrafting(t, open)
 		b.fake.Always(&fakeopenai.Fault{Status: 500})
 		d := b.settle(t, b.request(t, review.DraftRequest{Kind: assistant.KindSummary}).ID)
-		if d.Status != review.StatusFailed || d.Attempts != b.runner.MaxAttempts || d.FailureReason != "The model service failed (HTTP 500)." {
+		if d.Status != review.StatusFailed || d.Attempts != b.runner.MaxAttempts || d.FailureReason != "The model service failed (HTTP 500). Try again in a few minutes." {
 			t.Fatalf("draft %s after %d attempts: %q", d.Status, d.Attempts, d.FailureReason)
 		}
 		if n := len(b.fake.Requests()); n != b.runner.MaxAttempts {
@@ -397,7 +397,7 @@ func exerciseDrafting(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
 				b := setupDrafting(t, open)
 				b.fake.Always(&fault)
 				d := b.settle(t, b.request(t, review.DraftRequest{Kind: assistant.KindSuggestions}).ID)
-				if d.Status != review.StatusFailed || d.Attempts != 1 || !strings.HasPrefix(d.FailureReason, "The model's answer could not be used") {
+				if d.Status != review.StatusFailed || d.Attempts != 1 || !strings.HasPrefix(d.FailureReason, "The model's answer was not a draft the service could check") {
 					t.Fatalf("draft %s after %d attempts: %q", d.Status, d.Attempts, d.FailureReason)
 				}
 				if n := len(b.fake.Requests()); n != 2 {
