@@ -335,13 +335,15 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	_, secret, err := s.Identity.CreateSession(r.Context(), t.ID, sessionTTL)
+	sess, secret, err := s.Identity.CreateSession(r.Context(), t.ID, sessionTTL)
 	if err != nil {
 		s.errorPage(w, r, err)
 		return
 	}
 	s.clearCookie(w, r, signinCookie)
-	s.setCookie(w, r, sessionCookie, secret, sessionTTL)
+	// The cookie lasts as long as the session, which may end sooner than
+	// sessionTTL: never after its token.
+	s.setCookie(w, r, sessionCookie, secret, time.Until(sess.ExpiresAt))
 	next := localPath(r.PostForm.Get("next"))
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
