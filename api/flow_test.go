@@ -63,7 +63,18 @@ func TestDraftToRecord(t *testing.T) {
 		}
 		b.call(t, "other", "POST", "/v1/drafts/"+d.ID+"/approve", map[string]any{}, 403, nil)
 		var e review.Entry
-		b.call(t, "worker", "POST", "/v1/drafts/"+d.ID+"/approve", map[string]any{"content": d.Content.Text() + " Checked with Marie."}, 200, &e)
+		// The note speaks of a court hearing: the service reads it as
+		// high-stakes (police or court), so the worker confirms it.
+		var decisions []map[string]any
+		for _, s := range d.Content.Statements {
+			if review.NeedsDecision(s) {
+				decisions = append(decisions, map[string]any{"id": s.ID, "action": review.StatementConfirmed, "comment": "Checked against the note."})
+			}
+		}
+		if len(decisions) == 0 {
+			t.Fatalf("no statement of %+v reads as high-stakes", d.Content.Statements)
+		}
+		b.call(t, "worker", "POST", "/v1/drafts/"+d.ID+"/approve", map[string]any{"content": d.Content.Text() + " Checked with Marie.", "statements": decisions}, 200, &e)
 		if !e.AIDrafted || !e.Edited || e.SignedBy != b.f.Worker.ID {
 			t.Fatalf("entry: %+v", e)
 		}
