@@ -26,6 +26,7 @@ func TestEverySubcommandHelp(t *testing.T) {
 		{[]string{"serve"}, []string{"--addr", "--db", "--lease", "--audit-key", "--rate-limit"}, nil},
 		{[]string{"migrate"}, settings, []string{"-email", "-file"}},
 		{[]string{"user", "add"}, append([]string{"-name", "-email", "-role", "-team"}, settings...), []string{"-days", "-id"}},
+		{[]string{"user", "disable"}, append([]string{"-email"}, settings...), []string{"-role", "-days", "-name"}},
 		{[]string{"token", "create"}, append([]string{"-email", "-label", "-days"}, settings...), []string{"-id "}},
 		{[]string{"token", "revoke"}, append([]string{"-id"}, settings...), []string{"-email", "-days", "-label"}},
 		{[]string{"audit", "verify"}, append([]string{"-file", "-key", "-since", "-save", "-quiet", "-audit-key", "-audit-origin"}, settings...), nil},

@@ -22,6 +22,7 @@ import (
 	"github.com/countersign/countersign/assistant/openai/fakeopenai"
 	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/mock"
 	"github.com/countersign/countersign/review"
 	"github.com/countersign/countersign/sqlstore"
 )
@@ -486,6 +487,36 @@ func exerciseDrafting(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
 		ok(t, b.db.CompleteJob(ctx, job, res))
 		if got := b.find(t, d.ID); got.Status != review.StatusPendingReview || got.Attempts != 1 {
 			t.Fatalf("draft %s after %d attempts", got.Status, got.Attempts)
+		}
+	})
+
+	t.Run("ARunnersHeartbeatHoldsItsDraftWhileTheModelOutlastsTheLease", func(t *testing.T) {
+		t.Parallel()
+		db := open(t)
+		f := MustSeed(t, db)
+		d, err := db.RequestDraft(As(ctx, f.Worker), review.DraftRequest{CaseID: f.Case.ID, Kind: assistant.KindSummary})
+		ok(t, err)
+		const lease = 1500 * time.Millisecond
+		slow := &mock.Drafter{DraftFunc: func(dctx context.Context, req assistant.Request) (*assistant.Result, error) {
+			// A model call that outlasts the claim's lease by half of it:
+			// the claim was made before this call began, so its original
+			// end has passed when the wait is over.
+			select {
+			case <-time.After(lease + lease/2):
+			case <-dctx.Done():
+				return nil, dctx.Err()
+			}
+			if _, err := db.ClaimJob(ctx, "other-replica", lease); countersign.ErrorCode(err) != countersign.ENOTFOUND {
+				t.Errorf("another replica could claim a draft whose model call was still running: %v", err)
+			}
+			return drafter.Draft(dctx, req)
+		}}
+		r := &review.Runner{Store: db, Drafter: slow, Owner: "live-replica", Lease: lease, Logger: quiet}
+		ok(t, r.Drain(ctx))
+		got, err := db.FindDraftByID(As(ctx, f.Worker), d.ID)
+		ok(t, err)
+		if got.Status != review.StatusPendingReview || got.Attempts != 1 {
+			t.Fatalf("draft %s after %d attempts (%q)", got.Status, got.Attempts, got.FailureReason)
 		}
 	})
 
