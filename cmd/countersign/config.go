@@ -134,7 +134,7 @@ var settings = []*setting{
 	{Flag: "azure-openai-deployment", Env: "AZURE_OPENAI_DEPLOYMENT", Usage: "an Azure OpenAI deployment: selects Azure OpenAI at the base URL",
 		set: text(func(c *Config) *string { return &c.AzureDeployment })},
 	{Flag: "audit-key", Env: "COUNTERSIGN_AUDIT_KEY", Shown: "beside the SQLite file, or ./countersign-audit.key",
-		Usage: "the file holding the Ed25519 checkpoint signing key (created on first start, mode 0600; keep it outside the database; replicas share it)",
+		Usage: "the file holding the Ed25519 checkpoint signing key (created on first start, mode 0600; keep it outside the database's directory, or serve warns; replicas share it)",
 		set:   text(func(c *Config) *string { return &c.AuditKeyPath })},
 	{Flag: "event-key", Env: "COUNTERSIGN_EVENT_KEY", Shown: "beside the signing key: countersign-event.key in its directory",
 		Usage: "the file holding the key that authenticates each audit event before it enters the log; an event without its MAC is refused (created on first start, mode 0600; keep it outside the database; replicas and the CLI share it)",
