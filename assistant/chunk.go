@@ -187,8 +187,15 @@ func parseChunk(kind Kind, text string, directory []Service) (*Content, error) {
 // the notes. It says in c.Omitted how many it left out, and reports
 // whether it left out any.
 func limitEntries(c *Content) bool {
-	keepS := keepIndexes(len(c.Statements), func(i int) bool { return c.Statements[i].Category != "" })
-	keepI := keepIndexes(len(c.Items), func(i int) bool { return c.Items[i].Category != "" || c.Items[i].Type == ItemRisk })
+	// High-stakes as the model labelled them or as the service reads them
+	// (classify runs later, on the entries kept): a model that labels
+	// nothing does not get its risky statements dropped first.
+	keepS := keepIndexes(len(c.Statements), func(i int) bool {
+		return c.Statements[i].Category != "" || Categorize(c.Statements[i].Text) != ""
+	})
+	keepI := keepIndexes(len(c.Items), func(i int) bool {
+		return c.Items[i].Category != "" || c.Items[i].Type == ItemRisk || Categorize(c.Items[i].Text) != ""
+	})
 	droppedS, droppedI := len(c.Statements)-len(keepS), len(c.Items)-len(keepI)
 	if droppedS == 0 && droppedI == 0 {
 		return false
