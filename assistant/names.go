@@ -69,6 +69,10 @@ func loadNames() nameLists {
 	for w := range relations {
 		n.common[w] = true
 	}
+	// A particle is part of a name, never one alone: "De kinderen…".
+	for w := range nameParticles {
+		n.common[w] = true
+	}
 	return n
 }
 

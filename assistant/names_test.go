@@ -71,6 +71,8 @@ func TestPseudonymiserLeavesWordsThatAreNotNames(t *testing.T) {
 		"She moved to Paris last year.",
 		"Het OCMW betaalt de huur.",
 		"Her neighbour helps with the shopping.",
+		"De kinderen gaan naar school. Van maandag tot vrijdag.",
+		"Le loyer est payé. Da war niemand.",
 	}
 	for _, text := range tests {
 		p := NewPseudonymiser(nil, testNow)
