@@ -47,7 +47,7 @@ Commands:
   token create --email E [--label L] [--days N]    issue an API token for a user (expires after N days, 90 by default)
   token revoke --id TOKEN_ID                       revoke a token, and end the web sessions signed in with it
   audit verify [--file EXPORT --key VKEY] [--since CHECKPOINT]
-                                                   verify the audit log (live or from an export)
+                                                   verify the audit log (live or from an export); live, also the case data against it
   audit checkpoint                                 sign and print the current checkpoint
   audit export                                     write the audit log as NDJSON to stdout
   audit key                                        print the public verifier key
