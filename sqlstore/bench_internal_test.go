@@ -57,6 +57,7 @@ func benchDB(b *testing.B) *DB {
 	if err != nil {
 		b.Fatal(err)
 	}
+	db.EventKey = audit.NewEventKey()
 	b.Cleanup(func() { db.Close() })
 	return db
 }

@@ -146,6 +146,7 @@ func scaleDB(b *testing.B) *DB {
 	if err != nil {
 		b.Fatal(err)
 	}
+	db.EventKey = audit.NewEventKey()
 	b.Cleanup(func() { db.Close() })
 	return db
 }
