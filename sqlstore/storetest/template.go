@@ -132,6 +132,7 @@ func (ts *templateSet) postgres(srv *pgServer) (string, error) {
 	ts.pgErr = srv.createTemplate(name)
 	if ts.pgErr == nil {
 		ts.pgName = name
+		srv.copyAhead(name)
 	}
 	return ts.pgName, ts.pgErr
 }
@@ -145,6 +146,7 @@ func (ts *templateSet) close() error {
 		err = os.RemoveAll(ts.sqliteDir)
 	}
 	if ts.srv != nil {
+		ts.srv.stopCopying()
 		err = errors.Join(err, ts.srv.waitDropped())
 		if ts.pgName != "" {
 			err = errors.Join(err, ts.srv.drop(ts.pgName))
@@ -180,6 +182,14 @@ type pgServer struct {
 	dropRunning int
 	dropErr     error
 	dropIdle    *sync.Cond
+
+	// Copying the template takes as long (CREATE DATABASE writes the
+	// whole copy to the WAL), so copies are made ahead, one at a time,
+	// while the tests run: a test takes a ready one, and waits only when
+	// the tests use them up faster than they are made.
+	ahead     chan string // copies of aheadFrom, ready for a test
+	aheadFrom string
+	aheadStop chan struct{}
 }
 
 func openServer(base string) (*pgServer, error) {
@@ -292,9 +302,53 @@ func (s *pgServer) createTemplate(name string) error {
 	return nil
 }
 
-// create creates a new database as a copy of the database from and
-// returns its name.
+// copyAhead starts making copies of the template from before the tests
+// ask for them, two at most. It stops at the first error: create then
+// makes each copy itself, and reports the error to the test.
+func (s *pgServer) copyAhead(from string) {
+	s.ahead, s.aheadFrom, s.aheadStop = make(chan string, 1), from, make(chan struct{})
+	go func() {
+		defer close(s.ahead)
+		for {
+			name, err := s.createNow(from)
+			if err != nil {
+				return
+			}
+			select {
+			case s.ahead <- name:
+			case <-s.aheadStop:
+				s.dropLater(name)
+				return
+			}
+		}
+	}()
+}
+
+// stopCopying stops copyAhead and drops the copies no test took.
+func (s *pgServer) stopCopying() {
+	if s.ahead == nil {
+		return
+	}
+	close(s.aheadStop)
+	for name := range s.ahead {
+		s.dropLater(name)
+	}
+}
+
+// create returns a new database, a copy of the database from: one that
+// copyAhead made, or a new one.
 func (s *pgServer) create(from string) (string, error) {
+	if s.ahead != nil && from == s.aheadFrom {
+		if name, ok := <-s.ahead; ok {
+			return name, nil
+		}
+	}
+	return s.createNow(from)
+}
+
+// createNow creates a new database as a copy of the database from and
+// returns its name.
+func (s *pgServer) createNow(from string) (string, error) {
 	name := fmt.Sprintf("%s_%d", s.prefix, s.seq.Add(1))
 	if _, err := s.admin.Exec(`CREATE DATABASE ` + pq.QuoteIdentifier(name) + ` TEMPLATE ` + pq.QuoteIdentifier(from)); err != nil {
 		return "", fmt.Errorf("create database %s from %s: %w (the role of %s needs CREATEDB)", name, from, err, EnvDatabaseURL)
