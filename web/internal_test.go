@@ -39,6 +39,17 @@ func TestCatalogue(t *testing.T) {
 		}
 	})
 
+	t.Run("WordsEveryGroundingCode", func(t *testing.T) {
+		t.Parallel()
+		// The review page words why a statement is ungrounded from its
+		// code; a code without a message would fall back to English.
+		for _, code := range assistant.UngroundedCodes {
+			if !hasMsg("ungrounded." + code) {
+				t.Errorf("the catalogue lacks ungrounded.%s", code)
+			}
+		}
+	})
+
 	t.Run("GivesEachTextTheSameShapeInEveryLanguage", func(t *testing.T) {
 		t.Parallel()
 		// A plural in one language is a plural in the other, with its
