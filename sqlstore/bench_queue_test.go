@@ -32,7 +32,7 @@ func BenchmarkQueuePage(b *testing.B) {
 	f := storetest.MustSeed(b, db)
 	storetest.MustFillQueue(b, db, f, 100_000)
 	ctx := storetest.As(context.Background(), f.Supervisor)
-	_, token, err := db.CreateToken(ctx, f.Supervisor.ID, "bench", nil)
+	_, token, err := db.CreateToken(storetest.CLI(), f.Supervisor.ID, "bench", nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -133,7 +133,7 @@ func benchDrafts(b *testing.B, dsn, modelName string, requesters int) {
 	s.Logger, s.DraftQueued = quiet, runner.Wake
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
-	_, token, err := db.CreateToken(ctx, f.Worker.ID, "bench", nil)
+	_, token, err := db.CreateToken(storetest.CLI(), f.Worker.ID, "bench", nil)
 	mustBench(b, err)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: requesters}}
 
