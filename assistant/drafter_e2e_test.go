@@ -98,7 +98,7 @@ func TestDraftWithOpenAI(t *testing.T) {
 		if !res.Pseudonymised || res.Masked[assistant.MaskPerson] == 0 {
 			t.Fatalf("pseudonymised=%v masked=%v", res.Pseudonymised, res.Masked)
 		}
-		if res.Provider != "openai-compatible" || res.Model != "gpt-4o-mini" || res.PromptVersion != "summary/v1" {
+		if res.Provider != "openai-compatible" || res.Model != "gpt-4o-mini" || res.PromptVersion != assistant.SummaryPromptVersion {
 			t.Fatalf("provenance: %s %s %s", res.Provider, res.Model, res.PromptVersion)
 		}
 		if res.Params["response_format"] != "json_schema" || res.RequestHash == "" || res.ResponseHash == "" || res.Attempts != 1 {

@@ -17,8 +17,8 @@ import (
 // with every draft, so a change of wording is a new file and a new version;
 // never edit a released template in place.
 const (
-	SummaryPromptVersion     = "summary/v1"
-	SuggestionsPromptVersion = "suggestions/v1"
+	SummaryPromptVersion     = "summary/v2"
+	SuggestionsPromptVersion = "suggestions/v2"
 )
 
 //go:embed prompts/*.tmpl
@@ -26,8 +26,8 @@ var promptFS embed.FS
 
 // templates maps a prompt version to its parsed template.
 var templates = map[string]*template.Template{
-	SummaryPromptVersion:     template.Must(template.ParseFS(promptFS, "prompts/summary.v1.tmpl")),
-	SuggestionsPromptVersion: template.Must(template.ParseFS(promptFS, "prompts/suggestions.v1.tmpl")),
+	SummaryPromptVersion:     template.Must(template.ParseFS(promptFS, "prompts/summary.v2.tmpl")),
+	SuggestionsPromptVersion: template.Must(template.ParseFS(promptFS, "prompts/suggestions.v2.tmpl")),
 }
 
 // PromptVersion returns the current prompt template version for kind.
