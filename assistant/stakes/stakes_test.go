@@ -271,15 +271,15 @@ func TestGate(t *testing.T) {
 	}
 }
 
-// TestLaterSets holds the detector to the same targets on the eight sets
+// TestLaterSets holds the detector to the same targets on the nine sets
 // written after it was first tuned (testdata/holdout.tsv, fresh.tsv,
-// fourth.tsv to ninth.tsv): each
+// fourth.tsv to tenth.tsv): each
 // was measured once as it came, then the lexicons were widened for what it
 // missed, so they now guard against losing that ground. BENCHMARKS.md gives
 // the first figures.
 func TestLaterSets(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"holdout.tsv", "fresh.tsv", "fourth.tsv", "fifth.tsv", "sixth.tsv", "seventh.tsv", "eighth.tsv", "ninth.tsv"} {
+	for _, name := range []string{"holdout.tsv", "fresh.tsv", "fourth.tsv", "fifth.tsv", "sixth.tsv", "seventh.tsv", "eighth.tsv", "ninth.tsv", "tenth.tsv"} {
 		f, err := os.Open("testdata/" + name)
 		if err != nil {
 			t.Fatal(err)
