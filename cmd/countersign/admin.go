@@ -36,6 +36,9 @@ func runMigrate(ctx context.Context, args []string, stdout io.Writer, getenv fun
 
 func runUser(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
 	ctx = countersign.NewContextWithActor(ctx, countersign.SystemCLI)
+	if len(args) > 0 && isHelp(args[0]) {
+		return groupHelp(stdout, "user", "add --name N --email E --role worker|supervisor|ethics|admin [--team T]", "disable --email E")
+	}
 	if len(args) > 0 && args[0] == "disable" {
 		return runUserDisable(ctx, args[1:], stdout, getenv)
 	}
@@ -75,6 +78,9 @@ func runUser(ctx context.Context, args []string, stdout io.Writer, getenv func(s
 
 func runToken(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
 	ctx = countersign.NewContextWithActor(ctx, countersign.SystemCLI)
+	if len(args) > 0 && isHelp(args[0]) {
+		return groupHelp(stdout, "token", "create --email E [--label L] [--days N]", "revoke --id TOKEN_ID")
+	}
 	if len(args) == 0 || (args[0] != "create" && args[0] != "revoke") {
 		return countersign.Errorf(countersign.EINVALID, "Use: countersign token create --email E [--label L] [--days N], or token revoke --id TOKEN_ID")
 	}

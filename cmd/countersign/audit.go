@@ -24,6 +24,10 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		fmt.Fprintln(stderr, "Use: countersign audit verify|checkpoint|export|key")
 		return 2
 	}
+	if isHelp(args[0]) {
+		_ = groupHelp(stdout, "audit", "verify [--file EXPORT --key VKEY] [--since CHECKPOINT] [--save FILE]", "checkpoint", "export", "key")
+		return 0
+	}
 	if !slices.Contains([]string{"verify", "checkpoint", "export", "key"}, args[0]) {
 		fmt.Fprintf(stderr, "countersign audit: unknown command %q; use verify, checkpoint, export or key.\n", args[0])
 		return 2

@@ -34,6 +34,7 @@ func TestEverySubcommandHelp(t *testing.T) {
 		{[]string{"audit", "export"}, append([]string{"-audit-key"}, settings...), []string{"-file", "-since", "-save"}},
 		{[]string{"audit", "key"}, []string{"-audit-key", "-audit-origin"}, []string{"-file", "-since", "-save", "-quiet"}},
 		{[]string{"bench"}, []string{"-url", "-clients", "-duration", "-mode", "-rate"}, []string{"-audit-key"}},
+		{[]string{"eval", "gate"}, []string{"-set", "-v"}, []string{"-db"}},
 		{[]string{"version"}, nil, []string{"-db"}},
 	} {
 		name := strings.Join(tc.args, " ")
@@ -57,6 +58,25 @@ func TestEverySubcommandHelp(t *testing.T) {
 			for _, f := range tc.none {
 				if strings.Contains(out, f) {
 					t.Errorf("countersign %s %s shows %s, another command's flag:\n%s", name, help, f, out)
+				}
+			}
+		}
+	}
+}
+
+// TestGroupHelp asks the commands that have subcommands for --help: each
+// names its subcommands on stdout and exits 0.
+func TestGroupHelp(t *testing.T) {
+	t.Parallel()
+	for group, subs := range map[string][]string{"audit": {"verify", "checkpoint", "export", "key"}, "user": {"add", "disable"}, "token": {"create", "revoke"}} {
+		for _, help := range []string{"--help", "-h", "help"} {
+			var stdout, stderr bytes.Buffer
+			if code := run(context.Background(), []string{group, help}, &stdout, &stderr, env(nil)); code != 0 {
+				t.Errorf("countersign %s %s: exit %d: %s", group, help, code, stderr.String())
+			}
+			for _, sub := range subs {
+				if !strings.Contains(stdout.String(), "countersign "+group+" "+sub) {
+					t.Errorf("countersign %s %s does not name %s:\n%s", group, help, sub, stdout.String())
 				}
 			}
 		}

@@ -55,6 +55,8 @@ Commands:
   eval gate [--set FILE] [-v]                      measure the high-stakes detector on a labelled set
   version                                          print the version of this binary and of its API
 
+Every command takes --help (or -h) for its own flags.
+
 serve takes every setting of countersign serve --help as a flag, from the environment,
 or from the YAML file named by --config or COUNTERSIGN_CONFIG; migrate, user, token and
 audit read the same settings (--db and --config as flags, audit also --audit-key,
