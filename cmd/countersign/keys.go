@@ -1,25 +1,31 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 )
 
-// warnKeyBesideDatabase warns when the checkpoint signing key lies in the
-// directory of a SQLite database: a backup or a copy of that directory
-// then carries the key with the log, and whoever holds both can rewrite
-// history and sign it again (SECURITY.md, Known limits).
+// warnKeyBesideDatabase warns when the checkpoint signing key or the event
+// key lies in the directory of a SQLite database: a backup or a copy of
+// that directory then carries the key with the log, and whoever holds both
+// can rewrite history and sign it again, or write events the log accepts
+// (SECURITY.md, Known limits).
 func warnKeyBesideDatabase(logger *slog.Logger, c *Config) {
 	dir, ok := c.sqliteDir()
 	if !ok {
 		return
 	}
-	key := c.keyPath()
-	if sameDir(dir, filepath.Dir(key)) {
-		logger.Warn("the audit signing key lies in the database's directory, so a copy of the directory carries both; set --audit-key (COUNTERSIGN_AUDIT_KEY) to a file elsewhere",
-			"op", "serve.keys", "key", key, "database_dir", dir)
+	for _, k := range []struct{ name, path, setting string }{
+		{"signing key", c.keyPath(), "--audit-key (COUNTERSIGN_AUDIT_KEY)"},
+		{"event key", c.eventKeyPath(), "--event-key (COUNTERSIGN_EVENT_KEY)"},
+	} {
+		if sameDir(dir, filepath.Dir(k.path)) {
+			logger.Warn(fmt.Sprintf("the audit %s lies in the database's directory, so a copy of the directory carries both; set %s to a file elsewhere", k.name, k.setting),
+				"op", "serve.keys", "key", k.path, "database_dir", dir)
+		}
 	}
 }
 

@@ -18,14 +18,14 @@ import (
 // TestServeKeepsItsFilesPrivate starts the service on a new SQLite file
 // under the most permissive umask: the database, its WAL and shared-memory
 // files and the signing key it creates are for the service's user only;
-// and serve warns while the key lies beside the database, and not once it
-// is kept elsewhere.
+// and serve warns while the signing key or the event key lies beside the
+// database, and not once it is kept elsewhere.
 func TestServeKeepsItsFilesPrivate(t *testing.T) {
 	old := syscall.Umask(0)
 	defer syscall.Umask(old)
 	dir := t.TempDir()
 	eventKey := storetest.MustWriteEventKey(t, t.TempDir())
-	start := func(t *testing.T, keyPath string, running func()) string {
+	startWith := func(t *testing.T, keyPath, eventKey string, running func()) string {
 		t.Helper()
 		var logs bytes.Buffer
 		vars := map[string]string{"DATABASE_URL": filepath.Join(dir, "data", "countersign.db"), "COUNTERSIGN_EVENT_KEY": eventKey}
@@ -45,7 +45,12 @@ func TestServeKeepsItsFilesPrivate(t *testing.T) {
 		}
 		return logs.String()
 	}
+	start := func(t *testing.T, keyPath string, running func()) string {
+		t.Helper()
+		return startWith(t, keyPath, eventKey, running)
+	}
 	const warning = "the audit signing key lies in the database's directory"
+	const eventWarning = "the audit event key lies in the database's directory"
 
 	// The default: the key beside the database.
 	logs := start(t, "", func() {
@@ -73,5 +78,13 @@ func TestServeKeepsItsFilesPrivate(t *testing.T) {
 	// Spelt differently, the same directory is still the same.
 	if logs := start(t, filepath.Join(dir, "data", ".", "other.key"), nil); !strings.Contains(logs, warning) {
 		t.Errorf("no warning for a key path spelt differently:\n%s", logs)
+	}
+	if strings.Contains(logs, eventWarning) {
+		t.Errorf("a warning about an event key kept elsewhere:\n%s", logs)
+	}
+	// The event key beside the database, the signing key elsewhere.
+	besideDB := storetest.MustWriteEventKey(t, filepath.Join(dir, "data"))
+	if logs := startWith(t, elsewhere, besideDB, nil); !strings.Contains(logs, eventWarning) || strings.Contains(logs, warning) {
+		t.Errorf("want only the event key's warning:\n%s", logs)
 	}
 }
