@@ -194,3 +194,17 @@ func TestQuoteAround(t *testing.T) {
 		t.Errorf("a short note is quoted whole: %q", got)
 	}
 }
+
+// FuzzSupport checks that the support check never panics and that a
+// statement is always supported by itself as its quote.
+func FuzzSupport(f *testing.F) {
+	f.Add("Mme Martin ne veut plus vivre depuis le 3 mars.")
+	f.Add("[PERSON_1] can't pay 1200 euros; she was not seen on 20/05/2024.")
+	f.Add("Der Termin beim Jugendamt ist am 3. Juni 2024, kein Geld.")
+	f.Fuzz(func(t *testing.T, text string) {
+		if code, term := unsupported(text, []string{text}, "", "", true); code != "" {
+			t.Fatalf("%q does not support itself: %s %q", text, code, term)
+		}
+		unsupported(text, []string{"the client", text[:len(text)/2]}, text, "de", false)
+	})
+}

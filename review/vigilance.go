@@ -26,7 +26,7 @@ import (
 // sentence, as a statement citing its source would, and the reviewer who
 // reads the quote sees the difference. It takes a random id like every
 // statement (assistant.NewStatementID), the category the service's own
-// detector reads in it, and its place in the order of the notes. Only when
+// detector reads in it and its quote, and its place in the order of the notes. Only when
 // no sentence of the notes can be changed (or the draft is written in
 // another language than its notes) is it made from a statement's text
 // instead, placed right after that statement.
@@ -119,14 +119,18 @@ func InsertVigilance(c *assistant.Content, notes []assistant.Note, rnd func() fl
 // plant inserts the false text made from src into c, in the order of the
 // notes, and returns its check.
 func plant(c *assistant.Content, notes []assistant.Note, src source, text string) *VigilanceCheck {
-	s := assistant.Statement{ID: assistant.NewStatementID(c), Text: text, Category: assistant.Categorize(text)}
+	s := assistant.Statement{ID: assistant.NewStatementID(c), Text: text}
 	at := len(c.Statements)
 	if src.statement >= 0 {
 		s.Citations = slices.Clone(c.Statements[src.statement].Citations)
+		s.Category = c.Statements[src.statement].Category
 		at = src.statement + 1
 	} else {
 		n := notes[src.note]
 		s.Citations = []assistant.Citation{{NoteID: n.ID, Quote: assistant.QuoteAround(n.Body, src.text)}}
+		// As the drafter reads a statement: the stricter of what its text
+		// and its quote say.
+		s.Category = assistant.Stricter(assistant.Categorize(text), assistant.Categorize(s.Citations[0].Quote))
 		// After the last statement that cites an earlier note, or an
 		// earlier passage of the same note.
 		at = 0
@@ -136,6 +140,7 @@ func plant(c *assistant.Content, notes []assistant.Note, src source, text string
 			}
 		}
 	}
+	s.Category = assistant.Stricter(s.Category, assistant.Categorize(text))
 	c.Statements = slices.Insert(c.Statements, at, s)
 	return &VigilanceCheck{StatementID: s.ID, Text: text}
 }
