@@ -520,6 +520,19 @@ func exerciseDrafting(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
 		}
 	})
 
+	t.Run("AConsentWithdrawnWhileTheModelRunsStopsItAtTheNextHeartbeat", func(t *testing.T) {
+		t.Parallel()
+		b := setupDrafting(t, open)
+		b.request(t, review.DraftRequest{Kind: assistant.KindSummary})
+		job, err := b.db.ClaimJob(ctx, "slow-model", 30*time.Second)
+		ok(t, err)
+		ok(t, b.db.RenewJob(ctx, job, 30*time.Second))
+		ok(t, b.db.RecordConsent(As(ctx, b.f.Worker), &casefile.Consent{CaseID: b.f.Case.ID, Given: false}))
+		// The draft failed with the withdrawal: the worker's next heartbeat
+		// finds its lease gone, and the runner stops the model call.
+		code(t, b.db.RenewJob(ctx, job, 30*time.Second), countersign.ECONFLICT)
+	})
+
 	t.Run("ADeadOwnersDraftIsTakenOverAfterTheLeaseAndItsRenewalFails", func(t *testing.T) {
 		t.Parallel()
 		b := setupDrafting(t, open)
