@@ -400,6 +400,10 @@ type Store interface {
 	// record with both signers. Returns EFORBIDDEN (see CanCountersign),
 	// ECONFLICT when the draft is not awaiting a countersignature.
 	CountersignDraft(ctx context.Context, id string, c Countersign) (*Entry, error)
+	// RetryDraft queues a failed draft again (DecideRetry). Returns
+	// ENOTFOUND, EFORBIDDEN, ECONFLICT when it has not failed or the
+	// client's consent no longer allows drafting.
+	RetryDraft(ctx context.Context, id string) (*Draft, error)
 	// ReassignDraft gives a pending draft to another worker of its team;
 	// supervisors only. Returns EFORBIDDEN, ECONFLICT, EINVALID (worker).
 	ReassignDraft(ctx context.Context, id, workerID string) (*Draft, error)
@@ -409,10 +413,6 @@ type Store interface {
 	// CorrectEntry signs a new entry that supersedes entryID with a reason,
 	// or, when the correction needs a countersignature (DecideCorrection),
 	// stores it pending. Returns ENOTFOUND, EFORBIDDEN, ECONFLICT when the
-	// RetryDraft queues a failed draft again (DecideRetry). Returns
-	// ENOTFOUND, EFORBIDDEN, ECONFLICT when it has not failed or the
-	// client's consent no longer allows drafting.
-	RetryDraft(ctx context.Context, id string) (*Draft, error)
 	// entry was already corrected or a correction of it waits, EINVALID.
 	CorrectEntry(ctx context.Context, caseID, entryID string, c Correction) (*Entry, error)
 	// CountersignCorrection signs a pending correction into the record
