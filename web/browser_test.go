@@ -64,7 +64,7 @@ type browser struct {
 
 func (br *browser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	br.t.Helper()
-	ctx, cancel := context.WithTimeout(br.ctx, 15*time.Second)
+	ctx, cancel := context.WithTimeout(br.ctx, patience)
 	defer cancel()
 	if err := chromedp.Do(ctx, steps...); err != nil {
 		br.t.Fatalf("%s: %v", what, err)
@@ -73,7 +73,7 @@ func (br *browser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 
 func run[T any](br *browser, what string, a chromedp.Action[T]) T {
 	br.t.Helper()
-	ctx, cancel := context.WithTimeout(br.ctx, 15*time.Second)
+	ctx, cancel := context.WithTimeout(br.ctx, patience)
 	defer cancel()
 	v, err := chromedp.Run(ctx, a)
 	if err != nil {

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/countersign/countersign/sqlstore/storetest"
 )
@@ -9,3 +10,7 @@ import (
 // TestMain migrates each dialect once, into the template every test's
 // database is copied from.
 func TestMain(m *testing.M) { storetest.Main(m) }
+
+// patience bounds each browser step, which waits for what it needs (an
+// element, a navigation): a safety net for a busy machine, not a measure.
+const patience = 2 * time.Minute
