@@ -99,6 +99,18 @@ func DraftingAllowed(required bool, current *Consent) bool {
 	return current.Given
 }
 
+// CheckDrafting returns nil when the client's consent state allows a draft
+// (DraftingAllowed), or the ECONFLICT that says why not.
+func CheckDrafting(required bool, current *Consent) error {
+	switch {
+	case DraftingAllowed(required, current):
+		return nil
+	case current != nil:
+		return countersign.Errorf(countersign.ECONFLICT, "%s", ConsentObjection)
+	}
+	return countersign.Errorf(countersign.ECONFLICT, "%s", ConsentRefusal)
+}
+
 // MaxConsentNote bounds the note recorded with a consent answer, in characters.
 const MaxConsentNote = 2000
 

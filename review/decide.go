@@ -4,12 +4,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/audit"
+	"github.com/countersign/countersign/casefile"
 )
 
 // This file holds the decisions of the review lifecycle. Each function takes
@@ -447,4 +449,71 @@ func commitEntry(p audit.Payload, e *Entry) audit.Payload {
 		p.Commit("reason", e.Salt, e.Correction)
 	}
 	return p
+}
+
+// RequestInput is what a draft request is decided from.
+type RequestInput struct {
+	Actor   countersign.Actor
+	Case    *casefile.Case
+	Request DraftRequest
+	// Notes are the case's notes among Request.NoteIDs (all of the case's
+	// notes when it names none), as the store found them.
+	Notes  []*casefile.Note
+	Policy *Policy
+	Now    time.Time
+}
+
+// DecideRequest decides a draft request on a case the actor may write (the
+// store has checked that and the client's consent under the case's lock):
+// the kind must be allowed for the case type, the named notes must be notes
+// of the case, the period must hold notes. It returns the queued draft,
+// for the case's worker to review, and its event.
+func DecideRequest(in RequestInput) (*Draft, *audit.Record, error) {
+	c, req := in.Case, in.Request
+	if err := casefile.CheckWrite(in.Actor, c); err != nil {
+		return nil, nil, err
+	}
+	bad := func(field, msg string) error {
+		return countersign.InvalidFields("The draft could not be requested.", countersign.FieldError{Field: field, Message: msg})
+	}
+	if !in.Policy.KindAllowed(c.CaseType, req.Kind) {
+		return nil, nil, bad("kind", fmt.Sprintf("Your authority's policy does not allow AI drafts of kind %s for %s cases.", req.Kind, c.CaseType))
+	}
+	notes := in.Notes
+	if len(req.NoteIDs) > 0 && len(notes) != len(distinct(req.NoteIDs)) {
+		return nil, nil, bad("note_ids", "Some of these notes are not notes of this case.")
+	}
+	if req.Since != nil || req.Until != nil {
+		notes = slices.DeleteFunc(slices.Clone(notes), func(n *casefile.Note) bool {
+			return req.Since != nil && n.WrittenAt.Before(*req.Since) || req.Until != nil && !n.WrittenAt.Before(*req.Until)
+		})
+		if len(notes) == 0 {
+			return nil, nil, bad("since", "No note of this case was written in that period.")
+		}
+	}
+	if len(notes) == 0 {
+		return nil, nil, bad("note_ids", "The case has no notes to draft from yet.")
+	}
+	ids := make([]string, len(notes))
+	for i, n := range notes {
+		ids[i] = n.ID
+	}
+	d := &Draft{ID: countersign.NewID(countersign.PrefixDraft), CaseID: c.ID, Kind: req.Kind, Status: StatusQueued,
+		RequestedBy: in.Actor.UserID, ReviewerID: c.WorkerID, TeamID: c.TeamID, NoteIDs: ids, Language: req.Language,
+		CreatedAt: in.Now, UpdatedAt: in.Now}
+	return d, &audit.Record{Actor: in.Actor, Action: audit.ActionDraftRequested, SubjectType: "draft", SubjectID: d.ID,
+		CaseID: c.ID, Payload: audit.Payload{"kind": string(req.Kind), "notes": strings.Join(ids, ","), "language": req.Language}}, nil
+}
+
+// distinct returns ids without repeats, in order.
+func distinct(ids []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
 }

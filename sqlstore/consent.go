@@ -148,13 +148,7 @@ func (db *conn) checkConsent(ctx context.Context, tx *Tx, caseID string) error {
 	if err != nil {
 		return err
 	}
-	if casefile.DraftingAllowed(db.RequireConsent, cur) {
-		return nil
-	}
-	if cur != nil {
-		return countersign.Errorf(countersign.ECONFLICT, "%s", casefile.ConsentObjection)
-	}
-	return countersign.Errorf(countersign.ECONFLICT, "%s", casefile.ConsentRefusal)
+	return casefile.CheckDrafting(db.RequireConsent, cur)
 }
 
 // lockCase locks a case row until the transaction ends, serialising consent

@@ -112,48 +112,29 @@ func (db *ReviewStore) RequestDraft(ctx context.Context, req review.DraftRequest
 		if err := db.checkConsent(ctx, tx, c.ID); err != nil {
 			return err
 		}
-		if !db.policy().KindAllowed(c.CaseType, req.Kind) {
-			return countersign.InvalidFields("The draft could not be requested.", countersign.FieldError{Field: "kind",
-				Message: fmt.Sprintf("Your authority's policy does not allow AI drafts of kind %s for %s cases.", req.Kind, c.CaseType)})
-		}
 		notes, err := db.findNotes(ctx, tx, c.ID, req.NoteIDs)
 		if err != nil {
 			return err
 		}
-		if len(req.NoteIDs) > 0 && len(notes) != len(dedupe(req.NoteIDs)) {
-			return countersign.InvalidFields("The draft could not be requested.", countersign.FieldError{Field: "note_ids", Message: "Some of these notes are not notes of this case."})
+		nd, ev, err := review.DecideRequest(review.RequestInput{Actor: a, Case: c, Request: req, Notes: notes,
+			Policy: db.policy(), Now: tx.now})
+		if err != nil {
+			return err
 		}
-		if req.Since != nil || req.Until != nil {
-			notes = slices.DeleteFunc(notes, func(n *casefile.Note) bool {
-				return req.Since != nil && n.WrittenAt.Before(*req.Since) || req.Until != nil && !n.WrittenAt.Before(*req.Until)
-			})
-			if len(notes) == 0 {
-				return countersign.InvalidFields("The draft could not be requested.", countersign.FieldError{Field: "since", Message: "No note of this case was written in that period."})
-			}
-		}
-		if len(notes) == 0 {
-			return countersign.InvalidFields("The draft could not be requested.", countersign.FieldError{Field: "note_ids", Message: "The case has no notes to draft from yet."})
-		}
-		ids := make([]string, len(notes))
-		for i, n := range notes {
-			ids[i] = n.ID
-		}
-		noteIDs, _ := json.Marshal(ids)
+		noteIDs, _ := json.Marshal(nd.NoteIDs)
 		var key *string
 		if req.IdempotencyKey != "" {
 			key = &req.IdempotencyKey
 		}
-		id := countersign.NewID(countersign.PrefixDraft)
+		id := nd.ID
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`
 			INSERT INTO drafts (id, case_id, kind, status, requested_by, reviewer_id, team_id, note_ids, language,
 				idempotency_key, run_after, created_at, updated_at)
 			VALUES (?, ?, ?, `+stQueued+`, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			id, c.ID, string(req.Kind), a.UserID, c.WorkerID, c.TeamID, string(noteIDs), req.Language, key, tx.now, tx.now, tx.now); err != nil {
+			id, nd.CaseID, string(nd.Kind), nd.RequestedBy, nd.ReviewerID, nd.TeamID, string(noteIDs), nd.Language, key, tx.now, tx.now, tx.now); err != nil {
 			return fmt.Errorf("insert draft: %w", err)
 		}
-		if err := tx.record(ctx, a, audit.ActionDraftRequested, "draft", id, c.ID, audit.Payload{
-			"kind": string(req.Kind), "notes": strings.Join(ids, ","), "language": req.Language,
-		}); err != nil {
+		if err := tx.apply(ctx, []audit.Record{*ev}); err != nil {
 			return err
 		}
 		d, err = db.getDraft(ctx, tx, id, "")
@@ -172,18 +153,6 @@ func (db *conn) findByIdempotencyKey(ctx context.Context, userID, key string) (*
 		return nil, db.translate(err)
 	}
 	return r.toDomain()
-}
-
-func dedupe(ids []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, id := range ids {
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out
 }
 
 // FindDraftByID returns a draft of a case the actor may read.
