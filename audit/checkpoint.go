@@ -81,34 +81,41 @@ func createKeyFile(path, origin string) error {
 	if err != nil {
 		return fmt.Errorf("generate audit signing key: %w", err)
 	}
+	return installKeyFile(path, skey+"\n", "audit signing key")
+}
+
+// installKeyFile writes content to a new file at path, mode 0600 whatever
+// the umask, without ever overwriting an existing one: it is written and
+// synced to a temporary file beside path, which is then hard-linked into
+// place; the link fails if path appeared meanwhile, and that key is kept.
+// what names the key in errors.
+func installKeyFile(path, content, what string) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create audit key directory: %w", err)
+		return fmt.Errorf("create %s directory: %w", what, err)
 	}
-	f, err := os.CreateTemp(dir, ".audit-key-*")
+	f, err := os.CreateTemp(dir, ".key-*")
 	if err != nil {
-		return fmt.Errorf("create audit signing key: %w", err)
+		return fmt.Errorf("create %s: %w", what, err)
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp)
 	// CreateTemp already uses 0600; Chmod makes it explicit whatever the umask.
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return fmt.Errorf("protect audit signing key: %w", err)
+	err = f.Chmod(0o600)
+	if err == nil {
+		_, err = f.WriteString(content)
 	}
-	if _, err := f.WriteString(skey + "\n"); err != nil {
-		f.Close()
-		return fmt.Errorf("write audit signing key: %w", err)
+	if err == nil {
+		err = f.Sync()
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("write audit signing key: %w", err)
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write audit signing key: %w", err)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", what, err)
 	}
 	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("install audit signing key: %w", err)
+		return fmt.Errorf("install %s: %w", what, err)
 	}
 	return nil
 }

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 )
 
@@ -100,33 +99,5 @@ func NewEventKey() EventKey {
 }
 
 func createEventKeyFile(path string) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create audit event key directory: %w", err)
-	}
-	f, err := os.CreateTemp(dir, ".event-key-*")
-	if err != nil {
-		return fmt.Errorf("create audit event key: %w", err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	// CreateTemp already uses 0600; Chmod makes it explicit whatever the umask.
-	err = f.Chmod(0o600)
-	if err == nil {
-		_, err = f.WriteString(NewEventKey().String() + "\n")
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("write audit event key: %w", err)
-	}
-	// A hard link fails if path appeared meanwhile: a key is never replaced.
-	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("install audit event key: %w", err)
-	}
-	return nil
+	return installKeyFile(path, NewEventKey().String()+"\n", "audit event key")
 }
