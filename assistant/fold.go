@@ -5,7 +5,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"golang.org/x/text/unicode/norm"
+	"github.com/countersign/countersign/internal/textfold"
 )
 
 // folded is a text reduced for matching the way people really write: lower
@@ -67,53 +67,9 @@ func foldString(s string) string {
 	return fold(s).s
 }
 
-// foldRune folds one rune: letters lose their accents and case, and the few
-// letters that decomposition leaves alone get the spelling people type when
-// they lack the key (ß → ss, æ → ae, ø → o…).
-func foldRune(r rune) string {
-	if r < utf8.RuneSelf {
-		if 'A' <= r && r <= 'Z' {
-			r += 'a' - 'A'
-		}
-		return string(r)
-	}
-	switch r {
-	case 'ß', 'ẞ':
-		return "ss"
-	case 'æ', 'Æ':
-		return "ae"
-	case 'œ', 'Œ':
-		return "oe"
-	case 'ø', 'Ø':
-		return "o"
-	case 'ł', 'Ł':
-		return "l"
-	case 'đ', 'Đ':
-		return "d"
-	case 'ı':
-		return "i"
-	case utf8.RuneError:
-		return "\ufffd"
-	case '‘', '’', '‚', '‛', '′', '`', '´':
-		return "'"
-	case '“', '”', '„', '‟', '«', '»', '″':
-		return `"`
-	case '‐', '‑', '‒', '–', '—', '―', '−':
-		return "-"
-	case '…':
-		return "..."
-	case '°', 'º':
-		return "o"
-	}
-	var b strings.Builder
-	for _, d := range norm.NFD.String(string(r)) {
-		if unicode.Is(unicode.Mn, d) {
-			continue
-		}
-		b.WriteRune(unicode.ToLower(d))
-	}
-	return b.String()
-}
+// foldRune folds one rune (textfold.Rune), the one folding the assistant
+// and the high-stakes detector share.
+func foldRune(r rune) string { return textfold.Rune(r) }
 
 // isWordByte reports whether the byte at s[i] is part of a word; folded
 // text is mostly ASCII, and any non-ASCII byte counts as a letter so that

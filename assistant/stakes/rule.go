@@ -5,9 +5,10 @@ import (
 	"slices"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/countersign/countersign/internal/textfold"
 )
 
 // boundary is the token that stands for a clause boundary (, ; : . ! ? and
@@ -60,7 +61,7 @@ func Tokens(text string) []string {
 			}
 			flush()
 		case unicode.IsLetter(r) || unicode.IsDigit(r):
-			w.WriteString(foldRune(r))
+			w.WriteString(textfold.Rune(r))
 		case unicode.Is(unicode.Mn, r):
 		case strings.ContainsRune(",;:.!?()[]{}\n", r):
 			mark()
@@ -77,32 +78,6 @@ func Tokens(text string) []string {
 
 func isApostrophe(r rune) bool {
 	return r == '\'' || r == '’' || r == '‘' || r == '`' || r == '´' || r == 'ʼ'
-}
-
-// foldRune lowers r and takes its accents off.
-func foldRune(r rune) string {
-	if r < utf8.RuneSelf {
-		return string(unicode.ToLower(r))
-	}
-	switch r {
-	case 'ß', 'ẞ':
-		return "ss"
-	case 'æ', 'Æ':
-		return "ae"
-	case 'œ', 'Œ':
-		return "oe"
-	case 'ø', 'Ø':
-		return "o"
-	case 'ł', 'Ł':
-		return "l"
-	}
-	var b strings.Builder
-	for _, d := range norm.NFD.String(string(r)) {
-		if !unicode.Is(unicode.Mn, d) {
-			b.WriteRune(unicode.ToLower(d))
-		}
-	}
-	return b.String()
 }
 
 // Rule is one line of a lexicon: its fine categories and its choices
