@@ -592,6 +592,11 @@ const eventColumns = `seq, at, actor_id, role, action, subject_type, subject_id,
 
 // FindEvents returns sequenced events matching f, in sequence order.
 func (db *AuditStore) FindEvents(ctx context.Context, f audit.EventFilter) ([]*audit.Event, error) {
+	// Reads of the log are a person's or the service's; a path that forgot
+	// to authenticate reads nothing.
+	if _, err := countersign.ActorFrom(ctx); err != nil {
+		return nil, err
+	}
 	where, args := []string{"1 = 1"}, []any{}
 	if v := f.CaseID; v != nil {
 		where, args = append(where, "case_id = ?"), append(args, *v)
@@ -644,6 +649,11 @@ func (db *AuditStore) FindEvents(ctx context.Context, f audit.EventFilter) ([]*a
 
 // FindEventBySeq returns the event at seq. Returns ENOTFOUND if the log is not that long.
 func (db *AuditStore) FindEventBySeq(ctx context.Context, seq uint64) (*audit.Event, error) {
+	// Reads of the log are a person's or the service's; a path that forgot
+	// to authenticate reads nothing.
+	if _, err := countersign.ActorFrom(ctx); err != nil {
+		return nil, err
+	}
 	var r eventRow
 	if err := db.r.GetContext(ctx, &r, db.r.Rebind(`SELECT `+eventColumns+` FROM audit_event WHERE seq = ?`), int64(seq)); err != nil {
 		if countersign.ErrorCode(db.translate(err)) == countersign.ENOTFOUND {

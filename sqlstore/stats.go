@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/audit"
 )
 
@@ -14,6 +15,11 @@ var _ audit.StatsReader = (*AuditStore)(nil)
 // reading loop (eachStoredEvent), so memory stays flat however many events
 // the bounds select.
 func (db *AuditStore) AuditStats(ctx context.Context, opts audit.StatsOptions) (*audit.Stats, error) {
+	// Reads of the log are a person's or the service's; a path that forgot
+	// to authenticate reads nothing.
+	if _, err := countersign.ActorFrom(ctx); err != nil {
+		return nil, err
+	}
 	// Only draft events count; the action index serves the prefix, and
 	// at is canonical fixed-width UTC text, so text order is time order.
 	where, args := []string{"action LIKE 'draft.%'"}, []any{}

@@ -186,7 +186,7 @@ func wantRedirect(t testing.TB, resp *http.Response, prefix string) string {
 
 func (b *uiBundle) countEvents(t testing.TB, action string) int {
 	t.Helper()
-	ctx := context.Background()
+	ctx := storetest.CLI()
 	if _, err := b.db.Sequence(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -164,6 +164,9 @@ func exerciseSignOff(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
 			"CreateToken":           func() error { _, _, err := db.CreateToken(bare, f.Worker.ID, "t", nil); return err },
 			"RevokeToken":           func() error { return db.RevokeToken(bare, "tok_x") },
 			"FindTeamWorkers":       func() error { _, err := db.FindTeamWorkers(bare, f.Team.ID); return err },
+			"FindEvents":            func() error { _, err := db.FindEvents(bare, audit.EventFilter{}); return err },
+			"FindEventBySeq":        func() error { _, err := db.FindEventBySeq(bare, 0); return err },
+			"AuditStats":            func() error { _, err := db.AuditStats(bare, audit.StatsOptions{}); return err },
 		}
 		for name, call := range calls {
 			if err := call(); countersign.ErrorCode(err) != countersign.EUNAUTHORIZED {
