@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -167,4 +168,57 @@ func TestRateLimit(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestShippedBinaryLimitsRequests starts the binary itself: failed sign-ins
+// from one address meet the default limit (10 a minute), and a token meets
+// the per-token limit set in the environment (a small one, so no machine
+// is slow enough to refill it between calls).
+func TestShippedBinaryLimitsRequests(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts the real binary")
+	}
+	t.Parallel()
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	env := []string{"DATABASE_URL=" + filepath.Join(dir, "countersign.db"), "COUNTERSIGN_AUDIT_KEY=" + filepath.Join(dir, "keys", "audit.key"),
+		"COUNTERSIGN_EVENT_KEY=" + filepath.Join(dir, "keys", "event.key"), "COUNTERSIGN_RATE_LIMIT=0.01", "COUNTERSIGN_RATE_BURST=5",
+		"HOME=" + dir, "PATH=" + os.Getenv("PATH")}
+	logs := &syncBuffer{}
+	p := startProc(t, bin, freeAddr(t), env, logs, "--demo")
+	token := demoToken(t, p.stdout.String(), "worker")
+	get := func(authorization string) int {
+		req, _ := http.NewRequest("GET", "http://"+p.addr+"/v1/cases", nil)
+		req.Header.Set("Authorization", authorization)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "" {
+			t.Fatal("a 429 without Retry-After")
+		}
+		return resp.StatusCode
+	}
+	// A live token with a burst of 5: the sixth call is refused, however
+	// the header is written (spaces and the scheme's case make no new key).
+	forms := []string{"Bearer " + token, "bearer  " + token, "BEARER " + token + " "}
+	for i := range 5 {
+		if code := get(forms[i%len(forms)]); code != http.StatusOK {
+			t.Fatalf("call %d of a fresh token: %d", i+1, code)
+		}
+	}
+	if code := get(forms[1]); code != http.StatusTooManyRequests {
+		t.Fatalf("the sixth call within the burst of 5: %d, want 429", code)
+	}
+	// Failed sign-ins: the default allows 10 a minute from one address.
+	failed := 0
+	for ; failed < 50 && get("Bearer cst_not-a-token") != http.StatusTooManyRequests; failed++ {
+	}
+	if failed == 50 {
+		t.Fatal("50 failed sign-ins from one address were never refused")
+	}
 }
