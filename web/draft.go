@@ -81,6 +81,9 @@ type statementView struct {
 
 type itemView struct {
 	assistant.Item
+	// HighStakes: the service reads the item as high-stakes; the reviewer
+	// accepts or rejects it explicitly, as the form always does.
+	HighStakes   bool
 	Why          string
 	Cites        []citeView
 	Rejected     bool
@@ -242,7 +245,7 @@ func citedNotes(all []*casefile.Note, d *review.Draft) ([]noteView, []statementV
 			Cites: cite(st.Citations)})
 	}
 	for _, it := range d.Content.Items {
-		its = append(its, itemView{Item: it, Cites: cite(it.Citations)})
+		its = append(its, itemView{Item: it, HighStakes: review.HighStakes(it.Category), Cites: cite(it.Citations)})
 	}
 	var out []noteView
 	for i, n := range notes {

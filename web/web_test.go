@@ -86,6 +86,17 @@ func (flaggingDrafter) Draft(ctx context.Context, req assistant.Request) (*assis
 	return res, err
 }
 
+// riskyItemDrafter drafts offline, then marks the first item as a risk.
+type riskyItemDrafter struct{}
+
+func (riskyItemDrafter) Draft(ctx context.Context, req assistant.Request) (*assistant.Result, error) {
+	res, err := (&assistant.Drafter{Model: assistant.Extractive{}}).Draft(ctx, req)
+	if err == nil && len(res.Content.Items) > 0 {
+		res.Content.Items[0].Category = assistant.CategoryRisk
+	}
+	return res, err
+}
+
 // carelessModel is a stand-in model that labels nothing and cites one-word
 // quotes (fakeopenai.CarelessAnswer over the offline drafter's answer).
 type carelessModel struct{ assistant.Extractive }
@@ -485,6 +496,22 @@ func TestUI(t *testing.T) {
 		}
 		if sd := signed.Decision.Statements; len(sd) != 2 || sd[0].ID != unsupported.ID || sd[0].Comment != "Seen at the visit." {
 			t.Fatalf("the reviewer's comment is not kept with the decision: %+v", sd)
+		}
+	})
+
+	t.Run("MarksHighStakesItems", func(t *testing.T) {
+		t.Parallel()
+		b := uiSetup(t)
+		d := storetest.MustDraftWith(t, b.db, b.f, assistant.KindSuggestions, riskyItemDrafter{})
+		if len(d.Content.Items) == 0 {
+			t.Fatal("the draft has no items")
+		}
+		c := b.signIn(t, "worker")
+		resp, body := c.get("/drafts/" + d.ID)
+		wantStatus(t, resp, body, http.StatusOK)
+		want := `class="statement item highstakes" id="item-` + d.Content.Items[0].ID + `"`
+		if !strings.Contains(body, want) || !strings.Contains(body, "Risk — check this closely") {
+			t.Fatalf("the review page does not mark the high-stakes item (%s):\n%s", want, body)
 		}
 	})
 
