@@ -271,15 +271,17 @@ func TestGate(t *testing.T) {
 	}
 }
 
-// TestLaterSets holds the detector to the same targets on the nine sets
-// written after it was first tuned (testdata/holdout.tsv, fresh.tsv,
-// fourth.tsv to tenth.tsv): each
-// was measured once as it came, then the lexicons were widened for what it
-// missed, so they now guard against losing that ground. BENCHMARKS.md gives
-// the first figures.
+// TestLaterSets holds the detector to the same targets on the sets written
+// after it was first tuned (testdata/holdout.tsv, fresh.tsv, fourth.tsv to
+// tenth.tsv, gate_heldout.tsv to gate_heldout4.tsv): each was measured once
+// as it came, then the lexicons were widened for what it missed, so they
+// now guard against losing that ground; they were used for tuning and say
+// nothing more about sentences not yet seen. BENCHMARKS.md gives the first
+// figures, which do; -v logs the present ones.
 func TestLaterSets(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"holdout.tsv", "fresh.tsv", "fourth.tsv", "fifth.tsv", "sixth.tsv", "seventh.tsv", "eighth.tsv", "ninth.tsv", "tenth.tsv"} {
+	for _, name := range []string{"holdout.tsv", "fresh.tsv", "fourth.tsv", "fifth.tsv", "sixth.tsv", "seventh.tsv", "eighth.tsv", "ninth.tsv", "tenth.tsv",
+		"gate_heldout.tsv", "gate_heldout2.tsv", "gate_heldout3.tsv", "gate_heldout4.tsv"} {
 		f, err := os.Open("testdata/" + name)
 		if err != nil {
 			t.Fatal(err)
@@ -290,6 +292,7 @@ func TestLaterSets(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 		rep := stakes.Evaluate(stakes.Default(), stakes.DetectorVersion(), cases)
+		t.Logf("%s: %d sentences, recall %.3f, precision %.3f", name, len(cases), rep.Gate.Recall(), rep.Gate.Precision())
 		for _, msg := range rep.Failures() {
 			t.Errorf("%s: %s", name, msg)
 		}
