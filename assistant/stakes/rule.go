@@ -84,7 +84,12 @@ func isApostrophe(r rune) bool {
 // (separated by ";"), each a conjunction ("&") of word sequences that must
 // all occur in a text for the choice to match.
 type Rule struct {
-	Fines  []string
+	Fines []string
+	// Other marks a rule for an ordinary sense of words that other rules
+	// read as high-stakes ("other: basketball court"): the words it matches
+	// are set aside before the high-stakes rules are tried. It has no
+	// Fines, and never stands for a negation.
+	Other  bool
 	Source string // file:line
 	Text   string // the pattern as written
 	// Examples are texts the rule must match, from "=>" in the file.
@@ -195,6 +200,67 @@ func matchAt(seq []elem, toks []string, i int) bool {
 	return e.optional && matchAt(seq[1:], toks, i)
 }
 
+// OtherSense is the category of a rule for an ordinary sense of words.
+const OtherSense = "other"
+
+// setAside is what a word set aside by an other rule becomes: no pattern
+// matches it, and a gap may pass over it.
+const setAside = "_"
+
+// SetAside replaces the words that the other rules match in toks, in
+// place. Clause boundaries are kept.
+func SetAside(others []*Rule, toks []string) {
+	for _, r := range others {
+		for _, all := range r.any {
+			seq := all[0]
+			for i := 0; i < len(toks); i++ {
+				if j := matchEnd(seq, toks, i); j > i {
+					for k := i; k < j; k++ {
+						if toks[k] != boundary {
+							toks[k] = setAside
+						}
+					}
+					i = j - 1
+				}
+			}
+		}
+	}
+}
+
+// matchEnd is matchAt that returns where the match ends, or -1.
+func matchEnd(seq []elem, toks []string, i int) int {
+	if len(seq) == 0 {
+		return i
+	}
+	e := seq[0]
+	switch e.kind {
+	case gap:
+		for j := i; j <= i+maxGap && j <= len(toks); j++ {
+			if k := matchEnd(seq[1:], toks, j); k >= 0 {
+				return k
+			}
+			if j < len(toks) && toks[j] == boundary {
+				break
+			}
+		}
+		return -1
+	case end:
+		if i < len(toks) && toks[i] == boundary {
+			return matchEnd(seq[1:], toks, i+1)
+		}
+		return -1
+	}
+	if i < len(toks) && e.match(toks[i]) {
+		if k := matchEnd(seq[1:], toks, i+1); k >= 0 {
+			return k
+		}
+	}
+	if e.optional {
+		return matchEnd(seq[1:], toks, i)
+	}
+	return -1
+}
+
 // Parse reads a lexicon file; name is used in errors and in Rule.Source.
 // See lexicon/README.md for the format.
 func Parse(name, text string) ([]*Rule, error) {
@@ -231,6 +297,10 @@ func Parse(name, text string) ([]*Rule, error) {
 		r := &Rule{Source: src}
 		for _, c := range strings.Split(head, ",") {
 			c = strings.TrimSpace(c)
+			if c == OtherSense && !strings.Contains(head, ",") {
+				r.Other = true
+				continue
+			}
 			if !slices.Contains(Fines, c) {
 				return nil, fmt.Errorf("%s: unknown category %q; use one of %s", src, c, strings.Join(Fines, ", "))
 			}
@@ -243,6 +313,9 @@ func Parse(name, text string) ([]*Rule, error) {
 			}
 		}
 		r.Text = strings.TrimSpace(pattern)
+		if r.Other && strings.Contains(r.Text, "&") {
+			return nil, fmt.Errorf("%s: an %s rule sets aside words next to each other; it cannot use &", src, OtherSense)
+		}
 		for _, choice := range strings.Split(r.Text, ";") {
 			var all [][]elem
 			for _, part := range strings.Split(choice, "&") {

@@ -137,6 +137,9 @@ func DetectorVersion() string { return Version + "+" + Default().Digest[:8] }
 // Lexicon is a set of compiled rules.
 type Lexicon struct {
 	Rules []*Rule
+	// Others are the rules for ordinary senses of words (see Rule.Other),
+	// applied before Rules.
+	Others []*Rule
 	// Digest is the hex SHA-256 of the files the lexicon was read from.
 	Digest string
 }
@@ -161,7 +164,13 @@ func Load(fsys fs.FS, dir string) (*Lexicon, error) {
 		if err != nil {
 			return nil, err
 		}
-		lx.Rules = append(lx.Rules, rules...)
+		for _, r := range rules {
+			if r.Other {
+				lx.Others = append(lx.Others, r)
+			} else {
+				lx.Rules = append(lx.Rules, r)
+			}
+		}
 	}
 	lx.Digest = hex.EncodeToString(h.Sum(nil))
 	return lx, nil
@@ -170,6 +179,7 @@ func Load(fsys fs.FS, dir string) (*Lexicon, error) {
 // Detect reads text: every rule is tried on the whole text.
 func (lx *Lexicon) Detect(text string) Finding {
 	toks := Tokens(text)
+	SetAside(lx.Others, toks)
 	var f Finding
 	found := map[string]bool{}
 	for _, r := range lx.Rules {

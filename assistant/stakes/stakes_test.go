@@ -325,3 +325,44 @@ func TestHardNegatives(t *testing.T) {
 		t.Errorf("%d of %d hard negatives flagged (%.2f), want at most a quarter", rep.Gate.FP, len(cases), share)
 	}
 }
+
+// TestOtherSense checks the rules for ordinary senses of words: they set
+// aside the words of a game's court or a job at a hospital, and nothing
+// else, so a high-stakes matter beside them is still read.
+func TestOtherSense(t *testing.T) {
+	t.Parallel()
+	lx, err := stakes.Load(fstest.MapFS{"l/a.txt": {Data: []byte(
+		"police_court: court|courts\nhealth: hospital*\nself_harm: want* ... die\n" +
+			"other: basketball|tennis court|courts ; works at the hospital\n")}}, "l")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for text, want := range map[string]string{
+		"The boys played on the basketball court.":                         "",
+		"She works at the hospital.":                                       "",
+		"He was taken to court after a fight on the basketball court.":     stakes.Justice,
+		"She works at the hospital and says she wants to die.":             stakes.SelfHarm,
+		"She was taken to the hospital from the tennis court.":             stakes.Health,
+		"She works at the hospital, and the hospital has called about her": stakes.Health,
+	} {
+		f := lx.Detect(text)
+		if want == "" && len(f.Fines) != 0 || want != "" && !f.Has(want) {
+			t.Errorf("Detect(%q) = %v, want %q", text, f.Fines, want)
+		}
+	}
+	for _, bad := range []string{"other: court & basketball\n", "other, health: works at the hospital\n"} {
+		if _, err := stakes.Load(fstest.MapFS{"l/a.txt": {Data: []byte(bad)}}, "l"); err == nil {
+			t.Errorf("%q loads; want an error", bad)
+		}
+	}
+	for _, r := range stakes.Default().Others {
+		for _, ex := range r.Examples {
+			if !r.Match(stakes.Tokens(ex)) {
+				t.Errorf("%s (%s) does not match its example %q", r.Source, r.Text, ex)
+			}
+			if f := stakes.Detect(ex); len(f.Fines) != 0 {
+				t.Errorf("%s: its example %q still reads as %v", r.Source, ex, f.Fines)
+			}
+		}
+	}
+}
