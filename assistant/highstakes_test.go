@@ -2,7 +2,6 @@ package assistant_test
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -22,32 +21,6 @@ var stakesNotes = []assistant.Note{
 	{ID: "note_plain", WrittenAt: today, Body: "The family went to the park on Sunday afternoon."},
 }
 
-// unlabelled answers as the extractive drafter would, then takes every
-// label off: no category on any statement, no risk item, as a model that
-// labels nothing would.
-func unlabelled(ctx context.Context, req *fakeopenai.ChatRequest) (string, error) {
-	text, err := fakeopenai.Extract(ctx, req)
-	if err != nil {
-		return "", err
-	}
-	var answer map[string]any
-	if err := json.Unmarshal([]byte(text), &answer); err != nil {
-		return "", err
-	}
-	for _, s := range answer["statements"].([]any) {
-		s.(map[string]any)["category"] = ""
-	}
-	if items, ok := answer["items"].([]any); ok {
-		for _, it := range items {
-			if m := it.(map[string]any); m["type"] == assistant.ItemRisk {
-				m["type"] = assistant.ItemAction
-			}
-		}
-	}
-	b, err := json.Marshal(answer)
-	return string(b), err
-}
-
 func TestDrafterClassifiesWhatTheModelLeftUnlabelled(t *testing.T) {
 	t.Parallel()
 
@@ -65,7 +38,7 @@ func TestDrafterClassifiesWhatTheModelLeftUnlabelled(t *testing.T) {
 		},
 		"OpenAIThatLabelsNothing": func(t *testing.T) *assistant.Drafter {
 			b := setup(t, openai.Config{})
-			b.server.SetResponder(func(r *fakeopenai.ChatRequest) (string, error) { return unlabelled(context.Background(), r) })
+			b.server.SetResponder(fakeopenai.ExtractUnlabelled)
 			return b.drafter
 		},
 	}

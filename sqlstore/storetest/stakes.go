@@ -1,8 +1,6 @@
 package storetest
 
 import (
-	"context"
-	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -24,32 +22,6 @@ var stakesNotes = []string{
 	"Mme Martin dit qu'elle ne veut plus vivre.",
 }
 
-// labelsNothing answers as the extractive drafter would, with every label
-// taken off: no statement has a category and no item is a risk, as from a
-// model that labels nothing.
-func labelsNothing(r *fakeopenai.ChatRequest) (string, error) {
-	text, err := fakeopenai.Extract(context.Background(), r)
-	if err != nil {
-		return "", err
-	}
-	var answer map[string]any
-	if err := json.Unmarshal([]byte(text), &answer); err != nil {
-		return "", err
-	}
-	for _, s := range answer["statements"].([]any) {
-		s.(map[string]any)["category"] = ""
-	}
-	if items, ok := answer["items"].([]any); ok {
-		for _, it := range items {
-			if m := it.(map[string]any); m["type"] == assistant.ItemRisk {
-				m["type"] = assistant.ItemAction
-			}
-		}
-	}
-	b, err := json.Marshal(answer)
-	return string(b), err
-}
-
 // exerciseHighStakes drafts issue 13's notes through the go-openai provider
 // and a stand-in model that labels nothing: the service's own detector
 // categorises them, the reviewer must decide each one, and the policy's
@@ -61,7 +33,7 @@ func exerciseHighStakes(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
 		b := setupDrafting(t, open)
 		b.db.Policy = review.DefaultPolicy()
 		b.db.Policy.CountersignOnRisk = true
-		b.fake.SetResponder(labelsNothing)
+		b.fake.SetResponder(fakeopenai.ExtractUnlabelled)
 		wctx := As(ctx, b.f.Worker)
 		var ids []string
 		for _, body := range stakesNotes {

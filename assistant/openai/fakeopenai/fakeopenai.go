@@ -99,32 +99,54 @@ func OneWordQuotes() Fault {
 // CarelessAnswer rewrites a draft answer as OneWordQuotes describes; an
 // answer it cannot read is returned as it is.
 func CarelessAnswer(content string) string {
+	return rewriteEntries(content, func(m map[string]any) {
+		unlabel(m)
+		cits, _ := m["citations"].([]any)
+		for _, c := range cits {
+			if cm, ok := c.(map[string]any); ok {
+				if q, ok := cm["quote"].(string); ok && len(strings.Fields(q)) > 0 {
+					cm["quote"] = strings.Trim(strings.Fields(q)[0], ".,;:")
+				}
+			}
+		}
+	})
+}
+
+// Unlabelled rewrites a draft answer as a model that labels nothing would
+// give it: no statement or item has a category, no item is a risk; the
+// citations stay as they are. An answer it cannot read is returned as it is.
+func Unlabelled(content string) string { return rewriteEntries(content, unlabel) }
+
+// ExtractUnlabelled answers r as the offline drafter would, less every
+// label (Unlabelled): a responder for SetResponder.
+func ExtractUnlabelled(r *ChatRequest) (string, error) {
+	text, err := Extract(context.Background(), r)
+	return Unlabelled(text), err
+}
+
+func unlabel(m map[string]any) {
+	if _, ok := m["category"]; ok {
+		m["category"] = ""
+	}
+	if m["type"] == assistant.ItemRisk {
+		m["type"] = assistant.ItemAction
+	}
+}
+
+// rewriteEntries applies fn to every statement and item of a draft answer.
+func rewriteEntries(content string, fn func(map[string]any)) string {
 	var answer map[string]any
 	if err := json.Unmarshal([]byte(content), &answer); err != nil {
 		return content
 	}
-	careless := func(entries any) {
-		list, _ := entries.([]any)
+	for _, key := range []string{"statements", "items"} {
+		list, _ := answer[key].([]any)
 		for _, e := range list {
-			m, _ := e.(map[string]any)
-			if _, ok := m["category"]; ok {
-				m["category"] = ""
-			}
-			if m["type"] == assistant.ItemRisk {
-				m["type"] = assistant.ItemAction
-			}
-			cits, _ := m["citations"].([]any)
-			for _, c := range cits {
-				if cm, ok := c.(map[string]any); ok {
-					if q, ok := cm["quote"].(string); ok && len(strings.Fields(q)) > 0 {
-						cm["quote"] = strings.Trim(strings.Fields(q)[0], ".,;:")
-					}
-				}
+			if m, ok := e.(map[string]any); ok {
+				fn(m)
 			}
 		}
 	}
-	careless(answer["statements"])
-	careless(answer["items"])
 	b, err := json.Marshal(answer)
 	if err != nil {
 		return content
