@@ -99,7 +99,7 @@ func (db *conn) failUngenerated(ctx context.Context, tx *Tx, a countersign.Actor
 			return 0, fmt.Errorf("stop draft %s: %w", r.ID, err)
 		}
 		if err := tx.record(ctx, a, audit.ActionDraftFailed, "draft", r.ID, c.CaseID, audit.Payload{
-			"attempt": strconv.Itoa(r.Attempts), "reason_sha256": sha256Hex(reason), "cause": "consent_withdrawn", "consent": c.ID,
+			"attempt": strconv.Itoa(r.Attempts), "reason_sha256": audit.Digest(reason), "cause": "consent_withdrawn", "consent": c.ID,
 		}); err != nil {
 			return 0, err
 		}

@@ -591,7 +591,7 @@ func (db *ReviewStore) FailJobWithResult(ctx context.Context, job *review.Job, r
 			return countersign.Errorf(countersign.ECONFLICT, "The draft's lease was lost to another worker.")
 		}
 		action := audit.ActionDraftFailed
-		p := audit.Payload{"attempt": strconv.Itoa(job.Attempt), "reason_sha256": sha256Hex(reason)}
+		p := audit.Payload{"attempt": strconv.Itoa(job.Attempt), "reason_sha256": audit.Digest(reason)}
 		if retryAt != nil {
 			action = audit.ActionDraftRetry
 			p["retry_at"] = retryAt.UTC().Format(time.RFC3339)
