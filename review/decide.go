@@ -414,13 +414,23 @@ type ReassignResult struct {
 	Events []audit.Record
 }
 
+// CheckReassigner refuses whoever is not a supervisor: only supervisors
+// reassign drafts. The store asks it before reading the draft, so that a
+// worker does not learn whether a draft exists.
+func CheckReassigner(a countersign.Actor) error {
+	if a.Role != countersign.RoleSupervisor {
+		return countersign.Errorf(countersign.EFORBIDDEN, "Only a supervisor can reassign a draft.")
+	}
+	return nil
+}
+
 // DecideReassign decides a supervisor's reassignment of a pending draft to
 // another active worker of its team; to is nil when no such user exists.
 // The new reviewer has not opened the draft, so their review clock starts
 // when they do.
 func DecideReassign(a countersign.Actor, d *Draft, to *Assignee) (*ReassignResult, error) {
-	if a.Role != countersign.RoleSupervisor {
-		return nil, countersign.Errorf(countersign.EFORBIDDEN, "Only a supervisor can reassign a draft.")
+	if err := CheckReassigner(a); err != nil {
+		return nil, err
 	}
 	if d.TeamID != a.TeamID {
 		return nil, countersign.Errorf(countersign.EFORBIDDEN, "Only a supervisor of the draft's team can reassign it.")

@@ -418,9 +418,7 @@ func (db *ReviewStore) ReassignDraft(ctx context.Context, id, workerID string) (
 	if err != nil {
 		return nil, err
 	}
-	if a.Role != countersign.RoleSupervisor {
-		// Refused before any read, so that nobody learns whether the draft exists.
-		_, err := review.DecideReassign(a, &review.Draft{}, nil)
+	if err := review.CheckReassigner(a); err != nil {
 		return nil, err
 	}
 	var d *review.Draft
