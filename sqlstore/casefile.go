@@ -101,10 +101,10 @@ func (db *conn) findCase(ctx context.Context, q queryer, id string, write bool) 
 
 // FindCases returns the cases the actor may see.
 func (db *CaseStore) FindCases(ctx context.Context, f casefile.CaseFilter) ([]*casefile.Case, int, error) {
-	if _, err := countersign.ActorFrom(ctx); err != nil {
+	a, err := countersign.ActorFrom(ctx)
+	if err != nil {
 		return nil, 0, err
 	}
-	a := actor(ctx)
 	where, args := []string{"1 = 1"}, []any{}
 	switch a.Role {
 	case countersign.RoleWorker:

@@ -94,17 +94,17 @@ func (db *conn) getDraft(ctx context.Context, q queryer, id, lock string) (*revi
 
 // RequestDraft queues a draft of a case for the drafting workers.
 func (db *ReviewStore) RequestDraft(ctx context.Context, req review.DraftRequest) (*review.Draft, error) {
-	if _, err := countersign.ActorFrom(ctx); err != nil {
+	a, err := countersign.ActorFrom(ctx)
+	if err != nil {
 		return nil, err
 	}
-	a := actor(ctx)
 	if req.IdempotencyKey != "" {
 		if d, err := db.findByIdempotencyKey(ctx, a.UserID, req.IdempotencyKey); err == nil || countersign.ErrorCode(err) != countersign.ENOTFOUND {
 			return d, err
 		}
 	}
 	var d *review.Draft
-	err := db.withTx(ctx, func(tx *Tx) error {
+	err = db.withTx(ctx, func(tx *Tx) error {
 		c, err := db.findCase(ctx, tx, req.CaseID, true)
 		if err != nil {
 			return err
