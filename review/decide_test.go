@@ -89,3 +89,28 @@ func TestCorrectionAddingAHighStakesStatementMustConfirmIt(t *testing.T) {
 		t.Fatalf("unchanged text added %+v", added)
 	}
 }
+
+// Text sent back as drafted, spacing and line ends aside, is no edit: the
+// draft's own text is signed, as when no text is sent.
+func TestTextSentBackAsDraftedIsNoEdit(t *testing.T) {
+	worker := countersign.Actor{UserID: "usr_w", Role: countersign.RoleWorker, TeamID: "team_1"}
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	opened := now.Add(-time.Minute)
+	d := pendingDraft()
+	decide := func(content string) *review.ApprovalResult {
+		t.Helper()
+		res, err := review.DecideApproval(review.ApprovalInput{Actor: worker, Draft: d, OpenedAt: &opened, Policy: review.DefaultPolicy(), Now: now,
+			Approval: review.Approval{Content: content}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	none, rewrapped := decide(""), decide("Marie has rent arrears.\r\n  Her heating\nwas cut off.")
+	if rewrapped.Entry.Content != none.Entry.Content || rewrapped.Decision.Edited || rewrapped.Entry.Edited {
+		t.Fatalf("re-wrapped text signed as %q (edited %v), want %q unedited", rewrapped.Entry.Content, rewrapped.Decision.Edited, none.Entry.Content)
+	}
+	if changed := decide("Marie has rent arrears.\nHer heating was cut off last week."); !changed.Decision.Edited {
+		t.Fatal("a changed text was not an edit")
+	}
+}

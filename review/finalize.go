@@ -70,6 +70,11 @@ func Finalize(c *assistant.Content, ap Approval, check *VigilanceCheck) (*Final,
 		bad("content", "The edited text is too long: at most %d bytes.", MaxContentBytes)
 	case !ValidText(ap.Content):
 		bad("content", "The text contains a NUL character or invalid UTF-8.")
+	case slices.Equal(strings.Fields(ap.Content), strings.Fields(c.Text())):
+		// The text sent back as drafted, line ends and spacing aside (a
+		// browser's text box re-wraps them), is no edit: the draft's own
+		// text is signed, whichever door the approval came through.
+		edited = false
 	}
 	if ap.ReasonCode != "" && !ValidEditReason(ap.ReasonCode) {
 		bad("reason_code", "Choose one of: %s.", strings.Join(EditReasons, ", "))

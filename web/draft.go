@@ -329,11 +329,9 @@ func (s *Server) handleApprove(w http.ResponseWriter, r *http.Request) {
 		ap.Items = append(ap.Items, review.ItemDecision{ID: it.ID, Accepted: accepted, Comment: comments[it.ID]})
 		rejected[it.ID] = !accepted
 	}
-	// The form always sends the text; only a changed one is an edit. Line
-	// ends and spacing a browser may alter do not count as a change.
-	if !slices.Equal(strings.Fields(text), strings.Fields(d.Content.Text())) {
-		ap.Content = text
-	}
+	// The form always sends the text; review.Finalize decides whether it
+	// is an edit, as it does for the JSON API.
+	ap.Content = text
 	if strings.TrimSpace(text) == "" {
 		// Not "unchanged": an emptied box is no text to sign.
 		err = countersign.InvalidFields(p.T("review.invalid"), countersign.FieldError{Field: "content", Message: p.T("review.empty")})
