@@ -19,11 +19,14 @@ type Kind string
 const (
 	KindSummary     Kind = "summary"
 	KindSuggestions Kind = "suggestions"
+	// KindLetter is a plain-language letter to the client, in their
+	// language, drafted from the case's signed record entries (letter.go).
+	KindLetter Kind = "letter"
 )
 
 // Valid reports whether k is a known draft kind.
 func (k Kind) Valid() bool {
-	return k == KindSummary || k == KindSuggestions
+	return k == KindSummary || k == KindSuggestions || k == KindLetter
 }
 
 // Languages lists the languages a draft can be written in, as ISO 639-1 codes.

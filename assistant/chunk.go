@@ -128,7 +128,7 @@ func (d *Drafter) generate(ctx context.Context, kind Kind, lang string, notes []
 		merged.Statements = append(merged.Statements, c.Statements...)
 		merged.Items = append(merged.Items, c.Items...)
 	}
-	if kind == KindSummary && len(merged.Statements) == 0 {
+	if (kind == KindSummary || kind == KindLetter) && len(merged.Statements) == 0 {
 		return nil, &OutputError{Reason: reasonNoStatements}
 	}
 	return merged, nil
@@ -175,7 +175,7 @@ func (d *Drafter) generateChunk(ctx context.Context, kind Kind, lang string, not
 func parseChunk(kind Kind, text string, directory []Service) (*Content, error) {
 	c, err := ParseContent(kind, text, directory)
 	var oe *OutputError
-	if kind == KindSummary && errors.As(err, &oe) && oe.Reason == reasonNoStatements {
+	if (kind == KindSummary || kind == KindLetter) && errors.As(err, &oe) && oe.Reason == reasonNoStatements {
 		return &Content{}, nil
 	}
 	return c, err

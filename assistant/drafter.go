@@ -146,7 +146,7 @@ func (d *Drafter) Draft(ctx context.Context, req Request) (*Result, error) {
 func (d *Drafter) validate(req Request) error {
 	switch {
 	case !req.Kind.Valid():
-		return countersign.Errorf(countersign.EINVALID, "Unknown draft kind; use summary or suggestions.")
+		return countersign.Errorf(countersign.EINVALID, "Unknown draft kind; use summary, suggestions or letter.")
 	case req.Language != "" && !ValidLanguage(req.Language):
 		return countersign.Errorf(countersign.EINVALID, "Unsupported language; use en, fr, nl or de.")
 	case len(req.Notes) == 0:

@@ -40,6 +40,8 @@ func (e Extractive) Generate(ctx context.Context, p *Prompt) (*Completion, error
 		answer = extractSummary(p)
 	case KindSuggestions:
 		answer = extractSuggestions(p)
+	case KindLetter:
+		answer = extractLetter(p)
 	default:
 		return nil, &ModelError{Op: "extractive.generate", Reason: "This kind of draft is not supported."}
 	}

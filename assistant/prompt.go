@@ -19,6 +19,7 @@ import (
 const (
 	SummaryPromptVersion     = "summary/v2"
 	SuggestionsPromptVersion = "suggestions/v2"
+	LetterPromptVersion      = "letter/v1"
 )
 
 //go:embed prompts/*.tmpl
@@ -28,12 +29,16 @@ var promptFS embed.FS
 var templates = map[string]*template.Template{
 	SummaryPromptVersion:     template.Must(template.ParseFS(promptFS, "prompts/summary.v2.tmpl")),
 	SuggestionsPromptVersion: template.Must(template.ParseFS(promptFS, "prompts/suggestions.v2.tmpl")),
+	LetterPromptVersion:      template.Must(template.ParseFS(promptFS, "prompts/letter.v1.tmpl")),
 }
 
 // PromptVersion returns the current prompt template version for kind.
 func PromptVersion(kind Kind) string {
-	if kind == KindSuggestions {
+	switch kind {
+	case KindSuggestions:
 		return SuggestionsPromptVersion
+	case KindLetter:
+		return LetterPromptVersion
 	}
 	return SummaryPromptVersion
 }

@@ -102,7 +102,7 @@ func ParseContent(kind Kind, text string, directory []Service) (*Content, error)
 	data := []byte(stripFence(text))
 	var c Content
 	switch kind {
-	case KindSummary:
+	case KindSummary, KindLetter:
 		var w wireSummary
 		if err := decodeStrict(data, &w); err != nil {
 			return nil, err
