@@ -108,6 +108,8 @@ type partyCreateRequest struct {
 	Phone       string `json:"phone" validate:"omitempty,max=40"`
 	Email       string `json:"email" validate:"omitempty,email,max=200"`
 	NationalID  string `json:"national_id" validate:"omitempty,max=40"`
+	// Language is checked by casefile.DecideParty (one of casefile.PartyLanguages).
+	Language string `json:"language" validate:"omitempty,max=8"`
 }
 
 // handlePartyCreate serves POST /v1/cases/{id}/parties.
@@ -118,7 +120,7 @@ func (s *Server) handlePartyCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := &casefile.Party{CaseID: r.PathValue("id"), Role: req.Role, FullName: req.FullName, DateOfBirth: req.DateOfBirth,
-		Address: req.Address, Phone: req.Phone, Email: req.Email, NationalID: req.NationalID}
+		Address: req.Address, Phone: req.Phone, Email: req.Email, NationalID: req.NationalID, Language: req.Language}
 	if err := s.Cases.AddParty(r.Context(), p); err != nil {
 		Error(w, r, err)
 		return

@@ -19,6 +19,7 @@ import (
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/client"
 	"github.com/countersign/countersign/identity"
 	"github.com/countersign/countersign/internal/httpx"
 	"github.com/countersign/countersign/review"
@@ -31,6 +32,9 @@ type Server struct {
 	Cases    casefile.Store
 	Review   review.Store
 	Audit    audit.Log
+	// Clients keeps the client's accounts, invitations and sessions: the
+	// client's own door (/v1/client, api/client_auth.go). Nil disables it.
+	Clients client.Accounts
 	// AuditProofs serves checkpoints and proofs; nil disables those endpoints.
 	AuditProofs AuditProofs
 	// Export writes the NDJSON export consistent with cp.
@@ -131,6 +135,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	authed("GET /v1/audit/proof/inclusion", s.handleInclusionProof)
 	authed("GET /v1/audit/proof/consistency", s.handleConsistencyProof)
 	authed("GET /v1/audit/stats", s.handleAuditStats)
+	s.clientRoutes(mux)
 
 	public("/v1/", func(w http.ResponseWriter, r *http.Request) { s.handleNoRoute(mux, w, r) })
 }

@@ -24,16 +24,19 @@ type Case struct {
 
 // Party is a person named in a case: the client or someone else.
 type Party struct {
-	ID          string    `json:"id"`
-	CaseID      string    `json:"case_id"`
-	Role        string    `json:"role"`
-	FullName    string    `json:"full_name"`
-	DateOfBirth string    `json:"date_of_birth,omitempty"`
-	Address     string    `json:"address,omitempty"`
-	Phone       string    `json:"phone,omitempty"`
-	Email       string    `json:"email,omitempty"`
-	NationalID  string    `json:"national_id,omitempty"`
-	CreatedAt   time.Time `json:"created_at"`
+	ID          string `json:"id"`
+	CaseID      string `json:"case_id"`
+	Role        string `json:"role"`
+	FullName    string `json:"full_name"`
+	DateOfBirth string `json:"date_of_birth,omitempty"`
+	Address     string `json:"address,omitempty"`
+	Phone       string `json:"phone,omitempty"`
+	Email       string `json:"email,omitempty"`
+	NationalID  string `json:"national_id,omitempty"`
+	// Language is the language of the person's letters and of their own
+	// pages (one of PartyLanguages); DefaultPartyLanguage when not given.
+	Language  string    `json:"language"`
+	CreatedAt time.Time `json:"created_at"`
 	// Salt keys the log's commitment to the party's details
 	// (audit.Commit); it is erased with them.
 	Salt string `json:"-"`

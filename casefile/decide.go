@@ -80,6 +80,13 @@ func DecideCase(a countersign.Actor, c *Case, worker *Worker, caseTypes []string
 // someone else. The role enters the log.
 var PartyRoles = []string{"client", "other"}
 
+// PartyLanguages are the languages a party's letters and own pages may be
+// written in; the first is the default. The code enters the log.
+var PartyLanguages = []string{"en", "fr", "nl", "de"}
+
+// DefaultPartyLanguage is the language of a party added without one.
+const DefaultPartyLanguage = "en"
+
 // GeneralCaseType is the case type of a case opened without one.
 const GeneralCaseType = "general"
 
@@ -117,8 +124,15 @@ func DecideParty(a countersign.Actor, c *Case, p *Party, now time.Time) (*audit.
 		return nil, countersign.InvalidFields("The person could not be added.", countersign.FieldError{Field: "role",
 			Message: "Choose one of: " + strings.Join(PartyRoles, ", ") + "."})
 	}
+	if p.Language == "" {
+		p.Language = DefaultPartyLanguage
+	}
+	if !slices.Contains(PartyLanguages, p.Language) {
+		return nil, countersign.InvalidFields("The person could not be added.", countersign.FieldError{Field: "language",
+			Message: "Choose one of: " + strings.Join(PartyLanguages, ", ") + "."})
+	}
 	p.ID, p.CaseID, p.CreatedAt, p.Salt = countersign.NewID(countersign.PrefixParty), c.ID, now, audit.NewSalt()
-	payload := audit.Payload{"role": p.Role}
+	payload := audit.Payload{"role": p.Role, "language": p.Language}
 	payload.Commit("details", p.Salt, PartyDetails(p))
 	return &audit.Record{Actor: a, Action: audit.ActionPartyAdded, SubjectType: "party", SubjectID: p.ID, CaseID: c.ID,
 		Payload: payload}, nil

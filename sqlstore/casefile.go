@@ -157,9 +157,9 @@ func (db *CaseStore) AddParty(ctx context.Context, p *casefile.Party) error {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`
-			INSERT INTO parties (id, case_id, role, full_name, date_of_birth, address, phone, email, national_id, created_by, created_at, salt)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			p.ID, p.CaseID, p.Role, p.FullName, p.DateOfBirth, p.Address, p.Phone, p.Email, p.NationalID, ev.Actor.UserID, p.CreatedAt, p.Salt); err != nil {
+			INSERT INTO parties (id, case_id, role, full_name, date_of_birth, address, phone, email, national_id, language, created_by, created_at, salt)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			p.ID, p.CaseID, p.Role, p.FullName, p.DateOfBirth, p.Address, p.Phone, p.Email, p.NationalID, p.Language, ev.Actor.UserID, p.CreatedAt, p.Salt); err != nil {
 			return fmt.Errorf("insert party: %w", err)
 		}
 		return tx.apply(ctx, []audit.Record{*ev})
@@ -180,7 +180,7 @@ func (db *CaseStore) FindParties(ctx context.Context, caseID string) ([]*casefil
 func (db *conn) findParties(ctx context.Context, q queryer, caseID string) ([]*casefile.Party, error) {
 	var rows []partyRow
 	if err := q.SelectContext(ctx, &rows, q.Rebind(`
-		SELECT id, case_id, role, full_name, date_of_birth, address, phone, email, national_id, created_at
+		SELECT id, case_id, role, full_name, date_of_birth, address, phone, email, national_id, language, created_at
 		FROM parties
 		WHERE case_id = ?
 		ORDER BY created_at, id`), caseID); err != nil {
@@ -189,7 +189,7 @@ func (db *conn) findParties(ctx context.Context, q queryer, caseID string) ([]*c
 	parties := make([]*casefile.Party, len(rows))
 	for i, r := range rows {
 		parties[i] = &casefile.Party{ID: r.ID, CaseID: r.CaseID, Role: r.Role, FullName: r.FullName, DateOfBirth: r.DateOfBirth,
-			Address: r.Address, Phone: r.Phone, Email: r.Email, NationalID: r.NationalID, CreatedAt: r.CreatedAt.UTC()}
+			Address: r.Address, Phone: r.Phone, Email: r.Email, NationalID: r.NationalID, Language: r.Language, CreatedAt: r.CreatedAt.UTC()}
 	}
 	return parties, nil
 }
@@ -204,6 +204,7 @@ type partyRow struct {
 	Phone       string    `db:"phone"`
 	Email       string    `db:"email"`
 	NationalID  string    `db:"national_id"`
+	Language    string    `db:"language"`
 	CreatedAt   time.Time `db:"created_at"`
 }
 

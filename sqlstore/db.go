@@ -46,6 +46,7 @@ type DB struct {
 	*CaseStore
 	*ReviewStore
 	*AuditStore
+	*ClientIdentityStore
 }
 
 // IdentityStore keeps teams, users, tokens and web sessions (identity.Store).
@@ -200,7 +201,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		}
 	}
 	return &DB{conn: db, IdentityStore: &IdentityStore{db}, CaseStore: &CaseStore{db}, ReviewStore: &ReviewStore{db},
-		AuditStore: &AuditStore{db}}, nil
+		AuditStore: &AuditStore{db}, ClientIdentityStore: &ClientIdentityStore{db}}, nil
 }
 
 // createPrivate creates the SQLite file at path, empty and readable by

@@ -51,7 +51,8 @@ func parsePages() map[string]*template.Template {
 	out := map[string]*template.Template{}
 	for _, name := range names {
 		base := strings.TrimPrefix(name, "templates/")
-		if base == "layout.html" || base == "partials.html" {
+		// Client pages (client_*.html) have their own layout: web/client.go.
+		if base == "layout.html" || base == "partials.html" || strings.HasPrefix(base, "client_") {
 			continue
 		}
 		t := template.New(base).Funcs(template.FuncMap{

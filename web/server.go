@@ -25,6 +25,7 @@ import (
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/client"
 	"github.com/countersign/countersign/identity"
 	"github.com/countersign/countersign/internal/httpx"
 	"github.com/countersign/countersign/review"
@@ -38,6 +39,13 @@ type Server struct {
 	Cases    casefile.Store
 	Review   review.Store
 	Audit    audit.Log
+	// Clients keeps the client's accounts, invitations and sessions: the
+	// client's own pages (/client, web/client_auth.go). Nil disables them.
+	Clients client.Accounts
+	// ClientOrigin is the public origin of the client pages
+	// ("https://mijn.example.be"): the address on invitation letters and
+	// the WebAuthn relying party. Empty: the origin each request came to.
+	ClientOrigin string
 	// Checkpoints signs and returns the log's checkpoint for the ethics
 	// board's page; nil leaves the checkpoint out. When it can also derive
 	// the pseudonym key (*audit.Notary can), statistics show workers by
@@ -144,6 +152,8 @@ func (s *Server) Routes(mux *http.ServeMux) {
 
 	page("GET /audit", s.handleAudit)
 	page("POST /audit/verify", s.handleVerify)
+
+	s.clientRoutes(mux)
 }
 
 // formLimit returns the bound of a form body: limit, or the service's
