@@ -97,6 +97,12 @@ const (
 	CategorySafeguarding = "safeguarding"
 	CategoryCapacity     = "capacity"
 	CategoryHealth       = "health"
+	// CategoryUnclear is set by the service only: the detector could place
+	// the text neither as high-stakes nor as ordinary (stakes.Unclear), so
+	// the reviewer is asked to look closely. It is shown and recorded but,
+	// unlike the four above, does not by itself hold back an approval
+	// (review.HighStakes), and a model may not use it.
+	CategoryUnclear = "unclear"
 )
 
 // Categories lists the statement categories a model may use ("" included).

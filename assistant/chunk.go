@@ -191,10 +191,10 @@ func limitEntries(c *Content) bool {
 	// (classify runs later, on the entries kept): a model that labels
 	// nothing does not get its risky statements dropped first.
 	keepS := keepIndexes(len(c.Statements), func(i int) bool {
-		return c.Statements[i].Category != "" || Categorize(c.Statements[i].Text) != ""
+		return highStakes(c.Statements[i].Category) || Categorize(c.Statements[i].Text) != ""
 	})
 	keepI := keepIndexes(len(c.Items), func(i int) bool {
-		return c.Items[i].Category != "" || c.Items[i].Type == ItemRisk || Categorize(c.Items[i].Text) != ""
+		return highStakes(c.Items[i].Category) || c.Items[i].Type == ItemRisk || Categorize(c.Items[i].Text) != ""
 	})
 	droppedS, droppedI := len(c.Statements)-len(keepS), len(c.Items)-len(keepI)
 	if droppedS == 0 && droppedI == 0 {

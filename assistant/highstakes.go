@@ -7,7 +7,26 @@ import "github.com/countersign/countersign/assistant/stakes"
 // or "" for none. It is the high-stakes detector's reading (package
 // stakes: lexicons in four languages, negation never lowering), never a
 // model's label: the gate does not trust what it guards.
-func Categorize(text string) string { return stakes.Detect(text).Category }
+//
+// A text the detector cannot place as ordinary either (CategoryUnclear)
+// reads as "" here: Categorize answers "is this high-stakes?", which the
+// drafters and the review rules ask. Read gives the full reading.
+func Categorize(text string) string {
+	if c := stakes.Detect(text).Category; c != CategoryUnclear {
+		return c
+	}
+	return ""
+}
+
+// highStakes reports whether a category is one of the four high-stakes
+// ones (CategoryUnclear is not).
+func highStakes(category string) bool { return category != "" && category != CategoryUnclear }
+
+// Read is the detector's full reading of a text: Categorize's category, or
+// CategoryUnclear when no rule matched and a word of the text is not
+// ordinary case-note vocabulary (package stakes, ordinary/*.txt). classify
+// gives it to every statement and item, so the reviewer sees it.
+func Read(text string) string { return stakes.Detect(text).Category }
 
 // DetectorVersion is the version of the high-stakes detector, with a digest
 // of its lexicons; every draft records the one that read it.
@@ -29,9 +48,9 @@ func Sentences(text string) []string { return sentences(text) }
 // Drafter.Draft, on every provider's answer; the category can only rise.
 func classify(c *Content) {
 	read := func(text string, cits []Citation) string {
-		cat := Categorize(text)
+		cat := Read(text)
 		for _, ct := range cits {
-			cat = Stricter(cat, Categorize(ct.Quote))
+			cat = Stricter(cat, Read(ct.Quote))
 		}
 		return cat
 	}

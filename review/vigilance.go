@@ -130,7 +130,7 @@ func plant(c *assistant.Content, notes []assistant.Note, src source, text string
 		s.Citations = []assistant.Citation{{NoteID: n.ID, Quote: assistant.QuoteAround(n.Body, src.text)}}
 		// As the drafter reads a statement: the stricter of what its text
 		// and its quote say.
-		s.Category = assistant.Stricter(assistant.Categorize(text), assistant.Categorize(s.Citations[0].Quote))
+		s.Category = assistant.Stricter(assistant.Read(text), assistant.Read(s.Citations[0].Quote))
 		// After the last statement that cites an earlier note, or an
 		// earlier passage of the same note.
 		at = 0
@@ -140,7 +140,7 @@ func plant(c *assistant.Content, notes []assistant.Note, src source, text string
 			}
 		}
 	}
-	s.Category = assistant.Stricter(s.Category, assistant.Categorize(text))
+	s.Category = assistant.Stricter(s.Category, assistant.Read(text))
 	c.Statements = slices.Insert(c.Statements, at, s)
 	return &VigilanceCheck{StatementID: s.ID, Text: text}
 }

@@ -71,7 +71,7 @@ func TestInsertVigilance(t *testing.T) {
 		if d := wordDiff(planted.Text, cit.Quote); d == 0 || d > 4 {
 			t.Fatalf("seed %d: %q differs from %q by %d words", seed, planted.Text, cit.Quote, d)
 		}
-		if want := assistant.Stricter(assistant.Categorize(planted.Text), assistant.Categorize(cit.Quote)); planted.Category != want {
+		if want := assistant.Stricter(assistant.Read(planted.Text), assistant.Read(cit.Quote)); planted.Category != want {
 			t.Fatalf("seed %d: category %q, want %q as the drafter reads it", seed, planted.Category, want)
 		}
 		// The order stays the order of the notes.

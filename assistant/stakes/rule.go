@@ -24,11 +24,20 @@ const maxGap = 6
 // end. English contractions are spelled out: "doesn't" gives "does not",
 // "can't" gives "can not".
 func Tokens(text string) []string {
-	var toks []string
+	toks, _ := tokenize(text)
+	return toks
+}
+
+// tokenize is Tokens that also tells, for each token, whether the word it
+// comes from was written with a capital first letter (a name, or a German
+// noun).
+func tokenize(text string) (toks []string, caps []bool) {
 	var w strings.Builder
+	capital := false
 	flush := func() {
 		if w.Len() > 0 {
 			toks = append(toks, w.String())
+			caps = append(caps, capital)
 			w.Reset()
 		}
 	}
@@ -36,6 +45,7 @@ func Tokens(text string) []string {
 		flush()
 		if len(toks) > 0 && toks[len(toks)-1] != boundary {
 			toks = append(toks, boundary)
+			caps = append(caps, false)
 		}
 	}
 	rs := []rune(norm.NFC.String(text))
@@ -56,11 +66,15 @@ func Tokens(text string) []string {
 					word = strings.TrimSuffix(word, "n")
 				}
 				toks = append(toks, word, "not")
+				caps = append(caps, capital, false)
 				i++
 				continue
 			}
 			flush()
 		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			if w.Len() == 0 {
+				capital = unicode.IsUpper(r)
+			}
 			w.WriteString(textfold.Rune(r))
 		case unicode.Is(unicode.Mn, r):
 		case strings.ContainsRune(",;:.!?()[]{}\n", r):
@@ -71,9 +85,9 @@ func Tokens(text string) []string {
 	}
 	mark()
 	if len(toks) == 0 {
-		toks = []string{boundary}
+		toks, caps = []string{boundary}, []bool{false}
 	}
-	return toks
+	return toks, caps
 }
 
 func isApostrophe(r rune) bool {
@@ -406,4 +420,33 @@ func parseAlts(s string, macros map[string][]alt, used map[string]bool) ([]alt, 
 		out = append(out, alt{kind: k, s: a})
 	}
 	return out, nil
+}
+
+// ReadsWord reports whether r matches a text made of w alone (folded):
+// whether w is one of the rule's words on its own. The ordinary
+// vocabulary's test uses it: no ordinary word may be one.
+func (r *Rule) ReadsWord(w string) bool {
+	for _, all := range r.any {
+		ok := true
+		for _, seq := range all {
+			var one *elem
+			for k, e := range seq {
+				switch {
+				case e.kind == end || e.optional:
+				case e.kind == word && one == nil:
+					one = &seq[k]
+				default:
+					ok = false
+				}
+			}
+			if !ok || one == nil || !one.match(w) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
 }

@@ -9,6 +9,11 @@
 // describes the pattern language. Negation is deliberately ignored: "no
 // bruises seen" is as much a statement for the reviewer to check as
 // "bruises seen", so a negation never lowers a category.
+//
+// What no rule matches is not thereby ordinary: a statement is read as
+// ordinary only when every word of it is placed as ordinary case-note
+// vocabulary (ordinary/*.txt), a number or a name; otherwise it is Unclear,
+// a statement for the reviewer to look at more closely (ordinary.go).
 package stakes
 
 import (
@@ -19,13 +24,16 @@ import (
 	"io/fs"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 )
 
 // Version is the detector's version, recorded with every draft; bump it
-// when the engine changes. DetectorVersion adds a digest of the lexicons,
-// so a change of rules is recorded even when nobody bumps it.
-const Version = "stakes/1"
+// when the engine changes. DetectorVersion adds a digest of the lexicons
+// and of the ordinary vocabulary, so a change of rules or words is recorded
+// even when nobody bumps it. stakes/2 reads a statement that it cannot
+// place as ordinary as Unclear; stakes/1 left it unflagged.
+const Version = "stakes/2"
 
 // Fine categories: what the detector reads, finer than the product's
 // categories (see Product). Append only: they appear in the labelled set.
@@ -50,6 +58,10 @@ const (
 	ProductSafeguarding = "safeguarding"
 	ProductCapacity     = "capacity"
 	ProductHealth       = "health"
+	// ProductUnclear is a statement the service can place neither as
+	// high-stakes nor as ordinary (Unclear): it must be confirmed like a
+	// high-stakes one, and it is the least strict category.
+	ProductUnclear = "unclear"
 )
 
 // Product maps a fine category onto the product's category: child
@@ -65,6 +77,8 @@ func Product(fine string) string {
 		return ProductCapacity
 	case Health:
 		return ProductHealth
+	case Unclear:
+		return ProductUnclear
 	}
 	return ""
 }
@@ -82,8 +96,10 @@ func Stricter(a, b string) string {
 func review(category string) int {
 	switch category {
 	case ProductSafeguarding, ProductRisk:
-		return 2
+		return 3
 	case ProductCapacity, ProductHealth:
+		return 2
+	case ProductUnclear:
 		return 1
 	}
 	return 0
@@ -97,18 +113,22 @@ type Hit struct {
 
 // Finding is what the detector read in a text.
 type Finding struct {
-	// Fines are the fine categories found, in the order of Fines.
+	// Fines are the fine categories found, in the order of Fines, or
+	// Unclear alone when no rule matched and a word could not be placed.
 	Fines []string
 	// Category is the product category of the strictest fine category, or
 	// "" when nothing was found.
 	Category string
 	Hits     []Hit
+	// Unplaced are the words that made the reading Unclear: the reason a
+	// reviewer is shown.
+	Unplaced []string
 }
 
 // Has reports whether f found the fine category.
 func (f Finding) Has(fine string) bool { return slices.Contains(f.Fines, fine) }
 
-//go:embed lexicon/*.txt
+//go:embed lexicon/*.txt ordinary/*.txt
 var lexiconFS embed.FS
 
 var (
@@ -120,7 +140,19 @@ var (
 // Default returns the embedded lexicon. It panics if the embedded files do
 // not parse, which the package's tests rule out.
 func Default() *Lexicon {
-	loadOnce.Do(func() { loaded, loadErr = Load(lexiconFS, "lexicon") })
+	loadOnce.Do(func() {
+		loaded, loadErr = Load(lexiconFS, "lexicon")
+		if loadErr != nil {
+			return
+		}
+		var v *Vocabulary
+		if v, loadErr = LoadVocabulary(lexiconFS, "ordinary"); loadErr != nil {
+			return
+		}
+		loaded.Ordinary = v
+		d := sha256.Sum256([]byte(loaded.Digest + v.Digest))
+		loaded.Digest = hex.EncodeToString(d[:])
+	})
 	if loadErr != nil {
 		panic(loadErr)
 	}
@@ -130,8 +162,9 @@ func Default() *Lexicon {
 // Detect reads text with the embedded lexicon.
 func Detect(text string) Finding { return Default().Detect(text) }
 
-// DetectorVersion returns Version with a digest of the embedded lexicons,
-// e.g. "stakes/1+3f2a9c1d": what a draft records about how it was read.
+// DetectorVersion returns Version with a digest of the embedded lexicons
+// and vocabulary, e.g. "stakes/2+3f2a9c1d": what a draft records about how
+// it was read.
 func DetectorVersion() string { return Version + "+" + Default().Digest[:8] }
 
 // Lexicon is a set of compiled rules.
@@ -140,7 +173,11 @@ type Lexicon struct {
 	// Others are the rules for ordinary senses of words (see Rule.Other),
 	// applied before Rules.
 	Others []*Rule
-	// Digest is the hex SHA-256 of the files the lexicon was read from.
+	// Ordinary is the ordinary vocabulary; without it (Load alone) nothing
+	// is read as Unclear.
+	Ordinary *Vocabulary
+	// Digest is the hex SHA-256 of the files the lexicon was read from
+	// (with the vocabulary's digest in Default).
 	Digest string
 }
 
@@ -176,9 +213,10 @@ func Load(fsys fs.FS, dir string) (*Lexicon, error) {
 	return lx, nil
 }
 
-// Detect reads text: every rule is tried on the whole text.
+// Detect reads text: every rule is tried on the whole text; when none
+// matches, the words are placed against the ordinary vocabulary.
 func (lx *Lexicon) Detect(text string) Finding {
-	toks := Tokens(text)
+	toks, caps := tokenize(text)
 	SetAside(lx.Others, toks)
 	var f Finding
 	found := map[string]bool{}
@@ -194,6 +232,12 @@ func (lx *Lexicon) Detect(text string) Finding {
 		if found[fine] {
 			f.Fines = append(f.Fines, fine)
 			f.Category = Stricter(f.Category, Product(fine))
+		}
+	}
+	if f.Category == "" {
+		if un := lx.unplaced(toks, caps); len(un) > 0 {
+			f.Fines, f.Category, f.Unplaced = []string{Unclear}, ProductUnclear, un
+			f.Hits = append(f.Hits, Hit{Fine: Unclear, Rule: "not ordinary: " + strings.Join(un, ", ")})
 		}
 	}
 	return f

@@ -1,0 +1,97 @@
+package stakes_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/countersign/countersign/assistant/stakes"
+)
+
+// TestVocabulary checks the ordinary vocabulary (ordinary/*.txt): it
+// loads, every language has its file, and no entry is a word that a
+// lexicon rule reads as high-stakes on its own — the ordinary words never
+// include the lexicons' words.
+func TestVocabulary(t *testing.T) {
+	t.Parallel()
+	lx := stakes.Default()
+	v := lx.Ordinary
+	if v == nil {
+		t.Fatal("the default lexicon has no ordinary vocabulary")
+	}
+	files := map[string]int{}
+	for _, e := range v.Entries {
+		file, _, _ := strings.Cut(e.Source, ":")
+		files[file]++
+		w := strings.TrimSuffix(e.Word, "*")
+		for _, r := range lx.Rules {
+			if r.ReadsWord(w) {
+				t.Errorf("%s: %q is read by %s (%s)", e.Source, e.Word, r.Source, r.Text)
+			}
+		}
+	}
+	for _, lang := range []string{"en", "fr", "nl", "de", "stopword"} {
+		if n := files["ordinary/"+lang+".txt"]; n < 100 {
+			t.Errorf("ordinary/%s.txt has %d entries, want at least 100", lang, n)
+		}
+	}
+	for _, bad := range []string{"Médecin\n", "ab*\n", "a-b\n"} {
+		if _, err := stakes.LoadVocabulary(fstest.MapFS{"o/a.txt": {Data: []byte(bad)}}, "o"); err == nil {
+			t.Errorf("%q loads; want an error", bad)
+		}
+	}
+}
+
+// TestUnclear checks the inverted burden: a statement no rule matches is
+// ordinary only when every word of it is placed (vocabulary, inflection,
+// compound, number, name); otherwise it is unclear, with the words that
+// could not be placed, and unclear is the least strict category.
+func TestUnclear(t *testing.T) {
+	t.Parallel()
+	lx, err := stakes.Load(fstest.MapFS{"l/a.txt": {Data: []byte("health: pill*\n")}}, "l")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lx.Ordinary, err = stakes.LoadVocabulary(fstest.MapFS{"o/a.txt": {Data: []byte(
+		"the she her has a for on to and of appointment* form forms wohn* geld kinder zimmer fill in sent\n")}}, "o")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		text     string
+		unplaced []string
+	}{
+		{"She has filled in the form for Wohngeld.", nil},                   // inflection, compound
+		{"The appointments on 12/3 and 14.3.", nil},                         // stem, numbers
+		{"Lena sent the Kinderzimmer form to Mme Girard.", nil},             // a known name, a title
+		{"She sent the form to her neighbour.", []string{"neighbour"}},      // not in the vocabulary
+		{"She has a lump and sent the lump form.", []string{"lump"}},        // each word once
+		{"She has pills for the form.", nil},                                // a rule matched: not unclear
+		{"She sent the form to Zorbquax.", []string{"zorbquax"}},            // capitalised, but no known name
+		{"Lena sent the form and Nobody filled it in.", []string{"nobody"}}, // only what the vocabulary lacks
+	} {
+		f := lx.Detect(tt.text)
+		if tt.unplaced == nil {
+			if f.Has(stakes.Unclear) || f.Category == stakes.ProductUnclear {
+				t.Errorf("Detect(%q) = %v, unplaced %v; want it placed", tt.text, f.Fines, f.Unplaced)
+			}
+			continue
+		}
+		if f.Category != stakes.ProductUnclear || !slices.Equal(f.Fines, []string{stakes.Unclear}) || !slices.Equal(f.Unplaced, tt.unplaced) {
+			t.Errorf("Detect(%q) = %q %v, unplaced %q; want unclear, unplaced %q", tt.text, f.Category, f.Fines, f.Unplaced, tt.unplaced)
+		}
+	}
+	if got := stakes.Stricter(stakes.ProductUnclear, stakes.ProductHealth); got != stakes.ProductHealth {
+		t.Errorf("Stricter(unclear, health) = %q", got)
+	}
+	if got := stakes.Stricter("", stakes.ProductUnclear); got != stakes.ProductUnclear {
+		t.Errorf("Stricter(\"\", unclear) = %q", got)
+	}
+	if stakes.Product(stakes.Unclear) != stakes.ProductUnclear {
+		t.Errorf("Product(%q) = %q", stakes.Unclear, stakes.Product(stakes.Unclear))
+	}
+	if !strings.HasPrefix(stakes.DetectorVersion(), "stakes/2+") {
+		t.Errorf("DetectorVersion() = %q, want stakes/2+…", stakes.DetectorVersion())
+	}
+}
