@@ -102,7 +102,7 @@ func findDueDates(s string, anchor time.Time) []dateMatch {
 	out := findDates(s, anchor)
 	tense := tenseOf(s)
 	for _, m := range findYearless(s, out) {
-		if t, ok := resolveYear(m.day, m.month, anchor, tense); ok {
+		if t, ok := m.resolve(anchor, tense); ok {
 			out = append(out, dateMatch{Start: m.Start, End: m.End, Date: t})
 		}
 	}
@@ -110,10 +110,65 @@ func findDueDates(s string, anchor time.Time) []dateMatch {
 	return out
 }
 
-// yearless is a day and month written without a year at s[Start:End].
+// yearless is a date written without a year at s[Start:End]: a day and
+// month ("le 28 novembre", "28/11"), a weekday ("mardi prochain", "am
+// Dienstag") or a day counted from the note's own ("tomorrow", "over twee
+// weken"). resolve gives it its date from the day the note was written.
 type yearless struct {
 	Start, End int
 	day, month int
+	// weekday is set for a weekday (time.Sunday is 0, so weekday holds the
+	// day plus one); dir is -1 for "last", +1 for "next", 0 when the tense
+	// decides; week moves it into the week before or after the note's.
+	weekday, dir, week int
+	// relative marks a count of days from the note's day: offset.
+	relative bool
+	offset   int
+}
+
+// resolve gives y its date from anchor, the day the note was written, in
+// the tense of its sentence where the wording does not say.
+func (y yearless) resolve(anchor time.Time, tense int) (time.Time, bool) {
+	a := truncateDay(anchor)
+	switch {
+	case y.relative:
+		return a.AddDate(0, 0, y.offset), true
+	case y.weekday > 0:
+		return resolveWeekday(time.Weekday(y.weekday-1), y.dir, y.week, a, tense), true
+	}
+	return resolveYear(y.day, y.month, anchor, tense)
+}
+
+// resolveWeekday gives a weekday its date from a: in the week before or
+// after a's (Monday to Sunday) when week says so; otherwise the nearest
+// one strictly after a ("next", or a sentence in the future), strictly
+// before it ("last", or the past), or, when nothing says, the coming one,
+// a itself when it is that weekday: a weekday in the present tense is one
+// to come in case notes ("Er kommt am Dienstag", "she sees the GP on
+// Friday"), and a past one says so ("came", "était", "was", "war").
+func resolveWeekday(wd time.Weekday, dir, week int, a time.Time, tense int) time.Time {
+	if week != 0 {
+		monday := a.AddDate(0, 0, -((int(a.Weekday()) + 6) % 7))
+		return monday.AddDate(0, 0, 7*week+(int(wd)+6)%7)
+	}
+	ahead := (int(wd) - int(a.Weekday()) + 7) % 7
+	if dir == 0 {
+		dir = tense
+	}
+	switch {
+	case dir > 0:
+		if ahead == 0 {
+			ahead = 7
+		}
+		return a.AddDate(0, 0, ahead)
+	case dir < 0:
+		back := (7 - ahead) % 7
+		if back == 0 {
+			back = 7
+		}
+		return a.AddDate(0, 0, -back)
+	}
+	return a.AddDate(0, 0, ahead)
 }
 
 // findYearless returns the dates of folded text s written without a year
@@ -144,6 +199,12 @@ func findYearless(s string, full []dateMatch) []yearless {
 	}
 	add(reDateDayNameNoYear, true)
 	add(reDateNumericNoYear, false)
+	for _, y := range findRelative(s) {
+		if !overlaps(taken, y.Start, y.End) {
+			out = append(out, y)
+			taken = append(taken, dateMatch{Start: y.Start, End: y.End})
+		}
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Start < out[j].Start })
 	return out
 }
@@ -161,6 +222,10 @@ var (
 	pastWords = []string{
 		"last", "was", "were", "had", "did", "ago", "yesterday", "happened", "took place", "has been", "have been", "went", "came",
 		"visited", "attended", "missed", "occurred", "earlier", "previous",
+		"saw", "said", "told", "called", "phoned", "rang", "spoke", "brought", "gave", "got", "paid", "sent", "signed", "left", "arrived", "returned", "cancelled", "agreed",
+		"a vu", "a dit", "a appele", "a telephone", "a rencontre", "a signe", "a envoye", "a apporte", "a annule", "est passe", "est passee", "il y a",
+		"zag", "zei", "belde", "kwam", "ging", "bracht", "tekende", "stuurde", "geleden",
+		"war", "sah", "sagte", "rief", "brachte", "schickte", "unterschrieb",
 		"a eu", "ont eu", "on a eu", "avons eu", "avait", "avaient", "etait", "etaient", "a ete", "ont ete", "hier", "dernier", "derniere",
 		"passe", "passee", "s'est", "est venu", "est venue", "est alle", "est allee", "a eu lieu", "precedent", "precedente",
 		"vorige", "vorig", "afgelopen", "waren", "hadden", "gisteren", "geweest", "vond plaats", "heeft plaatsgevonden", "gehad", "eerder",
@@ -331,7 +396,7 @@ func completeDates(c *Content, notes []Note, today time.Time) {
 			}
 			tense := tenseOf(f.s)
 			for _, y := range findYearless(f.s, full) {
-				t, ok := resolveYear(y.day, y.month, anchor, tense)
+				t, ok := y.resolve(anchor, tense)
 				if !ok {
 					continue
 				}
@@ -394,4 +459,220 @@ func completeDates(c *Content, notes []Note, today time.Time) {
 			it.CompletedDates = append(it.CompletedDates, *match)
 		}
 	}
+}
+
+// weekdayNames maps folded weekday names of the four languages to their day.
+var weekdayNames = map[string]time.Weekday{
+	"monday": time.Monday, "tuesday": time.Tuesday, "wednesday": time.Wednesday, "thursday": time.Thursday,
+	"friday": time.Friday, "saturday": time.Saturday, "sunday": time.Sunday,
+	"lundi": time.Monday, "mardi": time.Tuesday, "mercredi": time.Wednesday, "jeudi": time.Thursday,
+	"vendredi": time.Friday, "samedi": time.Saturday, "dimanche": time.Sunday,
+	"maandag": time.Monday, "dinsdag": time.Tuesday, "woensdag": time.Wednesday, "donderdag": time.Thursday,
+	"vrijdag": time.Friday, "zaterdag": time.Saturday, "zondag": time.Sunday,
+	"montag": time.Monday, "dienstag": time.Tuesday, "mittwoch": time.Wednesday, "donnerstag": time.Thursday,
+	"freitag": time.Friday, "samstag": time.Saturday, "sonnabend": time.Saturday, "sonntag": time.Sunday,
+}
+
+// Words (folded) around a weekday or a week: "next", "last", "week", and
+// the words before a weekday that make it a habit ("every Monday"), not a
+// date.
+var (
+	nextWords  = wordSet("next", "coming", "prochain", "prochaine", "volgende", "komende", "aanstaande", "nachste", "nachsten", "nachster", "kommende", "kommenden")
+	lastWords  = wordSet("last", "past", "dernier", "derniere", "passe", "passee", "vorige", "vorig", "afgelopen", "letzte", "letzten", "letzter", "vergangene", "vergangenen")
+	weekWords  = wordSet("week", "semaine", "woche")
+	habitWords = wordSet("every", "each", "chaque", "elke", "iedere", "jeden", "jede", "jedem")
+)
+
+// Counted days: a number of days or weeks after the note's day ("in two
+// weeks", "dans trois jours", "over twee weken", "in zwei Wochen") or before
+// it ("three days ago", "il y a trois jours", "twee dagen geleden", "vor drei
+// Tagen").
+var (
+	numberWords = map[string]int{
+		"a": 1, "an": 1, "one": 1, "un": 1, "une": 1, "een": 1, "ein": 1, "eine": 1, "einem": 1, "einer": 1, "einen": 1,
+		"two": 2, "deux": 2, "twee": 2, "zwei": 2, "three": 3, "trois": 3, "drie": 3, "drei": 3,
+		"four": 4, "quatre": 4, "vier": 4, "five": 5, "cinq": 5, "vijf": 5, "funf": 5,
+		"six": 6, "zes": 6, "sechs": 6, "seven": 7, "sept": 7, "zeven": 7, "sieben": 7,
+		"eight": 8, "huit": 8, "acht": 8, "nine": 9, "neuf": 9, "negen": 9, "neun": 9,
+		"ten": 10, "dix": 10, "tien": 10, "zehn": 10, "eleven": 11, "onze": 11, "elf": 11,
+		"twelve": 12, "douze": 12, "twaalf": 12, "zwolf": 12, "fourteen": 14, "quatorze": 14, "veertien": 14, "vierzehn": 14,
+		"fifteen": 15, "quinze": 15, "vijftien": 15, "funfzehn": 15, "twenty": 20, "vingt": 20, "twintig": 20, "zwanzig": 20,
+		"thirty": 30, "trente": 30, "dertig": 30, "dreissig": 30,
+	}
+	unitDays = map[string]int{
+		"day": 1, "days": 1, "jour": 1, "jours": 1, "dag": 1, "dagen": 1, "tag": 1, "tage": 1, "tagen": 1,
+		"week": 7, "weeks": 7, "semaine": 7, "semaines": 7, "weken": 7, "woche": 7, "wochen": 7, "fortnight": 14,
+	}
+	// Words before a count that put it after the note's day ("in", "dans",
+	// "over") or before it ("vor"; "il y a" is read apart).
+	afterWords  = wordSet("in", "dans", "over")
+	beforeWords = wordSet("vor")
+	// Days named from the note's day.
+	dayWords = map[string]int{
+		"today": 0, "vandaag": 0, "heute": 0,
+		"tomorrow": 1, "demain": 1, "morgen": 1,
+		"overmorgen": 2, "ubermorgen": 2,
+		"yesterday": -1, "gisteren": -1, "gestern": -1,
+		"eergisteren": -2, "vorgestern": -2,
+	}
+)
+
+func wordSet(ws ...string) map[string]bool {
+	m := make(map[string]bool, len(ws))
+	for _, w := range ws {
+		m[w] = true
+	}
+	return m
+}
+
+// span is a word of folded text at s[a:b].
+type span struct {
+	w    string
+	a, b int
+}
+
+func wordsOf(s string) []span {
+	var out []span
+	for i := 0; i < len(s); {
+		if !isWordByte(s[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && isWordByte(s[j]) {
+			j++
+		}
+		out = append(out, span{s[i:j], i, j})
+		i = j
+	}
+	return out
+}
+
+// findRelative returns the weekdays and the days counted from the note's
+// day in folded text s, with where they are written: "on Tuesday", "mardi
+// prochain", "volgende week dinsdag", "am Dienstag", "tomorrow", "the day
+// after tomorrow", "demain", "übermorgen", "in two weeks", "dans trois
+// jours", "over twee weken", "three days ago". A weekday next to a number
+// ("mardi 3 décembre") is left to the day and month it comes with, and one
+// after "every", "chaque", "elke" or "jeden" is a habit, not a date.
+func findRelative(s string) []yearless {
+	ws := wordsOf(s)
+	at := func(i int) string {
+		if i < 0 || i >= len(ws) {
+			return ""
+		}
+		return ws[i].w
+	}
+	french := DetectLanguage(s) == "fr"
+	var out []yearless
+	for i := 0; i < len(ws); i++ {
+		w := ws[i].w
+		if wd, ok := weekdayNames[w]; ok {
+			if habitWords[at(i-1)] || at(i-1) == "les" && at(i-2) == "tous" || isNumber(at(i+1)) {
+				continue
+			}
+			y := yearless{Start: ws[i].a, End: ws[i].b, weekday: int(wd) + 1}
+			switch {
+			case weekWords[at(i-1)] && nextWords[at(i-2)]: // volgende week dinsdag, nächste Woche Dienstag
+				y.week, y.Start = 1, ws[i-2].a
+			case weekWords[at(i-1)] && lastWords[at(i-2)]:
+				y.week, y.Start = -1, ws[i-2].a
+			case weekWords[at(i-2)] && nextWords[at(i-1)]: // la semaine prochaine, mardi
+				y.week, y.Start = 1, ws[i-2].a
+			case weekWords[at(i-2)] && lastWords[at(i-1)]:
+				y.week, y.Start = -1, ws[i-2].a
+			case nextWords[at(i-1)]: // next Tuesday, volgende dinsdag, nächsten Dienstag
+				y.dir, y.Start = 1, ws[i-1].a
+			case lastWords[at(i-1)]:
+				y.dir, y.Start = -1, ws[i-1].a
+			case nextWords[at(i+1)] && weekWords[at(i+2)]: // Tuesday next week
+				y.week, y.End = 1, ws[i+2].b
+			case lastWords[at(i+1)] && weekWords[at(i+2)]:
+				y.week, y.End = -1, ws[i+2].b
+			case nextWords[at(i+1)]: // mardi prochain
+				y.dir, y.End = 1, ws[i+1].b
+			case lastWords[at(i+1)]: // mardi dernier
+				y.dir, y.End = -1, ws[i+1].b
+			}
+			out = append(out, y)
+			continue
+		}
+		if off, ok := dayWords[w]; ok {
+			y := yearless{Start: ws[i].a, End: ws[i].b, relative: true, offset: off}
+			switch {
+			case w == "morgen" && (at(i-1) == "heute" || at(i-1) == "gestern" || at(i-1) == "am" || at(i-1) == "den" || at(i-1) == "jeden" || at(i-1) == "s" || at(i-1) == "deze" || at(i-1) == "this"):
+				continue // heute Morgen, am Morgen, 's morgens: a time of day
+			case w == "tomorrow" && at(i-1) == "after" && at(i-2) == "day": // the day after tomorrow
+				y.offset, y.Start = 2, ws[i-2].a
+				if at(i-3) == "the" {
+					y.Start = ws[i-3].a
+				}
+			case w == "yesterday" && at(i-1) == "before" && at(i-2) == "day":
+				y.offset, y.Start = -2, ws[i-2].a
+				if at(i-3) == "the" {
+					y.Start = ws[i-3].a
+				}
+			}
+			out = append(out, y)
+			continue
+		}
+		if french {
+			switch {
+			case w == "aujourd" && at(i+1) == "hui":
+				out = append(out, yearless{Start: ws[i].a, End: ws[i+1].b, relative: true})
+				i++
+				continue
+			case w == "apres" && at(i+1) == "demain":
+				out = append(out, yearless{Start: ws[i].a, End: ws[i+1].b, relative: true, offset: 2})
+				i++
+				continue
+			case w == "avant" && at(i+1) == "hier":
+				out = append(out, yearless{Start: ws[i].a, End: ws[i+1].b, relative: true, offset: -2})
+				i++
+				continue
+			case w == "hier": // "hier" is "here" in Dutch and German
+				out = append(out, yearless{Start: ws[i].a, End: ws[i].b, relative: true, offset: -1})
+				continue
+			}
+		}
+		// A count of days or weeks: "in two weeks", "three days ago".
+		n, isCount := numberWords[w]
+		if isNumber(w) {
+			n, isCount = atoi(w), len(w) <= 3
+		}
+		unit := unitDays[at(i+1)]
+		if !isCount || unit == 0 {
+			continue
+		}
+		if w == "huit" || w == "quinze" { // huit jours, quinze jours: a week, two weeks
+			n--
+		}
+		days := n * unit
+		switch {
+		case afterWords[at(i-1)]:
+			out = append(out, yearless{Start: ws[i-1].a, End: ws[i+1].b, relative: true, offset: days})
+		case beforeWords[at(i-1)]:
+			out = append(out, yearless{Start: ws[i-1].a, End: ws[i+1].b, relative: true, offset: -days})
+		case at(i+2) == "ago" || at(i+2) == "geleden":
+			out = append(out, yearless{Start: ws[i].a, End: ws[i+2].b, relative: true, offset: -days})
+		case at(i-1) == "a" && at(i-2) == "y" && at(i-3) == "il": // il y a trois jours
+			out = append(out, yearless{Start: ws[i-3].a, End: ws[i+1].b, relative: true, offset: -days})
+		default:
+			continue
+		}
+		i++
+	}
+	return out
+}
+
+func isNumber(w string) bool {
+	if w == "" {
+		return false
+	}
+	for i := 0; i < len(w); i++ {
+		if w[i] < '0' || w[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

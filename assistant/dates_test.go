@@ -61,6 +61,103 @@ func TestTenseOf(t *testing.T) {
 	}
 }
 
+// TestYearlessDates reads dates written without a year in the four
+// languages — day and month, numeric, weekdays, days counted from the
+// note's own — and resolves each from the day the note was written, past or
+// future as the wording shows, across year ends.
+func TestYearlessDates(t *testing.T) {
+	t.Parallel()
+	day := func(s string) time.Time {
+		d, err := time.Parse(time.DateOnly, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Add(15 * time.Hour)
+	}
+	// 2026-12-01 is a Tuesday; 2026-12-30 a Wednesday; 2027-01-02 a Saturday.
+	tests := []struct {
+		text, written, wantWritten, want string
+	}{
+		// Numeric without a year: European order, day first.
+		{"RDV le 28/11 au CPAS, il a eu lieu.", "2026-12-01", "28/11", "2026-11-28"},
+		{"Termin am 28.11. beim Jobcenter, der wurde verschoben.", "2026-12-01", "28.11", "2026-11-28"},
+		{"Next visit on 3/1.", "2026-12-20", "3/1", "2027-01-03"},
+		{"Afspraak op 15.12 was goed.", "2027-01-10", "15.12", "2026-12-15"},
+		// Weekdays.
+		{"She will see the budget adviser on Tuesday.", "2026-12-01", "tuesday", "2026-12-08"},
+		{"She saw the budget adviser on Monday.", "2026-12-01", "monday", "2026-11-30"},
+		{"The visit is next Friday.", "2026-12-01", "next friday", "2026-12-04"},
+		{"The visit was last Friday.", "2026-12-01", "last friday", "2026-11-27"},
+		{"Rendez-vous mardi prochain à la mairie.", "2026-12-01", "mardi prochain", "2026-12-08"},
+		{"Elle est venue mardi dernier.", "2026-12-01", "mardi dernier", "2026-11-24"},
+		{"Rendez-vous la semaine prochaine, jeudi.", "2026-12-30", "semaine prochaine, jeudi", "2027-01-07"},
+		{"Volgende week dinsdag gaat ze naar het wijkteam.", "2026-12-30", "volgende week dinsdag", "2027-01-05"},
+		{"Vorige week maandag was ze bij de huisbaas.", "2027-01-02", "vorige week maandag", "2026-12-21"},
+		{"Ze komt aanstaande vrijdag.", "2026-12-30", "aanstaande vrijdag", "2027-01-01"},
+		{"Er kommt am Dienstag zum Termin.", "2026-12-30", "dienstag", "2027-01-05"},
+		{"Sie war letzten Montag beim Jobcenter.", "2027-01-02", "letzten montag", "2026-12-28"},
+		{"Der Termin ist nächsten Donnerstag.", "2026-12-30", "nachsten donnerstag", "2026-12-31"},
+		// Days counted from the note's day.
+		{"She will call tomorrow.", "2026-12-31", "tomorrow", "2027-01-01"},
+		{"The form is due the day after tomorrow.", "2026-12-30", "the day after tomorrow", "2027-01-01"},
+		{"He came yesterday.", "2027-01-01", "yesterday", "2026-12-31"},
+		{"The landlord visited three days ago.", "2027-01-02", "three days ago", "2026-12-30"},
+		{"Review in two weeks.", "2026-12-20", "in two weeks", "2027-01-03"},
+		{"Elle rappellera demain.", "2026-12-31", "demain", "2027-01-01"},
+		{"Le dossier doit être rendu après-demain.", "2026-12-30", "apres-demain", "2027-01-01"},
+		{"Elle est passée hier au bureau.", "2027-01-01", "hier", "2026-12-31"},
+		{"Il est venu il y a trois jours.", "2027-01-02", "il y a trois jours", "2026-12-30"},
+		{"Nouveau rendez-vous dans quinze jours.", "2026-12-20", "dans quinze jours", "2027-01-03"},
+		{"Nouveau rendez-vous dans 3 jours.", "2026-12-30", "dans 3 jours", "2027-01-02"},
+		{"Ze belt morgen terug.", "2026-12-31", "morgen", "2027-01-01"},
+		{"Overmorgen komt de huisbaas.", "2026-12-30", "overmorgen", "2027-01-01"},
+		{"Evaluatie over twee weken.", "2026-12-20", "over twee weken", "2027-01-03"},
+		{"Ze was er twee dagen geleden.", "2027-01-01", "twee dagen geleden", "2026-12-30"},
+		{"Er ruft übermorgen an.", "2026-12-30", "ubermorgen", "2027-01-01"},
+		{"Gespräch in zwei Wochen.", "2026-12-20", "in zwei wochen", "2027-01-03"},
+		{"Er war vor drei Tagen hier.", "2027-01-02", "vor drei tagen", "2026-12-30"},
+	}
+	for _, tt := range tests {
+		f := foldString(tt.text)
+		ys := findYearless(f, findDates(f, day(tt.written)))
+		if len(ys) != 1 {
+			t.Errorf("%q: %d dates without a year, want 1: %+v", tt.text, len(ys), ys)
+			continue
+		}
+		got, ok := ys[0].resolve(day(tt.written), tenseOf(f))
+		if w := f[ys[0].Start:ys[0].End]; w != tt.wantWritten || !ok || got.Format(time.DateOnly) != tt.want {
+			t.Errorf("%q written %s: %q → %s, %v; want %q → %s", tt.text, tt.written, w, got.Format(time.DateOnly), ok, tt.wantWritten, tt.want)
+		}
+	}
+	for _, text := range []string{
+		"She goes to the club every Monday.",         // a habit
+		"Elle a rendez-vous chaque mardi.",           // a habit
+		"Er geht jeden Dienstag zum Training.",       // a habit
+		"Ze werkt elke woensdag.",                    // a habit
+		"Heute Morgen war sie beim Arzt.",            // heute counts, Morgen is the morning
+		"Hij is hier om 9 uur.",                      // hier is here in Dutch
+		"The meeting was on 11/28.",                  // not read month first
+		"Le rendez-vous est mardi 3 décembre.",       // the weekday goes with the day and month
+		"They talked about two weeks of holiday.",    // no count from the note's day
+		"Ze praatten over de twee weken vakantie.",   // no count either
+		"She has lived in three flats in ten years.", // not a unit of days
+	} {
+		f := foldString(text)
+		ys := findYearless(f, findDates(f, day("2026-12-01")))
+		var spans []string
+		for _, y := range ys {
+			spans = append(spans, f[y.Start:y.End])
+		}
+		want := map[string][]string{
+			"Heute Morgen war sie beim Arzt.":      {"heute"},
+			"Le rendez-vous est mardi 3 décembre.": {"3 decembre"},
+		}[text]
+		if strings.Join(spans, "|") != strings.Join(want, "|") {
+			t.Errorf("%q: read %q, want %q", text, spans, want)
+		}
+	}
+}
+
 // TestDrafterCompletesDates drafts, with the offline drafter and with a
 // model, notes written on 1 December that give dates without a year.
 func TestDrafterCompletesDates(t *testing.T) {
@@ -115,6 +212,32 @@ func TestDrafterCompletesDates(t *testing.T) {
 		}
 		if it.Due != "2026-11-28" || len(it.CompletedDates) != 1 || it.CompletedDates[0] != want {
 			t.Errorf("item due %s, completed %+v", it.Due, it.CompletedDates)
+		}
+	})
+
+	t.Run("WeekdaysAndCountedDaysAreMarked", func(t *testing.T) {
+		t.Parallel()
+		// Written on Tuesday 1 December 2026.
+		for _, tt := range []struct{ lang, body, written, due string }{
+			{"en", "Next appointment at the housing office next Tuesday.", "next tuesday", "2026-12-08"},
+			{"fr", "Le prochain rendez-vous au CPAS aura lieu dans trois jours.", "dans trois jours", "2026-12-04"},
+			{"nl", "Volgende week donderdag heeft ze een afspraak bij het wijkteam.", "Volgende week donderdag", "2026-12-10"},
+			{"de", "Sie muss übermorgen den Antrag beim Jobcenter abgeben.", "übermorgen", "2026-12-03"},
+		} {
+			d := &Drafter{Model: Extractive{}, Now: today}
+			res, err := d.Draft(context.Background(), Request{Kind: KindSuggestions, Language: tt.lang, Notes: []Note{{ID: "n1", WrittenAt: written, Body: tt.body}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ok := false
+			for _, it := range res.Content.Items {
+				if it.Due == tt.due && len(it.CompletedDates) == 1 && strings.EqualFold(it.CompletedDates[0].Written, tt.written) && it.CompletedDates[0].Date == tt.due {
+					ok = true
+				}
+			}
+			if !ok {
+				t.Errorf("%s: items %+v, want one due %s marked %q", tt.lang, res.Content.Items, tt.due, tt.written)
+			}
 		}
 	})
 

@@ -75,6 +75,9 @@ func TestDrafterClassifiesWhatTheModelLeftUnlabelled(t *testing.T) {
 			}
 			flagged := 0
 			for _, it := range res.Content.Items {
+				if len(it.Citations) > 0 && it.Citations[0].NoteID == "note_plain" {
+					continue // "on Sunday" is a date: the ordinary note may give an ordinary item
+				}
 				if it.Category == "" {
 					t.Errorf("item %q (%s) has no category", it.Text, it.Type)
 					continue
