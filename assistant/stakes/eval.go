@@ -117,7 +117,8 @@ func (s *Score) add(want, got bool) {
 // Miss is a sentence the detector read wrongly.
 type Miss struct {
 	Case
-	Got []string // the fine categories found
+	Got      []string // the fine categories found
+	Unplaced []string // the words not placed, when Got is unclear
 }
 
 // Report is the outcome of Evaluate.
@@ -133,6 +134,10 @@ type Report struct {
 	// put it there. Fine does the same for the fine categories.
 	Product map[string]*Score
 	Fine    map[string]*Score
+	// Unclear counts the sentences flagged only because a word could not
+	// be placed as ordinary (stakes/2): TP are high-stakes sentences that
+	// no rule read, FP ordinary sentences with a word the vocabulary lacks.
+	Unclear Score
 	// Missed are high-stakes sentences not flagged at all; Flagged are
 	// ordinary sentences that were.
 	Missed, Flagged []Miss
@@ -151,9 +156,12 @@ func Evaluate(lx *Lexicon, version string, cases []Case) *Report {
 		rep.GateByLang[c.Language].add(want, got)
 		switch {
 		case want && !got:
-			rep.Missed = append(rep.Missed, Miss{c, f.Fines})
+			rep.Missed = append(rep.Missed, Miss{c, f.Fines, nil})
 		case got && !want:
-			rep.Flagged = append(rep.Flagged, Miss{c, f.Fines})
+			rep.Flagged = append(rep.Flagged, Miss{c, f.Fines, f.Unplaced})
+		}
+		if f.Category == ProductUnclear {
+			rep.Unclear.add(want, true)
 		}
 		for _, fine := range Fines {
 			if rep.Fine[fine] == nil {
@@ -224,12 +232,17 @@ func (r *Report) Write(w io.Writer, verbose bool) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\ntargets: recall >= %.2f, precision >= %.2f, overall and per language\n", TargetRecall, TargetPrecision)
+	fmt.Fprintf(w, "\nflagged only as unclear (no rule matched, a word not ordinary): %d high-stakes, %d ordinary\n", r.Unclear.TP, r.Unclear.FP)
+	fmt.Fprintf(w, "targets: recall >= %.2f, precision >= %.2f, overall and per language\n", TargetRecall, TargetPrecision)
 	if verbose {
 		for _, m := range r.Missed {
 			fmt.Fprintf(w, "missed  line %d %s %v: %s\n", m.Line, m.Language, m.Fines, m.Text)
 		}
 		for _, m := range r.Flagged {
+			if len(m.Unplaced) > 0 {
+				fmt.Fprintf(w, "flagged line %d %s %v %v: %s\n", m.Line, m.Language, m.Got, m.Unplaced, m.Text)
+				continue
+			}
 			fmt.Fprintf(w, "flagged line %d %s %v: %s\n", m.Line, m.Language, m.Got, m.Text)
 		}
 	}
