@@ -87,7 +87,9 @@ func DecideCorrection(in CorrectionInput) (*CorrectionResult, error) {
 	})
 	needs := old.CountersignedBy != "" || slices.Contains(p.CountersignKinds, assistant.Kind(old.Kind)) || p.CountersignOnRisk && risk
 	e := &Entry{ID: countersign.NewID(countersign.PrefixEntry), CaseID: old.CaseID, Kind: old.Kind, Content: c.Content,
-		SignedBy: a.UserID, SignedAt: in.Now, Supersedes: old.ID, Correction: c.Reason, Pending: needs, Salt: audit.NewSalt()}
+		SignedBy: a.UserID, SignedAt: in.Now, Supersedes: old.ID, Correction: c.Reason, Pending: needs, Salt: audit.NewSalt(),
+		// A correction keeps the sharing its signer chose for the entry.
+		Sharing: old.Sharing, WithheldReason: old.WithheldReason}
 	action := audit.ActionRecordCorrected
 	if needs {
 		action = audit.ActionRecordCorrectionPending

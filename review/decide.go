@@ -152,6 +152,10 @@ func DecideApproval(in ApprovalInput) (*ApprovalResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	share, err := DecideSharing(ap, fin.Text)
+	if err != nil {
+		return nil, err
+	}
 	needs := p.NeedsCountersign(d)
 	status := StatusApproved
 	if needs {
@@ -164,7 +168,8 @@ func DecideApproval(in ApprovalInput) (*ApprovalResult, error) {
 	dec := &Decision{ID: countersign.NewID(countersign.PrefixDecision), DraftID: d.ID, Outcome: OutcomeApproved,
 		DecidedBy: a.UserID, DecidedAt: in.Now, FinalText: fin.Text, Edited: fin.Edited, EditRatio: fin.EditRatio,
 		Diff: fin.Diff, ReasonCode: ap.ReasonCode, Items: ap.Items, Statements: ap.Statements, CountersignRequired: needs,
-		Comment: ap.Comment, ReviewMS: reviewMS, Fast: p.FastSignOff(fin.Drafted, reviewMS), Salt: audit.NewSalt()}
+		Comment: ap.Comment, ReviewMS: reviewMS, Fast: p.FastSignOff(fin.Drafted, reviewMS), Salt: audit.NewSalt(),
+		Sharing: share.Sharing, WithheldReason: share.WithheldReason}
 	res := &ApprovalResult{Status: status, Decision: dec, Vigilance: fin.Vigilance}
 	if in.Check != nil {
 		res.Events = append(res.Events, vigilanceEvent(a, d, fin.Vigilance, dec.ID))
@@ -190,6 +195,11 @@ func DecideApproval(in ApprovalInput) (*ApprovalResult, error) {
 		"statements_confirmed": strconv.Itoa(confirmed), "statements_removed": strconv.Itoa(removed),
 		"items_rejected": strconv.Itoa(rejected),
 	}
+	// Whether the client may read the entry, as codes (DecideSharing).
+	payload["sharing"], payload["sharing_default"] = share.Sharing, strconv.FormatBool(share.Default)
+	if share.WithheldReason != "" {
+		payload["withheld_reason"] = share.WithheldReason
+	}
 	payload.Commit("final", dec.Salt, fin.Text)
 	for _, code := range EditReasons {
 		if n := countReason(ap, code); n > 0 {
@@ -203,7 +213,8 @@ func DecideApproval(in ApprovalInput) (*ApprovalResult, error) {
 	}
 	e := &Entry{ID: countersign.NewID(countersign.PrefixEntry), CaseID: d.CaseID, DraftID: d.ID, Kind: string(d.Kind),
 		Content: fin.Text, AIDrafted: true, Model: d.Model, PromptVersion: d.PromptVersion, DraftedAt: d.GeneratedAt,
-		Edited: dec.Edited, SignedBy: a.UserID, SignedAt: in.Now, EditRatio: dec.EditRatio, Diff: dec.Diff, Salt: audit.NewSalt()}
+		Edited: dec.Edited, SignedBy: a.UserID, SignedAt: in.Now, EditRatio: dec.EditRatio, Diff: dec.Diff, Salt: audit.NewSalt(),
+		Sharing: dec.Sharing, WithheldReason: dec.WithheldReason}
 	if dec.Edited {
 		e.EditedBy = a.UserID
 	}
@@ -385,7 +396,8 @@ func DecideCountersign(in CountersignInput) (*CountersignResult, error) {
 	e := &Entry{ID: countersign.NewID(countersign.PrefixEntry), CaseID: d.CaseID, DraftID: d.ID, Kind: string(d.Kind),
 		Content: first.FinalText, AIDrafted: true, Model: d.Model, PromptVersion: d.PromptVersion, DraftedAt: d.GeneratedAt,
 		Edited: first.Edited, SignedBy: first.DecidedBy, SignedAt: first.DecidedAt, CountersignedBy: a.UserID,
-		CountersignedAt: &now, EditRatio: first.EditRatio, Diff: first.Diff, Salt: audit.NewSalt()}
+		CountersignedAt: &now, EditRatio: first.EditRatio, Diff: first.Diff, Salt: audit.NewSalt(),
+		Sharing: first.Sharing, WithheldReason: first.WithheldReason}
 	if first.Edited {
 		e.EditedBy = first.DecidedBy
 	}

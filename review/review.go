@@ -167,6 +167,11 @@ type Decision struct {
 	ReviewMS            int64               `json:"review_ms"`
 	Fast                bool                `json:"fast_sign_off"`
 	DecidedAt           time.Time           `json:"decided_at"`
+	// Sharing and WithheldReason are the signer's choice of whether the
+	// client may read the entry (DecideSharing), kept for the entry a
+	// countersignature signs later.
+	Sharing        string `json:"sharing,omitempty"`
+	WithheldReason string `json:"withheld_reason,omitempty"`
 	// Salt keys the log's commitment to FinalText (audit.Commit).
 	Salt string `json:"-"`
 }
@@ -186,6 +191,13 @@ type Approval struct {
 	// approval of a draft that changed since is refused (EPRECONDITION).
 	// "" checks nothing, for clients that do not send If-Match.
 	IfMatch string
+	// Sharing is SharingShared or SharingWithheld (with WithheldReason, one
+	// of WithheldReasons): may the client read the entry? "" applies
+	// DecideSharing's default, unless SharingAsked says the door asked the
+	// signer, who then must answer.
+	Sharing        string
+	WithheldReason string
+	SharingAsked   bool
 }
 
 // Edit reason codes: why a reviewer changed what the model drafted. The
@@ -305,6 +317,11 @@ type Entry struct {
 	// Vigilance is set only in the response to the approval that wrote
 	// the entry, when the draft held a vigilance check.
 	Vigilance *VigilanceResult `json:"vigilance,omitempty"`
+	// Sharing says whether the client may read the entry in their own
+	// file: SharingShared, SharingWithheld (with WithheldReason), or
+	// SharingUndecided for an entry signed before sharing was asked.
+	Sharing        string `json:"sharing"`
+	WithheldReason string `json:"withheld_reason,omitempty"`
 	// Salt keys the log's commitments to Content and Correction
 	// (audit.Commit); it is erased with them.
 	Salt string `json:"-"`

@@ -11,7 +11,7 @@ import (
 )
 
 const entryColumns = `id, case_id, draft_id, kind, content, ai_drafted, model, prompt_version, drafted_at, edited, edited_by,
-	signed_by, signed_at, supersedes, correction, countersigned_by, countersigned_at, salt`
+	signed_by, signed_at, supersedes, correction, countersigned_by, countersigned_at, salt, sharing, withheld_reason`
 
 type entryRow struct {
 	ID              string     `db:"id"`
@@ -32,6 +32,8 @@ type entryRow struct {
 	CountersignedBy *string    `db:"countersigned_by"`
 	CountersignedAt *time.Time `db:"countersigned_at"`
 	Salt            string     `db:"salt"`
+	Sharing         string     `db:"sharing"`
+	WithheldReason  string     `db:"withheld_reason"`
 	SupersededBy    *string    `db:"superseded_by"`
 	EditRatio       *float64   `db:"edit_ratio"`
 	Diff            *string    `db:"diff"`
@@ -41,7 +43,7 @@ func (r *entryRow) toDomain() (*review.Entry, error) {
 	e := &review.Entry{ID: r.ID, CaseID: r.CaseID, Kind: r.Kind, Content: r.Content, AIDrafted: r.AIDrafted, Model: r.Model,
 		PromptVersion: r.PromptVersion, DraftedAt: utcPtr(r.DraftedAt), Edited: r.Edited, EditedBy: r.EditedBy,
 		SignedBy: r.SignedBy, SignedAt: r.SignedAt.UTC(), Correction: r.Correction, CountersignedAt: utcPtr(r.CountersignedAt),
-		Salt: r.Salt}
+		Salt: r.Salt, Sharing: r.Sharing, WithheldReason: r.WithheldReason}
 	for _, f := range []struct {
 		src *string
 		dst *string
@@ -74,9 +76,10 @@ func insertEntry(ctx context.Context, tx *Tx, e *review.Entry) error {
 	}
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`
 		INSERT INTO record_entries (`+entryColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		e.ID, e.CaseID, draftID, e.Kind, e.Content, e.AIDrafted, e.Model, e.PromptVersion, e.DraftedAt, e.Edited,
-		e.EditedBy, e.SignedBy, e.SignedAt, supersedes, e.Correction, countersignedBy, e.CountersignedAt, e.Salt); err != nil {
+		e.EditedBy, e.SignedBy, e.SignedAt, supersedes, e.Correction, countersignedBy, e.CountersignedAt, e.Salt,
+		e.Sharing, e.WithheldReason); err != nil {
 		return fmt.Errorf("insert record entry: %w", err)
 	}
 	return nil
@@ -87,7 +90,7 @@ func insertEntry(ctx context.Context, tx *Tx, e *review.Entry) error {
 const recordQuery = `
 	SELECT e.id, e.case_id, e.draft_id, e.kind, e.content, e.ai_drafted, e.model, e.prompt_version, e.drafted_at,
 		e.edited, e.edited_by, e.signed_by, e.signed_at, e.supersedes, e.correction, e.countersigned_by,
-		e.countersigned_at, e.salt, s.id AS superseded_by, d.edit_ratio, d.diff
+		e.countersigned_at, e.salt, e.sharing, e.withheld_reason, s.id AS superseded_by, d.edit_ratio, d.diff
 	FROM record_entries e
 	LEFT JOIN record_entries s ON s.supersedes = e.id
 	LEFT JOIN decisions d ON d.draft_id = e.draft_id`
@@ -128,7 +131,7 @@ func (db *ReviewStore) FindRecord(ctx context.Context, caseID string) ([]*review
 
 // correctionColumns are the columns of a pending or decided correction,
 // read as an entry.
-const correctionColumns = `id, case_id, supersedes, kind, content, reason, signed_by, signed_at, status, salt`
+const correctionColumns = `id, case_id, supersedes, kind, content, reason, signed_by, signed_at, status, salt, sharing, withheld_reason`
 
 type correctionRow struct {
 	ID         string    `db:"id"`
@@ -141,12 +144,14 @@ type correctionRow struct {
 	SignedAt   time.Time `db:"signed_at"`
 	Status     string    `db:"status"`
 	Salt       string    `db:"salt"`
+	Sharing    string    `db:"sharing"`
+	Withheld   string    `db:"withheld_reason"`
 }
 
 func (r *correctionRow) toDomain() *review.Entry {
 	return &review.Entry{ID: r.ID, CaseID: r.CaseID, Kind: r.Kind, Content: r.Content, SignedBy: r.SignedBy,
 		SignedAt: r.SignedAt.UTC(), Supersedes: r.Supersedes, Correction: r.Reason, Pending: r.Status == correctionPending,
-		Salt: r.Salt}
+		Salt: r.Salt, Sharing: r.Sharing, WithheldReason: r.Withheld}
 }
 
 // Statuses of record_corrections rows.
@@ -223,8 +228,8 @@ func (db *ReviewStore) CorrectEntry(ctx context.Context, caseID, entryID string,
 		if e.Pending {
 			if _, err := tx.ExecContext(ctx, tx.Rebind(`
 				INSERT INTO record_corrections (`+correctionColumns+`)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), e.ID, e.CaseID, e.Supersedes, e.Kind, e.Content, e.Correction,
-				e.SignedBy, e.SignedAt, correctionPending, e.Salt); err != nil {
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), e.ID, e.CaseID, e.Supersedes, e.Kind, e.Content, e.Correction,
+				e.SignedBy, e.SignedAt, correctionPending, e.Salt, e.Sharing, e.WithheldReason); err != nil {
 				if isConflict(db.translate(err)) {
 					return countersign.Errorf(countersign.ECONFLICT, "A correction of this entry is already waiting for a countersignature.")
 				}

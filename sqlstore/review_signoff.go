@@ -28,7 +28,7 @@ func (db *conn) rand() float64 {
 }
 
 const decisionColumns = `id, draft_id, outcome, decided_by, final_text, edited, edit_ratio, reason, comment, review_ms, fast, decided_at,
-	reason_code, diff, items, statements, countersign_required`
+	reason_code, diff, items, statements, countersign_required, sharing, withheld_reason`
 
 type decisionRow struct {
 	ID                  string    `db:"id"`
@@ -48,13 +48,15 @@ type decisionRow struct {
 	Items               string    `db:"items"`
 	Statements          string    `db:"statements"`
 	CountersignRequired bool      `db:"countersign_required"`
+	Sharing             string    `db:"sharing"`
+	WithheldReason      string    `db:"withheld_reason"`
 }
 
 func (r *decisionRow) toDomain() (*review.Decision, error) {
 	d := &review.Decision{ID: r.ID, DraftID: r.DraftID, Outcome: review.Outcome(r.Outcome), DecidedBy: r.DecidedBy,
 		FinalText: r.FinalText, Edited: r.Edited, EditRatio: r.EditRatio, Reason: r.Reason, Comment: r.Comment,
 		ReviewMS: r.ReviewMS, Fast: r.Fast, DecidedAt: r.DecidedAt.UTC(), ReasonCode: r.ReasonCode,
-		CountersignRequired: r.CountersignRequired}
+		CountersignRequired: r.CountersignRequired, Sharing: r.Sharing, WithheldReason: r.WithheldReason}
 	for _, f := range []struct {
 		s   string
 		dst any
@@ -184,10 +186,10 @@ func (db *conn) insertDecision(ctx context.Context, tx *Tx, dec *review.Decision
 	statements, _ := json.Marshal(nonNilSlice(dec.Statements))
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`
 		INSERT INTO decisions (`+decisionColumns+`, salt)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		dec.ID, dec.DraftID, string(dec.Outcome), dec.DecidedBy, dec.FinalText, dec.Edited, dec.EditRatio, dec.Reason,
 		dec.Comment, dec.ReviewMS, dec.Fast, dec.DecidedAt, dec.ReasonCode, string(diff), string(items), string(statements),
-		dec.CountersignRequired, dec.Salt); err != nil {
+		dec.CountersignRequired, dec.Sharing, dec.WithheldReason, dec.Salt); err != nil {
 		if isConflict(db.translate(err)) {
 			return countersign.Errorf(countersign.ECONFLICT, "This draft has just been decided by someone else.")
 		}

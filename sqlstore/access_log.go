@@ -1,0 +1,158 @@
+package sqlstore
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/audit"
+	"github.com/countersign/countersign/client"
+)
+
+// RecordRead writes the audit event of the actor's read of a case's
+// content, as client.ReadEvent decides it, and returns once it is durable:
+// the caller returns the content only after that, so no read goes
+// unlogged. The event goes into audit_pending through the ordinary append
+// path (pendingRow: checked and MACed), and the sequencer gives it its
+// place in the log as it does every event.
+//
+// It is the cheapest durable write each dialect has. On SQLite it joins
+// the group commit (one COMMIT for every write waiting, reads included).
+// On PostgreSQL a read changes nothing else, so the event is one INSERT
+// in autocommit: one round trip instead of BEGIN, INSERT and COMMIT, and
+// durable when it returns, as any commit is.
+func (db *AuditStore) RecordRead(ctx context.Context, r client.Read) error {
+	a, err := countersign.ActorFrom(ctx)
+	if err != nil {
+		return err
+	}
+	ev, err := client.ReadEvent(a, r)
+	if err != nil || ev == nil {
+		return err
+	}
+	if db.group != nil {
+		return db.withTx(ctx, func(tx *Tx) error { return tx.apply(ctx, []audit.Record{*ev}) })
+	}
+	row, err := db.pendingRow(db.Now().UTC().Truncate(time.Microsecond), ev.Actor, ev.Action, ev.SubjectType, ev.SubjectID, ev.CaseID, ev.Payload)
+	if err != nil {
+		return err
+	}
+	if _, err := db.w.ExecContext(ctx, db.w.Rebind(`
+		INSERT INTO audit_pending (`+pendingColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), row...); err != nil {
+		return db.translate(fmt.Errorf("record %s: %w", ev.Action, err))
+	}
+	db.wakeSequencer()
+	return nil
+}
+
+type accessRow struct {
+	Seq         int64  `db:"seq"`
+	At          string `db:"at"`
+	ActorID     string `db:"actor_id"`
+	Role        string `db:"role"`
+	Action      string `db:"action"`
+	SubjectType string `db:"subject_type"`
+	SubjectID   string `db:"subject_id"`
+	CaseID      string `db:"case_id"`
+	Payload     string `db:"payload"`
+	LeafHash    []byte `db:"leaf_hash"`
+	ChainHash   []byte `db:"chain_hash"`
+	Nonce       []byte `db:"nonce"`
+}
+
+// FindAccessLog returns the staff reads of the signed-in client's cases,
+// newest first, at most limit (client.MaxAccessLog when limit is not in
+// (0, MaxAccessLog]): first those still being recorded (pending, without
+// a place in the log), then the sequenced ones with their place. Proofs
+// are added by client.Prove.
+func (db *AuditStore) FindAccessLog(ctx context.Context, limit int) (*client.AccessLog, error) {
+	p, err := client.PrincipalFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lang := p.Language
+	if !client.ValidLanguage(lang) {
+		lang = client.DefaultLanguage
+	}
+	out := &client.AccessLog{Language: lang, Entries: []client.Access{}}
+	cases := principalCases(p)
+	if len(cases) == 0 {
+		return out, nil
+	}
+	if limit <= 0 || limit > client.MaxAccessLog {
+		limit = client.MaxAccessLog
+	}
+	// Pending rows are read first: one the sequencer moves meanwhile is
+	// then read again from the log, and dropped here by its nonce, rather
+	// than missed by both reads.
+	pq, pargs, err := sqlx.In(`
+		SELECT 0 AS seq, at, actor_id, role, action, subject_type, subject_id, case_id, payload, nonce
+		FROM audit_pending
+		WHERE action = ? AND case_id IN (?)
+		ORDER BY id DESC`, audit.ActionCaseRead, cases)
+	if err != nil {
+		return nil, fmt.Errorf("access log query: %w", err)
+	}
+	var pending []accessRow
+	if err := db.r.SelectContext(ctx, &pending, db.r.Rebind(pq), pargs...); err != nil {
+		return nil, db.translate(fmt.Errorf("find pending reads: %w", err))
+	}
+	eq, eargs, err := sqlx.In(`
+		SELECT seq, at, actor_id, role, action, subject_type, subject_id, case_id, payload, leaf_hash, chain_hash, nonce
+		FROM audit_event
+		WHERE case_id IN (?) AND action = ?
+		ORDER BY seq DESC
+		LIMIT ?`, cases, audit.ActionCaseRead, limit)
+	if err != nil {
+		return nil, fmt.Errorf("access log query: %w", err)
+	}
+	var logged []accessRow
+	if err := db.r.SelectContext(ctx, &logged, db.r.Rebind(eq), eargs...); err != nil {
+		return nil, db.translate(fmt.Errorf("find reads: %w", err))
+	}
+	var actors []string
+	for _, r := range append(pending[:len(pending):len(pending)], logged...) {
+		actors = append(actors, r.ActorID)
+	}
+	staff, err := db.staffNames(ctx, db.r, actors)
+	if err != nil {
+		return nil, err
+	}
+	add := func(r accessRow, sequenced bool) error {
+		if len(out.Entries) >= limit {
+			return nil
+		}
+		e, err := (&eventRow{Seq: r.Seq, At: r.At, ActorID: r.ActorID, Role: r.Role, Action: r.Action, SubjectType: r.SubjectType,
+			SubjectID: r.SubjectID, CaseID: r.CaseID, Payload: r.Payload, LeafHash: r.LeafHash, ChainHash: r.ChainHash}).toDomain()
+		if err != nil {
+			return err
+		}
+		out.Entries = append(out.Entries, client.AccessView(e, sequenced, staff, lang))
+		return nil
+	}
+	for _, r := range pending {
+		moved := false
+		for _, l := range logged {
+			if len(r.Nonce) > 0 && bytes.Equal(r.Nonce, l.Nonce) {
+				moved = true
+				break
+			}
+		}
+		if !moved {
+			if err := add(r, false); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, r := range logged {
+		if err := add(r, true); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
