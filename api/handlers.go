@@ -184,7 +184,7 @@ func (s *Server) handleNoteList(w http.ResponseWriter, r *http.Request) {
 }
 
 type draftCreateRequest struct {
-	Kind     string     `json:"kind" validate:"required,oneof=summary suggestions"`
+	Kind     string     `json:"kind" validate:"required,oneof=summary suggestions letter"`
 	NoteIDs  []string   `json:"note_ids" validate:"omitempty,max=200,dive,required,max=64"`
 	Since    *time.Time `json:"since"`
 	Until    *time.Time `json:"until"`
@@ -325,7 +325,7 @@ func (s *Server) handleQueue(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("kind"); v != "" {
 		k := assistant.Kind(v)
 		if !k.Valid() {
-			Error(w, r, countersign.InvalidFields("The request has mistakes.", countersign.FieldError{Field: "kind", Message: "Choose one of: summary, suggestions."}))
+			Error(w, r, countersign.InvalidFields("The request has mistakes.", countersign.FieldError{Field: "kind", Message: "Choose one of: summary, suggestions, letter."}))
 			return
 		}
 		f.Kind = &k
@@ -359,7 +359,7 @@ func (s *Server) handleQueue(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err)
 		return
 	}
-	JSON(w, http.StatusOK, map[string]any{"drafts": nonNil(drafts), "next": next})
+	s.writeQueue(w, r, drafts, next)
 }
 
 // handleRecord serves GET /v1/cases/{id}/record: signed entries only.
@@ -369,7 +369,7 @@ func (s *Server) handleRecord(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err)
 		return
 	}
-	JSON(w, http.StatusOK, map[string]any{"entries": nonNil(entries)})
+	s.writeRecord(w, r, r.PathValue("id"), entries)
 }
 
 // nonNil makes empty lists encode as [] rather than null.

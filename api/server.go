@@ -35,6 +35,9 @@ type Server struct {
 	// Clients keeps the client's accounts, invitations and sessions: the
 	// client's own door (/v1/client, api/client_auth.go). Nil disables it.
 	Clients client.Accounts
+	// Responses lists a client's responses for their export; nil means
+	// Cases, when it serves them too, else the export lists none.
+	Responses client.ResponseLister
 	// AuditProofs serves checkpoints and proofs; nil disables those endpoints.
 	AuditProofs AuditProofs
 	// Export writes the NDJSON export consistent with cp.
@@ -136,6 +139,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	authed("GET /v1/audit/proof/consistency", s.handleConsistencyProof)
 	authed("GET /v1/audit/stats", s.handleAuditStats)
 	s.clientRoutes(mux)
+	s.clientResponseRoutes(mux)
 
 	public("/v1/", func(w http.ResponseWriter, r *http.Request) { s.handleNoRoute(mux, w, r) })
 }

@@ -318,4 +318,7 @@ type ResponseStore interface {
 	// client, their own on that case. partyID, when set, keeps one party's.
 	// The export bundle and the record views read it.
 	FindCaseResponses(ctx context.Context, caseID, partyID string) ([]*Response, error)
+	// FindAttachedViews returns, by entry id, the own views attached to
+	// the entries of a case, for every reader of its record.
+	FindAttachedViews(ctx context.Context, caseID string) (map[string][]*Response, error)
 }

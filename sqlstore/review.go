@@ -112,12 +112,7 @@ func (db *ReviewStore) RequestDraft(ctx context.Context, req review.DraftRequest
 		if err := db.checkConsent(ctx, tx, c.ID); err != nil {
 			return err
 		}
-		notes, err := db.findNotes(ctx, tx, c.ID, req.NoteIDs)
-		if err != nil {
-			return err
-		}
-		nd, ev, err := review.DecideRequest(review.RequestInput{Actor: a, Case: c, Request: req, Notes: notes,
-			Policy: db.policy(), Now: tx.now})
+		nd, ev, err := db.decideRequest(ctx, tx, a, c, req)
 		if err != nil {
 			return err
 		}
@@ -409,7 +404,7 @@ func (db *ReviewStore) ClaimJob(ctx context.Context, owner string, lease time.Du
 		}
 		sys := countersign.System
 		ctx := countersign.NewContextWithActor(ctx, sys)
-		notes, err := db.findNotes(ctx, tx, d.CaseID, d.NoteIDs)
+		notes, err := db.draftSources(ctx, tx, d)
 		if err != nil {
 			return err
 		}
