@@ -42,6 +42,7 @@ func setup(t *testing.T, open storetest.Opener, opts ...func(*api.Server)) *test
 	}
 	s := api.NewServer()
 	s.Identity, s.Cases, s.Review, s.Audit = db, db, db, db
+	s.Clients = db
 	s.AuditProofs = &audit.Notary{Store: db, Signer: signer, Origin: "test.local/audit"}
 	s.Export = db.Export
 	s.MaxBodyBytes = 64 << 10
@@ -157,6 +158,12 @@ func (s *spec) check(t *testing.T, method, path string, resp *http.Response, raw
 	rs, ok := op["responses"].(map[string]any)[status].(map[string]any)
 	if !ok {
 		t.Fatalf("%s %s: status %s is not documented", method, tmpl, status)
+	}
+	if resp.StatusCode == http.StatusNoContent {
+		if _, ok := rs["content"]; ok || len(raw) > 0 {
+			t.Fatalf("%s %s: a 204 has no content", method, tmpl)
+		}
+		return
 	}
 	ctype := strings.Split(resp.Header.Get("Content-Type"), ";")[0]
 	content, _ := rs["content"].(map[string]any)

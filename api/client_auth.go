@@ -26,7 +26,8 @@ func (s *Server) clientRoutes(mux *http.ServeMux) {
 	authed("POST /v1/cases/{id}/parties/{party_id}/invitations", s.handleInvitationCreate)
 	authed("DELETE /v1/cases/{id}/parties/{party_id}/invitations/{invitation_id}", s.handleInvitationRevoke)
 
-	mux.Handle("POST /v1/client/session", s.anonymous(http.HandlerFunc(s.handleClientSession)))
+	public := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.anonymous(h)) }
+	public("POST /v1/client/session", s.handleClientSession)
 	s.clientAuthed(mux, "DELETE /v1/client/session", s.handleClientSignOut)
 	s.clientAuthed(mux, "GET /v1/client/me", s.handleClientMe)
 }
@@ -113,8 +114,8 @@ func (s *Server) handleInvitationRevoke(w http.ResponseWriter, r *http.Request) 
 // clientSessionRequest is a first sign-in {code, passphrase} or a later
 // one {email_or_id, passphrase}.
 type clientSessionRequest struct {
-	Code       string `json:"code" validate:"required_without=EmailOrID,excluded_with=EmailOrID,max=64"`
-	EmailOrID  string `json:"email_or_id" validate:"required_without=Code,max=320"`
+	Code       string `json:"code" validate:"omitempty,max=64"`
+	EmailOrID  string `json:"email_or_id" validate:"omitempty,max=320"`
 	Passphrase string `json:"passphrase" validate:"required,max=1024"`
 	Language   string `json:"language" validate:"omitempty,max=8"`
 }
@@ -135,11 +136,16 @@ func (s *Server) handleClientSession(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err)
 		return
 	}
+	if (req.Code == "") == (req.EmailOrID == "") {
+		Error(w, r, countersign.InvalidFields("The request has mistakes; see the fields listed.", countersign.FieldError{Field: "code",
+			Message: "Give either the code of your letter (first sign-in) or your account number or email (later sign-ins)."}))
+		return
+	}
 	if s.Clients == nil {
 		Error(w, r, client.ErrSignIn)
 		return
 	}
-	key := httpx.SignInKey("code", req.Code)
+	key := httpx.SignInKey("code", client.NormalizeCode(req.Code))
 	var f client.SignInFilter
 	if req.Code == "" {
 		var err error

@@ -263,7 +263,7 @@ func (s *Server) handleClientCode(w http.ResponseWriter, r *http.Request) {
 			countersign.InvalidFields(clientMsg(lang, "signin.nocode"), countersign.FieldError{Field: "code", Message: clientMsg(lang, "signin.nocode")}))
 		return
 	}
-	key := httpx.SignInKey("code", code)
+	key := httpx.SignInKey("code", client.NormalizeCode(code))
 	if err := s.signInLimited(w, r, key); err != nil {
 		s.renderClientSignIn(w, r, http.StatusTooManyRequests, signInView{Code: code}, err)
 		return

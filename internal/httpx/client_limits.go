@@ -4,15 +4,16 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
-	"strings"
 	"time"
 )
 
 // SignInKey is the limit's key of what a sign-in names: an invitation code
-// ("code") or an account ("login"). It is a digest, so the limiter's memory
-// never holds a code.
+// ("code") or an account ("login"), each in its normal form
+// (client.NormalizeCode, client.ParseLogin), so that spelling it otherwise
+// does not make a new key. It is a digest: the limiter's memory never holds
+// a code.
 func SignInKey(kind, value string) string {
-	h := sha256.Sum256([]byte(strings.ToUpper(strings.Join(strings.Fields(value), ""))))
+	h := sha256.Sum256([]byte(value))
 	return "signin-" + kind + ":" + hex.EncodeToString(h[:12])
 }
 

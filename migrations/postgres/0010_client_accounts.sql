@@ -26,7 +26,7 @@ CREATE TABLE client_invitations (
     party_id    TEXT NOT NULL REFERENCES parties (id),
     case_id     TEXT NOT NULL REFERENCES cases (id),
     code_hash   BYTEA NOT NULL UNIQUE,
-    created_by  TEXT NOT NULL REFERENCES users (id),
+    created_by  TEXT NOT NULL, -- a user, or one of the service's own actors (system:cli)
     created_at  TIMESTAMPTZ NOT NULL,
     expires_at  TIMESTAMPTZ NOT NULL,
     used_at     TIMESTAMPTZ,
