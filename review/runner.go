@@ -194,6 +194,9 @@ func (r *Runner) runOne(ctx, jobCtx context.Context) (bool, error) {
 }
 
 func (r *Runner) run(ctx context.Context, job *Job) {
+	ctx, span := traceJob(ctx, job)
+	outcome := "failed"
+	defer func() { endJob(span, outcome) }()
 	jctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	if r.Timeout > 0 {
@@ -209,6 +212,7 @@ func (r *Runner) run(ctx context.Context, job *Job) {
 		// Another worker has the draft now; whatever this one writes
 		// would be refused by the lease fence anyway.
 		r.Logger.Warn("draft lease lost while drafting", "op", "review.runner.heartbeat", "draft", job.DraftID, "attempt", job.Attempt)
+		outcome = "lease_lost"
 		return
 	}
 	// Store the outcome with a fresh context: the job's deadline must not
@@ -219,6 +223,7 @@ func (r *Runner) run(ctx context.Context, job *Job) {
 		// Shutting down: release the lease so the draft is generated
 		// again at once, here or by another replica.
 		now := time.Now()
+		outcome = "released"
 		if err := r.Store.FailJob(wctx, job, "The service restarted while drafting; the draft is generated again.", &now); err != nil {
 			r.Logger.Error("release draft job", "op", "review.runner.release", "draft", job.DraftID, "err", err)
 		}
@@ -227,7 +232,9 @@ func (r *Runner) run(ctx context.Context, job *Job) {
 	if err == nil {
 		if err := r.Store.CompleteJob(wctx, job, res); err != nil {
 			r.Logger.Error("store generated draft", "op", "review.runner.complete", "draft", job.DraftID, "err", err)
+			return
 		}
+		outcome = "completed"
 		return
 	}
 	reason := assistant.FailureReason(err)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/audit"
+	"github.com/countersign/countersign/internal/metrics"
 )
 
 var _ audit.Log = (*AuditStore)(nil)
@@ -512,6 +513,7 @@ func (db *AuditStore) RunSequencer(ctx context.Context, interval time.Duration, 
 		}
 		for {
 			_, n, err := db.sequenceOnce(ctx, true)
+			metrics.SequencedBatch(n)
 			if err != nil {
 				if ctx.Err() == nil && onError != nil {
 					onError(err)

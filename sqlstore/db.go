@@ -340,7 +340,9 @@ func (tx *Tx) Commit() error {
 }
 
 // withTx runs fn in a write transaction and commits it, or rolls back on error.
-func (db *conn) withTx(ctx context.Context, fn func(tx *Tx) error) error {
+func (db *conn) withTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
+	ctx, end := db.traceTx(ctx)
+	defer func() { end(err) }()
 	if db.group != nil {
 		return db.group.do(ctx, fn)
 	}

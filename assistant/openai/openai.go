@@ -28,6 +28,7 @@ import (
 	goopenai "github.com/sashabaranov/go-openai"
 
 	"github.com/countersign/countersign/assistant"
+	"github.com/countersign/countersign/internal/metrics"
 )
 
 // op labels every error of this package in logs.
@@ -184,7 +185,9 @@ func (c *Client) JSONMode() bool { return c.jsonMode.Load() }
 
 // Generate sends p as a chat completion and returns the model's answer.
 // Failures are *assistant.ModelError values with a readable Reason.
-func (c *Client) Generate(ctx context.Context, p *assistant.Prompt) (*assistant.Completion, error) {
+func (c *Client) Generate(ctx context.Context, p *assistant.Prompt) (comp *assistant.Completion, err error) {
+	ctx, end := c.observe(ctx)
+	defer func() { end(comp, err) }()
 	if !c.breaker.allow() {
 		return nil, &assistant.ModelError{
 			Op:        op,
@@ -193,7 +196,7 @@ func (c *Client) Generate(ctx context.Context, p *assistant.Prompt) (*assistant.
 			Err:       errBreakerOpen,
 		}
 	}
-	comp, err := c.generate(ctx, p)
+	comp, err = c.generate(ctx, p)
 	var me *assistant.ModelError
 	switch {
 	case err == nil:
@@ -249,6 +252,7 @@ func (c *Client) generate(ctx context.Context, p *assistant.Prompt) (*assistant.
 			delay = f.retryAfter
 		}
 		c.log.Info("model call failed; retrying", "attempt", attempt+1, "delay", delay, "err", err)
+		metrics.ModelRetries.WithLabelValues(f.kind).Inc()
 		if err := c.sleep(ctx, delay); err != nil {
 			return nil, &assistant.ModelError{Op: op, Reason: "The draft was cancelled before the model answered.", Err: err}
 		}
@@ -344,6 +348,8 @@ type failure struct {
 	schemaRejected bool
 	retryAfter     time.Duration
 	reason         string
+	// kind is the failure's metrics.Kind* label.
+	kind string
 }
 
 func (f failure) modelError(attempts int, err error) *assistant.ModelError {
@@ -352,7 +358,7 @@ func (f failure) modelError(attempts int, err error) *assistant.ModelError {
 		Reason:     f.reason,
 		Temporary:  f.temporary,
 		RetryAfter: f.retryAfter,
-		Err:        fmt.Errorf("after %d attempt(s): %w", attempts, err),
+		Err:        &kindError{kind: f.kind, err: fmt.Errorf("after %d attempt(s): %w", attempts, err)},
 	}
 }
 
@@ -374,33 +380,33 @@ func classify(err error, ex *exchange) failure {
 	case f.status == http.StatusTooManyRequests:
 		f.temporary = true
 		f.retryAfter = retryAfter(ex.header)
-		f.reason = "The model service is busy (rate limited); the draft can be retried later."
+		f.reason, f.kind = "The model service is busy (rate limited); the draft can be retried later.", metrics.KindRateLimited
 	case f.status >= 500 || f.status == http.StatusRequestTimeout || f.status == http.StatusConflict:
 		f.temporary = true
 		f.retryAfter = retryAfter(ex.header)
-		f.reason = fmt.Sprintf("The model service failed (HTTP %d).", f.status)
+		f.reason, f.kind = fmt.Sprintf("The model service failed (HTTP %d).", f.status), metrics.KindServer
 	case f.status == http.StatusBadRequest && (strings.Contains(body, "response_format") || strings.Contains(body, "json_schema") ||
 		strings.Contains(body, "structured output") || strings.Contains(body, "not supported") || strings.Contains(body, "unsupported")):
 		f.schemaRejected = true
-		f.reason = "The model service rejected the request (HTTP 400)."
+		f.reason, f.kind = "The model service rejected the request (HTTP 400).", metrics.KindRejected
 	case f.status == http.StatusUnauthorized || f.status == http.StatusForbidden:
-		f.reason = "The model service refused our credentials; an administrator must check the API key."
+		f.reason, f.kind = "The model service refused our credentials; an administrator must check the API key.", metrics.KindCredentials
 	case f.status == http.StatusNotFound:
-		f.reason = "The model service does not know the configured model or deployment."
+		f.reason, f.kind = "The model service does not know the configured model or deployment.", metrics.KindNotFound
 	case f.status >= 400:
-		f.reason = fmt.Sprintf("The model service rejected the request (HTTP %d).", f.status)
+		f.reason, f.kind = fmt.Sprintf("The model service rejected the request (HTTP %d).", f.status), metrics.KindRejected
 	case f.status >= 200 && f.status < 300:
 		// The status line came through but the body did not decode: a
 		// garbled or cut transfer, worth another try.
 		f.temporary = true
-		f.reason = "The model service sent an unreadable answer."
+		f.reason, f.kind = "The model service sent an unreadable answer.", metrics.KindUnreadable
 	case isTimeout(err):
 		f.temporary = true
-		f.reason = "The model service did not answer in time."
+		f.reason, f.kind = "The model service did not answer in time.", metrics.KindTimeout
 	default:
 		// No status at all: refused or dropped connection, DNS, TLS.
 		f.temporary = true
-		f.reason = "The connection to the model service failed."
+		f.reason, f.kind = "The connection to the model service failed.", metrics.KindConnection
 	}
 	return f
 }

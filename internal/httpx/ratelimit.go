@@ -11,6 +11,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/internal/metrics"
 )
 
 // Limits are the service's rate limits, shared by its two doors. Requests
@@ -44,6 +45,7 @@ func (l *Limits) Request(w http.ResponseWriter, key string) error {
 		return nil
 	}
 	if ok, wait := l.Requests.allow(key, time.Now()); !ok {
+		metrics.RateLimited.WithLabelValues(metrics.LimitRequests).Inc()
 		return refuse(w, wait, "Too many requests from this account. Please wait a moment and try again.")
 	}
 	return nil
@@ -57,6 +59,7 @@ func (l *Limits) SignInBlocked(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	if blocked, wait := l.SignIns.blocked(signInKey(r), time.Now()); blocked {
+		metrics.RateLimited.WithLabelValues(metrics.LimitSignIns).Inc()
 		return refuse(w, wait, "Too many failed sign-ins from this address. Please wait a moment and try again.")
 	}
 	return nil
