@@ -2,9 +2,12 @@ package api
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
 	"strconv"
+
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/audit"
@@ -217,4 +220,46 @@ func (s *Server) handleConsistencyProof(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	JSON(w, http.StatusOK, p)
+}
+
+// handleAuditTile serves GET /v1/audit/tile/{level}/{index...}: one tile of
+// the log's Merkle tree, at the path the C2SP tlog-tiles layout gives it
+// (https://c2sp.org/tlog-tiles): level 0 to 7, the tile's number written
+// three digits at a time ("x001/234"), and ".p/W" for the first W hashes of
+// a tile the log has not filled yet. With the checkpoint at
+// /v1/audit/checkpoint, a board can mirror the tree and check proofs with
+// standard tlog tooling (golang.org/x/mod/sumdb/tlog's TileHashReader).
+// The body is the tile's hashes, 32 bytes each.
+func (s *Server) handleAuditTile(w http.ResponseWriter, r *http.Request) {
+	if _, err := requireRole(r, auditRoles...); err != nil {
+		Error(w, r, err)
+		return
+	}
+	tiles, ok := s.Audit.(audit.TileReader)
+	if !ok {
+		Error(w, r, countersign.Errorf(countersign.ENOTFOUND, "This server does not serve the tiles of its log."))
+		return
+	}
+	t, err := tlog.ParseTilePath("tile/" + strconv.Itoa(audit.TileHeight) + "/" + r.PathValue("level") + "/" + r.PathValue("index"))
+	if err != nil || t.L < 0 {
+		Error(w, r, countersign.InvalidFields("The tile path is not valid.",
+			countersign.FieldError{Field: "level", Message: "Give a tile level from 0 to 7."},
+			countersign.FieldError{Field: "index", Message: "Give the tile's number three digits at a time, as x001/234, with .p/W after it for a partial tile of W hashes."}))
+		return
+	}
+	data, err := tiles.ReadTile(r.Context(), uint64(t.L), uint64(t.N))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	if len(data) < t.W*sha256.Size {
+		Error(w, r, countersign.Errorf(countersign.ENOTFOUND, "The log does not hold %d hashes in this tile yet.", t.W))
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	if t.W == audit.TileWidth {
+		// A full tile never changes.
+		w.Header().Set("Cache-Control", "private, max-age=31536000, immutable")
+	}
+	_, _ = w.Write(data[:t.W*sha256.Size])
 }

@@ -137,6 +137,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	authed("GET /v1/audit/checkpoint", s.handleAuditCheckpoint)
 	authed("GET /v1/audit/proof/inclusion", s.handleInclusionProof)
 	authed("GET /v1/audit/proof/consistency", s.handleConsistencyProof)
+	authed("GET /v1/audit/tile/{level}/{index...}", s.handleAuditTile)
 	authed("GET /v1/audit/stats", s.handleAuditStats)
 	s.clientRoutes(mux)
 	s.clientResponseRoutes(mux)

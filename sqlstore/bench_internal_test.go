@@ -63,7 +63,11 @@ func benchDB(b *testing.B) *DB {
 }
 
 // fillLog appends n synthetic events in batches, as the sequencer would.
-func fillLog(b *testing.B, db *DB, n int) {
+func fillLog(b testing.TB, db *DB, n int) { fillLogTiles(b, db, n, true) }
+
+// fillLogTiles is fillLog; without tiles it writes the log as a version
+// before migration 0013 did, leaving the tiles behind the log.
+func fillLogTiles(b testing.TB, db *DB, n int, tiles bool) {
 	ctx := context.Background()
 	start := time.Now()
 	for done := 0; done < n; {
@@ -73,6 +77,7 @@ func fillLog(b *testing.B, db *DB, n int) {
 			if err != nil {
 				return err
 			}
+			before := h.Size
 			rows := make([]pendingEventRow, batch)
 			events := make([]*audit.Event, batch)
 			var nodes []audit.Node
@@ -103,6 +108,11 @@ func fillLog(b *testing.B, db *DB, n int) {
 			if err := insertNodes(ctx, tx, nodes); err != nil {
 				return err
 			}
+			if tiles {
+				if err := writeTiles(ctx, tx, before, nodes); err != nil {
+					return err
+				}
+			}
 			return writeHead(ctx, tx, h)
 		})
 		if err != nil {
@@ -113,7 +123,7 @@ func fillLog(b *testing.B, db *DB, n int) {
 	if db.Dialect() == "postgres" && n > 1000 {
 		// Settle the bulk load (visibility map, statistics, dirty buffers)
 		// so the measurement that follows does not pay for it.
-		for _, s := range []string{`VACUUM ANALYZE audit_event`, `VACUUM ANALYZE audit_node`, `CHECKPOINT`} {
+		for _, s := range []string{`VACUUM ANALYZE audit_event`, `VACUUM ANALYZE audit_node`, `VACUUM ANALYZE audit_tile`, `CHECKPOINT`} {
 			if _, err := db.w.Exec(s); err != nil {
 				b.Logf("%s: %v", s, err)
 			}

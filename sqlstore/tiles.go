@@ -1,0 +1,306 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/transparency-dev/merkle/compact"
+
+	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/audit"
+)
+
+// The Merkle tree in tiles (audit/tile.go, migration 0013): the sequencer
+// adds each batch's tile-level nodes to their tiles in the transaction that
+// sequences the batch, and a proof reads the three to six tiles its nodes
+// are hashed from, in one query.
+
+var _ audit.TileReader = (*AuditStore)(nil)
+
+// tileRow is an audit_tile row.
+type tileRow struct {
+	Level  int64  `db:"level"`
+	Idx    int64  `db:"idx"`
+	Hashes []byte `db:"hashes"`
+}
+
+// readTiles reads the tiles of keys through q in one query; a tile not
+// stored is absent from the map.
+func readTiles(ctx context.Context, q queryer, keys []audit.TileKey) (map[audit.TileKey][]byte, error) {
+	out := make(map[audit.TileKey][]byte, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	args := make([]any, 0, 2*len(keys))
+	for _, k := range keys {
+		args = append(args, int64(k.Level), int64(k.Index))
+	}
+	var rows []tileRow
+	if err := q.SelectContext(ctx, &rows, q.Rebind(`SELECT level, idx, hashes FROM audit_tile WHERE (level, idx) IN ((?, ?)`+
+		strings.Repeat(", (?, ?)", len(keys)-1)+`)`), args...); err != nil {
+		return nil, fmt.Errorf("read audit tiles: %w", err)
+	}
+	for _, r := range rows {
+		out[audit.TileKey{Level: uint64(r.Level), Index: uint64(r.Idx)}] = r.Hashes
+	}
+	return out, nil
+}
+
+// ReadNodes returns the tree node hashes of ids, in order, hashed from the
+// tiles that hold them (audit.TileSpan): one query for every node of a
+// proof and its roots.
+func (db *AuditStore) ReadNodes(ctx context.Context, ids []compact.NodeID) ([][]byte, error) {
+	hashes, err := readTileNodes(ctx, db.r, ids)
+	return hashes, db.translate(err)
+}
+
+// readTileNodes is ReadNodes through q.
+func readTileNodes(ctx context.Context, q queryer, ids []compact.NodeID) ([][]byte, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	seen := map[audit.TileKey]bool{}
+	var keys []audit.TileKey
+	for _, id := range ids {
+		if k, _, _ := audit.TileSpan(id); !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	tiles, err := readTiles(ctx, q, keys)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(ids))
+	for i, id := range ids {
+		k, _, _ := audit.TileSpan(id)
+		t, ok := tiles[k]
+		if !ok {
+			return nil, fmt.Errorf("audit tree node (%d, %d): its tile (%d, %d) is missing", id.Level, id.Index, k.Level, k.Index)
+		}
+		if out[i], err = audit.NodeFromTile(id, t); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// ReadTile returns the hashes tile (level, index) holds so far: what
+// GET /v1/audit/tile/{L}/{N} serves. ENOTFOUND when it is not begun.
+func (db *AuditStore) ReadTile(ctx context.Context, level, index uint64) ([]byte, error) {
+	if level >= 8 || index > 1<<62 {
+		return nil, countersign.Errorf(countersign.ENOTFOUND, "The audit log has no such tile.")
+	}
+	tiles, err := readTiles(ctx, db.r, []audit.TileKey{{Level: level, Index: index}})
+	if err != nil {
+		return nil, db.translate(err)
+	}
+	t, ok := tiles[audit.TileKey{Level: level, Index: index}]
+	if !ok {
+		return nil, countersign.Errorf(countersign.ENOTFOUND, "The audit log has no such tile yet.")
+	}
+	return t, nil
+}
+
+// errTilesBehind is writeTiles' answer when the tiles do not end where the
+// log did before the batch: a log sequenced before migration 0013, or by a
+// replica of an older version. catchUpTiles then builds what is missing.
+var errTilesBehind = errors.New("the audit tiles do not end where the log ends")
+
+// writeTiles adds the tile-level nodes among nodes (what Head.Append
+// reported for a batch appended to a log of size leaves) to their tiles:
+// one query reads the tiles the batch continues, one statement writes every
+// tile it touched. It first checks that the tiles end exactly where the log
+// did (errTilesBehind if not), so a tile never gets a hash at a wrong place.
+func writeTiles(ctx context.Context, tx *Tx, size uint64, nodes []audit.Node) error {
+	type run struct {
+		key    audit.TileKey
+		start  int
+		hashes [][]byte
+	}
+	var runs []*run
+	byKey := map[audit.TileKey]*run{}
+	for _, n := range audit.TileNodes(nodes) {
+		k := audit.TileKey{Level: uint64(n.Level / audit.TileHeight), Index: n.Index / audit.TileWidth}
+		r := byKey[k]
+		if r == nil {
+			r = &run{key: k, start: int(n.Index % audit.TileWidth)}
+			byKey[k] = r
+			runs = append(runs, r)
+		}
+		if want := r.start + len(r.hashes); int(n.Index%audit.TileWidth) != want {
+			return fmt.Errorf("audit tile (%d, %d): node %d comes after %d hashes", k.Level, k.Index, n.Index, want)
+		}
+		r.hashes = append(r.hashes, n.Hash)
+	}
+	if len(runs) == 0 {
+		return nil
+	}
+	// The tiles continued, and the tile of the log's last leaf: it must
+	// hold exactly the leaves up to it.
+	var load []audit.TileKey
+	var last audit.TileKey
+	if size > 0 {
+		last = audit.TileKey{Level: 0, Index: (size - 1) / audit.TileWidth}
+		load = append(load, last)
+	}
+	for _, r := range runs {
+		if r.start > 0 && !(size > 0 && r.key == last) {
+			load = append(load, r.key)
+		}
+	}
+	stored, err := readTiles(ctx, tx, load)
+	if err != nil {
+		return err
+	}
+	if size > 0 && len(stored[last]) != audit.TileWidthAt(0, last.Index, size)*sha256.Size {
+		return errTilesBehind
+	}
+	var b strings.Builder
+	b.WriteString(`INSERT INTO audit_tile (level, idx, hashes) VALUES `)
+	args := make([]any, 0, 3*len(runs))
+	for i, r := range runs {
+		old := stored[r.key]
+		if len(old) != r.start*sha256.Size {
+			return fmt.Errorf("%w: tile (%d, %d) holds %d hashes, the log has %d there", errTilesBehind, r.key.Level, r.key.Index, len(old)/sha256.Size, r.start)
+		}
+		data := make([]byte, 0, len(old)+len(r.hashes)*sha256.Size)
+		data = append(data, old...)
+		for _, h := range r.hashes {
+			data = append(data, h...)
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`(?, ?, ?)`)
+		args = append(args, int64(r.key.Level), int64(r.key.Index), data)
+	}
+	b.WriteString(` ON CONFLICT (level, idx) DO UPDATE SET hashes = excluded.hashes`)
+	if _, err := tx.ExecContext(ctx, tx.Rebind(b.String()), args...); err != nil {
+		return fmt.Errorf("write audit tiles: %w", err)
+	}
+	return nil
+}
+
+// tileCatchUp bounds the leaves catchUpTiles reads in one call, so
+// building the tiles of a long log never holds it all in memory.
+const tileCatchUp = 1 << 16
+
+// tiledSize returns how many leaves the tiles hold: the level-0 tiles are
+// written in order, so the last one tells.
+func tiledSize(ctx context.Context, q queryer) (uint64, error) {
+	var rows []struct {
+		Idx int64 `db:"idx"`
+		N   int64 `db:"n"`
+	}
+	if err := q.SelectContext(ctx, &rows, `SELECT idx, length(hashes) AS n FROM audit_tile WHERE level = 0 ORDER BY idx DESC LIMIT 1`); err != nil {
+		return 0, fmt.Errorf("read the last audit tile: %w", err)
+	}
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	return uint64(rows[0].Idx)*audit.TileWidth + uint64(rows[0].N)/sha256.Size, nil
+}
+
+// catchUpTiles builds the tiles of at most tileCatchUp more of the first
+// size leaves, from the leaf hashes in audit_event, and returns how many
+// leaves the tiles then hold. The caller holds the head's lock.
+func catchUpTiles(ctx context.Context, tx *Tx, size uint64) (uint64, error) {
+	tiled, err := tiledSize(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case tiled > size:
+		return 0, fmt.Errorf("the audit tiles hold %d leaves but the log only %d: entries were removed from the log", tiled, size)
+	case tiled == size:
+		return size, nil
+	}
+	r, err := audit.RangeAt(ctx, txNodes{tx}, tiled)
+	if err != nil {
+		return 0, err
+	}
+	end := min(size, tiled+tileCatchUp)
+	rows, err := tx.QueryContext(ctx, tx.Rebind(`SELECT seq, leaf_hash FROM audit_event WHERE seq >= ? AND seq < ? ORDER BY seq`), int64(tiled), int64(end))
+	if err != nil {
+		return 0, fmt.Errorf("read leaf hashes from %d: %w", tiled, err)
+	}
+	defer rows.Close()
+	var nodes []audit.Node
+	next := tiled
+	for rows.Next() {
+		var seq int64
+		var leaf []byte
+		if err := rows.Scan(&seq, &leaf); err != nil {
+			return 0, fmt.Errorf("read leaf hashes from %d: %w", tiled, err)
+		}
+		if uint64(seq) != next || len(leaf) != sha256.Size {
+			return 0, fmt.Errorf("audit event %d is missing or has no leaf hash: the tiles cannot be built", next)
+		}
+		if err := r.Append(leaf, func(id compact.NodeID, hash []byte) {
+			if id.Level%audit.TileHeight == 0 {
+				nodes = append(nodes, audit.Node{Level: id.Level, Index: id.Index, Hash: hash})
+			}
+		}); err != nil {
+			return 0, fmt.Errorf("append leaf %d: %w", seq, err)
+		}
+		next++
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("read leaf hashes from %d: %w", tiled, err)
+	}
+	rows.Close()
+	if next != end {
+		return 0, fmt.Errorf("audit event %d is missing: the tiles cannot be built", next)
+	}
+	if err := writeTiles(ctx, tx, tiled, nodes); err != nil {
+		return 0, err
+	}
+	return end, nil
+}
+
+// syncTiles makes the tiles hold the first size leaves, in tx.
+func syncTiles(ctx context.Context, tx *Tx, size uint64) error {
+	for tiled := uint64(0); tiled < size; {
+		var err error
+		if tiled, err = catchUpTiles(ctx, tx, size); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// txNodes reads tree nodes from the tiles inside a transaction.
+type txNodes struct{ tx *Tx }
+
+func (n txNodes) ReadNodes(ctx context.Context, ids []compact.NodeID) ([][]byte, error) {
+	return readTileNodes(ctx, n.tx, ids)
+}
+
+// backfillTiles builds the tiles of a log sequenced before migration 0013
+// (or by a replica of an older version), a bounded part per transaction
+// under the head's lock. Migrate calls it, before this process sequences
+// anything.
+func (db *conn) backfillTiles(ctx context.Context) error {
+	for {
+		done := false
+		err := db.withTx(ctx, func(tx *Tx) error {
+			h, err := readHead(ctx, tx, db.dialect.forUpdate())
+			if err != nil {
+				return fmt.Errorf("lock audit head: %w", err)
+			}
+			tiled, err := catchUpTiles(ctx, tx, h.Size)
+			done = tiled >= h.Size
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("build the audit tiles: %w", err)
+		}
+		if done {
+			return nil
+		}
+	}
+}
