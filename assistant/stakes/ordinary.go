@@ -96,9 +96,35 @@ func LoadVocabulary(fsys fs.FS, dir string) (*Vocabulary, error) {
 // plurals, verb endings and adjective endings of the four languages.
 var endings = []string{"ing", "ed", "es", "s", "d", "en", "e", "n", "er", "ern", "em", "es", "t", "te", "ten", "st", "x"}
 
+// particles are the separable prefixes of Dutch and German verbs, which
+// come before the ge- of a past participle: "ingevuld", "abgegeben".
+var particles = []string{"ab", "an", "auf", "aus", "bei", "ein", "mit", "nach", "vor", "weg", "zu", "zuruck", "fest", "her", "hin", "um", "durch",
+	"op", "af", "aan", "in", "uit", "mee", "na", "terug", "toe", "door", "bij", "over"}
+
 // known reports whether a folded word is in the vocabulary as written,
-// under a stem, or once an inflection is taken off.
+// under a stem, once an inflection is taken off, or as the past participle
+// of a Dutch or German verb that is ("getekend", "mitgemacht").
 func (v *Vocabulary) known(w string) bool {
+	if v.inflected(w) {
+		return true
+	}
+	if len(w) < 6 {
+		return false
+	}
+	if strings.HasPrefix(w, "ge") && v.inflected(w[2:]) {
+		return true
+	}
+	for _, p := range particles {
+		if rest, ok := strings.CutPrefix(w, p); ok && len(rest) >= 5 && strings.HasPrefix(rest, "ge") && v.inflected(rest[2:]) {
+			return true
+		}
+	}
+	return false
+}
+
+// inflected reports whether w is in the vocabulary as written, under a
+// stem, or once an inflection is taken off.
+func (v *Vocabulary) inflected(w string) bool {
 	if v.exact[w] || v.stem(w) {
 		return true
 	}
@@ -151,22 +177,50 @@ func (v *Vocabulary) place(w string) bool {
 	return false
 }
 
+// germanWords are frequent German words that no other of the four
+// languages writes; a text with two of them is read as German, where a
+// capitalised word inside a sentence is a noun, not a proper name.
+var germanWords = map[string]bool{
+	"der": true, "das": true, "und": true, "ist": true, "nicht": true, "ein": true, "eine": true, "mit": true,
+	"sie": true, "sich": true, "hat": true, "haben": true, "wird": true, "auch": true, "bei": true, "dem": true,
+	"fur": true, "auf": true, "von": true, "ihr": true, "ihre": true, "sein": true, "seine": true, "wurde": true,
+	"nach": true, "kein": true, "keine": true, "ich": true,
+}
+
+func isGerman(toks []string) bool {
+	n := 0
+	for _, t := range toks {
+		if germanWords[t] {
+			n++
+		}
+	}
+	return n >= 2
+}
+
 // Unplaced returns the words of text that the vocabulary cannot place as
 // ordinary, folded, each once, in the order of the text: what makes a
 // statement Unclear. A word is placed when it is in the vocabulary (see
 // place), is or holds a number, has two letters or fewer, or is a
-// capitalised known name (or its genitive, "Noahs") or a capitalised word
-// after a title ("Mme Girard"). Words the lexicon's other rules set aside count as placed.
+// capitalised known name (or its genitive, "Noahs"), a capitalised word
+// beside one ("Claire Dubois") or after a title ("Mme Girard"), or, in a
+// text that is not German, a capitalised word inside a sentence (a place or
+// a service: "Lyon", "the Rainbow Centre"). A word in capitals ("CAMHS")
+// is not a name. Words the lexicon's other rules set aside count as placed.
 func (lx *Lexicon) Unplaced(text string) []string {
 	toks, caps := tokenize(text)
 	SetAside(lx.Others, toks)
 	return lx.unplaced(toks, caps)
 }
 
-func (lx *Lexicon) unplaced(toks []string, caps []bool) []string {
+func (lx *Lexicon) unplaced(toks []string, caps []int) []string {
 	v := lx.Ordinary
 	if v == nil {
 		return nil
+	}
+	german := isGerman(toks)
+	capital := func(i int) bool { return i >= 0 && i < len(toks) && caps[i]&^sentenceStart == capitalise }
+	name := func(i int) bool {
+		return capital(i) && (names.Known(toks[i]) || names.Known(strings.TrimSuffix(toks[i], "s")))
 	}
 	var out []string
 	seen := map[string]bool{}
@@ -174,8 +228,15 @@ func (lx *Lexicon) unplaced(toks []string, caps []bool) []string {
 		if t == boundary || t == setAside || len(t) <= 2 || seen[t] || titles[t] || strings.ContainsAny(t, "0123456789") {
 			continue
 		}
-		if caps[i] && (names.Known(t) || names.Known(strings.TrimSuffix(t, "s")) || i > 0 && titles[toks[i-1]] || i > 1 && titles[toks[i-2]] && caps[i-1]) {
-			continue
+		if capital(i) {
+			switch {
+			case name(i), name(i + 1), name(i - 1): // Lena; Claire Dubois
+				continue
+			case i > 0 && titles[toks[i-1]], i > 1 && titles[toks[i-2]] && caps[i-1] != lower: // Mme Girard, meneer De Vries
+				continue
+			case !german && caps[i]&sentenceStart == 0: // Lyon, the Rainbow Centre: a proper noun
+				continue
+			}
 		}
 		if v.place(t) {
 			continue

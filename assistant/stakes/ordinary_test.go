@@ -68,8 +68,10 @@ func TestUnclear(t *testing.T) {
 		{"She sent the form to her neighbour.", []string{"neighbour"}},      // not in the vocabulary
 		{"She has a lump and sent the lump form.", []string{"lump"}},        // each word once
 		{"She has pills for the form.", nil},                                // a rule matched: not unclear
-		{"She sent the form to Zorbquax.", []string{"zorbquax"}},            // capitalised, but no known name
-		{"Lena sent the form and Nobody filled it in.", []string{"nobody"}}, // only what the vocabulary lacks
+		{"Zorbquax sent the form.", []string{"zorbquax"}},                   // capitalised at the start, but no known name
+		{"She sent the form to Zorbquax.", nil},                             // inside a sentence: a proper noun (not German)
+		{"Lena sent the form and nobody filled it in.", []string{"nobody"}}, // only what the vocabulary lacks
+		{"She sent the CAMHS form.", []string{"camhs"}},                     // capitals: an acronym, not a name
 	} {
 		f := lx.Detect(tt.text)
 		if tt.unplaced == nil {

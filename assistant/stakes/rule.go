@@ -28,16 +28,36 @@ func Tokens(text string) []string {
 	return toks
 }
 
-// tokenize is Tokens that also tells, for each token, whether the word it
-// comes from was written with a capital first letter (a name, or a German
-// noun).
-func tokenize(text string) (toks []string, caps []bool) {
+// Letter case of a word, as tokenize reports it.
+const (
+	lower      = 0
+	capitalise = 1 // a capital first letter: a name, a place, a German noun
+	allCaps    = 2 // two letters or more, all capitals: an acronym
+	// sentenceStart is added to the case of the first word of a sentence
+	// (after . ! ? or a line end), where a capital says nothing.
+	sentenceStart = 4
+)
+
+// tokenize is Tokens that also tells, for each token, how the word it
+// comes from was written: lower, capitalise or allCaps.
+func tokenize(text string) (toks []string, caps []int) {
 	var w strings.Builder
-	capital := false
+	capital, upper, letters, start := false, true, 0, true
 	flush := func() {
 		if w.Len() > 0 {
 			toks = append(toks, w.String())
-			caps = append(caps, capital)
+			c := lower
+			switch {
+			case capital && upper && letters >= 2:
+				c = allCaps
+			case capital:
+				c = capitalise
+			}
+			if start {
+				c += sentenceStart
+				start = false
+			}
+			caps = append(caps, c)
 			w.Reset()
 		}
 	}
@@ -45,7 +65,7 @@ func tokenize(text string) (toks []string, caps []bool) {
 		flush()
 		if len(toks) > 0 && toks[len(toks)-1] != boundary {
 			toks = append(toks, boundary)
-			caps = append(caps, false)
+			caps = append(caps, lower)
 		}
 	}
 	rs := []rune(norm.NFC.String(text))
@@ -65,27 +85,36 @@ func tokenize(text string) (toks []string, caps []bool) {
 				default:
 					word = strings.TrimSuffix(word, "n")
 				}
+				c := lower
+				if capital {
+					c = capitalise
+				}
 				toks = append(toks, word, "not")
-				caps = append(caps, capital, false)
+				caps = append(caps, c, lower)
 				i++
 				continue
 			}
 			flush()
 		case unicode.IsLetter(r) || unicode.IsDigit(r):
 			if w.Len() == 0 {
-				capital = unicode.IsUpper(r)
+				capital, upper, letters = unicode.IsUpper(r), true, 0
+			}
+			if unicode.IsLetter(r) {
+				letters++
+				upper = upper && unicode.IsUpper(r)
 			}
 			w.WriteString(textfold.Rune(r))
 		case unicode.Is(unicode.Mn, r):
 		case strings.ContainsRune(",;:.!?()[]{}\n", r):
 			mark()
+			start = start || strings.ContainsRune(".!?\n", r)
 		default:
 			flush()
 		}
 	}
 	mark()
 	if len(toks) == 0 {
-		toks, caps = []string{boundary}, []bool{false}
+		toks, caps = []string{boundary}, []int{lower}
 	}
 	return toks, caps
 }
