@@ -103,7 +103,8 @@ var particles = []string{"ab", "an", "auf", "aus", "bei", "ein", "mit", "nach", 
 
 // known reports whether a folded word is in the vocabulary as written,
 // under a stem, once an inflection is taken off, or as the past participle
-// of a Dutch or German verb that is ("getekend", "mitgemacht").
+// or separable form of a Dutch or German verb that is ("getekend",
+// "mitgemacht", "invullen").
 func (v *Vocabulary) known(w string) bool {
 	if v.inflected(w) {
 		return true
@@ -115,7 +116,11 @@ func (v *Vocabulary) known(w string) bool {
 		return true
 	}
 	for _, p := range particles {
-		if rest, ok := strings.CutPrefix(w, p); ok && len(rest) >= 5 && strings.HasPrefix(rest, "ge") && v.inflected(rest[2:]) {
+		rest, ok := strings.CutPrefix(w, p)
+		if !ok || len(rest) < 4 {
+			continue
+		}
+		if strings.HasPrefix(rest, "ge") && len(rest) >= 5 && v.inflected(rest[2:]) || v.inflected(rest) {
 			return true
 		}
 	}
