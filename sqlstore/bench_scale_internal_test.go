@@ -10,10 +10,12 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/lib/pq"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/api"
@@ -46,74 +48,7 @@ func BenchmarkLogAtScale(b *testing.B) {
 	if h.Size < uint64(n) {
 		fillLog(b, db, n-int(h.Size))
 	}
-	ctx := context.Background()
-	s, _, err := audit.SignerFromKey(mustKey(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	notary := &audit.Notary{Store: db, Signer: s, Origin: "bench.local/audit"}
-	token := ethicsToken(b, db)
-	cp, err := notary.Checkpoint(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	size := cp.Size // n, plus the events of the board member's creation
-
-	srv := api.NewServer()
-	srv.Identity, srv.Cases, srv.Review, srv.Audit, srv.AuditProofs = db, db, db, db, notary
-	srv.Logger = slog.New(slog.DiscardHandler)
-	hs := httptest.NewServer(srv.Handler())
-	b.Cleanup(hs.Close)
-	client := hs.Client()
-
-	get := func(path string) error {
-		req, _ := http.NewRequest("GET", hs.URL+path, nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-			return err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("GET %s: %d", path, resp.StatusCode)
-		}
-		return nil
-	}
-	proofs := map[string]func() error{
-		"inclusion/store": func() error {
-			_, err := notary.InclusionProof(ctx, rand.Uint64N(size), size)
-			return err
-		},
-		"consistency/store": func() error {
-			_, err := notary.ConsistencyProof(ctx, 1+rand.Uint64N(size-1), size)
-			return err
-		},
-		"inclusion/http": func() error {
-			return get(fmt.Sprintf("/v1/audit/proof/inclusion?index=%d&size=%d", rand.Uint64N(size), size))
-		},
-		"consistency/http": func() error {
-			return get(fmt.Sprintf("/v1/audit/proof/consistency?from=%d&to=%d", 1+rand.Uint64N(size-1), size))
-		},
-	}
-	for _, name := range []string{"inclusion/store", "consistency/store", "inclusion/http", "consistency/http"} {
-		b.Run("proof/"+name, func(b *testing.B) {
-			if size < 2 {
-				b.Skip("the log is too short for proofs")
-			}
-			var ds []time.Duration
-			for b.Loop() {
-				start := time.Now()
-				if err := proofs[name](); err != nil {
-					b.Fatal(err)
-				}
-				ds = append(ds, time.Since(start))
-			}
-			latency.Report(b, ds)
-		})
-	}
+	benchProofs(b, db)
 	// Appending runs last: it grows the log the proofs above were taken on.
 	b.Run("append1000", func(b *testing.B) {
 		var ds []time.Duration
@@ -163,4 +98,82 @@ func ethicsToken(b *testing.B, db *DB) string {
 		b.Fatal(err)
 	}
 	return secret
+}
+
+// benchProofs measures, on db's log, inclusion and consistency proofs at
+// random positions from the store and over HTTP (the real API handler with
+// bearer authentication, on loopback), and fetching a tile over HTTP.
+func benchProofs(b *testing.B, db *DB) {
+	ctx := context.Background()
+	s, _, err := audit.SignerFromKey(mustKey(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	notary := &audit.Notary{Store: db, Signer: s, Origin: "bench.local/audit"}
+	token := ethicsToken(b, db)
+	cp, err := notary.Checkpoint(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	size := cp.Size // n, plus the events of the board member's creation
+
+	srv := api.NewServer()
+	srv.Identity, srv.Cases, srv.Review, srv.Audit, srv.AuditProofs = db, db, db, db, notary
+	srv.Logger = slog.New(slog.DiscardHandler)
+	hs := httptest.NewServer(srv.Handler())
+	b.Cleanup(hs.Close)
+	client := hs.Client()
+
+	get := func(path string) error {
+		req, _ := http.NewRequest("GET", hs.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET %s: %d", path, resp.StatusCode)
+		}
+		return nil
+	}
+	tiles := size / audit.TileWidth
+	proofs := map[string]func() error{
+		"inclusion/store": func() error {
+			_, err := notary.InclusionProof(ctx, rand.Uint64N(size), size)
+			return err
+		},
+		"consistency/store": func() error {
+			_, err := notary.ConsistencyProof(ctx, 1+rand.Uint64N(size-1), size)
+			return err
+		},
+		"inclusion/http": func() error {
+			return get(fmt.Sprintf("/v1/audit/proof/inclusion?index=%d&size=%d", rand.Uint64N(size), size))
+		},
+		"consistency/http": func() error {
+			return get(fmt.Sprintf("/v1/audit/proof/consistency?from=%d&to=%d", 1+rand.Uint64N(size-1), size))
+		},
+		"tile/http": func() error {
+			return get("/v1/audit/tile/" + strings.TrimPrefix(tlog.Tile{H: audit.TileHeight, L: 0, N: int64(rand.Uint64N(max(tiles, 1))), W: audit.TileWidth}.Path(), "tile/8/"))
+		},
+	}
+	for _, name := range []string{"inclusion/store", "consistency/store", "inclusion/http", "consistency/http", "tile/http"} {
+		b.Run("proof/"+name, func(b *testing.B) {
+			if size < 2 || (name == "tile/http" && tiles == 0) {
+				b.Skip("the log is too short for proofs")
+			}
+			var ds []time.Duration
+			for b.Loop() {
+				start := time.Now()
+				if err := proofs[name](); err != nil {
+					b.Fatal(err)
+				}
+				ds = append(ds, time.Since(start))
+			}
+			latency.Report(b, ds)
+		})
+	}
 }
