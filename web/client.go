@@ -27,7 +27,7 @@ import (
 // shapes as the staff catalogues: plain strings, plurals, vars), their own
 // layout (templates/client_layout.html) and their own cookies, scoped to
 // /client. Templates of client pages are named client_*.html and call
-// {{.Tr "key"}}; the staff pages never load them.
+// {{.Tr "app.name"}}; the staff pages never load them.
 
 //go:embed catalog/client/*.json
 var clientCatalogFS embed.FS

@@ -47,7 +47,7 @@ func uiSetup(t testing.TB) *uiBundle {
 	}
 	notary := &audit.Notary{Store: db, Signer: signer, Origin: origin}
 	runner := &review.Runner{Store: db, Drafter: &assistant.Drafter{Model: assistant.Extractive{}}, Owner: "test"}
-	s := &web.Server{Identity: db, Cases: db, Review: db, Audit: db, Checkpoints: notary}
+	s := &web.Server{Identity: db, Cases: db, Review: db, Audit: db, Checkpoints: notary, Clients: db}
 	s.VerifyLog = func(ctx context.Context) (*audit.Report, error) {
 		_, vkey, err := audit.LoadOrCreateSigner(keyPath, origin)
 		if err != nil {
