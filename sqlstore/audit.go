@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/transparency-dev/merkle/compact"
-
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/internal/metrics"
@@ -184,6 +182,7 @@ func (db *conn) sequence(ctx context.Context, skipBusy bool, legacyUpTo int64) (
 			LIMIT ?`), args...); err != nil {
 			return fmt.Errorf("read pending audit events: %w", err)
 		}
+		before := h.Size
 		size, n = h.Size, len(pending)
 		if n == 0 {
 			return nil
@@ -217,6 +216,16 @@ func (db *conn) sequence(ctx context.Context, skipBusy bool, legacyUpTo int64) (
 				return err
 			}
 			if err := insertNodes(ctx, tx, nodes); err != nil {
+				return err
+			}
+			// The tiles, in the same transaction: never behind the log.
+			err := writeTiles(ctx, tx, before, nodes)
+			if errors.Is(err, errTilesBehind) {
+				if err = syncTiles(ctx, tx, before); err == nil {
+					err = writeTiles(ctx, tx, before, nodes)
+				}
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -814,39 +823,6 @@ func writeHead(ctx context.Context, tx *Tx, h *audit.Head) error {
 		return fmt.Errorf("move audit head: %w", err)
 	}
 	return nil
-}
-
-// ReadNodes returns the stored tree node hashes for ids, in order: leaves
-// from audit_event, the nodes above them from audit_node.
-func (db *AuditStore) ReadNodes(ctx context.Context, ids []compact.NodeID) ([][]byte, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	type row struct {
-		Level int    `db:"level"`
-		Idx   int64  `db:"idx"`
-		Hash  []byte `db:"hash"`
-	}
-	// One round trip: leaves from audit_event, the nodes above from audit_node.
-	var seqs, idxs []int64
-	var levels []int
-	for _, id := range ids {
-		if id.Level == 0 {
-			seqs = append(seqs, int64(id.Index))
-		} else {
-			levels, idxs = append(levels, int(id.Level)), append(idxs, int64(id.Index))
-		}
-	}
-	query, args := db.dialect.treeNodes(seqs, levels, idxs)
-	var rows []row
-	if err := db.r.SelectContext(ctx, &rows, db.r.Rebind(query), args...); err != nil {
-		return nil, db.translate(fmt.Errorf("read audit tree nodes: %w", err))
-	}
-	byID := make(audit.NodeMap, len(rows))
-	for _, r := range rows {
-		byID[compact.NewNodeID(uint(r.Level), uint64(r.Idx))] = r.Hash
-	}
-	return byID.ReadNodes(ctx, ids)
 }
 
 // Export writes the NDJSON export of the first cp.Size events, headed by cp,

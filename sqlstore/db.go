@@ -273,6 +273,10 @@ func (db *conn) Migrate(ctx context.Context) error {
 		}
 	}
 	// After every migration, so that it runs on the schema this code knows.
+	// The tiles first: the legacy events are then sequenced onto them.
+	if err := db.backfillTiles(ctx); err != nil {
+		return err
+	}
 	return db.sequenceLegacy(ctx)
 }
 
