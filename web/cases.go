@@ -10,6 +10,7 @@ import (
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/assistant"
 	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/client"
 	"github.com/countersign/countersign/internal/httpx"
 	"github.com/countersign/countersign/review"
 )
@@ -45,6 +46,8 @@ type casesView struct {
 	Cases   []*casefile.Case
 	Total   int
 	Waiting []queueRow
+	// ClientResponses counts the clients' answers waiting for the actor.
+	ClientResponses int
 }
 
 // handleCases serves GET /cases: the worker's cases (a supervisor's:
@@ -57,7 +60,7 @@ func (s *Server) handleCases(w http.ResponseWriter, r *http.Request) {
 	}
 	p := s.newPage(r, "cases.title")
 	p.Nav = "cases"
-	v := casesView{Cases: cases, Total: total}
+	v := casesView{Cases: cases, Total: total, ClientResponses: s.openResponses(r.Context())}
 	if a := p.Actor; a.Role == countersign.RoleWorker {
 		drafts, _, err := s.Review.FindQueue(r.Context(), review.QueueFilter{Limit: 50})
 		if err != nil {
@@ -93,6 +96,8 @@ type entryView struct {
 	SignedByName        string
 	EditedByName        string
 	CountersignedByName string
+	// ClientViews are the clients' own views attached to the entry.
+	ClientViews []*client.Response
 }
 
 // handleCase serves GET /cases/{id}: notes, the add-note form, the draft
@@ -134,8 +139,14 @@ func (s *Server) renderCase(w http.ResponseWriter, r *http.Request, p *page, sta
 			return
 		}
 	}
+	views, err := s.attachedViews(ctx, id)
+	if err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
 	for _, e := range entries {
-		ev := entryView{Entry: e, SignedByName: nm.of(e.SignedBy), EditedByName: nm.of(e.EditedBy), CountersignedByName: nm.of(e.CountersignedBy)}
+		ev := entryView{Entry: e, SignedByName: nm.of(e.SignedBy), EditedByName: nm.of(e.EditedBy), CountersignedByName: nm.of(e.CountersignedBy),
+			ClientViews: views[e.ID]}
 		v.Entries = append(v.Entries, ev)
 	}
 	// Newest first: the latest signed entry is what the worker looks for.

@@ -162,7 +162,7 @@ func (s *Server) draftView(r *http.Request, p *page, d *review.Draft) (*draftVie
 	if d.Content == nil {
 		return v, nil
 	}
-	notes, err := s.Cases.FindNotes(ctx, d.CaseID)
+	notes, err := s.draftSources(ctx, d)
 	if err != nil {
 		return nil, err
 	}

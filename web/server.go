@@ -154,6 +154,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	page("POST /audit/verify", s.handleVerify)
 
 	s.clientRoutes(mux)
+	s.clientResponseRoutes(mux)
 }
 
 // formLimit returns the bound of a form body: limit, or the service's
