@@ -12,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/countersign/countersign/agenda"
 	"github.com/countersign/countersign/assistant"
 	"github.com/countersign/countersign/casefile"
 )
@@ -45,13 +46,17 @@ type Policy struct {
 	// generated drafts that get one known-false statement (0 to 1).
 	Vigilance     bool    `json:"vigilance"`
 	VigilanceRate float64 `json:"vigilance_rate"`
+	// Agenda holds the reminder offsets of each kind of agenda entry (the
+	// agenda: section; agenda.DefaultPolicy when left out).
+	Agenda agenda.Policy `json:"agenda"`
 }
 
 // DefaultPolicy is the policy used when none is configured: the case types
 // of casefile.DefaultCaseTypes, the case's worker signs alone, nothing is disabled, 400 words per minute, drafts are
 // overdue after three days, no vigilance checks.
 func DefaultPolicy() *Policy {
-	return &Policy{CaseTypes: slices.Clone(casefile.DefaultCaseTypes), ReadingSpeed: ReadingSpeed, MaxWait: 72 * time.Hour, VigilanceRate: 0.05}
+	return &Policy{CaseTypes: slices.Clone(casefile.DefaultCaseTypes), ReadingSpeed: ReadingSpeed, MaxWait: 72 * time.Hour, VigilanceRate: 0.05,
+		Agenda: agenda.DefaultPolicy()}
 }
 
 // NeedsCountersign reports whether d needs a supervisor's countersignature
@@ -153,6 +158,9 @@ type policyFile struct {
 		Enabled bool     `yaml:"enabled"`
 		Rate    *float64 `yaml:"rate"`
 	} `yaml:"vigilance"`
+	Agenda *struct {
+		Reminders map[string][]string `yaml:"reminders"`
+	} `yaml:"agenda"`
 }
 
 // LoadPolicy reads and validates the policy file at path; an empty path
@@ -254,6 +262,13 @@ func ParsePolicy(path string, data []byte) (*Policy, error) {
 			}
 			p.VigilanceRate = *v.Rate
 		}
+	}
+	if v := f.Agenda; v != nil {
+		ap, field, err := agenda.ParsePolicy(v.Reminders)
+		if err != nil {
+			return nil, bad(field, "%v.", err)
+		}
+		p.Agenda = ap
 	}
 	return p, nil
 }

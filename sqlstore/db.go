@@ -47,6 +47,7 @@ type DB struct {
 	*ReviewStore
 	*AuditStore
 	*ClientIdentityStore
+	*AgendaStore
 }
 
 // IdentityStore keeps teams, users, tokens and web sessions (identity.Store).
@@ -88,6 +89,9 @@ type conn struct {
 
 	// Policy holds the sign-off rules; nil means review.DefaultPolicy().
 	Policy *review.Policy
+	// Location is the service's time zone, in which the agenda reads
+	// all-day dates; nil means agenda.DefaultTimeZone.
+	Location *time.Location
 	// Rand returns uniform numbers in [0, 1) for vigilance checks; tests
 	// replace it. nil means math/rand/v2.
 	Rand func() float64
@@ -201,7 +205,8 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		}
 	}
 	return &DB{conn: db, IdentityStore: &IdentityStore{db}, CaseStore: &CaseStore{db}, ReviewStore: &ReviewStore{db},
-		AuditStore: &AuditStore{db}, ClientIdentityStore: &ClientIdentityStore{db}}, nil
+		AuditStore: &AuditStore{db}, ClientIdentityStore: &ClientIdentityStore{db},
+		AgendaStore: &AgendaStore{db}}, nil
 }
 
 // createPrivate creates the SQLite file at path, empty and readable by

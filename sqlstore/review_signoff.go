@@ -284,6 +284,9 @@ func (db *ReviewStore) SignOffDraft(ctx context.Context, id string, ap review.Ap
 			if err := insertEntry(ctx, tx, res.Entry); err != nil {
 				return err
 			}
+			if err := db.agendaFromSignOff(ctx, tx, d, res.Decision); err != nil {
+				return err
+			}
 		}
 		out.Draft, out.Entry = d, res.Entry
 		return tx.apply(ctx, res.Events)
@@ -405,6 +408,9 @@ func (db *ReviewStore) CountersignDraft(ctx context.Context, id string, cs revie
 			return err
 		}
 		if err := insertEntry(ctx, tx, res.Entry); err != nil {
+			return err
+		}
+		if err := db.agendaFromSignOff(ctx, tx, d, in.First); err != nil {
 			return err
 		}
 		e = res.Entry
