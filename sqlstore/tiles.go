@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/transparency-dev/merkle/compact"
 
 	"github.com/countersign/countersign"
@@ -27,24 +29,91 @@ type tileRow struct {
 	Hashes []byte `db:"hashes"`
 }
 
-// readTiles reads the tiles of keys through q in one query; a tile not
-// stored is absent from the map.
+// tileQueryKeys is how many tiles one query reads. The query's text is
+// always the same (short lists are padded by repeating a key), so the
+// database parses and plans it once per connection: planning a list of
+// (level, idx) pairs took longer than running it.
+const tileQueryKeys = 8
+
+var tileQuery = `SELECT level, idx, hashes FROM audit_tile WHERE (level, idx) IN ((?, ?)` +
+	strings.Repeat(", (?, ?)", tileQueryKeys-1) + `)`
+
+// tileReads holds, per read handle, the prepared tile query and the full
+// tiles already read: a full tile never changes (migration 0013's trigger
+// allows only extensions), so the tiles every proof needs near the top of
+// the tree are read once.
+type tileReads struct {
+	once sync.Once
+	stmt *sqlx.Stmt
+	err  error
+	mu   sync.Mutex
+	full map[audit.TileKey][]byte
+}
+
+// fullTileCache bounds the full tiles kept per handle (8 KB each).
+const fullTileCache = 512
+
+var tileReadsByDB sync.Map // *sqlx.DB -> *tileReads
+
+func readsOf(d *sqlx.DB) *tileReads {
+	v, _ := tileReadsByDB.LoadOrStore(d, &tileReads{full: map[audit.TileKey][]byte{}})
+	return v.(*tileReads)
+}
+
+// readTiles reads the tiles of keys through q, tileQueryKeys per query; a
+// tile not stored is absent from the map. Through the read handle it uses
+// the prepared query and the cache of full tiles.
 func readTiles(ctx context.Context, q queryer, keys []audit.TileKey) (map[audit.TileKey][]byte, error) {
 	out := make(map[audit.TileKey][]byte, len(keys))
-	if len(keys) == 0 {
-		return out, nil
+	var cache *tileReads
+	if d, ok := q.(*sqlx.DB); ok {
+		cache = readsOf(d)
+		cache.mu.Lock()
+		rest := keys[:0:0]
+		for _, k := range keys {
+			if t, ok := cache.full[k]; ok {
+				out[k] = t
+			} else {
+				rest = append(rest, k)
+			}
+		}
+		cache.mu.Unlock()
+		keys = rest
+		cache.once.Do(func() { cache.stmt, cache.err = d.PreparexContext(context.WithoutCancel(ctx), d.Rebind(tileQuery)) })
 	}
-	args := make([]any, 0, 2*len(keys))
-	for _, k := range keys {
-		args = append(args, int64(k.Level), int64(k.Index))
-	}
-	var rows []tileRow
-	if err := q.SelectContext(ctx, &rows, q.Rebind(`SELECT level, idx, hashes FROM audit_tile WHERE (level, idx) IN ((?, ?)`+
-		strings.Repeat(", (?, ?)", len(keys)-1)+`)`), args...); err != nil {
-		return nil, fmt.Errorf("read audit tiles: %w", err)
-	}
-	for _, r := range rows {
-		out[audit.TileKey{Level: uint64(r.Level), Index: uint64(r.Idx)}] = r.Hashes
+	for len(keys) > 0 {
+		chunk := keys[:min(len(keys), tileQueryKeys)]
+		keys = keys[len(chunk):]
+		args := make([]any, 0, 2*tileQueryKeys)
+		for i := range tileQueryKeys {
+			k := chunk[min(i, len(chunk)-1)]
+			args = append(args, int64(k.Level), int64(k.Index))
+		}
+		var rows []tileRow
+		var err error
+		if cache != nil && cache.err == nil {
+			err = cache.stmt.SelectContext(ctx, &rows, args...)
+		} else {
+			err = q.SelectContext(ctx, &rows, q.Rebind(tileQuery), args...)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read audit tiles: %w", err)
+		}
+		for _, r := range rows {
+			k := audit.TileKey{Level: uint64(r.Level), Index: uint64(r.Idx)}
+			out[k] = r.Hashes
+			if cache != nil && len(r.Hashes) == audit.TileWidth*sha256.Size {
+				cache.mu.Lock()
+				if len(cache.full) >= fullTileCache {
+					for old := range cache.full { // evict one, any
+						delete(cache.full, old)
+						break
+					}
+				}
+				cache.full[k] = r.Hashes
+				cache.mu.Unlock()
+			}
+		}
 	}
 	return out, nil
 }
