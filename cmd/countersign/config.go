@@ -53,6 +53,9 @@ type Config struct {
 	StatsRealIDs   bool
 	SecureCookies  bool
 	TokenCache     time.Duration
+	// ClientOrigin is the public origin of the client's pages, for
+	// invitation letters and passkeys; "" takes each request's own.
+	ClientOrigin string
 	// RateLimit is in requests per second per token, signed-in user or
 	// client address; 0 switches the limit off.
 	RateLimit float64
@@ -152,6 +155,9 @@ var settings = []*setting{
 		set: boolean(func(c *Config) *bool { return &c.StatsRealIDs }), isBool: true},
 	{Flag: "secure-cookies", Env: "COUNTERSIGN_SECURE_COOKIES", Default: "false", Usage: "mark the web interface's cookies Secure even over plain HTTP, for a TLS-terminating proxy in front",
 		set: boolean(func(c *Config) *bool { return &c.SecureCookies }), isBool: true},
+	{Flag: "client-origin", Env: "COUNTERSIGN_CLIENT_ORIGIN", Shown: "none: the address each request came to",
+		Usage: "the public origin of the client's own pages, such as https://mijn.example.be: the sign-in address printed on invitation letters, and the relying party of passkeys",
+		set:   text(func(c *Config) *string { return &c.ClientOrigin })},
 	{Flag: "token-cache", Env: "COUNTERSIGN_TOKEN_CACHE", Default: "1s",
 		Usage: "how long an accepted API token is accepted again without reading the database; a token revoked with the CLI or on another replica stops working within this time (0: read every token)",
 		set:   duration(func(c *Config) *time.Duration { return &c.TokenCache }, 0, "a duration such as 1s, or 0 to read every token from the database")},

@@ -268,7 +268,7 @@ func (m *Main) Run(ctx context.Context) error {
 	s.Clients = db.ClientIdentityStore
 	m.Web = &web.Server{Identity: db.IdentityStore, Cases: db.CaseStore, Review: db.ReviewStore, Audit: db.AuditStore, Checkpoints: m.Notary, DraftQueued: m.Runner.Wake, Logger: m.Logger,
 		SecureCookies: m.Config.SecureCookies, MaxBodyBytes: m.Config.MaxBodyBytes, Limits: limits, StatsRealIDs: m.Config.StatsRealIDs,
-		Clients: db.ClientIdentityStore,
+		Clients: db.ClientIdentityStore, ClientOrigin: m.Config.ClientOrigin,
 		VerifyLog: func(ctx context.Context) (*audit.Report, error) {
 			rep, err := m.Notary.VerifyLog(ctx, &audit.Verifier{Origin: m.Config.AuditOrigin, Keys: verifierKeys}, db.AllStoredEvents)
 			if err != nil {
