@@ -14,6 +14,7 @@ import (
 	"github.com/countersign/countersign/assistant"
 	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/client"
 	"github.com/countersign/countersign/review"
 	"github.com/countersign/countersign/sqlstore"
 )
@@ -58,6 +59,9 @@ var payloadKinds = map[string]map[string]valueKind{
 	},
 	// The claim names the process that holds the draft, not a user.
 	audit.ActionDraftClaimed: {"worker": kindProcess},
+	// The client's right to answer (client/response.go).
+	audit.ActionClientResponded:        {"entry": kindID, "party": kindID, "response_kind": kindCode},
+	audit.ActionClientResponseAnswered: {"entry": kindID, "response_kind": kindCode, "answer": kindCode, "correction": kindID},
 }
 
 // prefixedKinds classifies the fields named by a prefix and a code.
@@ -88,7 +92,8 @@ func EveryLoggedAction() []string {
 		audit.ActionDraftRequested, audit.ActionDraftClaimed, audit.ActionDraftGenerated, audit.ActionDraftFailed, audit.ActionDraftRetry,
 		audit.ActionDraftRequeued, audit.ActionDraftOpened, audit.ActionDraftApproved, audit.ActionDraftRejected, audit.ActionDraftReassigned,
 		audit.ActionDraftSuperseded, audit.ActionDraftCountersign, audit.ActionDraftVigilance, audit.ActionRecordSigned,
-		audit.ActionRecordCorrected, audit.ActionRecordCorrectionPending, audit.ActionRecordCorrectionRefused}
+		audit.ActionRecordCorrected, audit.ActionRecordCorrectionPending, audit.ActionRecordCorrectionRefused,
+		audit.ActionClientResponded, audit.ActionClientResponseAnswered}
 }
 
 // checkPayloadValue says what is wrong with value as a field of kind k, or "".
@@ -284,13 +289,36 @@ func exercisePayloads(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
 		_, err = db.RetryDraft(wctx, down.ID)
 		ok(t, err)
 
+		// A letter to the client from the shared entries; the client answers
+		// an entry of their file three times: their view attached, a
+		// correction request declined, then one corrected.
+		shr := MustDraft(t, db, f, assistant.KindSuggestions)
+		shrAp := approveAsRead(shr)
+		shrAp.Sharing = review.SharingShared
+		shared, err := Approve(db, wctx, shr.ID, shrAp)
+		ok(t, err)
+		letter := MustDraft(t, db, f, assistant.KindLetter)
+		cctx := client.NewContext(context.Background(), MustClientAccount(t, db, f.Case.ID, f.Client.ID, f.Client.FullName))
+		for _, ans := range []client.Answer{{Outcome: client.OutcomeAttached},
+			{Outcome: client.OutcomeDeclined, Reason: "The form was sent on Monday."},
+			{Outcome: client.OutcomeCorrected, Content: "Send the energy fund form.", Reason: "She sent it.", ConfirmHighStakes: true}} {
+			kind := client.ResponseCorrection
+			if ans.Outcome == client.OutcomeAttached {
+				kind = client.ResponseOwnView
+			}
+			resp, err := db.Respond(cctx, shared.ID, kind, "I never had that appointment.")
+			ok(t, err)
+			_, err = db.AnswerResponse(wctx, resp.ID, ans)
+			ok(t, err)
+		}
+
 		// The client withdraws consent while that draft waits.
 		ok(t, db.RecordConsent(wctx, &casefile.Consent{CaseID: f.Case.ID, Given: false, Note: "She prefers that her worker writes everything."}))
 		_, err = db.Sequence(ctx)
 		ok(t, err)
 
 		provenance := map[string]bool{}
-		for _, id := range []string{sum.ID, sug.ID} {
+		for _, id := range []string{sum.ID, sug.ID, letter.ID} {
 			d, err := db.FindDraftByID(wctx, id)
 			ok(t, err)
 			provenance[d.Model], provenance[d.Provider], provenance[d.PromptVersion] = true, true, true
@@ -365,7 +393,9 @@ func payloadCodes(p *review.Policy) map[string][]string {
 		roles = append(roles, string(r))
 	}
 	return map[string][]string{
-		"kind":            {string(assistant.KindSummary), string(assistant.KindSuggestions)},
+		"kind":            {string(assistant.KindSummary), string(assistant.KindSuggestions), string(assistant.KindLetter)},
+		"response_kind":   {string(client.ResponseCorrection), string(client.ResponseOwnView)},
+		"answer":          {string(client.OutcomeCorrected), string(client.OutcomeDeclined), string(client.OutcomeAttached)},
 		"stage":           append(slices.Clone(statuses), "countersign"),
 		"previous_status": statuses,
 		"reason":          review.RejectReasons,
