@@ -49,21 +49,43 @@ func TileSpan(id compact.NodeID) (key TileKey, start, end int) {
 // TileSpan): a tile that does not hold them yet is an error, never a wrong
 // hash.
 func NodeFromTile(id compact.NodeID, tile []byte) ([]byte, error) {
-	_, start, end := TileSpan(id)
-	if len(tile)%sha256.Size != 0 || len(tile) < end*sha256.Size {
-		return nil, fmt.Errorf("audit tree node (%d, %d): its tile holds %d bytes, it needs hashes %d to %d", id.Level, id.Index, len(tile), start, end-1)
-	}
-	return subtreeHash(tile[start*sha256.Size : end*sha256.Size]), nil
+	return NodeFromLevels(id, TileLevels(tile))
 }
 
-// subtreeHash is the root of the perfect subtree whose bottom row of
-// hashes (a power of two of them) is data.
-func subtreeHash(data []byte) []byte {
-	if len(data) == sha256.Size {
-		return append([]byte(nil), data...)
+// TileLevels hashes a tile's subtrees bottom up: row 0 is the tile's own
+// hashes, row k the roots of the complete subtrees k levels above them,
+// 32 bytes each. A proof asks several nodes of one tile; hashing the tile
+// once (at most 255 hashes) serves them all.
+func TileLevels(tile []byte) [][]byte {
+	n := len(tile) / sha256.Size
+	rows := [][]byte{tile[:n*sha256.Size]}
+	var buf [1 + 2*sha256.Size]byte
+	buf[0] = 1 // RFC 6962 interior node prefix
+	for below := rows[0]; len(below) >= 2*sha256.Size; below = rows[len(rows)-1] {
+		row := make([]byte, 0, len(below)/2)
+		for i := 0; i+2*sha256.Size <= len(below); i += 2 * sha256.Size {
+			copy(buf[1:], below[i:i+2*sha256.Size])
+			sum := sha256.Sum256(buf[:])
+			row = append(row, sum[:]...)
+		}
+		rows = append(rows, row)
 	}
-	half := len(data) / 2
-	return Hasher.HashChildren(subtreeHash(data[:half]), subtreeHash(data[half:]))
+	return rows
+}
+
+// NodeFromLevels returns the hash of node id from its tile's TileLevels.
+func NodeFromLevels(id compact.NodeID, levels [][]byte) ([]byte, error) {
+	_, start, end := TileSpan(id)
+	k := int(id.Level % TileHeight)
+	j := start >> k
+	if k >= len(levels) || len(levels[k]) < (j+1)*sha256.Size {
+		have := 0
+		if len(levels) > 0 {
+			have = len(levels[0]) / sha256.Size
+		}
+		return nil, fmt.Errorf("audit tree node (%d, %d): its tile holds %d hashes, it needs hashes %d to %d", id.Level, id.Index, have, start, end-1)
+	}
+	return append([]byte(nil), levels[k][j*sha256.Size:(j+1)*sha256.Size]...), nil
 }
 
 // TileNodes returns, of the nodes Head.Append reports, those a tile holds

@@ -48,6 +48,8 @@ type tileReads struct {
 	err  error
 	mu   sync.Mutex
 	full map[audit.TileKey][]byte
+	// levels are the full tiles' hashed subtrees (audit.TileLevels).
+	levels map[audit.TileKey][][]byte
 }
 
 // fullTileCache bounds the full tiles kept per handle (8 KB each).
@@ -56,7 +58,7 @@ const fullTileCache = 512
 var tileReadsByDB sync.Map // *sqlx.DB -> *tileReads
 
 func readsOf(d *sqlx.DB) *tileReads {
-	v, _ := tileReadsByDB.LoadOrStore(d, &tileReads{full: map[audit.TileKey][]byte{}})
+	v, _ := tileReadsByDB.LoadOrStore(d, &tileReads{full: map[audit.TileKey][]byte{}, levels: map[audit.TileKey][][]byte{}})
 	return v.(*tileReads)
 }
 
@@ -107,6 +109,7 @@ func readTiles(ctx context.Context, q queryer, keys []audit.TileKey) (map[audit.
 				if len(cache.full) >= fullTileCache {
 					for old := range cache.full { // evict one, any
 						delete(cache.full, old)
+						delete(cache.levels, old)
 						break
 					}
 				}
@@ -143,14 +146,41 @@ func readTileNodes(ctx context.Context, q queryer, ids []compact.NodeID) ([][]by
 	if err != nil {
 		return nil, err
 	}
+	// Each tile is hashed once for all its nodes; a full tile's hashing is
+	// kept with it.
+	var cache *tileReads
+	if d, ok := q.(*sqlx.DB); ok {
+		cache = readsOf(d)
+	}
+	levels := make(map[audit.TileKey][][]byte, len(tiles))
+	for k, t := range tiles {
+		full := cache != nil && len(t) == audit.TileWidth*sha256.Size
+		if full {
+			cache.mu.Lock()
+			l, ok := cache.levels[k]
+			cache.mu.Unlock()
+			if ok {
+				levels[k] = l
+				continue
+			}
+		}
+		levels[k] = audit.TileLevels(t)
+		if full {
+			cache.mu.Lock()
+			if _, kept := cache.full[k]; kept {
+				cache.levels[k] = levels[k]
+			}
+			cache.mu.Unlock()
+		}
+	}
 	out := make([][]byte, len(ids))
 	for i, id := range ids {
 		k, _, _ := audit.TileSpan(id)
-		t, ok := tiles[k]
+		l, ok := levels[k]
 		if !ok {
 			return nil, fmt.Errorf("audit tree node (%d, %d): its tile (%d, %d) is missing", id.Level, id.Index, k.Level, k.Index)
 		}
-		if out[i], err = audit.NodeFromTile(id, t); err != nil {
+		if out[i], err = audit.NodeFromLevels(id, l); err != nil {
 			return nil, err
 		}
 	}
