@@ -53,6 +53,11 @@ var requestTypes = map[string]reflect.Type{
 	"consentRequest":          reflect.TypeFor[consentRequest](),
 	"refuseCorrectionRequest": reflect.TypeFor[refuseCorrectionRequest](),
 	"clientSessionRequest":    reflect.TypeFor[clientSessionRequest](),
+	"agendaCreateRequest":     reflect.TypeFor[agendaCreateRequest](),
+	"agendaUpdateRequest":     reflect.TypeFor[agendaUpdateRequest](),
+	"agendaCloseRequest":      reflect.TypeFor[agendaCloseRequest](),
+	"markReadRequest":         reflect.TypeFor[markReadRequest](),
+	"clientFeedRequest":       reflect.TypeFor[clientFeedRequest](),
 }
 
 // domainEnums are fields whose allowed values the domain decides (the tag
@@ -62,6 +67,9 @@ var domainEnums = map[fieldKey][]string{
 	{reflect.TypeFor[itemDecisionReq](), "reason_code"}:      review.EditReasons,
 	{reflect.TypeFor[statementDecisionReq](), "reason_code"}: review.EditReasons,
 	{reflect.TypeFor[rejectRequest](), "reason"}:             review.RejectReasons,
+	{reflect.TypeFor[agendaCreateRequest](), "kind"}:         agendaKinds(),
+	{reflect.TypeFor[agendaUpdateRequest](), "kind"}:         agendaKinds(),
+	{reflect.TypeFor[agendaCloseRequest](), "outcome"}:       agendaOutcomes(),
 }
 
 type fieldKey struct {

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/agenda"
 	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/casefile"
 	"github.com/countersign/countersign/client"
@@ -38,6 +39,9 @@ type Server struct {
 	// Responses lists a client's responses for their export; nil means
 	// Cases, when it serves them too, else the export lists none.
 	Responses client.ResponseLister
+	// Agenda keeps the agenda, notifications and calendar feeds
+	// (api/agenda.go); nil answers those endpoints 404.
+	Agenda agenda.Store
 	// AuditProofs serves checkpoints and proofs; nil disables those endpoints.
 	AuditProofs AuditProofs
 	// Export writes the NDJSON export consistent with cp.
@@ -141,6 +145,8 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	authed("GET /v1/audit/stats", s.handleAuditStats)
 	s.clientRoutes(mux)
 	s.clientResponseRoutes(mux)
+
+	s.agendaRoutes(mux)
 
 	public("/v1/", func(w http.ResponseWriter, r *http.Request) { s.handleNoRoute(mux, w, r) })
 }
