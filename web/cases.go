@@ -82,6 +82,9 @@ type caseView struct {
 	IdemKey  string
 	CanWrite bool
 	Consent  consentView
+	// Clients are the case's parties whose role is client, whom the case's
+	// worker or a supervisor may invite to their own file.
+	Clients []*casefile.Party
 }
 
 // caseForm is what the case page's forms held when one comes back with a
@@ -132,6 +135,18 @@ func (s *Server) renderCase(w http.ResponseWriter, r *http.Request, p *page, sta
 	}
 	nm := s.names(ctx)
 	v := caseView{Case: c, Notes: notes, Form: form, IdemKey: randomToken(), CanWrite: casefile.CanWrite(p.Actor, c), Consent: newConsentView(consent, nm)}
+	if s.Clients != nil && client.CheckInvite(p.Actor, c) == nil {
+		parties, err := s.Cases.FindParties(ctx, id)
+		if err != nil {
+			s.errorPage(w, r, err)
+			return
+		}
+		for _, pt := range parties {
+			if pt.Role == "client" {
+				v.Clients = append(v.Clients, pt)
+			}
+		}
+	}
 	if p.Actor.Role == countersign.RoleWorker || p.Actor.Role == countersign.RoleSupervisor {
 		v.Pending, _, err = s.Review.FindQueue(ctx, review.QueueFilter{CaseID: &id, Limit: 50})
 		if err != nil {
