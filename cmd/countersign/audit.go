@@ -192,11 +192,15 @@ func verify(ctx context.Context, cfg Config, file string, vkeys []string, sinceP
 		} else {
 			fmt.Fprintf(stdout, "FAILED: %s\n", rep.Problem)
 		}
+		fmt.Fprint(stdout, lostSince(v.Since, rep))
 		return caseData(1)
 	}
 	// The root as the signed checkpoint writes it (base64), so the two can
 	// be compared by eye.
 	fmt.Fprintf(stdout, "OK: %d entries verified; checkpoint at size %d verified; root %s\n", rep.Events, rep.CheckpointSize, base64.StdEncoding.EncodeToString(rep.Root))
+	if v.Since != nil {
+		fmt.Fprintf(stdout, "The log still holds the %d events of your saved checkpoint, unchanged, and %d more.\n", v.Since.Size, rep.Events-v.Since.Size)
+	}
 	if savePath != "" && rep.Checkpoint != nil {
 		if err := os.WriteFile(savePath, rep.Checkpoint.Note, 0o644); err != nil {
 			return fail(err)

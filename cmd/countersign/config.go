@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -63,6 +64,8 @@ type Config struct {
 	// SignInLimit is in failed sign-ins per minute per client address (and
 	// at once); 0 switches the limit off.
 	SignInLimit float64
+	// OTLPEndpoint is the OTLP/HTTP collector traces are sent to; "" sends none.
+	OTLPEndpoint string
 
 	// The fields below are not settings: they pace the background work and
 	// the server's timeouts, and tests shorten them.
@@ -169,6 +172,9 @@ var settings = []*setting{
 	{Flag: "signin-limit", Env: "COUNTERSIGN_SIGNIN_LIMIT", Default: "10",
 		Usage: "failed sign-ins (a wrong, revoked or expired token, through the API or the sign-in page) a client address may make per minute, and at once; over it, 429 with Retry-After before any token is checked (0: no limit)",
 		set:   number(func(c *Config) *float64 { return &c.SignInLimit }, "a number of failed sign-ins per minute, or 0 for no limit")},
+	{Flag: "otlp-endpoint", Env: "COUNTERSIGN_OTLP_ENDPOINT", Shown: "none: no traces are sent",
+		Usage: "an OpenTelemetry collector's OTLP/HTTP URL, such as http://otel-collector:4318 (/v1/traces is added to a URL without a path); spans carry routes, ids, codes and timings, never case text, names, addresses or paths",
+		set:   endpointURL(func(c *Config) *string { return &c.OTLPEndpoint })},
 }
 
 // settingByFlag finds a row of the settings table.
@@ -348,6 +354,18 @@ func duration(p func(*Config) *time.Duration, low time.Duration, want string) fu
 			return errors.New(want)
 		}
 		*p(c) = d
+		return nil
+	}
+}
+
+func endpointURL(p func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if v != "" {
+			if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return errors.New("an http:// or https:// URL such as http://otel-collector:4318")
+			}
+		}
+		*p(c) = v
 		return nil
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/countersign/countersign/assistant/openai"
 	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/internal/httpx"
+	"github.com/countersign/countersign/internal/tracing"
 	"github.com/countersign/countersign/review"
 	"github.com/countersign/countersign/sqlstore"
 	"github.com/countersign/countersign/web"
@@ -53,6 +54,8 @@ Commands:
   audit key                                        print the public verifier key
   bench [flags]                                    drive the API and report throughput and latency
   eval gate [--set FILE] [-v]                      measure the high-stakes detector on a labelled set
+  backup --out FILE                                a consistent copy of the SQLite database while serve runs (PostgreSQL: how to)
+  restore --from FILE [--force]                    put a backup in place of the SQLite database (serve stopped)
   version                                          print the version of this binary and of its API
 
 Every command takes --help (or -h) for its own flags.
@@ -98,6 +101,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = runBench(ctx, args[1:], stdout, stderr, getenv)
 	case "eval":
 		err = runEval(args[1:], stdout)
+	case "backup":
+		err = runBackup(ctx, args[1:], stdout, getenv)
+	case "restore":
+		err = runRestore(ctx, args[1:], stdout, getenv)
 	case "version":
 		fs := flag.NewFlagSet("version", flag.ContinueOnError)
 		fs.SetOutput(stdout)
@@ -168,6 +175,8 @@ type Main struct {
 	bg      sync.WaitGroup
 	Tokens  []DemoToken
 	started bool
+	// traces flushes and stops the trace exporter (internal/tracing).
+	traces func(context.Context) error
 }
 
 // NewMain returns a Main configured from the environment (and the file it
@@ -213,6 +222,11 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.configErr != nil {
 		return m.configErr
 	}
+	traces, err := tracing.Setup(ctx, m.Config.OTLPEndpoint, version)
+	if err != nil {
+		return otlpError(err)
+	}
+	m.traces = traces
 	policy, err := review.LoadPolicy(m.Config.PolicyPath)
 	if err != nil {
 		return &ConfigError{Message: fmt.Sprintf("The review policy (--policy, COUNTERSIGN_POLICY) is refused: %v", err)}
@@ -252,6 +266,7 @@ func (m *Main) Run(ctx context.Context) error {
 
 	s := api.NewServer()
 	watchRefusals(db, s.Registry, m.Logger)
+	m.observe(s, db, model, m.Logger)
 	s.Identity, s.Cases, s.Review, s.Audit, s.AuditProofs = db.IdentityStore, db.CaseStore, db.ReviewStore, db.AuditStore, m.Notary
 	s.Export = db.Export
 	s.StatsRealIDs = m.Config.StatsRealIDs
@@ -311,7 +326,7 @@ func (m *Main) Run(ctx context.Context) error {
 	mux := http.NewServeMux()
 	s.Routes(mux)
 	m.Web.Routes(mux)
-	m.http = &http.Server{Handler: s.Middleware(mux), ReadHeaderTimeout: m.Config.ReadHeaderTimeout, ReadTimeout: 30 * time.Second,
+	m.http = &http.Server{Handler: s.Middleware(tracing.Handler(mux)), ReadHeaderTimeout: m.Config.ReadHeaderTimeout, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 32 << 10}
 	m.bg.Go(func() {
 		if err := m.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -371,6 +386,11 @@ func (m *Main) Close() error {
 			err = errors.Join(err, serr)
 		}
 		err = errors.Join(err, m.DB.Close())
+	}
+	if m.traces != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = errors.Join(err, m.traces(ctx))
+		cancel()
 	}
 	return err
 }

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/api"
+	"github.com/countersign/countersign/assistant"
+	"github.com/countersign/countersign/internal/metrics"
+	"github.com/countersign/countersign/sqlstore"
+)
+
+// sequencerLagLimit is how long a pending audit event may wait before
+// /readyz says the sequencer is behind.
+const sequencerLagLimit = 30 * time.Second
+
+// observe adds the operator's series to the server's registry (the
+// counters of internal/metrics, the store's queues and backlog read on each
+// scrape, the model's circuit breaker) and /readyz's checks of the
+// sequencer and the keys, beside the database's.
+func (m *Main) observe(s *api.Server, db *sqlstore.DB, model assistant.Model, logger *slog.Logger) {
+	metrics.Register(s.Registry)
+	s.Registry.MustRegister(&metrics.StoreCollector{Read: db.Operations, MinInterval: time.Second, Timeout: 2 * time.Second, Logger: logger})
+	var healthy func() bool
+	if c, ok := model.(interface{ Healthy() bool }); ok {
+		healthy = c.Healthy
+	}
+	s.Registry.MustRegister(metrics.Breaker(healthy))
+
+	s.Checks["sequencer"] = func(ctx context.Context) error {
+		snap, err := db.Operations(ctx)
+		if err != nil {
+			logger.Warn("read the audit backlog for /readyz", "op", "serve.readyz", "err", err)
+			return countersign.Errorf(countersign.EUNAVAILABLE, "The audit backlog cannot be read.")
+		}
+		if !snap.OldestPendingAt.IsZero() && time.Since(snap.OldestPendingAt) > sequencerLagLimit {
+			return countersign.Errorf(countersign.EUNAVAILABLE, "%d audit events have waited more than %s to enter the log.", snap.PendingEvents, sequencerLagLimit)
+		}
+		return nil
+	}
+	keys := map[string]string{"signing key": m.Config.keyPath(), "event key": m.Config.eventKeyPath()}
+	s.Checks["keys"] = func(context.Context) error {
+		for name, path := range keys {
+			if _, err := os.Stat(path); err != nil {
+				return countersign.Errorf(countersign.EUNAVAILABLE, "The audit %s file %s is gone; the service holds it in memory, but a restart would fail or make a new one.", name, path)
+			}
+		}
+		return nil
+	}
+}
+
+// otlpError words a refused OTLP endpoint as a setting's error.
+func otlpError(err error) error {
+	return &ConfigError{Message: fmt.Sprintf("--otlp-endpoint (COUNTERSIGN_OTLP_ENDPOINT): %v.", err)}
+}

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/countersign/countersign/migrations"
+	"github.com/countersign/countersign/review"
+	"github.com/countersign/countersign/sqlstore/storetest"
+)
+
+// previousRelease is the commit of the previous release (1.0.0), whose
+// migrations migrations.PreviousRelease lists.
+const previousRelease = "b60b1f6"
+
+// buildPrevious builds the previous release's binary from the repository's
+// history (git archive, go build), once per test binary.
+var buildPrevious = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "countersign-prev-")
+	if err != nil {
+		return "", err
+	}
+	archive := exec.Command("git", "archive", "--format=tar", previousRelease)
+	archive.Dir = "../.."
+	untar := exec.Command("tar", "-x", "-C", dir)
+	pipe, err := archive.StdoutPipe()
+	if err != nil {
+		return "", err
+	}
+	untar.Stdin = pipe
+	if err := untar.Start(); err != nil {
+		return "", err
+	}
+	if out, err := archive.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("git archive %s: %v %s", previousRelease, err, out)
+	}
+	if err := untar.Wait(); err != nil {
+		return "", fmt.Errorf("untar: %w", err)
+	}
+	bin := filepath.Join(dir, "countersign-prev")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/countersign")
+	build.Dir = dir
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build the previous release: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// TestUpgradeSideBySide is a rolling upgrade on PostgreSQL: the previous
+// release's binary creates the database (its migrations only) and serves
+// it; this release's binary starts on the same database, applies the newer
+// migrations while the old one keeps serving, and then a draft's life runs
+// across both: requested through one, approved through the other, both
+// ways, and the audit log verifies. It is the test of the expand-then-
+// contract rule (migrations/migrations.go, docs/OPERATIONS.md).
+func TestUpgradeSideBySide(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds two releases and runs them")
+	}
+	if err := exec.Command("git", "-C", "../..", "cat-file", "-e", previousRelease+"^{commit}").Run(); err != nil {
+		t.Skipf("the previous release %s is not in this checkout's history (a shallow clone?): %v", previousRelease, err)
+	}
+	dsn := storetest.EmptyPostgresDSN(t)
+	prev, err := buildPrevious()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	env := []string{"DATABASE_URL=" + dsn, "COUNTERSIGN_AUDIT_KEY=" + filepath.Join(dir, "audit.key"), "COUNTERSIGN_EVENT_KEY=" + filepath.Join(dir, "event.key"),
+		"COUNTERSIGN_RATE_LIMIT=0", "HOME=" + dir, "PATH=" + os.Getenv("PATH")}
+	raw, err := sqlx.Open("postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	applied := func() int {
+		var n int
+		if err := raw.Get(&n, `SELECT COUNT(*) FROM schema_migrations`); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	oldLogs, newLogs := &syncBuffer{}, &syncBuffer{}
+	old := startProc(t, prev, freeAddr(t), env, oldLogs, "--demo")
+	if n := applied(); n != len(migrations.PreviousRelease) {
+		t.Fatalf("the previous release applied %d migrations, want %d", n, len(migrations.PreviousRelease))
+	}
+	worker := demoToken(t, old.stdout.String(), "worker")
+	caseID := firstCase(t, old.addr, worker)
+
+	// A draft queued by the old release before the upgrade.
+	ctx := context.Background()
+	var before review.Draft
+	if code := postJSON(ctx, old.addr, worker, "/v1/cases/"+caseID+"/drafts", `{"kind":"summary"}`, &before); code != 202 {
+		t.Fatalf("request a draft from the previous release: %d", code)
+	}
+
+	cur1 := startProc(t, cur, freeAddr(t), env, newLogs)
+	all, err := fs.Glob(migrations.FS, "postgres/*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := applied(); n != len(all) {
+		t.Fatalf("this release applied %d migrations in all, want %d", n, len(all))
+	}
+
+	await := func(addr, id string) *review.Draft {
+		t.Helper()
+		deadline := time.Now().Add(patience)
+		for {
+			var d review.Draft
+			if code := getJSON(ctx, addr, worker, "/v1/drafts/"+id, &d); code == 200 && d.Status == review.StatusPendingReview {
+				return &d
+			} else if d.Status == review.StatusFailed || time.Now().After(deadline) {
+				t.Fatalf("draft %s: %d %s %q\nprevious:\n%s\nthis:\n%s", id, code, d.Status, d.FailureReason, oldLogs.String(), newLogs.String())
+			}
+			time.Sleep(pollInterval)
+		}
+	}
+	approve := func(addr string, d *review.Draft, who string) {
+		t.Helper()
+		if code := postJSON(ctx, addr, worker, "/v1/drafts/"+d.ID+"/approve", approval(d.Content), nil); code != 200 {
+			t.Fatalf("approve %s's draft through the other release: %d\nprevious:\n%s\nthis:\n%s", who, code, oldLogs.String(), newLogs.String())
+		}
+	}
+	// The old release's draft, generated by either, approved by the new one.
+	approve(cur1.addr, await(cur1.addr, before.ID), "the previous release")
+	// Notes and a draft through each, approved through the other.
+	for _, side := range []struct{ from, to, name string }{{old.addr, cur1.addr, "the previous release"}, {cur1.addr, old.addr, "this release"}} {
+		if code := postJSON(ctx, side.from, worker, "/v1/cases/"+caseID+"/notes", `{"body":"Visit after the upgrade, written through `+side.name+`."}`, nil); code != 201 {
+			t.Fatalf("add a note through %s: %d", side.name, code)
+		}
+		var d review.Draft
+		if code := postJSON(ctx, side.from, worker, "/v1/cases/"+caseID+"/drafts", `{"kind":"summary"}`, &d); code != 202 {
+			t.Fatalf("request a draft through %s: %d", side.name, code)
+		}
+		approve(side.to, await(side.to, d.ID), side.name)
+	}
+	for _, addr := range []string{old.addr, cur1.addr} {
+		var rec struct {
+			Entries []review.Entry `json:"entries"`
+		}
+		if code := getJSON(ctx, addr, worker, "/v1/cases/"+caseID+"/record", &rec); code != 200 || len(rec.Entries) != 3 {
+			t.Fatalf("the record through %s: %d, %d entries, want 3", addr, code, len(rec.Entries))
+		}
+	}
+	verify := exec.Command(cur, "audit", "verify", "--quiet")
+	verify.Env = env
+	if out, err := verify.CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "OK: ") {
+		t.Fatalf("audit verify after the upgrade: %v\n%s", err, out)
+	}
+}
