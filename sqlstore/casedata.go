@@ -40,6 +40,7 @@ func (db *AuditStore) CheckCaseData(ctx context.Context, fn func(audit.DataFindi
 	c := &dataCheck{tx: tx, rep: rep, emit: fn}
 	for _, check := range []func(context.Context, *dataCheck) error{
 		checkNotes, checkParties, checkConsents, checkDrafts, checkDecisions, checkEntries, checkCorrections,
+		checkClientResponses,
 	} {
 		if err := check(ctx, c); err != nil {
 			return nil, db.translate(err)

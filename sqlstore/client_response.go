@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/client"
 	"github.com/countersign/countersign/review"
 )
@@ -305,4 +306,26 @@ func (db *ReviewStore) FindAttachedViews(ctx context.Context, caseID string) (ma
 		}
 	}
 	return out, nil
+}
+
+// responseCheckRow is a client response as the case-data check reads it.
+type responseCheckRow struct {
+	responseRow
+	evCols
+}
+
+// checkClientResponses holds every client response against its events
+// (client.CheckResponse).
+func checkClientResponses(ctx context.Context, c *dataCheck) error {
+	return run(ctx, c, dataTable[responseCheckRow]{table: "client_responses", key: "id", subject: "client_response",
+		actions: client.ResponseEvents,
+		cols: `r.id, r.case_id, r.party_id, r.account_id, r.entry_id, r.kind, r.text, r.salt, r.created_at, r.status,
+			r.outcome, r.reason, r.answered_by, r.answered_at, r.correction_id, NULL AS answered_by_name, NULL AS correction_row_status`,
+		id: func(r *responseCheckRow) string { return r.ID }, ev: func(r *responseCheckRow) *evCols { return &r.evCols },
+		check: func(r *responseCheckRow, ws []audit.Witness) []audit.Mismatch {
+			if r == nil {
+				return client.CheckResponse(nil, ws)
+			}
+			return client.CheckResponse(r.toDomain(), ws)
+		}})
 }

@@ -231,6 +231,42 @@ func exerciseClientResponses(t *testing.T, open func(t testing.TB) *sqlstore.DB)
 		}
 	})
 
+	t.Run("BoundToTheLog", func(t *testing.T) {
+		t.Parallel()
+		db := open(t)
+		f := MustSeed(t, db)
+		e := MustSignedEntry(t, db, f, assistant.KindSummary, review.SharingShared, "")
+		cctx := client.NewContext(context.Background(), MustClientAccount(t, db, f.Case.ID, f.Client.ID, f.Client.FullName))
+		wctx := As(context.Background(), f.Worker)
+		open, err := db.Respond(cctx, e.ID, client.ResponseOwnView, wrong)
+		ok(t, err)
+		declined, err := db.Respond(cctx, e.ID, client.ResponseCorrection, wrong)
+		ok(t, err)
+		_, err = db.AnswerResponse(wctx, declined.ID, client.Answer{Outcome: client.OutcomeDeclined, Reason: "The rent office says two."})
+		ok(t, err)
+		rep, fs := MustCheckCaseData(t, db)
+		if len(fs) != 0 || rep.Rows["client_responses"] != 2 {
+			t.Fatalf("a faithful database: %d rows checked, findings %v", rep.Rows["client_responses"], fs)
+		}
+		// Behind the service's back: the client's words and the worker's
+		// reason changed, an answer made up.
+		x := db.Raw()
+		_, err = x.Exec(x.Rebind(`UPDATE client_responses SET text = ? WHERE id = ?`), "I agree with everything.", open.ID)
+		ok(t, err)
+		_, err = x.Exec(x.Rebind(`UPDATE client_responses SET reason = ? WHERE id = ?`), "No reason.", declined.ID)
+		ok(t, err)
+		_, fs = MustCheckCaseData(t, db)
+		found := map[string]bool{}
+		for _, f := range fs {
+			if f.Table == "client_responses" {
+				found[f.ID] = true
+			}
+		}
+		if len(fs) != 2 || !found[open.ID] || !found[declined.ID] {
+			t.Fatalf("findings %v, want the two responses changed", fs)
+		}
+	})
+
 	t.Run("OneAnswerWins", func(t *testing.T) {
 		t.Parallel()
 		db := open(t)
