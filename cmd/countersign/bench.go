@@ -45,7 +45,18 @@ type benchConfig struct {
 	CPUProfile  string
 	Rate        float64 // iterations per second across all clients; 0: as fast as they go
 	Iterations  int     // stop once this many iterations completed; 0: run for Duration
+	// NoteRatio (lifecycle): also run the notes workload, half before and
+	// half after, and compare the lifecycle's audited transactions with it.
+	NoteRatio bool
+	// UnloggedReads (reads, in process): every other stretch of the run
+	// with the staff-read access log switched off (bench_accesslog.go).
+	UnloggedReads bool
 }
+
+// auditedTxPerLifecycle is the number of audited write transactions of one
+// lifecycle: the note, the draft request, the worker's claim, its
+// completion, the signer's first opening, and the decision.
+const auditedTxPerLifecycle = 6
 
 // benchReport is the outcome, printed as text or JSON.
 type benchReport struct {
@@ -65,6 +76,15 @@ type benchReport struct {
 	Errors          map[string]int       `json:"errors,omitempty"`
 	BaselineTxPerS  float64              `json:"baseline_tx_per_second,omitempty"`
 	RatioToBaseline float64              `json:"ratio_to_baseline,omitempty"`
+	// With --note-ratio: the lifecycle's audited transactions per second
+	// (auditedTxPerLifecycle per lifecycle), the notes per second of the
+	// notes workload run before and after it, and their ratio.
+	LifecycleTxPerS float64 `json:"lifecycle_audited_tx_per_second,omitempty"`
+	NotesPerS       float64 `json:"notes_per_second,omitempty"`
+	RatioToNotes    float64 `json:"ratio_to_notes,omitempty"`
+	// With --unlogged-reads: p99 of each read with the access log on,
+	// divided by p99 with it off.
+	ReadLogP99Ratio map[string]float64 `json:"read_log_p99_ratio,omitempty"`
 }
 
 type stepStats struct {
@@ -85,13 +105,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fs.StringVar(&cfg.DSN, "db", getenv("DATABASE_URL"), "in-process: the database (default: a new temporary SQLite file)")
 	fs.IntVar(&cfg.Clients, "clients", 8, "concurrent clients")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long to run")
-	fs.StringVar(&cfg.Mode, "mode", "lifecycle", "lifecycle (note, draft, open, decide, queue, proof), notes (note creation over HTTP), or store (audited note creation in-process, no HTTP)")
+	fs.StringVar(&cfg.Mode, "mode", "lifecycle", "lifecycle (note, draft, open, decide, queue, proof), notes (note creation over HTTP), store (audited note creation in-process, no HTTP), or reads (GET a case and a ready draft, staff reads of case content)")
 	fs.IntVar(&cfg.RejectEvery, "reject-every", 10, "lifecycle: reject every Nth draft instead of approving it")
 	fs.IntVar(&cfg.ProofEvery, "proof-every", 10, "lifecycle: fetch an inclusion proof every Nth iteration")
 	fs.BoolVar(&cfg.Baseline, "baseline", false, "also run two plain INSERTs per transaction on the same database, with the same clients, and print the ratio")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole run (client and in-process server) to this file")
 	fs.IntVar(&cfg.Iterations, "iterations", 0, "stop once this many iterations have completed (the run still ends at --duration if that comes first)")
+	fs.BoolVar(&cfg.NoteRatio, "note-ratio", false, "lifecycle: also run the notes workload with the same clients, a quarter of --duration before and a quarter after, and print the lifecycle's audited transactions per second against notes per second")
+	fs.BoolVar(&cfg.UnloggedReads, "unlogged-reads", false, "reads, in process: switch the access log of staff reads off for every other half second of the run (a benchmark switch, not a setting of the service) and compare the p99s")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "start at most this many iterations per second across all clients (0: as many as the clients can), to measure latency below saturation")
 	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -102,8 +124,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if cfg.Clients < 1 || cfg.Duration <= 0 || cfg.Rate < 0 || cfg.Iterations < 0 {
 		return countersign.Errorf(countersign.EINVALID, "--clients must be at least 1, --duration positive, and --rate and --iterations 0 or more.")
 	}
-	if !slices.Contains([]string{"lifecycle", "notes", "store"}, cfg.Mode) {
-		return countersign.Errorf(countersign.EINVALID, "--mode must be lifecycle, notes or store.")
+	if !slices.Contains([]string{"lifecycle", "notes", "store", "reads"}, cfg.Mode) {
+		return countersign.Errorf(countersign.EINVALID, "--mode must be lifecycle, notes, store or reads.")
+	}
+	if cfg.UnloggedReads && (cfg.Mode != "reads" || cfg.URL != "") {
+		return countersign.Errorf(countersign.EINVALID, "--unlogged-reads goes with --mode reads, in process (without --url).")
 	}
 	if cfg.CPUProfile != "" {
 		f, err := os.Create(cfg.CPUProfile)
@@ -138,6 +163,11 @@ type bench struct {
 	db     *sqlstore.DB
 	tmp    string // in-process: the directory of the signing key and SQLite file
 
+	// readsLogged is false while --unlogged-reads has the access log off;
+	// readOff is the switch itself.
+	readsLogged func() bool
+	readOff     *atomic.Bool
+
 	mu      sync.Mutex
 	samples map[string][]time.Duration
 	errs    map[string]int
@@ -145,7 +175,7 @@ type bench struct {
 }
 
 func (b *bench) run(ctx context.Context, logw io.Writer) (*benchReport, error) {
-	if b.cfg.URL == "" || b.cfg.Mode == "store" {
+	if b.db == nil && (b.cfg.URL == "" || b.cfg.Mode == "store") {
 		if err := b.startInProcess(ctx); err != nil {
 			return nil, err
 		}
@@ -181,6 +211,32 @@ func (b *bench) run(ctx context.Context, logw io.Writer) (*benchReport, error) {
 	}
 	if err := runBaseline(); err != nil {
 		return nil, err
+	}
+	// The notes workload for --note-ratio runs, like the baseline, half
+	// before and half after the lifecycles.
+	var notes, notesSec float64
+	runNotes := func() error {
+		if !b.cfg.NoteRatio || b.cfg.Mode != "lifecycle" {
+			return nil
+		}
+		nb := &bench{cfg: b.cfg, client: b.client, db: b.db}
+		nb.cfg.Mode, nb.cfg.Duration, nb.cfg.Rate, nb.cfg.Iterations, nb.cfg.NoteRatio, nb.cfg.Baseline = "notes", b.cfg.Duration/4, 0, 0, false, false
+		r, err := nb.run(ctx, logw)
+		if err != nil {
+			return err
+		}
+		notes, notesSec = notes+float64(r.Iterations), notesSec+r.Seconds
+		return nil
+	}
+	if err := runNotes(); err != nil {
+		return nil, err
+	}
+	var stopSwitch func()
+	if b.cfg.UnloggedReads {
+		var err error
+		if stopSwitch, err = b.switchReadLog(); err != nil {
+			return nil, err
+		}
 	}
 	size0, err := b.auditSize(ctx)
 	if err != nil {
@@ -219,6 +275,9 @@ func (b *bench) run(ctx context.Context, logw io.Writer) (*benchReport, error) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	if stopSwitch != nil {
+		stopSwitch()
+	}
 	<-memDone
 	if b.db != nil && b.main != nil {
 		lag, err := b.checkpointLag(ctx)
@@ -256,6 +315,24 @@ func (b *bench) run(ctx context.Context, logw io.Writer) (*benchReport, error) {
 			changes = s.PerSec
 		}
 		rep.RatioToBaseline = changes / rep.BaselineTxPerS
+	}
+	if b.cfg.NoteRatio && b.cfg.Mode == "lifecycle" {
+		if err := runNotes(); err != nil {
+			return nil, err
+		}
+		rep.LifecycleTxPerS = rep.IterationsPerS * auditedTxPerLifecycle
+		if notesSec > 0 && notes > 0 {
+			rep.NotesPerS = notes / notesSec
+			rep.RatioToNotes = rep.LifecycleTxPerS / rep.NotesPerS
+		}
+	}
+	if b.cfg.UnloggedReads {
+		rep.ReadLogP99Ratio = map[string]float64{}
+		for _, step := range []string{"case_read", "draft_read"} {
+			if off := rep.Steps[step+"_unlogged"].P99MS; off > 0 {
+				rep.ReadLogP99Ratio[step] = rep.Steps[step].P99MS / off
+			}
+		}
 	}
 	return rep, nil
 }
@@ -298,6 +375,12 @@ func (b *bench) startInProcess(ctx context.Context) error {
 		}
 		return ""
 	})
+	if b.cfg.UnloggedReads {
+		if installReadLogSwitch == nil {
+			return countersign.Errorf(countersign.EINVALID, "This build cannot switch the access log of staff reads off.")
+		}
+		b.readOff = installReadLogSwitch(m)
+	}
 	// The bench measures the service's capacity, not its per-token rate limit.
 	m.Config.DSN, m.Config.Addr, m.Config.Demo, m.Config.Workers, m.Config.RateLimit = dsn, "127.0.0.1:0", true, 8, 0
 	if err := m.Run(ctx); err != nil {
@@ -428,7 +511,9 @@ type benchClient struct {
 	b      *bench
 	base   string // the replica this client talks to
 	caseID string
-	i      int
+	// draftID is the ready draft a reads client reads.
+	draftID string
+	i       int
 	// actx carries the demo worker as actor, for the in-process store mode.
 	actx context.Context
 }
@@ -465,6 +550,32 @@ func (b *bench) newClient(ctx context.Context, i int) (*benchClient, error) {
 		return nil, err
 	}
 	c.caseID = cs.ID
+	if b.cfg.Mode == "reads" {
+		// A draft ready for review, to read again and again.
+		var note struct {
+			ID string `json:"id"`
+		}
+		if err := c.do(ctx, "POST", "/v1/cases/"+cs.ID+"/notes", b.cfg.Token, map[string]string{"body": benchNote}, 201, &note); err != nil {
+			return nil, err
+		}
+		var d struct {
+			ID     string `json:"id"`
+			Status string `json:"status"`
+		}
+		if err := c.do(ctx, "POST", "/v1/cases/"+cs.ID+"/drafts", b.cfg.Token, map[string]any{"kind": "summary", "note_ids": []string{note.ID}}, 202, &d); err != nil {
+			return nil, err
+		}
+		for d.Status != "pending_review" {
+			if d.Status == "failed" || ctx.Err() != nil {
+				return nil, fmt.Errorf("the draft to read did not become ready (%s)", d.Status)
+			}
+			time.Sleep(5 * time.Millisecond)
+			if err := c.do(ctx, "GET", "/v1/drafts/"+d.ID, b.cfg.Token, nil, 200, &d); err != nil {
+				return nil, err
+			}
+		}
+		c.draftID = d.ID
+	}
 	return c, nil
 }
 
@@ -500,6 +611,21 @@ func (c *benchClient) iterate(ctx context.Context, n int) error {
 	case "notes":
 		return c.timed(ctx, "note", func() error {
 			return c.do(ctx, "POST", "/v1/cases/"+c.caseID+"/notes", b.cfg.Token, map[string]string{"body": benchNote}, 201, nil)
+		})
+	case "reads":
+		// With --unlogged-reads, the step names say whether the access
+		// log was on when the iteration began.
+		suffix := ""
+		if b.readsLogged != nil && !b.readsLogged() {
+			suffix = "_unlogged"
+		}
+		if err := c.timed(ctx, "case_read"+suffix, func() error {
+			return c.do(ctx, "GET", "/v1/cases/"+c.caseID, b.cfg.Token, nil, 200, nil)
+		}); err != nil {
+			return err
+		}
+		return c.timed(ctx, "draft_read"+suffix, func() error {
+			return c.do(ctx, "GET", "/v1/drafts/"+c.draftID, b.cfg.Token, nil, 200, nil)
 		})
 	}
 	var note struct {
@@ -643,7 +769,49 @@ func printReport(w io.Writer, r *benchReport) {
 	if r.BaselineTxPerS > 0 {
 		fmt.Fprintf(w, "baseline (2 plain INSERTs per tx, no audit chain): %.1f tx/s; ratio %.2f\n", r.BaselineTxPerS, r.RatioToBaseline)
 	}
+	if r.NotesPerS > 0 {
+		fmt.Fprintf(w, "lifecycle: %.1f audited transactions/s (%d per lifecycle) against %.1f notes/s in the same run: ratio %.2f\n",
+			r.LifecycleTxPerS, auditedTxPerLifecycle, r.NotesPerS, r.RatioToNotes)
+	}
+	for _, step := range []string{"case_read", "draft_read"} {
+		if v, ok := r.ReadLogP99Ratio[step]; ok {
+			fmt.Fprintf(w, "%s: p99 with the access log %.2f times p99 without\n", step, v)
+		}
+	}
 	for e, n := range r.Errors {
 		fmt.Fprintf(w, "error x%d: %s\n", n, e)
 	}
+}
+
+// installReadLogSwitch makes the in-process server's log of staff reads
+// switchable for --unlogged-reads, before it starts, and returns the
+// switch: while it is set, reads are served without writing their access
+// event. It is a benchmark's instrument, never a setting of the service
+// (bench_accesslog.go sets it); nil when this build has none.
+var installReadLogSwitch func(m *Main) (off *atomic.Bool)
+
+// switchReadLog turns the access log off and on again every half second
+// until stop is called, so both halves of the comparison see the same
+// machine load; the iterations record which half they began in.
+func (b *bench) switchReadLog() (stop func(), err error) {
+	if b.readOff == nil {
+		return nil, countersign.Errorf(countersign.EINVALID, "--unlogged-reads needs the service in process.")
+	}
+	b.readsLogged = func() bool { return !b.readOff.Load() }
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				b.readOff.Store(false)
+				return
+			case <-t.C:
+				b.readOff.Store(!b.readOff.Load())
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }, nil
 }

@@ -20,7 +20,7 @@ func TestBenchSmoke(t *testing.T) {
 	for name, dsn := range map[string]func(testing.TB) string{"sqlite": storetest.SQLiteDSN, "postgres": storetest.PostgresDSN} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			for _, mode := range []string{"lifecycle", "notes", "store"} {
+			for _, mode := range []string{"lifecycle", "notes", "store", "reads"} {
 				var out bytes.Buffer
 				args := []string{"--db", dsn(t), "--mode", mode, "--duration", "1500ms", "--clients", "2", "--json", "--proof-every", "1", "--reject-every", "2"}
 				switch mode {
@@ -38,12 +38,15 @@ func TestBenchSmoke(t *testing.T) {
 				if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 					t.Fatalf("%s: %v\n%s", mode, err, out.String())
 				}
-				if rep.Iterations == 0 || rep.AuditEvents == 0 || len(rep.Errors) > 0 || rep.PeakRSSBytes == 0 {
+				if rep.Iterations == 0 || (rep.AuditEvents == 0 && mode != "reads") || len(rep.Errors) > 0 || rep.PeakRSSBytes == 0 {
 					t.Fatalf("%s: %+v", mode, rep)
 				}
 				want := []string{"note"}
-				if mode == "lifecycle" {
+				switch mode {
+				case "lifecycle":
 					want = append(want, "draft_request", "draft_ready", "open", "approve", "reject", "queue", "proof")
+				case "reads":
+					want = []string{"case_read", "draft_read"}
 				}
 				for _, step := range want {
 					if rep.Steps[step].Count == 0 {
@@ -129,6 +132,8 @@ func TestBenchRefusesBadFlags(t *testing.T) {
 		{"--iterations", "-2"},
 		{"--clients", "0"},
 		{"--mode", "everything"},
+		{"--unlogged-reads"},
+		{"--mode", "reads", "--unlogged-reads", "--url", "http://127.0.0.1:1"},
 	} {
 		err := runBench(context.Background(), args, io.Discard, io.Discard, env(nil))
 		if countersign.ErrorCode(err) != countersign.EINVALID {

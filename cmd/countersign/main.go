@@ -175,6 +175,9 @@ type Main struct {
 	bg      sync.WaitGroup
 	Tokens  []DemoToken
 	started bool
+	// benchHook, set by `countersign bench` in process, may wrap the API
+	// server's stores before it serves (bench_accesslog.go); never a setting.
+	benchHook func(*api.Server)
 	// traces flushes and stops the trace exporter (internal/tracing).
 	traces func(context.Context) error
 }
@@ -298,6 +301,9 @@ func (m *Main) Run(ctx context.Context) error {
 			}
 			return nil
 		}
+	}
+	if m.benchHook != nil {
+		m.benchHook(s)
 	}
 	m.Server = s
 
