@@ -179,3 +179,15 @@ func TestDecideAnswer(t *testing.T) {
 		}
 	}
 }
+
+func TestLetterFrame(t *testing.T) {
+	for _, lang := range []string{"en", "fr", "nl", "de"} {
+		g, c := client.LetterFrame(lang)
+		if strings.Count(g, "%s") != 1 || strings.Count(c, "%s") != 1 {
+			t.Errorf("%s: the frame %q … %q does not take one name each", lang, g, c)
+		}
+	}
+	if g, _ := client.LetterFrame("xx"); g != "Dear %s," {
+		t.Errorf("an unknown language frames the letter with %q", g)
+	}
+}

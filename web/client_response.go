@@ -71,7 +71,7 @@ func (s *Server) clientEntry(ctx context.Context, id string) (client.Entry, erro
 	if err != nil {
 		return client.Entry{}, err
 	}
-	for _, e := range rec.Entries {
+	for _, e := range append(rec.Entries, rec.Letters...) {
 		if e.ID == id && e.Shared {
 			return e, nil
 		}
