@@ -265,7 +265,7 @@ func NewSession(acc *Account, kind SessionKind, lang string, now time.Time) *Ses
 // "passphrase", "passkey"), starting s.
 func SignInEvent(acc *Account, s *Session, method string) audit.Record {
 	return audit.Record{Actor: acc.Actor(), Action: ActionSignedIn, SubjectType: "client_session", SubjectID: s.ID, CaseID: acc.CaseID,
-		Payload: audit.Payload{"account": acc.ID, "method": method, "kind": string(s.Kind)}}
+		Payload: audit.Payload{"account": acc.ID, "method": method, "session_kind": string(s.Kind)}}
 }
 
 // SignInFilter is how a later sign-in names the account: its id, or the

@@ -601,6 +601,6 @@ func (db *ClientIdentityStore) EndClientSession(ctx context.Context, secret stri
 		}
 		acc := &client.Account{ID: r.AccountID, CaseID: r.CaseID}
 		return tx.apply(ctx, []audit.Record{{Actor: acc.Actor(), Action: client.ActionSignedOut, SubjectType: "client_session", SubjectID: r.ID,
-			CaseID: r.CaseID, Payload: audit.Payload{"account": r.AccountID, "kind": r.Kind}}})
+			CaseID: r.CaseID, Payload: audit.Payload{"account": r.AccountID, "session_kind": r.Kind}}})
 	})
 }

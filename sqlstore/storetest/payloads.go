@@ -37,6 +37,7 @@ const (
 	kindCommitment                  // a hex SHA-256 digest or keyed commitment
 	kindProcess                     // a drafting worker's name, host:pid
 	kindProvenance                  // the model, provider or prompt version the draft records
+	kindAccount                     // a client's account number, C-12345-67890
 )
 
 // payloadKinds classifies every payload field by action; "*" holds the
@@ -62,6 +63,14 @@ var payloadKinds = map[string]map[string]valueKind{
 	// The client's right to answer (client/response.go).
 	audit.ActionClientResponded:        {"entry": kindID, "party": kindID, "response_kind": kindCode},
 	audit.ActionClientResponseAnswered: {"entry": kindID, "response_kind": kindCode, "answer": kindCode, "correction": kindID},
+	// The client's invitations and sign-ins (client/invite.go, client/session.go).
+	client.ActionAccountCreated:    {"party": kindID},
+	client.ActionInvitationCreated: {"party": kindID, "account": kindAccount},
+	client.ActionInvitationRevoked: {"party": kindID, "replaced": kindBool},
+	client.ActionInvitationUsed:    {"account": kindAccount},
+	client.ActionPasskeyRegistered: {"account": kindAccount},
+	client.ActionSignedIn:          {"account": kindAccount, "method": kindCode, "session_kind": kindCode},
+	client.ActionSignedOut:         {"account": kindAccount, "session_kind": kindCode},
 }
 
 // prefixedKinds classifies the fields named by a prefix and a code.
@@ -72,6 +81,7 @@ var (
 	commitmentPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	processPattern    = regexp.MustCompile(`^[A-Za-z0-9._-]+(:[0-9]+)?$`)
 	codePattern       = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	accountPattern    = regexp.MustCompile(`^C-[0-9]{5}-[0-9]{5}$`)
 )
 
 // knownPrefixes are the id prefixes of countersign's IDs and of the
@@ -93,7 +103,9 @@ func EveryLoggedAction() []string {
 		audit.ActionDraftRequeued, audit.ActionDraftOpened, audit.ActionDraftApproved, audit.ActionDraftRejected, audit.ActionDraftReassigned,
 		audit.ActionDraftSuperseded, audit.ActionDraftCountersign, audit.ActionDraftVigilance, audit.ActionRecordSigned,
 		audit.ActionRecordCorrected, audit.ActionRecordCorrectionPending, audit.ActionRecordCorrectionRefused,
-		audit.ActionClientResponded, audit.ActionClientResponseAnswered}
+		audit.ActionClientResponded, audit.ActionClientResponseAnswered,
+		client.ActionAccountCreated, client.ActionInvitationCreated, client.ActionInvitationRevoked, client.ActionInvitationUsed,
+		client.ActionPasskeyRegistered, client.ActionPassphraseSet, client.ActionSignedIn, client.ActionSignedOut}
 }
 
 // checkPayloadValue says what is wrong with value as a field of kind k, or "".
@@ -103,6 +115,10 @@ func checkPayloadValue(k valueKind, field, value string, codes map[string][]stri
 		return slices.Contains(knownPrefixes, p) && (idPattern.MatchString(v) || strings.HasPrefix(v, "system"))
 	}
 	switch k {
+	case kindAccount:
+		if !accountPattern.MatchString(value) {
+			return "not an account number"
+		}
 	case kindID:
 		if value != "" && !isID(value) { // "": none, such as an admin's team
 			return "not an identifier"
@@ -312,6 +328,36 @@ func exercisePayloads(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
 			ok(t, err)
 		}
 
+		// A client invited twice (the first letter replaced), then a third
+		// time and revoked; signing in with a passphrase, then a passkey,
+		// then out.
+		invitee := &casefile.Party{CaseID: f.Case.ID, Role: "client", FullName: "Anna Peeters", Email: "anna@example.org", Language: "nl"}
+		ok(t, db.AddParty(wctx, invitee))
+		_, _, err = db.CreateInvitation(wctx, f.Case.ID, invitee.ID)
+		ok(t, err)
+		_, code2, err := db.CreateInvitation(sctx, f.Case.ID, invitee.ID)
+		ok(t, err)
+		cs, _, err := db.Redeem(ctx, client.Redemption{Code: code2, Passphrase: "blue kettle on the stairs", Kind: client.KindToken})
+		ok(t, err)
+		inv3, code3, err := db.CreateInvitation(wctx, f.Case.ID, invitee.ID)
+		ok(t, err)
+		ok(t, db.RevokeInvitation(wctx, f.Case.ID, invitee.ID, inv3.ID))
+		_, _, err = db.Redeem(ctx, client.Redemption{Code: code3, Passphrase: "blue kettle on the stairs", Kind: client.KindToken})
+		code(t, err, countersign.EUNAUTHORIZED)
+		_, code4, err := db.CreateInvitation(wctx, f.Case.ID, invitee.ID)
+		ok(t, err)
+		cer, _, err := db.StartCeremony(ctx, code4)
+		ok(t, err)
+		_, _, err = db.Redeem(ctx, client.Redemption{Ceremony: cer, Passkey: &client.Passkey{CredentialID: []byte("credential"), Credential: []byte("{}")}, Kind: client.KindBrowser})
+		ok(t, err)
+		login, _, err := db.StartCeremony(ctx, "")
+		ok(t, err)
+		_, browser, err := db.SignInWithPasskey(ctx, login, []byte("credential"), []byte("{}"), "fr")
+		ok(t, err)
+		ok(t, db.EndClientSession(ctx, browser))
+		_, _, err = db.SignInWithPassphrase(ctx, client.SignInFilter{AccountID: cs.AccountID}, "blue kettle on the stairs", client.KindBrowser, "")
+		ok(t, err)
+
 		// The client withdraws consent while that draft waits.
 		ok(t, db.RecordConsent(wctx, &casefile.Consent{CaseID: f.Case.ID, Given: false, Note: "She prefers that her worker writes everything."}))
 		_, err = db.Sequence(ctx)
@@ -395,6 +441,8 @@ func payloadCodes(p *review.Policy) map[string][]string {
 	return map[string][]string{
 		"kind":            {string(assistant.KindSummary), string(assistant.KindSuggestions), string(assistant.KindLetter)},
 		"response_kind":   {string(client.ResponseCorrection), string(client.ResponseOwnView)},
+		"method":          {"invitation", "passphrase", "passkey"},
+		"session_kind":    {string(client.KindToken), string(client.KindBrowser)},
 		"answer":          {string(client.OutcomeCorrected), string(client.OutcomeDeclined), string(client.OutcomeAttached)},
 		"stage":           append(slices.Clone(statuses), "countersign"),
 		"previous_status": statuses,
