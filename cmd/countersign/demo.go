@@ -9,6 +9,7 @@ import (
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/assistant"
 	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/client"
 	"github.com/countersign/countersign/identity"
 )
 
@@ -76,6 +77,32 @@ func (m *Main) seedDemo(ctx context.Context) error {
 		}
 		m.Tokens = append(m.Tokens, DemoToken{Role: u.Role, Name: u.Name, Token: secret})
 	}
+	return m.inviteDemoClient(ctx)
+}
+
+// inviteDemoClient gives the demo's client a fresh letter, whose code
+// printDemo shows: the client's own pages can be tried at once. A new
+// letter replaces the one of the previous start.
+func (m *Main) inviteDemoClient(ctx context.Context) error {
+	cases, _, err := m.DB.FindCases(ctx, casefile.CaseFilter{Limit: 1})
+	if err != nil || len(cases) == 0 {
+		return err
+	}
+	parties, err := m.DB.FindParties(ctx, cases[0].ID)
+	if err != nil {
+		return err
+	}
+	for _, p := range parties {
+		if p.Role != "client" {
+			continue
+		}
+		inv, code, err := m.DB.CreateInvitation(ctx, cases[0].ID, p.ID)
+		if err != nil {
+			return err
+		}
+		m.DemoInvitation.Code, m.DemoInvitation.Letter = code, client.LetterPath(inv, code)
+		return nil
+	}
 	return nil
 }
 
@@ -131,6 +158,10 @@ func (m *Main) printDemo() {
 	}
 	if len(m.Tokens) > 0 {
 		fmt.Fprintf(m.Stdout, "Try:\n  curl -H 'Authorization: Bearer %s' http://%s/v1/cases\n", m.Tokens[0].Token, displayAddr(m.Addr()))
+	}
+	if m.DemoInvitation.Code != "" {
+		fmt.Fprintf(m.Stdout, "The client's own file: open http://%s/client/signin and type the code %s (the worker's letter: http://%s%s)\n",
+			displayAddr(m.Addr()), m.DemoInvitation.Code, displayAddr(m.Addr()), m.DemoInvitation.Letter)
 	}
 }
 

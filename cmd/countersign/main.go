@@ -178,6 +178,9 @@ type Main struct {
 	// benchHook, set by `countersign bench` in process, may wrap the API
 	// server's stores before it serves (bench_accesslog.go); never a setting.
 	benchHook func(*api.Server)
+	// DemoInvitation is the code of the demo client's letter, and its
+	// address, made at each start of serve --demo.
+	DemoInvitation struct{ Code, Letter string }
 	// traces flushes and stops the trace exporter (internal/tracing).
 	traces func(context.Context) error
 }
