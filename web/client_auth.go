@@ -78,6 +78,7 @@ func (s *Server) clientRoutes(mux *http.ServeMux) {
 	public("POST /client/passkey/signin/begin", s.handleClientPasskeySignInBegin)
 	public("POST /client/passkey/signin/finish", s.handleClientPasskeySignInFinish)
 	public("GET /client/lang/{lang}", s.handleClientLang)
+	public("GET /client/{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/client", http.StatusSeeOther) })
 	s.clientPage(mux, "GET /client", s.handleClientHome)
 	s.clientPage(mux, "POST /client/signout", s.handleClientSignOut)
 	// The worker's side: inviting a client prints a letter.
