@@ -9,6 +9,7 @@ import (
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/assistant"
 	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/client"
 	"github.com/countersign/countersign/internal/httpx"
 	"github.com/countersign/countersign/review"
 )
@@ -93,6 +94,10 @@ func (s *Server) handleCaseList(w http.ResponseWriter, r *http.Request) {
 // handleCaseGet serves GET /v1/cases/{id}.
 func (s *Server) handleCaseGet(w http.ResponseWriter, r *http.Request) {
 	c, err := s.Cases.FindCaseByID(r.Context(), r.PathValue("id"))
+	if err == nil {
+		// Logged before the content leaves (client.ReadEvent).
+		err = s.logRead(r, client.Read{CaseID: c.ID, What: client.ReadCase})
+	}
 	if err != nil {
 		Error(w, r, err)
 		return
@@ -176,6 +181,9 @@ func (s *Server) handleNoteCreate(w http.ResponseWriter, r *http.Request) {
 // handleNoteList serves GET /v1/cases/{id}/notes.
 func (s *Server) handleNoteList(w http.ResponseWriter, r *http.Request) {
 	notes, err := s.Cases.FindNotes(r.Context(), r.PathValue("id"))
+	if err == nil {
+		err = s.logRead(r, client.Read{CaseID: r.PathValue("id"), What: client.ReadNotes})
+	}
 	if err != nil {
 		Error(w, r, err)
 		return
@@ -227,6 +235,9 @@ func (s *Server) handleDraftCreate(w http.ResponseWriter, r *http.Request) {
 // approval sending it back as If-Match is refused if the draft changed.
 func (s *Server) handleDraftGet(w http.ResponseWriter, r *http.Request) {
 	d, err := s.Review.OpenDraft(r.Context(), r.PathValue("id"))
+	if err == nil {
+		err = s.logRead(r, client.Read{CaseID: d.CaseID, What: client.ReadDraft, TargetID: d.ID})
+	}
 	if err != nil {
 		Error(w, r, err)
 		return
@@ -243,6 +254,11 @@ type approveRequest struct {
 	Comment    string                 `json:"comment" validate:"omitempty,max=2000"`
 	Items      []itemDecisionReq      `json:"items" validate:"omitempty,max=500,dive"`
 	Statements []statementDecisionReq `json:"statements" validate:"omitempty,max=500,dive"`
+	// Sharing ("shared" or "withheld") and WithheldReason are checked by
+	// review.DecideSharing, which also holds the default when they are
+	// left out.
+	Sharing        string `json:"sharing" validate:"omitempty,max=16"`
+	WithheldReason string `json:"withheld_reason" validate:"omitempty,max=64"`
 }
 
 // itemDecisionReq and statementDecisionReq bound a comment's length; when a
@@ -271,7 +287,8 @@ func (s *Server) handleDraftApprove(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err)
 		return
 	}
-	ap := review.Approval{Content: req.Content, ReasonCode: req.ReasonCode, Comment: req.Comment, IfMatch: r.Header.Get("If-Match")}
+	ap := review.Approval{Content: req.Content, ReasonCode: req.ReasonCode, Comment: req.Comment, IfMatch: r.Header.Get("If-Match"),
+		Sharing: req.Sharing, WithheldReason: req.WithheldReason}
 	for _, it := range req.Items {
 		ap.Items = append(ap.Items, review.ItemDecision{ID: it.ID, Accepted: *it.Accepted, ReasonCode: it.ReasonCode, Comment: it.Comment})
 	}
@@ -365,6 +382,9 @@ func (s *Server) handleQueue(w http.ResponseWriter, r *http.Request) {
 // handleRecord serves GET /v1/cases/{id}/record: signed entries only.
 func (s *Server) handleRecord(w http.ResponseWriter, r *http.Request) {
 	entries, err := s.Review.FindRecord(r.Context(), r.PathValue("id"))
+	if err == nil {
+		err = s.logRead(r, client.Read{CaseID: r.PathValue("id"), What: client.ReadRecord})
+	}
 	if err != nil {
 		Error(w, r, err)
 		return

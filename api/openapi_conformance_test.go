@@ -67,6 +67,8 @@ var domainEnums = map[fieldKey][]string{
 	{reflect.TypeFor[itemDecisionReq](), "reason_code"}:      review.EditReasons,
 	{reflect.TypeFor[statementDecisionReq](), "reason_code"}: review.EditReasons,
 	{reflect.TypeFor[rejectRequest](), "reason"}:             review.RejectReasons,
+	{reflect.TypeFor[approveRequest](), "sharing"}:           {review.SharingShared, review.SharingWithheld},
+	{reflect.TypeFor[approveRequest](), "withheld_reason"}:   review.WithheldReasons,
 	{reflect.TypeFor[agendaCreateRequest](), "kind"}:         agendaKinds(),
 	{reflect.TypeFor[agendaUpdateRequest](), "kind"}:         agendaKinds(),
 	{reflect.TypeFor[agendaCloseRequest](), "outcome"}:       agendaOutcomes(),

@@ -36,6 +36,10 @@ type Server struct {
 	// Clients keeps the client's accounts, invitations and sessions: the
 	// client's own door (/v1/client, api/client_auth.go). Nil disables it.
 	Clients client.Accounts
+	// Files reads the client's own file (record, access log) and logs
+	// every staff read of case content before it is returned
+	// (api/client_record.go); nil means Cases, when it serves them too.
+	Files client.FileStore
 	// Responses lists a client's responses for their export; nil means
 	// Cases, when it serves them too, else the export lists none.
 	Responses client.ResponseLister
@@ -144,6 +148,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	authed("GET /v1/audit/tile/{level}/{index...}", s.handleAuditTile)
 	authed("GET /v1/audit/stats", s.handleAuditStats)
 	s.clientRoutes(mux)
+	s.clientFileRoutes(mux)
 	s.clientResponseRoutes(mux)
 
 	s.agendaRoutes(mux)

@@ -130,14 +130,24 @@ type Prover interface {
 	InclusionProof(ctx context.Context, index, size uint64) (*audit.Inclusion, error)
 }
 
-// Prove adds to l the latest signed checkpoint and, to each read the log
-// holds within it, its inclusion proof, which it checks before it gives
-// it (audit.VerifyInclusion), so the client is never shown a proof that
-// does not hold. Reads after the checkpoint stay without a proof.
-func Prove(ctx context.Context, l *AccessLog, proofs Prover) error {
-	cp, err := proofs.Checkpoint(ctx)
-	if err != nil {
-		return err
+// AccessLog returns the principal's access log (FileStore.FindAccessLog)
+// with the latest signed checkpoint and, for each read the log holds
+// within it, its inclusion proof. The checkpoint is asked first: asking
+// sequences the reads still pending, so they are read with their place
+// and proved at once. Each proof is checked before it is given
+// (audit.VerifyInclusion), so the client is never shown one that does not
+// hold. A read beyond the checkpoint has no proof; proofs nil gives none.
+func ProvedAccessLog(ctx context.Context, files FileStore, proofs Prover, limit int) (*AccessLog, error) {
+	var cp *audit.Checkpoint
+	if proofs != nil {
+		var err error
+		if cp, err = proofs.Checkpoint(ctx); err != nil {
+			return nil, err
+		}
+	}
+	l, err := files.FindAccessLog(ctx, limit)
+	if err != nil || cp == nil {
+		return l, err
 	}
 	l.Checkpoint = &Checkpoint{Origin: cp.Origin, Size: cp.Size, Root: cp.Root, Note: string(cp.Note)}
 	for i := range l.Entries {
@@ -147,12 +157,12 @@ func Prove(ctx context.Context, l *AccessLog, proofs Prover) error {
 		}
 		p, err := proofs.InclusionProof(ctx, *e.Seq, cp.Size)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := audit.VerifyInclusion(p.Index, p.Size, audit.Hasher.HashLeaf(e.Canonical), p.Hashes, cp.Root); err != nil {
-			return fmt.Errorf("access log read %d: %w", *e.Seq, err)
+			return nil, fmt.Errorf("access log read %d: %w", *e.Seq, err)
 		}
 		e.Proof = p
 	}
-	return nil
+	return l, nil
 }

@@ -247,13 +247,8 @@ func Export(ctx context.Context, files FileStore, responses ResponseLister, proo
 		}
 		b.Responses = nonNil(rs)
 	}
-	if b.AccessLog, err = files.FindAccessLog(ctx, MaxAccessLog); err != nil {
+	if b.AccessLog, err = ProvedAccessLog(ctx, files, proofs, MaxAccessLog); err != nil {
 		return nil, err
-	}
-	if proofs != nil {
-		if err := Prove(ctx, b.AccessLog, proofs); err != nil {
-			return nil, err
-		}
 	}
 	return b, nil
 }
