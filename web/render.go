@@ -109,6 +109,9 @@ type page struct {
 	Fields   map[string]string
 	Now      time.Time
 	Data     any
+	// Unread is the signed-in person's unread notifications, for the
+	// counter in the header (web/agenda.go).
+	Unread int
 }
 
 func (s *Server) newPage(r *http.Request, title string) *page {
@@ -124,6 +127,7 @@ func (s *Server) newPage(r *http.Request, title string) *page {
 	if sess := sessionFrom(r); sess != nil {
 		p.CSRF = sess.CSRF
 	}
+	p.Unread = s.unread(r)
 	if f := r.URL.Query().Get("done"); f != "" && hasMsg("done."+f) {
 		p.Flash = "done." + f
 	}

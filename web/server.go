@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/agenda"
 	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/casefile"
 	"github.com/countersign/countersign/client"
@@ -46,6 +47,9 @@ type Server struct {
 	// ("https://mijn.example.be"): the address on invitation letters and
 	// the WebAuthn relying party. Empty: the origin each request came to.
 	ClientOrigin string
+	// Agenda keeps the agenda, notifications and calendar feeds (the
+	// agenda's pages, web/agenda.go); nil leaves those pages out.
+	Agenda agenda.Store
 	// Checkpoints signs and returns the log's checkpoint for the ethics
 	// board's page; nil leaves the checkpoint out. When it can also derive
 	// the pseudonym key (*audit.Notary can), statistics show workers by
@@ -153,6 +157,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	page("GET /audit", s.handleAudit)
 	page("POST /audit/verify", s.handleVerify)
 
+	s.agendaRoutes(mux)
 	s.clientRoutes(mux)
 	s.clientResponseRoutes(mux)
 }

@@ -67,6 +67,16 @@ type Config struct {
 	// OTLPEndpoint is the OTLP/HTTP collector traces are sent to; "" sends none.
 	OTLPEndpoint string
 
+	// The agenda (issue 16): the time zone of its dates, how often each
+	// replica looks for reminders due, and the SMTP server reminders are
+	// e-mailed through ("" SMTPAddr: in-app notifications only).
+	TimeZone      string
+	ReminderEvery time.Duration
+	SMTPAddr      string
+	SMTPFrom      string
+	SMTPUsername  string
+	SMTPPassword  string
+
 	// The fields below are not settings: they pace the background work and
 	// the server's timeouts, and tests shorten them.
 	SequenceEvery     time.Duration
@@ -175,6 +185,20 @@ var settings = []*setting{
 	{Flag: "otlp-endpoint", Env: "COUNTERSIGN_OTLP_ENDPOINT", Shown: "none: no traces are sent",
 		Usage: "an OpenTelemetry collector's OTLP/HTTP URL, such as http://otel-collector:4318 (/v1/traces is added to a URL without a path); spans carry routes, ids, codes and timings, never case text, names, addresses or paths",
 		set:   endpointURL(func(c *Config) *string { return &c.OTLPEndpoint })},
+	{Flag: "time-zone", Env: "COUNTERSIGN_TIME_ZONE", Default: "Europe/Brussels",
+		Usage: "the service's time zone (an IANA name): agenda dates without a time are whole days in it, reminders of them arrive at 09:00 in it, and the agenda is shown in it",
+		set:   timeZone(func(c *Config) *string { return &c.TimeZone })},
+	{Flag: "reminder-every", Env: "COUNTERSIGN_REMINDER_EVERY", Default: "1m", Usage: "how often each replica looks for agenda reminders due; each is delivered once, whatever the number of replicas",
+		set: duration(func(c *Config) *time.Duration { return &c.ReminderEvery }, time.Second, "a duration of at least 1s, such as 1m")},
+	{Flag: "smtp-addr", Env: "COUNTERSIGN_SMTP_ADDR", Shown: "none: reminders are in-app only",
+		Usage: "host:port of an SMTP server through which agenda reminders are also e-mailed (STARTTLS when the server offers it); the mail names a case reference, a kind and a date, never a person",
+		set:   text(func(c *Config) *string { return &c.SMTPAddr })},
+	{Flag: "smtp-from", Env: "COUNTERSIGN_SMTP_FROM", Usage: "the From address of reminder e-mails; required with --smtp-addr",
+		set: text(func(c *Config) *string { return &c.SMTPFrom })},
+	{Flag: "smtp-username", Env: "COUNTERSIGN_SMTP_USERNAME", Usage: "the SMTP user name, when the server asks for authentication (PLAIN)",
+		set: text(func(c *Config) *string { return &c.SMTPUsername })},
+	{Flag: "smtp-password", Env: "COUNTERSIGN_SMTP_PASSWORD", Usage: "the SMTP password (better in the environment or the file: a flag shows in the process list)",
+		set: text(func(c *Config) *string { return &c.SMTPPassword })},
 }
 
 // settingByFlag finds a row of the settings table.
@@ -244,6 +268,9 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string, fla
 		if err := s.set(&c, v); err != nil {
 			return Config{}, &ConfigError{Message: fmt.Sprintf("%s must be %s, not %q.", name, err, v)}
 		}
+	}
+	if c.SMTPAddr != "" && c.SMTPFrom == "" {
+		return Config{}, &ConfigError{Message: "COUNTERSIGN_SMTP_FROM (--smtp-from) must give the From address of reminder e-mails when COUNTERSIGN_SMTP_ADDR is set."}
 	}
 	if (c.OpenAIBaseURL != "" || c.OpenAIAPIKey != "") && c.ModelName == "" && c.AzureDeployment == "" {
 		return Config{}, &ConfigError{Message: "COUNTERSIGN_MODEL (--model) must name the model when OPENAI_BASE_URL or OPENAI_API_KEY is set."}
@@ -354,6 +381,16 @@ func duration(p func(*Config) *time.Duration, low time.Duration, want string) fu
 			return errors.New(want)
 		}
 		*p(c) = d
+		return nil
+	}
+}
+
+func timeZone(p func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if _, err := time.LoadLocation(v); err != nil || v == "" || v == "Local" {
+			return errors.New("an IANA time zone such as Europe/Brussels")
+		}
+		*p(c) = v
 		return nil
 	}
 }

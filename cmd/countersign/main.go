@@ -308,6 +308,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.benchHook != nil {
 		m.benchHook(s)
 	}
+	if err := m.wireAgenda(db, s); err != nil {
+		return err
+	}
 	m.Server = s
 
 	if m.Config.Demo {
@@ -323,6 +326,7 @@ func (m *Main) Run(ctx context.Context) error {
 	})
 	m.bg.Go(func() { m.Notary.Run(bgctx, m.Config.CheckpointEvery) })
 	m.bg.Go(func() { m.Runner.Run(bgctx) })
+	m.bg.Go(func() { m.runReminders(bgctx, db) })
 
 	ln, err := net.Listen("tcp", m.Config.Addr)
 	if err != nil {

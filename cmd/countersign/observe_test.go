@@ -195,17 +195,6 @@ func TestEveryMonitoredSeriesExists(t *testing.T) {
 			}
 		}
 		if len(missing) == 0 {
-			// The HTTP series keep their route patterns under the
-			// tracing handler, which routes a copy of the request.
-			resp, err := http.Get(b.base + "/metrics")
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if !strings.Contains(string(body), `countersign_http_requests_total{route="POST /v1/cases/{id}/drafts",status="202"}`) {
-				t.Error("the request metrics lost their route pattern")
-			}
 			for name, text := range help {
 				if !strings.HasPrefix(name, "countersign_") {
 					continue
