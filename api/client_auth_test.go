@@ -121,3 +121,31 @@ func TestClientSignInIsLimitedPerCodeAndPerAddress(t *testing.T) {
 }
 
 func httptestRecorder() http.ResponseWriter { return httptest.NewRecorder() }
+
+func TestPartiesHaveALanguage(t *testing.T) {
+	t.Parallel()
+	forEachDialect(t, func(t *testing.T, open storetest.Opener) {
+		b := setup(t, open)
+		parties := "/v1/cases/" + b.f.Case.ID + "/parties"
+		var p struct {
+			Language string `json:"language"`
+		}
+		b.call(t, "worker", "POST", parties, map[string]string{"role": "client", "full_name": "Anna Peeters", "language": "nl"}, http.StatusCreated, &p)
+		if p.Language != "nl" {
+			t.Fatalf("language %q", p.Language)
+		}
+		b.call(t, "worker", "POST", parties, map[string]string{"role": "other", "full_name": "Jan Peeters"}, http.StatusCreated, &p)
+		if p.Language != "en" {
+			t.Fatalf("default language %q", p.Language)
+		}
+		var problem struct {
+			Errors []struct {
+				Field string `json:"field"`
+			} `json:"errors"`
+		}
+		b.call(t, "worker", "POST", parties, map[string]string{"role": "client", "full_name": "X", "language": "es"}, http.StatusUnprocessableEntity, &problem)
+		if len(problem.Errors) != 1 || problem.Errors[0].Field != "language" {
+			t.Fatalf("problem %+v", problem)
+		}
+	})
+}

@@ -199,6 +199,13 @@ type signInView struct {
 // handleClientSignInPage serves GET /client/signin.
 func (s *Server) handleClientSignInPage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	// Someone signed in already goes to their file.
+	if c, err := r.Cookie(clientSessionCookie); err == nil && c.Value != "" && s.Clients != nil && !r.URL.Query().Has("bye") {
+		if _, _, err := s.Clients.FindClientSession(r.Context(), c.Value); err == nil {
+			http.Redirect(w, r, "/client", http.StatusSeeOther)
+			return
+		}
+	}
 	s.renderClientSignIn(w, r, http.StatusOK, signInView{Bye: r.URL.Query().Has("bye")}, nil)
 }
 

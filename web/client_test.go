@@ -135,6 +135,9 @@ func TestClientPages(t *testing.T) {
 		if status != http.StatusOK || !strings.Contains(home, "Marie Dubois") || !strings.Contains(home, `lang="en"`) {
 			t.Fatalf("home: %d", status)
 		}
+		if status, loc, _ := cb.get("/client/signin"); status != http.StatusSeeOther || loc != "/client" {
+			t.Fatalf("the sign-in page, signed in: %d %s", status, loc)
+		}
 		// Signing out ends the session; a POST without the CSRF token does nothing.
 		resp, _ = cb.post("", "/client/signout", url.Values{})
 		if resp.StatusCode != http.StatusForbidden {
