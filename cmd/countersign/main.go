@@ -275,6 +275,8 @@ func (m *Main) Run(ctx context.Context) error {
 	m.observe(s, db, model, m.Logger)
 	s.Identity, s.Cases, s.Review, s.Audit, s.AuditProofs = db.IdentityStore, db.CaseStore, db.ReviewStore, db.AuditStore, m.Notary
 	s.Export = db.Export
+	// The client's file, and the log of staff reads of case content.
+	s.Files = db
 	s.StatsRealIDs = m.Config.StatsRealIDs
 	limits := &httpx.Limits{}
 	if m.Config.RateLimit > 0 {
