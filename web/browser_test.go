@@ -236,6 +236,8 @@ func TestUIBrowser(t *testing.T) {
 		}
 		steps = append(steps,
 			chromedp.SetValue(chromedp.CSS("#reason_code"), "factual_error"),
+			// The form asks whether the client may read the entry.
+			chromedp.Click(chromedp.CSS(`input[name=sharing][value=shared]`)),
 			chromedp.Click(chromedp.CSS(`#approve-form button[type=submit]`)),
 			chromedp.WaitVisible(chromedp.CSS(".notice.ok")),
 		)

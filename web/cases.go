@@ -129,6 +129,10 @@ func (s *Server) renderCase(w http.ResponseWriter, r *http.Request, p *page, sta
 		return
 	}
 	consent, err := s.Cases.FindConsent(ctx, id)
+	if err == nil {
+		// The page shows the case's content: the read is logged first.
+		err = s.logRead(r, client.Read{CaseID: id, What: client.ReadCase})
+	}
 	if err != nil {
 		s.errorPage(w, r, err)
 		return

@@ -6,6 +6,7 @@ import (
 
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/client"
 	"github.com/countersign/countersign/review"
 )
 
@@ -42,6 +43,9 @@ func (s *Server) renderCorrect(w http.ResponseWriter, r *http.Request, p *page, 
 		return
 	}
 	entries, err := s.Review.FindRecord(ctx, id)
+	if err == nil {
+		err = s.logRead(r, client.Read{CaseID: id, What: client.ReadRecord, TargetID: entryID})
+	}
 	if err != nil {
 		s.errorPage(w, r, err)
 		return

@@ -10,6 +10,7 @@ import (
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/assistant"
 	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/client"
 	"github.com/countersign/countersign/review"
 )
 
@@ -34,6 +35,12 @@ type draftView struct {
 	Reason      string
 	Reasons     []string
 	EditReasons []string
+	// Sharing and WithheldReason are the signer's answer to "may the
+	// client read this?", kept when the form comes back; the reasons a
+	// signer may give (review.WithheldReasons).
+	Sharing         string
+	WithheldReason  string
+	WithheldReasons []string
 	// Decision facts for the countersignature and the outcome.
 	RequestedBy     string
 	DecidedBy       string
@@ -115,12 +122,16 @@ func (s *Server) handleDraft(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) draftView(r *http.Request, p *page, d *review.Draft) (*draftView, error) {
 	ctx := r.Context()
+	// Every page showing the draft shows case content: the read is logged first.
+	if err := s.logRead(r, client.Read{CaseID: d.CaseID, What: client.ReadDraft, TargetID: d.ID}); err != nil {
+		return nil, err
+	}
 	c, err := s.Cases.FindCaseByID(ctx, d.CaseID)
 	if err != nil {
 		return nil, err
 	}
 	nm := s.names(ctx)
-	v := &draftView{Draft: d, ETag: review.DraftETag(d), Case: c, Reasons: review.RejectReasons, EditReasons: review.EditReasons,
+	v := &draftView{Draft: d, ETag: review.DraftETag(d), Case: c, Reasons: review.RejectReasons, EditReasons: review.EditReasons, WithheldReasons: review.WithheldReasons,
 		RequestedBy: nm.of(d.RequestedBy)}
 	if d.Decision != nil {
 		v.DecidedBy = nm.of(d.Decision.DecidedBy)
@@ -307,7 +318,13 @@ func (s *Server) handleApprove(w http.ResponseWriter, r *http.Request) {
 	}
 	f := r.PostForm
 	text := strings.ReplaceAll(f.Get("content"), "\r\n", "\n")
-	ap := review.Approval{Comment: strings.TrimSpace(f.Get("comment")), ReasonCode: f.Get("reason_code"), IfMatch: f.Get("if_match")}
+	ap := review.Approval{Comment: strings.TrimSpace(f.Get("comment")), ReasonCode: f.Get("reason_code"), IfMatch: f.Get("if_match"),
+		// The form always asks whether the client may read the entry; the
+		// review refuses an approval that leaves the question unanswered.
+		Sharing: f.Get("sharing"), WithheldReason: f.Get("withheld_reason"), SharingAsked: f.Get("sharing_asked") == "1"}
+	if ap.Sharing == review.SharingShared {
+		ap.WithheldReason = "" // the reason list keeps its last choice when shared is picked
+	}
 	actions, comments := map[string]string{}, map[string]string{}
 	// at maps each statement's and item's id to its place in the approval,
 	// which the review's field names (statements[i].comment) count by.
@@ -365,6 +382,7 @@ func (s *Server) handleApprove(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.Text, v.Comment, v.ReasonCode = text, ap.Comment, ap.ReasonCode
+	v.Sharing, v.WithheldReason = ap.Sharing, ap.WithheldReason
 	if ap.IfMatch != "" {
 		v.ETag = ap.IfMatch // the text in the form is still that version's
 	}

@@ -160,6 +160,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	s.agendaRoutes(mux)
 	s.clientRoutes(mux)
 	s.clientResponseRoutes(mux)
+	s.clientFileRoutes(mux)
 }
 
 // formLimit returns the bound of a form body: limit, or the service's
