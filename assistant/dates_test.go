@@ -241,6 +241,20 @@ func TestDrafterCompletesDates(t *testing.T) {
 		}
 	})
 
+	t.Run("CountedFromTheNoteNotFromTheDraft", func(t *testing.T) {
+		t.Parallel()
+		// Written on Tuesday 1 December, drafted on Friday 4 December.
+		later := func() time.Time { return written.AddDate(0, 0, 3) }
+		d := &Drafter{Model: Extractive{}, Now: later}
+		res, err := d.Draft(context.Background(), Request{Kind: KindSuggestions, Language: "en", Notes: []Note{{ID: "n1", WrittenAt: written, Body: "She must bring the rent form to the office tomorrow."}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Content.Items) != 1 || res.Content.Items[0].Due != "2026-12-02" || len(res.Content.Items[0].CompletedDates) != 1 {
+			t.Fatalf("items %+v, want one due 2026-12-02, marked", res.Content.Items)
+		}
+	})
+
 	t.Run("FullDatesAreNotMarked", func(t *testing.T) {
 		t.Parallel()
 		notes := []Note{{ID: "n1", WrittenAt: written, Body: "Rendez-vous au CPAS le 28 novembre 2027, il doit apporter ses fiches de paie."}}

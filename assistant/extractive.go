@@ -222,11 +222,17 @@ func extractSuggestions(p *Prompt) wireAnswer {
 		today = time.Now().UTC()
 	}
 	for _, n := range p.Notes {
+		// A date without a year, a weekday or "tomorrow" is read from the
+		// day the note was written, not the day of the draft.
+		anchor := today
+		if !n.WrittenAt.IsZero() {
+			anchor = n.WrittenAt
+		}
 		for _, s := range sentences(n.Body) {
 			f := foldString(s)
 			cit := Citation{NoteID: n.ID, Quote: quoteAround(n.Body, s)}
 			due := ""
-			if ds := findDueDates(f, today); len(ds) > 0 {
+			if ds := findDueDates(f, anchor); len(ds) > 0 {
 				due = ds[0].Date.Format(time.DateOnly)
 			}
 			cat := Categorize(s)
