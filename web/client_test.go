@@ -285,26 +285,33 @@ func TestClientPagesWeighLessThan100KB(t *testing.T) {
 	}
 	letter := staffBrowser(t, b, "worker")
 	cb := newClientBrowser(t, b.srv.URL)
-	asset := regexp.MustCompile(`(?:href|src)="(/static/[^"]+)"`)
-	weigh := func(cb *clientBrowser, path string) {
-		status, _, body := cb.get(path)
-		if status != http.StatusOK {
-			t.Fatalf("%s: %d", path, status)
-		}
-		total := len(body)
-		for _, m := range asset.FindAllStringSubmatch(body, -1) {
-			_, _, a := cb.get(m[1])
-			total += len(a)
-		}
-		t.Logf("%s: %d bytes with its assets", path, total)
-		if total >= 100<<10 {
-			t.Errorf("%s weighs %d bytes with its assets, over 100 KB", path, total)
-		}
-	}
+	weigh := func(cb *clientBrowser, path string) { checkPageWeight(t, cb, path) }
 	weigh(cb, "/client/signin")
 	cb.post("/client/signin", "/client/code", url.Values{"code": {code}})
 	weigh(cb, "/client/welcome")
 	cb.post("/client/welcome", "/client/passphrase", url.Values{"passphrase": {clientPass}, "passphrase2": {clientPass}})
 	weigh(cb, "/client")
 	weigh(letter, client.LetterPath(inv, code))
+}
+
+var staticAsset = regexp.MustCompile(`(?:href|src)="(/static/[^"]+)"`)
+
+// checkPageWeight fails the test when the page at path, with the static
+// files it loads, weighs 100 KB or more: every client page must open on a
+// slow mobile connection. cb is the (signed-in) browser that opens it.
+func checkPageWeight(t *testing.T, cb *clientBrowser, path string) {
+	t.Helper()
+	status, _, body := cb.get(path)
+	if status != http.StatusOK {
+		t.Fatalf("%s: %d", path, status)
+	}
+	total := len(body)
+	for _, m := range staticAsset.FindAllStringSubmatch(body, -1) {
+		_, _, a := cb.get(m[1])
+		total += len(a)
+	}
+	t.Logf("%s: %d bytes with its assets", path, total)
+	if total >= 100<<10 {
+		t.Errorf("%s weighs %d bytes with its assets, over 100 KB", path, total)
+	}
 }
