@@ -57,7 +57,7 @@ func TestOperations(t *testing.T) {
 			if s, err = db.Operations(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if s.Drafts["queued"] != 0 || s.Drafts["pending_review"] != 1 || len(s.Teams) != 1 || s.Teams[0].TeamID != f.Team.ID ||
+			if s.Drafts["queued"] != 0 || s.Drafts["generating"] != 0 || len(s.Teams) != 1 || s.Teams[0].TeamID != f.Team.ID ||
 				s.Teams[0].Depth != 1 || s.Teams[0].Oldest.Before(before) || s.Teams[0].Oldest.After(time.Now()) {
 				t.Fatalf("one draft in review reads %+v", s)
 			}

@@ -32,13 +32,13 @@ func (m *Main) observe(s *api.Server, db *sqlstore.DB, model assistant.Model, lo
 	s.Registry.MustRegister(metrics.Breaker(healthy))
 
 	s.Checks["sequencer"] = func(ctx context.Context) error {
-		snap, err := db.Operations(ctx)
+		oldest, err := db.OldestPending(ctx)
 		if err != nil {
 			logger.Warn("read the audit backlog for /readyz", "op", "serve.readyz", "err", err)
 			return countersign.Errorf(countersign.EUNAVAILABLE, "The audit backlog cannot be read.")
 		}
-		if !snap.OldestPendingAt.IsZero() && time.Since(snap.OldestPendingAt) > sequencerLagLimit {
-			return countersign.Errorf(countersign.EUNAVAILABLE, "%d audit events have waited more than %s to enter the log.", snap.PendingEvents, sequencerLagLimit)
+		if !oldest.IsZero() && time.Since(oldest) > sequencerLagLimit {
+			return countersign.Errorf(countersign.EUNAVAILABLE, "Audit events have waited more than %s to enter the log.", sequencerLagLimit)
 		}
 		return nil
 	}

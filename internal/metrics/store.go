@@ -12,8 +12,8 @@ import (
 // Snapshot is what the store says about the work in flight, read on each
 // scrape with a few indexed queries (sqlstore.DB.Operations).
 type Snapshot struct {
-	// Drafts counts the drafts in each active status (queued, generating,
-	// pending_review, awaiting_countersign).
+	// Drafts counts the drafts of the drafting job queue by status
+	// (queued, generating); the review queues are in Teams.
 	Drafts map[string]int
 	// OldestRunnable is when the longest-waiting queued draft became
 	// runnable (its run_after); zero when none is queued.
@@ -43,7 +43,7 @@ type TeamQueue struct {
 
 // DraftStatuses are the statuses the collector always reports, at 0 when
 // no draft has them.
-var DraftStatuses = []string{"queued", "generating", "pending_review", "awaiting_countersign"}
+var DraftStatuses = []string{"queued", "generating"}
 
 // StoreCollector reads a Snapshot on each scrape, at most once per MinInterval
 // (several Prometheus servers scraping share one read), bounded by Timeout.
@@ -65,7 +65,7 @@ var (
 	descUp = prometheus.NewDesc("countersign_store_up",
 		"1 when the store answered the last scrape's queries, 0 when it did not.", nil, nil)
 	descDrafts = prometheus.NewDesc("countersign_drafts",
-		"Drafts in each active status: queued and generating (the drafting job queue), pending_review and awaiting_countersign (the review queues).", []string{"status"}, nil)
+		"Drafts in the drafting job queue, by status: queued (waiting for a worker, or for a retry) and generating; the review queues are countersign_review_queue_depth.", []string{"status"}, nil)
 	descOldestQueued = prometheus.NewDesc("countersign_draft_queue_oldest_age_seconds",
 		"Seconds the longest-waiting runnable queued draft has waited for a drafting worker; 0 when none waits.", nil, nil)
 	descReviewDepth = prometheus.NewDesc("countersign_review_queue_depth",
