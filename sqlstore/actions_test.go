@@ -20,7 +20,7 @@ func TestThePayloadWalkCoversEveryAction(t *testing.T) {
 	t.Parallel()
 	constant := regexp.MustCompile(`\bAction\w*\s*=\s*"([a-z_]+\.[a-z_]+)"`)
 	var declared []string
-	for _, dir := range []string{"../audit", "../identity", "../casefile", "../review", "../assistant", "../client", "."} {
+	for _, dir := range []string{"../audit", "../identity", "../casefile", "../review", "../agenda", "../assistant", "../client", "."} {
 		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 		if err != nil {
 			t.Fatal(err)

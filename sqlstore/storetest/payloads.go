@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/agenda"
 	"github.com/countersign/countersign/assistant"
 	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/casefile"
@@ -38,6 +39,9 @@ const (
 	kindProcess                     // a drafting worker's name, host:pid
 	kindProvenance                  // the model, provider or prompt version the draft records
 	kindAccount                     // a client's account number, C-12345-67890
+	kindDate                        // a calendar date, YYYY-MM-DD (an agenda entry's day)
+	kindItemID                      // a draft item's id: it_ and 12 hex digits
+	kindCodes                       // codes from one list, separated by commas
 )
 
 // payloadKinds classifies every payload field by action; "*" holds the
@@ -71,6 +75,15 @@ var payloadKinds = map[string]map[string]valueKind{
 	client.ActionPasskeyRegistered: {"account": kindAccount},
 	client.ActionSignedIn:          {"account": kindAccount, "method": kindCode, "session_kind": kindCode},
 	client.ActionSignedOut:         {"account": kindAccount, "session_kind": kindCode},
+	// The agenda (agenda/decide.go): codes are looked up as "action:field"
+	// first (payloadCodes), since kind and outcome mean other lists there.
+	agenda.ActionEntryCreated: {"date": kindDate, "timed": kindBool, "owner": kindID, "shared": kindBool, "source": kindCode,
+		"item": kindItemID, "previous": kindID},
+	agenda.ActionEntryUpdated:      {"changed": kindCodes, "date": kindDate, "timed": kindBool, "sequence": kindInt},
+	agenda.ActionEntryClosed:       {"overdue": kindBool, "next": kindID},
+	agenda.ActionDeadlineEscalated: {"date": kindDate, "notified": kindInt, "to_supervisors": kindBool},
+	agenda.ActionFeedIssued:        {"owner": kindCode, "revoked": kindInt},
+	agenda.ActionFeedConsent:       {"revoked": kindInt, "feed": kindID},
 }
 
 // prefixedKinds classifies the fields named by a prefix and a code.
@@ -82,6 +95,7 @@ var (
 	processPattern    = regexp.MustCompile(`^[A-Za-z0-9._-]+(:[0-9]+)?$`)
 	codePattern       = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 	accountPattern    = regexp.MustCompile(`^C-[0-9]{5}-[0-9]{5}$`)
+	itemIDPattern     = regexp.MustCompile(`^it_[0-9a-f]{12}$`)
 )
 
 // knownPrefixes are the id prefixes of countersign's IDs and of the
@@ -89,6 +103,10 @@ var (
 var knownPrefixes = []string{countersign.PrefixTeam, countersign.PrefixUser, countersign.PrefixToken, countersign.PrefixCase,
 	countersign.PrefixParty, countersign.PrefixNote, countersign.PrefixDraft, countersign.PrefixDecision, countersign.PrefixEntry,
 	countersign.PrefixConsent, "ses", "sys", "system"}
+
+func init() {
+	knownPrefixes = append(knownPrefixes, agenda.PrefixEntry, agenda.PrefixFeed, agenda.PrefixFeedConsent)
+}
 
 // EveryLoggedAction lists the actions this suite drives and checks: every
 // action the service writes into the log. sqlstore's tests compare it with
@@ -105,7 +123,9 @@ func EveryLoggedAction() []string {
 		audit.ActionRecordCorrected, audit.ActionRecordCorrectionPending, audit.ActionRecordCorrectionRefused,
 		audit.ActionClientResponded, audit.ActionClientResponseAnswered,
 		client.ActionAccountCreated, client.ActionInvitationCreated, client.ActionInvitationRevoked, client.ActionInvitationUsed,
-		client.ActionPasskeyRegistered, client.ActionPassphraseSet, client.ActionSignedIn, client.ActionSignedOut}
+		client.ActionPasskeyRegistered, client.ActionPassphraseSet, client.ActionSignedIn, client.ActionSignedOut,
+		agenda.ActionEntryCreated, agenda.ActionEntryUpdated, agenda.ActionEntryClosed, agenda.ActionDeadlineEscalated,
+		agenda.ActionFeedIssued, agenda.ActionFeedConsent}
 }
 
 // checkPayloadValue says what is wrong with value as a field of kind k, or "".
@@ -115,6 +135,20 @@ func checkPayloadValue(k valueKind, field, value string, codes map[string][]stri
 		return slices.Contains(knownPrefixes, p) && (idPattern.MatchString(v) || strings.HasPrefix(v, "system"))
 	}
 	switch k {
+	case kindDate:
+		if _, err := time.Parse(time.DateOnly, value); err != nil {
+			return "not a date"
+		}
+	case kindItemID:
+		if !itemIDPattern.MatchString(value) {
+			return "not an item id"
+		}
+	case kindCodes:
+		for v := range strings.SplitSeq(value, ",") {
+			if !slices.Contains(codes[field], v) {
+				return fmt.Sprintf("not codes of %v", codes[field])
+			}
+		}
 	case kindAccount:
 		if !accountPattern.MatchString(value) {
 			return "not an account number"
@@ -358,6 +392,33 @@ func exercisePayloads(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
 		_, _, err = db.SignInWithPassphrase(ctx, client.SignInFilter{AccountID: cs.AccountID}, "blue kettle on the stairs", client.KindBrowser, "")
 		ok(t, err)
 
+		// The agenda: the signed suggestions brought entries already; a
+		// worker adds a hard deadline already overdue (it escalates) and an
+		// appointment, a supervisor retitles the deadline, the appointment
+		// moves, the deadline is closed as missed; a worker's feed, twice,
+		// and the client's with their consent.
+		today := clock.Now().In(time.UTC)
+		overdue, err := db.CreateEntry(wctx, f.Case.ID, agenda.Input{Kind: agenda.KindHardDeadline, Date: today.AddDate(0, 0, -2).Format(time.DateOnly), Title: "Appeal to the housing court"})
+		ok(t, err)
+		retitled := "Appeal to the housing court, second hearing"
+		_, err = db.UpdateEntry(sctx, overdue.ID, agenda.Update{Title: &retitled})
+		ok(t, err)
+		appt, err := db.CreateEntry(wctx, f.Case.ID, agenda.Input{Kind: agenda.KindAppointment, Date: today.AddDate(0, 0, 10).Format(time.DateOnly), Time: "10:00", Title: "Job centre with Marie"})
+		ok(t, err)
+		_, _, err = db.CloseEntry(wctx, appt.ID, agenda.Close{Outcome: agenda.OutcomeMoved, NewDate: today.AddDate(0, 0, 12).Format(time.DateOnly)})
+		ok(t, err)
+		_, err = db.DeliverReminders(ctx, 100)
+		ok(t, err)
+		_, _, err = db.CloseEntry(wctx, overdue.ID, agenda.Close{Outcome: agenda.OutcomeMissed, Reason: "The letter reached her too late."})
+		ok(t, err)
+		_, err = db.IssueFeed(wctx)
+		ok(t, err)
+		_, err = db.IssueFeed(wctx)
+		ok(t, err)
+		_, err = db.IssueClientFeed(client.NewContext(ctx, client.Principal{AccountID: cs.AccountID, Language: "nl",
+			Parties: []client.PartyRef{{CaseID: f.Case.ID, PartyID: invitee.ID}}}), true)
+		ok(t, err)
+
 		// The client withdraws consent while that draft waits.
 		ok(t, db.RecordConsent(wctx, &casefile.Consent{CaseID: f.Case.ID, Given: false, Note: "She prefers that her worker writes everything."}))
 		_, err = db.Sequence(ctx)
@@ -382,7 +443,7 @@ func exercisePayloads(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
 					t.Errorf("event %d (%s): payload field %q has no kind: classify it in storetest/payloads.go", e.Seq, e.Action, field)
 					continue
 				}
-				if problem := checkPayloadValue(k, field, value, codes, provenance); problem != "" {
+				if problem := checkPayloadValue(k, field, value, codesFor(codes, e.Action), provenance); problem != "" {
 					t.Errorf("event %d (%s): %s=%q is %s", e.Seq, e.Action, field, value, problem)
 				}
 			}
@@ -427,6 +488,21 @@ func exercisePayloads(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
 	})
 }
 
+// codesFor returns codes as action's events read them: a list keyed
+// "action:field" stands for field's.
+func codesFor(codes map[string][]string, action string) map[string][]string {
+	out := make(map[string][]string, len(codes))
+	for k, v := range codes {
+		out[k] = v
+	}
+	for k, v := range codes {
+		if a, field, ok := strings.Cut(k, ":"); ok && a == action {
+			out[field] = v
+		}
+	}
+	return out
+}
+
 // payloadCodes lists the codes each code field may hold.
 func payloadCodes(p *review.Policy) map[string][]string {
 	statuses := []string{}
@@ -437,6 +513,13 @@ func payloadCodes(p *review.Policy) map[string][]string {
 	roles := []string{}
 	for _, r := range []countersign.Role{countersign.RoleWorker, countersign.RoleSupervisor, countersign.RoleEthics, countersign.RoleAdmin} {
 		roles = append(roles, string(r))
+	}
+	var agendaKinds, agendaOutcomes []string
+	for _, k := range agenda.Kinds {
+		agendaKinds = append(agendaKinds, string(k))
+	}
+	for _, o := range agenda.Outcomes {
+		agendaOutcomes = append(agendaOutcomes, string(o))
 	}
 	return map[string][]string{
 		"kind":            {string(assistant.KindSummary), string(assistant.KindSuggestions), string(assistant.KindLetter)},
@@ -453,5 +536,13 @@ func payloadCodes(p *review.Policy) map[string][]string {
 		"language":        append([]string{""}, assistant.Languages...),
 		"cause":           {"consent_withdrawn"},
 		"previous":        {"none", "given", "withdrawn"},
+		// The agenda's codes, by action (codesFor).
+		agenda.ActionEntryCreated + ":kind":    agendaKinds,
+		agenda.ActionEntryCreated + ":source":  {"draft", "worker", "moved"},
+		agenda.ActionEntryUpdated + ":kind":    agendaKinds,
+		agenda.ActionEntryUpdated + ":changed": {"kind", "date", "time", "title", "shared"},
+		agenda.ActionEntryClosed + ":kind":     agendaKinds,
+		agenda.ActionEntryClosed + ":outcome":  agendaOutcomes,
+		agenda.ActionFeedIssued + ":owner":     {"staff"},
 	}
 }
