@@ -64,6 +64,10 @@ var payloadKinds = map[string]map[string]valueKind{
 	},
 	// The claim names the process that holds the draft, not a user.
 	audit.ActionDraftClaimed: {"worker": kindProcess},
+	// Staff reads of a case's content, and the sharing chosen at signing
+	// (client/access.go, review/sharing.go).
+	audit.ActionCaseRead:      {"what": kindCode, "target": kindID},
+	audit.ActionDraftApproved: {"sharing": kindCode, "withheld_reason": kindCode, "sharing_default": kindBool},
 	// The client's right to answer (client/response.go).
 	audit.ActionClientResponded:        {"entry": kindID, "party": kindID, "response_kind": kindCode},
 	audit.ActionClientResponseAnswered: {"entry": kindID, "response_kind": kindCode, "answer": kindCode, "correction": kindID},
@@ -121,7 +125,7 @@ func EveryLoggedAction() []string {
 		audit.ActionDraftRequeued, audit.ActionDraftOpened, audit.ActionDraftApproved, audit.ActionDraftRejected, audit.ActionDraftReassigned,
 		audit.ActionDraftSuperseded, audit.ActionDraftCountersign, audit.ActionDraftVigilance, audit.ActionRecordSigned,
 		audit.ActionRecordCorrected, audit.ActionRecordCorrectionPending, audit.ActionRecordCorrectionRefused,
-		audit.ActionClientResponded, audit.ActionClientResponseAnswered,
+		audit.ActionClientResponded, audit.ActionClientResponseAnswered, audit.ActionCaseRead,
 		client.ActionAccountCreated, client.ActionInvitationCreated, client.ActionInvitationRevoked, client.ActionInvitationUsed,
 		client.ActionPasskeyRegistered, client.ActionPassphraseSet, client.ActionSignedIn, client.ActionSignedOut,
 		agenda.ActionEntryCreated, agenda.ActionEntryUpdated, agenda.ActionEntryClosed, agenda.ActionDeadlineEscalated,
@@ -419,6 +423,9 @@ func exercisePayloads(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
 			Parties: []client.PartyRef{{CaseID: f.Case.ID, PartyID: invitee.ID}}}), true)
 		ok(t, err)
 
+		// A worker reads a draft: the read is logged for the client.
+		ok(t, db.RecordRead(wctx, client.Read{CaseID: f.Case.ID, What: client.ReadDraft, TargetID: sum.ID}))
+
 		// The client withdraws consent while that draft waits.
 		ok(t, db.RecordConsent(wctx, &casefile.Consent{CaseID: f.Case.ID, Given: false, Note: "She prefers that her worker writes everything."}))
 		_, err = db.Sequence(ctx)
@@ -524,6 +531,9 @@ func payloadCodes(p *review.Policy) map[string][]string {
 	return map[string][]string{
 		"kind":            {string(assistant.KindSummary), string(assistant.KindSuggestions), string(assistant.KindLetter)},
 		"response_kind":   {string(client.ResponseCorrection), string(client.ResponseOwnView)},
+		"sharing":         {review.SharingShared, review.SharingWithheld},
+		"withheld_reason": review.WithheldReasons,
+		"what":            client.ReadKinds,
 		"method":          {"invitation", "passphrase", "passkey"},
 		"session_kind":    {string(client.KindToken), string(client.KindBrowser)},
 		"answer":          {string(client.OutcomeCorrected), string(client.OutcomeDeclined), string(client.OutcomeAttached)},
