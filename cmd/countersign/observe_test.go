@@ -195,6 +195,17 @@ func TestEveryMonitoredSeriesExists(t *testing.T) {
 			}
 		}
 		if len(missing) == 0 {
+			// The HTTP series keep their route patterns under the
+			// tracing handler, which routes a copy of the request.
+			resp, err := http.Get(b.base + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !strings.Contains(string(body), `countersign_http_requests_total{route="POST /v1/cases/{id}/drafts",status="202"}`) {
+				t.Error("the request metrics lost their route pattern")
+			}
 			for name, text := range help {
 				if !strings.HasPrefix(name, "countersign_") {
 					continue
@@ -254,7 +265,7 @@ func TestReadyzReportsTheSequencerAndTheKeys(t *testing.T) {
 // in-memory exporter through the service's redaction, then checks each
 // attribute of each span: its key is on the allow-list, only the keys that
 // otelhttp adds on its own (the client's address, the user agent, the raw
-// path) were dropped, and no value holds the note's text, a name of the
+// path, the Host asked for) were dropped, and no value holds the note's text, a name of the
 // fixture, a token or an address. It also checks that the spans it promises
 // exist: the HTTP request by route, the store transaction, the drafting job
 // and the model call beneath it.
@@ -341,7 +352,7 @@ func TestTracesCarryNoCaseText(t *testing.T) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if !slices.Contains([]string{"client.address", "network.peer.address", "network.peer.port", "user_agent.original", "url.path"}, k) {
+		if !slices.Contains([]string{"client.address", "network.peer.address", "network.peer.port", "user_agent.original", "url.path", "server.address", "server.port"}, k) {
 			t.Errorf("redaction dropped %s, which our own instrumentation should never have set", k)
 		}
 	}

@@ -33,9 +33,10 @@ import (
 // it is listed, or when it starts with a listed prefix ending in ".".
 var Allowed = []string{
 	// HTTP server spans (otelhttp), without the client's address, the user
-	// agent or the path: the route pattern says what was asked.
+	// agent, the path or the Host asked for: the route pattern says what
+	// was asked, the resource which service answered.
 	"http.request.method", "http.request.method_original", "http.route", "http.response.status_code",
-	"http.request.body.size", "http.response.body.size", "url.scheme", "server.address", "server.port",
+	"http.request.body.size", "http.response.body.size", "url.scheme",
 	"network.protocol.name", "network.protocol.version",
 	// Store transactions (sqlstore/trace.go).
 	"db.system.name", "code.function.name",
