@@ -28,6 +28,7 @@ func (s *Server) agendaRoutes(mux *http.ServeMux) {
 	page("POST /agenda/{id}/close", s.handleAgendaClose)
 	page("GET /notifications", s.handleNotifications)
 	page("POST /notifications/read", s.handleNotificationsRead)
+	s.clientAgendaRoutes(mux)
 }
 
 // unread returns the signed-in person's unread notifications, for the

@@ -28,7 +28,7 @@ func agendaSetup(t *testing.T) (*uiBundle, *atomic.Pointer[time.Time]) {
 	now.Store(&start)
 	db.Now = func() time.Time { return *now.Load() }
 	f := storetest.MustSeed(t, db)
-	s := &web.Server{Identity: db, Cases: db, Review: db, Audit: db, Agenda: db}
+	s := &web.Server{Identity: db, Cases: db, Review: db, Audit: db, Agenda: db, Clients: db}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	b := &uiBundle{srv: srv, db: db, f: f, tokens: map[string]string{}}
@@ -125,5 +125,65 @@ func TestAgendaPages(t *testing.T) {
 	wantStatus(t, resp, body, http.StatusOK)
 	if !strings.Contains(body, "/ical/csc_") {
 		t.Fatalf("no feed address:\n%s", body)
+	}
+}
+
+func TestClientAgendaPage(t *testing.T) {
+	t.Parallel()
+	b, now := agendaSetup(t)
+	// The client's cookies expire by the wall clock, which the jar reads.
+	real := time.Now()
+	now.Store(&real)
+	day := func(n int) string { return real.AddDate(0, 0, n).Format(time.DateOnly) }
+	wctx := storetest.As(t.Context(), b.f.Worker)
+	if _, err := b.db.CreateEntry(wctx, b.f.Case.ID, agenda.Input{Kind: agenda.KindAppointment, Date: day(3), Time: "09:30", Title: "Job centre desk 3"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.db.CreateEntry(wctx, b.f.Case.ID, agenda.Input{Kind: agenda.KindHardDeadline, Date: day(4), Title: "Internal review"}); err != nil {
+		t.Fatal(err)
+	}
+	code, _ := b.invite(t)
+	cb := newClientBrowser(t, b.srv.URL)
+	cb.signUp(code)
+	status, _, body := cb.get("/client/agenda")
+	if status != http.StatusOK || !strings.Contains(body, "Job centre desk 3") || strings.Contains(body, "Internal review") {
+		t.Fatalf("client agenda %d:\n%s", status, body)
+	}
+	_, _, home := cb.get("/client")
+	if !strings.Contains(home, `href="/client/agenda"`) {
+		t.Fatal("the client's menu does not lead to their appointments")
+	}
+	resp, body := cb.post("/client/agenda", "/client/agenda/feed", url.Values{"consent": {"yes"}})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("feed: %d\n%s", resp.StatusCode, body)
+	}
+	i := strings.Index(body, "/ical/csc_")
+	if i < 0 {
+		t.Fatalf("no calendar address:\n%s", body)
+	}
+	path := body[i : i+strings.Index(body[i:], `"`)]
+	feed, err := http.Get(b.srv.URL + path)
+	if err != nil || feed.StatusCode != http.StatusNotFound {
+		// web.Server alone does not serve /ical (the API does); the
+		// store renders it.
+		t.Logf("GET %s through the web server: %v %v", path, feed.StatusCode, err)
+	}
+	token := strings.TrimSuffix(strings.TrimPrefix(path, "/ical/"), ".ics")
+	cal, err := b.db.RenderFeed(t.Context(), token)
+	if err != nil || !strings.Contains(string(cal), "Job centre desk 3") {
+		t.Fatalf("%v\n%s", err, cal)
+	}
+	resp, body = cb.post("/client/agenda", "/client/agenda/feed", url.Values{"consent": {"no"}})
+	if resp.StatusCode != http.StatusOK || strings.Contains(body, "/ical/") {
+		t.Fatalf("stop: %d\n%s", resp.StatusCode, body)
+	}
+	if _, err := b.db.RenderFeed(t.Context(), token); err == nil {
+		t.Fatal("the feed still works after the client stopped it")
+	}
+	// A staff session is no client's.
+	w := b.signIn(t, "worker")
+	resp2, _ := w.get("/client/agenda")
+	if resp2.StatusCode == http.StatusOK {
+		t.Fatal("a staff session read the client's agenda page")
 	}
 }
