@@ -77,6 +77,9 @@ const (
 	// MaxOpenResponses is how many unanswered responses one client may
 	// have at a time: enough for anyone, and a bound on a flood.
 	MaxOpenResponses = 50
+	// MaxQueueResponses is how many waiting responses the review queue
+	// lists at once, oldest first.
+	MaxQueueResponses = 200
 )
 
 // Response is what a client said about an entry of their file, and the
@@ -304,7 +307,8 @@ type ResponseStore interface {
 	// answers, newest first.
 	FindMyResponses(ctx context.Context) ([]*Response, error)
 	// FindOpenResponses returns the responses waiting for the actor's
-	// answer, oldest first: a worker's cases, a supervisor's team's.
+	// answer, oldest first, at most MaxQueueResponses: a worker's cases,
+	// a supervisor's team's.
 	FindOpenResponses(ctx context.Context) ([]*Response, error)
 	// FindResponse returns one response of a case the actor may read.
 	FindResponse(ctx context.Context, id string) (*Response, error)

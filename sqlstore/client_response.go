@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/countersign/countersign"
@@ -168,7 +169,12 @@ func (db *ReviewStore) FindOpenResponses(ctx context.Context) ([]*client.Respons
 	default:
 		return nil, nil
 	}
-	return db.selectResponses(ctx, db.r, `r.status = ? AND r.case_id IN (SELECT c.id FROM cases c WHERE `+col+` = ?)
+	// The oldest are chosen from the index alone (case, status, time),
+	// then only they are read whole.
+	return db.selectResponses(ctx, db.r, `r.id IN (
+			SELECT w.id FROM client_responses w
+			WHERE w.status = ? AND w.case_id IN (SELECT c.id FROM cases c WHERE `+col+` = ?)
+			ORDER BY w.created_at, w.id LIMIT `+strconv.Itoa(client.MaxQueueResponses)+`)
 		ORDER BY r.created_at, r.id`, client.ResponseOpen, val)
 }
 
