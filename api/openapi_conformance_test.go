@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/countersign/countersign/client"
 	"github.com/countersign/countersign/review"
 )
 
@@ -59,8 +58,6 @@ var requestTypes = map[string]reflect.Type{
 	"agendaCloseRequest":      reflect.TypeFor[agendaCloseRequest](),
 	"markReadRequest":         reflect.TypeFor[markReadRequest](),
 	"clientFeedRequest":       reflect.TypeFor[clientFeedRequest](),
-	"clientRespondRequest":    reflect.TypeFor[clientRespondRequest](),
-	"clientAnswerRequest":     reflect.TypeFor[clientAnswerRequest](),
 }
 
 // domainEnums are fields whose allowed values the domain decides (the tag
@@ -75,7 +72,6 @@ var domainEnums = map[fieldKey][]string{
 	{reflect.TypeFor[agendaCreateRequest](), "kind"}:         agendaKinds(),
 	{reflect.TypeFor[agendaUpdateRequest](), "kind"}:         agendaKinds(),
 	{reflect.TypeFor[agendaCloseRequest](), "outcome"}:       agendaOutcomes(),
-	{reflect.TypeFor[clientRespondRequest](), "kind"}:        {string(client.ResponseCorrection), string(client.ResponseOwnView)},
 }
 
 type fieldKey struct {
