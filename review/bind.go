@@ -101,8 +101,8 @@ var EntryEvents = []string{audit.ActionRecordSigned, audit.ActionRecordCorrected
 
 // CheckEntry holds a signed record entry against the event that signed it
 // (record.signed, or record.corrected for a correction): the same case,
-// draft or corrected entry, and the content and correction reason the
-// event committed to.
+// draft or corrected entry, the content and correction reason the event
+// committed to, and whether the client may read it (sharing and reason).
 func CheckEntry(e *Entry, ws []audit.Witness) []audit.Mismatch {
 	w := audit.First(ws, EntryEvents...)
 	switch {
@@ -115,6 +115,8 @@ func CheckEntry(e *Entry, ws []audit.Witness) []audit.Mismatch {
 	}
 	ms := audit.CheckValue(*w, "case", e.CaseID)
 	ms = append(ms, audit.CheckText(*w, "content", e.Salt, e.Content, true)...)
+	ms = append(ms, audit.CheckValue(*w, "sharing", e.Sharing)...)
+	ms = append(ms, audit.CheckValue(*w, "withheld_reason", e.WithheldReason)...)
 	if w.Action == audit.ActionRecordSigned {
 		ms = append(ms, audit.CheckValue(*w, "draft", e.DraftID)...)
 		if e.Supersedes != "" {

@@ -467,6 +467,14 @@ func DecideReassign(a countersign.Actor, d *Draft, to *Assignee) (*ReassignResul
 // correction, its reason, under e's salt, and returns p.
 func commitEntry(p audit.Payload, e *Entry) audit.Payload {
 	p.Commit("content", e.Salt, e.Content)
+	// Whether the client may read the entry, so that a row changed to share
+	// what its signer withheld is seen (CheckEntry).
+	if e.Sharing != "" {
+		p["sharing"] = e.Sharing
+	}
+	if e.WithheldReason != "" {
+		p["withheld_reason"] = e.WithheldReason
+	}
 	if e.Supersedes != "" {
 		p.Commit("reason", e.Salt, e.Correction)
 	}

@@ -356,19 +356,21 @@ type entryCheckRow struct {
 	Supersedes *string `db:"supersedes"`
 	Correction string  `db:"correction"`
 	Salt       string  `db:"salt"`
+	Sharing    string  `db:"sharing"`
+	Withheld   string  `db:"withheld_reason"`
 	evCols
 }
 
 func checkEntries(ctx context.Context, c *dataCheck) error {
 	return run(ctx, c, dataTable[entryCheckRow]{table: "record_entries", key: "id", subject: "record_entry", actions: review.EntryEvents,
-		cols: `r.id, r.case_id, r.draft_id, r.content, r.supersedes, r.correction, r.salt`,
+		cols: `r.id, r.case_id, r.draft_id, r.content, r.supersedes, r.correction, r.salt, r.sharing, r.withheld_reason`,
 		id:   func(r *entryCheckRow) string { return r.ID }, ev: func(r *entryCheckRow) *evCols { return &r.evCols },
 		check: func(r *entryCheckRow, ws []audit.Witness) []audit.Mismatch {
 			if r == nil {
 				return review.CheckEntry(nil, ws)
 			}
 			return review.CheckEntry(&review.Entry{ID: r.ID, CaseID: r.CaseID, DraftID: deref(r.DraftID), Content: r.Content,
-				Supersedes: deref(r.Supersedes), Correction: r.Correction, Salt: r.Salt}, ws)
+				Supersedes: deref(r.Supersedes), Correction: r.Correction, Salt: r.Salt, Sharing: r.Sharing, WithheldReason: r.Withheld}, ws)
 		}})
 }
 

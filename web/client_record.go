@@ -155,6 +155,8 @@ func (s *Server) handleClientExport(w http.ResponseWriter, r *http.Request) {
 	var responses client.ResponseLister
 	if rs := s.responses(); rs != nil {
 		responses = rs
+	} else if rl, ok := f.(client.ResponseLister); ok {
+		responses = rl
 	}
 	b, err := client.Export(s.inPageLanguage(r, p), f, responses, s.provers(), time.Now())
 	if err != nil {

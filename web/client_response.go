@@ -42,6 +42,9 @@ func (s *Server) responses() client.ResponseStore {
 
 // clientFiles returns the store of the client's file, or nil.
 func (s *Server) clientFiles() client.FileStore {
+	if s.Files != nil {
+		return s.Files
+	}
 	if f, ok := s.Cases.(client.FileStore); ok {
 		return f
 	}

@@ -43,6 +43,10 @@ type Server struct {
 	// Clients keeps the client's accounts, invitations and sessions: the
 	// client's own pages (/client, web/client_auth.go). Nil disables them.
 	Clients client.Accounts
+	// Files reads the client's own file (record, access log, export)
+	// and logs every staff read of case content before a page shows it
+	// (web/client_record.go); nil means Cases, when it serves them too.
+	Files client.FileStore
 	// ClientOrigin is the public origin of the client pages
 	// ("https://mijn.example.be"): the address on invitation letters and
 	// the WebAuthn relying party. Empty: the origin each request came to.

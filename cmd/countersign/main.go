@@ -276,7 +276,7 @@ func (m *Main) Run(ctx context.Context) error {
 	s.Identity, s.Cases, s.Review, s.Audit, s.AuditProofs = db.IdentityStore, db.CaseStore, db.ReviewStore, db.AuditStore, m.Notary
 	s.Export = db.Export
 	// The client's file, and the log of staff reads of case content.
-	s.Files = db
+	s.Files, s.Responses = db, db
 	s.StatsRealIDs = m.Config.StatsRealIDs
 	limits := &httpx.Limits{}
 	if m.Config.RateLimit > 0 {
@@ -291,7 +291,7 @@ func (m *Main) Run(ctx context.Context) error {
 	s.Clients = db.ClientIdentityStore
 	m.Web = &web.Server{Identity: db.IdentityStore, Cases: db.CaseStore, Review: db.ReviewStore, Audit: db.AuditStore, Checkpoints: m.Notary, DraftQueued: m.Runner.Wake, Logger: m.Logger,
 		SecureCookies: m.Config.SecureCookies, MaxBodyBytes: m.Config.MaxBodyBytes, Limits: limits, StatsRealIDs: m.Config.StatsRealIDs,
-		Clients: db.ClientIdentityStore, ClientOrigin: m.Config.ClientOrigin,
+		Clients: db.ClientIdentityStore, ClientOrigin: m.Config.ClientOrigin, Files: db,
 		VerifyLog: func(ctx context.Context) (*audit.Report, error) {
 			rep, err := m.Notary.VerifyLog(ctx, &audit.Verifier{Origin: m.Config.AuditOrigin, Keys: verifierKeys}, db.AllStoredEvents)
 			if err != nil {

@@ -60,14 +60,15 @@ var payloadKinds = map[string]map[string]valueKind{
 		"count": kindInt, "drafts_stopped": kindInt, "model_calls": kindInt, "edit_ratio": kindFloat,
 		"given": kindBool, "edited": kindBool, "fast_sign_off": kindBool, "countersign_required": kindBool, "pseudonymised": kindBool,
 		"expires_at": kindTime, "retry_at": kindTime,
+		// Whether the client may read an entry: the approval and the
+		// entry's events (review/sharing.go).
+		"sharing": kindCode, "withheld_reason": kindCode, "sharing_default": kindBool,
 		"model": kindProvenance, "provider": kindProvenance, "prompt_version": kindProvenance, "detector_version": kindProvenance,
 	},
 	// The claim names the process that holds the draft, not a user.
 	audit.ActionDraftClaimed: {"worker": kindProcess},
-	// Staff reads of a case's content, and the sharing chosen at signing
-	// (client/access.go, review/sharing.go).
-	audit.ActionCaseRead:      {"what": kindCode, "target": kindID},
-	audit.ActionDraftApproved: {"sharing": kindCode, "withheld_reason": kindCode, "sharing_default": kindBool},
+	// Staff reads of a case's content (client/access.go).
+	audit.ActionCaseRead: {"what": kindCode, "target": kindID},
 	// The client's right to answer (client/response.go).
 	audit.ActionClientResponded:        {"entry": kindID, "party": kindID, "response_kind": kindCode},
 	audit.ActionClientResponseAnswered: {"entry": kindID, "response_kind": kindCode, "answer": kindCode, "correction": kindID},
