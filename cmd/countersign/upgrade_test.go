@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io/fs"
@@ -37,15 +38,16 @@ var buildPrevious = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	untar.Stdin = pipe
+	var errs, untarErrs bytes.Buffer
+	untar.Stdin, archive.Stderr, untar.Stderr = pipe, &errs, &untarErrs
 	if err := untar.Start(); err != nil {
 		return "", err
 	}
-	if out, err := archive.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("git archive %s: %v %s", previousRelease, err, out)
+	if err := archive.Run(); err != nil {
+		return "", fmt.Errorf("git archive %s: %v %s", previousRelease, err, errs.String())
 	}
 	if err := untar.Wait(); err != nil {
-		return "", fmt.Errorf("untar: %w", err)
+		return "", fmt.Errorf("untar: %v %s", err, untarErrs.String())
 	}
 	bin := filepath.Join(dir, "countersign-prev")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/countersign")
@@ -127,7 +129,7 @@ func TestUpgradeSideBySide(t *testing.T) {
 			var d review.Draft
 			if code := getJSON(ctx, addr, worker, "/v1/drafts/"+id, &d); code == 200 && d.Status == review.StatusPendingReview {
 				return &d
-			} else if d.Status == review.StatusFailed || time.Now().After(deadline) {
+			} else if code != 200 || d.Status == review.StatusFailed || time.Now().After(deadline) {
 				t.Fatalf("draft %s: %d %s %q\nprevious:\n%s\nthis:\n%s", id, code, d.Status, d.FailureReason, oldLogs.String(), newLogs.String())
 			}
 			time.Sleep(pollInterval)
