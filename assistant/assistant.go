@@ -125,6 +125,10 @@ type Statement struct {
 	// CompletedDates are the dates of the text that the notes wrote
 	// without a year and the service completed, for the reviewer to confirm.
 	CompletedDates []CompletedDate `json:"completed_dates,omitempty"`
+	// UnclearWords are the words that made the service read the statement
+	// as CategoryUnclear (neither a high-stakes rule nor ordinary case-note
+	// vocabulary, a number or a name): why the reviewer is asked to look.
+	UnclearWords []string `json:"unclear_words,omitempty"`
 }
 
 // Item types of a suggestions draft.
@@ -160,6 +164,8 @@ type Item struct {
 	// reading of the item, at least CategoryRisk for a risk item. A
 	// high-stakes item must be accepted or rejected explicitly.
 	Category string `json:"category,omitempty"`
+	// UnclearWords: as for Statement.
+	UnclearWords []string `json:"unclear_words,omitempty"`
 }
 
 // Content is the body of a draft: statements for a summary, items (and

@@ -1,6 +1,10 @@
 package assistant
 
-import "github.com/countersign/countersign/assistant/stakes"
+import (
+	"slices"
+
+	"github.com/countersign/countersign/assistant/stakes"
+)
 
 // Categorize returns the category the service itself reads in a text
 // (CategoryRisk, CategorySafeguarding, CategoryCapacity, CategoryHealth),
@@ -28,6 +32,21 @@ func highStakes(category string) bool { return category != "" && category != Cat
 // gives it to every statement and item, so the reviewer sees it.
 func Read(text string) string { return stakes.Detect(text).Category }
 
+// UnclearWords returns the words of texts that the detector could not place
+// as ordinary (folded, each once), for a statement or item read as
+// CategoryUnclear: what the reviewer is shown as the reason.
+func UnclearWords(texts ...string) []string {
+	var out []string
+	for _, t := range texts {
+		for _, w := range stakes.Detect(t).Unplaced {
+			if !slices.Contains(out, w) {
+				out = append(out, w)
+			}
+		}
+	}
+	return out
+}
+
 // DetectorVersion is the version of the high-stakes detector, with a digest
 // of its lexicons; every draft records the one that read it.
 func DetectorVersion() string { return stakes.DetectorVersion() }
@@ -54,9 +73,19 @@ func classify(c *Content) {
 		}
 		return cat
 	}
+	why := func(text string, cits []Citation) []string {
+		texts := []string{text}
+		for _, ct := range cits {
+			texts = append(texts, ct.Quote)
+		}
+		return UnclearWords(texts...)
+	}
 	for i := range c.Statements {
 		s := &c.Statements[i]
 		s.Category = Stricter(s.Category, read(s.Text, s.Citations))
+		if s.Category == CategoryUnclear {
+			s.UnclearWords = why(s.Text, s.Citations)
+		}
 	}
 	for i := range c.Items {
 		it := &c.Items[i]
@@ -64,5 +93,8 @@ func classify(c *Content) {
 			it.Category = Stricter(it.Category, CategoryRisk)
 		}
 		it.Category = Stricter(it.Category, read(it.Text, it.Citations))
+		if it.Category == CategoryUnclear {
+			it.UnclearWords = why(it.Text, it.Citations)
+		}
 	}
 }

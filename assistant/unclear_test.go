@@ -2,12 +2,13 @@ package assistant
 
 import (
 	"context"
+	"slices"
 	"testing"
 )
 
 // TestUnclearIsShownNotHighStakes: a statement the detector can place
 // neither as high-stakes nor as ordinary reads CategoryUnclear (Read, and
-// the draft's statements), while Categorize, which the drafters and the
+// the draft's statements, with the words that made it so), while Categorize, which the drafters and the
 // review rules ask "is this high-stakes?", reads "" for it; the unclear
 // category never outranks one of the four.
 func TestUnclearIsShownNotHighStakes(t *testing.T) {
@@ -35,10 +36,10 @@ func TestUnclearIsShownNotHighStakes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := res.Content.Statements[0].Category; got != CategoryUnclear {
-		t.Errorf("statement %q: category %q, want %q", unclear, got, CategoryUnclear)
+	if st := res.Content.Statements[0]; st.Category != CategoryUnclear || !slices.Equal(st.UnclearWords, []string{"zorbquax"}) {
+		t.Errorf("statement %q: category %q, words %q; want %q with the word the reviewer should look at", unclear, st.Category, st.UnclearWords, CategoryUnclear)
 	}
-	if got := res.Content.Statements[1].Category; got != "" {
-		t.Errorf("statement %q: category %q, want none", ordinary, got)
+	if st := res.Content.Statements[1]; st.Category != "" || st.UnclearWords != nil {
+		t.Errorf("statement %q: category %q, words %q; want none", ordinary, st.Category, st.UnclearWords)
 	}
 }

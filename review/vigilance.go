@@ -141,6 +141,13 @@ func plant(c *assistant.Content, notes []assistant.Note, src source, text string
 		}
 	}
 	s.Category = assistant.Stricter(s.Category, assistant.Read(text))
+	if s.Category == assistant.CategoryUnclear { // as classify marks the others
+		texts := []string{text}
+		for _, ct := range s.Citations {
+			texts = append(texts, ct.Quote)
+		}
+		s.UnclearWords = assistant.UnclearWords(texts...)
+	}
 	c.Statements = slices.Insert(c.Statements, at, s)
 	return &VigilanceCheck{StatementID: s.ID, Text: text}
 }
