@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -314,4 +315,17 @@ func (s *Server) draftSources(ctx context.Context, d *review.Draft) ([]*casefile
 		return nil, err
 	}
 	return review.EntriesAsNotes(entries), nil
+}
+
+// LetterGreeting is a letter's greeting to the signed-in client, in the
+// page's language (client.LetterFrame): the service's words, never signed.
+func (p *clientPage) LetterGreeting() string {
+	g, _ := client.LetterFrame(p.Lang)
+	return fmt.Sprintf(g, p.Principal.Name)
+}
+
+// LetterClosing is a letter's closing, named by its signer.
+func (p *clientPage) LetterClosing(signer string) string {
+	_, c := client.LetterFrame(p.Lang)
+	return fmt.Sprintf(c, signer)
 }

@@ -46,7 +46,17 @@ func TestUIClientResponses(t *testing.T) {
 	withheld := storetest.MustSignedEntry(t, b.db, b.f, assistant.KindSuggestions, review.SharingWithheld, review.WithheldThirdParty)
 	cl := b.signInClient(t, "nl")
 
-	resp, body := cl.get("/client/record/" + withheld.ID + "/respond")
+	// A signed letter reads as a letter: greeting, the signed text, the
+	// closing with its signer, and it can be answered like any entry.
+	letter := storetest.MustSignedEntry(t, b.db, b.f, assistant.KindLetter, review.SharingShared, "")
+	resp, body := cl.get("/client/record")
+	wantStatus(t, resp, body, http.StatusOK)
+	if !strings.Contains(body, "Beste Marie Dubois,") || !strings.Contains(body, "In your file: ") ||
+		!strings.Contains(body, "Met vriendelijke groeten, worker") || !strings.Contains(body, "/client/record/"+letter.ID+"/respond") {
+		t.Fatalf("the letter in the client's file:\n%s", body)
+	}
+
+	resp, body = cl.get("/client/record/" + withheld.ID + "/respond")
 	wantStatus(t, resp, body, http.StatusNotFound)
 	resp, body = cl.get("/client/record/" + shared.ID + "/respond")
 	wantStatus(t, resp, body, http.StatusOK)
