@@ -11,6 +11,7 @@ import (
 	"github.com/countersign/countersign/agenda"
 	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/client"
+	"github.com/countersign/countersign/internal/metrics"
 )
 
 // Reminders are delivered exactly once across replicas and restarts: each
@@ -159,9 +160,12 @@ func (db *AgendaStore) RunReminders(ctx context.Context, every time.Duration, m 
 				}
 				break
 			}
+			metrics.RemindersDue.Add(float64(len(notes)))
 			if m != nil && len(notes) > 0 {
 				if err := db.MailNotifications(ctx, m, notes); err != nil && onErr != nil {
 					onErr(err)
+				} else if err == nil {
+					metrics.RemindersSent.Add(float64(len(notes)))
 				}
 			}
 			if len(notes) == 0 {

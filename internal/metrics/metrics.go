@@ -95,15 +95,17 @@ var (
 		Help: "Sign-ins of clients to their own file, by outcome: ok, or refused (a wrong, used or expired code).",
 	}, []string{"outcome"})
 
-	// RemindersDue counts agenda reminders that came due; RemindersSent
-	// those delivered (notification or feed). The agenda increments them.
+	// RemindersDue counts agenda reminders that came due and became
+	// in-app notifications; RemindersSent those also e-mailed (with an
+	// SMTP server configured). The reminder loop (sqlstore.RunReminders)
+	// increments them.
 	RemindersDue = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "countersign_reminders_due_total",
-		Help: "Agenda reminders that came due.",
+		Help: "Agenda reminders that came due and were delivered as in-app notifications.",
 	})
 	RemindersSent = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "countersign_reminders_sent_total",
-		Help: "Agenda reminders delivered to their worker.",
+		Help: "Agenda reminders also sent by e-mail through the configured SMTP server.",
 	})
 )
 
