@@ -136,6 +136,12 @@ func (s *Server) handlePartyCreate(w http.ResponseWriter, r *http.Request) {
 // handlePartyList serves GET /v1/cases/{id}/parties.
 func (s *Server) handlePartyList(w http.ResponseWriter, r *http.Request) {
 	parties, err := s.Cases.FindParties(r.Context(), r.PathValue("id"))
+	if err == nil {
+		// The people of the case (names, dates of birth, addresses,
+		// national numbers) are the case's content, as on the case page:
+		// logged before they leave (client.ReadEvent).
+		err = s.logRead(r, client.Read{CaseID: r.PathValue("id"), What: client.ReadCase})
+	}
 	if err != nil {
 		Error(w, r, err)
 		return
