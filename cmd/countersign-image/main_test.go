@@ -21,7 +21,7 @@ import (
 // countersign serve as the non-root user named in /etc/passwd, the data
 // and keys directories are volumes owned by that user, the binary is static,
 // nothing in the image is a shell or any other program, and the labels say
-// what it is. Building it twice gives the same digest.
+// what it is. Building the layer twice gives the same bytes.
 func TestImage(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -127,17 +127,15 @@ func TestImage(t *testing.T) {
 		}
 	}
 
-	again := filepath.Join(dir, "again.tar")
-	if err := Build(again, opts); err != nil {
-		t.Fatal(err)
-	}
-	img2, err := tarball.ImageFromPath(again, nil)
+	// The same inputs make the same layer, bit for bit (its digest before
+	// compression), and so the same image.
+	again, err := rootLayer(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d1, _ := img.Digest()
-	d2, _ := img2.Digest()
+	d1, _ := layers[0].DiffID()
+	d2, _ := again.DiffID()
 	if d1 != d2 {
-		t.Errorf("the same inputs made two images: %s and %s", d1, d2)
+		t.Errorf("the same inputs made two layers: %s and %s", d1, d2)
 	}
 }
