@@ -35,6 +35,8 @@ func TestEverySubcommandHelp(t *testing.T) {
 		{[]string{"audit", "key"}, []string{"-audit-key", "-audit-origin"}, []string{"-file", "-since", "-save", "-quiet"}},
 		{[]string{"bench"}, []string{"-url", "-clients", "-duration", "-mode", "-rate"}, []string{"-audit-key"}},
 		{[]string{"eval", "gate"}, []string{"-set", "-v"}, []string{"-db"}},
+		{[]string{"backup"}, append([]string{"-out"}, settings...), []string{"-from", "-force"}},
+		{[]string{"restore"}, append([]string{"-from", "-force"}, settings...), []string{"-out"}},
 		{[]string{"version"}, nil, []string{"-db"}},
 	} {
 		name := strings.Join(tc.args, " ")

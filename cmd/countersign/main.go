@@ -288,10 +288,10 @@ func (m *Main) Run(ctx context.Context) error {
 	s.Limits = limits
 	s.Logger, s.MaxBodyBytes, s.DraftQueued = m.Logger, m.Config.MaxBodyBytes, m.Runner.Wake
 	s.Checks["database"] = db.Ping
-	s.Clients = db.ClientIdentityStore
+	s.Clients = countedSignIns{db.ClientIdentityStore}
 	m.Web = &web.Server{Identity: db.IdentityStore, Cases: db.CaseStore, Review: db.ReviewStore, Audit: db.AuditStore, Checkpoints: m.Notary, DraftQueued: m.Runner.Wake, Logger: m.Logger,
 		SecureCookies: m.Config.SecureCookies, MaxBodyBytes: m.Config.MaxBodyBytes, Limits: limits, StatsRealIDs: m.Config.StatsRealIDs,
-		Clients: db.ClientIdentityStore, ClientOrigin: m.Config.ClientOrigin, Files: db,
+		Clients: s.Clients, ClientOrigin: m.Config.ClientOrigin, Files: db,
 		VerifyLog: func(ctx context.Context) (*audit.Report, error) {
 			rep, err := m.Notary.VerifyLog(ctx, &audit.Verifier{Origin: m.Config.AuditOrigin, Keys: verifierKeys}, db.AllStoredEvents)
 			if err != nil {

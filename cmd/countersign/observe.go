@@ -10,6 +10,7 @@ import (
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/api"
 	"github.com/countersign/countersign/assistant"
+	"github.com/countersign/countersign/client"
 	"github.com/countersign/countersign/internal/metrics"
 	"github.com/countersign/countersign/sqlstore"
 )
@@ -56,4 +57,36 @@ func (m *Main) observe(s *api.Server, db *sqlstore.DB, model assistant.Model, lo
 // otlpError words a refused OTLP endpoint as a setting's error.
 func otlpError(err error) error {
 	return &ConfigError{Message: fmt.Sprintf("--otlp-endpoint (COUNTERSIGN_OTLP_ENDPOINT): %v.", err)}
+}
+
+// countedSignIns is the client accounts store with each sign-in counted in
+// countersign_client_signins_total: ok, or refused when the store refused
+// the credential (EUNAUTHORIZED). Both doors (api, web) are handed it.
+type countedSignIns struct{ client.Accounts }
+
+func countSignIn(err error) {
+	switch {
+	case err == nil:
+		metrics.ClientSignIn(true)
+	case countersign.ErrorCode(err) == countersign.EUNAUTHORIZED:
+		metrics.ClientSignIn(false)
+	}
+}
+
+func (c countedSignIns) Redeem(ctx context.Context, r client.Redemption) (*client.Session, string, error) {
+	s, secret, err := c.Accounts.Redeem(ctx, r)
+	countSignIn(err)
+	return s, secret, err
+}
+
+func (c countedSignIns) SignInWithPassphrase(ctx context.Context, f client.SignInFilter, passphrase string, kind client.SessionKind, lang string) (*client.Session, string, error) {
+	s, secret, err := c.Accounts.SignInWithPassphrase(ctx, f, passphrase, kind, lang)
+	countSignIn(err)
+	return s, secret, err
+}
+
+func (c countedSignIns) SignInWithPasskey(ctx context.Context, ceremony string, credentialID, credential []byte, lang string) (*client.Session, string, error) {
+	s, secret, err := c.Accounts.SignInWithPasskey(ctx, ceremony, credentialID, credential, lang)
+	countSignIn(err)
+	return s, secret, err
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -23,7 +25,10 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/client"
+	"github.com/countersign/countersign/internal/metrics"
 	"github.com/countersign/countersign/internal/tracing"
 	"github.com/countersign/countersign/review"
 	"github.com/countersign/countersign/sqlstore/storetest"
@@ -371,5 +376,44 @@ func TestTracesCarryNoCaseText(t *testing.T) {
 	}
 	if !together("draft.job", "model.generate") || !together("POST /v1/drafts/{id}/approve", "sqlstore.tx") {
 		t.Errorf("the model call is not in the job's trace, or the approval's transaction not in its request's: %v", traces)
+	}
+}
+
+// fakeAccounts answers every sign-in with err.
+type fakeAccounts struct {
+	client.Accounts
+	err error
+}
+
+func (f fakeAccounts) Redeem(context.Context, client.Redemption) (*client.Session, string, error) {
+	return &client.Session{}, "s", f.err
+}
+
+func (f fakeAccounts) SignInWithPassphrase(context.Context, client.SignInFilter, string, client.SessionKind, string) (*client.Session, string, error) {
+	return &client.Session{}, "s", f.err
+}
+
+func (f fakeAccounts) SignInWithPasskey(context.Context, string, []byte, []byte, string) (*client.Session, string, error) {
+	return &client.Session{}, "s", f.err
+}
+
+// TestClientSignInsAreCounted: the store both doors are given counts each
+// client sign-in, ok or refused; a store failure is neither. Not parallel:
+// the counters are the process's, and other tests sign clients in.
+func TestClientSignInsAreCounted(t *testing.T) {
+	ok, refused := metrics.ClientSignIns.WithLabelValues("ok"), metrics.ClientSignIns.WithLabelValues("refused")
+	ok0, refused0 := testutil.ToFloat64(ok), testutil.ToFloat64(refused)
+	ctx := context.Background()
+	for _, err := range []error{nil, countersign.Errorf(countersign.EUNAUTHORIZED, "no"), countersign.Errorf(countersign.EUNAVAILABLE, "down")} {
+		c := countedSignIns{fakeAccounts{err: err}}
+		c.Redeem(ctx, client.Redemption{})
+		c.SignInWithPassphrase(ctx, client.SignInFilter{}, "", client.KindToken, "en")
+		c.SignInWithPasskey(ctx, "", nil, nil, "en")
+	}
+	if d := testutil.ToFloat64(ok) - ok0; d != 3 {
+		t.Errorf("%v sign-ins counted ok, want 3", d)
+	}
+	if d := testutil.ToFloat64(refused) - refused0; d != 3 {
+		t.Errorf("%v sign-ins counted refused, want 3", d)
 	}
 }
