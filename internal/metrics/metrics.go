@@ -88,8 +88,8 @@ var (
 	})
 
 	// ClientSignIns counts sign-ins to the client's own file by outcome
-	// ("ok" or "refused"): the client pages and POST /v1/client/session
-	// increment it (ClientSignIn).
+	// ("ok" or "refused"), through either door: serve hands both the
+	// accounts store wrapped to call ClientSignIn (cmd/countersign/observe.go).
 	ClientSignIns = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "countersign_client_signins_total",
 		Help: "Sign-ins of clients to their own file, by outcome: ok, or refused (a wrong, used or expired code).",
