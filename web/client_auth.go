@@ -150,9 +150,14 @@ func (s *Server) clientErrorPage(w http.ResponseWriter, r *http.Request, err err
 	}
 	httpx.LogError(r, code, err)
 	p := s.newClientPage(r, "error.title")
-	if code == countersign.EINTERNAL {
+	switch code {
+	case countersign.EINTERNAL:
 		p.Error = clientMsg(p.Lang, "error.EINTERNAL")
-	} else {
+	case countersign.ENOTFOUND:
+		// The store's sentence is English; the client reads their own
+		// language, and the same words whether the id exists or not.
+		p.Error = clientMsg(p.Lang, "error.ENOTFOUND")
+	default:
 		p.Error = countersign.ErrorMessage(err)
 	}
 	s.renderClient(w, r, status, "client_error.html", p)
