@@ -81,6 +81,10 @@ func TestUIClientResponses(t *testing.T) {
 		t.Fatalf("the client's answers:\n%s", body)
 	}
 
+	sup := b.signIn(t, "supervisor")
+	if _, body := sup.get("/team"); !strings.Contains(body, `href="/client-responses"`) {
+		t.Fatalf("the supervisor's team page does not lead to the clients' answers:\n%s", body)
+	}
 	w := b.signIn(t, "worker")
 	resp, body = w.get("/cases")
 	if !strings.Contains(body, `href="/client-responses"`) {

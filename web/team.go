@@ -23,6 +23,8 @@ type teamView struct {
 	Decisions []decisionRow
 	Workers   []person
 	Window    time.Duration
+	// ClientResponses counts the clients' answers waiting for the team.
+	ClientResponses int
 }
 
 type person struct {
@@ -77,7 +79,8 @@ func (s *Server) renderTeam(w http.ResponseWriter, r *http.Request, p *page, sta
 		s.errorPage(w, r, err)
 		return
 	}
-	v := teamView{Pending: s.queueRows(ctx, pending, cases), Awaiting: s.queueRows(ctx, awaiting, cases), Window: decisionWindow}
+	v := teamView{Pending: s.queueRows(ctx, pending, cases), Awaiting: s.queueRows(ctx, awaiting, cases), Window: decisionWindow,
+		ClientResponses: s.openResponses(ctx)}
 	nm := s.names(ctx)
 	// Every active worker of the team can take a draft, with or without
 	// cases of their own.
