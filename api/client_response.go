@@ -43,8 +43,8 @@ func noResponses(w http.ResponseWriter, r *http.Request) {
 type clientRespondRequest struct {
 	// Kind and Text are checked by client.DecideResponse, whose sentences
 	// are written for the client.
-	Kind string `json:"kind"`
-	Text string `json:"text"`
+	Kind string `json:"kind" validate:"required"`
+	Text string `json:"text" validate:"required"`
 }
 
 // handleClientRespond serves POST /v1/client/record/{entry_id}/responses:
@@ -108,7 +108,7 @@ func (s *Server) handleClientResponseGet(w http.ResponseWriter, r *http.Request)
 type clientAnswerRequest struct {
 	Outcome string `json:"outcome" validate:"required,oneof=corrected declined attached"`
 	// Reason is for the client: required to decline (client.DecideAnswer).
-	Reason string `json:"reason" validate:"max=8000"`
+	Reason string `json:"reason" validate:"max=2000"`
 	// Content is the corrected entry, with outcome corrected; it goes
 	// through the record's correction path and its policy.
 	Content           string `json:"content" validate:"max=200000"`

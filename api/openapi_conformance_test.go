@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/countersign/countersign/client"
 	"github.com/countersign/countersign/review"
 )
 
@@ -58,6 +59,8 @@ var requestTypes = map[string]reflect.Type{
 	"agendaCloseRequest":      reflect.TypeFor[agendaCloseRequest](),
 	"markReadRequest":         reflect.TypeFor[markReadRequest](),
 	"clientFeedRequest":       reflect.TypeFor[clientFeedRequest](),
+	"clientRespondRequest":    reflect.TypeFor[clientRespondRequest](),
+	"clientAnswerRequest":     reflect.TypeFor[clientAnswerRequest](),
 }
 
 // domainEnums are fields whose allowed values the domain decides (the tag
@@ -72,6 +75,7 @@ var domainEnums = map[fieldKey][]string{
 	{reflect.TypeFor[agendaCreateRequest](), "kind"}:         agendaKinds(),
 	{reflect.TypeFor[agendaUpdateRequest](), "kind"}:         agendaKinds(),
 	{reflect.TypeFor[agendaCloseRequest](), "outcome"}:       agendaOutcomes(),
+	{reflect.TypeFor[clientRespondRequest](), "kind"}:        {string(client.ResponseCorrection), string(client.ResponseOwnView)},
 }
 
 type fieldKey struct {

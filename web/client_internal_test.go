@@ -2,11 +2,15 @@ package web
 
 import (
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
+
+	qrcode "github.com/skip2/go-qrcode"
 
 	"github.com/countersign/countersign/client"
 )
@@ -99,4 +103,35 @@ func TestClientCatalogue(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestQRCodeDrawsEveryDarkModule(t *testing.T) {
+	t.Parallel()
+	const address = "https://mijn.example.be/client/signin"
+	svg, err := qrSVG(address, `QR <of> "the" address`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := qrcode.New(address, qrcode.Medium)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bm := q.Bitmap()
+	dark := 0
+	for y, row := range bm {
+		for x, on := range row {
+			if on {
+				dark++
+				if !strings.Contains(string(svg), fmt.Sprintf("M%d %dh1v1h-1z", x, y)) {
+					t.Fatalf("module (%d, %d) is not drawn", x, y)
+				}
+			}
+		}
+	}
+	if got := strings.Count(string(svg), "h1v1h-1z"); got != dark {
+		t.Fatalf("%d modules drawn, %d dark", got, dark)
+	}
+	if !strings.Contains(string(svg), fmt.Sprintf(`viewBox="0 0 %d %d"`, len(bm), len(bm))) || !strings.Contains(string(svg), "QR &lt;of&gt; &#34;the&#34; address") {
+		t.Fatalf("svg %.200s", svg)
+	}
 }

@@ -4,13 +4,16 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/countersign/countersign/client"
+	"github.com/countersign/countersign/internal/httpx"
 	"github.com/countersign/countersign/sqlstore/storetest"
+	"github.com/countersign/countersign/web"
 )
 
 // clientPass is the passphrase the test clients choose.
@@ -313,5 +316,34 @@ func checkPageWeight(t *testing.T, cb *clientBrowser, path string) {
 	t.Logf("%s: %d bytes with its assets", path, total)
 	if total >= 100<<10 {
 		t.Errorf("%s weighs %d bytes with its assets, over 100 KB", path, total)
+	}
+}
+
+// TestClientCodeEntryIsLimited shows the page's code entry under the
+// sign-in limit: once an address has used up its failed entries, even the
+// right code waits, and is not even checked.
+func TestClientCodeEntryIsLimited(t *testing.T) {
+	t.Parallel()
+	db := storetest.OpenSQLite(t)
+	f := storetest.MustSeed(t, db)
+	limits := &httpx.Limits{SignIns: &httpx.RateLimit{PerSecond: 1.0 / 3600, Burst: 2}}
+	srv := httptest.NewServer((&web.Server{Identity: db, Cases: db, Review: db, Audit: db, Clients: db, Limits: limits}).Handler())
+	t.Cleanup(srv.Close)
+	_, code, err := db.CreateInvitation(storetest.As(storetest.CLI(), f.Worker), f.Case.ID, f.Client.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb := newClientBrowser(t, srv.URL)
+	for range 2 {
+		if resp, _ := cb.post("/client/signin", "/client/code", url.Values{"code": {"AAAA-BBBB-CCCC"}}); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong code: %d", resp.StatusCode)
+		}
+	}
+	resp, body := cb.post("/client/signin", "/client/code", url.Values{"code": {code}})
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "Too many tries") {
+		t.Fatalf("the right code after the limit: %d", resp.StatusCode)
+	}
+	if _, _, err := db.StartCeremony(storetest.CLI(), code); err != nil {
+		t.Fatalf("the code was spent while refused: %v", err)
 	}
 }
