@@ -333,6 +333,7 @@ func (s *Server) handleClientWelcome(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) renderWelcome(w http.ResponseWriter, r *http.Request, status int, acc *client.Account, err error) {
 	p := s.newClientPage(r, "welcome.title")
+	p.Lang = s.accountLang(r, acc)
 	p.CSRF = s.formToken(w, r)
 	p.Data = welcomeView{AccountID: acc.ID, Name: acc.Name, Min: client.MinPassphrase}
 	if err != nil {
@@ -355,6 +356,7 @@ func (s *Server) handleClientPassphrase(w http.ResponseWriter, r *http.Request) 
 		s.renderClientSignIn(w, r, http.StatusUnauthorized, signInView{}, localise(lang, client.ErrCode))
 		return
 	}
+	lang = s.accountLang(r, acc)
 	pass := r.PostForm.Get("passphrase")
 	if pass != r.PostForm.Get("passphrase2") {
 		s.renderWelcome(w, r, http.StatusUnprocessableEntity, acc, countersign.InvalidFields(clientMsg(lang, "passphrase.invalid"),
@@ -372,6 +374,19 @@ func (s *Server) handleClientPassphrase(w http.ResponseWriter, r *http.Request) 
 	}
 	s.startClientSession(w, r, sess, token)
 	http.Redirect(w, r, "/client?done=welcome", http.StatusSeeOther)
+}
+
+// accountLang is the language of the pages of acc's sign-up: the one
+// chosen with the switch, else the client's own (their letter's), else the
+// browser's.
+func (s *Server) accountLang(r *http.Request, acc *client.Account) string {
+	if l := s.chosenLang(r); l != "" {
+		return l
+	}
+	if acc != nil && client.ValidLanguage(acc.Language) {
+		return acc.Language
+	}
+	return s.clientLang(r)
 }
 
 // chosenLang is the language chosen with the switch before signing in, ""
