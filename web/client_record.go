@@ -55,6 +55,8 @@ func (s *Server) errNoFile(r *http.Request) error {
 // clientRecordView is the record page: the entries, the letters.
 type clientRecordView struct {
 	Record *client.Record
+	// Views are the client's own views kept with their entries, by entry.
+	Views map[string][]*client.Response
 }
 
 // handleClientRecord serves GET /client/record: the signed entries of the
@@ -73,7 +75,12 @@ func (s *Server) handleClientRecord(w http.ResponseWriter, r *http.Request) {
 		s.clientErrorPage(w, r, err)
 		return
 	}
-	p.Data = clientRecordView{Record: rec}
+	views, err := s.myAttachedViews(r.Context())
+	if err != nil {
+		s.clientErrorPage(w, r, err)
+		return
+	}
+	p.Data = clientRecordView{Record: rec, Views: views}
 	s.renderClient(w, r, http.StatusOK, "client_record.html", p)
 }
 

@@ -329,3 +329,24 @@ func (p *clientPage) LetterClosing(signer string) string {
 	_, c := client.LetterFrame(p.Lang)
 	return fmt.Sprintf(c, signer)
 }
+
+// myAttachedViews returns the signed-in client's own views that their
+// worker attached to entries, by entry id: the client reads them with the
+// entry, as every other reader does.
+func (s *Server) myAttachedViews(ctx context.Context) (map[string][]*client.Response, error) {
+	out := map[string][]*client.Response{}
+	rs := s.responses()
+	if rs == nil {
+		return out, nil
+	}
+	list, err := rs.FindMyResponses(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range list {
+		if r.Outcome == client.OutcomeAttached {
+			out[r.EntryID] = append(out[r.EntryID], r)
+		}
+	}
+	return out, nil
+}

@@ -114,4 +114,7 @@ func TestUIClientResponses(t *testing.T) {
 	if !strings.Contains(body, "Uw mening staat nu bij de tekst") {
 		t.Fatalf("the client does not read the outcome:\n%s", body)
 	}
+	if _, body = cl.get("/client/record"); !strings.Contains(body, "Uw eigen mening, bewaard bij deze tekst") || !strings.Contains(body, view) {
+		t.Fatalf("the client does not read their view with the entry:\n%s", body)
+	}
 }
