@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -26,6 +27,20 @@ func TestClientResponsesAPI(t *testing.T) {
 		b.signInClient(t)
 		shared := storetest.MustSignedEntry(t, b.db, b.f, assistant.KindSummary, review.SharingShared, "")
 		withheld := storetest.MustSignedEntry(t, b.db, b.f, assistant.KindSuggestions, review.SharingWithheld, review.WithheldLegal)
+		// A letter through the API: drafted offline from the shared entry,
+		// in the client party's language, every statement grounded.
+		var letter review.Draft
+		b.call(t, "worker", "POST", "/v1/cases/"+b.f.Case.ID+"/drafts", map[string]any{"kind": "letter", "language": "fr"}, http.StatusAccepted, &letter)
+		if err := b.runner.Drain(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		b.call(t, "worker", "GET", "/v1/drafts/"+letter.ID, nil, http.StatusOK, &letter)
+		if letter.Status != review.StatusPendingReview || letter.Kind != assistant.KindLetter || letter.Language != "fr" ||
+			letter.Ungrounded != 0 || len(letter.NoteIDs) != 1 || letter.NoteIDs[0] != shared.ID ||
+			!strings.HasPrefix(letter.Content.Statements[0].Text, "Dans votre dossier : ") {
+			t.Fatalf("letter %+v", letter)
+		}
+		b.call(t, "worker", "POST", "/v1/drafts/"+letter.ID+"/reject", map[string]any{"reason": "not_needed"}, http.StatusOK, nil)
 		waiting := storetest.MustDraft(t, b.db, b.f, assistant.KindSummary)
 		path := "/v1/client/record/" + shared.ID + "/responses"
 		const wrong = "I paid the rent in November; the arrears are one month, not two."
