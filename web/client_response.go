@@ -38,6 +38,11 @@ func (s *Server) responses() client.ResponseStore {
 	if rs, ok := s.Cases.(client.ResponseStore); ok {
 		return rs
 	}
+	// The service as wired gives Cases the case store alone, and the
+	// client's file (which keeps the responses too) as Files.
+	if rs, ok := s.Files.(client.ResponseStore); ok {
+		return rs
+	}
 	return nil
 }
 
