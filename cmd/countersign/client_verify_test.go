@@ -116,3 +116,41 @@ func TestServeTheRightToAnswerOnThePages(t *testing.T) {
 		t.Fatal("the worker's page of client responses does not list the answer")
 	}
 }
+
+// TestServeDemoLettersTheDemosClientOnly: serve --demo gives a fresh letter
+// at each start to the demo case's client, not to the client of whatever
+// case was opened last on the same database.
+func TestServeDemoLettersTheDemosClientOnly(t *testing.T) {
+	t.Parallel()
+	dsn := storetest.SQLiteDSN(t)
+	m := MustRunMain(t, dsn, true, io.Discard)
+	base := "http://" + m.Addr()
+	var worker string
+	for _, tok := range m.Tokens {
+		if tok.Role == countersign.RoleWorker {
+			worker = tok.Token
+		}
+	}
+	var demo struct{ ID string }
+	var cases struct {
+		Cases []struct{ ID string } `json:"cases"`
+	}
+	get(t, base+"/v1/cases", worker, &cases)
+	demo.ID = cases.Cases[0].ID
+	if !strings.Contains(m.DemoInvitation.Letter, demo.ID) {
+		t.Fatalf("the first start's letter %s is not for the demo case %s", m.DemoInvitation.Letter, demo.ID)
+	}
+	var other struct{ ID string }
+	post(t, base+"/v1/cases", worker, `{"reference":"X-2","title":"Another case"}`, http.StatusCreated, &other)
+	post(t, base+"/v1/cases/"+other.ID+"/parties", worker, `{"role":"client","full_name":"Jan Peeters","language":"nl"}`, http.StatusCreated, nil)
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m2 := MustRunMain(t, dsn, true, io.Discard)
+	if !strings.Contains(m2.DemoInvitation.Letter, demo.ID) {
+		t.Fatalf("the second start's letter %s is not for the demo case %s", m2.DemoInvitation.Letter, demo.ID)
+	}
+	if err := m2.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

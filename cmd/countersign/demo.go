@@ -80,15 +80,32 @@ func (m *Main) seedDemo(ctx context.Context) error {
 	return m.inviteDemoClient(ctx)
 }
 
+// demoCaseReference is the reference of the demo's case.
+const demoCaseReference = "DEMO-2026-001"
+
 // inviteDemoClient gives the demo's client a fresh letter, whose code
 // printDemo shows: the client's own pages can be tried at once. A new
 // letter replaces the one of the previous start.
 func (m *Main) inviteDemoClient(ctx context.Context) error {
-	cases, _, err := m.DB.FindCases(ctx, casefile.CaseFilter{Limit: 1})
-	if err != nil || len(cases) == 0 {
-		return err
+	// The demo's own case, not the newest: cases added since are someone
+	// else's, whose client must not get a letter at each start.
+	var demo *casefile.Case
+	for offset := 0; demo == nil; offset += 100 {
+		cases, _, err := m.DB.FindCases(ctx, casefile.CaseFilter{Limit: 100, Offset: offset})
+		if err != nil {
+			return err
+		}
+		if len(cases) == 0 {
+			return nil
+		}
+		for _, c := range cases {
+			if c.Reference == demoCaseReference {
+				demo = c
+				break
+			}
+		}
 	}
-	parties, err := m.DB.FindParties(ctx, cases[0].ID)
+	parties, err := m.DB.FindParties(ctx, demo.ID)
 	if err != nil {
 		return err
 	}
@@ -96,7 +113,7 @@ func (m *Main) inviteDemoClient(ctx context.Context) error {
 		if p.Role != "client" {
 			continue
 		}
-		inv, code, err := m.DB.CreateInvitation(ctx, cases[0].ID, p.ID)
+		inv, code, err := m.DB.CreateInvitation(ctx, demo.ID, p.ID)
 		if err != nil {
 			return err
 		}
@@ -126,7 +143,7 @@ func (m *Main) seedDemoData(ctx context.Context) error {
 		}
 	}
 	wctx := countersign.NewContextWithActor(ctx, worker.Actor())
-	c := &casefile.Case{Reference: "DEMO-2026-001", Title: "Housing and energy support", CaseType: "adult_social_care"}
+	c := &casefile.Case{Reference: demoCaseReference, Title: "Housing and energy support", CaseType: "adult_social_care"}
 	if err := db.CreateCase(wctx, c); err != nil {
 		return err
 	}
