@@ -105,7 +105,22 @@ func (s *Server) handleClientAccessLog(w http.ResponseWriter, r *http.Request) {
 // client, as JSON, or as a printable page with Accept: text/html or
 // ?format=html.
 func (s *Server) handleClientExport(w http.ResponseWriter, r *http.Request) {
+	if err := checkExportFormat(r); err != nil {
+		Error(w, r, err)
+		return
+	}
 	s.export(w, r)
+}
+
+// checkExportFormat refuses a format the export does not have, rather
+// than answering JSON to someone who asked for something else.
+func checkExportFormat(r *http.Request) error {
+	switch r.URL.Query().Get("format") {
+	case "", "json", "html":
+		return nil
+	}
+	return countersign.InvalidFields("The export could not be made.",
+		countersign.FieldError{Field: "format", Message: "Choose html for a printable page or json for the file."})
 }
 
 // handlePartyExport serves GET /v1/cases/{id}/parties/{party_id}/export: a
@@ -116,6 +131,10 @@ func (s *Server) handlePartyExport(w http.ResponseWriter, r *http.Request) {
 	f := s.files()
 	if f == nil {
 		Error(w, r, countersign.Errorf(countersign.ENOTFOUND, "There is no such endpoint."))
+		return
+	}
+	if err := checkExportFormat(r); err != nil {
+		Error(w, r, err)
 		return
 	}
 	caseID, partyID := r.PathValue("id"), r.PathValue("party_id")

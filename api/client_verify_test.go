@@ -36,3 +36,29 @@ func TestClientAccessLogListsPartyReads(t *testing.T) {
 		}
 	})
 }
+
+// TestClientExportRefusesAnUnknownFormat: asked for a format it does not
+// have, the export says so (422 naming format) instead of answering JSON,
+// through either door; the worker's refused request is no read.
+func TestClientExportRefusesAnUnknownFormat(t *testing.T) {
+	t.Parallel()
+	forEachDialect(t, func(t *testing.T, open storetest.Opener) {
+		b := setup(t, open, func(s *api.Server) { s.Clients = s.Cases.(*sqlstore.DB) })
+		b.signInClient(t)
+		var p struct {
+			Errors []struct{ Field string }
+		}
+		b.call(t, "client", "GET", "/v1/client/export?format=pdf", nil, http.StatusUnprocessableEntity, &p)
+		if len(p.Errors) != 1 || p.Errors[0].Field != "format" {
+			t.Fatalf("problem %+v names no format", p)
+		}
+		b.call(t, "worker", "GET", "/v1/cases/"+b.f.Case.ID+"/parties/"+b.f.Client.ID+"/export?format=pdf", nil, http.StatusUnprocessableEntity, nil)
+		var l struct{ Entries []json.RawMessage }
+		if err := json.Unmarshal(b.get(t, "client", "/v1/client/access-log", "", http.StatusOK), &l); err != nil {
+			t.Fatal(err)
+		}
+		if len(l.Entries) != 0 {
+			t.Fatalf("a refused export was logged as a read: %d reads", len(l.Entries))
+		}
+	})
+}
