@@ -242,7 +242,7 @@ func (s *Server) handleDraftCreate(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleDraftGet(w http.ResponseWriter, r *http.Request) {
 	d, err := s.Review.OpenDraft(r.Context(), r.PathValue("id"))
 	if err == nil {
-		err = s.logRead(r, client.Read{CaseID: d.CaseID, What: client.ReadDraft, TargetID: d.ID})
+		err = s.logRead(r, client.Read{CaseID: d.CaseID, What: client.ReadDraft, TargetID: d.ID, Empty: d.Content == nil})
 	}
 	if err != nil {
 		Error(w, r, err)

@@ -35,13 +35,18 @@ type Read struct {
 	CaseID   string
 	What     string
 	TargetID string
+	// Empty is a read that returned none of the case's content: a draft
+	// still queued or being written shows only its status. Such reads are
+	// not logged, so a page polling a draft's progress does not fill the
+	// client's list of who looked with reads of nothing.
+	Empty bool
 }
 
 // ReadEvent decides the audit event of actor's read r: a case.read event
 // naming the case, the kind of read and the target's id, nothing else (no
 // content, no names). The service's own reads (RoleSystem: the drafting
 // worker, whose model call has its own events) and a client reading their
-// own file log nothing: nil, nil. Returns EINVALID for an unknown kind of
+// own file log nothing, nor does a read that returned no content (Empty): nil, nil. Returns EINVALID for an unknown kind of
 // read or a read of no case, EUNAUTHORIZED without an actor.
 func ReadEvent(a countersign.Actor, r Read) (*audit.Record, error) {
 	if a.UserID == "" {
@@ -50,7 +55,7 @@ func ReadEvent(a countersign.Actor, r Read) (*audit.Record, error) {
 	if r.CaseID == "" || !slices.Contains(ReadKinds, r.What) {
 		return nil, countersign.Errorf(countersign.EINVALID, "A read of a case names the case and one of: %v.", ReadKinds)
 	}
-	if a.Role == countersign.RoleSystem || a.Role == countersign.RoleClient {
+	if a.Role == countersign.RoleSystem || a.Role == countersign.RoleClient || r.Empty {
 		return nil, nil
 	}
 	p := audit.Payload{"what": r.What}

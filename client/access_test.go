@@ -25,6 +25,7 @@ func TestReadEvent(t *testing.T) {
 		{"ADraftReadNamesTheDraft", worker, client.Read{CaseID: "c1", What: client.ReadDraft, TargetID: "d1"}, "", true, audit.Payload{"what": "draft", "target": "d1"}},
 		{"ASupervisorsReadIsLogged", countersign.Actor{UserID: "u2", Role: countersign.RoleSupervisor}, client.Read{CaseID: "c1", What: client.ReadRecord}, "", true, audit.Payload{"what": "record"}},
 		{"TheEthicsBoardsReadIsLogged", countersign.Actor{UserID: "u3", Role: countersign.RoleEthics}, client.Read{CaseID: "c1", What: client.ReadCase}, "", true, audit.Payload{"what": "case"}},
+		{"ADraftNotYetWrittenShowsNothingAndLogsNothing", worker, client.Read{CaseID: "c1", What: client.ReadDraft, TargetID: "d1", Empty: true}, "", false, nil},
 		{"TheServiceItselfLogsNothing", countersign.SystemCLI, client.Read{CaseID: "c1", What: client.ReadNotes}, "", false, nil},
 		{"AClientReadingTheirOwnFileLogsNothing", client.Principal{AccountID: "a"}.Actor(), client.Read{CaseID: "c1", What: client.ReadRecord}, "", false, nil},
 		{"AnUnknownReadIsRefused", worker, client.Read{CaseID: "c1", What: "gossip"}, countersign.EINVALID, false, nil},

@@ -122,8 +122,9 @@ func (s *Server) handleDraft(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) draftView(r *http.Request, p *page, d *review.Draft) (*draftView, error) {
 	ctx := r.Context()
-	// Every page showing the draft shows case content: the read is logged first.
-	if err := s.logRead(r, client.Read{CaseID: d.CaseID, What: client.ReadDraft, TargetID: d.ID}); err != nil {
+	// Every page showing the draft's content logs the read first; the
+	// progress page of a draft not yet written shows none (client.Read.Empty).
+	if err := s.logRead(r, client.Read{CaseID: d.CaseID, What: client.ReadDraft, TargetID: d.ID, Empty: d.Content == nil}); err != nil {
 		return nil, err
 	}
 	c, err := s.Cases.FindCaseByID(ctx, d.CaseID)
