@@ -31,7 +31,11 @@ var buildBinary = sync.OnceValues(func() (string, error) {
 		return "", err
 	}
 	bin := filepath.Join(dir, "countersign")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	// Static, as the image ships it (cmd/countersign-image builds the
+	// same way, sharing the build cache).
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := build.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, out)
 	}

@@ -52,6 +52,7 @@ var buildPrevious = sync.OnceValues(func() (string, error) {
 	bin := filepath.Join(dir, "countersign-prev")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/countersign")
 	build.Dir = dir
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as buildBinary: one build cache
 	if out, err := build.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build the previous release: %v\n%s", err, out)
 	}
