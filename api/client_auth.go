@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -36,40 +37,23 @@ func (s *Server) clientRoutes(mux *http.ServeMux) {
 // client principal (client.NewContext). A staff token is not a client's: it
 // is refused like any unknown token, and counts as a failed sign-in.
 func (s *Server) authenticateClient(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		secret, ok := httpx.BearerToken(r.Header.Get("Authorization"))
-		if !ok {
-			if err := s.Limits.Request(w, httpx.AddrKey(r)); err != nil {
-				Error(w, r, err)
-				return
+	return s.bearer(bearerDoor{
+		realm:   "countersign-client",
+		missing: "Sign in to your file first: send your token as 'Authorization: Bearer <token>'.",
+		closed: func() error {
+			if s.Clients == nil {
+				return client.ErrSessionEnded
 			}
-			w.Header().Set("WWW-Authenticate", `Bearer realm="countersign-client"`)
-			Error(w, r, countersign.Errorf(countersign.EUNAUTHORIZED, "Sign in to your file first: send your token as 'Authorization: Bearer <token>'."))
-			return
-		}
-		if err := s.Limits.SignInBlocked(w, r); err != nil {
-			Error(w, r, err)
-			return
-		}
-		if s.Clients == nil {
-			Error(w, r, client.ErrSessionEnded)
-			return
-		}
-		sess, p, err := s.Clients.AuthenticateClient(r.Context(), secret)
-		if err != nil {
-			if countersign.ErrorCode(err) == countersign.EUNAUTHORIZED {
-				s.Limits.SignInFailed(r)
+			return nil
+		},
+		resolve: func(ctx context.Context, secret string) (string, context.Context, error) {
+			sess, p, err := s.Clients.AuthenticateClient(ctx, secret)
+			if err != nil {
+				return "", nil, err
 			}
-			w.Header().Set("WWW-Authenticate", `Bearer realm="countersign-client", error="invalid_token"`)
-			Error(w, r, err)
-			return
-		}
-		if err := s.Limits.Request(w, httpx.TokenKey(sess.ID)); err != nil {
-			Error(w, r, err)
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(client.NewContext(r.Context(), p)))
-	})
+			return sess.ID, client.NewContext(ctx, p), nil
+		},
+	}, next)
 }
 
 // invitationResponse is an invitation as its worker gets it: the code,

@@ -178,36 +178,17 @@ func (s *Server) Middleware(h http.Handler) http.Handler {
 // and limits the request by the token's id. A missing token is limited
 // per client address; a wrong one counts as a failed sign-in of it.
 func (s *Server) authenticate(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		secret, ok := httpx.BearerToken(r.Header.Get("Authorization"))
-		if !ok {
-			if err := s.Limits.Request(w, httpx.AddrKey(r)); err != nil {
-				Error(w, r, err)
-				return
+	return s.bearer(bearerDoor{
+		realm:   "countersign",
+		missing: "Sign in first: send your token as 'Authorization: Bearer <token>'.",
+		resolve: func(ctx context.Context, secret string) (string, context.Context, error) {
+			t, u, err := s.Identity.Authenticate(ctx, secret)
+			if err != nil {
+				return "", nil, err
 			}
-			w.Header().Set("WWW-Authenticate", `Bearer realm="countersign"`)
-			Error(w, r, countersign.Errorf(countersign.EUNAUTHORIZED, "Sign in first: send your token as 'Authorization: Bearer <token>'."))
-			return
-		}
-		if err := s.Limits.SignInBlocked(w, r); err != nil {
-			Error(w, r, err)
-			return
-		}
-		t, u, err := s.Identity.Authenticate(r.Context(), secret)
-		if err != nil {
-			if countersign.ErrorCode(err) == countersign.EUNAUTHORIZED {
-				s.Limits.SignInFailed(r)
-			}
-			w.Header().Set("WWW-Authenticate", `Bearer realm="countersign", error="invalid_token"`)
-			Error(w, r, err)
-			return
-		}
-		if err := s.Limits.Request(w, httpx.TokenKey(t.ID)); err != nil {
-			Error(w, r, err)
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(countersign.NewContextWithActor(r.Context(), u.Actor())))
-	})
+			return t.ID, countersign.NewContextWithActor(ctx, u.Actor()), nil
+		},
+	}, next)
 }
 
 // requireRole refuses actors whose role is not in roles.
