@@ -3,19 +3,16 @@ package web
 import (
 	"bytes"
 	"embed"
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
-	"path"
 	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
-	"golang.org/x/text/message/catalog"
 
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/client"
@@ -36,7 +33,7 @@ var (
 	clientLangs   = []language.Tag{language.English, language.French, language.Dutch, language.German}
 	clientMatcher = language.NewMatcher(clientLangs)
 	// clientKeys lists each language's keys of the client catalogues.
-	clientMessages, clientKeys = loadClientCatalogues()
+	clientMessages, clientKeys = loadCatalogues(clientCatalogFS, "catalog/client", clientLangs)
 	clientPrinters             = map[string]*message.Printer{}
 )
 
@@ -44,34 +41,6 @@ func init() {
 	for _, t := range clientLangs {
 		clientPrinters[t.String()] = message.NewPrinter(t, message.Catalog(clientMessages))
 	}
-}
-
-func loadClientCatalogues() (*catalog.Builder, map[string]map[string]bool) {
-	b := catalog.NewBuilder(catalog.Fallback(clientLangs[0]))
-	keys := map[string]map[string]bool{}
-	for _, tag := range clientLangs {
-		lang := tag.String()
-		raw, err := clientCatalogFS.ReadFile(path.Join("catalog/client", lang+".json"))
-		if err != nil {
-			panic(err)
-		}
-		var entries map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &entries); err != nil {
-			panic(fmt.Sprintf("catalog/client/%s.json: %v", lang, err))
-		}
-		keys[lang] = map[string]bool{}
-		for key, v := range entries {
-			msgs, err := parseEntry(v)
-			if err == nil {
-				err = b.Set(tag, key, msgs...)
-			}
-			if err != nil {
-				panic(fmt.Sprintf("catalog/client/%s.json: %s: %v", lang, key, err))
-			}
-			keys[lang][key] = true
-		}
-	}
-	return b, keys
 }
 
 // clientMsg returns the client catalogue's text of key in lang (English

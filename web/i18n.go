@@ -4,6 +4,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"path"
 	"sort"
@@ -49,7 +50,7 @@ var (
 	matcher = language.NewMatcher(langs)
 	// messages holds every text of every language; keys lists each
 	// language's keys, for the fallback and for hasMsg.
-	messages, keys = loadCatalogues()
+	messages, keys = loadCatalogues(catalogFS, "catalog", langs)
 	printers       = map[string]*message.Printer{}
 )
 
@@ -59,20 +60,23 @@ func init() {
 	}
 }
 
-// loadCatalogues reads catalog/<lang>.json for every language. A broken
-// catalogue stops the program at start, like a broken template.
-func loadCatalogues() (*catalog.Builder, map[string]map[string]bool) {
+// loadCatalogues reads <dir>/<lang>.json from fsys for every language of
+// langs, the first being the fallback; it loads the staff catalogues and
+// the client's (catalog/client). A broken catalogue stops the program at
+// start, like a broken template.
+func loadCatalogues(fsys fs.FS, dir string, langs []language.Tag) (*catalog.Builder, map[string]map[string]bool) {
 	b := catalog.NewBuilder(catalog.Fallback(langs[0]))
 	keys := map[string]map[string]bool{}
 	for _, tag := range langs {
 		lang := tag.String()
-		raw, err := catalogFS.ReadFile(path.Join("catalog", lang+".json"))
+		name := path.Join(dir, lang+".json")
+		raw, err := fs.ReadFile(fsys, name)
 		if err != nil {
 			panic(err)
 		}
 		var entries map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &entries); err != nil {
-			panic(fmt.Sprintf("catalog/%s.json: %v", lang, err))
+			panic(fmt.Sprintf("%s: %v", name, err))
 		}
 		keys[lang] = map[string]bool{}
 		for key, v := range entries {
@@ -81,7 +85,7 @@ func loadCatalogues() (*catalog.Builder, map[string]map[string]bool) {
 				err = b.Set(tag, key, msgs...)
 			}
 			if err != nil {
-				panic(fmt.Sprintf("catalog/%s.json: %s: %v", lang, key, err))
+				panic(fmt.Sprintf("%s: %s: %v", name, key, err))
 			}
 			keys[lang][key] = true
 		}
