@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"embed"
 	"fmt"
 	"html/template"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/client"
-	"github.com/countersign/countersign/internal/httpx"
 )
 
 // The client's own pages (/client) have their own catalogues, in the four
@@ -160,15 +158,5 @@ func (s *Server) renderClient(w http.ResponseWriter, r *http.Request, status int
 	if !ok {
 		panic("no client template " + name)
 	}
-	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "client_layout", p); err != nil {
-		httpx.Logger(r).Error("render client page", "page", name, "err", err)
-		http.Error(w, "Internal error.", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Language", p.Lang)
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	writePage(w, r, status, t, "client_layout", name, p.Lang, p, "render client page")
 }

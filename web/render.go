@@ -246,14 +246,23 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	if !ok {
 		panic("no template " + name)
 	}
+	writePage(w, r, status, t, "layout", name, p.Lang, p, "render page")
+}
+
+// writePage executes layout of t with data into a buffer and, when that
+// works, answers it as an HTML page in lang that is never cached; a
+// template that fails is logged as logMsg and answered 500 with nothing of
+// the page. Both the staff pages (render) and the client's (renderClient)
+// are written by it.
+func writePage(w http.ResponseWriter, r *http.Request, status int, t *template.Template, layout, name, lang string, data any, logMsg string) {
 	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
-		httpx.Logger(r).Error("render page", "page", name, "err", err)
+	if err := t.ExecuteTemplate(&buf, layout, data); err != nil {
+		httpx.Logger(r).Error(logMsg, "page", name, "err", err)
 		http.Error(w, "Internal error.", http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Language", p.Lang)
+	w.Header().Set("Content-Language", lang)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
