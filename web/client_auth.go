@@ -588,6 +588,30 @@ func readBody(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// passkeyCeremony is what a passkey's finish step needs of the ceremony of
+// r: the account it is for (a registration's; a sign-in has none), its
+// secret, the WebAuthn data its begin step saved, and the relying party. A
+// ceremony that is missing, of the other kind or without that data is
+// refused with refused.
+func (s *Server) passkeyCeremony(r *http.Request, registration bool, refused error) (*client.Account, string, webauthn.SessionData, *webauthn.WebAuthn, error) {
+	var data webauthn.SessionData
+	cer, acc, secret, err := s.ceremony(r)
+	if err == nil && ((acc == nil) == registration || len(cer.WebAuthn) == 0) {
+		err = refused
+	}
+	if err != nil {
+		return nil, "", data, nil, err
+	}
+	if err := json.Unmarshal(cer.WebAuthn, &data); err != nil {
+		return nil, "", data, nil, refused
+	}
+	rp, err := s.relyingParty(r)
+	if err != nil {
+		return nil, "", data, nil, err
+	}
+	return acc, secret, data, rp, nil
+}
+
 // handleClientPasskeyRegisterFinish serves POST /client/passkey/register/finish:
 // the browser's new passkey is checked and saved, the invitation used, and
 // the client signed in.
@@ -600,20 +624,7 @@ func (s *Server) handleClientPasskeyRegisterFinish(w http.ResponseWriter, r *htt
 		s.jsonError(w, r, err)
 		return
 	}
-	cer, acc, secret, err := s.ceremony(r)
-	if err == nil && (acc == nil || len(cer.WebAuthn) == 0) {
-		err = client.ErrCode
-	}
-	if err != nil {
-		s.jsonError(w, r, err)
-		return
-	}
-	var data webauthn.SessionData
-	if err := json.Unmarshal(cer.WebAuthn, &data); err != nil {
-		s.jsonError(w, r, client.ErrCode)
-		return
-	}
-	rp, err := s.relyingParty(r)
+	acc, secret, data, rp, err := s.passkeyCeremony(r, true, client.ErrCode)
 	if err != nil {
 		s.jsonError(w, r, err)
 		return
@@ -691,20 +702,7 @@ func (s *Server) handleClientPasskeySignInFinish(w http.ResponseWriter, r *http.
 		s.jsonError(w, r, err)
 		return
 	}
-	cer, acc, secret, err := s.ceremony(r)
-	if err == nil && (acc != nil || len(cer.WebAuthn) == 0) {
-		err = client.ErrSignIn
-	}
-	if err != nil {
-		s.jsonError(w, r, err)
-		return
-	}
-	var data webauthn.SessionData
-	if err := json.Unmarshal(cer.WebAuthn, &data); err != nil {
-		s.jsonError(w, r, client.ErrSignIn)
-		return
-	}
-	rp, err := s.relyingParty(r)
+	_, secret, data, rp, err := s.passkeyCeremony(r, false, client.ErrSignIn)
 	if err != nil {
 		s.jsonError(w, r, err)
 		return
