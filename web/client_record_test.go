@@ -207,4 +207,14 @@ func TestClientBrowserAccessProofs(t *testing.T) {
 	if bad != 3 {
 		t.Fatalf("%d of 3 reads refused against a wrong root", bad)
 	}
+
+	// Every other page of the client's file meets WCAG 2.2 AA too.
+	for _, pg := range []struct{ path, ready string }{
+		{"/client/export", "h1"},
+		{"/client/agenda", "h1"},
+		{"/client/responses", "h1"},
+	} {
+		br.do("open "+pg.path, chromedp.Navigate(b.srv.URL+pg.path), chromedp.WaitVisible(chromedp.CSS(pg.ready)))
+		checkAxe(t, ctx, pg.path)
+	}
 }
