@@ -50,19 +50,11 @@ func (db *AuditStore) RecordRead(ctx context.Context, r client.Read) error {
 	return nil
 }
 
+// accessRow is a read of a case as the access log finds it, in the log or
+// still pending: the event's row and its nonce.
 type accessRow struct {
-	Seq         int64  `db:"seq"`
-	At          string `db:"at"`
-	ActorID     string `db:"actor_id"`
-	Role        string `db:"role"`
-	Action      string `db:"action"`
-	SubjectType string `db:"subject_type"`
-	SubjectID   string `db:"subject_id"`
-	CaseID      string `db:"case_id"`
-	Payload     string `db:"payload"`
-	LeafHash    []byte `db:"leaf_hash"`
-	ChainHash   []byte `db:"chain_hash"`
-	Nonce       []byte `db:"nonce"`
+	eventRow
+	Nonce []byte `db:"nonce"`
 }
 
 // FindAccessLog returns the staff reads of the signed-in client's cases,
@@ -127,8 +119,7 @@ func (db *AuditStore) FindAccessLog(ctx context.Context, limit int) (*client.Acc
 		if len(out.Entries) >= limit {
 			return nil
 		}
-		e, err := (&eventRow{Seq: r.Seq, At: r.At, ActorID: r.ActorID, Role: r.Role, Action: r.Action, SubjectType: r.SubjectType,
-			SubjectID: r.SubjectID, CaseID: r.CaseID, Payload: r.Payload, LeafHash: r.LeafHash, ChainHash: r.ChainHash}).toDomain()
+		e, err := r.toDomain()
 		if err != nil {
 			return err
 		}
