@@ -444,14 +444,26 @@ func (db *ClientIdentityStore) SignInWithPassphrase(ctx context.Context, f clien
 	var s *client.Session
 	var secret string
 	err = db.withTx(ctx, func(tx *Tx) error {
-		s = client.NewSession(acc, kind, lang, tx.now)
 		var err error
-		if secret, err = db.startSession(ctx, tx, s); err != nil {
-			return err
-		}
-		return tx.apply(ctx, []audit.Record{client.SignInEvent(acc, s, "passphrase")})
+		s, secret, err = db.signIn(ctx, tx, acc, kind, lang, "passphrase")
+		return err
 	})
 	if err != nil {
+		return nil, "", err
+	}
+	return s, secret, nil
+}
+
+// signIn starts, in tx, a session of kind for acc in lang and records the
+// sign-in by method (client.SignInEvent): the passphrase and the passkey
+// sign-ins end the same way.
+func (db *ClientIdentityStore) signIn(ctx context.Context, tx *Tx, acc *client.Account, kind client.SessionKind, lang, method string) (*client.Session, string, error) {
+	s := client.NewSession(acc, kind, lang, tx.now)
+	secret, err := db.startSession(ctx, tx, s)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := tx.apply(ctx, []audit.Record{client.SignInEvent(acc, s, method)}); err != nil {
 		return nil, "", err
 	}
 	return s, secret, nil
@@ -508,11 +520,8 @@ func (db *ClientIdentityStore) SignInWithPasskey(ctx context.Context, ceremony s
 			return fmt.Errorf("update passkey: %w", err)
 		}
 		acc := r.toDomain()
-		s = client.NewSession(acc, client.KindBrowser, lang, tx.now)
-		if secret, err = db.startSession(ctx, tx, s); err != nil {
-			return err
-		}
-		return tx.apply(ctx, []audit.Record{client.SignInEvent(acc, s, "passkey")})
+		s, secret, err = db.signIn(ctx, tx, acc, client.KindBrowser, lang, "passkey")
+		return err
 	})
 	if err != nil {
 		return nil, "", err
