@@ -5,7 +5,6 @@ import (
 	"html/template"
 	"io"
 	"strconv"
-	"time"
 )
 
 // The bundle as a readable page (GET /v1/client/export with Accept:
@@ -21,7 +20,7 @@ var exportPage = template.Must(template.New("export.html").Funcs(template.FuncMa
 	"date": Date,
 	"w":    Words,
 	"seq":  func(s *uint64) string { return strconv.FormatUint(*s, 10) },
-	"time": func(t time.Time) string { return t.UTC().Format("15:04") + " UTC" },
+	"time": Clock,
 	"str":  func(v any) string { return toString(v) },
 }).ParseFS(exportFS, "export.html"))
 

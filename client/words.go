@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/text/language"
@@ -62,10 +63,29 @@ func Words(lang, key string, args ...any) string {
 	return p.Sprintf(key, args...)
 }
 
-// Date writes t's day in lang, as a letter does: "3 December 2026". Dates
-// are the service's days in UTC.
+// zone is the service's time zone (--time-zone), in which a client reads
+// the days and times of their file; UTC until serve sets it.
+var zone atomic.Pointer[time.Location]
+
+// SetTimeZone sets the time zone of the days and times a client reads.
+func SetTimeZone(loc *time.Location) { zone.Store(loc) }
+
+// Local returns t in the service's time zone (SetTimeZone), UTC by default.
+func Local(t time.Time) time.Time {
+	if loc := zone.Load(); loc != nil {
+		return t.In(loc)
+	}
+	return t.UTC()
+}
+
+// Clock writes t's time of day in the service's time zone, with the zone's
+// abbreviation ("14:05 CET"), so a time is never read in the wrong zone.
+func Clock(t time.Time) string { return Local(t).Format("15:04 MST") }
+
+// Date writes t's day in lang, as a letter does: "3 December 2026", the
+// day in the service's time zone.
 func Date(lang string, t time.Time) string {
-	t = t.UTC()
+	t = Local(t)
 	// The year as text: a printer would group its digits ("2,026").
 	return Words(lang, "date", t.Day(), Words(lang, fmt.Sprintf("month.%d", int(t.Month()))), strconv.Itoa(t.Year()))
 }

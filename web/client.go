@@ -99,12 +99,16 @@ type clientPage struct {
 // Tr returns the client catalogue's text for key in the page's language.
 func (p *clientPage) Tr(key string, args ...any) string { return clientMsg(p.Lang, key, args...) }
 
-// Date says t as a day, in the page's language ("3 December 2026").
+// Clock says t's time of day in the service's time zone ("14:05 CET").
+func (p *clientPage) Clock(t time.Time) string { return client.Clock(t) }
+
+// Date says t as a day, in the page's language ("3 December 2026"), the
+// day in the service's time zone.
 func (p *clientPage) Date(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	t = t.Local()
+	t = client.Local(t)
 	// The year is a string: the printer would group its digits ("2,026").
 	return p.Tr("date.day", t.Day(), p.Tr(fmt.Sprintf("month.%d", int(t.Month()))), strconv.Itoa(t.Year()))
 }

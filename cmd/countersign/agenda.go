@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/countersign/countersign/client"
 	"time"
 	_ "time/tzdata" // the service's time zone is found even where the system has no zoneinfo (a distroless image)
 
@@ -20,6 +21,7 @@ func (m *Main) wireAgenda(db *sqlstore.DB, s *api.Server) error {
 			return &ConfigError{Message: fmt.Sprintf("COUNTERSIGN_TIME_ZONE (--time-zone) must be an IANA time zone such as Europe/Brussels, not %q.", m.Config.TimeZone)}
 		}
 		db.Location = loc
+		client.SetTimeZone(loc) // the days and times of the client's file
 	}
 	s.Agenda = db.AgendaStore
 	if m.Web != nil {
