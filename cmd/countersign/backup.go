@@ -43,6 +43,22 @@ The signing key and the event key are files, not rows: keep copies of them
 After any restore, run: countersign audit verify --since <the board's saved checkpoint>
 `
 
+// loadSQLiteConfig loads the configuration of backup and restore, which
+// work on a SQLite file. ok is false when the command has nothing more to
+// do: err is the configuration's error, or nil when the database is
+// PostgreSQL and the help of its own tools was written to stdout instead.
+func loadSQLiteConfig(flags *flag.FlagSet, args []string, stdout io.Writer, getenv func(string) string) (cfg Config, ok bool, err error) {
+	cfg, err = loadConfig(flags, args, getenv, "config", "db")
+	if err != nil {
+		return cfg, false, err
+	}
+	if isPostgres(cfg.DSN) {
+		fmt.Fprintf(stdout, postgresBackupHelp, redactDSN(cfg.DSN))
+		return cfg, false, nil
+	}
+	return cfg, true, nil
+}
+
 // runBackup is `countersign backup --out FILE`: a consistent copy of the
 // live SQLite database, taken with VACUUM INTO while serve runs (a read
 // transaction: writers go on), then checked (integrity_check, the audit
@@ -51,13 +67,9 @@ func runBackup(ctx context.Context, args []string, stdout io.Writer, getenv func
 	flags := flag.NewFlagSet("backup", flag.ContinueOnError)
 	flags.SetOutput(stdout)
 	out := flags.String("out", "", "the backup file to write (must not exist)")
-	cfg, err := loadConfig(flags, args, getenv, "config", "db")
-	if err != nil {
+	cfg, ok, err := loadSQLiteConfig(flags, args, stdout, getenv)
+	if !ok {
 		return err
-	}
-	if isPostgres(cfg.DSN) {
-		fmt.Fprintf(stdout, postgresBackupHelp, redactDSN(cfg.DSN))
-		return nil
 	}
 	if *out == "" {
 		return &ConfigError{Message: "backup needs --out FILE, the file to write; see countersign backup --help."}
@@ -114,13 +126,9 @@ func runRestore(ctx context.Context, args []string, stdout io.Writer, getenv fun
 	flags.SetOutput(stdout)
 	from := flags.String("from", "", "the backup file made by countersign backup")
 	force := flags.Bool("force", false, "restore even though another process has the database open (it will lose what it writes)")
-	cfg, err := loadConfig(flags, args, getenv, "config", "db")
-	if err != nil {
+	cfg, ok, err := loadSQLiteConfig(flags, args, stdout, getenv)
+	if !ok {
 		return err
-	}
-	if isPostgres(cfg.DSN) {
-		fmt.Fprintf(stdout, postgresBackupHelp, redactDSN(cfg.DSN))
-		return nil
 	}
 	if *from == "" {
 		return &ConfigError{Message: "restore needs --from FILE, a file made by countersign backup; see countersign restore --help."}
