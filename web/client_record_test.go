@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"encoding/json"
 	"html"
 	"net/http"
@@ -154,24 +155,7 @@ func TestClientBrowserAccessProofs(t *testing.T) {
 		resp, body := w.get("/cases/" + b.f.Case.ID)
 		wantStatus(t, resp, body, http.StatusOK)
 	}
-	ctx := newChromium(t, 390, 844)
-	br := &browser{t: t, ctx: ctx, base: b.srv.URL, shot: screenshotDir(t)}
-	_, code, err := b.db.CreateInvitation(storetest.As(storetest.CLI(), b.f.Worker), b.f.Case.ID, b.f.Client.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const pass = "blue kettle on a sunny hill"
-	br.do("sign up with a passphrase",
-		chromedp.Navigate(b.srv.URL+"/client/signin"),
-		chromedp.WaitVisible(chromedp.CSS("#code")),
-		chromedp.SendKeys(chromedp.CSS("#code"), code),
-		chromedp.Click(chromedp.CSS(`form[action="/client/code"] button`)),
-		chromedp.WaitVisible(chromedp.CSS("#passphrase")),
-		chromedp.SendKeys(chromedp.CSS("#passphrase"), pass),
-		chromedp.SendKeys(chromedp.CSS("#passphrase2"), pass),
-		chromedp.Click(chromedp.CSS(`form[action="/client/passphrase"] button`)),
-		chromedp.WaitVisible(chromedp.CSS(`form[action="/client/signout"]`)),
-	)
+	ctx, br := clientSignedUpInBrowser(t, b)
 	br.do("open the record", chromedp.Click(chromedp.CSS(`a[href="/client/record"]`)), chromedp.WaitVisible(chromedp.CSS(`article.withheld`)))
 	checkAxe(t, ctx, "record (en)")
 	br.screenshot("client-record-01")
@@ -217,4 +201,31 @@ func TestClientBrowserAccessProofs(t *testing.T) {
 		br.do("open "+pg.path, chromedp.Navigate(b.srv.URL+pg.path), chromedp.WaitVisible(chromedp.CSS(pg.ready)))
 		checkAxe(t, ctx, pg.path)
 	}
+}
+
+// clientSignedUpInBrowser invites the fixture's client and signs them up in
+// headless Chromium on a phone-sized screen, with their code and a
+// passphrase, as a person without a passkey does; it returns the browser
+// at the client's home page.
+func clientSignedUpInBrowser(t *testing.T, b *uiBundle) (context.Context, *browser) {
+	t.Helper()
+	ctx := newChromium(t, 390, 844)
+	br := &browser{t: t, ctx: ctx, base: b.srv.URL, shot: screenshotDir(t)}
+	_, code, err := b.db.CreateInvitation(storetest.As(storetest.CLI(), b.f.Worker), b.f.Case.ID, b.f.Client.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pass = "blue kettle on a sunny hill"
+	br.do("sign up with a passphrase",
+		chromedp.Navigate(b.srv.URL+"/client/signin"),
+		chromedp.WaitVisible(chromedp.CSS("#code")),
+		chromedp.SendKeys(chromedp.CSS("#code"), code),
+		chromedp.Click(chromedp.CSS(`form[action="/client/code"] button`)),
+		chromedp.WaitVisible(chromedp.CSS("#passphrase")),
+		chromedp.SendKeys(chromedp.CSS("#passphrase"), pass),
+		chromedp.SendKeys(chromedp.CSS("#passphrase2"), pass),
+		chromedp.Click(chromedp.CSS(`form[action="/client/passphrase"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/client/signout"]`)),
+	)
+	return ctx, br
 }

@@ -18,23 +18,8 @@ func TestClientBrowserResponses(t *testing.T) {
 	t.Parallel()
 	b := uiSetup(t)
 	e := storetest.MustSignedEntry(t, b.db, b.f, assistant.KindSummary, review.SharingShared, "")
-	ctx := newChromium(t, 390, 844)
-	br := &browser{t: t, ctx: ctx, base: b.srv.URL, shot: screenshotDir(t)}
-	_, code, err := b.db.CreateInvitation(storetest.As(storetest.CLI(), b.f.Worker), b.f.Case.ID, b.f.Client.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const pass = "blue kettle on a sunny hill"
-	br.do("sign up with a passphrase",
-		chromedp.Navigate(b.srv.URL+"/client/signin"),
-		chromedp.WaitVisible(chromedp.CSS("#code")),
-		chromedp.SendKeys(chromedp.CSS("#code"), code),
-		chromedp.Click(chromedp.CSS(`form[action="/client/code"] button`)),
-		chromedp.WaitVisible(chromedp.CSS("#passphrase")),
-		chromedp.SendKeys(chromedp.CSS("#passphrase"), pass),
-		chromedp.SendKeys(chromedp.CSS("#passphrase2"), pass),
-		chromedp.Click(chromedp.CSS(`form[action="/client/passphrase"] button`)),
-		chromedp.WaitVisible(chromedp.CSS(`form[action="/client/signout"]`)),
+	ctx, br := clientSignedUpInBrowser(t, b)
+	br.do("read in German",
 		chromedp.Click(chromedp.CSS(`a[hreflang="de"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`html[lang="de"]`)),
 	)
