@@ -19,32 +19,7 @@ func TestServeLogsStaffReadsForTheClient(t *testing.T) {
 	t.Parallel()
 	m := MustRunMain(t, storetest.SQLiteDSN(t), true, io.Discard)
 	base := "http://" + m.Addr()
-	var worker string
-	for _, tok := range m.Tokens {
-		if tok.Role == countersign.RoleWorker {
-			worker = tok.Token
-		}
-	}
-	var cases struct {
-		Cases []struct {
-			ID string `json:"id"`
-		} `json:"cases"`
-	}
-	get(t, base+"/v1/cases", worker, &cases)
-	caseID := cases.Cases[0].ID
-	var parties struct {
-		Parties []struct{ ID, Role string } `json:"parties"`
-	}
-	get(t, base+"/v1/cases/"+caseID+"/parties", worker, &parties)
-	partyID := ""
-	for _, p := range parties.Parties {
-		if p.Role == "client" {
-			partyID = p.ID
-		}
-	}
-	if partyID == "" {
-		t.Fatal("the demo case has no client")
-	}
+	worker, caseID, partyID := demoCaseClient(t, m)
 
 	// Two reads: the notes through the API, the case page on the web.
 	get(t, base+"/v1/cases/"+caseID+"/notes", worker, nil)
@@ -86,4 +61,36 @@ func TestServeLogsStaffReadsForTheClient(t *testing.T) {
 	if bundle.Responses == nil {
 		t.Fatal("the export has no list of responses")
 	}
+}
+
+// demoCaseClient returns the demo's worker token, its case and the party
+// of that case whose role is client, as a newcomer finds them through the API.
+func demoCaseClient(t *testing.T, m *Main) (worker, caseID, partyID string) {
+	t.Helper()
+	base := "http://" + m.Addr()
+	for _, tok := range m.Tokens {
+		if tok.Role == countersign.RoleWorker {
+			worker = tok.Token
+		}
+	}
+	var cases struct {
+		Cases []struct {
+			ID string `json:"id"`
+		} `json:"cases"`
+	}
+	get(t, base+"/v1/cases", worker, &cases)
+	caseID = cases.Cases[0].ID
+	var parties struct {
+		Parties []struct{ ID, Role string } `json:"parties"`
+	}
+	get(t, base+"/v1/cases/"+caseID+"/parties", worker, &parties)
+	for _, p := range parties.Parties {
+		if p.Role == "client" {
+			partyID = p.ID
+		}
+	}
+	if partyID == "" {
+		t.Fatal("the demo case has no client")
+	}
+	return worker, caseID, partyID
 }

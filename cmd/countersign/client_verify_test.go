@@ -21,27 +21,7 @@ func TestServeTheRightToAnswerOnThePages(t *testing.T) {
 	t.Parallel()
 	m := MustRunMain(t, storetest.SQLiteDSN(t), true, io.Discard)
 	base := "http://" + m.Addr()
-	var worker string
-	for _, tok := range m.Tokens {
-		if tok.Role == countersign.RoleWorker {
-			worker = tok.Token
-		}
-	}
-	var cases struct {
-		Cases []struct{ ID string } `json:"cases"`
-	}
-	get(t, base+"/v1/cases", worker, &cases)
-	caseID := cases.Cases[0].ID
-	var parties struct {
-		Parties []struct{ ID, Role string } `json:"parties"`
-	}
-	get(t, base+"/v1/cases/"+caseID+"/parties", worker, &parties)
-	partyID := ""
-	for _, p := range parties.Parties {
-		if p.Role == "client" {
-			partyID = p.ID
-		}
-	}
+	worker, caseID, partyID := demoCaseClient(t, m)
 
 	// A summary, signed and shared with the client.
 	var d struct{ ID string }
