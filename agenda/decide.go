@@ -440,3 +440,12 @@ func DecideClientFeed(a countersign.Actor, c *FeedConsent, feedID string, revoke
 	}
 	return &audit.Record{Actor: a, Action: ActionFeedConsent, SubjectType: "calendar_feed", SubjectID: c.ID, Payload: p}, nil
 }
+
+// CheckTeamOverdue reports whether a may see its team's overdue hard
+// deadlines, across the team's cases: only the team's supervisors do.
+func CheckTeamOverdue(a countersign.Actor) error {
+	if a.Role != countersign.RoleSupervisor {
+		return countersign.Errorf(countersign.EFORBIDDEN, "Only a team's supervisors see its overdue deadlines.")
+	}
+	return nil
+}

@@ -392,8 +392,8 @@ func (db *AgendaStore) FindTeamOverdue(ctx context.Context) ([]*agenda.Entry, er
 	if err != nil {
 		return nil, err
 	}
-	if a.Role != countersign.RoleSupervisor {
-		return nil, countersign.Errorf(countersign.EFORBIDDEN, "Only a team's supervisors see its overdue deadlines.")
+	if err := agenda.CheckTeamOverdue(a); err != nil {
+		return nil, err
 	}
 	es, err := db.findEntries(ctx, db.r, `e.team_id = ? AND e.status = ? AND e.kind = ? AND e.due_at < ?`,
 		a.TeamID, string(agenda.StatusOpen), string(agenda.KindHardDeadline), db.Now().UTC())

@@ -76,7 +76,7 @@ func (s *Server) renderMyAgenda(w http.ResponseWriter, r *http.Request, p *page,
 	}
 	v := myAgendaView{Agenda: ag, FeedURL: feedURL, Sections: []agendaSection{{ID: "overdue", Attention: true, Entries: ag.Overdue},
 		{ID: "today", Entries: ag.Today}, {ID: "upcoming", Entries: ag.Upcoming}}}
-	if p.Actor.Role == countersign.RoleSupervisor {
+	if agenda.CheckTeamOverdue(p.Actor) == nil {
 		team, err := s.Agenda.FindTeamOverdue(r.Context())
 		if err != nil {
 			s.errorPage(w, r, err)
