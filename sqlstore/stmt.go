@@ -17,6 +17,13 @@ import (
 type stmtCache struct {
 	mu    sync.Mutex
 	stmts map[string]*sqlx.Stmt // nil value: being prepared
+	// preparing counts the background preparations, and stop cancels
+	// them: close waits for them, so that no connection is still in use
+	// when the database is closed (on SQLite a late one held the file's
+	// lock after Close returned, and a backup check found it locked).
+	preparing sync.WaitGroup
+	stop      context.CancelFunc
+	stopped   context.Context
 }
 
 const stmtCacheLimit = 256
@@ -35,11 +42,18 @@ func (c *stmtCache) get(db *sqlx.DB, query string) *sqlx.Stmt {
 		return nil
 	}
 	if c.stmts == nil {
+		if c.stopped != nil { // closed
+			return nil
+		}
 		c.stmts = map[string]*sqlx.Stmt{}
+		c.stopped, c.stop = context.WithCancel(context.Background())
 	}
 	c.stmts[query] = nil
+	c.preparing.Add(1)
+	ctx := c.stopped
 	go func() {
-		s, err := db.Preparex(query)
+		defer c.preparing.Done()
+		s, err := db.PreparexContext(ctx, query)
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if err != nil || c.stmts == nil { // failed, or the cache was closed meanwhile
@@ -55,13 +69,18 @@ func (c *stmtCache) get(db *sqlx.DB, query string) *sqlx.Stmt {
 
 func (c *stmtCache) close() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	for _, s := range c.stmts {
 		if s != nil {
 			s.Close()
 		}
 	}
 	c.stmts = nil
+	if c.stop == nil {
+		c.stopped, c.stop = context.WithCancel(context.Background())
+	}
+	c.stop()
+	c.mu.Unlock()
+	c.preparing.Wait()
 }
 
 // statementContext is ctx, without its cancellation in a group commit.
