@@ -15,6 +15,7 @@ import (
 	"github.com/countersign/countersign/agenda"
 	"github.com/countersign/countersign/assistant"
 	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/caseload"
 )
 
 // Policy holds the sign-off rules an authority configures: which drafts
@@ -49,6 +50,10 @@ type Policy struct {
 	// Agenda holds the reminder offsets of each kind of agenda entry (the
 	// agenda: section; agenda.DefaultPolicy when left out).
 	Agenda agenda.Policy `json:"agenda"`
+	// Caseload holds the caseload policy: case-type weights, the activity
+	// window, the reference band per post, working times (the caseload:
+	// section; caseload.DefaultPolicy when left out).
+	Caseload caseload.Policy `json:"caseload"`
 }
 
 // DefaultPolicy is the policy used when none is configured: the case types
@@ -56,7 +61,7 @@ type Policy struct {
 // overdue after three days, no vigilance checks.
 func DefaultPolicy() *Policy {
 	return &Policy{CaseTypes: slices.Clone(casefile.DefaultCaseTypes), ReadingSpeed: ReadingSpeed, MaxWait: 72 * time.Hour, VigilanceRate: 0.05,
-		Agenda: agenda.DefaultPolicy()}
+		Agenda: agenda.DefaultPolicy(), Caseload: caseload.DefaultPolicy()}
 }
 
 // NeedsCountersign reports whether d needs a supervisor's countersignature
@@ -161,6 +166,7 @@ type policyFile struct {
 	Agenda *struct {
 		Reminders map[string][]string `yaml:"reminders"`
 	} `yaml:"agenda"`
+	Caseload *caseload.File `yaml:"caseload"`
 }
 
 // LoadPolicy reads and validates the policy file at path; an empty path
@@ -269,6 +275,13 @@ func ParsePolicy(path string, data []byte) (*Policy, error) {
 			return nil, bad(field, "%v.", err)
 		}
 		p.Agenda = ap
+	}
+	if f.Caseload != nil {
+		cp, field, err := caseload.ParsePolicy(f.Caseload, p.CaseTypes)
+		if err != nil {
+			return nil, bad(field, "%v.", err)
+		}
+		p.Caseload = cp
 	}
 	return p, nil
 }
