@@ -44,10 +44,10 @@ func TestIndexedMatchAnswersAsMatch(t *testing.T) {
 		text := texts[i]
 		toks := Tokens(text)
 		SetAside(lx.Others, toks)
-		x := newTextIndex(toks)
-		for _, r := range lx.Rules {
+		m := lx.index().match(toks)
+		for ri, r := range lx.Rules {
 			want := r.Match(toks)
-			if got := r.matchIndexed(x); got != want {
+			if got := m.rule(ri); got != want {
 				t.Errorf("%s on %q: indexed %v, scan %v", r.Source, text, got, want)
 			}
 			if want {

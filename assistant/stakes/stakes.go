@@ -220,9 +220,9 @@ func (lx *Lexicon) Detect(text string) Finding {
 	SetAside(lx.Others, toks)
 	var f Finding
 	found := map[string]bool{}
-	x := newTextIndex(toks) // index.go
-	for _, r := range lx.Rules {
-		if r.matchIndexed(x) {
+	m := lx.index().match(toks) // index.go
+	for ri, r := range lx.Rules {
+		if m.rule(ri) {
 			for _, fine := range r.Fines {
 				found[fine] = true
 				f.Hits = append(f.Hits, Hit{Fine: fine, Rule: r.Source})
