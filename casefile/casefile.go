@@ -20,6 +20,13 @@ type Case struct {
 	WorkerID  string    `json:"worker_id"`
 	CreatedBy string    `json:"created_by"`
 	CreatedAt time.Time `json:"created_at"`
+	// Status is open, closed or erased (StatusOpen…; retention.go);
+	// ClosedAt and CloseReason are set while the case is closed, ErasedAt
+	// once it is erased (its title is then empty).
+	Status      string     `json:"status"`
+	ClosedAt    *time.Time `json:"closed_at,omitempty"`
+	CloseReason string     `json:"close_reason,omitempty"`
+	ErasedAt    *time.Time `json:"erased_at,omitempty"`
 }
 
 // Party is a person named in a case: the client or someone else.
@@ -40,6 +47,8 @@ type Party struct {
 	// Salt keys the log's commitment to the party's details
 	// (audit.Commit); it is erased with them.
 	Salt string `json:"-"`
+	// ErasedAt is set once the party's details were erased (retention.go).
+	ErasedAt *time.Time `json:"erased_at,omitempty"`
 }
 
 // Note is a case note. Notes are never changed: a correction is a new note
