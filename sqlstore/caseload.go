@@ -1,0 +1,339 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/audit"
+	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/caseload"
+)
+
+// The caseload (caseload.Store), served by CaseStore: the team's figures
+// from the case tables, the recommendation and the assignment of a case,
+// and the weekly history replayed from the audit log.
+
+var _ caseload.Store = (*CaseStore)(nil)
+
+// caseloadPolicy returns the caseload policy and the case types.
+func (db *conn) caseloadPolicy() (caseload.Policy, []string) {
+	p := db.policy()
+	return p.Caseload, p.CaseTypes
+}
+
+// FindTeamCaseload returns the team's caseload now, by name for its
+// supervisors and admins, without names for the ethics board (whose door
+// replaces the ids by pseudonyms).
+func (db *CaseStore) FindTeamCaseload(ctx context.Context, teamID string) (*caseload.Team, error) {
+	a, err := countersign.ActorFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	view, err := caseload.Check(a, teamID)
+	if err != nil {
+		return nil, err
+	}
+	p, types := db.caseloadPolicy()
+	now := db.Now().UTC().Truncate(time.Microsecond)
+	in, err := db.caseloadInput(ctx, p, teamID, now)
+	if err != nil {
+		return nil, err
+	}
+	t := p.Figures(*in, types, now)
+	if view != caseload.ViewNamed {
+		for _, f := range t.Workers {
+			f.Name, f.Tags = "", nil
+		}
+	}
+	return t, nil
+}
+
+type countRow struct {
+	WorkerID string `db:"worker_id"`
+	CaseType string `db:"case_type"`
+	N        int    `db:"n"`
+}
+
+type reviewRow struct {
+	WorkerID string `db:"decided_by"`
+	MS       int64  `db:"review_ms"`
+}
+
+// caseloadInput gathers what the figures of teamID at now are computed
+// from: the same Input caseload.Replay gives from the log. The activity
+// window and the deadline's day come from the policy's rules
+// (ActiveSince, Today, ReviewsSince), so the query and the replay agree.
+func (db *conn) caseloadInput(ctx context.Context, p caseload.Policy, teamID string, now time.Time) (*caseload.Input, error) {
+	q := db.r
+	var n int
+	if err := q.GetContext(ctx, &n, q.Rebind(`SELECT COUNT(*) FROM teams WHERE id = ?`), teamID); err != nil {
+		return nil, db.translate(fmt.Errorf("find team: %w", err))
+	}
+	if n == 0 {
+		return nil, countersign.Errorf(countersign.ENOTFOUND, "There is no such team.")
+	}
+	in := &caseload.Input{TeamID: teamID, Waiting: map[string]int{}, Overdue: map[string]int{}, ReviewMS: map[string][]int64{}}
+	var members []userRow
+	if err := q.SelectContext(ctx, &members, q.Rebind(`
+		SELECT `+userColumns+`
+		FROM users
+		WHERE team_id = ?
+		  AND role = ?
+		  AND disabled_at IS NULL`), teamID, string(countersign.RoleWorker)); err != nil {
+		return nil, db.translate(fmt.Errorf("find team members: %w", err))
+	}
+	for _, m := range members {
+		in.Members = append(in.Members, caseload.Member{ID: m.ID, Name: m.Name, Email: m.Email})
+	}
+	since := p.ActiveSince(now)
+	var counts []countRow
+	if err := q.SelectContext(ctx, &counts, q.Rebind(`
+		SELECT c.worker_id, c.case_type, COUNT(*) AS n
+		FROM cases c
+		WHERE c.team_id = ?
+		  AND (c.created_at >= ?
+		    OR EXISTS (SELECT 1 FROM notes n WHERE n.case_id = c.id AND n.created_at >= ?)
+		    OR EXISTS (SELECT 1 FROM record_entries r WHERE r.case_id = c.id AND r.signed_at >= ?)
+		    OR EXISTS (SELECT 1 FROM agenda_entries e WHERE e.case_id = c.id AND e.updated_at >= ?))
+		GROUP BY c.worker_id, c.case_type`), teamID, since, since, since, since); err != nil {
+		return nil, db.translate(fmt.Errorf("count active cases: %w", err))
+	}
+	for _, c := range counts {
+		in.Active = append(in.Active, caseload.Count{WorkerID: c.WorkerID, CaseType: c.CaseType, N: c.N})
+	}
+	var waiting []countRow
+	if err := q.SelectContext(ctx, &waiting, q.Rebind(`
+		SELECT reviewer_id AS worker_id, '' AS case_type, COUNT(*) AS n
+		FROM drafts
+		WHERE team_id = ?
+		  AND status = 'pending_review'
+		GROUP BY reviewer_id`), teamID); err != nil {
+		return nil, db.translate(fmt.Errorf("count waiting drafts: %w", err))
+	}
+	for _, c := range waiting {
+		in.Waiting[c.WorkerID] = c.N
+	}
+	var overdue []countRow
+	if err := q.SelectContext(ctx, &overdue, q.Rebind(`
+		SELECT c.worker_id, '' AS case_type, COUNT(*) AS n
+		FROM agenda_entries e
+		JOIN cases c ON c.id = e.case_id
+		WHERE e.team_id = ?
+		  AND e.status = 'open'
+		  AND e.kind = 'hard_deadline'
+		  AND e.due_date < ?
+		GROUP BY c.worker_id`), teamID, caseload.Today(now, db.location())); err != nil {
+		return nil, db.translate(fmt.Errorf("count overdue deadlines: %w", err))
+	}
+	for _, c := range overdue {
+		in.Overdue[c.WorkerID] = c.N
+	}
+	var reviews []reviewRow
+	if err := q.SelectContext(ctx, &reviews, q.Rebind(`
+		SELECT d.decided_by, d.review_ms
+		FROM decisions d
+		JOIN drafts f ON f.id = d.draft_id
+		WHERE f.team_id = ?
+		  AND d.decided_at >= ?
+		  AND d.decided_at <= ?`), teamID, p.ReviewsSince(now), now); err != nil {
+		return nil, db.translate(fmt.Errorf("find review times: %w", err))
+	}
+	for _, r := range reviews {
+		in.ReviewMS[r.WorkerID] = append(in.ReviewMS[r.WorkerID], r.MS)
+	}
+	return in, nil
+}
+
+// RecommendWorkers proposes the team's workers for a case of caseType
+// (caseID "" for a new case), and records the recommendation and its
+// event in one transaction.
+func (db *CaseStore) RecommendWorkers(ctx context.Context, teamID, caseType, caseID string) (*caseload.Recommendation, error) {
+	a, err := countersign.ActorFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, types := db.caseloadPolicy()
+	if err := caseload.CheckAllocate(a, teamID); err != nil {
+		return nil, err
+	}
+	if err := caseload.CheckCaseType(caseType, types); err != nil {
+		return nil, err
+	}
+	if caseID != "" {
+		c, err := db.findCase(ctx, db.r, caseID, true)
+		if err != nil {
+			return nil, err
+		}
+		if c.TeamID != teamID || c.CaseType != caseType {
+			return nil, countersign.InvalidFields("No recommendation could be made.", countersign.FieldError{Field: "case_id",
+				Message: "Give a case of this team and of this case type."})
+		}
+	}
+	now := db.Now().UTC().Truncate(time.Microsecond)
+	in, err := db.caseloadInput(ctx, p, teamID, now)
+	if err != nil {
+		return nil, err
+	}
+	var rec *caseload.Recommendation
+	err = db.withTx(ctx, func(tx *Tx) error {
+		r, ev, err := p.Recommend(a, p.Figures(*in, types, now), caseType, caseID, types, tx.now)
+		if err != nil {
+			return err
+		}
+		cands, err := json.Marshal(r.Candidates)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`
+			INSERT INTO caseload_recommendations (id, team_id, case_type, case_id, policy_version, candidates, created_by, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+			r.ID, r.TeamID, r.CaseType, nullable(r.CaseID), r.PolicyVersion, string(cands), r.CreatedBy, r.CreatedAt); err != nil {
+			return fmt.Errorf("insert recommendation: %w", err)
+		}
+		rec = r
+		return tx.apply(ctx, []audit.Record{*ev})
+	})
+	return rec, err
+}
+
+type recommendationRow struct {
+	ID            string    `db:"id"`
+	TeamID        string    `db:"team_id"`
+	CaseType      string    `db:"case_type"`
+	CaseID        *string   `db:"case_id"`
+	PolicyVersion string    `db:"policy_version"`
+	Candidates    string    `db:"candidates"`
+	CreatedBy     string    `db:"created_by"`
+	CreatedAt     time.Time `db:"created_at"`
+}
+
+// AssignCase gives a case to a worker of its team, recording the
+// recommendation named (if any) and the choice in the same transaction.
+func (db *CaseStore) AssignCase(ctx context.Context, caseID string, as caseload.Assignment) (*casefile.Case, error) {
+	a, err := countersign.ActorFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if a.Role != countersign.RoleSupervisor && a.Role != countersign.RoleSystem {
+		return nil, caseload.CheckAllocate(a, "")
+	}
+	p, _ := db.caseloadPolicy()
+	var out *casefile.Case
+	err = db.withTx(ctx, func(tx *Tx) error {
+		c, err := db.findCase(ctx, tx, caseID, true)
+		if err != nil {
+			return err
+		}
+		var worker *casefile.Worker
+		if as.WorkerID != "" {
+			var w userRow
+			switch err := tx.GetContext(ctx, &w, tx.Rebind(`SELECT `+userColumns+` FROM users WHERE id = ? AND disabled_at IS NULL`), as.WorkerID); {
+			case err == nil:
+				worker = &casefile.Worker{ID: w.ID, Role: countersign.Role(w.Role), TeamID: str(w.TeamID)}
+			case countersign.ErrorCode(db.translate(err)) != countersign.ENOTFOUND:
+				return fmt.Errorf("find worker: %w", err)
+			}
+		}
+		var rec *caseload.Recommendation
+		if as.RecommendationID != "" {
+			var r recommendationRow
+			switch err := tx.GetContext(ctx, &r, tx.Rebind(`
+				SELECT id, team_id, case_type, case_id, policy_version, candidates, created_by, created_at
+				FROM caseload_recommendations WHERE id = ?`), as.RecommendationID); {
+			case err == nil:
+				rec = &caseload.Recommendation{ID: r.ID, TeamID: r.TeamID, CaseType: r.CaseType, CaseID: str(r.CaseID),
+					PolicyVersion: r.PolicyVersion, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC()}
+				if err := json.Unmarshal([]byte(r.Candidates), &rec.Candidates); err != nil {
+					return fmt.Errorf("recommendation %s: %w", r.ID, err)
+				}
+			case countersign.ErrorCode(db.translate(err)) != countersign.ENOTFOUND:
+				return fmt.Errorf("find recommendation: %w", err)
+			}
+		}
+		ev, err := caseload.DecideAssign(a, c, worker, as.RecommendationID, rec, p)
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE cases SET worker_id = ? WHERE id = ? AND worker_id = ?`), worker.ID, c.ID, c.WorkerID)
+		if err != nil {
+			return fmt.Errorf("assign case: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return countersign.Errorf(countersign.ECONFLICT, "The case was reassigned meanwhile; look at it again.")
+		}
+		c.WorkerID = worker.ID
+		out = c
+		return tx.apply(ctx, []audit.Record{*ev})
+	})
+	return out, err
+}
+
+// FindCaseloadHistory replays the audit log's events of the team's cases
+// and users and returns the team's figures at the end of each of the
+// last weeks weeks (1 to 104). Events reach the log's table once
+// sequenced, a moment after their commit.
+func (db *CaseStore) FindCaseloadHistory(ctx context.Context, teamID string, weeks int) ([]*caseload.Point, error) {
+	a, err := countersign.ActorFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := caseload.Check(a, teamID); err != nil {
+		return nil, err
+	}
+	if weeks < 1 || weeks > caseload.MaxWeeks {
+		return nil, countersign.InvalidFields("The history could not be shown.", countersign.FieldError{Field: "weeks",
+			Message: fmt.Sprintf("Give a number of weeks from 1 to %d.", caseload.MaxWeeks)})
+	}
+	var n int
+	if err := db.r.GetContext(ctx, &n, db.r.Rebind(`SELECT COUNT(*) FROM teams WHERE id = ?`), teamID); err != nil {
+		return nil, db.translate(fmt.Errorf("find team: %w", err))
+	}
+	if n == 0 {
+		return nil, countersign.Errorf(countersign.ENOTFOUND, "There is no such team.")
+	}
+	args := []any{}
+	marks := make([]string, len(caseload.Actions))
+	for i, act := range caseload.Actions {
+		marks[i], args = "?", append(args, act)
+	}
+	args = append(args, teamID)
+	rows, err := db.r.QueryxContext(ctx, db.r.Rebind(`
+		SELECT seq, at, actor_id, role, action, subject_type, subject_id, case_id, payload, leaf_hash, chain_hash
+		FROM audit_event
+		WHERE action IN (`+strings.Join(marks, ", ")+`)
+		  AND (case_id = '' OR case_id IN (SELECT id FROM cases WHERE team_id = ?))
+		ORDER BY seq`), args...)
+	if err != nil {
+		return nil, db.translate(fmt.Errorf("read caseload events: %w", err))
+	}
+	defer rows.Close()
+	var ferr error
+	events := func(yield func(*audit.Event) bool) {
+		for rows.Next() {
+			var r eventRow
+			if err := rows.StructScan(&r); err != nil {
+				ferr = fmt.Errorf("scan caseload event: %w", err)
+				return
+			}
+			e, err := r.toDomain()
+			if err != nil {
+				ferr = err
+				return
+			}
+			if !yield(e) {
+				return
+			}
+		}
+		ferr = rows.Err()
+	}
+	p, types := db.caseloadPolicy()
+	pts := caseload.History(p, db.location(), events, teamID, types, db.Now().UTC().Truncate(time.Microsecond), weeks)
+	if ferr != nil {
+		return nil, db.translate(ferr)
+	}
+	return pts, nil
+}
