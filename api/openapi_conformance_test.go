@@ -61,6 +61,7 @@ var requestTypes = map[string]reflect.Type{
 	"clientFeedRequest":       reflect.TypeFor[clientFeedRequest](),
 	"clientRespondRequest":    reflect.TypeFor[clientRespondRequest](),
 	"clientAnswerRequest":     reflect.TypeFor[clientAnswerRequest](),
+	"assignRequest":           reflect.TypeFor[assignRequest](),
 }
 
 // domainEnums are fields whose allowed values the domain decides (the tag

@@ -152,6 +152,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	s.clientResponseRoutes(mux)
 
 	s.agendaRoutes(mux)
+	s.caseloadRoutes(mux)
 
 	public("/v1/", func(w http.ResponseWriter, r *http.Request) { s.handleNoRoute(mux, w, r) })
 }
