@@ -103,7 +103,7 @@ func TestClientFileAPI(t *testing.T) {
 				Code   string `json:"code"`
 				Errors []struct{ Field string }
 			}
-			b.call(t, "worker", "POST", "/v1/drafts/"+pending.ID+"/approve", map[string]any{"sharing": "withheld"}, http.StatusUnprocessableEntity, &p)
+			b.call(t, "worker", "POST", "/v1/drafts/"+pending.ID+"/approve", map[string]any{"sharing": "withheld", "statements": confirmAll(pending)}, http.StatusUnprocessableEntity, &p)
 			found := false
 			for _, e := range p.Errors {
 				found = found || e.Field == "withheld_reason"

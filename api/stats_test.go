@@ -130,9 +130,9 @@ func mustDecideThreeDrafts(t *testing.T, b *testBundle) {
 		b.call(t, "worker", "GET", "/v1/drafts/"+d.ID, nil, 200, &d)
 		switch i {
 		case 0:
-			b.call(t, "worker", "POST", "/v1/drafts/"+d.ID+"/approve", map[string]any{}, 200, nil)
+			b.call(t, "worker", "POST", "/v1/drafts/"+d.ID+"/approve", map[string]any{"statements": confirmAll(&d)}, 200, nil)
 		case 1:
-			b.call(t, "worker", "POST", "/v1/drafts/"+d.ID+"/approve", map[string]any{"content": d.Content.Text() + " Checked with the client."}, 200, nil)
+			b.call(t, "worker", "POST", "/v1/drafts/"+d.ID+"/approve", map[string]any{"content": d.Content.Text() + " Checked with the client.", "statements": confirmAll(&d)}, 200, nil)
 		case 2:
 			b.call(t, "worker", "POST", "/v1/drafts/"+d.ID+"/reject", map[string]any{"reason": "incomplete"}, 200, nil)
 		}

@@ -36,9 +36,14 @@ type Final struct {
 }
 
 // NeedsDecision reports whether s must be confirmed or removed by the
-// reviewer before its draft can be approved: a high-stakes statement, or
-// one the service could not trace to the notes (assistant.Ground).
-func NeedsDecision(s assistant.Statement) bool { return HighStakes(s.Category) || s.Ungrounded }
+// reviewer before its draft can be approved: a high-stakes statement, one
+// the service's detector could place neither as high-stakes nor as
+// ordinary (assistant.CategoryUnclear: what the gate's measured recall
+// counts, so it must gate), or one the service could not trace to the
+// notes (assistant.Ground).
+func NeedsDecision(s assistant.Statement) bool {
+	return HighStakes(s.Category) || s.Category == assistant.CategoryUnclear || s.Ungrounded
+}
 
 // MaxDecisionComment is the longest comment on one statement or item, in bytes.
 const MaxDecisionComment = 500
@@ -47,7 +52,7 @@ const MaxDecisionComment = 500
 // text to sign. check is the draft's vigilance check, or nil. It returns
 // EINVALID naming every field at fault: an empty or too long edit, unknown
 // or repeated item and statement ids, unknown actions or reason codes,
-// high-stakes and ungrounded statements left neither confirmed nor removed
+// high-stakes, unclear and ungrounded statements left neither confirmed nor removed
 // (the field "statements", listing their ids), an ungrounded statement
 // confirmed without a comment saying why ("statements[i].comment"), and an
 // ungrounded item accepted without one ("items[i].comment", or "items"
@@ -120,7 +125,7 @@ func Finalize(c *assistant.Content, ap Approval, check *VigilanceCheck) (*Final,
 		}
 	}
 	if len(unconfirmed) > 0 {
-		bad("statements", "Confirm or remove each high-stakes or unsupported statement first: %s.", strings.Join(unconfirmed, ", "))
+		bad("statements", "Confirm or remove each high-stakes, unclear or unsupported statement first: %s.", strings.Join(unconfirmed, ", "))
 	}
 
 	items := map[string]bool{}

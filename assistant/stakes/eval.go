@@ -125,17 +125,23 @@ type Miss struct {
 type Report struct {
 	Version string
 	Cases   int
-	// Gate is the decision that matters to the reviewer: is the sentence
-	// high-stakes at all (any category)? Overall and per language.
+	// Gate is the decision that matters to the reviewer, exactly what holds
+	// back an approval (review.NeedsDecision): is the sentence read as
+	// high-stakes (any category) or as Unclear? Overall and per language.
 	Gate       Score
 	GateByLang map[string]*Score
+	// GateByFine is the gate's recall on the sentences labelled with each
+	// fine category, overall ("") and per language: of the sentences a
+	// reviewer reads as, say, substance use, the share held back for a
+	// decision (whatever category the detector gave them).
+	GateByFine map[string]map[string]*Score
 	// Product scores each product category (risk, safeguarding, capacity,
 	// health): whether the sentence belongs to it and whether the detector
 	// put it there. Fine does the same for the fine categories.
 	Product map[string]*Score
 	Fine    map[string]*Score
 	// Unclear counts the sentences flagged only because a word could not
-	// be placed as ordinary (stakes/2): TP are high-stakes sentences that
+	// be placed as ordinary (from stakes/2; gated from stakes/3): TP are high-stakes sentences that
 	// no rule read, FP ordinary sentences with a word the vocabulary lacks.
 	Unclear Score
 	// Missed are high-stakes sentences not flagged at all; Flagged are
@@ -145,7 +151,8 @@ type Report struct {
 
 // Evaluate reads every case with lx and scores the outcome.
 func Evaluate(lx *Lexicon, version string, cases []Case) *Report {
-	rep := &Report{Version: version, Cases: len(cases), GateByLang: map[string]*Score{}, Product: map[string]*Score{}, Fine: map[string]*Score{}}
+	rep := &Report{Version: version, Cases: len(cases), GateByLang: map[string]*Score{}, GateByFine: map[string]map[string]*Score{},
+		Product: map[string]*Score{}, Fine: map[string]*Score{}}
 	for _, c := range cases {
 		f := lx.Detect(c.Text)
 		want, got := len(c.Fines) > 0, len(f.Fines) > 0
@@ -154,6 +161,16 @@ func Evaluate(lx *Lexicon, version string, cases []Case) *Report {
 			rep.GateByLang[c.Language] = &Score{}
 		}
 		rep.GateByLang[c.Language].add(want, got)
+		for _, fine := range c.Fines {
+			if rep.GateByFine[fine] == nil {
+				rep.GateByFine[fine] = map[string]*Score{"": {}}
+			}
+			if rep.GateByFine[fine][c.Language] == nil {
+				rep.GateByFine[fine][c.Language] = &Score{}
+			}
+			rep.GateByFine[fine][""].add(true, got)
+			rep.GateByFine[fine][c.Language].add(true, got)
+		}
 		switch {
 		case want && !got:
 			rep.Missed = append(rep.Missed, Miss{c, f.Fines, nil})
@@ -204,6 +221,11 @@ func (r *Report) Failures() []string {
 	for _, lang := range sortedKeys(r.GateByLang) {
 		check(lang, *r.GateByLang[lang])
 	}
+	for _, fine := range Fines {
+		if s := r.GateByFine[fine][""]; s != nil && s.Recall() < TargetRecall {
+			out = append(out, fmt.Sprintf("%s: recall %.3f is below %.2f", fine, s.Recall(), TargetRecall))
+		}
+	}
 	return out
 }
 
@@ -214,10 +236,24 @@ func (r *Report) Write(w io.Writer, verbose bool) error {
 	row := func(name string, s Score) {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.3f\t%.3f\t\n", name, s.TP+s.FN, s.TP, s.FP, s.FN, s.Recall(), s.Precision())
 	}
-	fmt.Fprintf(tw, "high-stakes (any category)\tpositives\tTP\tFP\tFN\trecall\tprecision\t\n")
+	fmt.Fprintf(tw, "gated (high-stakes or unclear)\tpositives\tTP\tFP\tFN\trecall\tprecision\t\n")
 	row("overall", r.Gate)
 	for _, lang := range sortedKeys(r.GateByLang) {
 		row(lang, *r.GateByLang[lang])
+	}
+	fmt.Fprintf(tw, "\t\t\t\t\t\t\t\n")
+	langs := sortedKeys(r.GateByLang)
+	fmt.Fprintf(tw, "gate recall by category\tall\t%s\t\n", strings.Join(langs, "\t"))
+	for _, fine := range Fines {
+		by := r.GateByFine[fine]
+		if by == nil {
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s", fine, cell(by[""]))
+		for _, lang := range langs {
+			fmt.Fprintf(tw, "\t%s", cell(by[lang]))
+		}
+		fmt.Fprintf(tw, "\t\n")
 	}
 	fmt.Fprintf(tw, "\t\t\t\t\t\t\t\n")
 	fmt.Fprintf(tw, "product category\tpositives\tTP\tFP\tFN\trecall\tprecision\t\n")
@@ -232,8 +268,9 @@ func (r *Report) Write(w io.Writer, verbose bool) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nflagged only as unclear (no rule matched, a word not ordinary): %d high-stakes, %d ordinary\n", r.Unclear.TP, r.Unclear.FP)
-	fmt.Fprintf(w, "targets: recall >= %.2f, precision >= %.2f, overall and per language\n", TargetRecall, TargetPrecision)
+	fmt.Fprintf(w, "\ngated: what must be confirmed or left out before approval (review.NeedsDecision), a category or unclear;\n")
+	fmt.Fprintf(w, "gated only as unclear (no rule matched, a word not ordinary): %d high-stakes, %d ordinary\n", r.Unclear.TP, r.Unclear.FP)
+	fmt.Fprintf(w, "targets: recall >= %.2f, precision >= %.2f, overall and per language; recall >= %.2f per category\n", TargetRecall, TargetPrecision, TargetRecall)
 	if verbose {
 		for _, m := range r.Missed {
 			fmt.Fprintf(w, "missed  line %d %s %v: %s\n", m.Line, m.Language, m.Fines, m.Text)
@@ -247,6 +284,14 @@ func (r *Report) Write(w io.Writer, verbose bool) error {
 		}
 	}
 	return nil
+}
+
+// cell is a recall as caught/positives, or "-" without positives.
+func cell(s *Score) string {
+	if s == nil || s.TP+s.FN == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f (%d/%d)", s.Recall(), s.TP, s.TP+s.FN)
 }
 
 func sortedKeys[V any](m map[string]V) []string {

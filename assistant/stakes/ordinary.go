@@ -140,6 +140,41 @@ func (v *Vocabulary) inflected(w string) bool {
 			}
 		}
 	}
+	return v.conjugated(w)
+}
+
+// verbEndings are the endings of conjugated verbs and participles that
+// stakes/3 takes off to find the infinitive the vocabulary lists: French
+// tenses ("passera", "établi", "enverrait"), Dutch and German persons and
+// past tenses ("stelde", "opgesteld" after its particle, "meldet").
+var verbEndings = []string{
+	"eraient", "erions", "eriez", "erait", "erais", "erons", "eront", "erez", "eras", "erai", "era",
+	"aient", "ions", "iez", "ait", "ais", "ons", "ez", "ent", "ant", "ees", "ee", "ies", "ie", "is", "it", "i", "ues", "ue", "us", "u", "es", "e",
+	"den", "ten", "de", "te", "det", "tet", "end", "d", "t", "st", "et",
+}
+
+// infinitives are what a verb's stem takes to be listed: French -er, -re,
+// -ir, Dutch and German -en (with the doubled consonant of "stellen").
+var infinitives = []string{"er", "re", "ir", "en", "n"}
+
+// conjugated reports whether w is a conjugated form of a verb the
+// vocabulary lists by its infinitive: an ending of verbEndings taken off,
+// an infinitive ending put on (the stem's last consonant doubled or not).
+// The stem keeps three letters at least, so short words are not stretched
+// into others.
+func (v *Vocabulary) conjugated(w string) bool {
+	has := func(c string) bool { return v.exact[c] || v.stem(c) }
+	for _, e := range verbEndings {
+		b, ok := strings.CutSuffix(w, e)
+		if !ok || len(b) < 3 {
+			continue
+		}
+		for _, inf := range infinitives {
+			if has(b+inf) || has(b+b[len(b)-1:]+inf) {
+				return true
+			}
+		}
+	}
 	return false
 }
 

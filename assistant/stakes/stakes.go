@@ -31,9 +31,12 @@ import (
 // Version is the detector's version, recorded with every draft; bump it
 // when the engine changes. DetectorVersion adds a digest of the lexicons
 // and of the ordinary vocabulary, so a change of rules or words is recorded
-// even when nobody bumps it. stakes/2 reads a statement that it cannot
-// place as ordinary as Unclear; stakes/1 left it unflagged.
-const Version = "stakes/2"
+// even when nobody bumps it. stakes/3 places conjugated verbs by their
+// infinitive and has a wider ordinary vocabulary, and its Unclear holds
+// back an approval like a high-stakes category (review.NeedsDecision);
+// stakes/2 read a statement that it cannot place as ordinary as Unclear;
+// stakes/1 left it unflagged.
+const Version = "stakes/3"
 
 // Fine categories: what the detector reads, finer than the product's
 // categories (see Product). Append only: they appear in the labelled set.
@@ -163,7 +166,7 @@ func Default() *Lexicon {
 func Detect(text string) Finding { return Default().Detect(text) }
 
 // DetectorVersion returns Version with a digest of the embedded lexicons
-// and vocabulary, e.g. "stakes/2+3f2a9c1d": what a draft records about how
+// and vocabulary, e.g. "stakes/3+3f2a9c1d": what a draft records about how
 // it was read.
 func DetectorVersion() string { return Version + "+" + Default().Digest[:8] }
 

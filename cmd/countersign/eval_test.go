@@ -24,7 +24,7 @@ func TestEvalGate(t *testing.T) {
 		if rc != 0 || !strings.Contains(out, "all targets met") {
 			t.Fatalf("exit %d: %s%s", rc, out, stderr)
 		}
-		for _, want := range []string{"stakes/2+", "overall", " en ", " fr ", " nl ", " de ", "safeguarding", "child_protection", "police_court", "recall", "precision"} {
+		for _, want := range []string{"stakes/3+", "overall", "gate recall by category", "what must be confirmed or left out", " en ", " fr ", " nl ", " de ", "safeguarding", "child_protection", "police_court", "recall", "precision"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("the report does not mention %q:\n%s", want, out)
 			}
@@ -43,7 +43,7 @@ func TestEvalGate(t *testing.T) {
 	t.Run("FailsASetItMisses", func(t *testing.T) {
 		t.Parallel()
 		set := filepath.Join(t.TempDir(), "set.tsv")
-		body := "en\tsh\tHe said this Christmas will be his last.\nen\t-\tThe bus was late.\n" // a miss in ordinary words (gate_heldout19.tsv)
+		body := "en\tcp\tShe looks after the baby while her mum goes out.\nen\t-\tThe bus was late.\n" // a miss in ordinary words (ordinary/README.md)
 		if err := os.WriteFile(set, []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
