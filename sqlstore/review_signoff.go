@@ -92,28 +92,48 @@ func (db *conn) findCountersignature(ctx context.Context, q queryer, draftID str
 }
 
 type vigilanceRow struct {
-	StatementID string  `db:"statement_id"`
-	Text        string  `db:"text"`
-	Outcome     *string `db:"outcome"`
+	StatementID *string    `db:"statement_id"`
+	Text        *string    `db:"text"`
+	Outcome     *string    `db:"outcome"`
+	OpenedAt    *time.Time `db:"opened_at"`
 }
 
 // findVigilance returns a draft's vigilance check and its outcome ("" while
 // undecided), or a nil check when the draft has none.
 func (db *conn) findVigilance(ctx context.Context, q queryer, draftID string) (*review.VigilanceCheck, string, error) {
+	check, outcome, _, err := db.findVigilanceOpening(ctx, q, draftID, "", "")
+	return check, outcome, err
+}
+
+// findVigilanceOpening is findVigilance and openedAt in one statement (a
+// decision needs both: one round trip instead of two).
+func (db *conn) findVigilanceOpening(ctx context.Context, q queryer, draftID, userID string, stage review.Status) (*review.VigilanceCheck, string, *time.Time, error) {
 	var rows []vigilanceRow
 	if err := q.SelectContext(ctx, &rows, q.Rebind(`
-		SELECT statement_id, text, outcome FROM vigilance_checks WHERE draft_id = ?`), draftID); err != nil {
-		return nil, "", db.translate(fmt.Errorf("find vigilance check of %s: %w", draftID, err))
+		SELECT v.statement_id, v.text, v.outcome, o.opened_at
+		FROM drafts d
+		LEFT JOIN vigilance_checks v ON v.draft_id = d.id
+		LEFT JOIN draft_openings o ON o.draft_id = d.id AND o.user_id = ? AND o.stage = ?
+		WHERE d.id = ?`), userID, string(stage), draftID); err != nil {
+		return nil, "", nil, db.translate(fmt.Errorf("find vigilance check of %s: %w", draftID, err))
 	}
 	if len(rows) == 0 {
-		return nil, "", nil
+		return nil, "", nil, nil
 	}
 	r := rows[0]
+	var opened *time.Time
+	if r.OpenedAt != nil {
+		t := r.OpenedAt.UTC()
+		opened = &t
+	}
+	if r.StatementID == nil || r.Text == nil {
+		return nil, "", opened, nil
+	}
 	outcome := ""
 	if r.Outcome != nil {
 		outcome = *r.Outcome
 	}
-	return &review.VigilanceCheck{DraftID: draftID, StatementID: r.StatementID, Text: r.Text}, outcome, nil
+	return &review.VigilanceCheck{DraftID: draftID, StatementID: *r.StatementID, Text: *r.Text}, outcome, opened, nil
 }
 
 // lockDraft locks a draft for a decision and checks that the actor may read
@@ -254,11 +274,7 @@ func (db *ReviewStore) SignOffDraft(ctx context.Context, id string, ap review.Ap
 		if err != nil {
 			return err
 		}
-		check, _, err := db.findVigilance(ctx, tx, d.ID)
-		if err != nil {
-			return err
-		}
-		opened, err := openedAt(ctx, tx, d.ID, a.UserID, review.StatusPendingReview)
+		check, _, opened, err := db.findVigilanceOpening(ctx, tx, d.ID, a.UserID, review.StatusPendingReview)
 		if err != nil {
 			return err
 		}
@@ -331,10 +347,10 @@ func (db *ReviewStore) RejectDraft(ctx context.Context, id string, rj review.Rej
 			if in.First, err = db.findDecision(ctx, tx, d.ID); err != nil {
 				return err
 			}
-		} else if in.Check, _, err = db.findVigilance(ctx, tx, d.ID); err != nil {
-			return err
-		}
-		if in.OpenedAt, err = openedAt(ctx, tx, d.ID, a.UserID, d.Status); err != nil {
+			if in.OpenedAt, err = openedAt(ctx, tx, d.ID, a.UserID, d.Status); err != nil {
+				return err
+			}
+		} else if in.Check, _, in.OpenedAt, err = db.findVigilanceOpening(ctx, tx, d.ID, a.UserID, d.Status); err != nil {
 			return err
 		}
 		res, err := review.DecideRejection(in)
