@@ -265,6 +265,15 @@ func TestReplay(t *testing.T) {
 		b.ActiveCases != 1 || b.ByType["housing"] != 1 || b.DraftsWaiting != 1 || b.Reviews != 1 || *b.MedianReviewSeconds != 4 {
 		t.Errorf("a = %+v\nb = %+v", a, b)
 	}
+	// A closed case counts no more; reopened, it counts again.
+	r.Add(ev(now.Add(-time.Hour), casefile.ActionCaseClosed, "case_2", "case_2", nil))
+	if in := r.Input(p, "team_1", now); len(in.Active) != 1 || in.Active[0].WorkerID != "usr_b" {
+		t.Errorf("after closing: %+v", in.Active)
+	}
+	r.Add(ev(now.Add(-time.Minute), casefile.ActionCaseReopened, "case_2", "case_2", nil))
+	if in := r.Input(p, "team_1", now); len(in.Active) != 2 {
+		t.Errorf("after reopening: %+v", in.Active)
+	}
 	// Seventy days on, nothing is active any more.
 	if in := r.Input(p, "team_1", now.Add(70*day)); len(in.Active) != 0 {
 		t.Errorf("still active: %+v", in.Active)

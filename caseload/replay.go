@@ -6,10 +6,12 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/audit"
+	"github.com/countersign/countersign/casefile"
 )
 
 // Replay rebuilds a caseload from the audit log alone: who is in which
-// team, which case belongs to which worker and team, when each case was
+// team, which case belongs to which worker and team and is still open
+// (closed and erased cases count no more), when each case was
 // last active, which drafts wait for whom, which hard deadlines are open,
 // and the review times of decisions. Add the events in log order, then
 // ask Input for a team at a time. It is what the weekly history and
@@ -32,6 +34,7 @@ type userState struct {
 type caseState struct {
 	team, worker, caseType string
 	last                   time.Time
+	closed                 bool
 }
 
 type draftState struct {
@@ -61,7 +64,8 @@ func NewReplay(loc *time.Location) *Replay {
 
 // Actions lists the audit actions a replay reads; the store selects them.
 var Actions = []string{
-	audit.ActionUserCreated, "user.disabled", audit.ActionCaseCreated, ActionCaseAssigned, audit.ActionNoteAdded,
+	audit.ActionUserCreated, "user.disabled", audit.ActionCaseCreated, ActionCaseAssigned, casefile.ActionCaseClosed,
+	casefile.ActionCaseErased, casefile.ActionCaseReopened, audit.ActionNoteAdded,
 	audit.ActionRecordSigned, audit.ActionRecordCorrected, "agenda.entry_created", "agenda.entry_updated", "agenda.entry_closed",
 	audit.ActionDraftRequested, audit.ActionDraftGenerated, audit.ActionDraftApproved, audit.ActionDraftRejected,
 	audit.ActionDraftReassigned, audit.ActionDraftSuperseded, audit.ActionDraftFailed, audit.ActionDraftRequeued,
@@ -89,6 +93,10 @@ func (r *Replay) Add(e *audit.Event) {
 	case ActionCaseAssigned:
 		if c := r.cases[e.CaseID]; c != nil {
 			c.worker = p["to"]
+		}
+	case casefile.ActionCaseClosed, casefile.ActionCaseErased, casefile.ActionCaseReopened:
+		if c := r.cases[e.CaseID]; c != nil {
+			c.closed = e.Action != casefile.ActionCaseReopened
 		}
 	case audit.ActionNoteAdded, audit.ActionRecordSigned, audit.ActionRecordCorrected:
 		r.touch(e.CaseID, e.At)
@@ -161,7 +169,7 @@ func (r *Replay) Input(p Policy, teamID string, at time.Time) Input {
 	}
 	counts := map[[2]string]int{}
 	for _, c := range r.cases {
-		if c.team == teamID && p.Active(c.last, at) {
+		if c.team == teamID && !c.closed && p.Active(c.last, at) {
 			counts[[2]string{c.worker, c.caseType}]++
 		}
 	}

@@ -95,11 +95,12 @@ func (db *conn) caseloadInput(ctx context.Context, p caseload.Policy, teamID str
 		SELECT c.worker_id, c.case_type, COUNT(*) AS n
 		FROM cases c
 		WHERE c.team_id = ?
+		  AND c.status = ?
 		  AND (c.created_at >= ?
 		    OR EXISTS (SELECT 1 FROM notes n WHERE n.case_id = c.id AND n.created_at >= ?)
 		    OR EXISTS (SELECT 1 FROM record_entries r WHERE r.case_id = c.id AND r.signed_at >= ?)
 		    OR EXISTS (SELECT 1 FROM agenda_entries e WHERE e.case_id = c.id AND e.updated_at >= ?))
-		GROUP BY c.worker_id, c.case_type`), teamID, since, since, since, since); err != nil {
+		GROUP BY c.worker_id, c.case_type`), teamID, casefile.StatusOpen, since, since, since, since); err != nil {
 		return nil, db.translate(fmt.Errorf("count active cases: %w", err))
 	}
 	for _, c := range counts {
