@@ -220,6 +220,10 @@ type Bundle struct {
 	// when the service holds responses (ResponseLister).
 	Responses []*Response `json:"responses"`
 	AccessLog *AccessLog  `json:"access_log"`
+	// Erased lists what was erased from the client's file, when and
+	// under which rule (Erasures), when the store keeps erasures
+	// (ErasureLister).
+	Erased []Erased `json:"erased"`
 }
 
 // ResponseLister lists the principal's responses and their outcomes, for
@@ -246,6 +250,12 @@ func Export(ctx context.Context, files FileStore, responses ResponseLister, proo
 			return nil, err
 		}
 		b.Responses = nonNil(rs)
+	}
+	b.Erased = []Erased{}
+	if l, ok := files.(ErasureLister); ok {
+		if b.Erased, err = Erasures(ctx, l, p, rec.Language); err != nil {
+			return nil, err
+		}
 	}
 	if b.AccessLog, err = ProvedAccessLog(ctx, files, proofs, MaxAccessLog); err != nil {
 		return nil, err
