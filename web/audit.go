@@ -13,6 +13,7 @@ import (
 
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/audit"
+	"github.com/countersign/countersign/casefile"
 	"github.com/countersign/countersign/identity"
 	"github.com/countersign/countersign/internal/httpx"
 )
@@ -34,6 +35,8 @@ var auditActions = []string{
 	audit.ActionConsentRecorded, audit.ActionConsentWithdrawn, audit.ActionUserCreated, audit.ActionTeamCreated,
 	audit.ActionTokenCreated, audit.ActionTokenRevoked, identity.ActionUserDisabled, identity.ActionSessionStarted,
 	identity.ActionSessionEnded, identity.ActionSessionsPurged, audit.ActionCheckpointSigned,
+	casefile.ActionCaseClosed, casefile.ActionCaseReopened, casefile.ActionHoldSet, casefile.ActionHoldLifted,
+	casefile.ActionErasureRequested, casefile.ActionCaseErased, casefile.ActionPartyErased,
 }
 
 type auditFilterForm struct {
@@ -50,6 +53,8 @@ type auditView struct {
 	Checkpoint *checkpointView
 	Verify     *verifyView
 	CanVerify  bool
+	// Board links the figures of erasures and holds (web/retention.go).
+	Board bool
 	// ActorHint is the actor filter's example: a pseudonym where staff
 	// are shown by pseudonyms, otherwise a user id.
 	ActorHint string
@@ -115,7 +120,7 @@ func (s *Server) renderAudit(w http.ResponseWriter, r *http.Request, p *page, ve
 	ctx := r.Context()
 	p.Nav = "audit"
 	q := r.URL.Query()
-	v := auditView{Actions: auditActions, Verify: verified, CanVerify: s.VerifyLog != nil,
+	v := auditView{Actions: auditActions, Verify: verified, CanVerify: s.VerifyLog != nil, Board: s.retention() != nil,
 		Filter: auditFilterForm{Case: strings.TrimSpace(q.Get("case")), Actor: strings.TrimSpace(q.Get("actor")),
 			Action: q.Get("action"), Since: q.Get("since"), Until: q.Get("until")}}
 	var f audit.EventFilter

@@ -85,6 +85,9 @@ type caseView struct {
 	// Clients are the case's parties whose role is client, whom the case's
 	// worker or a supervisor may invite to their own file.
 	Clients []*casefile.Party
+	// Retention is the case's state, holds and their buttons
+	// (web/retention.go); nil without a retention store.
+	Retention *retentionView
 }
 
 // caseForm is what the case page's forms held when one comes back with a
@@ -118,6 +121,11 @@ func (s *Server) renderCase(w http.ResponseWriter, r *http.Request, p *page, sta
 		s.errorPage(w, r, err)
 		return
 	}
+	if c.Status == casefile.StatusErased && s.retention() != nil {
+		// Nothing of an erased case's content is left to read: its tombstone.
+		s.renderTombstone(w, r, p, c, status)
+		return
+	}
 	notes, err := s.Cases.FindNotes(ctx, id)
 	if err != nil {
 		s.errorPage(w, r, err)
@@ -138,7 +146,14 @@ func (s *Server) renderCase(w http.ResponseWriter, r *http.Request, p *page, sta
 		return
 	}
 	nm := s.names(ctx)
-	v := caseView{Case: c, Notes: notes, Form: form, IdemKey: randomToken(), CanWrite: casefile.CanWrite(p.Actor, c), Consent: newConsentView(consent, nm)}
+	v := caseView{Case: c, Notes: notes, Form: form, IdemKey: randomToken(), CanWrite: casefile.CanWrite(p.Actor, c) && casefile.CheckOpen(c) == nil,
+		Consent: newConsentView(consent, nm)}
+	if s.retention() != nil {
+		if v.Retention, err = s.retentionOf(r, c, "case", false); err != nil {
+			s.errorPage(w, r, err)
+			return
+		}
+	}
 	if s.Clients != nil && client.CheckInvite(p.Actor, c) == nil {
 		parties, err := s.Cases.FindParties(ctx, id)
 		if err != nil {

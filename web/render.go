@@ -52,7 +52,8 @@ func parsePages() map[string]*template.Template {
 	for _, name := range names {
 		base := strings.TrimPrefix(name, "templates/")
 		// Client pages (client_*.html) have their own layout: web/client.go.
-		if base == "layout.html" || base == "partials.html" || strings.HasPrefix(base, "client_") {
+		// partials*.html are parsed with every page (partials_retention.html).
+		if base == "layout.html" || strings.HasPrefix(base, "partials") || strings.HasPrefix(base, "client_") {
 			continue
 		}
 		t := template.New(base).Funcs(template.FuncMap{
@@ -66,7 +67,7 @@ func parsePages() map[string]*template.Template {
 				return rejectArgs{P: p, Title: title, Button: button}
 			},
 		})
-		out[base] = template.Must(t.ParseFS(templateFS, "templates/layout.html", "templates/partials.html", name))
+		out[base] = template.Must(t.ParseFS(templateFS, "templates/layout.html", "templates/partials*.html", name))
 	}
 	return out
 }

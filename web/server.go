@@ -54,6 +54,10 @@ type Server struct {
 	// Agenda keeps the agenda, notifications and calendar feeds (the
 	// agenda's pages, web/agenda.go); nil leaves those pages out.
 	Agenda agenda.Store
+	// Retention closes and reopens cases, keeps legal holds and erasure
+	// requests, and tells what was erased (web/retention.go); nil means
+	// Cases or Files when they keep it too, else the pages are left out.
+	Retention RetentionStore
 	// Checkpoints signs and returns the log's checkpoint for the ethics
 	// board's page; nil leaves the checkpoint out. When it can also derive
 	// the pseudonym key (*audit.Notary can), statistics show workers by
@@ -165,6 +169,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	s.clientRoutes(mux)
 	s.clientResponseRoutes(mux)
 	s.clientFileRoutes(mux)
+	s.retentionRoutes(mux)
 }
 
 // formLimit returns the bound of a form body: limit, or the service's
