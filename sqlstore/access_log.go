@@ -24,7 +24,10 @@ import (
 // the group commit (one COMMIT for every write waiting, reads included).
 // On PostgreSQL a read changes nothing else, so the event is one INSERT
 // in autocommit: one round trip instead of BEGIN, INSERT and COMMIT, and
-// durable when it returns, as any commit is.
+// durable when it returns, as any commit is. (Batching concurrent reads
+// into one INSERT was measured and was no faster: PostgreSQL already
+// shares one WAL flush among concurrent commits, and a batch in flight
+// made the next reads wait for it; BENCHMARKS.md.)
 func (db *AuditStore) RecordRead(ctx context.Context, r client.Read) error {
 	a, err := countersign.ActorFrom(ctx)
 	if err != nil {
@@ -41,9 +44,7 @@ func (db *AuditStore) RecordRead(ctx context.Context, r client.Read) error {
 	if err != nil {
 		return err
 	}
-	if _, err := db.w.ExecContext(ctx, db.w.Rebind(`
-		INSERT INTO audit_pending (`+pendingColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), row...); err != nil {
+	if _, err := db.w.ExecContext(ctx, db.w.Rebind(insertPendingRows(1)), row...); err != nil {
 		return db.translate(fmt.Errorf("record %s: %w", ev.Action, err))
 	}
 	db.wakeSequencer()
