@@ -3,8 +3,10 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/countersign/countersign"
@@ -69,79 +71,99 @@ type reviewRow struct {
 // (ActiveSince, Today, ReviewsSince), so the query and the replay agree.
 func (db *conn) caseloadInput(ctx context.Context, p caseload.Policy, teamID string, now time.Time) (*caseload.Input, error) {
 	q := db.r
-	var n int
-	if err := q.GetContext(ctx, &n, q.Rebind(`SELECT COUNT(*) FROM teams WHERE id = ?`), teamID); err != nil {
-		return nil, db.translate(fmt.Errorf("find team: %w", err))
-	}
-	if n == 0 {
-		return nil, countersign.Errorf(countersign.ENOTFOUND, "There is no such team.")
-	}
 	in := &caseload.Input{TeamID: teamID, Waiting: map[string]int{}, Overdue: map[string]int{}, ReviewMS: map[string][]int64{}}
-	var members []userRow
-	if err := q.SelectContext(ctx, &members, q.Rebind(`
-		SELECT `+userColumns+`
-		FROM users
-		WHERE team_id = ?
-		  AND role = ?
-		  AND disabled_at IS NULL`), teamID, string(countersign.RoleWorker)); err != nil {
-		return nil, db.translate(fmt.Errorf("find team members: %w", err))
+	// The six reads are independent: they run side by side, each on its
+	// own connection of the reading pool, so the page waits for the
+	// longest of them rather than for their sum.
+	var (
+		teams                    int
+		members                  []userRow
+		counts, waiting, overdue []countRow
+		reviews                  []reviewRow
+	)
+	// The recent activity of all teams is read through the time indexes
+	// (0015) and hashed, rather than probed case by case: one pass over
+	// the team's cases, whatever their number.
+	since := p.ActiveSince(now)
+	reads := []func() error{
+		func() error {
+			return q.GetContext(ctx, &teams, q.Rebind(`SELECT COUNT(*) FROM teams WHERE id = ?`), teamID)
+		},
+		func() error {
+			return q.SelectContext(ctx, &members, q.Rebind(`
+				SELECT `+userColumns+`
+				FROM users
+				WHERE team_id = ?
+				  AND role = ?
+				  AND disabled_at IS NULL`), teamID, string(countersign.RoleWorker))
+		},
+		func() error {
+			return q.SelectContext(ctx, &counts, q.Rebind(`
+				SELECT c.worker_id, c.case_type, COUNT(*) AS n
+				FROM cases c
+				WHERE c.team_id = ?
+				  AND c.status = ?
+				  AND (c.created_at >= ?
+				    OR c.id IN (
+				      SELECT n.case_id FROM notes n WHERE n.created_at >= ?
+				      UNION ALL
+				      SELECT r.case_id FROM record_entries r WHERE r.signed_at >= ?
+				      UNION ALL
+				      SELECT e.case_id FROM agenda_entries e WHERE e.team_id = ? AND e.updated_at >= ?))
+				GROUP BY c.worker_id, c.case_type`), teamID, casefile.StatusOpen, since, since, since, teamID, since)
+		},
+		func() error {
+			return q.SelectContext(ctx, &waiting, q.Rebind(`
+				SELECT reviewer_id AS worker_id, '' AS case_type, COUNT(*) AS n
+				FROM drafts
+				WHERE team_id = ?
+				  AND status = 'pending_review'
+				GROUP BY reviewer_id`), teamID)
+		},
+		func() error {
+			return q.SelectContext(ctx, &overdue, q.Rebind(`
+				SELECT c.worker_id, '' AS case_type, COUNT(*) AS n
+				FROM agenda_entries e
+				JOIN cases c ON c.id = e.case_id
+				WHERE e.team_id = ?
+				  AND e.status = 'open'
+				  AND e.kind = 'hard_deadline'
+				  AND e.due_date < ?
+				GROUP BY c.worker_id`), teamID, caseload.Today(now, db.location()))
+		},
+		func() error {
+			return q.SelectContext(ctx, &reviews, q.Rebind(`
+				SELECT d.decided_by, d.review_ms
+				FROM decisions d
+				JOIN drafts f ON f.id = d.draft_id
+				WHERE f.team_id = ?
+				  AND d.decided_at >= ?
+				  AND d.decided_at <= ?`), teamID, p.ReviewsSince(now), now)
+		},
+	}
+	errs := make([]error, len(reads))
+	var wg sync.WaitGroup
+	for i, read := range reads {
+		wg.Go(func() { errs[i] = read() })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, db.translate(fmt.Errorf("read the caseload of team %s: %w", teamID, err))
+	}
+	if teams == 0 {
+		return nil, countersign.Errorf(countersign.ENOTFOUND, "There is no such team.")
 	}
 	for _, m := range members {
 		in.Members = append(in.Members, caseload.Member{ID: m.ID, Name: m.Name, Email: m.Email})
 	}
-	since := p.ActiveSince(now)
-	var counts []countRow
-	if err := q.SelectContext(ctx, &counts, q.Rebind(`
-		SELECT c.worker_id, c.case_type, COUNT(*) AS n
-		FROM cases c
-		WHERE c.team_id = ?
-		  AND c.status = ?
-		  AND (c.created_at >= ?
-		    OR EXISTS (SELECT 1 FROM notes n WHERE n.case_id = c.id AND n.created_at >= ?)
-		    OR EXISTS (SELECT 1 FROM record_entries r WHERE r.case_id = c.id AND r.signed_at >= ?)
-		    OR EXISTS (SELECT 1 FROM agenda_entries e WHERE e.case_id = c.id AND e.updated_at >= ?))
-		GROUP BY c.worker_id, c.case_type`), teamID, casefile.StatusOpen, since, since, since, since); err != nil {
-		return nil, db.translate(fmt.Errorf("count active cases: %w", err))
-	}
 	for _, c := range counts {
 		in.Active = append(in.Active, caseload.Count{WorkerID: c.WorkerID, CaseType: c.CaseType, N: c.N})
-	}
-	var waiting []countRow
-	if err := q.SelectContext(ctx, &waiting, q.Rebind(`
-		SELECT reviewer_id AS worker_id, '' AS case_type, COUNT(*) AS n
-		FROM drafts
-		WHERE team_id = ?
-		  AND status = 'pending_review'
-		GROUP BY reviewer_id`), teamID); err != nil {
-		return nil, db.translate(fmt.Errorf("count waiting drafts: %w", err))
 	}
 	for _, c := range waiting {
 		in.Waiting[c.WorkerID] = c.N
 	}
-	var overdue []countRow
-	if err := q.SelectContext(ctx, &overdue, q.Rebind(`
-		SELECT c.worker_id, '' AS case_type, COUNT(*) AS n
-		FROM agenda_entries e
-		JOIN cases c ON c.id = e.case_id
-		WHERE e.team_id = ?
-		  AND e.status = 'open'
-		  AND e.kind = 'hard_deadline'
-		  AND e.due_date < ?
-		GROUP BY c.worker_id`), teamID, caseload.Today(now, db.location())); err != nil {
-		return nil, db.translate(fmt.Errorf("count overdue deadlines: %w", err))
-	}
 	for _, c := range overdue {
 		in.Overdue[c.WorkerID] = c.N
-	}
-	var reviews []reviewRow
-	if err := q.SelectContext(ctx, &reviews, q.Rebind(`
-		SELECT d.decided_by, d.review_ms
-		FROM decisions d
-		JOIN drafts f ON f.id = d.draft_id
-		WHERE f.team_id = ?
-		  AND d.decided_at >= ?
-		  AND d.decided_at <= ?`), teamID, p.ReviewsSince(now), now); err != nil {
-		return nil, db.translate(fmt.Errorf("find review times: %w", err))
 	}
 	for _, r := range reviews {
 		in.ReviewMS[r.WorkerID] = append(in.ReviewMS[r.WorkerID], r.MS)

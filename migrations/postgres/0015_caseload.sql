@@ -2,8 +2,8 @@
 -- supervisors, kept whole (their events name the first candidates only),
 -- so that an assignment can name the recommendation it followed or not;
 -- rows are never changed. And the indexes the team's caseload query reads
--- a case's latest activity through: notes and agenda entries by case and
--- time, decisions by time, cases by team and worker.
+-- the recent activity through: notes, signed entries and agenda entries
+-- by time, decisions by time, cases by team and worker.
 -- PostgreSQL twin of migrations/sqlite/0015_caseload.sql.
 
 CREATE TABLE caseload_recommendations (
@@ -21,7 +21,8 @@ CREATE TRIGGER caseload_recommendations_no_update BEFORE UPDATE ON caseload_reco
     FOR EACH ROW EXECUTE FUNCTION countersign_refuse_change();
 ALTER TABLE caseload_recommendations ENABLE ALWAYS TRIGGER caseload_recommendations_no_update;
 
-CREATE INDEX notes_case_created_idx ON notes (case_id, created_at);
-CREATE INDEX agenda_entries_case_updated_idx ON agenda_entries (case_id, updated_at);
+CREATE INDEX notes_created_idx ON notes (created_at, case_id);
+CREATE INDEX record_entries_signed_idx ON record_entries (signed_at, case_id);
+CREATE INDEX agenda_entries_updated_idx ON agenda_entries (team_id, updated_at, case_id);
 CREATE INDEX decisions_decided_idx ON decisions (decided_at);
 CREATE INDEX cases_team_worker_idx ON cases (team_id, worker_id, case_type);
