@@ -51,6 +51,10 @@ type benchConfig struct {
 	// UnloggedReads (reads, in process): every other stretch of the run
 	// with the staff-read access log switched off (bench_accesslog.go).
 	UnloggedReads bool
+	// Poll (lifecycle) is how long a client waits between two reads of a
+	// draft it waits for; zero: a quarter of the time waited so far,
+	// between 2 and 20 ms (benchPollInterval).
+	Poll time.Duration
 }
 
 // auditedTxPerLifecycle is the number of audited write transactions of one
@@ -85,6 +89,10 @@ type benchReport struct {
 	// With --unlogged-reads: p99 of each read with the access log on,
 	// divided by p99 with it off.
 	ReadLogP99Ratio map[string]float64 `json:"read_log_p99_ratio,omitempty"`
+	// DraftPolls (lifecycle) is how many times a lifecycle read its draft
+	// before it was ready, on average: requests the service answers
+	// that the notes workload does not make.
+	DraftPolls float64 `json:"draft_polls_per_lifecycle,omitempty"`
 }
 
 type stepStats struct {
@@ -114,6 +122,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fs.IntVar(&cfg.Iterations, "iterations", 0, "stop once this many iterations have completed (the run still ends at --duration if that comes first)")
 	fs.BoolVar(&cfg.NoteRatio, "note-ratio", false, "lifecycle: also run the notes workload with the same clients, a quarter of --duration before and a quarter after, and print the lifecycle's audited transactions per second against notes per second")
 	fs.BoolVar(&cfg.UnloggedReads, "unlogged-reads", false, "reads, in process: switch the access log of staff reads off for every other half second of the run (a benchmark switch, not a setting of the service) and compare the p99s")
+	fs.DurationVar(&cfg.Poll, "poll", 0, "lifecycle: wait this long between two reads of a draft being generated (0: a quarter of the time waited so far, between 2 and 20 ms)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "start at most this many iterations per second across all clients (0: as many as the clients can), to measure latency below saturation")
 	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -172,6 +181,19 @@ type bench struct {
 	samples map[string][]time.Duration
 	errs    map[string]int
 	peakRSS float64
+	polls   atomic.Int64 // reads of drafts not yet ready (lifecycle)
+}
+
+// benchPollInterval is how long a lifecycle waits before reading its draft
+// again, waited long so far: fixed when --poll is set, otherwise a quarter
+// of waited, between 2 and 20 ms, so a draft's readiness is seen within a
+// quarter of its latency without eight clients reading every 2 ms (which
+// made most of the lifecycle's requests when drafts took 100 ms).
+func benchPollInterval(fixed, waited time.Duration) time.Duration {
+	if fixed > 0 {
+		return fixed
+	}
+	return min(max(waited/4, 2*time.Millisecond), 20*time.Millisecond)
 }
 
 func (b *bench) run(ctx context.Context, logw io.Writer) (*benchReport, error) {
@@ -308,6 +330,9 @@ func (b *bench) run(ctx context.Context, logw io.Writer) (*benchReport, error) {
 		rep.Iterations += n
 	}
 	rep.IterationsPerS = float64(rep.Iterations) / rep.Seconds
+	if b.cfg.Mode == "lifecycle" && rep.Iterations > 0 {
+		rep.DraftPolls = float64(b.polls.Load()) / float64(rep.Iterations)
+	}
 	rep.AuditEvents = size1 - size0
 	rep.AuditEventsPerS = float64(rep.AuditEvents) / rep.Seconds
 	rep.PeakRSSBytes = b.peakRSS
@@ -669,7 +694,8 @@ func (c *benchClient) iterate(ctx context.Context, n int) error {
 			b.fail("draft_ready", errors.New("draft failed"))
 			return errors.New("draft failed")
 		}
-		time.Sleep(2 * time.Millisecond)
+		time.Sleep(benchPollInterval(b.cfg.Poll, time.Since(start)))
+		b.polls.Add(1)
 		if err := c.do(ctx, "GET", "/v1/drafts/"+d.ID, b.cfg.Token, nil, 200, &d); err != nil {
 			if ctx.Err() == nil {
 				b.fail("draft_ready", err)
@@ -774,6 +800,9 @@ func printReport(w io.Writer, r *benchReport) {
 		fmt.Fprintf(w, "%-14s %8d %10.1f %9.2f %9.2f %9.2f\n", s, st.Count, st.PerSec, st.P50MS, st.P95MS, st.P99MS)
 	}
 	fmt.Fprintf(w, "iterations: %d (%.1f/s)\n", r.Iterations, r.IterationsPerS)
+	if r.DraftPolls > 0 {
+		fmt.Fprintf(w, "draft reads before ready: %.1f per lifecycle\n", r.DraftPolls)
+	}
 	fmt.Fprintf(w, "audited events: %d (%.1f/s)\n", r.AuditEvents, r.AuditEventsPerS)
 	fmt.Fprintf(w, "server peak RSS: %.1f MB\n", r.PeakRSSBytes/1e6)
 	if r.CheckpointLagMS > 0 {
