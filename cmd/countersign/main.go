@@ -54,6 +54,7 @@ Commands:
   audit key                                        print the public verifier key
   bench [flags]                                    drive the API and report throughput and latency
   eval gate [--set FILE] [-v]                      measure the high-stakes detector on a labelled set
+  caseload --file EXPORT [--policy FILE]           recompute each team's caseload from an audit export (the API's CSV)
   backup --out FILE                                a consistent copy of the SQLite database while serve runs (PostgreSQL: how to)
   restore --from FILE [--force]                    put a backup in place of the SQLite database (serve stopped)
   version                                          print the version of this binary and of its API
@@ -101,6 +102,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = runBench(ctx, args[1:], stdout, stderr, getenv)
 	case "eval":
 		err = runEval(args[1:], stdout)
+	case "caseload":
+		err = runCaseload(args[1:], stdout)
 	case "backup":
 		err = runBackup(ctx, args[1:], stdout, getenv)
 	case "restore":

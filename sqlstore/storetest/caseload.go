@@ -17,11 +17,10 @@ import (
 	"github.com/countersign/countersign/sqlstore"
 )
 
-// CaseloadPolicy is the policy of the caseload tests: housing weighs 2, a
-// band of 1 to 2 weighted cases per post, the fixture's worker at half time.
-func CaseloadPolicy(t testing.TB, workerID string) *review.Policy {
-	t.Helper()
-	p, err := review.ParsePolicy("caseload.yaml", []byte(fmt.Sprintf(`
+// CaseloadPolicyYAML is the policy file of the caseload tests: housing
+// weighs 2, a band of 1 to 2 weighted cases per post, workerID at half time.
+func CaseloadPolicyYAML(workerID string) string {
+	return fmt.Sprintf(`
 caseload:
   version: "test-1"
   active_days: 30
@@ -29,7 +28,13 @@ caseload:
   weights: {housing: 2}
   workers:
     %s: {fte: 0.5, tags: [housing]}
-`, workerID)))
+`, workerID)
+}
+
+// CaseloadPolicy is CaseloadPolicyYAML parsed.
+func CaseloadPolicy(t testing.TB, workerID string) *review.Policy {
+	t.Helper()
+	p, err := review.ParsePolicy("caseload.yaml", []byte(CaseloadPolicyYAML(workerID)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/countersign/countersign/api"
+	"github.com/countersign/countersign/caseload"
+	"github.com/countersign/countersign/sqlstore/storetest"
+)
+
+// TestCaseloadFromExport: `countersign caseload` recomputes, from an audit
+// export and the policy file alone, the same table the API answers as CSV
+// for the same data, after a reassignment; and refuses what it cannot read.
+func TestCaseloadFromExport(t *testing.T) {
+	t.Parallel()
+	for name, dsn := range map[string]func(testing.TB) string{"sqlite": storetest.SQLiteDSN, "postgres": storetest.PostgresDSN} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			d := dsn(t)
+			dir := t.TempDir()
+			b := &boardBundle{dir: dir, env: env(map[string]string{"DATABASE_URL": d, "COUNTERSIGN_AUDIT_KEY": filepath.Join(dir, "audit.key"),
+				"COUNTERSIGN_EVENT_KEY": storetest.MustWriteEventKey(t, dir)})}
+			db := storetest.MustOpen(t, d)
+			ct := storetest.MustSeedCaseload(t, db)
+			sup := storetest.As(context.Background(), ct.Supervisor)
+			if _, err := db.AssignCase(sup, ct.HousingCase.ID, caseload.Assignment{WorkerID: ct.Worker.ID}); err != nil {
+				t.Fatal(err)
+			}
+			at := time.Now().UTC().Add(time.Minute).Truncate(time.Microsecond)
+			db.Now = func() time.Time { return at }
+
+			_, secret, err := db.CreateToken(storetest.CLI(), ct.Supervisor.ID, "test", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := api.NewServer()
+			s.Identity, s.Cases, s.Review, s.Audit = db, db, db, db
+			req := httptest.NewRequest("GET", "/v1/teams/"+ct.Team.ID+"/caseload", nil)
+			req.Header.Set("Authorization", "Bearer "+secret)
+			req.Header.Set("Accept", "text/csv")
+			w := httptest.NewRecorder()
+			s.Handler().ServeHTTP(w, req)
+			if w.Code != http.StatusOK {
+				t.Fatalf("API: %d %s", w.Code, w.Body)
+			}
+			fromAPI := w.Body.String()
+			if !strings.Contains(fromAPI, ct.Worker.ID+",true,0.50,2,") {
+				t.Fatalf("API table lacks the worker's two cases:\n%s", fromAPI)
+			}
+
+			if _, err := db.Sequence(storetest.CLI()); err != nil {
+				t.Fatal(err)
+			}
+			export := b.file(t, "export.ndjson", b.mustRun(t, 0, "audit", "export"))
+			policy := b.file(t, "policy.yaml", storetest.CaseloadPolicyYAML(ct.Worker.ID))
+			fromCLI := b.mustRun(t, 0, "caseload", "--file", export, "--policy", policy, "--team", ct.Team.ID, "--at", at.Format(time.RFC3339Nano))
+			if fromCLI != fromAPI {
+				t.Errorf("countersign caseload:\n%s\nGET /v1/teams/{id}/caseload (text/csv):\n%s", fromCLI, fromAPI)
+			}
+			table := b.mustRun(t, 0, "caseload", "--file", export, "--policy", policy, "--format", "table")
+			if !strings.Contains(table, ct.Team.ID) || !strings.Contains(table, "load_per_fte") {
+				t.Errorf("table:\n%s", table)
+			}
+
+			var stdout, stderr bytes.Buffer
+			for _, args := range [][]string{
+				{"caseload"},
+				{"caseload", "--file", filepath.Join(dir, "nonesuch")},
+				{"caseload", "--file", policy},
+				{"caseload", "--file", export, "--team", "team_nonesuch"},
+				{"caseload", "--file", export, "--format", "xml"},
+			} {
+				stdout.Reset()
+				stderr.Reset()
+				if code := run(context.Background(), args, &stdout, &stderr, b.env); code != 2 || !strings.HasPrefix(stderr.String(), "countersign caseload: ") {
+					t.Errorf("%v: exit %d, stderr %q", args, code, stderr.String())
+				}
+			}
+			stdout.Reset()
+			if code := run(context.Background(), []string{"caseload", "--help"}, &stdout, &stderr, b.env); code != 0 ||
+				!strings.Contains(stdout.String(), "Usage: countersign caseload") || !strings.Contains(stdout.String(), "-policy") {
+				t.Errorf("--help: exit %d\n%s", code, stdout.String())
+			}
+		})
+	}
+}
