@@ -166,6 +166,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	page("POST /audit/verify", s.handleVerify)
 
 	s.agendaRoutes(mux)
+	s.caseloadRoutes(mux)
 	s.clientRoutes(mux)
 	s.clientResponseRoutes(mux)
 	s.clientFileRoutes(mux)

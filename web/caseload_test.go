@@ -1,0 +1,126 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/countersign/countersign/caseload"
+	"github.com/countersign/countersign/identity"
+	"github.com/countersign/countersign/sqlstore/storetest"
+)
+
+// caseloadSetup is uiSetup with the caseload policy of the store tests.
+func caseloadSetup(t *testing.T) *uiBundle {
+	t.Helper()
+	b := uiSetup(t)
+	b.db.Policy = storetest.CaseloadPolicy(t, b.f.Worker.ID)
+	return b
+}
+
+// TestCaseloadPage: the supervisor's page draws each worker's load against
+// the band and the history as SVG, with the table; the board sees
+// pseudonyms; a worker is refused; a recommendation is shown and the case
+// assigned by the form, with a non-member refused on the form.
+func TestCaseloadPage(t *testing.T) {
+	t.Parallel()
+	b := caseloadSetup(t)
+	path := "/teams/" + b.f.Team.ID + "/caseload"
+	sup := b.signIn(t, "supervisor")
+	resp, body := sup.get(path)
+	wantStatus(t, resp, body, http.StatusOK)
+	for _, want := range []string{`<svg`, `class="load within"`, `id="caseload-history"`, `<polyline`, ">worker<", `href="` + path + `"`, "test-1"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	if charts := between(body, `id="h-loads"`, `id="h-figures"`); charts == "" || strings.Contains(charts, "<script") {
+		t.Error("the charts are missing or need a script")
+	}
+	resp, body = sup.get(path + ".csv")
+	wantStatus(t, resp, body, http.StatusOK)
+	if !strings.HasPrefix(body, "team_id,worker_id,") || !strings.Contains(body, b.f.Worker.ID) {
+		t.Errorf("CSV:\n%s", body)
+	}
+
+	board := b.signIn(t, "ethics")
+	resp, body = board.get(path)
+	wantStatus(t, resp, body, http.StatusOK)
+	if strings.Contains(body, b.f.Worker.ID) || strings.Contains(body, ">worker<") || !strings.Contains(body, "w_") || strings.Contains(body, "caseload/assign") {
+		t.Error("the board's page shows a worker's id or name, or the assignment form")
+	}
+	resp, body = b.signIn(t, "worker").get(path)
+	wantStatus(t, resp, body, http.StatusForbidden)
+
+	// A recommendation for the fixture's case, then the assignment.
+	second := &identity.User{Name: "Second", Email: "second." + b.f.Team.ID + "@example.org", Role: "worker", TeamID: b.f.Team.ID}
+	if err := b.db.CreateUser(storetest.CLI(), second); err != nil {
+		t.Fatal(err)
+	}
+	recs := b.countEvents(t, caseload.ActionRecommended)
+	resp, body = sup.get(path + "?case_id=" + b.f.Case.ID)
+	wantStatus(t, resp, body, http.StatusOK)
+	if !strings.Contains(body, `class="recommendation"`) || !strings.Contains(body, "Lowest weighted load") || !strings.Contains(body, `name="recommendation_id"`) {
+		t.Fatal("no recommendation or assignment form")
+	}
+	if n := b.countEvents(t, caseload.ActionRecommended); n != recs+1 {
+		t.Errorf("recommendations recorded %d → %d", recs, n)
+	}
+	resp, body = sup.get(path + "?case_type=astrology")
+	wantStatus(t, resp, body, http.StatusUnprocessableEntity)
+	resp, body = sup.get(path + "?case_id=" + b.f.Case.ID)
+	wantStatus(t, resp, body, http.StatusOK)
+	recID := between(body, `name="recommendation_id" value="`, `"`)
+	resp, body = sup.post(path+"/assign", url.Values{"case_id": {b.f.Case.ID}, "worker_id": {b.f.Other.ID}, "recommendation_id": {recID}})
+	wantStatus(t, resp, body, http.StatusUnprocessableEntity)
+	if !strings.Contains(body, "Choose a worker of the case") {
+		t.Error("the refusal does not say why")
+	}
+	resp, body = sup.post(path+"/assign", url.Values{"case_id": {b.f.Case.ID}, "worker_id": {second.ID}, "recommendation_id": {recID}})
+	wantRedirect(t, resp, "/cases/"+b.f.Case.ID)
+	c, err := b.db.FindCaseByID(storetest.As(context.Background(), b.f.Supervisor), b.f.Case.ID)
+	if err != nil || c.WorkerID != second.ID {
+		t.Fatalf("case worker = %v, %v", c, err)
+	}
+}
+
+func between(s, start, end string) string {
+	i := strings.Index(s, start)
+	if i < 0 {
+		return ""
+	}
+	s = s[i+len(start):]
+	return s[:max(strings.Index(s, end), 0)]
+}
+
+// TestCaseloadBrowser shows the supervisor's caseload page in headless
+// Chromium: the load chart and the history chart are drawn (no script),
+// and axe-core finds no WCAG 2.2 AA violation.
+func TestCaseloadBrowser(t *testing.T) {
+	t.Parallel()
+	ctx := newChromium(t, 1280, 900)
+	b := caseloadSetup(t)
+	br := &browser{t: t, ctx: ctx, base: b.srv.URL, shot: screenshotDir(t)}
+	br.signIn(b.tokens["supervisor"], "nav")
+	br.do("open the caseload page",
+		chromedp.Click(chromedp.CSS(`nav a[href="/teams/`+b.f.Team.ID+`/caseload"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#caseload-chart svg")),
+	)
+	n := run(br, "count the bars", chromedp.Evaluate[int](`document.querySelectorAll("#caseload-chart g.load rect").length`))
+	if n != 1 {
+		t.Errorf("%d bars, want one for the team's worker", n)
+	}
+	w := run(br, "measure the bar", chromedp.Evaluate[float64](`document.querySelector("#caseload-chart g.load rect").getBoundingClientRect().width`))
+	if w <= 0 {
+		t.Errorf("the bar is %v pixels wide", w)
+	}
+	if !strings.Contains(br.text("#caseload-history figcaption"), "audit log") {
+		t.Error("the history chart has no caption")
+	}
+	br.screenshot("caseload-supervisor")
+	checkAxe(t, ctx, "caseload")
+}
