@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/countersign/countersign/casefile"
 	"github.com/countersign/countersign/client"
 	"github.com/countersign/countersign/review"
 )
@@ -62,6 +63,9 @@ var requestTypes = map[string]reflect.Type{
 	"clientRespondRequest":    reflect.TypeFor[clientRespondRequest](),
 	"clientAnswerRequest":     reflect.TypeFor[clientAnswerRequest](),
 	"assignRequest":           reflect.TypeFor[assignRequest](),
+	"closeRequest":            reflect.TypeFor[closeRequest](),
+	"holdRequest":             reflect.TypeFor[holdRequest](),
+	"erasureFileRequest":      reflect.TypeFor[erasureFileRequest](),
 }
 
 // domainEnums are fields whose allowed values the domain decides (the tag
@@ -77,6 +81,9 @@ var domainEnums = map[fieldKey][]string{
 	{reflect.TypeFor[agendaUpdateRequest](), "kind"}:         agendaKinds(),
 	{reflect.TypeFor[agendaCloseRequest](), "outcome"}:       agendaOutcomes(),
 	{reflect.TypeFor[clientRespondRequest](), "kind"}:        {string(client.ResponseCorrection), string(client.ResponseOwnView)},
+	{reflect.TypeFor[closeRequest](), "reason_code"}:         casefile.CloseReasons,
+	{reflect.TypeFor[holdRequest](), "reason_code"}:          casefile.HoldReasons,
+	{reflect.TypeFor[erasureFileRequest](), "reason_code"}:   casefile.ErasureReasons,
 }
 
 type fieldKey struct {

@@ -46,6 +46,10 @@ type Server struct {
 	// Agenda keeps the agenda, notifications and calendar feeds
 	// (api/agenda.go); nil answers those endpoints 404.
 	Agenda agenda.Store
+	// Retention closes and reopens cases, keeps legal holds and erasure
+	// requests (api/retention.go); nil means Cases, when it serves them
+	// too, else those endpoints answer 404.
+	Retention casefile.RetentionStore
 	// AuditProofs serves checkpoints and proofs; nil disables those endpoints.
 	AuditProofs AuditProofs
 	// Export writes the NDJSON export consistent with cp.
@@ -153,6 +157,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 
 	s.agendaRoutes(mux)
 	s.caseloadRoutes(mux)
+	s.retentionRoutes(mux)
 
 	public("/v1/", func(w http.ResponseWriter, r *http.Request) { s.handleNoRoute(mux, w, r) })
 }

@@ -97,8 +97,9 @@ func NoEvent(what string) Mismatch {
 	return Mismatch{Problem: "no event in the log records this " + what}
 }
 
-// RowGone is the Mismatch of an event whose row is no longer there. (No
-// erasure event exists yet; when one does, the rule will accept it.)
+// RowGone is the Mismatch of an event whose row is no longer there.
+// Erasure never deletes a row (it overwrites its text): a row gone is
+// always a finding.
 func RowGone(w Witness, what string) Mismatch {
 	return w.Problem("the log records this %s (%s) but the row is gone", what, w.Action)
 }
@@ -147,4 +148,20 @@ func CheckValue(w Witness, key, stored string) []Mismatch {
 		return []Mismatch{w.Problem("its %s is %q but the log says %q", key, stored, logged)}
 	}
 	return nil
+}
+
+// CheckErased holds a row that the erasure event erasure covers (a
+// case.erased of its case, or a party.erased of its party): its text and
+// salt are gone by rule, so the commitments of ws are not opened; the row
+// must still have the events that created it, and its text must be empty.
+// what names the row in findings.
+func CheckErased(erasure Witness, ws []Witness, what string, empty bool) []Mismatch {
+	var ms []Mismatch
+	if len(ws) == 0 {
+		ms = append(ms, NoEvent(what))
+	}
+	if !empty {
+		ms = append(ms, erasure.Problem("the %s still holds text after the erasure this entry records", what))
+	}
+	return ms
 }

@@ -1,6 +1,7 @@
 package casefile
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -445,9 +446,10 @@ func (p Period) After(t time.Time) time.Time {
 
 // RetentionPolicy says how long each type of case is kept after closure
 // (Keep), and, for some, the minimum a request may not shorten (Minimum).
-// Version names the policy in the log: a digest of its rules, so that two
-// services with the same rules give the same version, and any change of a
-// rule gives a new one.
+// Version names the policy in the log: the SHA-256 digest (hex) of its
+// rules, one "keep <type> <period>" or "minimum <type> <period>" line each,
+// sorted and joined by LF, so that two services with the same rules give
+// the same version, and any change of a rule gives a new one.
 type RetentionPolicy struct {
 	Version string            `json:"version"`
 	Keep    map[string]Period `json:"-"`
@@ -472,7 +474,7 @@ func (p RetentionPolicy) digest() string {
 	}
 	sort.Strings(lines)
 	sum := sha256.Sum256([]byte(strings.Join(lines, "\n")))
-	return "r1-" + hex.EncodeToString(sum[:6])
+	return hex.EncodeToString(sum[:])
 }
 
 // ParseRetention reads the policy file's retention: section: case type →
@@ -577,4 +579,44 @@ type BoardRow struct {
 type ErasureFilter struct {
 	CaseID  *string
 	PartyID *string
+}
+
+// RetentionStore closes and reopens cases, keeps legal holds and erasure
+// requests, and erases. The acting user comes from the context; every
+// change appends its audit event in the same transaction.
+type RetentionStore interface {
+	// CloseCase closes a case (DecideClose). Returns ENOTFOUND, EINVALID
+	// (reason_code), EFORBIDDEN or ECONFLICT.
+	CloseCase(ctx context.Context, caseID, reasonCode string) (*Case, error)
+	// ReopenCase reopens a closed case (DecideReopen).
+	ReopenCase(ctx context.Context, caseID string) (*Case, error)
+	// SetHold sets a legal hold (DecideHold).
+	SetHold(ctx context.Context, caseID, reasonCode string) (*Hold, error)
+	// LiftHold lifts a legal hold of the case (DecideLiftHold).
+	LiftHold(ctx context.Context, caseID, holdID, reasonCode string) (*Hold, error)
+	// FindHolds returns the holds of a case, oldest first.
+	FindHolds(ctx context.Context, caseID string) ([]*Hold, error)
+	// RequestErasure files an erasure request of a case, or of one
+	// party's details (partyID not ""), by an admin (DecideErasureRequest).
+	RequestErasure(ctx context.Context, caseID, partyID, reasonCode string) (*ErasureRequest, error)
+	// ConfirmErasure confirms a request as a second admin and erases
+	// (DecideErasureConfirm).
+	ConfirmErasure(ctx context.Context, requestID string) (*Erasure, error)
+	// FindErasureRequests returns a case's requests (all cases for "",
+	// admins only), newest first; with pendingOnly, the waiting ones.
+	FindErasureRequests(ctx context.Context, caseID string, pendingOnly bool) ([]*ErasureRequest, error)
+	// FindErasures returns the erasures f selects, oldest first.
+	FindErasures(ctx context.Context, f ErasureFilter) ([]*Erasure, error)
+	// FindTombstone returns what remains of an erased case; ENOTFOUND
+	// when it is not erased.
+	FindTombstone(ctx context.Context, caseID string) (*Tombstone, error)
+	// RetentionBoard returns the erasures and holds by month, rule, case
+	// type and reason (ethics board and admins).
+	RetentionBoard(ctx context.Context) ([]BoardRow, error)
+	// RetentionPlan lists the closed cases with a period: when each is
+	// erased, and whether a hold stops it (admins, the service).
+	RetentionPlan(ctx context.Context) ([]PlannedErasure, error)
+	// RunRetention erases up to limit expired cases, exactly once across
+	// replicas, and returns what it erased.
+	RunRetention(ctx context.Context, limit int) ([]*Erasure, error)
 }

@@ -50,6 +50,10 @@ type Policy struct {
 	// Agenda holds the reminder offsets of each kind of agenda entry (the
 	// agenda: section; agenda.DefaultPolicy when left out).
 	Agenda agenda.Policy `json:"agenda"`
+	// Retention says how long each case type is kept after closure (the
+	// retention: section; casefile.ParseRetention; nothing is erased by the
+	// retention job when left out). Versioned by a digest of its rules.
+	Retention casefile.RetentionPolicy `json:"retention"`
 	// Caseload holds the caseload policy: case-type weights, the activity
 	// window, the reference band per post, working times (the caseload:
 	// section; caseload.DefaultPolicy when left out).
@@ -61,7 +65,7 @@ type Policy struct {
 // overdue after three days, no vigilance checks.
 func DefaultPolicy() *Policy {
 	return &Policy{CaseTypes: slices.Clone(casefile.DefaultCaseTypes), ReadingSpeed: ReadingSpeed, MaxWait: 72 * time.Hour, VigilanceRate: 0.05,
-		Agenda: agenda.DefaultPolicy(), Caseload: caseload.DefaultPolicy()}
+		Agenda: agenda.DefaultPolicy(), Retention: casefile.DefaultRetention(), Caseload: caseload.DefaultPolicy()}
 }
 
 // NeedsCountersign reports whether d needs a supervisor's countersignature
@@ -166,6 +170,7 @@ type policyFile struct {
 	Agenda *struct {
 		Reminders map[string][]string `yaml:"reminders"`
 	} `yaml:"agenda"`
+	Retention map[string]any `yaml:"retention"`
 	Caseload *caseload.File `yaml:"caseload"`
 }
 
@@ -282,6 +287,13 @@ func ParsePolicy(path string, data []byte) (*Policy, error) {
 			return nil, bad(field, "%v.", err)
 		}
 		p.Caseload = cp
+	}
+	if f.Retention != nil {
+		rp, field, err := casefile.ParseRetention(f.Retention, p.CaseTypes)
+		if err != nil {
+			return nil, bad(field, "%v.", err)
+		}
+		p.Retention = rp
 	}
 	return p, nil
 }

@@ -38,6 +38,9 @@ func (db *AuditStore) CheckCaseData(ctx context.Context, fn func(audit.DataFindi
 	defer tx.Rollback()
 	rep := &audit.DataReport{Rows: map[string]int{}}
 	c := &dataCheck{tx: tx, rep: rep, emit: fn}
+	if c.erasures, err = loadErasures(ctx, tx); err != nil {
+		return nil, db.translate(err)
+	}
 	for _, check := range []func(context.Context, *dataCheck) error{
 		checkNotes, checkParties, checkConsents, checkDrafts, checkDecisions, checkEntries, checkCorrections,
 		checkClientResponses,
@@ -61,6 +64,9 @@ type dataCheck struct {
 	tx   *sqlx.Tx
 	rep  *audit.DataReport
 	emit func(audit.DataFinding) error
+	// erasures are the case.erased events by case and the party.erased
+	// events by party (retention.go), read before the rows are streamed.
+	erasures map[string]audit.Witness
 }
 
 // evCols are the event columns each row is read with (NULL when the row
@@ -158,6 +164,10 @@ func run[R any](ctx context.Context, c *dataCheck, t dataTable[R]) error {
 				c.rep.Waiting++
 				break
 			}
+		}
+		if w, empty, ok := c.erasedBy(cur); ok {
+			// The erasure covers this row: its text is gone by rule.
+			return c.report(t.table, key, audit.CheckErased(w, ws, t.subject, empty))
 		}
 		return c.report(t.table, key, t.check(cur, ws))
 	}
@@ -324,6 +334,7 @@ func checkDrafts(ctx context.Context, c *dataCheck) error {
 }
 
 type decisionCheckRow struct {
+	CaseID    string `db:"case_id"`
 	ID        string `db:"id"`
 	DraftID   string `db:"draft_id"`
 	Outcome   string `db:"outcome"`
@@ -337,7 +348,7 @@ type decisionCheckRow struct {
 // checkDecisions groups by draft: the decision's events are the draft's.
 func checkDecisions(ctx context.Context, c *dataCheck) error {
 	return run(ctx, c, dataTable[decisionCheckRow]{table: "decisions", key: "draft_id", subject: "draft", actions: review.DecisionEvents,
-		cols: `r.id, r.draft_id, r.outcome, r.decided_by, r.final_text, r.reason, r.salt`,
+		cols: `(SELECT d.case_id FROM drafts d WHERE d.id = r.draft_id) AS case_id, r.id, r.draft_id, r.outcome, r.decided_by, r.final_text, r.reason, r.salt`,
 		id:   func(r *decisionCheckRow) string { return r.DraftID }, ev: func(r *decisionCheckRow) *evCols { return &r.evCols },
 		check: func(r *decisionCheckRow, ws []audit.Witness) []audit.Mismatch {
 			if r == nil {
@@ -392,4 +403,71 @@ func checkCorrections(ctx context.Context, c *dataCheck) error {
 			return review.CheckCorrection(&review.StoredCorrection{Entry: r.toDomain(), Status: r.Status,
 				RefusalReason: r.RefusalReason}, ws)
 		}})
+}
+
+// loadErasures reads the erasure events of the log and of audit_pending:
+// case.erased by the case's id, party.erased by the party's.
+func loadErasures(ctx context.Context, tx *sqlx.Tx) (map[string]audit.Witness, error) {
+	rows, err := tx.QueryxContext(ctx, tx.Rebind(`
+		SELECT seq AS ev_seq, 0 AS ev_pending, subject_id AS ev_subject, actor_id AS ev_actor, action AS ev_action,
+			case_id AS ev_case, payload AS ev_payload
+		FROM audit_event WHERE action IN (?, ?)
+		UNION ALL
+		SELECT id, 1, subject_id, actor_id, action, case_id, payload
+		FROM audit_pending WHERE action IN (?, ?)`),
+		casefile.ActionCaseErased, casefile.ActionPartyErased, casefile.ActionCaseErased, casefile.ActionPartyErased)
+	if err != nil {
+		return nil, fmt.Errorf("read erasures: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]audit.Witness{}
+	for rows.Next() {
+		var e evCols
+		if err := rows.StructScan(&e); err != nil {
+			return nil, fmt.Errorf("read erasures: %w", err)
+		}
+		w, err := e.witness()
+		if err != nil {
+			return nil, err
+		}
+		out[w.Action+" "+w.SubjectID] = *w
+	}
+	return out, rows.Err()
+}
+
+// erasedBy returns the erasure event that covers row r (the erasure of
+// its case, or for a party's rows the erasure of that party) and whether
+// r's text is empty; false when no erasure covers it, and the row is
+// checked as any other.
+func (c *dataCheck) erasedBy(r any) (audit.Witness, bool, bool) {
+	var caseID, partyID string
+	var empty bool
+	switch r := r.(type) {
+	case *noteCheckRow:
+		caseID, empty = r.CaseID, r.Body == ""
+	case *partyCheckRow:
+		caseID, partyID = r.CaseID, r.ID
+		empty = r.FullName == "" && r.DateOfBirth == "" && r.Address == "" && r.Phone == "" && r.Email == "" && r.NationalID == ""
+	case *consentCheckRow:
+		caseID, empty = r.CaseID, r.Note == ""
+	case *draftCheckRow:
+		caseID, empty = r.CaseID, r.Content == nil
+	case *decisionCheckRow:
+		caseID, empty = r.CaseID, r.FinalText == "" && r.Reason == ""
+	case *entryCheckRow:
+		caseID, empty = r.CaseID, r.Content == "" && r.Correction == ""
+	case *correctionCheckRow:
+		caseID, empty = r.CaseID, r.Content == "" && r.Reason == ""
+	case *responseCheckRow:
+		caseID, partyID, empty = r.CaseID, r.PartyID, r.Text == ""
+	default:
+		return audit.Witness{}, false, false
+	}
+	if w, ok := c.erasures[casefile.ActionCaseErased+" "+caseID]; ok {
+		return w, empty, true
+	}
+	if w, ok := c.erasures[casefile.ActionPartyErased+" "+partyID]; ok && partyID != "" {
+		return w, empty, true
+	}
+	return audit.Witness{}, false, false
 }

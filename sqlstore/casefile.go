@@ -28,11 +28,29 @@ type caseRow struct {
 	CreatedBy string    `db:"created_by"`
 	CreatedAt time.Time `db:"created_at"`
 	Total     int       `db:"total"`
+	// The lifecycle (caseReadColumns, retention.go); a row read with
+	// caseColumns only reads as open.
+	Status      string     `db:"status"`
+	ClosedAt    *time.Time `db:"closed_at"`
+	CloseReason string     `db:"close_reason"`
+	ErasedAt    *time.Time `db:"erased_at"`
 }
 
 func (r *caseRow) toDomain() *casefile.Case {
-	return &casefile.Case{ID: r.ID, Reference: r.Reference, Title: r.Title, CaseType: r.CaseType, TeamID: r.TeamID,
-		WorkerID: r.WorkerID, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC()}
+	c := &casefile.Case{ID: r.ID, Reference: r.Reference, Title: r.Title, CaseType: r.CaseType, TeamID: r.TeamID,
+		WorkerID: r.WorkerID, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC(), Status: r.Status, CloseReason: r.CloseReason}
+	if c.Status == "" {
+		c.Status = casefile.StatusOpen
+	}
+	if r.ClosedAt != nil {
+		t := r.ClosedAt.UTC()
+		c.ClosedAt = &t
+	}
+	if r.ErasedAt != nil {
+		t := r.ErasedAt.UTC()
+		c.ErasedAt = &t
+	}
+	return c
 }
 
 // CreateCase applies casefile.DecideCase.
@@ -81,7 +99,7 @@ func (db *CaseStore) FindCaseByID(ctx context.Context, id string) (*casefile.Cas
 // set, the actor must be allowed to change it.
 func (db *conn) findCase(ctx context.Context, q queryer, id string, write bool) (*casefile.Case, error) {
 	var r caseRow
-	if err := q.GetContext(ctx, &r, q.Rebind(`SELECT `+caseColumns+` FROM cases WHERE id = ?`), id); err != nil {
+	if err := q.GetContext(ctx, &r, q.Rebind(`SELECT `+caseReadColumns+` FROM cases WHERE id = ?`), id); err != nil {
 		return nil, notFound(db.translate(err), "There is no case with this id.")
 	}
 	c := r.toDomain()
@@ -95,6 +113,12 @@ func (db *conn) findCase(ctx context.Context, q queryer, id string, write bool) 
 	}
 	if err := check(a, c); err != nil {
 		return nil, err
+	}
+	if write {
+		// A closed or erased case takes nothing new (retention.go).
+		if err := casefile.CheckOpen(c); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }
@@ -125,7 +149,7 @@ func (db *CaseStore) FindCases(ctx context.Context, f casefile.CaseFilter) ([]*c
 	args = append(args, limit, max(f.Offset, 0))
 	var rows []caseRow
 	if err := db.r.SelectContext(ctx, &rows, db.r.Rebind(`
-		SELECT `+caseColumns+`, COUNT(*) OVER () AS total
+		SELECT `+caseReadColumns+`, COUNT(*) OVER () AS total
 		FROM cases
 		WHERE `+strings.Join(where, " AND ")+`
 		ORDER BY created_at DESC, id
@@ -298,10 +322,10 @@ func (db *conn) addNoteOneStatement(ctx context.Context, n *casefile.Note) (bool
 	// The case id is bound once for the check; the note takes c.id and the
 	// event n.id, so the three rows cannot disagree (the event's MAC covers
 	// event[5], the same note id). Amends is always NULL here.
-	args := []any{n.CaseID, who, row[0], row[2], row[3], row[4], row[5], row[7], row[8],
+	args := []any{n.CaseID, who, casefile.StatusOpen, row[0], row[2], row[3], row[4], row[5], row[7], row[8],
 		event[0], event[1], event[2], event[3], event[4], event[6], event[7], event[8], event[9]}
 	res, err := db.exec(ctx, db.w.Rebind(`
-		WITH c AS (SELECT id FROM cases WHERE id = ? AND `+access+`),
+		WITH c AS (SELECT id FROM cases WHERE id = ? AND `+access+` AND status = ?),
 		n AS (
 			INSERT INTO notes (`+noteInsertColumns+`)
 			SELECT ?::text, c.id, ?::text, ?::text, ?::text, ?::timestamptz, NULL, ?::timestamptz, ?::text FROM c

@@ -48,6 +48,7 @@ type DB struct {
 	*AuditStore
 	*ClientIdentityStore
 	*AgendaStore
+	*RetentionStore
 }
 
 // IdentityStore keeps teams, users, tokens and web sessions (identity.Store).
@@ -168,7 +169,10 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		// microseconds, so SQL comparisons and ordering are exact (the
 		// default text form trims trailing zeros and compares wrongly).
 		q := url.Values{"_time_integer_format": {"unix_micro"}, "_inttotime": {"1"}}
-		for _, p := range []string{"foreign_keys(1)", "journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)"} {
+		for _, p := range []string{"foreign_keys(1)", "journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)",
+			// secure_delete: freed cells are overwritten with zeros, so an
+			// erased text does not linger in the file (retention.go).
+			"secure_delete(1)"} {
 			q.Add("_pragma", p)
 		}
 		wq := url.Values{"_txlock": {"immediate"}}
@@ -206,7 +210,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	}
 	return &DB{conn: db, IdentityStore: &IdentityStore{db}, CaseStore: &CaseStore{db}, ReviewStore: &ReviewStore{db},
 		AuditStore: &AuditStore{db}, ClientIdentityStore: &ClientIdentityStore{db},
-		AgendaStore: &AgendaStore{db}}, nil
+		AgendaStore: &AgendaStore{db}, RetentionStore: &RetentionStore{db}}, nil
 }
 
 // createPrivate creates the SQLite file at path, empty and readable by

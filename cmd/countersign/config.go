@@ -47,6 +47,7 @@ type Config struct {
 
 	AuditKeyPath   string
 	EventKeyPath   string
+	CaseKeyring    string
 	AuditOrigin    string
 	DirectoryPath  string
 	PolicyPath     string
@@ -76,6 +77,9 @@ type Config struct {
 	SMTPFrom      string
 	SMTPUsername  string
 	SMTPPassword  string
+
+	// RetentionEvery is how often each replica runs the retention job.
+	RetentionEvery time.Duration
 
 	// The fields below are not settings: they pace the background work and
 	// the server's timeouts, and tests shorten them.
@@ -155,6 +159,9 @@ var settings = []*setting{
 	{Flag: "event-key", Env: "COUNTERSIGN_EVENT_KEY", Shown: "beside the signing key: countersign-event.key in its directory",
 		Usage: "the file holding the key that authenticates each audit event before it enters the log; an event without its MAC is refused (created on first start, mode 0600; keep it outside the database; replicas and the CLI share it)",
 		set:   text(func(c *Config) *string { return &c.EventKeyPath })},
+	{Flag: "case-keyring", Env: "COUNTERSIGN_CASE_KEYRING", Shown: "beside the event key: countersign-case.keyring in its directory",
+		Usage: "the file holding the master keys that wrap each case's key, which seals the case's text at rest (created on first start, mode 0600; keep it and its backups apart from the database's; replicas and the CLI share it; rotated by countersign keys rotate)",
+		set:   text(func(c *Config) *string { return &c.CaseKeyring })},
 	{Flag: "audit-origin", Env: "COUNTERSIGN_AUDIT_ORIGIN", Default: "countersign.local/audit", Usage: "the log's name in checkpoints",
 		set: text(func(c *Config) *string { return &c.AuditOrigin })},
 	{Flag: "directory", Env: "COUNTERSIGN_DIRECTORY", Shown: "none (the demo has three)", Usage: "a YAML or JSON list of local services (id, name, description); suggested referrals may name only these",
@@ -190,6 +197,8 @@ var settings = []*setting{
 		set:   timeZone(func(c *Config) *string { return &c.TimeZone })},
 	{Flag: "reminder-every", Env: "COUNTERSIGN_REMINDER_EVERY", Default: "1m", Usage: "how often each replica looks for agenda reminders due; each is delivered once, whatever the number of replicas",
 		set: duration(func(c *Config) *time.Duration { return &c.ReminderEvery }, time.Second, "a duration of at least 1s, such as 1m")},
+	{Flag: "retention-every", Env: "COUNTERSIGN_RETENTION_EVERY", Default: "1h", Usage: "how often each replica runs the retention job, which erases the closed cases whose period (the policy's retention: section) ended and that no legal hold stops; each case is erased once, whatever the number of replicas",
+		set: duration(func(c *Config) *time.Duration { return &c.RetentionEvery }, time.Second, "a duration of at least 1s, such as 1h")},
 	{Flag: "smtp-addr", Env: "COUNTERSIGN_SMTP_ADDR", Shown: "none: reminders are in-app only",
 		Usage: "host:port of an SMTP server through which agenda reminders are also e-mailed (STARTTLS when the server offers it); the mail names a case reference, a kind and a date, never a person",
 		set:   text(func(c *Config) *string { return &c.SMTPAddr })},

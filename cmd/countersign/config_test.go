@@ -46,7 +46,7 @@ func TestConfig(t *testing.T) {
 		want := Config{Addr: ":8080", DSN: "./countersign.db", Workers: 4, Lease: 30 * time.Second, ShutdownTimeout: 20 * time.Second,
 			MaxBodyBytes: 262144, ModelTimeout: 2 * time.Minute, ModelMaxRetries: 3, AzureAPIVersion: "2024-10-21",
 			AuditOrigin: "countersign.local/audit", RequireConsent: true, TokenCache: time.Second, RateLimit: 50, RateBurst: 100, SignInLimit: 10,
-			TimeZone: "Europe/Brussels", ReminderEvery: time.Minute,
+			TimeZone: "Europe/Brussels", ReminderEvery: time.Minute, RetentionEvery: time.Hour,
 			SequenceEvery: 200 * time.Millisecond, CheckpointEvery: 500 * time.Millisecond, ReadHeaderTimeout: 5 * time.Second}
 		if c != want {
 			t.Fatalf("defaults\n got %+v\nwant %+v", c, want)

@@ -57,6 +57,7 @@ Commands:
   caseload --file EXPORT [--policy FILE]           recompute each team's caseload from an audit export (the API's CSV)
   backup --out FILE                                a consistent copy of the SQLite database while serve runs (PostgreSQL: how to)
   restore --from FILE [--force]                    put a backup in place of the SQLite database (serve stopped)
+  retention plan|run [--limit N]                   what the retention policy erases when; erase the expired cases now
   version                                          print the version of this binary and of its API
 
 Every command takes --help (or -h) for its own flags.
@@ -104,6 +105,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = runEval(args[1:], stdout)
 	case "caseload":
 		err = runCaseload(args[1:], stdout)
+	case "retention":
+		err = runRetention(ctx, args[1:], stdout, getenv)
 	case "backup":
 		err = runBackup(ctx, args[1:], stdout, getenv)
 	case "restore":
@@ -316,6 +319,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.wireAgenda(db, s); err != nil {
 		return err
 	}
+	m.wireRetention(db, s)
 	m.Server = s
 
 	if m.Config.Demo {
@@ -332,6 +336,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.bg.Go(func() { m.Notary.Run(bgctx, m.Config.CheckpointEvery) })
 	m.bg.Go(func() { m.Runner.Run(bgctx) })
 	m.bg.Go(func() { m.runReminders(bgctx, db) })
+	m.bg.Go(func() { m.runRetentionJob(bgctx, db) })
 
 	ln, err := net.Listen("tcp", m.Config.Addr)
 	if err != nil {

@@ -89,6 +89,22 @@ var payloadKinds = map[string]map[string]valueKind{
 	agenda.ActionDeadlineEscalated: {"date": kindDate, "notified": kindInt, "to_supervisors": kindBool},
 	agenda.ActionFeedIssued:        {"owner": kindCode, "revoked": kindInt},
 	agenda.ActionFeedConsent:       {"revoked": kindInt, "feed": kindID},
+	// Retention and erasure (casefile/retention.go).
+	casefile.ActionCaseReopened:     {"requests_withdrawn": kindInt},
+	casefile.ActionErasureRequested: {"party": kindID},
+	casefile.ActionCaseErased:       erasedKinds(),
+	casefile.ActionPartyErased:      erasedKinds(),
+}
+
+// erasedKinds are the fields of case.erased and party.erased: the rule,
+// the policy's digest, the erasure and request, and counts by table.
+func erasedKinds() map[string]valueKind {
+	k := map[string]valueKind{"rule": kindCode, "policy_version": kindCommitment, "erasure": kindID, "request": kindID,
+		"party": kindID, "keys": kindInt}
+	for _, t := range casefile.ErasedTables {
+		k[t] = kindInt
+	}
+	return k
 }
 
 // prefixedKinds classifies the fields named by a prefix and a code.
@@ -110,7 +126,8 @@ var knownPrefixes = []string{countersign.PrefixTeam, countersign.PrefixUser, cou
 	countersign.PrefixConsent, "ses", "sys", "system"}
 
 func init() {
-	knownPrefixes = append(knownPrefixes, agenda.PrefixEntry, agenda.PrefixFeed, agenda.PrefixFeedConsent)
+	knownPrefixes = append(knownPrefixes, agenda.PrefixEntry, agenda.PrefixFeed, agenda.PrefixFeedConsent,
+		casefile.PrefixHold, casefile.PrefixRequest, casefile.PrefixErasure)
 }
 
 // EveryLoggedAction lists the actions this suite drives and checks: every
@@ -130,7 +147,9 @@ func EveryLoggedAction() []string {
 		client.ActionAccountCreated, client.ActionInvitationCreated, client.ActionInvitationRevoked, client.ActionInvitationUsed,
 		client.ActionPasskeyRegistered, client.ActionPassphraseSet, client.ActionSignedIn, client.ActionSignedOut,
 		agenda.ActionEntryCreated, agenda.ActionEntryUpdated, agenda.ActionEntryClosed, agenda.ActionDeadlineEscalated,
-		agenda.ActionFeedIssued, agenda.ActionFeedConsent}
+		agenda.ActionFeedIssued, agenda.ActionFeedConsent,
+		casefile.ActionCaseClosed, casefile.ActionCaseReopened, casefile.ActionHoldSet, casefile.ActionHoldLifted,
+		casefile.ActionErasureRequested, casefile.ActionPartyErased, casefile.ActionCaseErased}
 }
 
 // checkPayloadValue says what is wrong with value as a field of kind k, or "".
@@ -424,6 +443,25 @@ func exercisePayloads(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
 			Parties: []client.PartyRef{{CaseID: f.Case.ID, PartyID: invitee.ID}}}), true)
 		ok(t, err)
 
+		// Retention: a second case closed, reopened and closed again, held
+		// and released, one person's details erased on request, then the
+		// whole case (MustEraseOnRequest: closed, requested, confirmed).
+		g := MustSeed(t, db)
+		gs := As(ctx, g.Supervisor)
+		_, err = db.CloseCase(gs, g.Case.ID, "client_moved")
+		ok(t, err)
+		_, err = db.ReopenCase(gs, g.Case.ID)
+		ok(t, err)
+		h, err := db.SetHold(gs, g.Case.ID, "complaint")
+		ok(t, err)
+		_, err = db.LiftHold(As(ctx, g.Admin), g.Case.ID, h.ID, "resolved")
+		ok(t, err)
+		pr, err := db.RequestErasure(As(ctx, g.Admin), g.Case.ID, g.Client.ID, "data_subject_request")
+		ok(t, err)
+		_, err = db.ConfirmErasure(As(ctx, f.Admin), pr.ID)
+		ok(t, err)
+		MustEraseOnRequest(t, db, g)
+
 		// A worker reads a draft: the read is logged for the client.
 		ok(t, db.RecordRead(wctx, client.Read{CaseID: f.Case.ID, What: client.ReadDraft, TargetID: sum.ID}))
 
@@ -555,5 +593,13 @@ func payloadCodes(p *review.Policy) map[string][]string {
 		agenda.ActionEntryClosed + ":kind":     agendaKinds,
 		agenda.ActionEntryClosed + ":outcome":  agendaOutcomes,
 		agenda.ActionFeedIssued + ":owner":     {"staff"},
+		// Retention's codes, by action.
+		casefile.ActionCaseClosed + ":reason":       casefile.CloseReasons,
+		casefile.ActionHoldSet + ":reason":          casefile.HoldReasons,
+		casefile.ActionHoldLifted + ":reason":       casefile.HoldReasons,
+		casefile.ActionErasureRequested + ":reason": casefile.ErasureReasons,
+		casefile.ActionCaseErased + ":reason":       append([]string{"retention_expired"}, casefile.ErasureReasons...),
+		casefile.ActionPartyErased + ":reason":      casefile.ErasureReasons,
+		"rule":                                      {casefile.RuleRetention, casefile.RuleRequest},
 	}
 }

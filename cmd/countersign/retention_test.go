@@ -1,0 +1,72 @@
+package main
+
+import (
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/countersign/countersign/sqlstore/storetest"
+)
+
+// TestRetentionPlanAndRun closes two cases of a type the policy keeps for
+// 0 days, holds one of them, and runs `countersign retention plan` and
+// `retention run` on both databases: the plan shows one due and one held,
+// the run erases the due one only, a second run erases nothing, and
+// `audit verify` still passes the log and the case data.
+func TestRetentionPlanAndRun(t *testing.T) {
+	t.Parallel()
+	for name, dsn := range map[string]func(testing.TB) string{"sqlite": storetest.SQLiteDSN, "postgres": storetest.PostgresDSN} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			d := dsn(t)
+			dir := t.TempDir()
+			b := &boardBundle{dir: dir}
+			policy := b.file(t, "policy.yaml", "retention:\n  general: 0d\n  housing: 8y\n")
+			b.env = env(map[string]string{"DATABASE_URL": d, "COUNTERSIGN_AUDIT_KEY": filepath.Join(dir, "audit.key"),
+				"COUNTERSIGN_EVENT_KEY": storetest.MustWriteEventKey(t, dir), "COUNTERSIGN_POLICY": policy})
+			db := storetest.MustOpen(t, d)
+			due, held := storetest.MustSeed(t, db), storetest.MustSeed(t, db)
+			for _, f := range []*storetest.Fixture{due, held} {
+				if _, err := db.CloseCase(storetest.As(storetest.CLI(), f.Supervisor), f.Case.ID, "goals_met"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := db.SetHold(storetest.As(storetest.CLI(), held.Supervisor), held.Case.ID, "litigation"); err != nil {
+				t.Fatal(err)
+			}
+
+			out := b.mustRun(t, 0, "retention", "plan")
+			if !regexp.MustCompile(`(?m)^`+due.Case.ID+`\s+`+due.Case.Reference+`\s+general\s+\S+\s+0d\s+\S+\s+due$`).MatchString(out) ||
+				!regexp.MustCompile(`(?m)^`+held.Case.ID+`\s.*legal hold$`).MatchString(out) || !strings.Contains(out, "1 of 2 due now") {
+				t.Fatalf("plan:\n%s", out)
+			}
+			out = b.mustRun(t, 0, "retention", "run")
+			if !strings.Contains(out, "Erased case "+due.Case.ID+" (general, rule retention") || strings.Contains(out, held.Case.ID) ||
+				!strings.Contains(out, "1 cases erased") {
+				t.Fatalf("run:\n%s", out)
+			}
+			if out = b.mustRun(t, 0, "retention", "run"); !strings.Contains(out, "0 cases erased") {
+				t.Fatalf("second run:\n%s", out)
+			}
+			out = b.mustRun(t, 0, "audit", "verify", "--quiet")
+			if !strings.Contains(out, "OK: case data") {
+				t.Fatalf("verify after the erasure:\n%s", out)
+			}
+			// An outside verifier with the export and the public key.
+			vkey := strings.TrimSpace(b.mustRun(t, 0, "audit", "key"))
+			ndjson := b.mustRun(t, 0, "audit", "export")
+			if !strings.Contains(ndjson, `"case.erased"`) {
+				t.Fatal("the export holds no case.erased event")
+			}
+			export := b.file(t, "export.ndjson", ndjson)
+			if out = b.mustRun(t, 0, "audit", "verify", "--quiet", "--file", export, "--key", vkey); !strings.HasPrefix(out, "OK: ") {
+				t.Fatalf("offline verify of the export: %s", out)
+			}
+			help := b.mustRun(t, 0, "retention", "--help")
+			if !strings.Contains(help, "countersign retention plan") || !strings.Contains(help, "countersign retention run") {
+				t.Fatalf("help:\n%s", help)
+			}
+		})
+	}
+}
