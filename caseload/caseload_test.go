@@ -248,8 +248,8 @@ func TestReplay(t *testing.T) {
 		ev(now.Add(-8*day), audit.ActionDraftRequested, "drf_2", "case_1", nil),
 		ev(now.Add(-8*day), audit.ActionDraftGenerated, "drf_2", "case_1", nil),
 		{At: now.Add(-7 * day), ActorID: "usr_b", Action: audit.ActionDraftApproved, SubjectID: "drf_2", CaseID: "case_1", Payload: audit.Payload{"review_ms": "4000"}},
-		ev(now.Add(-7*day), "agenda.entry_created", "agd_1", "case_2", audit.Payload{"kind": "hard_deadline", "date": "2026-11-20"}),
-		ev(now.Add(-7*day), "agenda.entry_created", "agd_2", "case_2", audit.Payload{"kind": "hard_deadline", "date": "2026-11-21"}),
+		ev(now.Add(-7*day), "agenda.entry_created", "agd_1", "case_2", audit.Payload{"kind": "hard_deadline", "date": "2026-11-20", "owner": "usr_a"}),
+		ev(now.Add(-7*day), "agenda.entry_created", "agd_2", "case_2", audit.Payload{"kind": "hard_deadline", "date": "2026-11-21", "owner": "usr_a"}),
 		ev(now.Add(-6*day), "agenda.entry_closed", "agd_2", "case_2", audit.Payload{"kind": "hard_deadline", "outcome": "done"}),
 	}
 	r := caseload.NewReplay(time.UTC)

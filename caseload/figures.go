@@ -41,7 +41,8 @@ type Input struct {
 	// Waiting counts the drafts waiting for each worker's review.
 	Waiting map[string]int
 	// Overdue counts the open hard deadlines whose day has passed, by the
-	// case's worker.
+	// entry's owner (the case's worker when the entry was made, as on
+	// their agenda).
 	Overdue map[string]int
 	// ReviewMS holds each worker's review times of AI drafts in the
 	// review window, in milliseconds.

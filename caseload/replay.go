@@ -43,8 +43,8 @@ type draftState struct {
 }
 
 type entryState struct {
-	caseID, date string
-	hard, open   bool
+	caseID, owner, date string
+	hard, open          bool
 }
 
 type reviewFact struct {
@@ -109,6 +109,9 @@ func (r *Replay) Add(e *audit.Event) {
 		}
 		if k, ok := p["kind"]; ok {
 			en.hard = k == "hard_deadline"
+		}
+		if o, ok := p["owner"]; ok {
+			en.owner = o
 		}
 		if d, ok := p["date"]; ok && e.Action != "agenda.entry_closed" {
 			en.date = d
@@ -184,7 +187,7 @@ func (r *Replay) Input(p Policy, teamID string, at time.Time) Input {
 	today := Today(at, r.loc)
 	for _, en := range r.entries {
 		if c := r.cases[en.caseID]; c != nil && c.team == teamID && en.open && en.hard && OverdueDay(en.date, today) {
-			in.Overdue[c.worker]++
+			in.Overdue[en.owner]++
 		}
 	}
 	since := p.ReviewsSince(at)

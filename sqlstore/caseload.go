@@ -122,14 +122,13 @@ func (db *conn) caseloadInput(ctx context.Context, p caseload.Policy, teamID str
 		},
 		func() error {
 			return q.SelectContext(ctx, &overdue, q.Rebind(`
-				SELECT c.worker_id, '' AS case_type, COUNT(*) AS n
-				FROM agenda_entries e
-				JOIN cases c ON c.id = e.case_id
-				WHERE e.team_id = ?
-				  AND e.status = 'open'
-				  AND e.kind = 'hard_deadline'
-				  AND e.due_date < ?
-				GROUP BY c.worker_id`), teamID, caseload.Today(now, db.location()))
+				SELECT owner_id AS worker_id, '' AS case_type, COUNT(*) AS n
+				FROM agenda_entries
+				WHERE team_id = ?
+				  AND status = 'open'
+				  AND kind = 'hard_deadline'
+				  AND due_date < ?
+				GROUP BY owner_id`), teamID, caseload.Today(now, db.location()))
 		},
 		func() error {
 			return q.SelectContext(ctx, &reviews, q.Rebind(`

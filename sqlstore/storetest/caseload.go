@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/agenda"
 	"github.com/countersign/countersign/assistant"
 	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/casefile"
@@ -171,6 +172,14 @@ func ExerciseCaseload(t *testing.T, open Opener) {
 		sup := As(context.Background(), ct.Supervisor)
 		_, err := db.AssignCase(sup, ct.HousingCase.ID, caseload.Assignment{WorkerID: ct.Worker.ID})
 		ok(t, err)
+		// An overdue hard deadline, and a signed draft with its review time
+		// (which supersedes the summary waiting: nothing waits any more).
+		wctx := As(context.Background(), ct.Worker)
+		_, err = db.CreateEntry(wctx, ct.Case.ID, agenda.Input{Kind: agenda.KindHardDeadline, Date: time.Now().AddDate(0, 0, -3).Format(time.DateOnly), Title: "Appeal"})
+		ok(t, err)
+		signed := MustDraft(t, db, ct.Fixture, assistant.KindSummary)
+		_, err = Approve(db, wctx, signed.ID, review.Approval{})
+		ok(t, err)
 		at := time.Now().UTC().Add(time.Minute).Truncate(time.Microsecond)
 		db.Now = func() time.Time { return at }
 		team, err := db.FindTeamCaseload(sup, ct.Team.ID)
@@ -186,6 +195,11 @@ func ExerciseCaseload(t *testing.T, open Opener) {
 		ok(t, replayed.WriteCSV(&b))
 		if a.String() != b.String() {
 			t.Errorf("store:\n%s\nreplay:\n%s", a.String(), b.String())
+		}
+		for _, f := range team.Workers {
+			if f.WorkerID == ct.Worker.ID && (f.OverdueHard != 1 || f.Reviews != 1 || f.DraftsWaiting != 0 || f.ActiveCases != 2) {
+				t.Errorf("worker = %+v", f)
+			}
 		}
 		hist, err := db.FindCaseloadHistory(sup, ct.Team.ID, 2)
 		ok(t, err)
