@@ -25,7 +25,7 @@ func TestGateHoldsWhatItMeasures(t *testing.T) {
 		b := setup(t, open)
 		b.runner.Drafter = &assistant.Drafter{Model: carelessModel{}}
 		ctx := storetest.As(context.Background(), b.f.Worker)
-		note := &casefile.Note{CaseID: b.f.Case.ID, Body: "Lucas told the teacher he is afraid to go home. The teacher saw bruises on his arm."}
+		note := &casefile.Note{CaseID: b.f.Case.ID, Body: "Lucas told the teacher he is afraid to go home. The teacher saw bruises on his arm. His mother often skips meals."}
 		if err := b.db.AddNote(ctx, note); err != nil {
 			t.Fatal(err)
 		}

@@ -63,9 +63,12 @@ func MustSeed(t testing.TB, db *sqlstore.DB) *Fixture {
 		Address: "12 rue des Lilas, Lyon", Phone: "+33 6 12 34 56 78", Email: "marie.dubois@example.org", NationalID: "248056912345678"}
 	must(db.AddParty(wctx, f.Client))
 	for _, body := range []string{
-		"Home visit with Marie Dubois. She has two months of rent arrears and the heating was cut off.",
+		// Each sentence reads as ordinary to the detector (assistant/stakes):
+		// a sentence it reads as high-stakes or unclear needs a decision
+		// before approval (review.NeedsDecision), which tests add their own.
+		"Home visit with Marie Dubois. She has two months of rent to pay and asked for help with the heating bill.",
 		"Marie has an appointment at the job centre on 14 December 2026. She must send the energy fund form before 15 December 2026.",
-		"Marie agreed to a referral to the budget advice service. She sometimes skips meals.",
+		"Marie agreed to a referral to the budget advice service. She would like help with the weekly shopping.",
 	} {
 		note := &casefile.Note{CaseID: f.Case.ID, Body: body}
 		must(db.AddNote(wctx, note))
