@@ -11,6 +11,7 @@ import (
 	"github.com/countersign/countersign/assistant"
 	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/internal/sealbox"
 	"github.com/countersign/countersign/review"
 )
 
@@ -80,7 +81,19 @@ func nullable(s string) *string {
 	return &s
 }
 
-func (r *agendaRow) toDomain() *agenda.Entry {
+// agendaTitle is the place of an agenda entry's title, its seal's
+// additional data.
+func agendaTitle(id string) sealbox.Where {
+	return sealbox.Where{Table: "agenda_entries", Column: "title", Row: id}
+}
+
+// toDomain returns the entry, its title opened through o.
+func (r *agendaRow) toDomain(ctx context.Context, o *openers) (*agenda.Entry, error) {
+	title, err := o.open(ctx, r.CaseID, agendaTitle(r.ID), r.Title)
+	if err != nil {
+		return nil, err
+	}
+	r.Title = title
 	e := &agenda.Entry{ID: r.ID, CaseID: r.CaseID, CaseReference: r.Reference, TeamID: r.TeamID, OwnerID: r.OwnerID,
 		Kind: agenda.Kind(r.Kind), Date: r.Date, Time: r.Time, DueAt: r.DueAt.UTC(), Title: r.Title, Shared: r.Shared,
 		Status: agenda.Status(r.Status), Outcome: agenda.Outcome(str(r.Outcome)), Reason: r.Reason, ClosedBy: str(r.ClosedBy),
@@ -94,7 +107,7 @@ func (r *agendaRow) toDomain() *agenda.Entry {
 		e.Source = &agenda.Source{DraftID: *r.SourceDraft, ItemID: str(r.SourceItem)}
 		_ = json.Unmarshal([]byte(r.SourceNotes), &e.Source.NoteIDs)
 	}
-	return e
+	return e, nil
 }
 
 // selectEntries is the SELECT of entries with their case's reference.
@@ -110,8 +123,16 @@ func (db *conn) findEntries(ctx context.Context, q queryer, where string, args .
 	}
 	now, loc := db.Now(), db.location()
 	out := make([]*agenda.Entry, len(rows))
+	o := db.openers(q)
+	if err := preload(ctx, o, rows, func(r *agendaRow) string { return r.CaseID }); err != nil {
+		return nil, err
+	}
 	for i := range rows {
-		out[i] = rows[i].toDomain()
+		e, err := rows[i].toDomain(ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = e
 		out[i].Overdue = out[i].IsOverdue(now, loc)
 	}
 	return out, nil
@@ -125,9 +146,13 @@ func (db *conn) insertAgendaEntry(ctx context.Context, tx *Tx, e *agenda.Entry) 
 		b, _ := json.Marshal(nonNilSlice(e.Source.NoteIDs))
 		notes = string(b)
 	}
+	k, err := tx.sealer(ctx, e.CaseID)
+	if err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO agenda_entries (`+agendaColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		e.ID, e.CaseID, e.TeamID, e.OwnerID, string(e.Kind), e.Date, e.Time, e.DueAt, e.Title, e.Shared, draft, item, notes,
+		e.ID, e.CaseID, e.TeamID, e.OwnerID, string(e.Kind), e.Date, e.Time, e.DueAt, k.Seal(agendaTitle(e.ID), e.Title), e.Shared, draft, item, notes,
 		string(e.Status), nullable(string(e.Outcome)), e.Reason, nullable(e.ClosedBy), e.ClosedAt, nullable(e.NextID),
 		nullable(e.PreviousID), e.UID, e.Sequence, e.CreatedBy, e.CreatedAt, e.UpdatedAt, e.Salt); err != nil {
 		return fmt.Errorf("insert agenda entry: %w", err)
@@ -138,10 +163,14 @@ func (db *conn) insertAgendaEntry(ctx context.Context, tx *Tx, e *agenda.Entry) 
 // saveEntry writes the changeable fields of e, guarded by the sequence it
 // was read at, so two changes of one entry never both apply.
 func (db *conn) saveEntry(ctx context.Context, tx *Tx, e *agenda.Entry, readSeq int) error {
+	k, err := tx.sealer(ctx, e.CaseID)
+	if err != nil {
+		return err
+	}
 	res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE agenda_entries SET kind = ?, due_date = ?, due_time = ?, due_at = ?, title = ?,
 		shared = ?, status = ?, outcome = ?, reason = ?, closed_by = ?, closed_at = ?, next_id = ?, sequence = ?, updated_at = ?
 		WHERE id = ? AND sequence = ?`),
-		string(e.Kind), e.Date, e.Time, e.DueAt, e.Title, e.Shared, string(e.Status), nullable(string(e.Outcome)), e.Reason,
+		string(e.Kind), e.Date, e.Time, e.DueAt, k.Seal(agendaTitle(e.ID), e.Title), e.Shared, string(e.Status), nullable(string(e.Outcome)), e.Reason,
 		nullable(e.ClosedBy), e.ClosedAt, nullable(e.NextID), e.Sequence, e.UpdatedAt, e.ID, readSeq)
 	if err != nil {
 		return fmt.Errorf("update agenda entry: %w", err)
@@ -256,7 +285,8 @@ func (db *conn) lockEntry(ctx context.Context, tx *Tx, id string) (*agenda.Entry
 	if err != nil {
 		return nil, nil, err
 	}
-	return r.toDomain(), c, nil
+	e, err := r.toDomain(ctx, db.openers(tx))
+	return e, c, err
 }
 
 // UpdateEntry applies agenda.DecideUpdate.

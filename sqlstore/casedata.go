@@ -41,6 +41,9 @@ func (db *AuditStore) CheckCaseData(ctx context.Context, fn func(audit.DataFindi
 	if c.erasures, err = loadErasures(ctx, tx); err != nil {
 		return nil, db.translate(err)
 	}
+	if c.keys, err = db.loadCaseKeys(ctx, tx); err != nil {
+		return nil, db.translate(err)
+	}
 	for _, check := range []func(context.Context, *dataCheck) error{
 		checkNotes, checkParties, checkConsents, checkDrafts, checkDecisions, checkEntries, checkCorrections,
 		checkClientResponses,
@@ -67,6 +70,9 @@ type dataCheck struct {
 	// erasures are the case.erased events by case and the party.erased
 	// events by party (retention.go), read before the rows are streamed.
 	erasures map[string]audit.Witness
+	// keys opens sealed texts: read before the rows are streamed, since
+	// a connection reading rows takes no other query.
+	keys *caseKeySet
 }
 
 // evCols are the event columns each row is read with (NULL when the row
@@ -266,7 +272,7 @@ func checkNotes(ctx context.Context, c *dataCheck) error {
 			if r == nil {
 				return casefile.CheckNote(nil, ws)
 			}
-			return casefile.CheckNote(&casefile.Note{ID: r.ID, CaseID: r.CaseID, AuthorID: r.AuthorID, Body: r.Body,
+			return casefile.CheckNote(&casefile.Note{ID: r.ID, CaseID: r.CaseID, AuthorID: r.AuthorID, Body: c.keys.openOrKeep(r.CaseID, noteBody(r.ID), r.Body),
 				Amends: deref(r.Amends), Salt: r.Salt}, ws)
 		}})
 }
@@ -285,6 +291,7 @@ func checkParties(ctx context.Context, c *dataCheck) error {
 			if r == nil {
 				return casefile.CheckParty(nil, ws)
 			}
+			c.keys.openParty(&r.partyRow)
 			return casefile.CheckParty(&casefile.Party{ID: r.ID, CaseID: r.CaseID, Role: r.Role, FullName: r.FullName,
 				DateOfBirth: r.DateOfBirth, Address: r.Address, Phone: r.Phone, Email: r.Email, NationalID: r.NationalID,
 				Salt: r.Salt}, ws)
@@ -329,7 +336,7 @@ func checkDrafts(ctx context.Context, c *dataCheck) error {
 				return review.CheckDraft(nil, ws)
 			}
 			return review.CheckDraft(&review.StoredDraft{ID: r.ID, CaseID: r.CaseID, RequestedBy: r.RequestedBy,
-				Content: r.Content, ContentSalt: r.ContentSalt}, ws)
+				Content: c.keys.openPtr(r.CaseID, draftContent(r.ID), r.Content), ContentSalt: r.ContentSalt}, ws)
 		}})
 }
 
@@ -355,7 +362,8 @@ func checkDecisions(ctx context.Context, c *dataCheck) error {
 				return review.CheckDecision(nil, ws)
 			}
 			return review.CheckDecision(&review.Decision{ID: r.ID, DraftID: r.DraftID, Outcome: review.Outcome(r.Outcome),
-				DecidedBy: r.DecidedBy, FinalText: r.FinalText, Reason: r.Reason, Salt: r.Salt}, ws)
+				DecidedBy: r.DecidedBy, FinalText: c.keys.openOrKeep(r.CaseID, decisionText(r.DraftID, "final_text"), r.FinalText),
+				Reason: c.keys.openOrKeep(r.CaseID, decisionText(r.DraftID, "reason"), r.Reason), Salt: r.Salt}, ws)
 		}})
 }
 
@@ -380,7 +388,7 @@ func checkEntries(ctx context.Context, c *dataCheck) error {
 			if r == nil {
 				return review.CheckEntry(nil, ws)
 			}
-			return review.CheckEntry(&review.Entry{ID: r.ID, CaseID: r.CaseID, DraftID: deref(r.DraftID), Content: r.Content,
+			return review.CheckEntry(&review.Entry{ID: r.ID, CaseID: r.CaseID, DraftID: deref(r.DraftID), Content: c.keys.openOrKeep(r.CaseID, entryContent(r.ID), r.Content),
 				Supersedes: deref(r.Supersedes), Correction: r.Correction, Salt: r.Salt, Sharing: r.Sharing, WithheldReason: r.Withheld}, ws)
 		}})
 }

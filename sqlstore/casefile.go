@@ -12,6 +12,7 @@ import (
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/internal/sealbox"
 )
 
 var _ casefile.Store = (*CaseStore)(nil)
@@ -85,6 +86,9 @@ func (db *CaseStore) CreateCase(ctx context.Context, c *casefile.Case) error {
 				return countersign.InvalidFields("The case could not be opened.", countersign.FieldError{Field: "reference", Message: "Another case already has this reference."})
 			}
 			return fmt.Errorf("insert case: %w", err)
+		}
+		if _, err := tx.insertCaseKey(ctx, c.ID); err != nil {
+			return err
 		}
 		return tx.apply(ctx, []audit.Record{*ev})
 	})
@@ -180,10 +184,16 @@ func (db *CaseStore) AddParty(ctx context.Context, p *casefile.Party) error {
 		if err != nil {
 			return err
 		}
+		k, err := tx.sealer(ctx, p.CaseID)
+		if err != nil {
+			return err
+		}
+		sealed := partyRow{ID: p.ID, FullName: p.FullName, DateOfBirth: p.DateOfBirth, Address: p.Address, Phone: p.Phone, Email: p.Email, NationalID: p.NationalID}
+		sealed.seal(k)
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`
 			INSERT INTO parties (id, case_id, role, full_name, date_of_birth, address, phone, email, national_id, language, created_by, created_at, salt)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			p.ID, p.CaseID, p.Role, p.FullName, p.DateOfBirth, p.Address, p.Phone, p.Email, p.NationalID, p.Language, ev.Actor.UserID, p.CreatedAt, p.Salt); err != nil {
+			p.ID, p.CaseID, p.Role, sealed.FullName, sealed.DateOfBirth, sealed.Address, sealed.Phone, sealed.Email, sealed.NationalID, p.Language, ev.Actor.UserID, p.CreatedAt, p.Salt); err != nil {
 			return fmt.Errorf("insert party: %w", err)
 		}
 		return tx.apply(ctx, []audit.Record{*ev})
@@ -210,8 +220,15 @@ func (db *conn) findParties(ctx context.Context, q queryer, caseID string) ([]*c
 		ORDER BY created_at, id`), caseID); err != nil {
 		return nil, db.translate(fmt.Errorf("find parties: %w", err))
 	}
+	o, err := db.opener(ctx, q, caseID)
+	if err != nil {
+		return nil, err
+	}
 	parties := make([]*casefile.Party, len(rows))
 	for i, r := range rows {
+		if err := r.open(o); err != nil {
+			return nil, err
+		}
 		parties[i] = &casefile.Party{ID: r.ID, CaseID: r.CaseID, Role: r.Role, FullName: r.FullName, DateOfBirth: r.DateOfBirth,
 			Address: r.Address, Phone: r.Phone, Email: r.Email, NationalID: r.NationalID, Language: r.Language, CreatedAt: r.CreatedAt.UTC()}
 	}
@@ -230,6 +247,39 @@ type partyRow struct {
 	NationalID  string    `db:"national_id"`
 	Language    string    `db:"language"`
 	CreatedAt   time.Time `db:"created_at"`
+}
+
+// partyFields are the party's personal data, each sealed with its case's
+// key in its own place (the column of the row). seal and open are the one
+// place a party's personal data is sealed and opened.
+func (r *partyRow) partyFields() []struct {
+	col string
+	v   *string
+} {
+	return []struct {
+		col string
+		v   *string
+	}{{"full_name", &r.FullName}, {"date_of_birth", &r.DateOfBirth}, {"address", &r.Address}, {"phone", &r.Phone},
+		{"email", &r.Email}, {"national_id", &r.NationalID}}
+}
+
+// seal replaces the row's personal data with its sealed form.
+func (r *partyRow) seal(k *sealbox.CaseKey) {
+	for _, f := range r.partyFields() {
+		*f.v = k.Seal(sealbox.Where{Table: "parties", Column: f.col, Row: r.ID}, *f.v)
+	}
+}
+
+// open replaces the row's sealed personal data with its text.
+func (r *partyRow) open(o textOpener) error {
+	for _, f := range r.partyFields() {
+		t, err := o.open(sealbox.Where{Table: "parties", Column: f.col, Row: r.ID}, *f.v)
+		if err != nil {
+			return err
+		}
+		*f.v = t
+	}
+	return nil
 }
 
 // AddNote saves a note. The audit event carries the hash of the body, never the body.
@@ -264,7 +314,11 @@ func (db *CaseStore) AddNote(ctx context.Context, n *casefile.Note) error {
 		if err != nil {
 			return err
 		}
-		row, event, err := db.noteRows(n, ev)
+		k, err := tx.sealer(ctx, n.CaseID)
+		if err != nil {
+			return err
+		}
+		row, event, err := db.noteRows(n, ev, k)
 		if err != nil {
 			return err
 		}
@@ -281,8 +335,8 @@ const noteInsertColumns = `id, case_id, author_id, body, body_sha256, written_at
 
 // noteRows returns the values of n's notes row (in the order of
 // noteInsertColumns) and of its audit_pending row, for a note and event
-// that casefile decided.
-func (db *conn) noteRows(n *casefile.Note, ev *audit.Record) (row, event []any, err error) {
+// that casefile decided; k seals its body.
+func (db *conn) noteRows(n *casefile.Note, ev *audit.Record, k *sealbox.CaseKey) (row, event []any, err error) {
 	var amends *string
 	if n.Amends != "" {
 		amends = &n.Amends
@@ -291,7 +345,7 @@ func (db *conn) noteRows(n *casefile.Note, ev *audit.Record) (row, event []any, 
 	if err != nil {
 		return nil, nil, err
 	}
-	return []any{n.ID, n.CaseID, n.AuthorID, n.Body, ev.Payload["body_commitment"], n.WrittenAt, amends, n.CreatedAt, n.Salt}, event, nil
+	return []any{n.ID, n.CaseID, n.AuthorID, k.Seal(noteBody(n.ID), n.Body), ev.Payload["body_commitment"], n.WrittenAt, amends, n.CreatedAt, n.Salt}, event, nil
 }
 
 // addNoteOneStatement adds a note that amends nothing in a single statement
@@ -311,21 +365,31 @@ func (db *conn) addNoteOneStatement(ctx context.Context, n *casefile.Note) (bool
 	default:
 		return false, nil
 	}
+	k, keyID, err := db.caseKeyHint(ctx, n.CaseID)
+	if err != nil || k == nil {
+		return false, err
+	}
 	saved := *n
 	// The SQL below checks casefile.CanWrite for these two roles (the
 	// conformance suite holds it to the domain for every role and case);
 	// the note and its event are completed as the general path does.
-	row, event, err := db.noteRows(n, casefile.NoteEvent(a, n, db.Now().UTC().Truncate(time.Microsecond)))
+	row, event, err := db.noteRows(n, casefile.NoteEvent(a, n, db.Now().UTC().Truncate(time.Microsecond)), k)
 	if err != nil {
 		return false, err
 	}
 	// The case id is bound once for the check; the note takes c.id and the
 	// event n.id, so the three rows cannot disagree (the event's MAC covers
-	// event[5], the same note id). Amends is always NULL here.
-	args := []any{n.CaseID, who, casefile.StatusOpen, row[0], row[2], row[3], row[4], row[5], row[7], row[8],
+	// event[5], the same note id). Amends is always NULL here. The case's
+	// key row is locked, and must still hold the key that sealed the body:
+	// an erasure that shredded it meanwhile leaves nothing written.
+	args := []any{n.CaseID, who, casefile.StatusOpen, keyID, row[0], row[2], row[3], row[4], row[5], row[7], row[8],
 		event[0], event[1], event[2], event[3], event[4], event[6], event[7], event[8], event[9]}
 	res, err := db.exec(ctx, db.w.Rebind(`
-		WITH c AS (SELECT id FROM cases WHERE id = ? AND `+access+` AND status = ?),
+		WITH c AS (
+			SELECT cases.id FROM cases JOIN case_keys k ON k.case_id = cases.id
+			WHERE cases.id = ? AND `+access+` AND cases.status = ? AND k.key_id = ? AND k.wrapped_key IS NOT NULL
+			FOR SHARE OF k
+		),
 		n AS (
 			INSERT INTO notes (`+noteInsertColumns+`)
 			SELECT ?::text, c.id, ?::text, ?::text, ?::text, ?::timestamptz, NULL, ?::timestamptz, ?::text FROM c
@@ -363,12 +427,20 @@ type noteRow struct {
 	CreatedAt time.Time `db:"created_at"`
 }
 
-func (r *noteRow) toDomain() *casefile.Note {
-	n := &casefile.Note{ID: r.ID, CaseID: r.CaseID, AuthorID: r.AuthorID, Body: r.Body, WrittenAt: r.WrittenAt.UTC(), CreatedAt: r.CreatedAt.UTC()}
+// noteBody is the place of a note's body, its seal's additional data.
+func noteBody(id string) sealbox.Where { return sealbox.Where{Table: "notes", Column: "body", Row: id} }
+
+// toDomain returns the note, its body opened with o.
+func (r *noteRow) toDomain(o textOpener) (*casefile.Note, error) {
+	body, err := o.open(noteBody(r.ID), r.Body)
+	if err != nil {
+		return nil, err
+	}
+	n := &casefile.Note{ID: r.ID, CaseID: r.CaseID, AuthorID: r.AuthorID, Body: body, WrittenAt: r.WrittenAt.UTC(), CreatedAt: r.CreatedAt.UTC()}
 	if r.Amends != nil {
 		n.Amends = *r.Amends
 	}
-	return n
+	return n, nil
 }
 
 // FindNotes returns the notes of a case in the order they were written.
@@ -394,9 +466,15 @@ func (db *conn) findNotes(ctx context.Context, q queryer, caseID string, ids []s
 	if err := q.SelectContext(ctx, &rows, q.Rebind(query+` ORDER BY written_at, id`), args...); err != nil {
 		return nil, db.translate(fmt.Errorf("find notes: %w", err))
 	}
+	o, err := db.opener(ctx, q, caseID)
+	if err != nil {
+		return nil, err
+	}
 	notes := make([]*casefile.Note, len(rows))
 	for i := range rows {
-		notes[i] = rows[i].toDomain()
+		if notes[i], err = rows[i].toDomain(o); err != nil {
+			return nil, err
+		}
 	}
 	return notes, nil
 }

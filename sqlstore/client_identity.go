@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/casefile"
 	"github.com/countersign/countersign/client"
+	"github.com/countersign/countersign/internal/sealbox"
 )
 
 var _ client.Accounts = (*ClientIdentityStore)(nil)
@@ -75,7 +77,20 @@ func (db *conn) findAccount(ctx context.Context, q queryer, where string, args .
 		WHERE `+where), args...); err != nil {
 		return nil, db.translate(err)
 	}
+	if err := db.openAccount(ctx, q, &r); err != nil {
+		return nil, err
+	}
 	return &r, nil
+}
+
+// openAccount opens the party's name an account row is read with.
+func (db *conn) openAccount(ctx context.Context, q queryer, r *accountRow) error {
+	o, err := db.opener(ctx, q, r.CaseID)
+	if err != nil {
+		return err
+	}
+	r.Name, err = o.open(sealbox.Where{Table: "parties", Column: "full_name", Row: r.PartyID}, r.Name)
+	return err
 }
 
 // CreateInvitation applies client.DecideInvitation.
@@ -149,6 +164,13 @@ func (db *ClientIdentityStore) lockParty(ctx context.Context, tx *Tx, caseID, pa
 			return nil, nil, client.CheckInvite(a, cr.toDomain())
 		}
 		return nil, nil, notFound(db.translate(err), "There is no such person in this case.")
+	}
+	o, err := db.opener(ctx, tx, caseID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := pr.open(o); err != nil {
+		return nil, nil, err
 	}
 	return cr.toDomain(), &casefile.Party{ID: pr.ID, CaseID: pr.CaseID, Role: pr.Role, FullName: pr.FullName, Email: pr.Email,
 		Language: pr.Language, CreatedAt: pr.CreatedAt.UTC()}, nil
@@ -408,6 +430,38 @@ func (db *ClientIdentityStore) Redeem(ctx context.Context, red client.Redemption
 	return s, secret, nil
 }
 
+// accountsByEmail returns the accounts with a passphrase whose party's
+// email is email (lower case), at most two. The email is sealed with its
+// case's key (casekeys.go), so SQL cannot compare it: the accounts with a
+// passphrase are read and their emails opened and compared here.
+func (db *conn) accountsByEmail(ctx context.Context, email string) ([]string, error) {
+	var rows []struct {
+		ID      string `db:"id"`
+		PartyID string `db:"party_id"`
+		CaseID  string `db:"case_id"`
+		Email   string `db:"email"`
+	}
+	if err := db.r.SelectContext(ctx, &rows, `
+		SELECT a.id, p.id AS party_id, p.case_id, p.email FROM client_accounts a JOIN parties p ON p.id = a.party_id
+		WHERE a.passphrase_hash IS NOT NULL AND p.email <> '' ORDER BY a.id`); err != nil {
+		return nil, db.translate(fmt.Errorf("find account by email: %w", err))
+	}
+	o := db.openers(db.r)
+	var ids []string
+	for _, r := range rows {
+		e, err := o.open(ctx, r.CaseID, sealbox.Where{Table: "parties", Column: "email", Row: r.PartyID}, r.Email)
+		if err != nil {
+			return nil, err
+		}
+		if strings.ToLower(e) == email {
+			if ids = append(ids, r.ID); len(ids) == 2 {
+				break
+			}
+		}
+	}
+	return ids, nil
+}
+
 // SignInWithPassphrase checks a passphrase and starts a session. Every
 // failure is client.ErrSignIn, and takes the time of an argon2id check.
 func (db *ClientIdentityStore) SignInWithPassphrase(ctx context.Context, f client.SignInFilter, passphrase string, kind client.SessionKind, lang string) (*client.Session, string, error) {
@@ -420,9 +474,7 @@ func (db *ClientIdentityStore) SignInWithPassphrase(ctx context.Context, f clien
 		// An email shared by two clients' parties names no one: neither
 		// may sign in with it (their account number works).
 		var ids []string
-		if err = db.r.SelectContext(ctx, &ids, db.r.Rebind(`
-			SELECT a.id FROM client_accounts a JOIN parties p ON p.id = a.party_id
-			WHERE LOWER(p.email) = ? AND a.passphrase_hash IS NOT NULL LIMIT 2`), f.Email); err == nil && len(ids) == 1 {
+		if ids, err = db.accountsByEmail(ctx, f.Email); err == nil && len(ids) == 1 {
 			r, err = db.findAccount(ctx, db.r, `a.id = ?`, ids[0])
 		} else if err == nil {
 			err = client.ErrSignIn
@@ -559,6 +611,9 @@ func (db *ClientIdentityStore) findSession(ctx context.Context, secret string, k
 	s := &client.Session{ID: r.ID, AccountID: r.AccountID, Kind: client.SessionKind(r.Kind), CSRF: r.CSRF, Language: r.Language,
 		CreatedAt: r.CreatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(), EndedAt: utcPtr(r.EndedAt)}
 	if err := client.CheckSession(s, kind, r.DisabledAt != nil, db.Now().UTC()); err != nil {
+		return nil, client.Principal{}, err
+	}
+	if err := db.openAccount(ctx, db.r, &r.accountRow); err != nil {
 		return nil, client.Principal{}, err
 	}
 	return s, r.accountRow.toDomain().Principal(s.Language), nil

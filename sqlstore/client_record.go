@@ -9,6 +9,7 @@ import (
 
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/client"
+	"github.com/countersign/countersign/internal/sealbox"
 	"github.com/countersign/countersign/review"
 )
 
@@ -39,8 +40,12 @@ func (db *ReviewStore) FindClientRecord(ctx context.Context, history bool) (*cli
 	}
 	entries := make([]*review.Entry, 0, len(rows))
 	var signers []string
+	o := db.openers(db.r)
+	if err := preload(ctx, o, rows, func(r *entryRow) string { return r.CaseID }); err != nil {
+		return nil, err
+	}
 	for i := range rows {
-		e, err := rows[i].toDomain()
+		e, err := rows[i].toDomain(ctx, o)
 		if err != nil {
 			return nil, err
 		}
@@ -120,6 +125,13 @@ func (db *CaseStore) PartyPrincipal(ctx context.Context, caseID, partyID string)
 		return client.Principal{}, countersign.Errorf(countersign.ENOTFOUND, "This case has no client with this id.")
 	}
 	r := rows[0]
+	o, err := db.opener(ctx, db.r, caseID)
+	if err != nil {
+		return client.Principal{}, err
+	}
+	if r.Name, err = o.open(sealbox.Where{Table: "parties", Column: "full_name", Row: r.ID}, r.Name); err != nil {
+		return client.Principal{}, err
+	}
 	// A party never invited has no account: the export is still theirs.
 	account := "party:" + r.ID
 	if r.Account != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/client"
+	"github.com/countersign/countersign/internal/sealbox"
 	"github.com/countersign/countersign/review"
 )
 
@@ -49,6 +50,12 @@ type responseRow struct {
 	CorrectionRowStatus *string    `db:"correction_row_status"`
 }
 
+// responseText is the place of a client response's text, its seal's
+// additional data.
+func responseText(id string) sealbox.Where {
+	return sealbox.Where{Table: "client_responses", Column: "text", Row: id}
+}
+
 func (r *responseRow) toDomain() *client.Response {
 	out := &client.Response{ID: r.ID, CaseID: r.CaseID, PartyID: r.PartyID, AccountID: r.AccountID, EntryID: r.EntryID,
 		Kind: client.ResponseKind(r.Kind), Text: r.Text, Salt: r.Salt, CreatedAt: r.CreatedAt.UTC(), Status: r.Status,
@@ -83,7 +90,14 @@ func (db *conn) selectResponses(ctx context.Context, q queryer, where string, ar
 		return nil, db.translate(fmt.Errorf("find client responses: %w", err))
 	}
 	out := make([]*client.Response, len(rows))
+	o := db.openers(q)
 	for i := range rows {
+		// The one place a response's text is opened.
+		text, err := o.open(ctx, rows[i].CaseID, responseText(rows[i].ID), rows[i].Text)
+		if err != nil {
+			return nil, err
+		}
+		rows[i].Text = text
 		out[i] = rows[i].toDomain()
 	}
 	return out, nil
@@ -111,7 +125,7 @@ func (db *ReviewStore) Respond(ctx context.Context, entryID string, kind client.
 		case err != nil:
 			return db.translate(fmt.Errorf("find entry: %w", err))
 		default:
-			if e, err = row.toDomain(); err != nil {
+			if e, err = row.toDomain(ctx, db.openers(tx)); err != nil {
 				return err
 			}
 		}
@@ -132,9 +146,13 @@ func (db *ReviewStore) Respond(ctx context.Context, entryID string, kind client.
 		if err != nil {
 			return err
 		}
+		k, err := tx.sealer(ctx, r.CaseID)
+		if err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`
 			INSERT INTO client_responses (id, case_id, party_id, account_id, entry_id, kind, text, salt, created_at, status)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), r.ID, r.CaseID, r.PartyID, r.AccountID, r.EntryID, string(r.Kind), r.Text,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), r.ID, r.CaseID, r.PartyID, r.AccountID, r.EntryID, string(r.Kind), k.Seal(responseText(r.ID), r.Text),
 			r.Salt, r.CreatedAt, r.Status); err != nil {
 			return fmt.Errorf("insert client response: %w", err)
 		}
@@ -332,6 +350,7 @@ func checkClientResponses(ctx context.Context, c *dataCheck) error {
 			if r == nil {
 				return client.CheckResponse(nil, ws)
 			}
+			r.Text = c.keys.openOrKeep(r.CaseID, responseText(r.ID), r.Text)
 			return client.CheckResponse(r.toDomain(), ws)
 		}})
 }

@@ -26,6 +26,7 @@ import (
 
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/audit"
+	"github.com/countersign/countersign/internal/sealbox"
 	"github.com/countersign/countersign/migrations"
 	"github.com/countersign/countersign/review"
 )
@@ -111,6 +112,13 @@ type conn struct {
 	// OnRefused, if set, is told of each pending event the sequencer
 	// refused, after the refusal is committed.
 	OnRefused func(RefusedEvent)
+
+	// CaseKeys is the master keyring that wraps the per-case keys sealing
+	// case text at rest (casekeys.go): every process that shares the
+	// database must read the same file. Writing or reading a case's text
+	// without it fails. The service reads COUNTERSIGN_CASE_KEYRING.
+	CaseKeys *sealbox.Keyring
+	keyCache caseKeyCache
 
 	// group batches SQLite's write transactions; nil on PostgreSQL, where
 	// transactions run side by side.

@@ -20,8 +20,9 @@ func (db *conn) letterSources(ctx context.Context, q queryer, caseID string, ids
 		return nil, db.translate(fmt.Errorf("find letter sources: %w", err))
 	}
 	entries := make([]*review.Entry, 0, len(rows))
+	o := db.openers(q)
 	for i := range rows {
-		e, err := rows[i].toDomain()
+		e, err := rows[i].toDomain(ctx, o)
 		if err != nil {
 			return nil, err
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/assistant"
 	"github.com/countersign/countersign/audit"
+	"github.com/countersign/countersign/internal/sealbox"
 	"github.com/countersign/countersign/casefile"
 	"github.com/countersign/countersign/review"
 )
@@ -60,7 +61,13 @@ func utcPtr(t *time.Time) *time.Time {
 	return &u
 }
 
-func (r *draftRow) toDomain() (*review.Draft, error) {
+// draftContent is the place of a draft's content, its seal's additional data.
+func draftContent(id string) sealbox.Where {
+	return sealbox.Where{Table: "drafts", Column: "content", Row: id}
+}
+
+// toDomain returns the draft, its content opened through o.
+func (r *draftRow) toDomain(ctx context.Context, o *openers) (*review.Draft, error) {
 	d := &review.Draft{ID: r.ID, CaseID: r.CaseID, Kind: assistant.Kind(r.Kind), Status: review.Status(r.Status),
 		RequestedBy: r.RequestedBy, ReviewerID: r.ReviewerID, TeamID: r.TeamID, Language: r.Language,
 		Model: r.Model, Provider: r.Provider, PromptVersion: r.PromptVersion, Pseudonymised: r.Pseudonymised,
@@ -76,8 +83,12 @@ func (r *draftRow) toDomain() (*review.Draft, error) {
 		}
 	}
 	if r.Content != nil {
+		content, err := o.open(ctx, r.CaseID, draftContent(r.ID), *r.Content)
+		if err != nil {
+			return nil, err
+		}
 		d.Content = new(assistant.Content)
-		if err := json.Unmarshal([]byte(*r.Content), d.Content); err != nil {
+		if err := json.Unmarshal([]byte(content), d.Content); err != nil {
 			return nil, fmt.Errorf("draft %s content: %w", r.ID, err)
 		}
 	}
@@ -89,7 +100,7 @@ func (db *conn) getDraft(ctx context.Context, q queryer, id, lock string) (*revi
 	if err := q.GetContext(ctx, &r, q.Rebind(`SELECT `+draftColumns+` FROM drafts WHERE id = ?`+lock), id); err != nil {
 		return nil, notFound(db.translate(err), "There is no draft with this id.")
 	}
-	return r.toDomain()
+	return r.toDomain(ctx, db.openers(q))
 }
 
 // RequestDraft queues a draft of a case for the drafting workers.
@@ -147,7 +158,7 @@ func (db *conn) findByIdempotencyKey(ctx context.Context, userID, key string) (*
 	if err := db.w.GetContext(ctx, &r, db.w.Rebind(`SELECT `+draftColumns+` FROM drafts WHERE requested_by = ? AND idempotency_key = ?`), userID, key); err != nil {
 		return nil, db.translate(err)
 	}
-	return r.toDomain()
+	return r.toDomain(ctx, db.openers(db.w))
 }
 
 // FindDraftByID returns a draft of a case the actor may read.
@@ -177,7 +188,7 @@ func (db *conn) attachDecision(ctx context.Context, q queryer, d *review.Draft) 
 	if err := q.GetContext(ctx, &r, q.Rebind(`SELECT `+decisionColumns+` FROM decisions WHERE draft_id = ?`), d.ID); err != nil {
 		return db.translate(fmt.Errorf("find decision of %s: %w", d.ID, err))
 	}
-	dec, err := r.toDomain()
+	dec, err := r.toDomain(ctx, db.openers(q), d.CaseID)
 	if err != nil {
 		return err
 	}
@@ -291,8 +302,12 @@ func (db *ReviewStore) FindQueue(ctx context.Context, f review.QueueFilter) ([]*
 		next = "more"
 	}
 	drafts := make([]*review.Draft, len(rows))
+	o := db.openers(db.r)
+	if err := preload(ctx, o, rows, func(r *draftRow) string { return r.CaseID }); err != nil {
+		return nil, "", err
+	}
 	for i := range rows {
-		d, err := rows[i].toDomain()
+		d, err := rows[i].toDomain(ctx, o)
 		if err != nil {
 			return nil, "", err
 		}
@@ -491,12 +506,16 @@ func (db *ReviewStore) CompleteJob(ctx context.Context, job *review.Job, res *as
 	salt := audit.NewSalt()
 	sys := countersign.System
 	return db.withTx(ctx, func(tx *Tx) error {
+		k, err := tx.sealer(ctx, job.CaseID)
+		if err != nil {
+			return err
+		}
 		r, err := tx.ExecContext(ctx, tx.Rebind(`
 			UPDATE drafts SET status = `+stPending+`, content = ?, language = ?, model = ?, provider = ?, prompt_version = ?, detector_version = ?,
 				params = ?, request_hash = ?, response_hash = ?, prompt_tokens = ?, completion_tokens = ?, latency_ms = ?,
 				pseudonymised = ?, masked = ?, ungrounded = ?, lease_owner = '', lease_until = NULL, generated_at = ?, updated_at = ?,
 				content_salt = ?
-			WHERE `+leaseHeld), string(content), res.Content.Language, res.Model, res.Provider, res.PromptVersion, res.DetectorVersion,
+			WHERE `+leaseHeld), k.Seal(draftContent(job.DraftID), string(content)), res.Content.Language, res.Model, res.Provider, res.PromptVersion, res.DetectorVersion,
 			string(params), res.RequestHash, res.ResponseHash, res.PromptTokens, res.CompletionTokens, res.Latency.Milliseconds(),
 			res.Pseudonymised, string(masked), res.Ungrounded, tx.now, tx.now, salt, job.DraftID, job.Owner, job.Attempt)
 		if err != nil {

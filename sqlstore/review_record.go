@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/internal/sealbox"
 	"github.com/countersign/countersign/review"
 )
 
@@ -39,8 +40,25 @@ type entryRow struct {
 	Diff            *string    `db:"diff"`
 }
 
-func (r *entryRow) toDomain() (*review.Entry, error) {
-	e := &review.Entry{ID: r.ID, CaseID: r.CaseID, Kind: r.Kind, Content: r.Content, AIDrafted: r.AIDrafted, Model: r.Model,
+// entryContent is the place of a record entry's content, its seal's
+// additional data.
+func entryContent(id string) sealbox.Where {
+	return sealbox.Where{Table: "record_entries", Column: "content", Row: id}
+}
+
+// toDomain returns the entry, its content opened through o.
+func (r *entryRow) toDomain(ctx context.Context, o *openers) (*review.Entry, error) {
+	content, err := o.open(ctx, r.CaseID, entryContent(r.ID), r.Content)
+	if err != nil {
+		return nil, err
+	}
+	if r.DraftID != nil && r.Diff != nil {
+		// The diff of the decision that signed it, joined in.
+		if err := o.openDecision(ctx, r.CaseID, *r.DraftID, nil, nil, nil, r.Diff); err != nil {
+			return nil, err
+		}
+	}
+	e := &review.Entry{ID: r.ID, CaseID: r.CaseID, Kind: r.Kind, Content: content, AIDrafted: r.AIDrafted, Model: r.Model,
 		PromptVersion: r.PromptVersion, DraftedAt: utcPtr(r.DraftedAt), Edited: r.Edited, EditedBy: r.EditedBy,
 		SignedBy: r.SignedBy, SignedAt: r.SignedAt.UTC(), Correction: r.Correction, CountersignedAt: utcPtr(r.CountersignedAt),
 		Salt: r.Salt, Sharing: r.Sharing, WithheldReason: r.WithheldReason}
@@ -74,10 +92,14 @@ func insertEntry(ctx context.Context, tx *Tx, e *review.Entry) error {
 	if e.CountersignedBy != "" {
 		countersignedBy = &e.CountersignedBy
 	}
+	k, err := tx.sealer(ctx, e.CaseID)
+	if err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`
 		INSERT INTO record_entries (`+entryColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		e.ID, e.CaseID, draftID, e.Kind, e.Content, e.AIDrafted, e.Model, e.PromptVersion, e.DraftedAt, e.Edited,
+		e.ID, e.CaseID, draftID, e.Kind, k.Seal(entryContent(e.ID), e.Content), e.AIDrafted, e.Model, e.PromptVersion, e.DraftedAt, e.Edited,
 		e.EditedBy, e.SignedBy, e.SignedAt, supersedes, e.Correction, countersignedBy, e.CountersignedAt, e.Salt,
 		e.Sharing, e.WithheldReason); err != nil {
 		return fmt.Errorf("insert record entry: %w", err)
@@ -113,8 +135,9 @@ func (db *ReviewStore) FindRecord(ctx context.Context, caseID string) ([]*review
 		return nil, err
 	}
 	entries := make([]*review.Entry, 0, len(rows)+len(pending))
+	o := db.openers(db.r)
 	for i := range rows {
-		e, err := rows[i].toDomain()
+		e, err := rows[i].toDomain(ctx, o)
 		if err != nil {
 			return nil, err
 		}
@@ -186,7 +209,7 @@ func (db *conn) lockedEntry(ctx context.Context, tx *Tx, caseID, entryID string)
 	if err := tx.GetContext(ctx, &row, tx.Rebind(recordQuery+` WHERE e.id = ? AND e.case_id = ?`), entryID, caseID); err != nil {
 		return nil, notFound(db.translate(err), "There is no entry with this id in the case's record.")
 	}
-	e, err := row.toDomain()
+	e, err := row.toDomain(ctx, db.openers(tx))
 	if err != nil {
 		return nil, err
 	}

@@ -52,7 +52,12 @@ type decisionRow struct {
 	WithheldReason      string    `db:"withheld_reason"`
 }
 
-func (r *decisionRow) toDomain() (*review.Decision, error) {
+// toDomain returns the decision of a draft of caseID ("" when not known),
+// its texts opened through o.
+func (r *decisionRow) toDomain(ctx context.Context, o *openers, caseID string) (*review.Decision, error) {
+	if err := o.openDecision(ctx, caseID, r.DraftID, &r.FinalText, &r.Reason, &r.Comment, &r.Diff); err != nil {
+		return nil, err
+	}
 	d := &review.Decision{ID: r.ID, DraftID: r.DraftID, Outcome: review.Outcome(r.Outcome), DecidedBy: r.DecidedBy,
 		FinalText: r.FinalText, Edited: r.Edited, EditRatio: r.EditRatio, Reason: r.Reason, Comment: r.Comment,
 		ReviewMS: r.ReviewMS, Fast: r.Fast, DecidedAt: r.DecidedAt.UTC(), ReasonCode: r.ReasonCode,
@@ -204,11 +209,17 @@ func (db *conn) insertDecision(ctx context.Context, tx *Tx, dec *review.Decision
 	diff, _ := json.Marshal(nonNilSlice(dec.Diff))
 	items, _ := json.Marshal(nonNilSlice(dec.Items))
 	statements, _ := json.Marshal(nonNilSlice(dec.Statements))
+	k, err := tx.sealerOfDraft(ctx, dec.DraftID)
+	if err != nil {
+		return err
+	}
+	finalText, reason, comment, sealedDiff := dec.FinalText, dec.Reason, dec.Comment, string(diff)
+	sealDecision(k, dec.DraftID, &finalText, &reason, &comment, &sealedDiff)
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`
 		INSERT INTO decisions (`+decisionColumns+`, salt)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		dec.ID, dec.DraftID, string(dec.Outcome), dec.DecidedBy, dec.FinalText, dec.Edited, dec.EditRatio, dec.Reason,
-		dec.Comment, dec.ReviewMS, dec.Fast, dec.DecidedAt, dec.ReasonCode, string(diff), string(items), string(statements),
+		dec.ID, dec.DraftID, string(dec.Outcome), dec.DecidedBy, finalText, dec.Edited, dec.EditRatio, reason,
+		comment, dec.ReviewMS, dec.Fast, dec.DecidedAt, dec.ReasonCode, sealedDiff, string(items), string(statements),
 		dec.CountersignRequired, dec.Sharing, dec.WithheldReason, dec.Salt); err != nil {
 		if isConflict(db.translate(err)) {
 			return countersign.Errorf(countersign.ECONFLICT, "This draft has just been decided by someone else.")
@@ -224,7 +235,7 @@ func (db *conn) findDecision(ctx context.Context, q queryer, draftID string) (*r
 	if err := q.GetContext(ctx, &r, q.Rebind(`SELECT `+decisionColumns+` FROM decisions WHERE draft_id = ?`), draftID); err != nil {
 		return nil, fmt.Errorf("find decision of %s: %w", draftID, db.translate(err))
 	}
-	return r.toDomain()
+	return r.toDomain(ctx, db.openers(q), "")
 }
 
 // insertCountersignature stores a supervisor's verdict.

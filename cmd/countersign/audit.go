@@ -55,7 +55,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		fs.StringVar(&save, "save", "", "write the verified checkpoint to this file for next time")
 		fs.BoolVar(&quiet, "quiet", false, "no progress output")
 	}
-	cfg, err := loadConfig(fs, args[1:], getenv, "config", "db", "audit-key", "audit-origin", "event-key")
+	cfg, err := loadConfig(fs, args[1:], getenv, "config", "db", "audit-key", "audit-origin", "event-key", "case-keyring")
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}

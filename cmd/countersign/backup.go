@@ -113,7 +113,7 @@ func runBackup(ctx context.Context, args []string, stdout io.Writer, getenv func
 	}
 	fmt.Fprintf(stdout, "Backed up %s to %s in %s: %d audit events, schema %s, sha256 %s.\n",
 		src, dst, time.Since(start).Round(time.Millisecond), sum.events, sum.schema, sum.sha256)
-	fmt.Fprintf(stdout, "The keys are not in the backup: keep copies of %s and %s apart from it.\n", cfg.keyPath(), cfg.eventKeyPath())
+	fmt.Fprintf(stdout, "The keys are not in the backup: keep copies of %s, %s and %s apart from it.\n", cfg.keyPath(), cfg.eventKeyPath(), cfg.caseKeyringPath())
 	return nil
 }
 

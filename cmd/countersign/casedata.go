@@ -10,6 +10,7 @@ import (
 
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/audit"
+	"github.com/countersign/countersign/internal/sealbox"
 	"github.com/countersign/countersign/sqlstore"
 )
 
@@ -21,11 +22,18 @@ const maxFindings = 1000
 // (sqlstore.CheckCaseData) and prints each problem by table and id, then a
 // summary line. It reports whether the data agrees with the log.
 func verifyCaseData(ctx context.Context, cfg Config, stdout io.Writer) (bool, error) {
+	// The case text is sealed at rest: the check opens it with the case
+	// master keyring (--case-keyring).
+	ring, err := sealbox.LoadKeyring(cfg.caseKeyringPath())
+	if err != nil {
+		return false, err
+	}
 	db, err := sqlstore.Open(ctx, cfg.DSN)
 	if err != nil {
 		return false, err
 	}
 	defer db.Close()
+	db.CaseKeys = ring
 	ctx = countersign.NewContextWithActor(ctx, countersign.SystemCLI)
 	printed := 0
 	rep, err := db.CheckCaseData(ctx, func(f audit.DataFinding) error {

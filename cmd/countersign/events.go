@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/countersign/countersign/audit"
+	"github.com/countersign/countersign/internal/sealbox"
 	"github.com/countersign/countersign/sqlstore"
 )
 
@@ -29,11 +30,15 @@ func (c *Config) openDB(ctx context.Context) (*sqlstore.DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	ring, err := sealbox.LoadOrCreateKeyring(c.caseKeyringPath())
+	if err != nil {
+		return nil, err
+	}
 	db, err := sqlstore.Open(ctx, c.DSN)
 	if err != nil {
 		return nil, err
 	}
-	db.EventKey = key
+	db.EventKey, db.CaseKeys = key, ring
 	return db, nil
 }
 

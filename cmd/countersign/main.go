@@ -58,6 +58,7 @@ Commands:
   backup --out FILE                                a consistent copy of the SQLite database while serve runs (PostgreSQL: how to)
   restore --from FILE [--force]                    put a backup in place of the SQLite database (serve stopped)
   retention plan|run [--limit N]                   what the retention policy erases when; erase the expired cases now
+  keys rotate|retire|encrypt-existing              the case master keyring: rotate it, retire an old key, seal text of release 1.0
   version                                          print the version of this binary and of its API
 
 Every command takes --help (or -h) for its own flags.
@@ -65,7 +66,8 @@ Every command takes --help (or -h) for its own flags.
 serve takes every setting of countersign serve --help as a flag, from the environment,
 or from the YAML file named by --config or COUNTERSIGN_CONFIG; migrate, user, token and
 audit read the same settings (--db and --config as flags, audit also --audit-key,
---audit-origin and --event-key).
+--audit-origin, --event-key and --case-keyring; keys --audit-key, --event-key and
+--case-keyring).
 `
 
 // version is this release. api/openapi.json's info.version and
@@ -107,6 +109,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = runCaseload(args[1:], stdout)
 	case "retention":
 		err = runRetention(ctx, args[1:], stdout, getenv)
+	case "keys":
+		err = runKeys(ctx, args[1:], stdout, getenv)
 	case "backup":
 		err = runBackup(ctx, args[1:], stdout, getenv)
 	case "restore":

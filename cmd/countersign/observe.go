@@ -43,7 +43,7 @@ func (m *Main) observe(s *api.Server, db *sqlstore.DB, model assistant.Model, lo
 		}
 		return nil
 	}
-	keys := map[string]string{"signing key": m.Config.keyPath(), "event key": m.Config.eventKeyPath()}
+	keys := map[string]string{"signing key": m.Config.keyPath(), "event key": m.Config.eventKeyPath(), "case keyring": m.Config.caseKeyringPath()}
 	s.Checks["keys"] = func(context.Context) error {
 		for name, path := range keys {
 			if _, err := os.Stat(path); err != nil {

@@ -107,7 +107,9 @@ func MustTamperCaseData(t testing.TB, db *sqlstore.DB, w *CaseDataWorld) map[str
 		q(`UPDATE parties SET full_name = 'Jeanne Martin' WHERE id = '%s'`, f.Client.ID),
 		q(`UPDATE consents SET note = 'She agreed to everything.' WHERE id = '%s'`, st.Current.ID),
 		q(`UPDATE decisions SET final_text = 'Nothing to report.' WHERE id = '%s'`, w.Signed.Decision.ID),
-		q(`UPDATE drafts SET content = REPLACE(content, 'Marie', 'Jeanne') WHERE id = '%s'`, w.Waiting.ID),
+		// The content is sealed at rest (sqlstore/casekeys.go): whoever
+		// lacks the case keyring writes plaintext in its place.
+		q(`UPDATE drafts SET content = '{"summary":"Jeanne is fine."}' WHERE id = '%s'`, w.Waiting.ID),
 		q(`DELETE FROM record_entries WHERE id = '%s'`, w.Entry.ID),
 		q(`UPDATE record_corrections SET content = 'Corrected: no appointment.' WHERE id = '%s'`, w.Pending.ID),
 	)

@@ -10,11 +10,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	_ "github.com/lib/pq"
 
 	"github.com/countersign/countersign/audit"
+	"github.com/countersign/countersign/internal/sealbox"
 	"github.com/countersign/countersign/sqlstore"
 )
 
@@ -140,6 +142,7 @@ func MustOpen(t testing.TB, dsn string) *sqlstore.DB {
 		t.Fatalf("open %s: %v", redact(dsn), err)
 	}
 	db.EventKey = EventKey
+	db.CaseKeys = CaseKeys
 	t.Cleanup(func() { db.Close() })
 	return db
 }
@@ -158,8 +161,24 @@ func MustWriteEventKey(t testing.TB, dir string) string {
 	if err := os.WriteFile(path, []byte(EventKey.String()+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(filepath.Join(dir, "countersign-case.keyring"), []byte(CaseKeys.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	return path
 }
+
+// CaseKeys is the case master keyring of every database MustOpen opens,
+// for the same reason as EventKey. MustWriteEventKey writes it too, as
+// the file the service looks for beside its event key
+// (countersign-case.keyring), so the binary and the test open each
+// other's case text.
+var CaseKeys = func() *sealbox.Keyring {
+	k, err := sealbox.ParseKeyring("countersign-case-master-v1:7e570000:" + strings.Repeat("c5", sealbox.KeySize) + "\n")
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
 
 func redact(dsn string) string {
 	if u, err := url.Parse(dsn); err == nil && u.User != nil {

@@ -1,0 +1,351 @@
+package sqlstore_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/internal/sealbox"
+	"github.com/countersign/countersign/sqlstore"
+	"github.com/countersign/countersign/sqlstore/storetest"
+)
+
+// caseKeyDSNs are the two databases, as DSNs, so a test can open a second
+// handle (another replica, a restored backup) on the same data.
+var caseKeyDSNs = map[string]func(testing.TB) string{"sqlite": storetest.SQLiteDSN, "postgres": storetest.PostgresDSN}
+
+// rawText reads one text column of one row as the database stores it.
+func rawText(t *testing.T, db *sqlstore.DB, table, column, id string) string {
+	t.Helper()
+	var s string
+	if err := db.Raw().Get(&s, db.Raw().Rebind(`SELECT `+column+` FROM `+table+` WHERE id = ?`), id); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestCaseTextIsSealedAtRest: a note's body and a party's personal data
+// are stored sealed (the raw row holds none of their text), the store
+// reads them back as written, and a sealed text moved to another row does
+// not open there.
+func TestCaseTextIsSealedAtRest(t *testing.T) {
+	t.Parallel()
+	for name, open := range storetest.Dialects() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			db := open(t)
+			f := storetest.MustSeed(t, db)
+			wctx := storetest.As(context.Background(), f.Worker)
+			for _, n := range f.Notes {
+				raw := rawText(t, db, "notes", "body", n.ID)
+				if !strings.HasPrefix(raw, sealbox.Prefix) || strings.Contains(raw, "Marie") {
+					t.Errorf("note %s is stored as %q, want it sealed", n.ID, raw)
+				}
+			}
+			for _, col := range []string{"full_name", "date_of_birth", "address", "phone", "email", "national_id"} {
+				if raw := rawText(t, db, "parties", col, f.Client.ID); !strings.HasPrefix(raw, sealbox.Prefix) || strings.Contains(raw, "Dubois") || strings.Contains(raw, "1948") {
+					t.Errorf("parties.%s is stored as %q, want it sealed", col, raw)
+				}
+			}
+			notes, err := db.FindNotes(wctx, f.Case.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(notes) != 3 || notes[0].Body != f.Notes[0].Body {
+				t.Fatalf("notes read back %+v, want the bodies written", notes)
+			}
+			parties, err := db.FindParties(wctx, f.Case.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p := parties[0]; p.FullName != "Marie Dubois" || p.NationalID != "248056912345678" || p.Email != "marie.dubois@example.org" {
+				t.Fatalf("party read back %+v", p)
+			}
+
+			// A second party of the same case, then the first's sealed
+			// name copied over its own: the same key, another row.
+			other := &casefile.Party{CaseID: f.Case.ID, Role: "other", FullName: "Jean Martin"}
+			if err := db.AddParty(wctx, other); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.Raw().Exec(db.Raw().Rebind(`UPDATE parties SET full_name = ? WHERE id = ?`), rawText(t, db, "parties", "full_name", f.Client.ID), other.ID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.FindParties(wctx, f.Case.ID); !errors.Is(err, sealbox.ErrOpen) {
+				t.Fatalf("a name moved to another row read with %v, want sealbox.ErrOpen", err)
+			}
+		})
+	}
+}
+
+// TestSQLiteFileHoldsNoNoteText greps the SQLite database file and its
+// write-ahead log for a note's words.
+func TestSQLiteFileHoldsNoNoteText(t *testing.T) {
+	t.Parallel()
+	dsn := storetest.SQLiteDSN(t)
+	db := storetest.MustOpen(t, dsn)
+	f := storetest.MustSeed(t, db)
+	const secret = "Quetzalcoatl-7731 lives behind the bakery"
+	if err := db.AddNote(storetest.As(context.Background(), f.Worker), &casefile.Note{CaseID: f.Case.ID, Body: secret}); err != nil {
+		t.Fatal(err)
+	}
+	path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite:"), "file:")
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	files, _ := filepath.Glob(path + "*")
+	if len(files) == 0 {
+		t.Fatalf("no database file at %s", path)
+	}
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, word := range []string{"Quetzalcoatl-7731", "Marie Dubois", "248056912345678", "rent arrears"} {
+			if bytes.Contains(b, []byte(word)) {
+				t.Errorf("%s holds %q in plaintext", filepath.Base(file), word)
+			}
+		}
+	}
+}
+
+// TestShreddedCaseKey: once erasure shreds a case's key, no replica writes
+// the case's text again (one that cached the key included), and its
+// sealed text reads as erased.
+func TestShreddedCaseKey(t *testing.T) {
+	t.Parallel()
+	for name, dsnOf := range caseKeyDSNs {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dsn := dsnOf(t)
+			db, replica := storetest.MustOpen(t, dsn), storetest.MustOpen(t, dsn)
+			f := storetest.MustSeed(t, db)
+			wctx := storetest.As(context.Background(), f.Worker)
+			// The replica writes once, so it holds the case's key in its cache.
+			if err := replica.AddNote(wctx, &casefile.Note{CaseID: f.Case.ID, Body: "Before the erasure."}); err != nil {
+				t.Fatal(err)
+			}
+			n, err := db.ShredCaseKey(storetest.CLI(), f.Case.ID)
+			if err != nil || n != 1 {
+				t.Fatalf("shred: %d keys, %v; want 1", n, err)
+			}
+			if n, err := db.ShredCaseKey(storetest.CLI(), f.Case.ID); err != nil || n != 0 {
+				t.Fatalf("shred again: %d keys, %v; want 0", n, err)
+			}
+			for who, d := range map[string]*sqlstore.DB{"the shredding handle": db, "the replica": replica} {
+				err := d.AddNote(wctx, &casefile.Note{CaseID: f.Case.ID, Body: "After the erasure."})
+				if countersign.ErrorCode(err) != countersign.ECONFLICT {
+					t.Errorf("%s wrote a note after the shred: %v, want a conflict", who, err)
+				}
+				if err := d.AddParty(wctx, &casefile.Party{CaseID: f.Case.ID, Role: "other", FullName: "Late Person"}); countersign.ErrorCode(err) != countersign.ECONFLICT {
+					t.Errorf("%s added a party after the shred: %v, want a conflict", who, err)
+				}
+				notes, err := d.FindNotes(wctx, f.Case.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, n := range notes {
+					if n.Body != "" {
+						t.Errorf("%s read note %s as %q after the shred, want it erased", who, n.ID, n.Body)
+					}
+				}
+			}
+			var count int
+			if err := db.Raw().Get(&count, db.Raw().Rebind(`SELECT COUNT(*) FROM case_keys WHERE case_id = ? AND wrapped_key IS NOT NULL`), f.Case.ID); err != nil || count != 0 {
+				t.Fatalf("%d wrapped keys left, %v", count, err)
+			}
+		})
+	}
+}
+
+// TestRotateCaseKeys: `keys rotate` rewraps every case key with a new
+// master key in batches, recording one event with the counts; the old
+// master key can then be retired, and the text still opens. A copy of the
+// database taken before an erasure (a backup) still opens the erased
+// case's text with the master key of the day, and no longer once that
+// master key is rotated out and retired: what SECURITY.md claims.
+func TestRotateCaseKeys(t *testing.T) {
+	t.Parallel()
+	for name, dsnOf := range caseKeyDSNs {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dsn := dsnOf(t)
+			db := storetest.MustOpen(t, dsn)
+			f := storetest.MustSeed(t, db)
+			wctx := storetest.As(context.Background(), f.Worker)
+			for i := range 4 { // five cases in all
+				c := &casefile.Case{Reference: fmt.Sprintf("ROT-%s-%d", f.Case.ID, i), Title: "Rotation"}
+				if err := db.CreateCase(wctx, c); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ring, err := sealbox.ParseKeyring(storetest.CaseKeys.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			old := ring.Primary()
+
+			// The backup: what a copy of the database taken now holds of
+			// the case's key.
+			var backup struct {
+				KeyID   string `db:"key_id"`
+				Master  string `db:"master_key_id"`
+				Wrapped []byte `db:"wrapped_key"`
+				Body    string `db:"body"`
+			}
+			if err := db.Raw().Get(&backup, db.Raw().Rebind(`SELECT k.key_id, k.master_key_id, k.wrapped_key, n.body
+				FROM case_keys k JOIN notes n ON n.case_id = k.case_id WHERE n.id = ?`), f.Notes[0].ID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.ShredCaseKey(storetest.CLI(), f.Case.ID); err != nil {
+				t.Fatal(err)
+			}
+			opensBackup := func(r *sealbox.Keyring) bool {
+				dek, err := r.Unwrap(backup.Master, f.Case.ID, backup.KeyID, backup.Wrapped)
+				if err != nil {
+					return false
+				}
+				k, err := sealbox.NewCaseKey(dek)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, err := k.Open(sealbox.Where{Table: "notes", Column: "body", Row: f.Notes[0].ID}, backup.Body)
+				return err == nil && body == f.Notes[0].Body
+			}
+			if !opensBackup(ring) {
+				t.Fatal("the backup does not open with the master key that wrapped its case key")
+			}
+
+			// Rotate, two keys a batch: four cases keep a key.
+			ring.Add()
+			db.CaseKeys = ring
+			rot, err := db.RotateCaseKeys(storetest.CLI(), 2, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rot.Rewrapped != 4 || rot.Batches != 3 || rot.Total != 4 || rot.MasterKeyID != ring.Primary() {
+				t.Fatalf("rotation %+v, want 4 rewrapped in 3 batches under %s", rot, ring.Primary())
+			}
+			var under int
+			if err := db.Raw().Get(&under, db.Raw().Rebind(`SELECT COUNT(*) FROM case_keys WHERE master_key_id = ?`), old); err != nil || under != 0 {
+				t.Fatalf("%d keys still under the old master key, %v", under, err)
+			}
+			var payload string
+			if err := db.Raw().Get(&payload, db.Raw().Rebind(`SELECT payload FROM audit_pending WHERE action = ? UNION ALL SELECT payload FROM audit_event WHERE action = ?`),
+				sealbox.ActionMasterKeyRotated, sealbox.ActionMasterKeyRotated); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{`"rewrapped":"4"`, `"batches":"3"`, `"case_keys":"4"`} {
+				if !strings.Contains(payload, want) {
+					t.Errorf("the rotation's event says %s, want %s in it", payload, want)
+				}
+			}
+			// Run again: nothing left to rewrap, one batch.
+			if rot, err := db.RotateCaseKeys(storetest.CLI(), 2, nil); err != nil || rot.Rewrapped != 0 {
+				t.Fatalf("second run: %+v, %v", rot, err)
+			}
+
+			// Retire the old master key; a fresh replica reads with the
+			// new keyring alone.
+			if err := ring.Remove(old); err != nil {
+				t.Fatal(err)
+			}
+			fresh := storetest.MustOpen(t, dsn)
+			fresh.CaseKeys = ring
+			c := &casefile.Case{Reference: "ROT-NEW-" + f.Case.ID, Title: "After"}
+			if err := fresh.CreateCase(wctx, c); err != nil {
+				t.Fatal(err)
+			}
+			if err := fresh.AddNote(wctx, &casefile.Note{CaseID: c.ID, Body: "Written after the rotation."}); err != nil {
+				t.Fatal(err)
+			}
+			if notes, err := fresh.FindNotes(wctx, c.ID); err != nil || len(notes) != 1 || notes[0].Body != "Written after the rotation." {
+				t.Fatalf("after the rotation: %v, %v", notes, err)
+			}
+			if opensBackup(ring) {
+				t.Fatal("the backup taken before the erasure still opens the erased case's text after its master key was retired")
+			}
+		})
+	}
+}
+
+// TestSealExisting: a case written by release 1.0 (no key, plaintext rows)
+// reads as before; encrypt-existing gives it a key and seals its rows in
+// place, which read back the same, and the rows still refuse any other
+// change.
+func TestSealExisting(t *testing.T) {
+	t.Parallel()
+	for name, open := range storetest.Dialects() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			db := open(t)
+			f := storetest.MustSeed(t, db)
+			wctx := storetest.As(context.Background(), f.Worker)
+			raw := db.Raw()
+			legacy, party, note := "case_legacy"+f.Case.ID[5:], "pty_legacy"+f.Case.ID[5:], "note_legacy"+f.Case.ID[5:]
+			for _, q := range []struct {
+				sql  string
+				args []any
+			}{
+				{`INSERT INTO cases (id, reference, title, case_type, team_id, worker_id, created_by, created_at) VALUES (?, ?, 'Old', '', ?, ?, ?, ?)`,
+					[]any{legacy, "OLD-" + f.Case.Reference, f.Team.ID, f.Worker.ID, f.Worker.ID, f.Case.CreatedAt}},
+				{`INSERT INTO parties (id, case_id, role, full_name, date_of_birth, address, phone, email, national_id, created_by, created_at)
+					VALUES (?, ?, 'client', 'Anna Old', '1950-01-01', 'Old Street 1', '', 'anna@example.org', '', ?, ?)`,
+					[]any{party, legacy, f.Worker.ID, f.Case.CreatedAt}},
+				{`INSERT INTO notes (id, case_id, author_id, body, body_sha256, written_at, created_at) VALUES (?, ?, ?, 'Plain words of 1.0.', 'x', ?, ?)`,
+					[]any{note, legacy, f.Worker.ID, f.Case.CreatedAt, f.Case.CreatedAt}},
+			} {
+				if _, err := raw.Exec(raw.Rebind(q.sql), q.args...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			notes, err := db.FindNotes(wctx, legacy)
+			if err != nil || len(notes) != 1 || notes[0].Body != "Plain words of 1.0." {
+				t.Fatalf("legacy notes: %v, %v", notes, err)
+			}
+			s, err := db.SealExisting(storetest.CLI(), 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Keys != 1 || s.Rows["notes"] != 1 || s.Rows["parties"] != 1 {
+				t.Fatalf("sealed %+v, want one key, one note and one party", s)
+			}
+			if b := rawText(t, db, "notes", "body", note); !strings.HasPrefix(b, sealbox.Prefix) {
+				t.Fatalf("the legacy note is stored as %q after encrypt-existing", b)
+			}
+			if n := rawText(t, db, "parties", "full_name", party); !strings.HasPrefix(n, sealbox.Prefix) {
+				t.Fatalf("the legacy party is stored as %q after encrypt-existing", n)
+			}
+			if p := rawText(t, db, "parties", "phone", party); p != "" {
+				t.Fatalf("an empty phone is stored as %q", p)
+			}
+			notes, err = db.FindNotes(wctx, legacy)
+			if err != nil || len(notes) != 1 || notes[0].Body != "Plain words of 1.0." {
+				t.Fatalf("sealed legacy notes: %v, %v", notes, err)
+			}
+			parties, err := db.FindParties(wctx, legacy)
+			if err != nil || parties[0].FullName != "Anna Old" || parties[0].Email != "anna@example.org" {
+				t.Fatalf("sealed legacy party: %+v, %v", parties, err)
+			}
+			// Nothing left: a second run seals nothing.
+			if s, err := db.SealExisting(storetest.CLI(), 1); err != nil || s.Keys != 0 || s.Rows["notes"] != 0 {
+				t.Fatalf("second run: %+v, %v", s, err)
+			}
+			// Notes still refuse every other change.
+			if _, err := raw.Exec(raw.Rebind(`UPDATE notes SET body = ? WHERE id = ?`), "cs1:forged", f.Notes[0].ID); err == nil {
+				t.Fatal("a sealed note was overwritten")
+			}
+			if _, err := raw.Exec(raw.Rebind(`UPDATE notes SET author_id = ? WHERE id = ?`), f.Supervisor.ID, note); err == nil {
+				t.Fatal("a note's author was changed")
+			}
+		})
+	}
+}
