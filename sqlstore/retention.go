@@ -13,6 +13,7 @@ import (
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/client"
 )
 
 // RetentionStore closes and reopens cases, keeps legal holds and erasure
@@ -583,6 +584,13 @@ func (db *RetentionStore) FindErasures(ctx context.Context, f casefile.ErasureFi
 	if err != nil {
 		return nil, err
 	}
+	if a.Role == countersign.RoleClient {
+		// A client reads only the erasures of their own file: the party
+		// asked for must be one of the signed-in principal's.
+		if err := checkOwnParty(ctx, f); err != nil {
+			return nil, err
+		}
+	}
 	where, args := []string{"1 = 1"}, []any{}
 	if f.CaseID != nil {
 		if a.Role != countersign.RoleClient {
@@ -611,6 +619,62 @@ func (db *RetentionStore) FindErasures(ctx context.Context, f casefile.ErasureFi
 		if out[i], err = rows[i].toDomain(); err != nil {
 			return nil, err
 		}
+	}
+	return out, nil
+}
+
+// checkOwnParty returns nil when f names a party (and, if any, the case)
+// of the signed-in client of ctx, or EFORBIDDEN.
+func checkOwnParty(ctx context.Context, f casefile.ErasureFilter) error {
+	p, err := client.PrincipalFrom(ctx)
+	if err != nil {
+		return err
+	}
+	for _, ref := range p.Parties {
+		if f.PartyID != nil && ref.PartyID == *f.PartyID && (f.CaseID == nil || ref.CaseID == *f.CaseID) {
+			return nil
+		}
+	}
+	return countersign.Errorf(countersign.EFORBIDDEN, "Only your own file's erasures can be listed.")
+}
+
+// FindRetentionCase returns a case's facts for whoever may see its
+// retention (checkRetentionView: its readers, admins, the ethics board),
+// without its title: the retention page of an admin, who reads no content.
+func (db *RetentionStore) FindRetentionCase(ctx context.Context, caseID string) (*casefile.Case, error) {
+	c, err := db.viewCase(ctx, caseID)
+	if err != nil {
+		return nil, err
+	}
+	c.Title = ""
+	return c, nil
+}
+
+// FindRetentionParties returns a case's parties by id and role alone
+// (their details blanked), for an admin choosing whose details to erase.
+func (db *RetentionStore) FindRetentionParties(ctx context.Context, caseID string) ([]*casefile.Party, error) {
+	if _, err := db.viewCase(ctx, caseID); err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		ID        string     `db:"id"`
+		CaseID    string     `db:"case_id"`
+		Role      string     `db:"role"`
+		CreatedAt time.Time  `db:"created_at"`
+		ErasedAt  *time.Time `db:"erased_at"`
+	}
+	if err := db.r.SelectContext(ctx, &rows, db.r.Rebind(`SELECT id, case_id, role, created_at, erased_at
+		FROM parties WHERE case_id = ? ORDER BY created_at, id`), caseID); err != nil {
+		return nil, db.translate(fmt.Errorf("find retention parties: %w", err))
+	}
+	out := make([]*casefile.Party, len(rows))
+	for i, r := range rows {
+		p := &casefile.Party{ID: r.ID, CaseID: r.CaseID, Role: r.Role, CreatedAt: r.CreatedAt.UTC()}
+		if r.ErasedAt != nil {
+			t := r.ErasedAt.UTC()
+			p.ErasedAt = &t
+		}
+		out[i] = p
 	}
 	return out, nil
 }

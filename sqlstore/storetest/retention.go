@@ -13,6 +13,7 @@ import (
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/assistant"
 	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/client"
 	"github.com/countersign/countersign/review"
 	"github.com/countersign/countersign/sqlstore"
 )
@@ -276,12 +277,29 @@ func exerciseRetention(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn f
 		if rep, fs := MustCheckCaseData(t, db); !rep.OK() {
 			t.Fatalf("after a party erasure the case data check found %+v", fs)
 		}
-		es, err := db.FindErasures(countersign.NewContextWithActor(context.Background(), countersign.Actor{Role: countersign.RoleClient, UserID: "acct_x"}),
-			casefile.ErasureFilter{PartyID: &f.Client.ID})
+		cctx := client.NewContext(context.Background(), client.Principal{AccountID: "acct_x",
+			Parties: []client.PartyRef{{CaseID: f.Case.ID, PartyID: f.Client.ID}}})
+		es, err := db.FindErasures(cctx, casefile.ErasureFilter{CaseID: &f.Case.ID, PartyID: &f.Client.ID})
 		ok(t, err)
 		if len(es) != 1 || es[0].ID != e.ID {
 			t.Fatalf("the party's erasures %+v", es)
 		}
+		other := "pty_000000000000000000000000"
+		_, err = db.FindErasures(cctx, casefile.ErasureFilter{CaseID: &f.Case.ID, PartyID: &other})
+		code(t, err, countersign.EFORBIDDEN)
+		// An admin chooses whose details to erase by id and role alone.
+		ps, err = db.FindRetentionParties(As(CLI(), f.Admin), f.Case.ID)
+		ok(t, err)
+		if len(ps) != 1 || ps[0].ID != f.Client.ID || ps[0].FullName != "" || ps[0].ErasedAt == nil {
+			t.Fatalf("retention parties %+v", ps)
+		}
+		rc, err := db.FindRetentionCase(As(CLI(), f.Admin), f.Case.ID)
+		ok(t, err)
+		if rc.Title != "" || rc.Reference != f.Case.Reference || rc.Status != casefile.StatusOpen {
+			t.Fatalf("retention case %+v", rc)
+		}
+		_, err = db.FindRetentionCase(As(CLI(), f.Other), f.Case.ID)
+		code(t, err, countersign.EFORBIDDEN)
 	})
 
 	t.Run("TheRetentionJobErasesEachExpiredCaseOnceAcrossReplicas", func(t *testing.T) {
