@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -37,11 +38,9 @@ type RetentionStore interface {
 	FindErasureRequests(ctx context.Context, caseID string, pendingOnly bool) ([]*casefile.ErasureRequest, error)
 	FindTombstone(ctx context.Context, caseID string) (*casefile.Tombstone, error)
 	RetentionBoard(ctx context.Context) ([]casefile.BoardRow, error)
-}
-
-// retentionCaseFinder reads a case's facts for whoever may see its
-// retention (admins and the board too), with nothing of its content.
-type retentionCaseFinder interface {
+	// FindRetentionCase and FindRetentionParties read a case's facts and
+	// its parties by role for whoever may see its retention but not its
+	// content (an admin): no title, no names.
 	FindRetentionCase(ctx context.Context, caseID string) (*casefile.Case, error)
 	FindRetentionParties(ctx context.Context, caseID string) ([]*casefile.Party, error)
 }
@@ -114,8 +113,9 @@ type requestRow struct {
 	Reference string
 }
 
-// retentionOf gathers c's retention for the actor of r.
-func (s *Server) retentionOf(r *http.Request, c *casefile.Case, from string, withParties bool) (*retentionView, error) {
+// retentionOf gathers c's retention for the actor of r; full adds the
+// erasure requests and the parties they may name (the retention page).
+func (s *Server) retentionOf(r *http.Request, c *casefile.Case, from string, full bool) (*retentionView, error) {
 	ctx := r.Context()
 	rs := s.retention()
 	a, _ := countersign.ActorFromContext(ctx)
@@ -139,14 +139,15 @@ func (s *Server) retentionOf(r *http.Request, c *casefile.Case, from string, wit
 			v.Active++
 		}
 	}
+	if !full {
+		return v, nil
+	}
 	reqs, err := rs.FindErasureRequests(ctx, c.ID, false)
 	if err != nil {
 		return nil, err
 	}
-	if withParties || len(reqs) > 0 {
-		if v.Parties, err = s.retentionParties(ctx, c, a); err != nil {
-			return nil, err
-		}
+	if v.Parties, err = s.retentionParties(ctx, c, a); err != nil {
+		return nil, err
 	}
 	v.Requests = s.requestRows(ctx, reqs, a, v.Parties, map[string]string{c.ID: c.Reference})
 	return v, nil
@@ -158,10 +159,7 @@ func (s *Server) retentionParties(ctx context.Context, c *casefile.Case, a count
 	if casefile.CanRead(a, c) {
 		return s.Cases.FindParties(ctx, c.ID)
 	}
-	if f, ok := s.retention().(retentionCaseFinder); ok {
-		return f.FindRetentionParties(ctx, c.ID)
-	}
-	return nil, nil
+	return s.retention().FindRetentionParties(ctx, c.ID)
 }
 
 func (s *Server) requestRows(ctx context.Context, reqs []*casefile.ErasureRequest, a countersign.Actor, parties []*casefile.Party, refs map[string]string) []requestRow {
@@ -187,18 +185,13 @@ func (s *Server) requestRows(ctx context.Context, reqs []*casefile.ErasureReques
 }
 
 // retentionCase reads the case of the retention page: as the case page
-// does for whoever reads it, otherwise its facts alone (an admin, the
-// board), when the store can give them.
+// does for whoever reads it, otherwise its facts alone (an admin).
 func (s *Server) retentionCase(ctx context.Context, id string) (*casefile.Case, error) {
 	c, err := s.Cases.FindCaseByID(ctx, id)
 	if countersign.ErrorCode(err) != countersign.EFORBIDDEN {
 		return c, err
 	}
-	f, ok := s.retention().(retentionCaseFinder)
-	if !ok {
-		return nil, err
-	}
-	return f.FindRetentionCase(ctx, id)
+	return s.retention().FindRetentionCase(ctx, id)
 }
 
 // retentionPage is the retention page of a case.
@@ -215,6 +208,13 @@ func (s *Server) handleRetention(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderRetention(w http.ResponseWriter, r *http.Request, p *page, status int) {
+	// The board sees retention as figures (/audit/retention), not case by
+	// case: this page names members of staff, whom its pages show by
+	// pseudonyms.
+	if err := s.requireRole(r, countersign.RoleWorker, countersign.RoleSupervisor, countersign.RoleAdmin); err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
 	c, err := s.retentionCase(r.Context(), r.PathValue("id"))
 	if err != nil {
 		s.errorPage(w, r, err)
@@ -354,11 +354,7 @@ type erasureRequestsView struct {
 // own), and a field to open a case's retention page by its id.
 func (s *Server) handleErasureRequests(w http.ResponseWriter, r *http.Request) {
 	if id := strings.TrimSpace(r.URL.Query().Get("case")); id != "" {
-		if strings.ContainsAny(id, "/?#") {
-			s.errorPage(w, r, s.errorf(r, countersign.ENOTFOUND, "page.notfound"))
-			return
-		}
-		http.Redirect(w, r, "/cases/"+id+"/retention", http.StatusSeeOther)
+		http.Redirect(w, r, "/cases/"+url.PathEscape(id)+"/retention", http.StatusSeeOther)
 		return
 	}
 	s.renderErasureRequests(w, r, s.newPage(r, "erasures.title"), http.StatusOK)
