@@ -368,3 +368,22 @@ func TestOtherSense(t *testing.T) {
 		}
 	}
 }
+
+// TestFailuresNameACategory checks that the targets hold per category too:
+// a gate that meets them overall and in each language but lets one
+// category through is reported by that category's name.
+func TestFailuresNameACategory(t *testing.T) {
+	t.Parallel()
+	rep := &stakes.Report{
+		Gate:       stakes.Score{TP: 99, FN: 1, TN: 20},
+		GateByLang: map[string]*stakes.Score{"en": {TP: 99, FN: 1, TN: 20}},
+		GateByFine: map[string]map[string]*stakes.Score{
+			stakes.Capacity: {"": {TP: 9, FN: 1}, "en": {TP: 9, FN: 1}},
+			stakes.Health:   {"": {TP: 90}, "en": {TP: 90}},
+		},
+	}
+	fails := rep.Failures()
+	if len(fails) != 1 || !strings.HasPrefix(fails[0], "capacity: recall 0.900") {
+		t.Fatalf("Failures() = %q; want capacity's recall alone", fails)
+	}
+}
