@@ -11,8 +11,12 @@ import (
 	"testing"
 
 	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/agenda"
+	"github.com/countersign/countersign/assistant"
 	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/client"
 	"github.com/countersign/countersign/internal/sealbox"
+	"github.com/countersign/countersign/review"
 	"github.com/countersign/countersign/sqlstore"
 	"github.com/countersign/countersign/sqlstore/storetest"
 )
@@ -290,7 +294,7 @@ func TestSealExisting(t *testing.T) {
 			f := storetest.MustSeed(t, db)
 			wctx := storetest.As(context.Background(), f.Worker)
 			raw := db.Raw()
-			legacy, party, note := "case_legacy"+f.Case.ID[5:], "pty_legacy"+f.Case.ID[5:], "note_legacy"+f.Case.ID[5:]
+			legacy, party, note, draft := "case_legacy"+f.Case.ID[5:], "pty_legacy"+f.Case.ID[5:], "note_legacy"+f.Case.ID[5:], "drf_legacy"+f.Case.ID[5:]
 			for _, q := range []struct {
 				sql  string
 				args []any
@@ -302,6 +306,15 @@ func TestSealExisting(t *testing.T) {
 					[]any{party, legacy, f.Worker.ID, f.Case.CreatedAt}},
 				{`INSERT INTO notes (id, case_id, author_id, body, body_sha256, written_at, created_at) VALUES (?, ?, ?, 'Plain words of 1.0.', 'x', ?, ?)`,
 					[]any{note, legacy, f.Worker.ID, f.Case.CreatedAt, f.Case.CreatedAt}},
+				{`INSERT INTO drafts (id, case_id, kind, status, requested_by, reviewer_id, team_id, note_ids, language, content, run_after, created_at, updated_at)
+					VALUES (?, ?, 'summary', 'approved', ?, ?, ?, '[]', 'en', '{"summary":"Old signed words."}', ?, ?, ?)`,
+					[]any{draft, legacy, f.Worker.ID, f.Worker.ID, f.Team.ID, f.Case.CreatedAt, f.Case.CreatedAt, f.Case.CreatedAt}},
+				{`INSERT INTO decisions (id, draft_id, outcome, decided_by, final_text, edited, edit_ratio, reason, comment, review_ms, fast, decided_at)
+					VALUES (?, ?, 'approved', ?, 'Old signed words.', ?, 0, '', 'Read twice.', 1000, ?, ?)`,
+					[]any{"dec" + draft, draft, f.Worker.ID, false, false, f.Case.CreatedAt}},
+				{`INSERT INTO record_entries (id, case_id, draft_id, kind, content, ai_drafted, model, prompt_version, edited, edited_by, signed_by, signed_at)
+					VALUES (?, ?, ?, 'summary', 'Old signed words.', ?, 'm', 'p', ?, '', ?, ?)`,
+					[]any{"rec" + draft, legacy, draft, true, false, f.Worker.ID, f.Case.CreatedAt}},
 			} {
 				if _, err := raw.Exec(raw.Rebind(q.sql), q.args...); err != nil {
 					t.Fatal(err)
@@ -315,8 +328,23 @@ func TestSealExisting(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if s.Keys != 1 || s.Rows["notes"] != 1 || s.Rows["parties"] != 1 {
-				t.Fatalf("sealed %+v, want one key, one note and one party", s)
+			if s.Keys != 1 || s.Rows["notes"] != 1 || s.Rows["parties"] != 1 || s.Rows["drafts"] != 1 || s.Rows["decisions"] != 1 || s.Rows["record_entries"] != 1 {
+				t.Fatalf("sealed %+v, want one key, and one row of each of notes, parties, drafts, decisions, record entries", s)
+			}
+			for what, q := range map[string]string{
+				"the decision": `SELECT final_text FROM decisions WHERE draft_id = ?`, "its comment": `SELECT comment FROM decisions WHERE draft_id = ?`,
+				"the entry": `SELECT content FROM record_entries WHERE draft_id = ?`, "the draft": `SELECT content FROM drafts WHERE id = ?`,
+			} {
+				var v string
+				if err := raw.Get(&v, raw.Rebind(q), draft); err != nil || !strings.HasPrefix(v, sealbox.Prefix) {
+					t.Errorf("%s of 1.0 is stored as %q after encrypt-existing (%v)", what, v, err)
+				}
+			}
+			if d, err := db.FindDraftByID(wctx, draft); err != nil || d.Decision == nil || d.Decision.FinalText != "Old signed words." || d.Decision.Comment != "Read twice." {
+				t.Fatalf("the sealed decision of 1.0 read back: %+v, %v", d, err)
+			}
+			if rec, err := db.FindRecord(wctx, legacy); err != nil || len(rec) != 1 || rec[0].Content != "Old signed words." {
+				t.Fatalf("the sealed entry of 1.0 read back: %+v, %v", rec, err)
 			}
 			if b := rawText(t, db, "notes", "body", note); !strings.HasPrefix(b, sealbox.Prefix) {
 				t.Fatalf("the legacy note is stored as %q after encrypt-existing", b)
@@ -345,6 +373,85 @@ func TestSealExisting(t *testing.T) {
 			}
 			if _, err := raw.Exec(raw.Rebind(`UPDATE notes SET author_id = ? WHERE id = ?`), f.Supervisor.ID, note); err == nil {
 				t.Fatal("a note's author was changed")
+			}
+		})
+	}
+}
+
+// TestEveryCaseTextIsSealed: a draft's content, a decision's final text, a
+// signed entry, a client's response and an agenda entry's title are
+// stored sealed, read back as written, and the case data check finds
+// every sealed text to be the one the log committed to; the rows that
+// never change refuse a sealed text replaced.
+func TestEveryCaseTextIsSealed(t *testing.T) {
+	t.Parallel()
+	for name, open := range storetest.Dialects() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			db := open(t)
+			w := storetest.MustCaseDataWorld(t, db)
+			f := w.F
+			wctx := storetest.As(context.Background(), f.Worker)
+			raw := db.Raw()
+			sealed := func(what, query string, args ...any) {
+				t.Helper()
+				var s string
+				if err := raw.Get(&s, raw.Rebind(query), args...); err != nil {
+					t.Fatalf("%s: %v", what, err)
+				}
+				if !strings.HasPrefix(s, sealbox.Prefix) || strings.Contains(s, "Marie") {
+					t.Errorf("%s is stored as %.80q, want it sealed", what, s)
+				}
+			}
+			sealed("a draft's content", `SELECT content FROM drafts WHERE id = ?`, w.Waiting.ID)
+			sealed("a decision's final text", `SELECT final_text FROM decisions WHERE draft_id = ?`, w.Signed.ID)
+			sealed("a decision's diff", `SELECT diff FROM decisions WHERE draft_id = ?`, w.Signed.ID)
+			sealed("a record entry", `SELECT content FROM record_entries WHERE id = ?`, w.Entry.ID)
+
+			e := storetest.MustSignedEntry(t, db, f, assistant.KindSuggestions, review.SharingShared, "")
+			p := storetest.MustClientAccount(t, db, f.Case.ID, f.Client.ID, "Marie Dubois")
+			cctx := client.NewContext(context.Background(), p)
+			const answer = "I paid the rent in November; the arrears are one month."
+			r, err := db.Respond(cctx, e.ID, client.ResponseCorrection, answer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sealed("a client's response", `SELECT text FROM client_responses WHERE id = ?`, r.ID)
+			mine, err := db.FindMyResponses(cctx)
+			if err != nil || len(mine) != 1 || mine[0].Text != answer {
+				t.Fatalf("responses read back: %+v, %v", mine, err)
+			}
+			entry, err := db.CreateEntry(wctx, f.Case.ID, agenda.Input{Kind: agenda.KindHardDeadline, Date: "2026-12-20", Title: "Marie's appeal to the energy fund"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sealed("an agenda entry's title", `SELECT title FROM agenda_entries WHERE id = ?`, entry.ID)
+			if got, err := db.FindEntryByID(wctx, entry.ID); err != nil || got.Title != "Marie's appeal to the energy fund" {
+				t.Fatalf("agenda entry read back: %+v, %v", got, err)
+			}
+
+			signed, err := db.FindDraftByID(wctx, w.Signed.ID)
+			if err != nil || signed.Decision == nil || signed.Decision.FinalText != w.Entry.Content || !strings.Contains(w.Entry.Content, "Marie") {
+				t.Fatalf("the decision read back: %+v, %v", signed.Decision, err)
+			}
+			record, err := db.FindRecord(wctx, f.Case.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, re := range record {
+				found = found || (re.ID == w.Entry.ID && re.Content == w.Entry.Content)
+			}
+			if !found {
+				t.Fatalf("the signed entry is not read back from the record: %+v", record)
+			}
+			if _, findings := storetest.MustCheckCaseData(t, db); len(findings) != 0 {
+				t.Fatalf("the case data check found %v", findings)
+			}
+			for _, q := range []string{`UPDATE decisions SET final_text = 'cs1:x' WHERE draft_id = ?`, `UPDATE record_entries SET content = 'cs1:x' WHERE draft_id = ?`} {
+				if _, err := raw.Exec(raw.Rebind(q), w.Signed.ID); err == nil {
+					t.Errorf("%s: a sealed text was replaced", q)
+				}
 			}
 		})
 	}
