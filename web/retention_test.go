@@ -317,6 +317,7 @@ func TestRetentionBrowser(t *testing.T) {
 		t.Errorf("the case's state reads %q", got)
 	}
 	checkAxe(t, ctx, "case page, closed")
+	br.screenshot("case-closed")
 	br.do("open the retention page", chromedp.Navigate(casePath+"/retention"), chromedp.WaitVisible(chromedp.CSS("#holds")))
 	checkAxe(t, ctx, "retention page")
 	br.signOut()
@@ -330,6 +331,7 @@ func TestRetentionBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(".notice.ok")),
 	)
 	checkAxe(t, ctx, "retention page, admin")
+	br.screenshot("retention-admin")
 	br.signOut()
 
 	br.signIn(b.tokens["admin2"], "nav")
