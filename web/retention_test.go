@@ -18,9 +18,14 @@ import (
 	"github.com/countersign/countersign/casefile"
 	"github.com/countersign/countersign/client"
 	"github.com/countersign/countersign/identity"
+	"github.com/countersign/countersign/sqlstore"
 	"github.com/countersign/countersign/sqlstore/storetest"
 	"github.com/countersign/countersign/web"
 )
+
+// The service gives the API's and the pages' export the whole store as
+// the client's file: it must list erasures (client.Export asks it).
+var _ client.ErasureLister = (*sqlstore.DB)(nil)
 
 // retentionSetup is the web interface on a database of the dialect open
 // gives, with a token for the worker, the supervisor, the ethics board,
@@ -101,6 +106,8 @@ func TestUIRetention(t *testing.T) {
 			wantStatus(t, resp, body, http.StatusOK)
 			wantIn(t, body, "Closed", "Goals met", `action="/cases/`+f.Case.ID+`/reopen"`)
 			wantNotIn(t, body, `id="add-note"`, `action="/cases/`+f.Case.ID+`/close"`)
+			resp, body = sup.get("/cases")
+			wantIn(t, body, f.Case.Title+` <span class="badge">Closed</span>`)
 
 			// A closed case takes no note: the worker reads why.
 			worker.get(casePath)
@@ -147,6 +154,7 @@ func TestUIRetention(t *testing.T) {
 
 			resp, body = admin2.get("/erasure-requests")
 			wantStatus(t, resp, body, http.StatusOK)
+			wantIn(t, body, `href="/erasure-requests" aria-current="page"`)
 			wantIn(t, body, f.Case.Reference, `action="/erasure-requests/`+reqs[0].ID+`/confirm"`, "Request of the person concerned")
 			resp, body = admin2.post("/erasure-requests/"+reqs[0].ID+"/confirm", url.Values{"from": {"list"}, "case": {f.Case.ID}})
 			wantRedirect(t, resp, casePath+"/retention?done=erased")
@@ -163,6 +171,9 @@ func TestUIRetention(t *testing.T) {
 			wantIn(t, body, `id="tombstone"`, f.Case.Reference, "This case was erased", "Erasure on request, confirmed by a second admin",
 				e.PolicyVersion, `datetime="`+e.ErasedAt.UTC().Format(time.RFC3339)+`"`, `datetime="`+f.Case.CreatedAt.UTC().Format(time.RFC3339)+`"`)
 			wantNotIn(t, body, f.Case.Title, f.Client.FullName, f.Notes[0].Body, `id="add-note"`)
+			resp, body = worker.get("/cases")
+			wantIn(t, body, f.Case.Reference, `<span class="badge">Erased</span>`)
+			wantNotIn(t, body, f.Case.Title)
 			resp, body = admin2.get(casePath + "/retention")
 			wantStatus(t, resp, body, http.StatusOK)
 			wantIn(t, body, `id="tombstone"`, e.PolicyVersion)
