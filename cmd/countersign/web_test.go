@@ -91,7 +91,7 @@ func TestServeWebAndAPIOnOneAddress(t *testing.T) {
 		get(t, base+"/v1/cases", worker, &cases)
 		caseID := cases.Cases[0].ID
 		// The same decision on two drafts of the same notes: leave out the
-		// second statement, confirm the high-stakes ones, and reword the
+		// second statement, confirm the ones that need a decision, and reword the
 		// first line while keeping the line of the one left out.
 		decide := func(d *review.Draft) (edited string, statements []map[string]string) {
 			lines := strings.Split(d.Content.Text(), "\n")
@@ -100,7 +100,7 @@ func TestServeWebAndAPIOnOneAddress(t *testing.T) {
 				switch {
 				case i == 1:
 					statements = append(statements, map[string]string{"id": st.ID, "action": review.StatementRemoved})
-				case review.HighStakes(st.Category):
+				case review.NeedsDecision(st):
 					statements = append(statements, map[string]string{"id": st.ID, "action": review.StatementConfirmed})
 				}
 			}
