@@ -466,7 +466,7 @@ func TestUI(t *testing.T) {
 		text := d.Content.Text()
 		resp, body = c.post("/drafts/"+d.ID+"/approve", url.Values{"content": {text}, "comment": {"kept"}})
 		wantStatus(t, resp, body, http.StatusUnprocessableEntity)
-		if !strings.Contains(body, "2 statements to check (high-stakes, or not found in the notes) still need your decision") ||
+		if !strings.Contains(body, "2 statements to check (high-stakes, unclear, or not found in the notes) still need your decision") ||
 			!strings.Contains(body, "statement highstakes missing") || !strings.Contains(body, "statement ungrounded missing") || !strings.Contains(body, `value="kept"`) {
 			t.Fatalf("the missing decision is not explained, or the input is lost:\n%s", body)
 		}
