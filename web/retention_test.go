@@ -187,7 +187,7 @@ func TestUIRetention(t *testing.T) {
 			month := e.ErasedAt.UTC().Format("January 2006")
 			wantIn(t, body, month, "1 case erased", "1 hold set", "1 hold lifted", "Case erased", "Erasure on request, confirmed by a second admin",
 				"Request of the person concerned", "Litigation", "Resolved")
-			wantNotIn(t, body, f.Case.Reference, f.Case.ID, f.Client.FullName)
+			wantNotIn(t, body, f.Case.Reference, f.Case.ID, f.Case.Title, f.Client.FullName, f.Notes[0].Body)
 			ethics.lang = "fr"
 			resp, body = ethics.get("/audit/retention")
 			wantStatus(t, resp, body, http.StatusOK)
