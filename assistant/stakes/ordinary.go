@@ -242,7 +242,7 @@ func isGerman(toks []string) bool {
 // statement Unclear. A word is placed when it is in the vocabulary (see
 // place), is or holds a number, has two letters or fewer, or is a
 // capitalised known name (or its genitive, "Noahs"), a capitalised word
-// beside one ("Claire Dubois") or after a title ("Mme Girard"), or, in a
+// beside one ("Claire Dubois") or after a title ("Mme Girard", "M. Diallo"), or, in a
 // text that is not German, a capitalised word inside a sentence (a place or
 // a service: "Lyon", "the Rainbow Centre"). A word in capitals ("CAMHS")
 // is not a name. Words the lexicon's other rules set aside count as placed.
@@ -273,6 +273,8 @@ func (lx *Lexicon) unplaced(toks []string, caps []int) []string {
 			case name(i), name(i + 1), name(i - 1): // Lena; Claire Dubois
 				continue
 			case i > 0 && titles[toks[i-1]], i > 1 && titles[toks[i-2]] && caps[i-1] != lower: // Mme Girard, meneer De Vries
+				continue
+			case i > 1 && toks[i-1] == boundary && titles[toks[i-2]]: // M. Diallo, Dr. Peeters: the title's period is no clause end
 				continue
 			case !german && caps[i]&sentenceStart == 0: // Lyon, the Rainbow Centre: a proper noun
 				continue

@@ -77,6 +77,8 @@ func TestUnclear(t *testing.T) {
 		{"Elle passera le form, elle passait.", nil},                        // a French verb by its infinitive (stakes/3)
 		{"She stelde the form, opgesteld.", nil},                            // a Dutch verb, doubled consonant, after its particle
 		{"Elle passoire le form.", []string{"passoire"}},                    // not a conjugation of passer
+		{"Dr. Zorbquax sent the form.", nil},                                // a title with its period, then a name
+		{"She sent the form. Zorbquax filled it in.", []string{"zorbquax"}}, // a sentence's first word, no title before it
 	} {
 		f := lx.Detect(tt.text)
 		if tt.unplaced == nil {
