@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -408,9 +410,21 @@ func (b *bench) startInProcess(ctx context.Context) error {
 	if dsn == "" {
 		dsn = filepath.Join(dir, "bench.db")
 	}
+	// The keys (signing, event and case keyring, beside one another) are
+	// new for a new SQLite file; for a database named by --db they are
+	// kept between runs, so a later run opens the demo case's text that
+	// the first one sealed.
+	keys := dir
+	if b.cfg.DSN != "" {
+		sum := sha256.Sum256([]byte(b.cfg.DSN))
+		keys = filepath.Join(os.TempDir(), "countersign-bench-keys-"+hex.EncodeToString(sum[:6]))
+		if err := os.MkdirAll(keys, 0o700); err != nil {
+			return err
+		}
+	}
 	m := NewMain(io.Discard, io.Discard, func(k string) string {
 		if k == "COUNTERSIGN_AUDIT_KEY" {
-			return filepath.Join(dir, "audit.key")
+			return filepath.Join(keys, "audit.key")
 		}
 		return ""
 	})
