@@ -72,6 +72,7 @@ func DecideCase(a countersign.Actor, c *Case, worker *Worker, caseTypes []string
 		return nil, bad("The worker is not in your team.")
 	}
 	c.ID, c.TeamID, c.CreatedBy, c.CreatedAt = countersign.NewID(countersign.PrefixCase), worker.TeamID, a.UserID, now
+	c.Status = StatusOpen
 	return &audit.Record{Actor: a, Action: audit.ActionCaseCreated, SubjectType: "case", SubjectID: c.ID, CaseID: c.ID,
 		Payload: audit.Payload{"team": c.TeamID, "worker": c.WorkerID, "case_type": c.CaseType}}, nil
 }

@@ -62,9 +62,11 @@ var ErasureReasons = []string{"data_subject_request", "unlawful_processing", "co
 	"opened_in_error"}
 
 // ErasedTables are the tables whose text an erasure overwrites, in the
-// order the counts of a case.erased event list them. Append only.
+// order the counts of a case.erased event list them. Append only. Letters
+// are not among them: a letter is rendered from the record's entries and
+// never stored.
 var ErasedTables = []string{"notes", "parties", "consents", "drafts", "decisions", "record_entries",
-	"record_corrections", "letters", "client_responses", "agenda_entries"}
+	"record_corrections", "client_responses", "agenda_entries"}
 
 // ID prefixes of retention's rows.
 const (

@@ -542,10 +542,17 @@ func (sqliteDialect) scrub(ctx context.Context, w *sqlx.DB) error {
 // scrub on PostgreSQL: the old row versions are dead tuples no query can
 // see; VACUUM prunes them so their space is reused. It does not promise
 // the bytes are overwritten on disk at once, nor touches the WAL, replicas
-// or backups (SECURITY.md): the case key's destruction covers those.
-func (postgres) scrub(ctx context.Context, w *sqlx.DB) error {
-	_, err := w.ExecContext(ctx, `VACUUM notes, parties, consents, drafts, decisions, record_entries, record_corrections, client_responses, agenda_entries, cases`)
-	return err
+// or backups (SECURITY.md): the case key's destruction covers those. It
+// runs after the request that erased has been answered (a VACUUM of large
+// tables takes a while, and blocks no writer); a role that does not own
+// the tables gets a warning, and autovacuum does the same later.
+func (postgres) scrub(_ context.Context, w *sqlx.DB) error {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+		defer cancel()
+		_, _ = w.ExecContext(ctx, `VACUUM notes, parties, consents, drafts, decisions, record_entries, record_corrections, client_responses, agenda_entries, countersignatures, vigilance_checks, cases`)
+	}()
+	return nil
 }
 
 type erasureRow struct {
