@@ -61,6 +61,11 @@ func TestCaseloadPage(t *testing.T) {
 	if err := b.db.CreateUser(storetest.CLI(), second); err != nil {
 		t.Fatal(err)
 	}
+	resp, body = sup.get("/cases/" + b.f.Case.ID)
+	wantStatus(t, resp, body, http.StatusOK)
+	if !strings.Contains(body, `href="`+path+`?case_id=`+b.f.Case.ID+`#h-allocate"`) {
+		t.Error("the supervisor's case page does not lead to the recommendation")
+	}
 	recs := b.countEvents(t, caseload.ActionRecommended)
 	resp, body = sup.get(path + "?case_id=" + b.f.Case.ID)
 	wantStatus(t, resp, body, http.StatusOK)
