@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -44,6 +45,9 @@ type caseKeyCache struct {
 	// ids maps a case id to its data key's id: a hint, which the single
 	// statement that adds a note checks against case_keys in SQL.
 	ids *lru.Cache[string, string]
+	// sealing is set once a write saw case_text_sealing's row: the
+	// database seals text when written, for good (migration 0017).
+	sealing atomic.Bool
 }
 
 func (db *conn) caseKeyCache() *caseKeyCache {
@@ -121,24 +125,47 @@ func (tx *Tx) insertCaseKey(ctx context.Context, caseID string) (bool, error) {
 	return n == 1, err
 }
 
+// sealRow is a case key row read for a write, with whether the database
+// seals text yet.
+type sealRow struct {
+	caseKeyRow
+	Sealing int `db:"sealing"`
+}
+
+// sealingColumn says, in a write's query, whether the database seals text.
+const sealingColumn = `(SELECT COUNT(*) FROM case_text_sealing) AS sealing`
+
+// keyFor returns the key a write seals with: nil while a database
+// upgraded from 1.0 does not seal yet (the text is then written as it is,
+// for the replicas of 1.0 to read), and an error for a shredded key.
+func (db *conn) keyFor(r *sealRow) (*sealbox.CaseKey, error) {
+	if r.Wrapped == nil {
+		db.forgetCaseKey(r.CaseID)
+		return nil, errCaseKeyShredded
+	}
+	if r.Sealing == 0 {
+		return nil, nil
+	}
+	db.caseKeyCache().sealing.Store(true)
+	return db.unwrap(&r.caseKeyRow)
+}
+
 // sealer returns what seals caseID's text in tx: the case's key, read from
 // its row in tx (locked on PostgreSQL until tx ends, so an erasure waits
-// for this write, or this write sees the key gone). A case opened before
-// migration 0017 gets its key here. A shredded key refuses the write.
+// for this write, or this write sees the key gone), or nil while the
+// database does not seal yet (keyFor). A case opened before migration
+// 0017 gets its key here. A shredded key refuses the write.
 func (tx *Tx) sealer(ctx context.Context, caseID string) (*sealbox.CaseKey, error) {
 	lock := ""
 	if tx.db.dialect.name() == "postgres" {
-		lock = " FOR SHARE"
+		lock = " FOR SHARE OF case_keys"
 	}
 	for range 2 {
-		var r caseKeyRow
-		err := tx.GetContext(ctx, &r, tx.Rebind(`SELECT `+caseKeyColumns+` FROM case_keys WHERE case_id = ?`+lock), caseID)
+		var r sealRow
+		err := tx.GetContext(ctx, &r, tx.Rebind(`SELECT `+caseKeyColumns+`, `+sealingColumn+` FROM case_keys WHERE case_id = ?`+lock), caseID)
 		switch {
-		case err == nil && r.Wrapped == nil:
-			tx.db.forgetCaseKey(caseID)
-			return nil, errCaseKeyShredded
 		case err == nil:
-			return tx.db.unwrap(&r)
+			return tx.db.keyFor(&r)
 		case !errors.Is(err, sql.ErrNoRows):
 			return nil, fmt.Errorf("find case key: %w", err)
 		}
@@ -268,6 +295,10 @@ func shredCaseKey(ctx context.Context, tx *Tx, caseID string) (int, error) {
 // refuses it.
 func (db *conn) caseKeyHint(ctx context.Context, caseID string) (*sealbox.CaseKey, string, error) {
 	c := db.caseKeyCache()
+	if !c.sealing.Load() {
+		// Not known to seal yet: the transactional path finds out.
+		return nil, "", nil
+	}
 	if id, ok := c.ids.Get(caseID); ok {
 		if k, ok := c.keys.Get(id); ok {
 			return k, id, nil
@@ -468,6 +499,15 @@ func (db *AuditStore) SealExisting(ctx context.Context, batch int) (*Sealing, er
 		batch = 500
 	}
 	s := &Sealing{Rows: map[string]int{}}
+	// From now on every replica seals what it writes: run this once every
+	// replica runs this release (migration 0017, case_text_sealing).
+	if err := db.withTx(ctx, func(tx *Tx) error {
+		_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO case_text_sealing (id, since)
+			SELECT 1, ? WHERE NOT EXISTS (SELECT 1 FROM case_text_sealing)`), tx.now)
+		return err
+	}); err != nil {
+		return s, fmt.Errorf("switch sealing on: %w", err)
+	}
 	for {
 		n := 0
 		if err := db.withTx(ctx, func(tx *Tx) error {
@@ -641,15 +681,12 @@ func (tx *Tx) sealerOfDraft(ctx context.Context, draftID string) (*sealbox.CaseK
 	if tx.db.dialect.name() == "postgres" {
 		lock = " FOR SHARE OF k"
 	}
-	var r caseKeyRow
-	err := tx.GetContext(ctx, &r, tx.Rebind(`SELECT k.case_id, k.key_id, k.master_key_id, k.wrapped_key, k.created_at, k.shredded_at
+	var r sealRow
+	err := tx.GetContext(ctx, &r, tx.Rebind(`SELECT k.case_id, k.key_id, k.master_key_id, k.wrapped_key, k.created_at, k.shredded_at, `+sealingColumn+`
 		FROM case_keys k JOIN drafts d ON d.case_id = k.case_id WHERE d.id = ?`+lock), draftID)
 	switch {
-	case err == nil && r.Wrapped == nil:
-		tx.db.forgetCaseKey(r.CaseID)
-		return nil, errCaseKeyShredded
 	case err == nil:
-		return tx.db.unwrap(&r)
+		return tx.db.keyFor(&r)
 	case !errors.Is(err, sql.ErrNoRows):
 		return nil, fmt.Errorf("find case key: %w", err)
 	}

@@ -287,13 +287,26 @@ func TestRotateCaseKeys(t *testing.T) {
 // change.
 func TestSealExisting(t *testing.T) {
 	t.Parallel()
-	for name, open := range storetest.Dialects() {
+	for name, dsnOf := range caseKeyDSNs {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			db := open(t)
-			f := storetest.MustSeed(t, db)
+			dsn := dsnOf(t)
+			f := storetest.MustSeed(t, storetest.MustOpen(t, dsn))
 			wctx := storetest.As(context.Background(), f.Worker)
+			// A database upgraded from 1.0 does not seal until
+			// encrypt-existing: replicas of 1.0 read what is written.
+			if _, err := storetest.MustOpen(t, dsn).Raw().Exec(`DELETE FROM case_text_sealing`); err != nil {
+				t.Fatal(err)
+			}
+			db := storetest.MustOpen(t, dsn)
 			raw := db.Raw()
+			during := &casefile.Note{CaseID: f.Case.ID, Body: "Written while 1.0 replicas still run."}
+			if err := db.AddNote(wctx, during); err != nil {
+				t.Fatal(err)
+			}
+			if b := rawText(t, db, "notes", "body", during.ID); b != during.Body {
+				t.Fatalf("a note written before sealing is switched on is stored as %q", b)
+			}
 			legacy, party, note, draft := "case_legacy"+f.Case.ID[5:], "pty_legacy"+f.Case.ID[5:], "note_legacy"+f.Case.ID[5:], "drf_legacy"+f.Case.ID[5:]
 			for _, q := range []struct {
 				sql  string
@@ -328,7 +341,7 @@ func TestSealExisting(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if s.Keys != 1 || s.Rows["notes"] != 1 || s.Rows["parties"] != 1 || s.Rows["drafts"] != 1 || s.Rows["decisions"] != 1 || s.Rows["record_entries"] != 1 {
+			if s.Keys != 1 || s.Rows["notes"] != 2 || s.Rows["parties"] != 1 || s.Rows["drafts"] != 1 || s.Rows["decisions"] != 1 || s.Rows["record_entries"] != 1 {
 				t.Fatalf("sealed %+v, want one key, and one row of each of notes, parties, drafts, decisions, record entries", s)
 			}
 			for what, q := range map[string]string{
@@ -362,6 +375,16 @@ func TestSealExisting(t *testing.T) {
 			parties, err := db.FindParties(wctx, legacy)
 			if err != nil || parties[0].FullName != "Anna Old" || parties[0].Email != "anna@example.org" {
 				t.Fatalf("sealed legacy party: %+v, %v", parties, err)
+			}
+			if b := rawText(t, db, "notes", "body", during.ID); !strings.HasPrefix(b, sealbox.Prefix) {
+				t.Fatalf("the note written before sealing was switched on is stored as %q after encrypt-existing", b)
+			}
+			after := &casefile.Note{CaseID: f.Case.ID, Body: "Written once sealing is on."}
+			if err := db.AddNote(wctx, after); err != nil {
+				t.Fatal(err)
+			}
+			if b := rawText(t, db, "notes", "body", after.ID); !strings.HasPrefix(b, sealbox.Prefix) {
+				t.Fatalf("a note written after encrypt-existing is stored as %q", b)
 			}
 			// Nothing left: a second run seals nothing.
 			if s, err := db.SealExisting(storetest.CLI(), 1); err != nil || s.Keys != 0 || s.Rows["notes"] != 0 {

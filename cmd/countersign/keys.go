@@ -73,7 +73,7 @@ func (c *Config) caseKeyringPath() string {
 var keysUsage = []string{
 	"rotate [--batch N] [--resume]       a new master key for the case keyring; every case key is rewrapped with it",
 	"retire --master ID                  remove an old master key from the case keyring once no case key needs it",
-	"encrypt-existing [--batch N]        seal the case text written before encryption at rest (release 1.0)",
+	"encrypt-existing [--batch N]        once every replica runs this release: seal what is written from now on, and the text of release 1.0",
 }
 
 // runKeys is `countersign keys rotate|retire|encrypt-existing`: the case

@@ -23,6 +23,18 @@ CREATE TABLE case_keys (
 -- `countersign keys rotate` walks the keys still wrapped by older masters.
 CREATE INDEX case_keys_master_idx ON case_keys (master_key_id, case_id);
 
+-- Whether text is sealed when written: one row once it is. A database
+-- with no case yet starts sealed. One upgraded from 1.0 goes on writing
+-- plaintext, so that replicas of 1.0 still read what this release writes
+-- while they roll over (expand); `countersign keys encrypt-existing`, run
+-- once every replica runs this release, inserts the row and seals the
+-- plaintext (contract). Never deleted.
+CREATE TABLE case_text_sealing (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    since TIMESTAMPTZ NOT NULL
+);
+INSERT INTO case_text_sealing (id, since) SELECT 1, CURRENT_TIMESTAMP WHERE NOT EXISTS (SELECT 1 FROM cases);
+
 -- Notes refuse UPDATE (0016 lets erasure through). One more UPDATE
 -- passes: `countersign keys encrypt-existing` sealing, in place, the
 -- plaintext body of a note written before this migration, every other
