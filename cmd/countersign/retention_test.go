@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
+	"io"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/countersign/countersign/casefile"
 	"github.com/countersign/countersign/sqlstore/storetest"
 )
 
@@ -68,5 +72,47 @@ func TestRetentionPlanAndRun(t *testing.T) {
 				t.Fatalf("help:\n%s", help)
 			}
 		})
+	}
+}
+
+// TestServeRunsTheRetentionJob starts the service with a policy that keeps
+// general cases 0 days and --retention-every 50ms: a case closed while it
+// runs is erased by the service's own job, with its case.erased event.
+func TestServeRunsTheRetentionJob(t *testing.T) {
+	t.Parallel()
+	d := storetest.SQLiteDSN(t)
+	dir := t.TempDir()
+	b := &boardBundle{dir: dir}
+	m := NewMain(io.Discard, io.Discard, env(map[string]string{"COUNTERSIGN_AUDIT_KEY": filepath.Join(dir, "audit.key"),
+		"COUNTERSIGN_EVENT_KEY": storetest.MustWriteEventKey(t, dir)}))
+	m.Config.DSN, m.Config.Addr, m.Config.RateLimit = d, "127.0.0.1:0", 0
+	m.Config.PolicyPath = b.file(t, "policy.yaml", "retention:\n  general: 0d\n")
+	m.Config.RetentionEvery = 50 * time.Millisecond
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	db := storetest.MustOpen(t, d)
+	f := storetest.MustSeed(t, db)
+	if _, err := db.CloseCase(storetest.As(storetest.CLI(), f.Supervisor), f.Case.ID, "goals_met"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := db.FindCaseByID(storetest.As(storetest.CLI(), f.Supervisor), f.Case.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Status == casefile.StatusErased {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the service's retention job did not erase the expired case: %+v", c)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	es, err := db.FindErasures(storetest.CLI(), casefile.ErasureFilter{CaseID: &f.Case.ID})
+	if err != nil || len(es) != 1 || es[0].Rule != casefile.RuleRetention {
+		t.Fatalf("erasures %+v, %v", es, err)
 	}
 }
