@@ -508,14 +508,15 @@ func (db *AuditStore) SealExisting(ctx context.Context, batch int) (*Sealing, er
 	}); err != nil {
 		return s, fmt.Errorf("switch sealing on: %w", err)
 	}
-	for {
-		n := 0
+	for done := false; !done; {
+		n := 0 // keys made by this batch, counted once it commits
 		if err := db.withTx(ctx, func(tx *Tx) error {
 			var ids []string
 			if err := tx.SelectContext(ctx, &ids, tx.Rebind(`SELECT id FROM cases c
 				WHERE NOT EXISTS (SELECT 1 FROM case_keys k WHERE k.case_id = c.id) ORDER BY id LIMIT ?`), batch); err != nil {
 				return fmt.Errorf("find cases without a key: %w", err)
 			}
+			n, done = 0, len(ids) < batch
 			for _, id := range ids {
 				made, err := tx.insertCaseKey(ctx, id)
 				if err != nil {
@@ -525,16 +526,9 @@ func (db *AuditStore) SealExisting(ctx context.Context, batch int) (*Sealing, er
 					n++
 				}
 			}
-			if len(ids) < batch {
-				n = -n - 1 // done
-			}
 			return nil
 		}); err != nil {
 			return s, err
-		}
-		if n < 0 {
-			s.Keys += -n - 1
-			break
 		}
 		s.Keys += n
 	}
