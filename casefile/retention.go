@@ -268,6 +268,66 @@ type Tombstone struct {
 	PolicyVersion string     `json:"policy_version"`
 }
 
+// CheckRetentionView returns nil when a may see the retention facts of c
+// (its state, holds, erasure requests and erasures; never content):
+// whoever may read the case, admins, the ethics board and the service.
+func CheckRetentionView(a countersign.Actor, c *Case) error {
+	switch a.Role {
+	case countersign.RoleAdmin, countersign.RoleEthics, countersign.RoleSystem:
+		return nil
+	}
+	return CheckRead(a, c)
+}
+
+// CheckRetentionFigures returns nil when a may see the figures of
+// erasures and holds per month (no case, no content): the ethics board,
+// admins and the service.
+func CheckRetentionFigures(a countersign.Actor) error {
+	switch a.Role {
+	case countersign.RoleEthics, countersign.RoleAdmin, countersign.RoleSystem:
+		return nil
+	}
+	return countersign.Errorf(countersign.EFORBIDDEN, "Only the ethics board and admins see the retention figures.")
+}
+
+// CheckRetentionPlan returns nil when a may see the retention plan:
+// admins and the service.
+func CheckRetentionPlan(a countersign.Actor) error {
+	if a.Role != countersign.RoleAdmin && a.Role != countersign.RoleSystem {
+		return countersign.Errorf(countersign.EFORBIDDEN, "Only admins see the retention plan.")
+	}
+	return nil
+}
+
+// CheckRetentionRun returns nil when a may run the retention job now:
+// admins and the service.
+func CheckRetentionRun(a countersign.Actor) error {
+	if a.Role != countersign.RoleSystem && a.Role != countersign.RoleAdmin {
+		return countersign.Errorf(countersign.EFORBIDDEN, "Only admins and the service run the retention job.")
+	}
+	return nil
+}
+
+// CheckErasureList returns nil when a may list the erasures f asks for: a
+// client only those of a party of their own file (whose ownership the
+// caller checks), staff other than admins and the board only those of a
+// case they may see (CheckRetentionView, checked by the caller with the
+// case), admins, the board and the service any.
+func CheckErasureList(a countersign.Actor, f ErasureFilter) error {
+	switch a.Role {
+	case countersign.RoleClient:
+		if f.PartyID == nil {
+			return countersign.Errorf(countersign.EFORBIDDEN, "Only your own file's erasures can be listed.")
+		}
+	case countersign.RoleAdmin, countersign.RoleEthics, countersign.RoleSystem:
+	default:
+		if f.CaseID == nil {
+			return countersign.Errorf(countersign.EFORBIDDEN, "Name the case whose erasures you want to see.")
+		}
+	}
+	return nil
+}
+
 // CheckErasureAdmin returns nil when a may file or confirm erasure
 // requests: admins only.
 func CheckErasureAdmin(a countersign.Actor) error {

@@ -215,3 +215,45 @@ func TestErasureFourEyes(t *testing.T) {
 		})
 	}
 }
+
+// TestWhoSeesRetention: the store and the pages ask these rules who may
+// see a case's retention facts, the board's figures, the plan, and which
+// erasures; each refusal is a 403 with a sentence.
+func TestWhoSeesRetention(t *testing.T) {
+	t.Parallel()
+	board := countersign.Actor{UserID: "usr_eth", Role: countersign.RoleEthics}
+	system := countersign.Actor{UserID: "system:retention", Role: countersign.RoleSystem}
+	worker := countersign.Actor{UserID: "usr_w", Role: countersign.RoleWorker, TeamID: "team_a"}
+	stranger := countersign.Actor{UserID: "usr_x", Role: countersign.RoleWorker, TeamID: "team_b"}
+	client := countersign.Actor{UserID: "cla_1", Role: countersign.RoleClient}
+	c := &casefile.Case{ID: "case_1", TeamID: "team_a", WorkerID: "usr_w", Status: casefile.StatusOpen}
+	caseID, partyID := "case_1", "pty_1"
+	for _, tc := range []struct {
+		name string
+		err  error
+		ok   bool
+	}{
+		{"TheCasesWorkerSeesItsFacts", casefile.CheckRetentionView(worker, c), true},
+		{"TheBoardSeesItsFacts", casefile.CheckRetentionView(board, c), true},
+		{"AnotherTeamDoesNot", casefile.CheckRetentionView(stranger, c), false},
+		{"TheBoardSeesTheFigures", casefile.CheckRetentionFigures(board), true},
+		{"AdminsSeeTheFigures", casefile.CheckRetentionFigures(admin), true},
+		{"ASupervisorDoesNotSeeTheFigures", casefile.CheckRetentionFigures(supervisor), false},
+		{"AdminsSeeThePlan", casefile.CheckRetentionPlan(admin), true},
+		{"TheBoardDoesNotSeeThePlan", casefile.CheckRetentionPlan(board), false},
+		{"TheServiceRunsTheJob", casefile.CheckRetentionRun(system), true},
+		{"ASupervisorDoesNotRunIt", casefile.CheckRetentionRun(supervisor), false},
+		{"AClientListsTheirOwnPartysErasures", casefile.CheckErasureList(client, casefile.ErasureFilter{PartyID: &partyID}), true},
+		{"AClientMustNameTheirParty", casefile.CheckErasureList(client, casefile.ErasureFilter{CaseID: &caseID}), false},
+		{"StaffMustNameACase", casefile.CheckErasureList(worker, casefile.ErasureFilter{}), false},
+		{"StaffNamingACase", casefile.CheckErasureList(worker, casefile.ErasureFilter{CaseID: &caseID}), true},
+		{"TheBoardListsAll", casefile.CheckErasureList(board, casefile.ErasureFilter{}), true},
+	} {
+		if tc.ok && tc.err != nil {
+			t.Errorf("%s: refused: %v", tc.name, tc.err)
+		}
+		if !tc.ok && (countersign.ErrorCode(tc.err) != countersign.EFORBIDDEN || countersign.ErrorMessage(tc.err) == "") {
+			t.Errorf("%s: got %v, want a 403 with a sentence", tc.name, tc.err)
+		}
+	}
+}

@@ -208,17 +208,6 @@ func (db *RetentionStore) LiftHold(ctx context.Context, caseID, holdID, reasonCo
 	return h, nil
 }
 
-// checkRetentionView returns nil when the actor may see the retention
-// facts of c (holds, requests, erasures; never content): whoever may read
-// the case, admins and the ethics board.
-func checkRetentionView(a countersign.Actor, c *casefile.Case) error {
-	switch a.Role {
-	case countersign.RoleAdmin, countersign.RoleEthics, countersign.RoleSystem:
-		return nil
-	}
-	return casefile.CheckRead(a, c)
-}
-
 // viewCase reads a case whose retention facts the actor may see.
 func (db *conn) viewCase(ctx context.Context, caseID string) (*casefile.Case, error) {
 	a, err := countersign.ActorFrom(ctx)
@@ -230,7 +219,7 @@ func (db *conn) viewCase(ctx context.Context, caseID string) (*casefile.Case, er
 		return nil, notFound(db.translate(err), "There is no case with this id.")
 	}
 	c := r.toDomain()
-	if err := checkRetentionView(a, c); err != nil {
+	if err := casefile.CheckRetentionView(a, c); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -591,6 +580,9 @@ func (db *RetentionStore) FindErasures(ctx context.Context, f casefile.ErasureFi
 	if err != nil {
 		return nil, err
 	}
+	if err := casefile.CheckErasureList(a, f); err != nil {
+		return nil, err
+	}
 	if a.Role == countersign.RoleClient {
 		// A client reads only the erasures of their own file: the party
 		// asked for must be one of the signed-in principal's.
@@ -606,15 +598,10 @@ func (db *RetentionStore) FindErasures(ctx context.Context, f casefile.ErasureFi
 			}
 		}
 		where, args = append(where, "case_id = ?"), append(args, *f.CaseID)
-	} else if a.Role != countersign.RoleAdmin && a.Role != countersign.RoleEthics && a.Role != countersign.RoleSystem && a.Role != countersign.RoleClient {
-		return nil, countersign.Errorf(countersign.EFORBIDDEN, "Name the case whose erasures you want to see.")
 	}
 	if f.PartyID != nil {
 		where = append(where, "(party_id = ? OR (party_id = '' AND case_id = (SELECT case_id FROM parties WHERE id = ?)))")
 		args = append(args, *f.PartyID, *f.PartyID)
-	}
-	if a.Role == countersign.RoleClient && f.PartyID == nil {
-		return nil, countersign.Errorf(countersign.EFORBIDDEN, "Only your own file's erasures can be listed.")
 	}
 	var rows []erasureRow
 	if err := db.r.SelectContext(ctx, &rows, db.r.Rebind(`SELECT `+erasureColumns+` FROM erasures
@@ -714,10 +701,8 @@ func (db *RetentionStore) RetentionBoard(ctx context.Context) ([]casefile.BoardR
 	if err != nil {
 		return nil, err
 	}
-	switch a.Role {
-	case countersign.RoleEthics, countersign.RoleAdmin, countersign.RoleSystem:
-	default:
-		return nil, countersign.Errorf(countersign.EFORBIDDEN, "Only the ethics board and admins see the retention figures.")
+	if err := casefile.CheckRetentionFigures(a); err != nil {
+		return nil, err
 	}
 	var facts []struct {
 		Kind     string     `db:"kind"`
@@ -826,8 +811,8 @@ func (db *RetentionStore) RetentionPlan(ctx context.Context) ([]casefile.Planned
 	if err != nil {
 		return nil, err
 	}
-	if a.Role != countersign.RoleAdmin && a.Role != countersign.RoleSystem {
-		return nil, countersign.Errorf(countersign.EFORBIDDEN, "Only admins see the retention plan.")
+	if err := casefile.CheckRetentionPlan(a); err != nil {
+		return nil, err
 	}
 	p, now := db.retention(), db.Now().UTC()
 	cases, err := db.closedCases(ctx, db.r, p, now, false, 0)
@@ -860,8 +845,8 @@ func (db *RetentionStore) RunRetention(ctx context.Context, limit int) ([]*casef
 	if err != nil {
 		return nil, err
 	}
-	if a.Role != countersign.RoleSystem && a.Role != countersign.RoleAdmin {
-		return nil, countersign.Errorf(countersign.EFORBIDDEN, "Only admins and the service run the retention job.")
+	if err := casefile.CheckRetentionRun(a); err != nil {
+		return nil, err
 	}
 	p := db.retention()
 	var out []*casefile.Erasure
