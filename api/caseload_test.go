@@ -129,5 +129,23 @@ func TestCaseloadAPI(t *testing.T) {
 		if cs.WorkerID != b.f.Supervisor.ID {
 			t.Fatalf("assigned = %+v", cs)
 		}
+
+		// A new case: POST /v1/cases names the recommendation for its type;
+		// one of another type is refused naming recommendation_id.
+		var fresh struct {
+			ID string `json:"id"`
+		}
+		b.call(t, "supervisor", "GET", team+"/recommendation?case_type=housing", nil, http.StatusOK, &fresh)
+		newCase := map[string]any{"reference": "REC-" + b.f.Team.ID, "title": "Housing", "case_type": "housing", "worker_id": b.f.Worker.ID}
+		newCase["recommendation_id"] = rec.ID
+		b.call(t, "supervisor", "POST", "/v1/cases", newCase, http.StatusUnprocessableEntity, &prob)
+		if len(prob.Fields) != 1 || prob.Fields[0].Field != "recommendation_id" {
+			t.Fatalf("problem = %+v", prob)
+		}
+		newCase["recommendation_id"] = fresh.ID
+		b.call(t, "supervisor", "POST", "/v1/cases", newCase, http.StatusCreated, &cs)
+		if cs.WorkerID != b.f.Worker.ID {
+			t.Fatalf("created = %+v", cs)
+		}
 	})
 }

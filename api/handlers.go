@@ -54,6 +54,10 @@ type caseCreateRequest struct {
 	Title     string `json:"title" validate:"required,max=200"`
 	CaseType  string `json:"case_type" validate:"omitempty,max=64"`
 	WorkerID  string `json:"worker_id" validate:"omitempty,max=64"`
+	// RecommendationID names the caseload's recommendation a supervisor
+	// was shown (GET /v1/teams/{id}/caseload/recommendation); the case's
+	// event records it and the chosen worker's rank in it.
+	RecommendationID string `json:"recommendation_id" validate:"omitempty,max=64"`
 }
 
 // handleCaseCreate serves POST /v1/cases.
@@ -64,7 +68,15 @@ func (s *Server) handleCaseCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := &casefile.Case{Reference: req.Reference, Title: req.Title, CaseType: req.CaseType, WorkerID: req.WorkerID}
-	if err := s.Cases.CreateCase(r.Context(), c); err != nil {
+	create := s.Cases.CreateCase
+	if req.RecommendationID != "" {
+		st := s.caseloadStore(w, r)
+		if st == nil {
+			return
+		}
+		create = func(ctx context.Context, c *casefile.Case) error { return st.CreateCaseFollowing(ctx, c, req.RecommendationID) }
+	}
+	if err := create(r.Context(), c); err != nil {
 		Error(w, r, err)
 		return
 	}

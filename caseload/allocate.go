@@ -187,14 +187,46 @@ func DecideAssign(a countersign.Actor, c *casefile.Case, worker *casefile.Worker
 		return nil, countersign.Errorf(countersign.ECONFLICT, "The case is already assigned to this worker.")
 	}
 	pl := audit.Payload{"from": c.WorkerID, "to": worker.ID, "team": c.TeamID, "case_type": c.CaseType, "policy_version": p.Version, "rank": "0"}
-	if asked != "" {
-		if rec == nil || rec.TeamID != c.TeamID || rec.CaseType != c.CaseType || rec.CaseID != "" && rec.CaseID != c.ID {
-			return nil, bad("recommendation_id", "Give a recommendation made for this case's team and case type, or none.")
-		}
-		pl["recommendation"], pl["rank"] = rec.ID, strconv.Itoa(rec.Rank(worker.ID))
-		if len(rec.Candidates) > 0 {
-			pl["recommended"] = rec.Candidates[0].WorkerID
-		}
+	if err := followed(pl, c, worker.ID, asked, rec, "The case could not be assigned."); err != nil {
+		return nil, err
 	}
 	return &audit.Record{Actor: a, Action: ActionCaseAssigned, SubjectType: "case", SubjectID: c.ID, CaseID: c.ID, Payload: pl}, nil
+}
+
+// DecideCreate records in ev, the case.created event casefile.DecideCase
+// returned for case c, the recommendation a supervisor named when opening
+// it (asked: its id, "" for none; rec: nil when it does not exist): the
+// recommendation, the chosen worker's rank in it (0: not among the
+// candidates) and the first candidate, by the same rule as DecideAssign.
+// Only the team's supervisors name one (CheckAllocate).
+func DecideCreate(a countersign.Actor, c *casefile.Case, asked string, rec *Recommendation, p Policy, ev *audit.Record) error {
+	if asked == "" {
+		return nil
+	}
+	if err := CheckAllocate(a, c.TeamID); err != nil {
+		return err
+	}
+	ev.Payload["policy_version"], ev.Payload["rank"] = p.Version, "0"
+	return followed(ev.Payload, c, c.WorkerID, asked, rec, "The case could not be opened.")
+}
+
+// followed checks that the recommendation named (asked, "" for none; rec,
+// nil when it does not exist) was made for case c's team and case type,
+// and for c itself or for a new case, and writes into pl the
+// recommendation, the rank of workerID in it (0: not among the
+// candidates) and the first candidate. One rule for the assignment of a
+// case and for its creation; title heads the refusal.
+func followed(pl audit.Payload, c *casefile.Case, workerID, asked string, rec *Recommendation, title string) error {
+	if asked == "" {
+		return nil
+	}
+	if rec == nil || rec.TeamID != c.TeamID || rec.CaseType != c.CaseType || rec.CaseID != "" && rec.CaseID != c.ID {
+		return countersign.InvalidFields(title, countersign.FieldError{Field: "recommendation_id",
+			Message: "Give a recommendation made for this case's team and case type, or none."})
+	}
+	pl["recommendation"], pl["rank"] = rec.ID, strconv.Itoa(rec.Rank(workerID))
+	if len(rec.Candidates) > 0 {
+		pl["recommended"] = rec.Candidates[0].WorkerID
+	}
+	return nil
 }

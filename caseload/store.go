@@ -28,6 +28,11 @@ type Store interface {
 	// recommendation it named. Returns ENOTFOUND, EFORBIDDEN, EINVALID
 	// (worker_id, recommendation_id), ECONFLICT (already theirs).
 	AssignCase(ctx context.Context, caseID string, as Assignment) (*casefile.Case, error)
+	// CreateCaseFollowing opens a case as casefile's CreateCase does and
+	// records in its event the recommendation named (DecideCreate); ""
+	// names none. Returns what CreateCase returns, and EINVALID
+	// (recommendation_id), EFORBIDDEN (not the team's supervisor).
+	CreateCaseFollowing(ctx context.Context, c *casefile.Case, recommendationID string) error
 }
 
 // PseudonymizeHistory replaces the workers' ids of a history by pseudonyms.

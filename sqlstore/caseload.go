@@ -233,6 +233,80 @@ type recommendationRow struct {
 	CreatedAt     time.Time `db:"created_at"`
 }
 
+// findRecommendation reads recommendation id through q; nil when id is
+// "" or names none.
+func (db *conn) findRecommendation(ctx context.Context, q queryer, id string) (*caseload.Recommendation, error) {
+	if id == "" {
+		return nil, nil
+	}
+	var r recommendationRow
+	switch err := q.GetContext(ctx, &r, q.Rebind(`
+		SELECT id, team_id, case_type, case_id, policy_version, candidates, created_by, created_at
+		FROM caseload_recommendations WHERE id = ?`), id); {
+	case err == nil:
+	case countersign.ErrorCode(db.translate(err)) == countersign.ENOTFOUND:
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("find recommendation: %w", err)
+	}
+	rec := &caseload.Recommendation{ID: r.ID, TeamID: r.TeamID, CaseType: r.CaseType, CaseID: str(r.CaseID),
+		PolicyVersion: r.PolicyVersion, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC()}
+	if err := json.Unmarshal([]byte(r.Candidates), &rec.Candidates); err != nil {
+		return nil, fmt.Errorf("recommendation %s: %w", r.ID, err)
+	}
+	return rec, nil
+}
+
+// CreateCaseFollowing opens case c as CreateCase does and records in its
+// case.created event, in the same transaction, the recommendation the
+// supervisor named and the chosen worker's rank in it
+// (caseload.DecideCreate). With recommendationID "" it is CreateCase.
+func (db *CaseStore) CreateCaseFollowing(ctx context.Context, c *casefile.Case, recommendationID string) error {
+	if recommendationID == "" {
+		return db.CreateCase(ctx, c)
+	}
+	a, err := countersign.ActorFrom(ctx)
+	if err != nil {
+		return err
+	}
+	casefile.DefaultWorker(a, c)
+	p, types := db.caseloadPolicy()
+	return db.withTx(ctx, func(tx *Tx) error {
+		var worker *casefile.Worker
+		var w userRow
+		switch err := tx.GetContext(ctx, &w, tx.Rebind(`SELECT `+userColumns+` FROM users WHERE id = ?`), c.WorkerID); {
+		case err == nil:
+			worker = &casefile.Worker{ID: w.ID, Role: countersign.Role(w.Role), TeamID: str(w.TeamID)}
+		case countersign.ErrorCode(db.translate(err)) != countersign.ENOTFOUND:
+			return fmt.Errorf("find worker: %w", err)
+		}
+		ev, err := casefile.DecideCase(a, c, worker, types, tx.now)
+		if err != nil {
+			return err
+		}
+		rec, err := db.findRecommendation(ctx, tx, recommendationID)
+		if err != nil {
+			return err
+		}
+		if err := caseload.DecideCreate(a, c, recommendationID, rec, p, ev); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`
+			INSERT INTO cases (`+caseColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+			c.ID, c.Reference, c.Title, c.CaseType, c.TeamID, c.WorkerID, c.CreatedBy, c.CreatedAt); err != nil {
+			if isConflict(db.translate(err)) {
+				return countersign.InvalidFields("The case could not be opened.", countersign.FieldError{Field: "reference", Message: "Another case already has this reference."})
+			}
+			return fmt.Errorf("insert case: %w", err)
+		}
+		if _, err := tx.insertCaseKey(ctx, c.ID); err != nil {
+			return err
+		}
+		return tx.apply(ctx, []audit.Record{*ev})
+	})
+}
+
 // AssignCase gives a case to a worker of its team, recording the
 // recommendation named (if any) and the choice in the same transaction.
 func (db *CaseStore) AssignCase(ctx context.Context, caseID string, as caseload.Assignment) (*casefile.Case, error) {
@@ -260,21 +334,9 @@ func (db *CaseStore) AssignCase(ctx context.Context, caseID string, as caseload.
 				return fmt.Errorf("find worker: %w", err)
 			}
 		}
-		var rec *caseload.Recommendation
-		if as.RecommendationID != "" {
-			var r recommendationRow
-			switch err := tx.GetContext(ctx, &r, tx.Rebind(`
-				SELECT id, team_id, case_type, case_id, policy_version, candidates, created_by, created_at
-				FROM caseload_recommendations WHERE id = ?`), as.RecommendationID); {
-			case err == nil:
-				rec = &caseload.Recommendation{ID: r.ID, TeamID: r.TeamID, CaseType: r.CaseType, CaseID: str(r.CaseID),
-					PolicyVersion: r.PolicyVersion, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC()}
-				if err := json.Unmarshal([]byte(r.Candidates), &rec.Candidates); err != nil {
-					return fmt.Errorf("recommendation %s: %w", r.ID, err)
-				}
-			case countersign.ErrorCode(db.translate(err)) != countersign.ENOTFOUND:
-				return fmt.Errorf("find recommendation: %w", err)
-			}
+		rec, err := db.findRecommendation(ctx, tx, as.RecommendationID)
+		if err != nil {
+			return err
 		}
 		ev, err := caseload.DecideAssign(a, c, worker, as.RecommendationID, rec, p)
 		if err != nil {

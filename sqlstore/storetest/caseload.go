@@ -163,6 +163,65 @@ func ExerciseCaseload(t *testing.T, open Opener) {
 		code(t, err, countersign.ECONFLICT)
 	})
 
+	// A supervisor opens a case for any worker of the team after seeing the
+	// recommendation for its type; case.created records the recommendation
+	// and the chosen worker's rank, in the case's own transaction.
+	t.Run("CreateFollowing", func(t *testing.T) {
+		t.Parallel()
+		db := open(t)
+		ct := MustSeedCaseload(t, db)
+		sup := As(context.Background(), ct.Supervisor)
+		rec, err := db.RecommendWorkers(sup, ct.Team.ID, "housing", "")
+		ok(t, err)
+		forCase, err := db.RecommendWorkers(sup, ct.Team.ID, "housing", ct.HousingCase.ID)
+		ok(t, err)
+		general, err := db.RecommendWorkers(sup, ct.Team.ID, "general", "")
+		ok(t, err)
+		before := eventCount(t, db)
+		// A recommendation of another case type, of an existing case, or of
+		// nothing is refused naming recommendation_id, and nothing is written.
+		for i, id := range []string{general.ID, forCase.ID, "rcm_nonesuch"} {
+			c := &casefile.Case{Reference: fmt.Sprintf("N%d-%s", i, ct.Team.ID), Title: "New", CaseType: "housing", WorkerID: ct.Second.ID}
+			err := db.CreateCaseFollowing(sup, c, id)
+			code(t, err, countersign.EINVALID)
+			if fe := countersign.ErrorFields(err); len(fe) != 1 || fe[0].Field != "recommendation_id" {
+				t.Errorf("%s: fields = %+v", id, fe)
+			}
+		}
+		// A worker opening their own case cannot name one.
+		err = db.CreateCaseFollowing(As(context.Background(), ct.Worker),
+			&casefile.Case{Reference: "NW-" + ct.Team.ID, Title: "New", CaseType: "housing", WorkerID: ct.Worker.ID}, rec.ID)
+		code(t, err, countersign.EFORBIDDEN)
+		if n := eventCount(t, db); n != before {
+			t.Errorf("refused creations wrote %d events", n-before)
+		}
+		chosen := rec.Candidates[len(rec.Candidates)-1]
+		c := &casefile.Case{Reference: "NEW-" + ct.Team.ID, Title: "New", CaseType: "housing", WorkerID: chosen.WorkerID}
+		ok(t, db.CreateCaseFollowing(sup, c, rec.ID))
+		if n := eventCount(t, db); n != before+1 {
+			t.Errorf("events %d → %d, want the case's one event", before, n)
+		}
+		_, err = db.Sequence(CLI())
+		ok(t, err)
+		evs, err := db.FindEvents(CLI(), audit.EventFilter{CaseID: &c.ID})
+		ok(t, err)
+		if len(evs) != 1 || evs[0].Action != audit.ActionCaseCreated || evs[0].Payload["recommendation"] != rec.ID ||
+			evs[0].Payload["rank"] != fmt.Sprint(chosen.Rank) || evs[0].Payload["recommended"] != rec.Candidates[0].WorkerID ||
+			evs[0].Payload["worker"] != chosen.WorkerID || evs[0].Payload["policy_version"] != "test-1" {
+			t.Errorf("events = %+v", evs)
+		}
+		// Without a recommendation it is CreateCase: no rank is recorded.
+		plain := &casefile.Case{Reference: "PLAIN-" + ct.Team.ID, Title: "Plain", WorkerID: ct.Worker.ID}
+		ok(t, db.CreateCaseFollowing(sup, plain, ""))
+		_, err = db.Sequence(CLI())
+		ok(t, err)
+		evs, err = db.FindEvents(CLI(), audit.EventFilter{CaseID: &plain.ID})
+		ok(t, err)
+		if len(evs) != 1 || evs[0].Payload["rank"] != "" {
+			t.Errorf("events = %+v", evs)
+		}
+	})
+
 	// The figures the store computes from its tables are the figures the
 	// log's replay computes from the events alone (countersign caseload).
 	t.Run("ReplayAgrees", func(t *testing.T) {
