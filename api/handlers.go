@@ -74,7 +74,9 @@ func (s *Server) handleCaseCreate(w http.ResponseWriter, r *http.Request) {
 		if st == nil {
 			return
 		}
-		create = func(ctx context.Context, c *casefile.Case) error { return st.CreateCaseFollowing(ctx, c, req.RecommendationID) }
+		create = func(ctx context.Context, c *casefile.Case) error {
+			return st.CreateCaseFollowing(ctx, c, req.RecommendationID)
+		}
 	}
 	if err := create(r.Context(), c); err != nil {
 		Error(w, r, err)
