@@ -70,13 +70,25 @@ type Runner struct {
 	// Grace is how long drafts in flight may finish after Run's context ends.
 	Grace time.Duration
 
+	// wake holds one token per draft queued here (Wake): a worker takes
+	// one and claims once. poll holds at most one token, given every Poll
+	// by a single ticker, at start, and when wake overflows: the worker
+	// that takes it claims until none is left. So a claim is made only
+	// for a draft known to be queued, or once per Poll per process, not
+	// by every worker waking the next to find nothing (issue 18).
 	wake chan struct{}
+	poll chan struct{}
 	once sync.Once
 }
 
+// wakeBuffer bounds the wake-ups waiting for a worker; beyond it a poll
+// (claim until none is left) stands for them.
+const wakeBuffer = 1024
+
 func (r *Runner) init() {
 	r.once.Do(func() {
-		r.wake = make(chan struct{}, 1)
+		r.wake = make(chan struct{}, wakeBuffer)
+		r.poll = make(chan struct{}, 1)
 		if r.Workers <= 0 {
 			r.Workers = 4
 		}
@@ -104,11 +116,24 @@ func (r *Runner) init() {
 	})
 }
 
-// Wake tells idle workers that a draft was just queued.
+// Wake tells the workers that a draft was just queued (and committed):
+// one worker claims once for it. Should more wake-ups be waiting than
+// wakeBuffer, a poll stands for the rest, so none is lost.
 func (r *Runner) Wake() {
 	r.init()
 	select {
 	case r.wake <- struct{}{}:
+	default:
+		r.signalPoll()
+	}
+}
+
+// signalPoll asks one idle worker to claim until no draft is ready. One
+// pending poll is enough: it has not begun yet, so it finds whatever is
+// queued before it is taken.
+func (r *Runner) signalPoll() {
+	select {
+	case r.poll <- struct{}{}:
 	default:
 	}
 }
@@ -132,22 +157,44 @@ func (r *Runner) Run(ctx context.Context) {
 	})
 	defer stop()
 	var wg sync.WaitGroup
+	// One ticker for the process, not one per worker: drafts queued by
+	// other replicas, retries come due and expired leases are found by
+	// one claim per Poll. The first poll is at once, for drafts left
+	// queued or leased by a process that stopped.
+	r.signalPoll()
+	wg.Go(func() {
+		t := time.NewTicker(r.Poll)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				r.signalPoll()
+			}
+		}
+	})
 	for range r.Workers {
 		wg.Go(func() {
-			t := time.NewTicker(r.Poll)
-			defer t.Stop()
 			for ctx.Err() == nil {
-				if ok, _ := r.runOne(ctx, hard); ok {
-					// There may be more: wake an idle worker to look too, so
-					// a burst of requests is drafted in parallel rather than
-					// by the one worker the request's wake-up reached.
-					r.Wake()
-					continue
-				}
 				select {
 				case <-ctx.Done():
 				case <-r.wake:
-				case <-t.C:
+					// One draft was queued: one claim. A burst of
+					// requests gives as many wake-ups, which idle workers
+					// take in parallel; a worker that finds nothing (a
+					// poll took the draft first) does not wake another.
+					r.runOne(ctx, hard)
+				case <-r.poll:
+					// Claim until none is left; while drafts are found,
+					// hand the poll on so an idle worker claims beside
+					// this one.
+					for ctx.Err() == nil {
+						if ok, _ := r.runOne(ctx, hard); !ok {
+							break
+						}
+						r.signalPoll()
+					}
 				}
 			}
 		})
