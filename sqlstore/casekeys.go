@@ -719,3 +719,29 @@ func (o *openers) openDecision(ctx context.Context, caseID, draftID string, fina
 	}
 	return nil
 }
+
+// joinedKey is a case's key row joined into a read of the case's rows
+// (LEFT JOIN case_keys k), saving the opener's own query.
+type joinedKey struct {
+	KeyID   *string `db:"k_key_id"`
+	Master  *string `db:"k_master_key_id"`
+	Wrapped []byte  `db:"k_wrapped_key"`
+}
+
+const joinedKeyColumns = `k.key_id AS k_key_id, k.master_key_id AS k_master_key_id, k.wrapped_key AS k_wrapped_key`
+
+// joinedOpener is opener for a key row read with the case's rows.
+func (db *conn) joinedOpener(caseID string, j *joinedKey) (textOpener, error) {
+	switch {
+	case j.KeyID == nil:
+		return textOpener{}, nil
+	case j.Wrapped == nil:
+		db.forgetCaseKey(caseID)
+		return textOpener{shredded: true}, nil
+	}
+	k, err := db.unwrap(&caseKeyRow{CaseID: caseID, KeyID: *j.KeyID, MasterKeyID: deref(j.Master), Wrapped: j.Wrapped})
+	if err != nil {
+		return textOpener{}, err
+	}
+	return textOpener{key: k}, nil
+}
