@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/casefile"
 	"github.com/countersign/countersign/caseload"
 )
 
@@ -26,6 +27,7 @@ func (s *Server) caseloadRoutes(mux *http.ServeMux) {
 	page("GET /teams/{id}/caseload", s.handleCaseloadPage)
 	page("GET /teams/{id}/caseload.csv", s.handleCaseloadCSV)
 	page("POST /teams/{id}/caseload/assign", s.handleCaseloadAssign)
+	page("POST /teams/{id}/caseload/cases", s.handleCaseloadCreate)
 }
 
 // Geometry of the charts, in SVG user units.
@@ -52,6 +54,8 @@ type caseloadView struct {
 	CaseID   string
 	Rec      *caseload.Recommendation
 	Members  []*caseload.Figures
+	// Reference and Title refill the new-case form after a refusal.
+	Reference, Title string
 }
 
 // loadBar is one worker's bar: their load per post on the common scale.
@@ -91,6 +95,11 @@ func (s *Server) handleCaseloadPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderCaseload(w http.ResponseWriter, r *http.Request, p *page, status int, caseType, caseID string) {
+	s.renderCaseloadForm(w, r, p, status, caseType, caseID, "", "")
+}
+
+// renderCaseloadForm is renderCaseload with the new-case form refilled.
+func (s *Server) renderCaseloadForm(w http.ResponseWriter, r *http.Request, p *page, status int, caseType, caseID, reference, title string) {
 	st, teamID := s.caseloadStore(), r.PathValue("id")
 	view, err := caseload.Check(p.Actor, teamID)
 	if err != nil {
@@ -117,7 +126,7 @@ func (s *Server) renderCaseload(w http.ResponseWriter, r *http.Request, p *page,
 	}
 	p.Nav = "caseload"
 	v := &caseloadView{Team: t, CanAssign: caseload.CheckAllocate(p.Actor, teamID) == nil, CaseTypes: t.CaseTypes,
-		CaseType: caseType, CaseID: caseID}
+		CaseType: caseType, CaseID: caseID, Reference: reference, Title: title}
 	s.layoutLoads(p, v)
 	v.History = layoutHistory(p, t, hist)
 	for _, f := range t.Workers {
@@ -253,6 +262,46 @@ func (s *Server) handleCaseloadAssign(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	redirect(w, r, "/cases/"+caseID, "assigned")
+}
+
+// handleCaseloadCreate serves POST /teams/{id}/caseload/cases: the
+// supervisor opens a case of the case type asked for and gives it to the
+// worker chosen, naming the recommendation shown (CreateCaseFollowing);
+// on to the new case's page.
+func (s *Server) handleCaseloadCreate(w http.ResponseWriter, r *http.Request) {
+	f := r.PostForm
+	c := &casefile.Case{Reference: strings.TrimSpace(f.Get("reference")), Title: strings.TrimSpace(f.Get("title")),
+		CaseType: f.Get("case_type"), WorkerID: f.Get("worker_id")}
+	p := s.newPage(r, "caseload.title")
+	// The limits of POST /v1/cases's reference and title.
+	var fields []countersign.FieldError
+	for _, in := range []struct {
+		name, value string
+		max         int
+	}{{"reference", c.Reference, 64}, {"title", c.Title, 200}} {
+		switch {
+		case in.value == "":
+			fields = append(fields, countersign.FieldError{Field: in.name, Message: p.T("caseload.new.required")})
+		case len(in.value) > in.max:
+			fields = append(fields, countersign.FieldError{Field: in.name, Message: p.T("caseload.new.toolong", in.max)})
+		}
+	}
+	var err error
+	if len(fields) > 0 {
+		err = countersign.InvalidFields(p.T("caseload.new.invalid"), fields...)
+	} else {
+		err = s.caseloadStore().CreateCaseFollowing(r.Context(), c, f.Get("recommendation_id"))
+	}
+	if err != nil {
+		if countersign.ErrorCode(err) == countersign.EINVALID {
+			p.setError(err)
+			s.renderCaseloadForm(w, r, p, http.StatusUnprocessableEntity, f.Get("case_type"), "", c.Reference, c.Title)
+			return
+		}
+		s.errorPage(w, r, err)
+		return
+	}
+	redirect(w, r, "/cases/"+c.ID, "opened")
 }
 
 // bandFill is the colour of a bar, by band (SVG presentation attributes,

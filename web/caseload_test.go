@@ -9,6 +9,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/caseload"
 	"github.com/countersign/countersign/identity"
 	"github.com/countersign/countersign/sqlstore/storetest"
@@ -128,4 +129,68 @@ func TestCaseloadBrowser(t *testing.T) {
 	}
 	br.screenshot("caseload-supervisor")
 	checkAxe(t, ctx, "caseload")
+}
+
+// TestCaseloadNewCase: a supervisor asks for the recommendation for a case
+// type, sees the workers lowest load first with the reason and the form
+// to open a case, chooses a worker who is not first, and the case opens
+// with case.created naming the recommendation and the chosen rank; a
+// missing reference and another type's recommendation are refused on the
+// form, naming the field.
+func TestCaseloadNewCase(t *testing.T) {
+	t.Parallel()
+	b := caseloadSetup(t)
+	path := "/teams/" + b.f.Team.ID + "/caseload"
+	second := &identity.User{Name: "Second", Email: "second." + b.f.Team.ID + "@example.org", Role: "worker", TeamID: b.f.Team.ID}
+	if err := b.db.CreateUser(storetest.CLI(), second); err != nil {
+		t.Fatal(err)
+	}
+	sup := b.signIn(t, "supervisor")
+	resp, body := sup.get(path + "?case_type=housing")
+	wantStatus(t, resp, body, http.StatusOK)
+	form := between(body, `action="`+path+`/cases"`, `</form>`)
+	if !strings.Contains(body, "Lowest weighted load") || form == "" || !strings.Contains(form, `name="case_type" value="housing"`) {
+		t.Fatalf("no recommendation or new-case form:\n%s", form)
+	}
+	recID := between(form, `name="recommendation_id" value="`, `"`)
+	// The second worker (no load) comes first; the fixture's worker second.
+	if i, j := strings.Index(form, `value="`+second.ID+`"`), strings.Index(form, `value="`+b.f.Worker.ID+`"`); i < 0 || j < i {
+		t.Fatalf("the workers are not offered lowest load first:\n%s", form)
+	}
+	resp, body = sup.get(path + "?case_type=general")
+	wantStatus(t, resp, body, http.StatusOK)
+	general := between(body, `name="recommendation_id" value="`, `"`)
+
+	created := b.countEvents(t, audit.ActionCaseCreated)
+	for _, bad := range []struct {
+		field, say string
+		form       url.Values
+	}{
+		{"reference", "This field is required.", url.Values{"reference": {""}, "title": {"Eviction"}, "case_type": {"housing"}, "worker_id": {b.f.Worker.ID}, "recommendation_id": {recID}}},
+		{"recommendation_id", "Give a recommendation made for this case", url.Values{"reference": {"NEW-" + b.f.Team.ID}, "title": {"Eviction"}, "case_type": {"housing"}, "worker_id": {b.f.Worker.ID}, "recommendation_id": {general}}},
+	} {
+		resp, body = sup.post(path+"/cases", bad.form)
+		wantStatus(t, resp, body, http.StatusUnprocessableEntity)
+		if !strings.Contains(body, bad.say) {
+			t.Errorf("%s: the refusal does not say %q", bad.field, bad.say)
+		}
+		// The form comes back with a fresh recommendation for the type.
+		if again := between(body, `action="`+path+`/cases"`, `</form>`); !strings.Contains(again, `value="Eviction"`) || strings.Contains(again, `value="`+recID+`"`) {
+			t.Errorf("%s: the form is not refilled with a new recommendation", bad.field)
+		}
+	}
+	if n := b.countEvents(t, audit.ActionCaseCreated); n != created {
+		t.Errorf("refused forms opened %d cases", n-created)
+	}
+	resp, body = sup.post(path+"/cases", url.Values{"reference": {"NEW-" + b.f.Team.ID}, "title": {"Eviction"}, "case_type": {"housing"},
+		"worker_id": {b.f.Worker.ID}, "recommendation_id": {recID}})
+	loc := wantRedirect(t, resp, "/cases/case_")
+	caseID := strings.TrimPrefix(loc[:strings.IndexByte(loc, '?')], "/cases/")
+	if _, err := b.db.Sequence(storetest.CLI()); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := b.db.FindEvents(storetest.CLI(), audit.EventFilter{CaseID: &caseID})
+	if err != nil || len(evs) != 1 || evs[0].Payload["recommendation"] != recID || evs[0].Payload["rank"] != "2" || evs[0].Payload["worker"] != b.f.Worker.ID {
+		t.Fatalf("events = %+v, %v", evs, err)
+	}
 }
