@@ -146,7 +146,12 @@ func TestCaseloadNewCase(t *testing.T) {
 		t.Fatal(err)
 	}
 	sup := b.signIn(t, "supervisor")
-	resp, body := sup.get(path + "?case_type=housing")
+	resp, body := sup.get("/cases")
+	wantStatus(t, resp, body, http.StatusOK)
+	if !strings.Contains(body, `href="`+path+`#h-allocate"`) {
+		t.Error("the supervisor's cases page does not lead to the new-case form")
+	}
+	resp, body = sup.get(path + "?case_type=housing")
 	wantStatus(t, resp, body, http.StatusOK)
 	form := between(body, `action="`+path+`/cases"`, `</form>`)
 	if !strings.Contains(body, "Lowest weighted load") || form == "" || !strings.Contains(form, `name="case_type" value="housing"`) {
