@@ -140,6 +140,9 @@ func DecideInvitation(a countersign.Actor, c *casefile.Case, p *casefile.Party, 
 	if err := CheckInvite(a, c); err != nil {
 		return nil, err
 	}
+	if err := casefile.CheckOpen(c); err != nil {
+		return nil, err
+	}
 	if p.CaseID != c.ID {
 		return nil, errPartyNotInCase
 	}

@@ -152,7 +152,9 @@ func (db *ClientIdentityStore) CreateInvitation(ctx context.Context, caseID, par
 // time). A party of another case is not found.
 func (db *ClientIdentityStore) lockParty(ctx context.Context, tx *Tx, caseID, partyID string) (*casefile.Case, *casefile.Party, error) {
 	var cr caseRow
-	if err := tx.GetContext(ctx, &cr, tx.Rebind(`SELECT `+caseColumns+` FROM cases WHERE id = ?`), caseID); err != nil {
+	// The case is read with its status and locked as content writes lock
+	// it, so an invitation cannot slip into a case being closed.
+	if err := tx.GetContext(ctx, &cr, tx.Rebind(`SELECT `+caseReadColumns+` FROM cases WHERE id = ?`+db.dialect.forCaseWrite()), caseID); err != nil {
 		return nil, nil, notFound(db.translate(err), "There is no case with this id.")
 	}
 	var pr partyRow

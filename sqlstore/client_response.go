@@ -134,6 +134,9 @@ func (db *ReviewStore) Respond(ctx context.Context, entryID string, kind client.
 				if err := db.lockCase(ctx, tx, e.CaseID); err != nil {
 					return err
 				}
+				if err := db.checkOpen(ctx, tx, e.CaseID); err != nil {
+					return err
+				}
 			}
 		}
 		var open int

@@ -398,6 +398,10 @@ type dialect interface {
 	name() string
 	// forUpdate is appended to a SELECT that must lock its rows until commit.
 	forUpdate() string
+	// forCaseWrite is appended to the SELECT of the case a transaction adds
+	// content to: it waits for, and is waited for by, the FOR UPDATE of
+	// closing and erasing the case, but not the key checks of inserts.
+	forCaseWrite() string
 	// skipLocked is appended to a SELECT that claims rows other
 	// transactions may be claiming at the same time.
 	skipLocked() string
@@ -432,6 +436,12 @@ func (postgres) lockMigrations(ctx context.Context, tx *sqlx.Tx) error {
 	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7263510)`)
 	return err
 }
+
+// forCaseWrite: FOR NO KEY UPDATE rather than FOR SHARE, so a write that
+// goes on to update the case row (an assignment) or to lock it FOR UPDATE
+// (consent, drafts) needs no stronger lock than it holds: no deadlock.
+func (postgres) forCaseWrite() string { return " FOR NO KEY UPDATE" }
+
 func (postgres) translate(err error) error {
 	var pe *pq.Error
 	if errors.As(err, &pe) {
@@ -506,6 +516,7 @@ func (sqliteDialect) name() string                                          { re
 func (sqliteDialect) advisoryLocks() bool                                   { return false }
 func (sqliteDialect) writableCTE() bool                                     { return false }
 func (sqliteDialect) forUpdate() string                                     { return "" }
+func (sqliteDialect) forCaseWrite() string                                  { return "" }
 func (sqliteDialect) skipLocked() string                                    { return "" }
 func (sqliteDialect) lockMigrations(ctx context.Context, tx *sqlx.Tx) error { return nil }
 func (sqliteDialect) translate(err error) error {

@@ -47,6 +47,17 @@ func (db *conn) lockedCase(ctx context.Context, tx *Tx, id string) (*casefile.Ca
 	return r.toDomain(), nil
 }
 
+// checkOpen reads case id in tx, whose row the caller has locked, and
+// returns casefile.CheckOpen's answer: for write paths that reach the case
+// through another row (a draft, a record entry) and lock it themselves.
+func (db *conn) checkOpen(ctx context.Context, tx *Tx, id string) error {
+	var r caseRow
+	if err := tx.GetContext(ctx, &r, tx.Rebind(`SELECT `+caseReadColumns+` FROM cases WHERE id = ?`), id); err != nil {
+		return notFound(db.translate(err), "There is no case with this id.")
+	}
+	return casefile.CheckOpen(r.toDomain())
+}
+
 // CloseCase closes a case with a reason code (casefile.DecideClose); its
 // retention period starts now.
 func (db *RetentionStore) CloseCase(ctx context.Context, caseID, reasonCode string) (*casefile.Case, error) {
@@ -59,10 +70,21 @@ func (db *RetentionStore) CloseCase(ctx context.Context, caseID, reasonCode stri
 		if c, err = db.lockedCase(ctx, tx, caseID); err != nil {
 			return err
 		}
+		// The closure is dated once its lock is held: every write that
+		// held the case before (findCase's forCaseWrite) committed earlier,
+		// so no note of a closed case is dated after its closure.
+		tx.now = db.Now().UTC().Truncate(time.Microsecond)
 		ev, err := casefile.DecideClose(a, c, reasonCode, tx.now)
 		if err != nil {
 			return err
 		}
+		// The event counts the notes the case holds as it closes: under the
+		// lock, the count every later reader finds.
+		var notes int
+		if err := tx.GetContext(ctx, &notes, tx.Rebind(`SELECT COUNT(*) FROM notes WHERE case_id = ?`), c.ID); err != nil {
+			return fmt.Errorf("count notes: %w", err)
+		}
+		ev.Payload["notes"] = fmt.Sprint(notes)
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE cases SET status = ?, closed_at = ?, close_reason = ? WHERE id = ?`),
 			c.Status, c.ClosedAt, c.CloseReason, c.ID); err != nil {
 			return fmt.Errorf("close case: %w", err)

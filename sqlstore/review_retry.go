@@ -34,6 +34,11 @@ func (db *ReviewStore) RetryDraft(ctx context.Context, id string) (*review.Draft
 		if err := db.checkConsent(ctx, tx, cur.CaseID); err != nil {
 			return err
 		}
+		// checkConsent locked the case: a reviewer's retry, which
+		// checkDraftAccess lets through, is refused in a closed case too.
+		if err := db.checkOpen(ctx, tx, cur.CaseID); err != nil {
+			return err
+		}
 		if d, err = db.lockDraft(ctx, tx, id); err != nil {
 			return err
 		}

@@ -90,6 +90,7 @@ var payloadKinds = map[string]map[string]valueKind{
 	agenda.ActionFeedIssued:        {"owner": kindCode, "revoked": kindInt},
 	agenda.ActionFeedConsent:       {"revoked": kindInt, "feed": kindID},
 	// Retention and erasure (casefile/retention.go).
+	casefile.ActionCaseClosed:       {"notes": kindInt},
 	casefile.ActionCaseReopened:     {"requests_withdrawn": kindInt},
 	casefile.ActionErasureRequested: {"party": kindID},
 	casefile.ActionCaseErased:       erasedKinds(),
