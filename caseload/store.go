@@ -3,6 +3,8 @@ package caseload
 import (
 	"context"
 
+	"github.com/countersign/countersign"
+
 	"github.com/countersign/countersign/casefile"
 )
 
@@ -33,6 +35,30 @@ type Store interface {
 	// names none. Returns what CreateCase returns, and EINVALID
 	// (recommendation_id), EFORBIDDEN (not the team's supervisor).
 	CreateCaseFollowing(ctx context.Context, c *casefile.Case, recommendationID string) error
+	// FindCaseloadTeams returns the teams whose caseload the actor sees
+	// (CheckTeams), by name. Returns EFORBIDDEN.
+	FindCaseloadTeams(ctx context.Context) ([]TeamRef, error)
+}
+
+// TeamRef names a team whose caseload can be seen. A team's name is an
+// organisational unit's, never a person's.
+type TeamRef struct {
+	ID   string `json:"id" db:"id"`
+	Name string `json:"name" db:"name"`
+}
+
+// CheckTeams decides whose caseloads a lists: every team's for admins,
+// the ethics board and the service (all true), its own team's for a
+// supervisor (own: their team); the same people as Check.
+func CheckTeams(a countersign.Actor) (all bool, own string, err error) {
+	switch a.Role {
+	case countersign.RoleAdmin, countersign.RoleEthics, countersign.RoleSystem:
+		return true, "", nil
+	case countersign.RoleSupervisor:
+		return false, a.TeamID, nil
+	}
+	_, err = Check(a, "")
+	return false, "", err
 }
 
 // PseudonymizeHistory replaces the workers' ids of a history by pseudonyms.

@@ -356,6 +356,28 @@ func (db *CaseStore) AssignCase(ctx context.Context, caseID string, as caseload.
 	return out, err
 }
 
+// FindCaseloadTeams returns the teams whose caseload the actor sees
+// (caseload.CheckTeams), by name.
+func (db *CaseStore) FindCaseloadTeams(ctx context.Context) ([]caseload.TeamRef, error) {
+	a, err := countersign.ActorFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	all, own, err := caseload.CheckTeams(a)
+	if err != nil {
+		return nil, err
+	}
+	q, args := `SELECT id, name FROM teams`, []any{}
+	if !all {
+		q, args = q+` WHERE id = ?`, append(args, own)
+	}
+	teams := []caseload.TeamRef{}
+	if err := db.r.SelectContext(ctx, &teams, db.r.Rebind(q+` ORDER BY name, id`), args...); err != nil {
+		return nil, db.translate(fmt.Errorf("find teams: %w", err))
+	}
+	return teams, nil
+}
+
 // FindCaseloadHistory replays the audit log's events of the team's cases
 // and users and returns the team's figures at the end of each of the
 // last weeks weeks (1 to 104). Events reach the log's table once

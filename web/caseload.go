@@ -28,6 +28,7 @@ func (s *Server) caseloadRoutes(mux *http.ServeMux) {
 	page("GET /teams/{id}/caseload.csv", s.handleCaseloadCSV)
 	page("POST /teams/{id}/caseload/assign", s.handleCaseloadAssign)
 	page("POST /teams/{id}/caseload/cases", s.handleCaseloadCreate)
+	page("GET /audit/caseload", s.handleCaseloadTeams)
 }
 
 // Geometry of the charts, in SVG user units.
@@ -262,6 +263,22 @@ func (s *Server) handleCaseloadAssign(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	redirect(w, r, "/cases/"+caseID, "assigned")
+}
+
+// handleCaseloadTeams serves GET /audit/caseload: the teams whose caseload
+// the signed-in person sees (caseload.CheckTeams), each leading to its
+// page; the ethics board reaches it from the audit log's page and sees
+// the workers by pseudonyms there.
+func (s *Server) handleCaseloadTeams(w http.ResponseWriter, r *http.Request) {
+	teams, err := s.caseloadStore().FindCaseloadTeams(r.Context())
+	if err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
+	p := s.newPage(r, "caseload.board.title")
+	p.Nav = "audit"
+	p.Data = teams
+	s.render(w, r, http.StatusOK, "caseload_teams.html", p)
 }
 
 // handleCaseloadCreate serves POST /teams/{id}/caseload/cases: the

@@ -48,7 +48,20 @@ func TestCaseloadPage(t *testing.T) {
 		t.Errorf("CSV:\n%s", body)
 	}
 
+	// The board reaches the team's page from the audit log's page.
 	board := b.signIn(t, "ethics")
+	resp, body = board.get("/audit")
+	wantStatus(t, resp, body, http.StatusOK)
+	if !strings.Contains(body, `href="/audit/caseload"`) {
+		t.Error("the audit page does not lead to the caseloads")
+	}
+	resp, body = board.get("/audit/caseload")
+	wantStatus(t, resp, body, http.StatusOK)
+	if !strings.Contains(body, `href="`+path+`"`) || !strings.Contains(body, b.f.Team.Name) {
+		t.Error("the board's list of teams does not lead to the team's caseload")
+	}
+	resp, body = b.signIn(t, "worker").get("/audit/caseload")
+	wantStatus(t, resp, body, http.StatusForbidden)
 	resp, body = board.get(path)
 	wantStatus(t, resp, body, http.StatusOK)
 	if strings.Contains(body, b.f.Worker.ID) || strings.Contains(body, ">worker<") || !strings.Contains(body, "w_") || strings.Contains(body, "caseload/assign") {

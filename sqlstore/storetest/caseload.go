@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -104,6 +105,19 @@ func ExerciseCaseload(t *testing.T, open Opener) {
 		}
 		_, err = db.FindTeamCaseload(As(context.Background(), ct.Admin), "team_nonesuch")
 		code(t, err, countersign.ENOTFOUND)
+		// The teams listed: all for the board, their own for a supervisor.
+		teams, err := db.FindCaseloadTeams(As(context.Background(), ct.Ethics))
+		ok(t, err)
+		if len(teams) < 2 || !slices.Contains(teams, caseload.TeamRef{ID: ct.Team.ID, Name: ct.Team.Name}) {
+			t.Errorf("the board's teams = %+v", teams)
+		}
+		teams, err = db.FindCaseloadTeams(sup)
+		ok(t, err)
+		if len(teams) != 1 || teams[0].ID != ct.Team.ID {
+			t.Errorf("the supervisor's teams = %+v", teams)
+		}
+		_, err = db.FindCaseloadTeams(As(context.Background(), ct.Worker))
+		code(t, err, countersign.EFORBIDDEN)
 	})
 
 	t.Run("RecommendAndAssign", func(t *testing.T) {
