@@ -100,10 +100,19 @@ func (db *CaseStore) FindCaseByID(ctx context.Context, id string) (*casefile.Cas
 }
 
 // findCase reads a case through q (the reader or a transaction); with write
-// set, the actor must be allowed to change it.
+// set, the actor must be allowed to change it, and the case must be open.
+// A write transaction locks the case row (forCaseWrite) before that check,
+// so closing or erasing the case (lockedCase, FOR UPDATE) waits for the
+// write to commit, or the write waits for the closure and then reads the
+// case closed: no content lands in a case closed meanwhile, whichever
+// replica runs which.
 func (db *conn) findCase(ctx context.Context, q queryer, id string, write bool) (*casefile.Case, error) {
+	lock := ""
+	if _, tx := q.(*Tx); write && tx {
+		lock = db.dialect.forCaseWrite()
+	}
 	var r caseRow
-	if err := q.GetContext(ctx, &r, q.Rebind(`SELECT `+caseReadColumns+` FROM cases WHERE id = ?`), id); err != nil {
+	if err := q.GetContext(ctx, &r, q.Rebind(`SELECT `+caseReadColumns+` FROM cases WHERE id = ?`+lock), id); err != nil {
 		return nil, notFound(db.translate(err), "There is no case with this id.")
 	}
 	c := r.toDomain()
@@ -381,14 +390,18 @@ func (db *conn) addNoteOneStatement(ctx context.Context, n *casefile.Note) (bool
 	// event n.id, so the three rows cannot disagree (the event's MAC covers
 	// event[5], the same note id). Amends is always NULL here. The case's
 	// key row is locked, and must still hold the key that sealed the body:
-	// an erasure that shredded it meanwhile leaves nothing written.
+	// an erasure that shredded it meanwhile leaves nothing written. The
+	// case row is locked too (FOR SHARE conflicts with the FOR UPDATE of
+	// closing), and a closure that committed meanwhile makes PostgreSQL
+	// check status = open again on the closed row: nothing is written, and
+	// the general path below says the case is closed.
 	args := []any{n.CaseID, who, casefile.StatusOpen, keyID, row[0], row[2], row[3], row[4], row[5], row[7], row[8],
 		event[0], event[1], event[2], event[3], event[4], event[6], event[7], event[8], event[9]}
 	res, err := db.exec(ctx, db.w.Rebind(`
 		WITH c AS (
 			SELECT cases.id FROM cases JOIN case_keys k ON k.case_id = cases.id
 			WHERE cases.id = ? AND `+access+` AND cases.status = ? AND k.key_id = ? AND k.wrapped_key IS NOT NULL
-			FOR SHARE OF k
+			FOR SHARE OF cases, k
 		),
 		n AS (
 			INSERT INTO notes (`+noteInsertColumns+`)
@@ -425,6 +438,8 @@ type noteRow struct {
 	WrittenAt time.Time `db:"written_at"`
 	Amends    *string   `db:"amends"`
 	CreatedAt time.Time `db:"created_at"`
+	// The case's key row, joined in (NULL when the case has none).
+	joinedKey
 }
 
 // noteBody is the place of a note's body, its seal's additional data.
@@ -455,20 +470,25 @@ func (db *CaseStore) FindNotes(ctx context.Context, caseID string) ([]*casefile.
 }
 
 func (db *conn) findNotes(ctx context.Context, q queryer, caseID string, ids []string) ([]*casefile.Note, error) {
-	query, args := `SELECT id, case_id, author_id, body, written_at, amends, created_at FROM notes WHERE case_id = ?`, []any{caseID}
+	// The case's key row comes with the notes, in the same round trip.
+	query, args := `SELECT n.id, n.case_id, n.author_id, n.body, n.written_at, n.amends, n.created_at, `+joinedKeyColumns+`
+		FROM notes n LEFT JOIN case_keys k ON k.case_id = n.case_id WHERE n.case_id = ?`, []any{caseID}
 	if len(ids) > 0 {
-		query += ` AND id IN (?` + strings.Repeat(",?", len(ids)-1) + `)`
+		query += ` AND n.id IN (?` + strings.Repeat(",?", len(ids)-1) + `)`
 		for _, id := range ids {
 			args = append(args, id)
 		}
 	}
 	var rows []noteRow
-	if err := q.SelectContext(ctx, &rows, q.Rebind(query+` ORDER BY written_at, id`), args...); err != nil {
+	if err := q.SelectContext(ctx, &rows, q.Rebind(query+` ORDER BY n.written_at, n.id`), args...); err != nil {
 		return nil, db.translate(fmt.Errorf("find notes: %w", err))
 	}
-	o, err := db.opener(ctx, q, caseID)
-	if err != nil {
-		return nil, err
+	var o textOpener
+	var err error
+	if len(rows) > 0 {
+		if o, err = db.joinedOpener(caseID, &rows[0].joinedKey); err != nil {
+			return nil, err
+		}
 	}
 	notes := make([]*casefile.Note, len(rows))
 	for i := range rows {

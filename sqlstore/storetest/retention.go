@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/agenda"
 	"github.com/countersign/countersign/assistant"
 	"github.com/countersign/countersign/casefile"
 	"github.com/countersign/countersign/client"
@@ -98,6 +99,129 @@ func exerciseRetention(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn f
 		}
 		if n := actionCount(t, db, casefile.ActionCaseReopened); n != 1 {
 			t.Fatalf("%d case.reopened events, want 1", n)
+		}
+	})
+
+	t.Run("NoNoteLandsInACaseClosedMeanwhileOnAnotherReplica", func(t *testing.T) {
+		t.Parallel()
+		d := dsn(t)
+		db1, db2 := MustOpen(t, d), MustOpen(t, d)
+		f := MustSeed(t, db1)
+		wctx := As(CLI(), f.Worker)
+		// Writers on both handles add notes until the case refuses them;
+		// every third amends a note, which takes the general path on
+		// PostgreSQL too (a plain note takes the one-statement path).
+		const writers = 6
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		started := make(chan struct{}, writers)
+		added := map[string]bool{}
+		for i := range writers {
+			db := []*sqlstore.DB{db1, db2}[i%2]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for n := 0; n < 200; n++ {
+					note := &casefile.Note{CaseID: f.Case.ID, Body: fmt.Sprintf("Visit %d of writer %d.", n, i)}
+					if i%3 == 2 {
+						note.Amends = f.Notes[0].ID
+					}
+					err := db.AddNote(wctx, note)
+					if n == 0 {
+						started <- struct{}{}
+					}
+					if err != nil {
+						if countersign.ErrorCode(err) != countersign.ECONFLICT || !strings.HasPrefix(countersign.ErrorMessage(err), "This case is closed") {
+							t.Errorf("writer %d: %v, want the closed case's conflict", i, err)
+						}
+						return
+					}
+					mu.Lock()
+					added[note.ID] = true
+					mu.Unlock()
+				}
+			}()
+		}
+		for range writers {
+			<-started
+		}
+		c, err := db2.CloseCase(As(CLI(), f.Supervisor), f.Case.ID, "goals_met")
+		ok(t, err)
+		wg.Wait()
+		// The closure counted the notes under its lock: a note that read the
+		// case open and committed after it would make the case hold more.
+		closed := lastEvent(t, events(t, db1, f.Case.ID), casefile.ActionCaseClosed)
+		notes, err := db1.FindNotes(As(CLI(), f.Supervisor), f.Case.ID)
+		ok(t, err)
+		if want := fmt.Sprint(len(notes)); closed.Payload["notes"] != want {
+			t.Fatalf("the closure counted %s notes, the closed case holds %s", closed.Payload["notes"], want)
+		}
+		if len(notes) != len(f.Notes)+len(added) || len(added) < writers {
+			t.Fatalf("the case holds %d notes, %d seeded and %d added", len(notes), len(f.Notes), len(added))
+		}
+		for _, n := range notes {
+			if n.CreatedAt.After(*c.ClosedAt) {
+				t.Errorf("note %s is dated %s, after the closure at %s", n.ID, n.CreatedAt, *c.ClosedAt)
+			}
+		}
+	})
+
+	t.Run("EveryPathThatAddsToTheCaseRefusesItClosed", func(t *testing.T) {
+		t.Parallel()
+		db := open(t)
+		f := MustSeed(t, db)
+		wctx, sctx := As(CLI(), f.Worker), As(CLI(), f.Supervisor)
+		entry := MustSignedEntry(t, db, f, assistant.KindSummary, review.SharingShared, "")
+		failed := MustFailedDraft(t, db, f, assistant.KindSummary)
+		visit, err := db.CreateEntry(wctx, f.Case.ID, agenda.Input{Kind: agenda.KindAppointment,
+			Date: time.Now().AddDate(0, 0, 7).Format(time.DateOnly), Title: "Home visit"})
+		ok(t, err)
+		cctx := client.NewContext(context.Background(), MustClientAccount(t, db, f.Case.ID, f.Client.ID, f.Client.FullName))
+		_, err = db.CloseCase(sctx, f.Case.ID, "goals_met")
+		ok(t, err)
+		before := eventCount(t, db)
+		title := "Visit moved"
+		for _, p := range []struct {
+			name string
+			add  func() error
+		}{
+			{"note", func() error { return db.AddNote(wctx, &casefile.Note{CaseID: f.Case.ID, Body: "One more visit."}) }},
+			{"amending note", func() error {
+				return db.AddNote(wctx, &casefile.Note{CaseID: f.Case.ID, Body: "Corrected visit.", Amends: f.Notes[0].ID})
+			}},
+			{"party", func() error {
+				return db.AddParty(wctx, &casefile.Party{CaseID: f.Case.ID, Role: "relative", FullName: "Paul Dubois"})
+			}},
+			{"consent", func() error { return db.RecordConsent(wctx, &casefile.Consent{CaseID: f.Case.ID, Given: true}) }},
+			{"draft", func() error {
+				_, err := db.RequestDraft(wctx, review.DraftRequest{CaseID: f.Case.ID, Kind: assistant.KindSummary})
+				return err
+			}},
+			{"draft retry", func() error { _, err := db.RetryDraft(wctx, failed.ID); return err }},
+			{"draft retry by the supervisor", func() error { _, err := db.RetryDraft(sctx, failed.ID); return err }},
+			{"agenda entry", func() error {
+				_, err := db.CreateEntry(wctx, f.Case.ID, agenda.Input{Kind: agenda.KindAppointment,
+					Date: time.Now().AddDate(0, 0, 8).Format(time.DateOnly), Title: "Another visit"})
+				return err
+			}},
+			{"agenda change", func() error { _, err := db.UpdateEntry(wctx, visit.ID, agenda.Update{Title: &title}); return err }},
+			{"correction", func() error {
+				_, err := db.CorrectEntry(wctx, f.Case.ID, entry.ID, review.Correction{Content: "Corrected summary.", Reason: "Wrong month."})
+				return err
+			}},
+			{"client response", func() error {
+				_, err := db.Respond(cctx, entry.ID, client.ResponseOwnView, "I see it differently.")
+				return err
+			}},
+			{"invitation", func() error { _, _, err := db.CreateInvitation(wctx, f.Case.ID, f.Client.ID); return err }},
+		} {
+			err := p.add()
+			if countersign.ErrorCode(err) != countersign.ECONFLICT || !strings.HasPrefix(countersign.ErrorMessage(err), "This case is closed") {
+				t.Errorf("%s in a closed case: %v, want the closed case's conflict", p.name, err)
+			}
+		}
+		if n := eventCount(t, db); n != before {
+			t.Fatalf("refused additions wrote %d events", n-before)
 		}
 	})
 
