@@ -83,6 +83,11 @@ func TestRetentionAPI(t *testing.T) {
 		if !strings.HasPrefix(prob.Detail, "This case is closed") {
 			t.Fatalf("a note on a closed case: %+v", prob)
 		}
+		// Nor is the client invited to a closed case (problem+json, 409).
+		b.call(t, "worker", "POST", "/v1/cases/"+id+"/parties/"+b.f.Client.ID+"/invitations", nil, http.StatusConflict, &prob)
+		if !strings.HasPrefix(prob.Detail, "This case is closed") {
+			t.Fatalf("an invitation to a closed case: %+v", prob)
+		}
 		b.call(t, "supervisor", "POST", "/v1/cases/"+id+"/reopen", nil, http.StatusOK, &c)
 		b.call(t, "supervisor", "POST", "/v1/cases/"+id+"/close", map[string]any{"reason_code": "client_moved"}, http.StatusOK, &c)
 
