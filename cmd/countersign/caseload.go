@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,6 +20,8 @@ import (
 )
 
 const caseloadUsage = `Usage: countersign caseload --file EXPORT [--policy FILE] [--team TEAM_ID] [--at TIME] [--time-zone ZONE] [--format csv|table]
+                          [--pseudonyms (--pseudonym-key HEX | --signing-key FILE)]
+       countersign caseload --show-pseudonym-key --signing-key FILE
 
 Recomputes the caseload of each team (or of --team) from an audit export
 alone (countersign audit export, or GET /v1/audit/export), by the
@@ -28,25 +32,59 @@ The CSV is the table GET /v1/teams/{id}/caseload answers with Accept:
 text/csv for the same data. Verify the export first with countersign
 audit verify --file EXPORT --key VKEY: this command only reads it.
 
+With --pseudonyms the workers are shown as the ethics board sees them on
+the API and the web (GET /v1/teams/{id}/caseload as the board): by the
+keyed pseudonyms of the statistics, HMAC-SHA256 under a key derived from
+the audit log's signing key, so the board's recomputation prints the
+table it is shown. The board is given that key in hex (--pseudonym-key),
+which the operator prints with --show-pseudonym-key --signing-key FILE;
+the key turns ids into pseudonyms but signs nothing. On the service's own
+machine --signing-key FILE derives it directly; the file is only read.
+
 Flags:
 `
 
 // runCaseload runs countersign caseload.
 func runCaseload(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("caseload", flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	fs.Usage = func() { fmt.Fprint(stdout, caseloadUsage); fs.PrintDefaults() }
+	// parseFlags prints a bare usage on --help; this command prints its own.
+	fs.SetOutput(io.Discard)
 	file := fs.String("file", "", "the audit export to read (NDJSON); - reads standard input")
 	policyPath := fs.String("policy", "", "the policy file whose caseload: section (and case_types) apply; the default policy when empty")
 	team := fs.String("team", "", "the team to show; every team holding cases when empty")
 	at := fs.String("at", "", "the time the figures are taken at (RFC 3339, or a date for its end in UTC); now when empty")
 	zone := fs.String("time-zone", "Europe/Brussels", "the service's time zone, in which a deadline's day has passed")
 	format := fs.String("format", "csv", "csv (the API's table) or table (aligned columns)")
+	pseudonyms := fs.Bool("pseudonyms", false, "show workers by the board's keyed pseudonyms (needs --pseudonym-key or --signing-key)")
+	pkey := fs.String("pseudonym-key", "", "the board's pseudonym key, 64 hex digits (from --show-pseudonym-key)")
+	skey := fs.String("signing-key", "", "the audit log's signing key file, to derive the pseudonym key from (only read)")
+	showKey := fs.Bool("show-pseudonym-key", false, "print the pseudonym key derived from --signing-key, in hex, and stop")
 	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, caseloadUsage)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
 			return err
 		}
 		return &ConfigError{Message: fmt.Sprintf("%s; see countersign caseload --help.", err)}
+	}
+	if fs.NArg() == 0 && *showKey {
+		key, err := pseudonymKey("", *skey)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, hex.EncodeToString(key))
+		return nil
+	}
+	var pseudonym func(string) string
+	if *pseudonyms {
+		key, err := pseudonymKey(*pkey, *skey)
+		if err != nil {
+			return err
+		}
+		pseudonym = audit.Pseudonymizer(key)
+	} else if *pkey != "" || *skey != "" {
+		return &ConfigError{Message: "--pseudonym-key and --signing-key go with --pseudonyms (or --show-pseudonym-key)."}
 	}
 	switch {
 	case fs.NArg() > 0:
@@ -107,6 +145,9 @@ func runCaseload(args []string, stdout io.Writer) error {
 	cp := policy.Caseload
 	for i, id := range teams {
 		t := cp.Figures(r.Input(cp, id, when), policy.CaseTypes, when)
+		if pseudonym != nil {
+			t.Pseudonymize(pseudonym)
+		}
 		if i > 0 {
 			fmt.Fprintln(stdout)
 		}
@@ -115,6 +156,33 @@ func runCaseload(args []string, stdout io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// pseudonymKey returns the board's pseudonym key: hexKey decoded, or the
+// key derived from the signing key file skeyPath as the service derives
+// it (audit.Notary.PseudonymKey).
+func pseudonymKey(hexKey, skeyPath string) ([]byte, error) {
+	switch {
+	case hexKey != "" && skeyPath != "":
+		return nil, &ConfigError{Message: "give --pseudonym-key or --signing-key, not both."}
+	case hexKey != "":
+		key, err := hex.DecodeString(strings.TrimSpace(hexKey))
+		if err != nil || len(key) != sha256.Size {
+			return nil, &ConfigError{Message: "--pseudonym-key is 64 hex digits, as --show-pseudonym-key prints it."}
+		}
+		return key, nil
+	case skeyPath == "":
+		return nil, &ConfigError{Message: "the pseudonyms need their key: give --pseudonym-key HEX, or --signing-key FILE on the service's machine."}
+	}
+	b, err := os.ReadFile(skeyPath)
+	if err != nil {
+		return nil, &ConfigError{Message: fmt.Sprintf("the signing key cannot be read: %s.", errors.Unwrap(err))}
+	}
+	signer, _, err := audit.SignerFromKey(string(b))
+	if err != nil {
+		return nil, &ConfigError{Message: fmt.Sprintf("%s: %s.", skeyPath, err)}
+	}
+	return (&audit.Notary{Signer: signer}).PseudonymKey()
 }
 
 // parseAt reads --at: an RFC 3339 time, or a date meaning its last moment in UTC.

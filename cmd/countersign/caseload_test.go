@@ -5,12 +5,14 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/countersign/countersign/api"
+	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/caseload"
 	"github.com/countersign/countersign/sqlstore/storetest"
 )
@@ -64,6 +66,39 @@ func TestCaseloadFromExport(t *testing.T) {
 			if fromCLI != fromAPI {
 				t.Errorf("countersign caseload:\n%s\nGET /v1/teams/{id}/caseload (text/csv):\n%s", fromCLI, fromAPI)
 			}
+			// The board's view: the API's pseudonyms under the key derived
+			// from the log's signing key, which the command derives alike
+			// from the key file or takes in hex.
+			keyPath := filepath.Join(dir, "audit.key")
+			raw, err := os.ReadFile(keyPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			signer, _, err := audit.SignerFromKey(string(raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.AuditProofs = &audit.Notary{Store: db, Signer: signer, Origin: "test"}
+			_, boardSecret, err := db.CreateToken(storetest.CLI(), ct.Ethics.ID, "test", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+boardSecret)
+			w = httptest.NewRecorder()
+			s.Handler().ServeHTTP(w, req)
+			boardAPI := w.Body.String()
+			if w.Code != http.StatusOK || strings.Contains(boardAPI, ct.Worker.ID) || !strings.Contains(boardAPI, ",w_") {
+				t.Fatalf("the board's API table: %d\n%s", w.Code, boardAPI)
+			}
+			args := []string{"caseload", "--file", export, "--policy", policy, "--team", ct.Team.ID, "--at", at.Format(time.RFC3339Nano), "--pseudonyms"}
+			if got := b.mustRun(t, 0, append(args, "--signing-key", keyPath)...); got != boardAPI {
+				t.Errorf("countersign caseload --pseudonyms --signing-key:\n%s\nthe board's GET /v1/teams/{id}/caseload:\n%s", got, boardAPI)
+			}
+			hexKey := strings.TrimSpace(b.mustRun(t, 0, "caseload", "--show-pseudonym-key", "--signing-key", keyPath))
+			if got := b.mustRun(t, 0, append(args, "--pseudonym-key", hexKey)...); got != boardAPI {
+				t.Errorf("countersign caseload --pseudonyms --pseudonym-key:\n%s\nwant:\n%s", got, boardAPI)
+			}
+
 			table := b.mustRun(t, 0, "caseload", "--file", export, "--policy", policy, "--format", "table")
 			if !strings.Contains(table, ct.Team.ID) || !strings.Contains(table, "load_per_fte") {
 				t.Errorf("table:\n%s", table)
@@ -76,6 +111,10 @@ func TestCaseloadFromExport(t *testing.T) {
 				{"caseload", "--file", policy},
 				{"caseload", "--file", export, "--team", "team_nonesuch"},
 				{"caseload", "--file", export, "--format", "xml"},
+				{"caseload", "--file", export, "--pseudonyms"},
+				{"caseload", "--file", export, "--pseudonyms", "--pseudonym-key", "abc"},
+				{"caseload", "--file", export, "--pseudonyms", "--signing-key", policy},
+				{"caseload", "--file", export, "--signing-key", filepath.Join(dir, "audit.key")},
 			} {
 				stdout.Reset()
 				stderr.Reset()
@@ -85,7 +124,8 @@ func TestCaseloadFromExport(t *testing.T) {
 			}
 			stdout.Reset()
 			if code := run(context.Background(), []string{"caseload", "--help"}, &stdout, &stderr, b.env); code != 0 ||
-				!strings.Contains(stdout.String(), "Usage: countersign caseload") || !strings.Contains(stdout.String(), "-policy") {
+				!strings.Contains(stdout.String(), "Usage: countersign caseload") || !strings.Contains(stdout.String(), "-policy") ||
+				!strings.Contains(stdout.String(), "-pseudonym-key") || !strings.Contains(stdout.String(), "ethics board sees them") {
 				t.Errorf("--help: exit %d\n%s", code, stdout.String())
 			}
 		})

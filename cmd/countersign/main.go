@@ -54,7 +54,8 @@ Commands:
   audit key                                        print the public verifier key
   bench [flags]                                    drive the API and report throughput and latency
   eval gate [--set FILE] [-v]                      measure the high-stakes detector on a labelled set
-  caseload --file EXPORT [--policy FILE]           recompute each team's caseload from an audit export (the API's CSV)
+  caseload --file EXPORT [--policy FILE] [--pseudonyms]
+                                                   recompute each team's caseload from an audit export (the API's CSV)
   backup --out FILE                                a consistent copy of the SQLite database while serve runs (PostgreSQL: how to)
   restore --from FILE [--force]                    put a backup in place of the SQLite database (serve stopped)
   retention plan|run [--limit N]                   what the retention policy erases when; erase the expired cases now
