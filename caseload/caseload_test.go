@@ -205,6 +205,49 @@ func TestDecideAssign(t *testing.T) {
 	}
 }
 
+// TestDecideCreate: a new case's event records the recommendation named
+// and the chosen worker's rank by the rule of DecideAssign; nothing when
+// none is named; a recommendation of another type or of an existing case,
+// or one named by a worker, is refused.
+func TestDecideCreate(t *testing.T) {
+	t.Parallel()
+	p := mustPolicy(t, policyDoc)
+	sup := countersign.Actor{UserID: "usr_s", Role: countersign.RoleSupervisor, TeamID: "team_1"}
+	c := &casefile.Case{ID: "case_new", TeamID: "team_1", WorkerID: "usr_b", CaseType: "housing"}
+	rec := &caseload.Recommendation{ID: "rcm_1", TeamID: "team_1", CaseType: "housing",
+		Candidates: []*caseload.Candidate{{Rank: 1, WorkerID: "usr_d"}, {Rank: 2, WorkerID: "usr_b"}}}
+	created := func() *audit.Record { return &audit.Record{Action: audit.ActionCaseCreated, Payload: audit.Payload{"worker": "usr_b"}} }
+	ev := created()
+	if err := caseload.DecideCreate(sup, c, "rcm_1", rec, p, ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Payload["rank"] != "2" || ev.Payload["recommendation"] != "rcm_1" || ev.Payload["recommended"] != "usr_d" || ev.Payload["policy_version"] != p.Version {
+		t.Errorf("event = %+v", ev.Payload)
+	}
+	ev = created()
+	if err := caseload.DecideCreate(sup, c, "", nil, p, ev); err != nil || len(ev.Payload) != 1 {
+		t.Errorf("without a recommendation: %v, %+v", err, ev.Payload)
+	}
+	forCase := &caseload.Recommendation{ID: "rcm_2", TeamID: "team_1", CaseType: "housing", CaseID: "case_old"}
+	other := &caseload.Recommendation{ID: "rcm_3", TeamID: "team_1", CaseType: "general"}
+	for name, tc := range map[string]struct {
+		a    countersign.Actor
+		rec  *caseload.Recommendation
+		code string
+	}{
+		"Unknown":      {sup, nil, countersign.EINVALID},
+		"OtherType":    {sup, other, countersign.EINVALID},
+		"ExistingCase": {sup, forCase, countersign.EINVALID},
+		"Worker":       {countersign.Actor{UserID: "usr_b", Role: countersign.RoleWorker, TeamID: "team_1"}, rec, countersign.EFORBIDDEN},
+	} {
+		err := caseload.DecideCreate(tc.a, c, "rcm_x", tc.rec, p, created())
+		fe := countersign.ErrorFields(err)
+		if countersign.ErrorCode(err) != tc.code || tc.code == countersign.EINVALID && (len(fe) != 1 || fe[0].Field != "recommendation_id") {
+			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+}
+
 // TestCheck: who sees a team's caseload, and how.
 func TestCheck(t *testing.T) {
 	t.Parallel()
