@@ -216,7 +216,9 @@ func TestDecideCreate(t *testing.T) {
 	c := &casefile.Case{ID: "case_new", TeamID: "team_1", WorkerID: "usr_b", CaseType: "housing"}
 	rec := &caseload.Recommendation{ID: "rcm_1", TeamID: "team_1", CaseType: "housing",
 		Candidates: []*caseload.Candidate{{Rank: 1, WorkerID: "usr_d"}, {Rank: 2, WorkerID: "usr_b"}}}
-	created := func() *audit.Record { return &audit.Record{Action: audit.ActionCaseCreated, Payload: audit.Payload{"worker": "usr_b"}} }
+	created := func() *audit.Record {
+		return &audit.Record{Action: audit.ActionCaseCreated, Payload: audit.Payload{"worker": "usr_b"}}
+	}
 	ev := created()
 	if err := caseload.DecideCreate(sup, c, "rcm_1", rec, p, ev); err != nil {
 		t.Fatal(err)
