@@ -56,6 +56,13 @@ func (r *caseRow) toDomain() *casefile.Case {
 
 // CreateCase applies casefile.DecideCase.
 func (db *CaseStore) CreateCase(ctx context.Context, c *casefile.Case) error {
+	return db.createCase(ctx, c, "")
+}
+
+// createCase opens c; recommendationID, when not "", is the caseload's
+// recommendation the supervisor named, which the case's event records
+// (caseload.DecideCreate; CreateCaseFollowing in caseload.go).
+func (db *CaseStore) createCase(ctx context.Context, c *casefile.Case, recommendationID string) error {
 	a, err := countersign.ActorFrom(ctx)
 	if err != nil {
 		return err
@@ -76,6 +83,9 @@ func (db *CaseStore) CreateCase(ctx context.Context, c *casefile.Case) error {
 		}
 		ev, err := casefile.DecideCase(a, c, worker, db.policy().CaseTypes, tx.now)
 		if err != nil {
+			return err
+		}
+		if err := db.followRecommendation(ctx, tx, a, c, recommendationID, ev); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`

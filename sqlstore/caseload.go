@@ -262,49 +262,21 @@ func (db *conn) findRecommendation(ctx context.Context, q queryer, id string) (*
 // supervisor named and the chosen worker's rank in it
 // (caseload.DecideCreate). With recommendationID "" it is CreateCase.
 func (db *CaseStore) CreateCaseFollowing(ctx context.Context, c *casefile.Case, recommendationID string) error {
+	return db.createCase(ctx, c, recommendationID)
+}
+
+// followRecommendation records in ev, c's case.created event, the
+// recommendation named ("" for none), within the case's transaction tx.
+func (db *conn) followRecommendation(ctx context.Context, tx *Tx, a countersign.Actor, c *casefile.Case, recommendationID string, ev *audit.Record) error {
 	if recommendationID == "" {
-		return db.CreateCase(ctx, c)
+		return nil
 	}
-	a, err := countersign.ActorFrom(ctx)
+	rec, err := db.findRecommendation(ctx, tx, recommendationID)
 	if err != nil {
 		return err
 	}
-	casefile.DefaultWorker(a, c)
-	p, types := db.caseloadPolicy()
-	return db.withTx(ctx, func(tx *Tx) error {
-		var worker *casefile.Worker
-		var w userRow
-		switch err := tx.GetContext(ctx, &w, tx.Rebind(`SELECT `+userColumns+` FROM users WHERE id = ?`), c.WorkerID); {
-		case err == nil:
-			worker = &casefile.Worker{ID: w.ID, Role: countersign.Role(w.Role), TeamID: str(w.TeamID)}
-		case countersign.ErrorCode(db.translate(err)) != countersign.ENOTFOUND:
-			return fmt.Errorf("find worker: %w", err)
-		}
-		ev, err := casefile.DecideCase(a, c, worker, types, tx.now)
-		if err != nil {
-			return err
-		}
-		rec, err := db.findRecommendation(ctx, tx, recommendationID)
-		if err != nil {
-			return err
-		}
-		if err := caseload.DecideCreate(a, c, recommendationID, rec, p, ev); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`
-			INSERT INTO cases (`+caseColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-			c.ID, c.Reference, c.Title, c.CaseType, c.TeamID, c.WorkerID, c.CreatedBy, c.CreatedAt); err != nil {
-			if isConflict(db.translate(err)) {
-				return countersign.InvalidFields("The case could not be opened.", countersign.FieldError{Field: "reference", Message: "Another case already has this reference."})
-			}
-			return fmt.Errorf("insert case: %w", err)
-		}
-		if _, err := tx.insertCaseKey(ctx, c.ID); err != nil {
-			return err
-		}
-		return tx.apply(ctx, []audit.Record{*ev})
-	})
+	p, _ := db.caseloadPolicy()
+	return caseload.DecideCreate(a, c, recommendationID, rec, p, ev)
 }
 
 // AssignCase gives a case to a worker of its team, recording the
