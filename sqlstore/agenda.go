@@ -87,13 +87,23 @@ func agendaTitle(id string) sealbox.Where {
 	return sealbox.Where{Table: "agenda_entries", Column: "title", Row: id}
 }
 
-// toDomain returns the entry, its title opened through o.
+// agendaReason is the place of the reason an agenda entry was closed with.
+func agendaReason(id string) sealbox.Where {
+	return sealbox.Where{Table: "agenda_entries", Column: "reason", Row: id}
+}
+
+// toDomain returns the entry, its title and reason opened through o.
 func (r *agendaRow) toDomain(ctx context.Context, o *openers) (*agenda.Entry, error) {
 	title, err := o.open(ctx, r.CaseID, agendaTitle(r.ID), r.Title)
 	if err != nil {
 		return nil, err
 	}
 	r.Title = title
+	reason, err := o.open(ctx, r.CaseID, agendaReason(r.ID), r.Reason)
+	if err != nil {
+		return nil, err
+	}
+	r.Reason = reason
 	e := &agenda.Entry{ID: r.ID, CaseID: r.CaseID, CaseReference: r.Reference, TeamID: r.TeamID, OwnerID: r.OwnerID,
 		Kind: agenda.Kind(r.Kind), Date: r.Date, Time: r.Time, DueAt: r.DueAt.UTC(), Title: r.Title, Shared: r.Shared,
 		Status: agenda.Status(r.Status), Outcome: agenda.Outcome(str(r.Outcome)), Reason: r.Reason, ClosedBy: str(r.ClosedBy),
@@ -153,7 +163,7 @@ func (db *conn) insertAgendaEntry(ctx context.Context, tx *Tx, e *agenda.Entry) 
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO agenda_entries (`+agendaColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		e.ID, e.CaseID, e.TeamID, e.OwnerID, string(e.Kind), e.Date, e.Time, e.DueAt, k.Seal(agendaTitle(e.ID), e.Title), e.Shared, draft, item, notes,
-		string(e.Status), nullable(string(e.Outcome)), e.Reason, nullable(e.ClosedBy), e.ClosedAt, nullable(e.NextID),
+		string(e.Status), nullable(string(e.Outcome)), k.Seal(agendaReason(e.ID), e.Reason), nullable(e.ClosedBy), e.ClosedAt, nullable(e.NextID),
 		nullable(e.PreviousID), e.UID, e.Sequence, e.CreatedBy, e.CreatedAt, e.UpdatedAt, e.Salt); err != nil {
 		return fmt.Errorf("insert agenda entry: %w", err)
 	}
@@ -170,7 +180,7 @@ func (db *conn) saveEntry(ctx context.Context, tx *Tx, e *agenda.Entry, readSeq 
 	res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE agenda_entries SET kind = ?, due_date = ?, due_time = ?, due_at = ?, title = ?,
 		shared = ?, status = ?, outcome = ?, reason = ?, closed_by = ?, closed_at = ?, next_id = ?, sequence = ?, updated_at = ?
 		WHERE id = ? AND sequence = ?`),
-		string(e.Kind), e.Date, e.Time, e.DueAt, k.Seal(agendaTitle(e.ID), e.Title), e.Shared, string(e.Status), nullable(string(e.Outcome)), e.Reason,
+		string(e.Kind), e.Date, e.Time, e.DueAt, k.Seal(agendaTitle(e.ID), e.Title), e.Shared, string(e.Status), nullable(string(e.Outcome)), k.Seal(agendaReason(e.ID), e.Reason),
 		nullable(e.ClosedBy), e.ClosedAt, nullable(e.NextID), e.Sequence, e.UpdatedAt, e.ID, readSeq)
 	if err != nil {
 		return fmt.Errorf("update agenda entry: %w", err)

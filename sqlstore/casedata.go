@@ -313,6 +313,7 @@ func checkConsents(ctx context.Context, c *dataCheck) error {
 				return casefile.CheckConsent(nil, ws)
 			}
 			cs := r.toDomain()
+			cs.Note = c.keys.openOrKeep(r.CaseID, consentNote(r.ID), r.Note)
 			cs.Salt = r.Salt
 			return casefile.CheckConsent(cs, ws)
 		}})
@@ -408,8 +409,10 @@ func checkCorrections(ctx context.Context, c *dataCheck) error {
 			if r == nil {
 				return review.CheckCorrection(nil, ws)
 			}
+			r.Content = c.keys.openOrKeep(r.CaseID, correctionText(r.ID, "content"), r.Content)
+			r.Reason = c.keys.openOrKeep(r.CaseID, correctionText(r.ID, "reason"), r.Reason)
 			return review.CheckCorrection(&review.StoredCorrection{Entry: r.toDomain(), Status: r.Status,
-				RefusalReason: r.RefusalReason}, ws)
+				RefusalReason: c.keys.openOrKeep(r.CaseID, correctionText(r.ID, "refusal_reason"), r.RefusalReason)}, ws)
 		}})
 }
 

@@ -468,9 +468,13 @@ var sealedTables = []sealedTable{
 	{"parties", "id", "case_id", []string{"full_name", "date_of_birth", "address", "phone", "email", "national_id"}},
 	{"drafts", "id", "case_id", []string{"content"}},
 	{"record_entries", "id", "case_id", []string{"content"}},
-	{"client_responses", "id", "case_id", []string{"text"}},
-	{"agenda_entries", "id", "case_id", []string{"title"}},
-	{"decisions", "draft_id", "(SELECT d.case_id FROM drafts d WHERE d.id = decisions.draft_id)", []string{"final_text", "reason", "comment", "diff"}},
+	{"client_responses", "id", "case_id", []string{"text", "reason"}},
+	{"agenda_entries", "id", "case_id", []string{"title", "reason"}},
+	{"consents", "id", "case_id", []string{"note"}},
+	{"record_corrections", "id", "case_id", []string{"content", "reason", "comment", "refusal_reason"}},
+	{"countersignatures", "draft_id", "(SELECT d.case_id FROM drafts d WHERE d.id = countersignatures.draft_id)", []string{"reason", "comment"}},
+	{"vigilance_checks", "draft_id", "(SELECT d.case_id FROM drafts d WHERE d.id = vigilance_checks.draft_id)", []string{"text"}},
+	{"decisions", "draft_id", "(SELECT d.case_id FROM drafts d WHERE d.id = decisions.draft_id)", []string{"final_text", "reason", "comment", "diff", "items", "statements"}},
 }
 
 // Sealing is what SealExisting did.
@@ -691,18 +695,23 @@ func (tx *Tx) sealerOfDraft(ctx context.Context, draftID string) (*sealbox.CaseK
 	return tx.sealer(ctx, caseID)
 }
 
-// sealDecision seals the texts of a decision in place: its final text,
-// reason, comment and diff (which quotes the text).
-func sealDecision(k *sealbox.CaseKey, draftID string, finalText, reason, comment, diff *string) {
-	for col, v := range map[string]*string{"final_text": finalText, "reason": reason, "comment": comment, "diff": diff} {
+// decisionTexts are a decision's sealed columns, by name, each pointing
+// at its value: its final text, reason, comment, the diff (which quotes
+// the text), and the verdicts on items and statements (JSON with the
+// reviewer's comments on each).
+type decisionTexts map[string]*string
+
+// sealDecision seals the texts of a decision in place.
+func sealDecision(k *sealbox.CaseKey, draftID string, cols decisionTexts) {
+	for col, v := range cols {
 		*v = k.Seal(decisionText(draftID, col), *v)
 	}
 }
 
 // openDecision opens the texts of a decision of a draft of caseID in
 // place ("" when the case is not known yet: it is looked up).
-func (o *openers) openDecision(ctx context.Context, caseID, draftID string, finalText, reason, comment, diff *string) error {
-	for col, v := range map[string]*string{"final_text": finalText, "reason": reason, "comment": comment, "diff": diff} {
+func (o *openers) openDecision(ctx context.Context, caseID, draftID string, cols decisionTexts) error {
+	for col, v := range cols {
 		if v == nil || !sealbox.IsSealed(*v) {
 			continue
 		}

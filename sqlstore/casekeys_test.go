@@ -457,6 +457,99 @@ func TestEveryCaseTextIsSealed(t *testing.T) {
 			if err != nil || signed.Decision == nil || signed.Decision.FinalText != w.Entry.Content || !strings.Contains(w.Entry.Content, "Marie") {
 				t.Fatalf("the decision read back: %+v, %v", signed.Decision, err)
 			}
+
+			// The texts sealed since migration 0019.
+			const consentNote = "Marie agreed on the phone, her daughter present."
+			if err := db.RecordConsent(wctx, &casefile.Consent{CaseID: f.Case.ID, Given: true, Note: consentNote}); err != nil {
+				t.Fatal(err)
+			}
+			st, err := db.FindConsent(wctx, f.Case.ID)
+			if err != nil || st.Current == nil || st.Current.Note != consentNote {
+				t.Fatalf("consent read back: %+v, %v", st, err)
+			}
+			sealed("a consent's note", `SELECT note FROM consents WHERE id = ?`, st.Current.ID)
+
+			const agendaReason = "Marie withdrew the appeal."
+			if _, _, err := db.CloseEntry(wctx, entry.ID, agenda.Close{Outcome: agenda.OutcomeNotRelevant, Reason: agendaReason}); err != nil {
+				t.Fatal(err)
+			}
+			sealed("a closed agenda entry's reason", `SELECT reason FROM agenda_entries WHERE id = ?`, entry.ID)
+			if got, err := db.FindEntryByID(wctx, entry.ID); err != nil || got.Reason != agendaReason {
+				t.Fatalf("closed agenda entry read back: %+v, %v", got, err)
+			}
+
+			const answerReason = "Marie's landlord confirms two months of arrears."
+			if _, err := db.AnswerResponse(wctx, r.ID, client.Answer{Outcome: client.OutcomeDeclined, Reason: answerReason}); err != nil {
+				t.Fatal(err)
+			}
+			sealed("an answer's reason", `SELECT reason FROM client_responses WHERE id = ?`, r.ID)
+			if mine, err := db.FindMyResponses(cctx); err != nil || len(mine) != 1 || mine[0].Reason != answerReason {
+				t.Fatalf("answered response read back: %+v, %v", mine, err)
+			}
+
+			// The correction waiting for a second signature: its proposed
+			// text and reason, then the countersigner's comment.
+			sealed("a pending correction's text", `SELECT content FROM record_corrections WHERE id = ?`, w.Pending.ID)
+			sealed("a pending correction's reason", `SELECT reason FROM record_corrections WHERE id = ?`, w.Pending.ID)
+			sctx := storetest.As(context.Background(), f.Supervisor)
+			corrected, err := db.CountersignCorrection(sctx, f.Case.ID, w.Pending.ID, "Checked with Marie.")
+			if err != nil || corrected.Content != w.Pending.Content || corrected.Correction != w.Pending.Correction {
+				t.Fatalf("the countersigned correction: %+v, %v", corrected, err)
+			}
+			sealed("a correction's countersigning comment", `SELECT comment FROM record_corrections WHERE id = ?`, w.Pending.ID)
+
+			// A countersignature's comment and the reviewer's comments on
+			// each statement and item.
+			d := storetest.MustDraft(t, db, f, assistant.KindSummary)
+			var ap review.Approval
+			for _, s := range d.Content.Statements {
+				ap.Statements = append(ap.Statements, review.StatementDecision{ID: s.ID, Action: review.StatementConfirmed, Comment: "Marie said so herself."})
+			}
+			for _, it := range d.Content.Items {
+				ap.Items = append(ap.Items, review.ItemDecision{ID: it.ID, Accepted: true, Comment: "Marie agrees."})
+			}
+			if _, err := storetest.SignOff(db, wctx, d.ID, ap); err != nil {
+				t.Fatal(err)
+			}
+			const csComment = "Marie's budget checked with her."
+			if _, err := storetest.Countersign(db, sctx, d.ID, review.Countersign{Comment: csComment}); err != nil {
+				t.Fatal(err)
+			}
+			sealed("a countersignature's comment", `SELECT comment FROM countersignatures WHERE draft_id = ?`, d.ID)
+			sealed("the comments on statements", `SELECT statements FROM decisions WHERE draft_id = ?`, d.ID)
+			sealed("the comments on items", `SELECT items FROM decisions WHERE draft_id = ?`, d.ID)
+			got, err := db.FindDraftByID(sctx, d.ID)
+			if err != nil || got.Countersignature == nil || got.Countersignature.Comment != csComment || got.Decision == nil ||
+				len(got.Decision.Statements) == 0 || got.Decision.Statements[0].Comment != "Marie said so herself." ||
+				(len(d.Content.Items) > 0 && (len(got.Decision.Items) == 0 || got.Decision.Items[0].Comment != "Marie agrees.")) {
+				t.Fatalf("the countersigned draft read back: %+v, %v", got, err)
+			}
+
+			// A vigilance statement: planted in the draft, sealed where it
+			// is kept, and opened to tell the reviewer who missed it.
+			db.Policy.Vigilance, db.Policy.VigilanceRate = true, 0.5
+			db.Rand = func() float64 { return 0 }
+			v := storetest.MustDraft(t, db, f, assistant.KindSummary)
+			sealed("a vigilance statement", `SELECT text FROM vigilance_checks WHERE draft_id = ?`, v.ID)
+			var planted string
+			if err := raw.Get(&planted, raw.Rebind(`SELECT statement_id FROM vigilance_checks WHERE draft_id = ?`), v.ID); err != nil {
+				t.Fatal(err)
+			}
+			var ap2 review.Approval
+			text := ""
+			for _, s := range v.Content.Statements {
+				if s.ID == planted {
+					text = s.Text
+				}
+				ap2.Statements = append(ap2.Statements, review.StatementDecision{ID: s.ID, Action: review.StatementConfirmed})
+			}
+			for _, it := range v.Content.Items {
+				ap2.Items = append(ap2.Items, review.ItemDecision{ID: it.ID, Accepted: true})
+			}
+			so, err := storetest.SignOff(db, wctx, v.ID, ap2)
+			if err != nil || text == "" || so.Vigilance == nil || !so.Vigilance.Missed || !strings.Contains(so.Vigilance.Message, text) {
+				t.Fatalf("the missed vigilance statement %q: %+v, %v", text, so, err)
+			}
 			record, err := db.FindRecord(wctx, f.Case.ID)
 			if err != nil {
 				t.Fatal(err)
@@ -471,7 +564,11 @@ func TestEveryCaseTextIsSealed(t *testing.T) {
 			if _, findings := storetest.MustCheckCaseData(t, db); len(findings) != 0 {
 				t.Fatalf("the case data check found %v", findings)
 			}
-			for _, q := range []string{`UPDATE decisions SET final_text = 'cs1:x' WHERE draft_id = ?`, `UPDATE record_entries SET content = 'cs1:x' WHERE draft_id = ?`} {
+			if _, err := raw.Exec(raw.Rebind(`UPDATE consents SET note = 'cs1:x' WHERE id = ?`), st.Current.ID); err == nil {
+				t.Error("a sealed consent note was replaced")
+			}
+			for _, q := range []string{`UPDATE decisions SET final_text = 'cs1:x' WHERE draft_id = ?`, `UPDATE record_entries SET content = 'cs1:x' WHERE draft_id = ?`,
+				`UPDATE decisions SET statements = 'cs1:x' WHERE draft_id = ?`} {
 				if _, err := raw.Exec(raw.Rebind(q), w.Signed.ID); err == nil {
 					t.Errorf("%s: a sealed text was replaced", q)
 				}

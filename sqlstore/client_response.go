@@ -56,6 +56,11 @@ func responseText(id string) sealbox.Where {
 	return sealbox.Where{Table: "client_responses", Column: "text", Row: id}
 }
 
+// responseReason is the place of the reason a response was answered with.
+func responseReason(id string) sealbox.Where {
+	return sealbox.Where{Table: "client_responses", Column: "reason", Row: id}
+}
+
 func (r *responseRow) toDomain() *client.Response {
 	out := &client.Response{ID: r.ID, CaseID: r.CaseID, PartyID: r.PartyID, AccountID: r.AccountID, EntryID: r.EntryID,
 		Kind: client.ResponseKind(r.Kind), Text: r.Text, Salt: r.Salt, CreatedAt: r.CreatedAt.UTC(), Status: r.Status,
@@ -98,6 +103,11 @@ func (db *conn) selectResponses(ctx context.Context, q queryer, where string, ar
 			return nil, err
 		}
 		rows[i].Text = text
+		reason, err := o.open(ctx, rows[i].CaseID, responseReason(rows[i].ID), rows[i].Reason)
+		if err != nil {
+			return nil, err
+		}
+		rows[i].Reason = reason
 		out[i] = rows[i].toDomain()
 	}
 	return out, nil
@@ -258,9 +268,13 @@ func (db *ReviewStore) AnswerResponse(ctx context.Context, id string, ans client
 		if r.CorrectionID != "" {
 			correction = &r.CorrectionID
 		}
+		k, err := tx.sealer(ctx, r.CaseID)
+		if err != nil {
+			return err
+		}
 		done, err := tx.ExecContext(ctx, tx.Rebind(`
 			UPDATE client_responses SET status = ?, outcome = ?, reason = ?, answered_by = ?, answered_at = ?, correction_id = ?
-			WHERE id = ? AND status = ?`), r.Status, string(r.Outcome), r.Reason, r.AnsweredBy, r.AnsweredAt, correction,
+			WHERE id = ? AND status = ?`), r.Status, string(r.Outcome), k.Seal(responseReason(r.ID), r.Reason), r.AnsweredBy, r.AnsweredAt, correction,
 			r.ID, client.ResponseOpen)
 		if err != nil {
 			return fmt.Errorf("answer client response: %w", err)
@@ -286,10 +300,14 @@ func (db *conn) insertCorrection(ctx context.Context, tx *Tx, e *review.Entry) e
 		}
 		return nil
 	}
+	k, err := tx.sealer(ctx, e.CaseID)
+	if err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`
-		INSERT INTO record_corrections (id, case_id, supersedes, kind, content, reason, signed_by, signed_at, status, salt,
-			sharing, withheld_reason)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), e.ID, e.CaseID, e.Supersedes, e.Kind, e.Content, e.Correction,
+		INSERT INTO record_corrections (`+correctionColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), e.ID, e.CaseID, e.Supersedes, e.Kind,
+		k.Seal(correctionText(e.ID, "content"), e.Content), k.Seal(correctionText(e.ID, "reason"), e.Correction),
 		e.SignedBy, e.SignedAt, correctionPending, e.Salt, e.Sharing, e.WithheldReason); err != nil {
 		if isConflict(db.translate(err)) {
 			return countersign.Errorf(countersign.ECONFLICT, "A correction of this entry is already waiting for a countersignature.")
@@ -354,6 +372,7 @@ func checkClientResponses(ctx context.Context, c *dataCheck) error {
 				return client.CheckResponse(nil, ws)
 			}
 			r.Text = c.keys.openOrKeep(r.CaseID, responseText(r.ID), r.Text)
+			r.Reason = c.keys.openOrKeep(r.CaseID, responseReason(r.ID), r.Reason)
 			return client.CheckResponse(r.toDomain(), ws)
 		}})
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/internal/sealbox"
 )
 
 const consentColumns = `id, case_id, seq, given, note, recorded_by, recorded_at`
@@ -26,6 +27,35 @@ type consentRow struct {
 func (r *consentRow) toDomain() *casefile.Consent {
 	return &casefile.Consent{ID: r.ID, CaseID: r.CaseID, Seq: r.Seq, Given: r.Given, Note: r.Note,
 		RecordedBy: r.RecordedBy, RecordedAt: r.RecordedAt.UTC()}
+}
+
+// consentNote is the place of a consent's note, sealed with its case's key.
+func consentNote(id string) sealbox.Where {
+	return sealbox.Where{Table: "consents", Column: "note", Row: id}
+}
+
+// selectConsents reads a case's consent rows through q, their notes opened:
+// the one place consents are read for the service.
+func (db *conn) selectConsents(ctx context.Context, q queryer, caseID, order string) ([]*casefile.Consent, error) {
+	var rows []consentRow
+	if err := q.SelectContext(ctx, &rows, q.Rebind(`
+		SELECT `+consentColumns+`
+		FROM consents
+		WHERE case_id = ?
+		ORDER BY `+order), caseID); err != nil {
+		return nil, db.translate(fmt.Errorf("find consents: %w", err))
+	}
+	o := db.openers(q)
+	out := make([]*casefile.Consent, len(rows))
+	for i := range rows {
+		note, err := o.open(ctx, caseID, consentNote(rows[i].ID), rows[i].Note)
+		if err != nil {
+			return nil, err
+		}
+		rows[i].Note = note
+		out[i] = rows[i].toDomain()
+	}
+	return out, nil
 }
 
 // RecordConsent appends the client's answer about AI-assisted drafting. A
@@ -57,10 +87,14 @@ func (db *CaseStore) RecordConsent(ctx context.Context, c *casefile.Consent) err
 		if err != nil {
 			return err
 		}
+		k, err := tx.sealer(ctx, c.CaseID)
+		if err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`
 			INSERT INTO consents (`+consentColumns+`, salt)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-			c.ID, c.CaseID, c.Seq, c.Given, c.Note, c.RecordedBy, c.RecordedAt, c.Salt); err != nil {
+			c.ID, c.CaseID, c.Seq, c.Given, k.Seal(consentNote(c.ID), c.Note), c.RecordedBy, c.RecordedAt, c.Salt); err != nil {
 			if isConflict(db.translate(err)) {
 				return countersign.Errorf(countersign.ECONFLICT, "Someone recorded the client's consent at the same moment; look at it and try again.")
 			}
@@ -115,20 +149,13 @@ func (db *CaseStore) FindConsent(ctx context.Context, caseID string) (*casefile.
 	if _, err := db.findCase(ctx, db.r, caseID, false); err != nil {
 		return nil, err
 	}
-	var rows []consentRow
-	if err := db.r.SelectContext(ctx, &rows, db.r.Rebind(`
-		SELECT `+consentColumns+`
-		FROM consents
-		WHERE case_id = ?
-		ORDER BY seq`), caseID); err != nil {
-		return nil, db.translate(fmt.Errorf("find consents: %w", err))
+	history, err := db.selectConsents(ctx, db.r, caseID, `seq`)
+	if err != nil {
+		return nil, err
 	}
-	st := &casefile.ConsentState{CaseID: caseID, Required: db.RequireConsent, History: make([]*casefile.Consent, len(rows))}
-	for i := range rows {
-		st.History[i] = rows[i].toDomain()
-	}
-	if len(rows) > 0 {
-		st.Current = st.History[len(rows)-1]
+	st := &casefile.ConsentState{CaseID: caseID, Required: db.RequireConsent, History: history}
+	if len(history) > 0 {
+		st.Current = history[len(history)-1]
 		st.Given = st.Current.Given
 	}
 	st.DraftingAllowed = casefile.DraftingAllowed(st.Required, st.Current)
@@ -163,17 +190,9 @@ func (db *conn) lockCase(ctx context.Context, tx *Tx, caseID string) error {
 
 // latestConsent returns the newest consent row of a case, or nil.
 func (db *conn) latestConsent(ctx context.Context, q queryer, caseID string) (*casefile.Consent, error) {
-	var rows []consentRow
-	if err := q.SelectContext(ctx, &rows, q.Rebind(`
-		SELECT `+consentColumns+`
-		FROM consents
-		WHERE case_id = ?
-		ORDER BY seq DESC
-		LIMIT 1`), caseID); err != nil {
-		return nil, db.translate(fmt.Errorf("find consent: %w", err))
+	rows, err := db.selectConsents(ctx, q, caseID, `seq DESC LIMIT 1`)
+	if err != nil || len(rows) == 0 {
+		return nil, err
 	}
-	if len(rows) == 0 {
-		return nil, nil
-	}
-	return rows[0].toDomain(), nil
+	return rows[0], nil
 }

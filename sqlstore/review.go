@@ -530,7 +530,7 @@ func (db *ReviewStore) CompleteJob(ctx context.Context, job *review.Job, res *as
 		if check != nil {
 			if _, err := tx.ExecContext(ctx, tx.Rebind(`
 				INSERT INTO vigilance_checks (draft_id, statement_id, text, inserted_at)
-				VALUES (?, ?, ?, ?)`), job.DraftID, check.StatementID, check.Text, tx.now); err != nil {
+				VALUES (?, ?, ?, ?)`), job.DraftID, check.StatementID, k.Seal(vigilanceText(job.DraftID), check.Text), tx.now); err != nil {
 				return fmt.Errorf("insert vigilance check: %w", err)
 			}
 		}

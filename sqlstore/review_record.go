@@ -54,7 +54,7 @@ func (r *entryRow) toDomain(ctx context.Context, o *openers) (*review.Entry, err
 	}
 	if r.DraftID != nil && r.Diff != nil {
 		// The diff of the decision that signed it, joined in.
-		if err := o.openDecision(ctx, r.CaseID, *r.DraftID, nil, nil, nil, r.Diff); err != nil {
+		if err := o.openDecision(ctx, r.CaseID, *r.DraftID, decisionTexts{"diff": r.Diff}); err != nil {
 			return nil, err
 		}
 	}
@@ -177,6 +177,27 @@ func (r *correctionRow) toDomain() *review.Entry {
 		Salt: r.Salt, Sharing: r.Sharing, WithheldReason: r.Withheld}
 }
 
+// correctionText is the place of a text of a correction (its proposed
+// content, its reason, the countersigner's comment or the refusal's
+// reason), sealed with its case's key.
+func correctionText(id, column string) sealbox.Where {
+	return sealbox.Where{Table: "record_corrections", Column: column, Row: id}
+}
+
+// open opens the proposed content and the reason of a correction in
+// place: the one place a correction row's texts are opened for the
+// service.
+func (r *correctionRow) open(ctx context.Context, o *openers) error {
+	for col, v := range map[string]*string{"content": &r.Content, "reason": &r.Reason} {
+		t, err := o.open(ctx, r.CaseID, correctionText(r.ID, col), *v)
+		if err != nil {
+			return err
+		}
+		*v = t
+	}
+	return nil
+}
+
 // Statuses of record_corrections rows.
 const (
 	correctionPending       = "pending"
@@ -193,7 +214,11 @@ func (db *conn) pendingCorrections(ctx context.Context, q queryer, caseID string
 		return nil, db.translate(fmt.Errorf("find pending corrections: %w", err))
 	}
 	out := make(map[string]*review.Entry, len(rows))
+	o := db.openers(q)
 	for i := range rows {
+		if err := rows[i].open(ctx, o); err != nil {
+			return nil, err
+		}
 		out[rows[i].Supersedes] = rows[i].toDomain()
 	}
 	return out, nil
@@ -248,20 +273,7 @@ func (db *ReviewStore) CorrectEntry(ctx context.Context, caseID, entryID string,
 			return err
 		}
 		e = res.Entry
-		if e.Pending {
-			if _, err := tx.ExecContext(ctx, tx.Rebind(`
-				INSERT INTO record_corrections (`+correctionColumns+`)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), e.ID, e.CaseID, e.Supersedes, e.Kind, e.Content, e.Correction,
-				e.SignedBy, e.SignedAt, correctionPending, e.Salt, e.Sharing, e.WithheldReason); err != nil {
-				if isConflict(db.translate(err)) {
-					return countersign.Errorf(countersign.ECONFLICT, "A correction of this entry is already waiting for a countersignature.")
-				}
-				return fmt.Errorf("insert pending correction: %w", err)
-			}
-		} else if err := insertEntry(ctx, tx, e); err != nil {
-			if isConflict(db.translate(err)) {
-				return countersign.Errorf(countersign.ECONFLICT, "This entry has just been corrected by someone else; correct the latest version.")
-			}
+		if err := db.insertCorrection(ctx, tx, e); err != nil {
 			return err
 		}
 		return tx.apply(ctx, res.Events)
@@ -297,6 +309,9 @@ func (db *conn) decideCorrection(ctx context.Context, caseID, correctionID strin
 			SELECT `+correctionColumns+` FROM record_corrections WHERE id = ? AND case_id = ?`), correctionID, caseID); err != nil {
 			return notFound(db.translate(err), "There is no correction with this id in the case's record.")
 		}
+		if err := row.open(ctx, db.openers(tx)); err != nil {
+			return err
+		}
 		pending := row.toDomain()
 		old, err := db.lockedEntry(ctx, tx, caseID, row.Supersedes)
 		if err != nil {
@@ -311,9 +326,14 @@ func (db *conn) decideCorrection(ctx context.Context, caseID, correctionID strin
 		if sign {
 			status = correctionCountersigned
 		}
+		k, err := tx.sealer(ctx, caseID)
+		if err != nil {
+			return err
+		}
 		up, err := tx.ExecContext(ctx, tx.Rebind(`
 			UPDATE record_corrections SET status = ?, decided_by = ?, decided_at = ?, comment = ?, refusal_reason = ?
-			WHERE id = ? AND status = ?`), status, a.UserID, tx.now, comment, reason, correctionID, correctionPending)
+			WHERE id = ? AND status = ?`), status, a.UserID, tx.now, k.Seal(correctionText(correctionID, "comment"), comment),
+			k.Seal(correctionText(correctionID, "refusal_reason"), reason), correctionID, correctionPending)
 		if err != nil {
 			return fmt.Errorf("decide correction: %w", err)
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/internal/sealbox"
 	"github.com/countersign/countersign/review"
 )
 
@@ -55,7 +56,8 @@ type decisionRow struct {
 // toDomain returns the decision of a draft of caseID ("" when not known),
 // its texts opened through o.
 func (r *decisionRow) toDomain(ctx context.Context, o *openers, caseID string) (*review.Decision, error) {
-	if err := o.openDecision(ctx, caseID, r.DraftID, &r.FinalText, &r.Reason, &r.Comment, &r.Diff); err != nil {
+	if err := o.openDecision(ctx, caseID, r.DraftID, decisionTexts{"final_text": &r.FinalText, "reason": &r.Reason, "comment": &r.Comment,
+		"diff": &r.Diff, "items": &r.Items, "statements": &r.Statements}); err != nil {
 		return nil, err
 	}
 	d := &review.Decision{ID: r.ID, DraftID: r.DraftID, Outcome: review.Outcome(r.Outcome), DecidedBy: r.DecidedBy,
@@ -74,6 +76,7 @@ func (r *decisionRow) toDomain(ctx context.Context, o *openers, caseID string) (
 }
 
 type countersignatureRow struct {
+	CaseID   string    `db:"case_id"`
 	Outcome  string    `db:"outcome"`
 	SignedBy string    `db:"signed_by"`
 	Reason   string    `db:"reason"`
@@ -85,18 +88,39 @@ type countersignatureRow struct {
 func (db *conn) findCountersignature(ctx context.Context, q queryer, draftID string) (*review.Countersignature, error) {
 	var rows []countersignatureRow
 	if err := q.SelectContext(ctx, &rows, q.Rebind(`
-		SELECT outcome, signed_by, reason, comment, signed_at FROM countersignatures WHERE draft_id = ?`), draftID); err != nil {
+		SELECT d.case_id, c.outcome, c.signed_by, c.reason, c.comment, c.signed_at
+		FROM countersignatures c JOIN drafts d ON d.id = c.draft_id WHERE c.draft_id = ?`), draftID); err != nil {
 		return nil, db.translate(fmt.Errorf("find countersignature of %s: %w", draftID, err))
 	}
 	if len(rows) == 0 {
 		return nil, nil // a draft without a countersignature is not an error
 	}
 	r := rows[0]
+	o := db.openers(q)
+	for col, v := range map[string]*string{"reason": &r.Reason, "comment": &r.Comment} {
+		t, err := o.open(ctx, r.CaseID, countersignatureText(draftID, col), *v)
+		if err != nil {
+			return nil, err
+		}
+		*v = t
+	}
 	return &review.Countersignature{Outcome: review.Outcome(r.Outcome), SignedBy: r.SignedBy, Reason: r.Reason,
 		Comment: r.Comment, SignedAt: r.SignedAt.UTC()}, nil
 }
 
+// countersignatureText is the place of a text of a draft's
+// countersignature (its reason or comment), sealed with the case's key.
+func countersignatureText(draftID, column string) sealbox.Where {
+	return sealbox.Where{Table: "countersignatures", Column: column, Row: draftID}
+}
+
+// vigilanceText is the place of a draft's planted statement.
+func vigilanceText(draftID string) sealbox.Where {
+	return sealbox.Where{Table: "vigilance_checks", Column: "text", Row: draftID}
+}
+
 type vigilanceRow struct {
+	CaseID      string     `db:"case_id"`
 	StatementID *string    `db:"statement_id"`
 	Text        *string    `db:"text"`
 	Outcome     *string    `db:"outcome"`
@@ -115,7 +139,7 @@ func (db *conn) findVigilance(ctx context.Context, q queryer, draftID string) (*
 func (db *conn) findVigilanceOpening(ctx context.Context, q queryer, draftID, userID string, stage review.Status) (*review.VigilanceCheck, string, *time.Time, error) {
 	var rows []vigilanceRow
 	if err := q.SelectContext(ctx, &rows, q.Rebind(`
-		SELECT v.statement_id, v.text, v.outcome, o.opened_at
+		SELECT d.case_id, v.statement_id, v.text, v.outcome, o.opened_at
 		FROM drafts d
 		LEFT JOIN vigilance_checks v ON v.draft_id = d.id
 		LEFT JOIN draft_openings o ON o.draft_id = d.id AND o.user_id = ? AND o.stage = ?
@@ -138,7 +162,11 @@ func (db *conn) findVigilanceOpening(ctx context.Context, q queryer, draftID, us
 	if r.Outcome != nil {
 		outcome = *r.Outcome
 	}
-	return &review.VigilanceCheck{DraftID: draftID, StatementID: *r.StatementID, Text: *r.Text}, outcome, opened, nil
+	text, err := db.openers(q).open(ctx, r.CaseID, vigilanceText(draftID), *r.Text)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return &review.VigilanceCheck{DraftID: draftID, StatementID: *r.StatementID, Text: text}, outcome, opened, nil
 }
 
 // lockDraft locks a draft for a decision and checks that the actor may read
@@ -213,13 +241,14 @@ func (db *conn) insertDecision(ctx context.Context, tx *Tx, dec *review.Decision
 	if err != nil {
 		return err
 	}
-	finalText, reason, comment, sealedDiff := dec.FinalText, dec.Reason, dec.Comment, string(diff)
-	sealDecision(k, dec.DraftID, &finalText, &reason, &comment, &sealedDiff)
+	finalText, reason, comment, sealedDiff, sealedItems, sealedStatements := dec.FinalText, dec.Reason, dec.Comment, string(diff), string(items), string(statements)
+	sealDecision(k, dec.DraftID, decisionTexts{"final_text": &finalText, "reason": &reason, "comment": &comment, "diff": &sealedDiff,
+		"items": &sealedItems, "statements": &sealedStatements})
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`
 		INSERT INTO decisions (`+decisionColumns+`, salt)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		dec.ID, dec.DraftID, string(dec.Outcome), dec.DecidedBy, finalText, dec.Edited, dec.EditRatio, reason,
-		comment, dec.ReviewMS, dec.Fast, dec.DecidedAt, dec.ReasonCode, sealedDiff, string(items), string(statements),
+		comment, dec.ReviewMS, dec.Fast, dec.DecidedAt, dec.ReasonCode, sealedDiff, sealedItems, sealedStatements,
 		dec.CountersignRequired, dec.Sharing, dec.WithheldReason, dec.Salt); err != nil {
 		if isConflict(db.translate(err)) {
 			return countersign.Errorf(countersign.ECONFLICT, "This draft has just been decided by someone else.")
@@ -240,9 +269,14 @@ func (db *conn) findDecision(ctx context.Context, q queryer, draftID string) (*r
 
 // insertCountersignature stores a supervisor's verdict.
 func (db *conn) insertCountersignature(ctx context.Context, tx *Tx, draftID string, cs *review.Countersignature) error {
+	k, err := tx.sealerOfDraft(ctx, draftID)
+	if err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`
 		INSERT INTO countersignatures (draft_id, outcome, signed_by, reason, comment, signed_at)
-		VALUES (?, ?, ?, ?, ?, ?)`), draftID, string(cs.Outcome), cs.SignedBy, cs.Reason, cs.Comment, cs.SignedAt); err != nil {
+		VALUES (?, ?, ?, ?, ?, ?)`), draftID, string(cs.Outcome), cs.SignedBy,
+		k.Seal(countersignatureText(draftID, "reason"), cs.Reason), k.Seal(countersignatureText(draftID, "comment"), cs.Comment), cs.SignedAt); err != nil {
 		if isConflict(db.translate(err)) {
 			return countersign.Errorf(countersign.ECONFLICT, "This draft has just been countersigned by someone else.")
 		}

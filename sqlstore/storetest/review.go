@@ -16,6 +16,7 @@ import (
 	"github.com/countersign/countersign/assistant"
 	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/identity"
+	"github.com/countersign/countersign/internal/sealbox"
 	"github.com/countersign/countersign/migrations"
 	"github.com/countersign/countersign/review"
 	"github.com/countersign/countersign/sqlstore"
@@ -609,7 +610,7 @@ func exerciseReview(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn, emp
 			Text string `db:"text"`
 		}
 		ok(t, db.Raw().Get(&row, db.Raw().Rebind(`SELECT statement_id, text FROM vigilance_checks WHERE draft_id = ?`), d.ID))
-		return row.ID, row.Text
+		return row.ID, MustOpenRaw(t, db, d.CaseID, sealbox.Where{Table: "vigilance_checks", Column: "text", Row: d.ID}, row.Text)
 	}
 	t.Run("VigilanceCheckMissedIsStrippedAndCounted", func(t *testing.T) {
 		t.Parallel()
