@@ -322,12 +322,21 @@ func TestSealExisting(t *testing.T) {
 				{`INSERT INTO drafts (id, case_id, kind, status, requested_by, reviewer_id, team_id, note_ids, language, content, run_after, created_at, updated_at)
 					VALUES (?, ?, 'summary', 'approved', ?, ?, ?, '[]', 'en', '{"summary":"Old signed words."}', ?, ?, ?)`,
 					[]any{draft, legacy, f.Worker.ID, f.Worker.ID, f.Team.ID, f.Case.CreatedAt, f.Case.CreatedAt, f.Case.CreatedAt}},
-				{`INSERT INTO decisions (id, draft_id, outcome, decided_by, final_text, edited, edit_ratio, reason, comment, review_ms, fast, decided_at)
-					VALUES (?, ?, 'approved', ?, 'Old signed words.', ?, 0, '', 'Read twice.', 1000, ?, ?)`,
+				{`INSERT INTO decisions (id, draft_id, outcome, decided_by, final_text, edited, edit_ratio, reason, comment, review_ms, fast, decided_at, statements)
+					VALUES (?, ?, 'approved', ?, 'Old signed words.', ?, 0, '', 'Read twice.', 1000, ?, ?, '[{"id":"st_1","action":"confirmed","comment":"Anna said so."}]')`,
 					[]any{"dec" + draft, draft, f.Worker.ID, false, false, f.Case.CreatedAt}},
+				{`INSERT INTO countersignatures (draft_id, outcome, signed_by, reason, comment, signed_at) VALUES (?, 'approved', ?, '', 'Anna agreed.', ?)`,
+					[]any{draft, f.Supervisor.ID, f.Case.CreatedAt}},
+				{`INSERT INTO vigilance_checks (draft_id, statement_id, text, inserted_at) VALUES (?, 'st_v', 'Anna moved in 1990.', ?)`,
+					[]any{draft, f.Case.CreatedAt}},
+				{`INSERT INTO consents (id, case_id, seq, given, note, recorded_by, recorded_at) VALUES (?, ?, 1, ?, 'Anna agreed by letter.', ?, ?)`,
+					[]any{"cns" + draft, legacy, true, f.Worker.ID, f.Case.CreatedAt}},
 				{`INSERT INTO record_entries (id, case_id, draft_id, kind, content, ai_drafted, model, prompt_version, edited, edited_by, signed_by, signed_at)
 					VALUES (?, ?, ?, 'summary', 'Old signed words.', ?, 'm', 'p', ?, '', ?, ?)`,
 					[]any{"rec" + draft, legacy, draft, true, false, f.Worker.ID, f.Case.CreatedAt}},
+				{`INSERT INTO record_corrections (id, case_id, supersedes, kind, content, reason, signed_by, signed_at, status)
+					VALUES (?, ?, ?, 'summary', 'Anna paid.', 'Anna said.', ?, ?, 'pending')`,
+					[]any{"cor" + draft, legacy, "rec" + draft, f.Worker.ID, f.Case.CreatedAt}},
 			} {
 				if _, err := raw.Exec(raw.Rebind(q.sql), q.args...); err != nil {
 					t.Fatal(err)
@@ -341,12 +350,16 @@ func TestSealExisting(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if s.Keys != 1 || s.Rows["notes"] != 2 || s.Rows["parties"] != 1 || s.Rows["drafts"] != 1 || s.Rows["decisions"] != 1 || s.Rows["record_entries"] != 1 {
-				t.Fatalf("sealed %+v, want one key, and one row of each of notes, parties, drafts, decisions, record entries", s)
+			if s.Keys != 1 || s.Rows["notes"] != 2 || s.Rows["parties"] != 1 || s.Rows["drafts"] != 1 || s.Rows["decisions"] != 1 || s.Rows["record_entries"] != 1 ||
+				s.Rows["consents"] != 1 || s.Rows["countersignatures"] != 1 || s.Rows["vigilance_checks"] != 1 || s.Rows["record_corrections"] != 1 {
+				t.Fatalf("sealed %+v, want one key, and one row of each of notes, parties, drafts, decisions, record entries, consents, countersignatures, vigilance checks, corrections", s)
 			}
 			for what, q := range map[string]string{
 				"the decision": `SELECT final_text FROM decisions WHERE draft_id = ?`, "its comment": `SELECT comment FROM decisions WHERE draft_id = ?`,
 				"the entry": `SELECT content FROM record_entries WHERE draft_id = ?`, "the draft": `SELECT content FROM drafts WHERE id = ?`,
+				"its statements' verdicts":       `SELECT statements FROM decisions WHERE draft_id = ?`,
+				"its countersignature's comment": `SELECT comment FROM countersignatures WHERE draft_id = ?`,
+				"its vigilance statement":        `SELECT text FROM vigilance_checks WHERE draft_id = ?`,
 			} {
 				var v string
 				if err := raw.Get(&v, raw.Rebind(q), draft); err != nil || !strings.HasPrefix(v, sealbox.Prefix) {
@@ -356,8 +369,27 @@ func TestSealExisting(t *testing.T) {
 			if d, err := db.FindDraftByID(wctx, draft); err != nil || d.Decision == nil || d.Decision.FinalText != "Old signed words." || d.Decision.Comment != "Read twice." {
 				t.Fatalf("the sealed decision of 1.0 read back: %+v, %v", d, err)
 			}
-			if rec, err := db.FindRecord(wctx, legacy); err != nil || len(rec) != 1 || rec[0].Content != "Old signed words." {
-				t.Fatalf("the sealed entry of 1.0 read back: %+v, %v", rec, err)
+			if d, err := db.FindDraftByID(wctx, draft); err != nil || d.Countersignature == nil || d.Countersignature.Comment != "Anna agreed." ||
+				len(d.Decision.Statements) != 1 || d.Decision.Statements[0].Comment != "Anna said so." {
+				t.Fatalf("the sealed countersignature and verdicts of 1.0 read back: %+v, %v", d, err)
+			}
+			if v := rawText(t, db, "record_corrections", "content", "cor"+draft); storetest.MustOpenRaw(t, db, legacy, sealbox.Where{Table: "record_corrections", Column: "content", Row: "cor" + draft}, v) != "Anna paid." || !sealbox.IsSealed(v) {
+				t.Fatalf("the pending correction of 1.0 is stored as %q after encrypt-existing", v)
+			}
+			if st, err := db.FindConsent(wctx, legacy); err != nil || st.Current == nil || st.Current.Note != "Anna agreed by letter." ||
+				!sealbox.IsSealed(rawText(t, db, "consents", "note", "cns"+draft)) {
+				t.Fatalf("the sealed consent of 1.0 read back: %+v, %v", st, err)
+			}
+			rec, err := db.FindRecord(wctx, legacy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			read := map[string]string{}
+			for _, e := range rec {
+				read[e.ID] = e.Content
+			}
+			if read["rec"+draft] != "Old signed words." || read["cor"+draft] != "Anna paid." {
+				t.Fatalf("the sealed entry and pending correction of 1.0 read back: %v", read)
 			}
 			if b := rawText(t, db, "notes", "body", note); !strings.HasPrefix(b, sealbox.Prefix) {
 				t.Fatalf("the legacy note is stored as %q after encrypt-existing", b)
@@ -396,6 +428,10 @@ func TestSealExisting(t *testing.T) {
 			}
 			if _, err := raw.Exec(raw.Rebind(`UPDATE notes SET author_id = ? WHERE id = ?`), f.Supervisor.ID, note); err == nil {
 				t.Fatal("a note's author was changed")
+			}
+			// Consents too (migration 0019).
+			if _, err := raw.Exec(raw.Rebind(`UPDATE consents SET given = ? WHERE id = ?`), false, "cns"+draft); err == nil {
+				t.Fatal("a consent was changed")
 			}
 		})
 	}
