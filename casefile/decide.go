@@ -50,6 +50,21 @@ func DecideCase(a countersign.Actor, c *Case, worker *Worker, caseTypes []string
 	default:
 		return nil, countersign.Errorf(countersign.EFORBIDDEN, "Only workers and supervisors can open cases.")
 	}
+	var fields []countersign.FieldError
+	for _, in := range []struct {
+		name, value string
+		max         int
+	}{{"reference", c.Reference, MaxReferenceLen}, {"title", c.Title, MaxTitleLen}} {
+		switch n := utf8.RuneCountInString(in.value); {
+		case strings.TrimSpace(in.value) == "":
+			fields = append(fields, countersign.FieldError{Field: in.name, Message: "This field is required."})
+		case n > in.max:
+			fields = append(fields, countersign.FieldError{Field: in.name, Message: fmt.Sprintf("This is too long: at most %d characters.", in.max)})
+		}
+	}
+	if len(fields) > 0 {
+		return nil, countersign.InvalidFields("The case could not be opened.", fields...)
+	}
 	if caseTypes == nil {
 		caseTypes = DefaultCaseTypes
 	}
@@ -76,6 +91,13 @@ func DecideCase(a countersign.Actor, c *Case, worker *Worker, caseTypes []string
 	return &audit.Record{Actor: a, Action: audit.ActionCaseCreated, SubjectType: "case", SubjectID: c.ID, CaseID: c.ID,
 		Payload: audit.Payload{"team": c.TeamID, "worker": c.WorkerID, "case_type": c.CaseType}}, nil
 }
+
+// MaxReferenceLen and MaxTitleLen bound a case's reference and title, in
+// characters (DecideCase; the pages say them in the reader's language).
+const (
+	MaxReferenceLen = 64
+	MaxTitleLen     = 200
+)
 
 // PartyRoles are the roles a person may have in a case: the client, or
 // someone else. The role enters the log.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/casefile"
@@ -290,16 +291,17 @@ func (s *Server) handleCaseloadCreate(w http.ResponseWriter, r *http.Request) {
 	c := &casefile.Case{Reference: strings.TrimSpace(f.Get("reference")), Title: strings.TrimSpace(f.Get("title")),
 		CaseType: f.Get("case_type"), WorkerID: f.Get("worker_id")}
 	p := s.newPage(r, "caseload.title")
-	// The limits of POST /v1/cases's reference and title.
+	// casefile.DecideCase holds the limits; the page says them in the
+	// reader's language before asking it.
 	var fields []countersign.FieldError
 	for _, in := range []struct {
 		name, value string
 		max         int
-	}{{"reference", c.Reference, 64}, {"title", c.Title, 200}} {
+	}{{"reference", c.Reference, casefile.MaxReferenceLen}, {"title", c.Title, casefile.MaxTitleLen}} {
 		switch {
 		case in.value == "":
 			fields = append(fields, countersign.FieldError{Field: in.name, Message: p.T("caseload.new.required")})
-		case len(in.value) > in.max:
+		case utf8.RuneCountInString(in.value) > in.max:
 			fields = append(fields, countersign.FieldError{Field: in.name, Message: p.T("caseload.new.toolong", in.max)})
 		}
 	}
