@@ -85,6 +85,33 @@ func TestCaseTextIsSealedAtRest(t *testing.T) {
 			if _, err := db.FindParties(wctx, f.Case.ID); !errors.Is(err, sealbox.ErrOpen) {
 				t.Fatalf("a name moved to another row read with %v, want sealbox.ErrOpen", err)
 			}
+
+			// The same for a text sealed since migration 0019: an agenda
+			// entry's closing reason moved to another entry's reason, and
+			// to its own title.
+			var es [2]*agenda.Entry
+			for i := range es {
+				var err error
+				if es[i], err = db.CreateEntry(wctx, f.Case.ID, agenda.Input{Kind: agenda.KindAppointment, Date: "2026-12-21", Time: "10:00", Title: "Visit"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, _, err := db.CloseEntry(wctx, es[0].ID, agenda.Close{Outcome: agenda.OutcomeNotRelevant, Reason: "Marie is in hospital."}); err != nil {
+				t.Fatal(err)
+			}
+			reason := rawText(t, db, "agenda_entries", "reason", es[0].ID)
+			if !sealbox.IsSealed(reason) || strings.Contains(reason, "Marie") {
+				t.Fatalf("an agenda entry's closing reason is stored as %q", reason)
+			}
+			for _, m := range []struct{ col, set string }{{"reason", "reason = ?"}, {"title", "reason = '', title = ?"}} {
+				col := m.col
+				if _, err := db.Raw().Exec(db.Raw().Rebind(`UPDATE agenda_entries SET `+m.set+` WHERE id = ?`), reason, es[1].ID); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := db.FindEntryByID(wctx, es[1].ID); !errors.Is(err, sealbox.ErrOpen) {
+					t.Fatalf("a closing reason moved to another entry's %s read with %v, want sealbox.ErrOpen", col, err)
+				}
+			}
 		})
 	}
 }
@@ -608,6 +635,29 @@ func TestEveryCaseTextIsSealed(t *testing.T) {
 				if _, err := raw.Exec(raw.Rebind(q), w.Signed.ID); err == nil {
 					t.Errorf("%s: a sealed text was replaced", q)
 				}
+			}
+
+			// The erasure blanks each of them, and the log still verifies.
+			storetest.MustEraseOnRequest(t, db, f)
+			for what, q := range map[string]string{
+				"consents":               `SELECT COUNT(*) FROM consents WHERE case_id = ? AND note <> ''`,
+				"agenda reasons":         `SELECT COUNT(*) FROM agenda_entries WHERE case_id = ? AND reason <> ''`,
+				"answer reasons":         `SELECT COUNT(*) FROM client_responses WHERE case_id = ? AND reason <> ''`,
+				"corrections":            `SELECT COUNT(*) FROM record_corrections WHERE case_id = ? AND (content <> '' OR reason <> '' OR comment <> '')`,
+				"countersignatures":      `SELECT COUNT(*) FROM countersignatures WHERE draft_id IN (SELECT id FROM drafts WHERE case_id = ?) AND comment <> ''`,
+				"vigilance statements":   `SELECT COUNT(*) FROM vigilance_checks WHERE draft_id IN (SELECT id FROM drafts WHERE case_id = ?) AND text <> ''`,
+				"verdicts with comments": `SELECT COUNT(*) FROM decisions WHERE draft_id IN (SELECT id FROM drafts WHERE case_id = ?) AND (items <> '[]' OR statements <> '[]')`,
+			} {
+				var n int
+				if err := raw.Get(&n, raw.Rebind(q), f.Case.ID); err != nil || n != 0 {
+					t.Errorf("after the erasure, %d rows of %s keep their text (%v)", n, what, err)
+				}
+			}
+			if got, err := db.FindDraftByID(storetest.As(context.Background(), f.Admin), d.ID); err == nil && got.Countersignature != nil && got.Countersignature.Comment != "" {
+				t.Errorf("an erased countersignature reads %q", got.Countersignature.Comment)
+			}
+			if _, findings := storetest.MustCheckCaseData(t, db); len(findings) != 0 {
+				t.Fatalf("after the erasure, the case data check found %v", findings)
 			}
 		})
 	}
