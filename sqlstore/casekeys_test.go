@@ -86,7 +86,7 @@ func TestCaseTextIsSealedAtRest(t *testing.T) {
 				t.Fatalf("a name moved to another row read with %v, want sealbox.ErrOpen", err)
 			}
 
-			// The same for a text sealed since migration 0019: an agenda
+			// The same for a text sealed since migration 0018: an agenda
 			// entry's closing reason moved to another entry's reason, and
 			// to its own title.
 			var es [2]*agenda.Entry
@@ -456,7 +456,7 @@ func TestSealExisting(t *testing.T) {
 			if _, err := raw.Exec(raw.Rebind(`UPDATE notes SET author_id = ? WHERE id = ?`), f.Supervisor.ID, note); err == nil {
 				t.Fatal("a note's author was changed")
 			}
-			// Consents too (migration 0019).
+			// Consents too (migration 0018).
 			if _, err := raw.Exec(raw.Rebind(`UPDATE consents SET given = ? WHERE id = ?`), false, "cns"+draft); err == nil {
 				t.Fatal("a consent was changed")
 			}
@@ -521,7 +521,7 @@ func TestEveryCaseTextIsSealed(t *testing.T) {
 				t.Fatalf("the decision read back: %+v, %v", signed.Decision, err)
 			}
 
-			// The texts sealed since migration 0019.
+			// The texts sealed since migration 0018.
 			const consentNote = "Marie agreed on the phone, her daughter present."
 			if err := db.RecordConsent(wctx, &casefile.Consent{CaseID: f.Case.ID, Given: true, Note: consentNote}); err != nil {
 				t.Fatal(err)

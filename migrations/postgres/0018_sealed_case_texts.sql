@@ -1,4 +1,4 @@
--- 0019_sealed_case_texts: more case texts sealed at rest with the case's
+-- 0018_sealed_case_texts: more case texts sealed at rest with the case's
 -- key (issue 19, item 3; sqlstore/casekeys.go, sealedTables): consent
 -- notes, countersignatures' reasons and comments, pending corrections,
 -- vigilance statements, the reasons of answers to client responses and of
@@ -10,7 +10,7 @@
 -- the case data check holds the opened note to). Decisions let
 -- encrypt-existing seal their items and statements too, as 0017 lets it
 -- seal their final text, reason, comment and diff.
--- PostgreSQL twin of migrations/sqlite/0019_sealed_case_texts.sql.
+-- PostgreSQL twin of migrations/sqlite/0018_sealed_case_texts.sql.
 DROP TRIGGER consents_no_update ON consents;
 CREATE TRIGGER consents_no_update BEFORE UPDATE ON consents
     FOR EACH ROW
