@@ -126,6 +126,13 @@ func (s *Server) renderCase(w http.ResponseWriter, r *http.Request, p *page, sta
 		s.renderTombstone(w, r, p, c, status)
 		return
 	}
+	// The actor may read the case (FindCaseByID asked casefile.CheckRead):
+	// the read's event (client.ReadEvent) is written while the rest of the
+	// page is read, and the page is shown only once the event is durable.
+	// Should a later read fail, the event stays: a read is logged once it
+	// was allowed, never lost (issue 18).
+	logged := make(chan error, 1)
+	go func() { logged <- s.logRead(r, client.Read{CaseID: id, What: client.ReadCase}) }()
 	notes, err := s.Cases.FindNotes(ctx, id)
 	if err != nil {
 		s.errorPage(w, r, err)
@@ -137,10 +144,6 @@ func (s *Server) renderCase(w http.ResponseWriter, r *http.Request, p *page, sta
 		return
 	}
 	consent, err := s.Cases.FindConsent(ctx, id)
-	if err == nil {
-		// The page shows the case's content: the read is logged first.
-		err = s.logRead(r, client.Read{CaseID: id, What: client.ReadCase})
-	}
 	if err != nil {
 		s.errorPage(w, r, err)
 		return
@@ -154,7 +157,7 @@ func (s *Server) renderCase(w http.ResponseWriter, r *http.Request, p *page, sta
 			return
 		}
 	}
-	if s.Clients != nil && client.CheckInvite(p.Actor, c) == nil {
+	if s.Clients != nil && client.CheckInvite(p.Actor, c) == nil && casefile.CheckOpen(c) == nil {
 		parties, err := s.Cases.FindParties(ctx, id)
 		if err != nil {
 			s.errorPage(w, r, err)
@@ -185,6 +188,11 @@ func (s *Server) renderCase(w http.ResponseWriter, r *http.Request, p *page, sta
 	}
 	// Newest first: the latest signed entry is what the worker looks for.
 	slices.Reverse(v.Entries)
+	if err := <-logged; err != nil {
+		// No content leaves unlogged.
+		s.errorPage(w, r, err)
+		return
+	}
 	p.Nav = "cases"
 	p.Data = v
 	s.render(w, r, status, "case.html", p)
