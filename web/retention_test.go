@@ -94,7 +94,8 @@ func TestUIRetention(t *testing.T) {
 
 			resp, body := sup.get(casePath)
 			wantStatus(t, resp, body, http.StatusOK)
-			wantIn(t, body, `id="retention"`, `action="/cases/`+f.Case.ID+`/close"`, `action="/cases/`+f.Case.ID+`/holds"`, "Open")
+			wantIn(t, body, `id="retention"`, `action="/cases/`+f.Case.ID+`/close"`, `action="/cases/`+f.Case.ID+`/holds"`, "Open",
+				`action="/cases/`+f.Case.ID+`/parties/`+f.Client.ID+`/invitations"`)
 
 			// No reason: the domain's sentence, on the case page, nothing closed.
 			resp, body = sup.post(casePath+"/close", url.Values{"from": {"case"}})
@@ -105,7 +106,8 @@ func TestUIRetention(t *testing.T) {
 			resp, body = sup.get(casePath)
 			wantStatus(t, resp, body, http.StatusOK)
 			wantIn(t, body, "Closed", "Goals met", `action="/cases/`+f.Case.ID+`/reopen"`)
-			wantNotIn(t, body, `id="add-note"`, `action="/cases/`+f.Case.ID+`/close"`)
+			// Nor an invitation: the client is not invited to a closed case.
+			wantNotIn(t, body, `id="add-note"`, `action="/cases/`+f.Case.ID+`/close"`, `id="h-invite"`, `/invitations"`)
 			resp, body = sup.get("/cases")
 			wantIn(t, body, f.Case.Title+` <span class="badge">Closed</span>`)
 
