@@ -99,7 +99,11 @@ func TestRetentionAPI(t *testing.T) {
 			t.Fatalf("an erasure under a hold: %+v", prob)
 		}
 		b.call(t, "admin", "POST", "/v1/cases/"+id+"/holds/"+hold.ID+"/lift", map[string]any{"reason_code": "resolved"}, http.StatusOK, nil)
-		var holds struct{ Holds []struct{ LiftedAt string `json:"lifted_at"` } }
+		var holds struct {
+			Holds []struct {
+				LiftedAt string `json:"lifted_at"`
+			}
+		}
 		b.call(t, "ethics", "GET", "/v1/cases/"+id+"/holds", nil, http.StatusOK, &holds)
 		if len(holds.Holds) != 1 || holds.Holds[0].LiftedAt == "" {
 			t.Fatalf("holds %+v", holds)

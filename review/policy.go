@@ -171,7 +171,7 @@ type policyFile struct {
 		Reminders map[string][]string `yaml:"reminders"`
 	} `yaml:"agenda"`
 	Retention map[string]any `yaml:"retention"`
-	Caseload *caseload.File `yaml:"caseload"`
+	Caseload  *caseload.File `yaml:"caseload"`
 }
 
 // LoadPolicy reads and validates the policy file at path; an empty path

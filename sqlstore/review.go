@@ -13,8 +13,8 @@ import (
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/assistant"
 	"github.com/countersign/countersign/audit"
-	"github.com/countersign/countersign/internal/sealbox"
 	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/internal/sealbox"
 	"github.com/countersign/countersign/review"
 )
 
