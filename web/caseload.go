@@ -103,12 +103,7 @@ func (s *Server) renderCaseload(w http.ResponseWriter, r *http.Request, p *page,
 // renderCaseloadForm is renderCaseload with the new-case form refilled.
 func (s *Server) renderCaseloadForm(w http.ResponseWriter, r *http.Request, p *page, status int, caseType, caseID, reference, title string) {
 	st, teamID := s.caseloadStore(), r.PathValue("id")
-	view, err := caseload.Check(p.Actor, teamID)
-	if err != nil {
-		s.errorPage(w, r, err)
-		return
-	}
-	t, err := st.FindTeamCaseload(r.Context(), teamID)
+	t, err := s.teamCaseload(p.Actor, r, teamID)
 	if err != nil {
 		s.errorPage(w, r, err)
 		return
@@ -117,14 +112,6 @@ func (s *Server) renderCaseloadForm(w http.ResponseWriter, r *http.Request, p *p
 	if err != nil {
 		s.errorPage(w, r, err)
 		return
-	}
-	if view == caseload.ViewPseudonymous {
-		staff, err := s.staff()
-		if err != nil {
-			s.errorPage(w, r, err)
-			return
-		}
-		t.Pseudonymize(staff.of)
 	}
 	p.Nav = "caseload"
 	v := &caseloadView{Team: t, CanAssign: caseload.CheckAllocate(p.Actor, teamID) == nil, CaseTypes: t.CaseTypes,
@@ -212,28 +199,35 @@ func layoutHistory(p *page, t *caseload.Team, pts []*caseload.Point) *historyCha
 	return h
 }
 
-// handleCaseloadCSV serves GET /teams/{id}/caseload.csv: the table the
-// API answers as CSV, as seen by the signed-in person.
-func (s *Server) handleCaseloadCSV(w http.ResponseWriter, r *http.Request) {
-	a, _ := countersign.ActorFromContext(r.Context())
-	teamID := r.PathValue("id")
+// teamCaseload reads team teamID's caseload as a sees it
+// (caseload.Check): by name, or with pseudonyms for the ethics board.
+func (s *Server) teamCaseload(a countersign.Actor, r *http.Request, teamID string) (*caseload.Team, error) {
 	view, err := caseload.Check(a, teamID)
 	if err != nil {
-		s.errorPage(w, r, err)
-		return
+		return nil, err
 	}
 	t, err := s.caseloadStore().FindTeamCaseload(r.Context(), teamID)
 	if err != nil {
-		s.errorPage(w, r, err)
-		return
+		return nil, err
 	}
 	if view == caseload.ViewPseudonymous {
 		staff, err := s.staff()
 		if err != nil {
-			s.errorPage(w, r, err)
-			return
+			return nil, err
 		}
 		t.Pseudonymize(staff.of)
+	}
+	return t, nil
+}
+
+// handleCaseloadCSV serves GET /teams/{id}/caseload.csv: the table the
+// API answers as CSV, as seen by the signed-in person.
+func (s *Server) handleCaseloadCSV(w http.ResponseWriter, r *http.Request) {
+	a, _ := countersign.ActorFromContext(r.Context())
+	t, err := s.teamCaseload(a, r, r.PathValue("id"))
+	if err != nil {
+		s.errorPage(w, r, err)
+		return
 	}
 	var b strings.Builder
 	if err := t.WriteCSV(&b); err != nil {
