@@ -47,12 +47,12 @@ func (db *conn) lockedCase(ctx context.Context, tx *Tx, id string) (*casefile.Ca
 	return r.toDomain(), nil
 }
 
-// checkOpen reads case id in tx, whose row the caller has locked, and
-// returns casefile.CheckOpen's answer: for write paths that reach the case
-// through another row (a draft, a record entry) and lock it themselves.
+// checkOpen reads case id in tx under the case's write lock (the one a
+// closure waits for) and returns casefile.CheckOpen's answer: for write
+// paths that reach the case through another row (a draft, a record entry).
 func (db *conn) checkOpen(ctx context.Context, tx *Tx, id string) error {
 	var r caseRow
-	if err := tx.GetContext(ctx, &r, tx.Rebind(`SELECT `+caseReadColumns+` FROM cases WHERE id = ?`), id); err != nil {
+	if err := tx.GetContext(ctx, &r, tx.Rebind(`SELECT `+caseReadColumns+` FROM cases WHERE id = ?`+db.dialect.forCaseWrite()), id); err != nil {
 		return notFound(db.translate(err), "There is no case with this id.")
 	}
 	return casefile.CheckOpen(r.toDomain())

@@ -183,9 +183,15 @@ func (db *conn) lockDraft(ctx context.Context, tx *Tx, id string) (*review.Draft
 }
 
 // checkDraftAccess checks that the actor may read (or, with write, decide
-// on) the case of d, or is its reviewer (review.IsReviewer).
+// on) the case of d, or is its reviewer (review.IsReviewer). A decision
+// in a write transaction also needs the case open (casefile.CheckOpen,
+// under the case's write lock): a closed case takes no signed entry, by
+// its reviewer no more than by anyone else.
 func (db *conn) checkDraftAccess(ctx context.Context, q queryer, d *review.Draft, write bool) error {
 	if review.IsReviewer(actor(ctx), d) {
+		if tx, ok := q.(*Tx); write && ok {
+			return db.checkOpen(ctx, tx, d.CaseID)
+		}
 		return nil
 	}
 	_, err := db.findCase(ctx, q, d.CaseID, write)

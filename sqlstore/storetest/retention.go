@@ -173,6 +173,7 @@ func exerciseRetention(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn f
 		wctx, sctx := As(CLI(), f.Worker), As(CLI(), f.Supervisor)
 		entry := MustSignedEntry(t, db, f, assistant.KindSummary, review.SharingShared, "")
 		failed := MustFailedDraft(t, db, f, assistant.KindSummary)
+		waiting := MustDraft(t, db, f, assistant.KindSummary)
 		visit, err := db.CreateEntry(wctx, f.Case.ID, agenda.Input{Kind: agenda.KindAppointment,
 			Date: time.Now().AddDate(0, 0, 7).Format(time.DateOnly), Title: "Home visit"})
 		ok(t, err)
@@ -214,6 +215,7 @@ func exerciseRetention(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn f
 				return err
 			}},
 			{"invitation", func() error { _, _, err := db.CreateInvitation(wctx, f.Case.ID, f.Client.ID); return err }},
+			{"sign-off by the draft's reviewer", func() error { _, err := Approve(db, wctx, waiting.ID, readAll(waiting)); return err }},
 		} {
 			err := p.add()
 			if countersign.ErrorCode(err) != countersign.ECONFLICT || !strings.HasPrefix(countersign.ErrorMessage(err), "This case is closed") {
