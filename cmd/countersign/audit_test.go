@@ -18,16 +18,28 @@ import (
 // files: the verifier key and what the CLI wrote.
 type boardBundle struct {
 	env  func(string) string
+	vars map[string]string // what env answers; set adds to it
 	vkey string
 	dir  string
 }
 
-func setupBoard(t *testing.T, dsn string) (*boardBundle, func(n int)) {
+// newBoardBundle is the command line of a test on dsn: a directory of its
+// own, the audit key there, and the event key of the test's own handles
+// (storetest.EventKey), shared as replicas share it.
+func newBoardBundle(t *testing.T, dsn string) *boardBundle {
 	t.Helper()
 	dir := t.TempDir()
-	// The CLI shares the event key of the test's own handle, as replicas do.
-	b := &boardBundle{dir: dir, env: env(map[string]string{"DATABASE_URL": dsn, "COUNTERSIGN_AUDIT_KEY": filepath.Join(dir, "audit.key"),
-		"COUNTERSIGN_EVENT_KEY": storetest.MustWriteEventKey(t, dir)})}
+	vars := map[string]string{"DATABASE_URL": dsn, "COUNTERSIGN_AUDIT_KEY": filepath.Join(dir, "audit.key"),
+		"COUNTERSIGN_EVENT_KEY": storetest.MustWriteEventKey(t, dir)}
+	return &boardBundle{dir: dir, vars: vars, env: env(vars)}
+}
+
+// set gives the command line one more setting.
+func (b *boardBundle) set(key, value string) { b.vars[key] = value }
+
+func setupBoard(t *testing.T, dsn string) (*boardBundle, func(n int)) {
+	t.Helper()
+	b := newBoardBundle(t, dsn)
 	db := storetest.MustOpen(t, dsn)
 	f := storetest.MustSeed(t, db)
 	addNotes := func(n int) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -20,10 +19,7 @@ func TestAuditVerifyChecksTheCaseData(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			d := dsn(t)
-			dir := t.TempDir()
-			// The CLI shares the event key of the test's own handle, as replicas do.
-			b := &boardBundle{dir: dir, env: env(map[string]string{"DATABASE_URL": d, "COUNTERSIGN_AUDIT_KEY": filepath.Join(dir, "audit.key"),
-				"COUNTERSIGN_EVENT_KEY": storetest.MustWriteEventKey(t, dir)})}
+			b := newBoardBundle(t, d)
 			db := storetest.MustOpen(t, d)
 			w := storetest.MustCaseDataWorld(t, db)
 

@@ -26,9 +26,8 @@ func TestCaseloadFromExport(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			d := dsn(t)
-			dir := t.TempDir()
-			b := &boardBundle{dir: dir, env: env(map[string]string{"DATABASE_URL": d, "COUNTERSIGN_AUDIT_KEY": filepath.Join(dir, "audit.key"),
-				"COUNTERSIGN_EVENT_KEY": storetest.MustWriteEventKey(t, dir)})}
+			b := newBoardBundle(t, d)
+			dir := b.dir
 			db := storetest.MustOpen(t, d)
 			ct := storetest.MustSeedCaseload(t, db)
 			sup := storetest.As(context.Background(), ct.Supervisor)

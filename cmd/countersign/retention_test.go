@@ -24,11 +24,8 @@ func TestRetentionPlanAndRun(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			d := dsn(t)
-			dir := t.TempDir()
-			b := &boardBundle{dir: dir}
-			policy := b.file(t, "policy.yaml", "retention:\n  general: 0d\n  housing: 8y\n")
-			b.env = env(map[string]string{"DATABASE_URL": d, "COUNTERSIGN_AUDIT_KEY": filepath.Join(dir, "audit.key"),
-				"COUNTERSIGN_EVENT_KEY": storetest.MustWriteEventKey(t, dir), "COUNTERSIGN_POLICY": policy})
+			b := newBoardBundle(t, d)
+			b.set("COUNTERSIGN_POLICY", b.file(t, "policy.yaml", "retention:\n  general: 0d\n  housing: 8y\n"))
 			db := storetest.MustOpen(t, d)
 			due, held := storetest.MustSeed(t, db), storetest.MustSeed(t, db)
 			for _, f := range []*storetest.Fixture{due, held} {
