@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -546,12 +547,7 @@ func (p RetentionPolicy) digest() string {
 // the field at fault.
 func ParseRetention(raw map[string]any, caseTypes []string) (RetentionPolicy, string, error) {
 	p := DefaultRetention()
-	types := make([]string, 0, len(raw))
-	for k := range raw {
-		types = append(types, k)
-	}
-	sort.Strings(types)
-	for _, t := range types {
+	for _, t := range slices.Sorted(maps.Keys(raw)) {
 		field := "retention." + t
 		if t == "minimum" {
 			m, ok := raw[t].(map[string]any)
