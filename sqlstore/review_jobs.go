@@ -1,0 +1,244 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/assistant"
+	"github.com/countersign/countersign/audit"
+	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/review"
+)
+
+// The drafting workers' side of the drafts: claiming a queued draft,
+// renewing its lease, and completing or failing it.
+
+// ClaimJob leases the next queued draft, or one whose lease expired, to owner.
+// On PostgreSQL SKIP LOCKED lets replicas claim side by side without ever
+// claiming the same draft; SQLite's single writer gives the same guarantee.
+func (db *ReviewStore) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*review.Job, error) {
+	var job *review.Job
+	err := db.withTx(ctx, func(tx *Tx) error {
+		var id string
+		if err := tx.GetContext(ctx, &id, tx.Rebind(`
+			SELECT id FROM drafts
+			WHERE `+ungenerated+`
+			  AND ((status = `+stQueued+` AND run_after <= ?) OR (status = `+stGenerating+` AND lease_until < ?))
+			ORDER BY run_after, id
+			LIMIT 1`+db.dialect.skipLocked()), tx.now, tx.now); err != nil {
+			return notFound(db.translate(err), "No draft is waiting to be generated.")
+		}
+		d, err := db.getDraft(ctx, tx, id, "")
+		if err != nil {
+			return err
+		}
+		until := tx.now.Add(lease)
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`
+			UPDATE drafts SET status = `+stGenerating+`, attempts = attempts + 1, lease_owner = ?, lease_until = ?, updated_at = ?
+			WHERE id = ?`), owner, until, tx.now, id); err != nil {
+			return fmt.Errorf("claim draft: %w", err)
+		}
+		sys := countersign.System
+		ctx := countersign.NewContextWithActor(ctx, sys)
+		notes, err := db.draftSources(ctx, tx, d)
+		if err != nil {
+			return err
+		}
+		parties, err := db.findParties(ctx, tx, d.CaseID)
+		if err != nil {
+			return err
+		}
+		job = &review.Job{DraftID: d.ID, CaseID: d.CaseID, Attempt: d.Attempts + 1, Owner: owner, LeaseEnd: until,
+			Request: assistant.Request{Kind: d.Kind, Language: d.Language, Notes: toAssistantNotes(notes), Parties: toAssistantParties(parties)}}
+		return tx.record(ctx, sys, audit.ActionDraftClaimed, "draft", d.ID, d.CaseID, audit.Payload{
+			"attempt": strconv.Itoa(job.Attempt), "worker": owner, "previous_status": string(d.Status),
+		})
+	})
+	return job, err
+}
+
+func toAssistantNotes(notes []*casefile.Note) []assistant.Note {
+	out := make([]assistant.Note, len(notes))
+	for i, n := range notes {
+		out[i] = assistant.Note{ID: n.ID, Body: n.Body, WrittenAt: n.WrittenAt}
+	}
+	return out
+}
+
+func toAssistantParties(parties []*casefile.Party) []assistant.Party {
+	out := make([]assistant.Party, len(parties))
+	for i, p := range parties {
+		out[i] = assistant.Party{ID: p.ID, Role: p.Role, FullName: p.FullName, DateOfBirth: p.DateOfBirth,
+			Address: p.Address, Phone: p.Phone, Email: p.Email, NationalID: p.NationalID}
+	}
+	return out
+}
+
+// leaseHeld is the fence every job update carries: the draft must still be
+// generating under this owner and attempt, or another worker has taken it over.
+var leaseHeld = `id = ? AND status = ` + stGenerating + ` AND lease_owner = ? AND attempts = ?`
+
+// RenewJob is the drafting worker's heartbeat: it extends the lease to
+// lease from now while the worker still holds it, fenced like every job
+// update by owner and attempt. It writes no audit event: the lease is the
+// workers' bookkeeping, and the claim, the outcome and any takeover are
+// each logged.
+func (db *ReviewStore) RenewJob(ctx context.Context, job *review.Job, lease time.Duration) error {
+	var until time.Time
+	err := db.withTx(ctx, func(tx *Tx) error {
+		until = tx.now.Add(lease)
+		r, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE drafts SET lease_until = ? WHERE `+leaseHeld),
+			until, job.DraftID, job.Owner, job.Attempt)
+		if err != nil {
+			return fmt.Errorf("renew draft lease: %w", err)
+		}
+		if n, _ := r.RowsAffected(); n != 1 {
+			return countersign.Errorf(countersign.ECONFLICT, "The draft's lease was lost to another worker.")
+		}
+		return nil
+	})
+	if err == nil {
+		job.LeaseEnd = until
+	}
+	return err
+}
+
+// CompleteJob stores a generated draft and puts it up for review; older
+// pending drafts of the same kind over the same notes are superseded.
+//
+// When the policy switches vigilance checks on, a share of drafts get one
+// known-false statement in their content; which one is kept only in
+// vigilance_checks.
+func (db *ReviewStore) CompleteJob(ctx context.Context, job *review.Job, res *assistant.Result) error {
+	stored := res.Content
+	var check *review.VigilanceCheck
+	if db.policy().VigilanceDue(db.rand()) {
+		stored.Statements = slices.Clone(res.Content.Statements)
+		check = review.InsertVigilance(&stored, job.Request.Notes, db.rand)
+	}
+	content, err := json.Marshal(stored)
+	if err != nil {
+		return fmt.Errorf("encode draft content: %w", err)
+	}
+	masked, _ := json.Marshal(res.Masked)
+	params, _ := json.Marshal(res.Params)
+	// The content is stored with a fresh salt, and its event commits to it
+	// exactly as stored (vigilance statement included).
+	salt := audit.NewSalt()
+	sys := countersign.System
+	return db.withTx(ctx, func(tx *Tx) error {
+		k, err := tx.sealer(ctx, job.CaseID)
+		if err != nil {
+			return err
+		}
+		r, err := tx.ExecContext(ctx, tx.Rebind(`
+			UPDATE drafts SET status = `+stPending+`, content = ?, language = ?, model = ?, provider = ?, prompt_version = ?, detector_version = ?,
+				params = ?, request_hash = ?, response_hash = ?, prompt_tokens = ?, completion_tokens = ?, latency_ms = ?,
+				pseudonymised = ?, masked = ?, ungrounded = ?, lease_owner = '', lease_until = NULL, generated_at = ?, updated_at = ?,
+				content_salt = ?
+			WHERE `+leaseHeld), k.Seal(draftContent(job.DraftID), string(content)), res.Content.Language, res.Model, res.Provider, res.PromptVersion, res.DetectorVersion,
+			string(params), res.RequestHash, res.ResponseHash, res.PromptTokens, res.CompletionTokens, res.Latency.Milliseconds(),
+			res.Pseudonymised, string(masked), res.Ungrounded, tx.now, tx.now, salt, job.DraftID, job.Owner, job.Attempt)
+		if err != nil {
+			return fmt.Errorf("complete draft: %w", err)
+		}
+		if n, _ := r.RowsAffected(); n != 1 {
+			return countersign.Errorf(countersign.ECONFLICT, "The draft's lease was lost to another worker.")
+		}
+		if err := db.supersede(ctx, tx, job); err != nil {
+			return err
+		}
+		if check != nil {
+			if _, err := tx.ExecContext(ctx, tx.Rebind(`
+				INSERT INTO vigilance_checks (draft_id, statement_id, text, inserted_at)
+				VALUES (?, ?, ?, ?)`), job.DraftID, check.StatementID, k.Seal(vigilanceText(job.DraftID), check.Text), tx.now); err != nil {
+				return fmt.Errorf("insert vigilance check: %w", err)
+			}
+		}
+		p := audit.Payload{
+			"model": res.Model, "provider": res.Provider, "prompt_version": res.PromptVersion, "detector_version": res.DetectorVersion,
+			"request_sha256": res.RequestHash, "response_sha256": res.ResponseHash,
+			"prompt_tokens": strconv.Itoa(res.PromptTokens), "completion_tokens": strconv.Itoa(res.CompletionTokens),
+			"latency_ms": strconv.FormatInt(res.Latency.Milliseconds(), 10), "pseudonymised": strconv.FormatBool(res.Pseudonymised),
+			"ungrounded": strconv.Itoa(res.Ungrounded), "attempt": strconv.Itoa(job.Attempt),
+			"statements": strconv.Itoa(len(res.Content.Statements)), "items": strconv.Itoa(len(res.Content.Items)),
+		}
+		p.Commit("content", salt, string(content))
+		for k, v := range res.Params {
+			p["param."+k] = v
+		}
+		for k, v := range res.Masked {
+			p["masked."+k] = strconv.Itoa(v)
+		}
+		return tx.record(ctx, sys, audit.ActionDraftGenerated, "draft", job.DraftID, job.CaseID, p)
+	})
+}
+
+// supersede marks older pending drafts of the same kind over the same notes
+// as superseded by the job's draft.
+func (db *conn) supersede(ctx context.Context, tx *Tx, job *review.Job) error {
+	var older []string
+	if err := tx.SelectContext(ctx, &older, tx.Rebind(`
+		SELECT o.id FROM drafts o JOIN drafts n ON n.id = ?
+		WHERE o.case_id = n.case_id AND o.kind = n.kind AND o.note_ids = n.note_ids
+		  AND o.status = `+stPending+` AND o.id <> n.id`), job.DraftID); err != nil {
+		return fmt.Errorf("find superseded drafts: %w", err)
+	}
+	for _, id := range older {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE drafts SET status = `+stSuperseded+`, updated_at = ? WHERE id = ? AND status = `+stPending), tx.now, id); err != nil {
+			return fmt.Errorf("supersede draft: %w", err)
+		}
+		if err := tx.record(ctx, countersign.System, audit.ActionDraftSuperseded, "draft", id, job.CaseID, audit.Payload{"by": job.DraftID}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// FailJob retries the job at retryAt, or marks the draft failed.
+func (db *ReviewStore) FailJob(ctx context.Context, job *review.Job, reason string, retryAt *time.Time) error {
+	return db.FailJobWithResult(ctx, job, nil, reason, retryAt)
+}
+
+// FailJobWithResult is FailJob for a job whose model was called: res (nil if
+// it was not) is the provenance of the last attempt, which the draft and the
+// audit event keep.
+func (db *ReviewStore) FailJobWithResult(ctx context.Context, job *review.Job, res *assistant.Result, reason string, retryAt *time.Time) error {
+	sys := countersign.System
+	return db.withTx(ctx, func(tx *Tx) error {
+		var (
+			r   interface{ RowsAffected() (int64, error) }
+			err error
+		)
+		if retryAt != nil {
+			r, err = tx.ExecContext(ctx, tx.Rebind(`
+				UPDATE drafts SET status = `+stQueued+`, run_after = ?, failure_reason = ?, lease_owner = '', lease_until = NULL, updated_at = ?
+				WHERE `+leaseHeld), retryAt.UTC(), reason, tx.now, job.DraftID, job.Owner, job.Attempt)
+		} else {
+			r, err = tx.ExecContext(ctx, tx.Rebind(`
+				UPDATE drafts SET status = `+stFailed+`, failure_reason = ?, lease_owner = '', lease_until = NULL, updated_at = ?
+				WHERE `+leaseHeld), reason, tx.now, job.DraftID, job.Owner, job.Attempt)
+		}
+		if err != nil {
+			return fmt.Errorf("fail draft: %w", err)
+		}
+		if n, _ := r.RowsAffected(); n != 1 {
+			return countersign.Errorf(countersign.ECONFLICT, "The draft's lease was lost to another worker.")
+		}
+		action := audit.ActionDraftFailed
+		p := audit.Payload{"attempt": strconv.Itoa(job.Attempt), "reason_sha256": audit.Digest(reason)}
+		if retryAt != nil {
+			action = audit.ActionDraftRetry
+			p["retry_at"] = retryAt.UTC().Format(time.RFC3339)
+		}
+		if err := keepProvenance(ctx, tx, job.DraftID, res, p); err != nil {
+			return err
+		}
+		return tx.record(ctx, sys, action, "draft", job.DraftID, job.CaseID, p)
+	})
+}
