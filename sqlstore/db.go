@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -130,7 +131,18 @@ type conn struct {
 	sequenced chan struct{}
 
 	stmts stmtCache
+
+	// readLogOff, when set and true, makes staff reads write no access
+	// event: the instrument of `countersign bench --unlogged-reads`
+	// (BenchReadLogSwitch), never a setting of the service.
+	readLogOff *atomic.Bool
 }
+
+// BenchReadLogSwitch installs the benchmark's switch of the access log of
+// staff reads: while off is true, readEvent writes nothing. Only
+// `countersign bench --unlogged-reads` calls it, to compare a logged read
+// with an unlogged one under the same load; the service never does.
+func (db *DB) BenchReadLogSwitch(off *atomic.Bool) { db.readLogOff = off }
 
 // Open connects to the database named by dsn and applies the migrations.
 // A dsn starting with postgres:// or postgresql:// selects PostgreSQL;
