@@ -69,6 +69,10 @@ type Runner struct {
 	Poll time.Duration
 	// Grace is how long drafts in flight may finish after Run's context ends.
 	Grace time.Duration
+	// Watch, when set, is told of each draft this process finished
+	// generating (completed or failed for good), once that has committed,
+	// so a client waiting for it is answered at once.
+	Watch *Watch
 
 	// wake holds one token per draft queued here (Wake): a worker takes
 	// one and claims once. poll holds at most one token, given every Poll
@@ -282,6 +286,7 @@ func (r *Runner) run(ctx context.Context, job *Job) {
 			return
 		}
 		outcome = "completed"
+		r.Watch.Done(job.DraftID)
 		return
 	}
 	reason := assistant.FailureReason(err)
@@ -294,6 +299,8 @@ func (r *Runner) run(ctx context.Context, job *Job) {
 		"retry", retryAt != nil, "err", err)
 	if err := r.Store.FailJobWithResult(wctx, job, res, reason, retryAt); err != nil {
 		r.Logger.Error("store draft failure", "op", "review.runner.fail", "draft", job.DraftID, "err", err)
+	} else if retryAt == nil {
+		r.Watch.Done(job.DraftID) // failed for good; a retry is still queued
 	}
 }
 
