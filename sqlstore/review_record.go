@@ -81,7 +81,27 @@ func (r *entryRow) toDomain(ctx context.Context, o *openers) (*review.Entry, err
 	return e, nil
 }
 
+// insertEntry stores a signed entry, sealed with its case's key read in tx.
 func insertEntry(ctx context.Context, tx *Tx, e *review.Entry) error {
+	k, err := tx.sealer(ctx, e.CaseID)
+	if err != nil {
+		return err
+	}
+	return insertEntryWith(ctx, tx, k, e)
+}
+
+// insertSealedEntry is insertEntry for the entry a decision on dd's draft
+// signs, sealed with the key the decision read.
+func insertSealedEntry(ctx context.Context, tx *Tx, dd *decidable, e *review.Entry) error {
+	k, err := dd.sealer(ctx, tx)
+	if err != nil {
+		return err
+	}
+	return insertEntryWith(ctx, tx, k, e)
+}
+
+// insertEntryWith stores e, its content sealed with k.
+func insertEntryWith(ctx context.Context, tx *Tx, k *sealbox.CaseKey, e *review.Entry) error {
 	var draftID, supersedes, countersignedBy *string
 	if e.DraftID != "" {
 		draftID = &e.DraftID
@@ -91,10 +111,6 @@ func insertEntry(ctx context.Context, tx *Tx, e *review.Entry) error {
 	}
 	if e.CountersignedBy != "" {
 		countersignedBy = &e.CountersignedBy
-	}
-	k, err := tx.sealer(ctx, e.CaseID)
-	if err != nil {
-		return err
 	}
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`
 		INSERT INTO record_entries (`+entryColumns+`)

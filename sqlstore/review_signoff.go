@@ -169,17 +169,15 @@ func (db *conn) findVigilanceOpening(ctx context.Context, q queryer, draftID, us
 	return &review.VigilanceCheck{DraftID: draftID, StatementID: *r.StatementID, Text: text}, outcome, opened, nil
 }
 
-// lockDraft locks a draft for a decision and checks that the actor may read
-// its case. The caller checks its status and who may decide.
+// lockDraft locks a draft and its case for a decision (lockForDecision)
+// and checks that the actor may decide on it in an open case. The caller
+// checks its status and who may decide.
 func (db *conn) lockDraft(ctx context.Context, tx *Tx, id string) (*review.Draft, error) {
-	d, err := db.getDraft(ctx, tx, id, db.dialect.forUpdate())
+	dd, err := db.lockForDecision(ctx, tx, id, "")
 	if err != nil {
 		return nil, err
 	}
-	if err := db.checkDraftAccess(ctx, tx, d, true); err != nil {
-		return nil, err
-	}
-	return d, nil
+	return dd.draft, nil
 }
 
 // checkDraftAccess checks that the actor may read (or, with write, decide
@@ -238,12 +236,12 @@ func setStatus(ctx context.Context, tx *Tx, d *review.Draft, to review.Status, d
 	return nil
 }
 
-// insertDecision stores a reviewer's decision.
-func (db *conn) insertDecision(ctx context.Context, tx *Tx, dec *review.Decision) error {
+// insertDecision stores a reviewer's decision on dd's draft.
+func (db *conn) insertDecision(ctx context.Context, tx *Tx, dd *decidable, dec *review.Decision) error {
 	diff, _ := json.Marshal(nonNilSlice(dec.Diff))
 	items, _ := json.Marshal(nonNilSlice(dec.Items))
 	statements, _ := json.Marshal(nonNilSlice(dec.Statements))
-	k, err := tx.sealerOfDraft(ctx, dec.DraftID)
+	k, err := dd.sealer(ctx, tx)
 	if err != nil {
 		return err
 	}
@@ -273,9 +271,10 @@ func (db *conn) findDecision(ctx context.Context, q queryer, draftID string) (*r
 	return r.toDomain(ctx, db.openers(q), "")
 }
 
-// insertCountersignature stores a supervisor's verdict.
-func (db *conn) insertCountersignature(ctx context.Context, tx *Tx, draftID string, cs *review.Countersignature) error {
-	k, err := tx.sealerOfDraft(ctx, draftID)
+// insertCountersignature stores a supervisor's verdict on dd's draft.
+func (db *conn) insertCountersignature(ctx context.Context, tx *Tx, dd *decidable, cs *review.Countersignature) error {
+	draftID := dd.draft.ID
+	k, err := dd.sealer(ctx, tx)
 	if err != nil {
 		return err
 	}
@@ -321,15 +320,12 @@ func (db *ReviewStore) SignOffDraft(ctx context.Context, id string, ap review.Ap
 	}
 	out := &review.SignOff{}
 	err = db.withTx(ctx, func(tx *Tx) error {
-		d, err := db.lockDraft(ctx, tx, id)
+		dd, err := db.lockForDecision(ctx, tx, id, review.StatusPendingReview)
 		if err != nil {
 			return err
 		}
-		check, _, opened, err := db.findVigilanceOpening(ctx, tx, d.ID, a.UserID, review.StatusPendingReview)
-		if err != nil {
-			return err
-		}
-		res, err := review.DecideApproval(review.ApprovalInput{Actor: a, Draft: d, Check: check, OpenedAt: opened,
+		d, check := dd.draft, dd.check
+		res, err := review.DecideApproval(review.ApprovalInput{Actor: a, Draft: d, Check: check, OpenedAt: dd.openedAt,
 			Approval: ap, Policy: db.policy(), Now: tx.now})
 		if err != nil {
 			return err
@@ -337,7 +333,7 @@ func (db *ReviewStore) SignOffDraft(ctx context.Context, id string, ap review.Ap
 		if err := setStatus(ctx, tx, d, res.Status, true, "decided"); err != nil {
 			return err
 		}
-		if err := db.insertDecision(ctx, tx, res.Decision); err != nil {
+		if err := db.insertDecision(ctx, tx, dd, res.Decision); err != nil {
 			return err
 		}
 		d.Decision, d.CountersignRequired = res.Decision, res.Decision.CountersignRequired
@@ -348,7 +344,7 @@ func (db *ReviewStore) SignOffDraft(ctx context.Context, id string, ap review.Ap
 			out.Vigilance = review.NewVigilanceResult(res.Vigilance == review.VigilanceMissed, check.Text)
 		}
 		if res.Entry != nil {
-			if err := insertEntry(ctx, tx, res.Entry); err != nil {
+			if err := insertSealedEntry(ctx, tx, dd, res.Entry); err != nil {
 				return err
 			}
 			if err := db.agendaFromSignOff(ctx, tx, d, res.Decision); err != nil {
@@ -390,19 +386,20 @@ func (db *ReviewStore) RejectDraft(ctx context.Context, id string, rj review.Rej
 	}
 	var d *review.Draft
 	err = db.withTx(ctx, func(tx *Tx) error {
-		if d, err = db.lockDraft(ctx, tx, id); err != nil {
+		// The opening read is the actor's at the draft's status: the
+		// reviewer's while pending, the supervisor's once awaiting them.
+		dd, err := db.lockForDecision(ctx, tx, id, "")
+		if err != nil {
 			return err
 		}
-		in := review.RejectionInput{Actor: a, Draft: d, Rejection: rj, Now: tx.now}
+		d = dd.draft
+		in := review.RejectionInput{Actor: a, Draft: d, Rejection: rj, OpenedAt: dd.openedAt, Now: tx.now}
 		if d.Status == review.StatusAwaitingCountersign {
 			if in.First, err = db.findDecision(ctx, tx, d.ID); err != nil {
 				return err
 			}
-			if in.OpenedAt, err = openedAt(ctx, tx, d.ID, a.UserID, d.Status); err != nil {
-				return err
-			}
-		} else if in.Check, _, in.OpenedAt, err = db.findVigilanceOpening(ctx, tx, d.ID, a.UserID, d.Status); err != nil {
-			return err
+		} else {
+			in.Check = dd.check
 		}
 		res, err := review.DecideRejection(in)
 		if err != nil {
@@ -412,7 +409,7 @@ func (db *ReviewStore) RejectDraft(ctx context.Context, id string, rj review.Rej
 			if err := setStatus(ctx, tx, d, res.Status, false, "countersigned"); err != nil {
 				return err
 			}
-			if err := db.insertCountersignature(ctx, tx, d.ID, res.Countersignature); err != nil {
+			if err := db.insertCountersignature(ctx, tx, dd, res.Countersignature); err != nil {
 				return err
 			}
 			d.Decision, d.Countersignature = in.First, res.Countersignature
@@ -421,7 +418,7 @@ func (db *ReviewStore) RejectDraft(ctx context.Context, id string, rj review.Rej
 		if err := setStatus(ctx, tx, d, res.Status, true, "decided"); err != nil {
 			return err
 		}
-		if err := db.insertDecision(ctx, tx, res.Decision); err != nil {
+		if err := db.insertDecision(ctx, tx, dd, res.Decision); err != nil {
 			return err
 		}
 		d.Decision = res.Decision
@@ -451,18 +448,16 @@ func (db *ReviewStore) CountersignDraft(ctx context.Context, id string, cs revie
 	}
 	var e *review.Entry
 	err = db.withTx(ctx, func(tx *Tx) error {
-		d, err := db.lockDraft(ctx, tx, id)
+		dd, err := db.lockForDecision(ctx, tx, id, review.StatusAwaitingCountersign)
 		if err != nil {
 			return err
 		}
-		in := review.CountersignInput{Actor: a, Draft: d, Comment: cs.Comment, IfMatch: cs.IfMatch, Now: tx.now}
+		d := dd.draft
+		in := review.CountersignInput{Actor: a, Draft: d, Comment: cs.Comment, IfMatch: cs.IfMatch, OpenedAt: dd.openedAt, Now: tx.now}
 		if d.Status == review.StatusAwaitingCountersign {
 			if in.First, err = db.findDecision(ctx, tx, d.ID); err != nil {
 				return err
 			}
-		}
-		if in.OpenedAt, err = openedAt(ctx, tx, d.ID, a.UserID, review.StatusAwaitingCountersign); err != nil {
-			return err
 		}
 		res, err := review.DecideCountersign(in)
 		if err != nil {
@@ -471,10 +466,10 @@ func (db *ReviewStore) CountersignDraft(ctx context.Context, id string, cs revie
 		if err := setStatus(ctx, tx, d, review.StatusApproved, false, "countersigned"); err != nil {
 			return err
 		}
-		if err := db.insertCountersignature(ctx, tx, d.ID, res.Countersignature); err != nil {
+		if err := db.insertCountersignature(ctx, tx, dd, res.Countersignature); err != nil {
 			return err
 		}
-		if err := insertEntry(ctx, tx, res.Entry); err != nil {
+		if err := insertSealedEntry(ctx, tx, dd, res.Entry); err != nil {
 			return err
 		}
 		if err := db.agendaFromSignOff(ctx, tx, d, in.First); err != nil {

@@ -1,0 +1,172 @@
+package sqlstore
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/internal/sealbox"
+	"github.com/countersign/countersign/review"
+)
+
+// A decision on a draft (approval, rejection, countersignature,
+// reassignment) reads everything it decides on in one statement: the
+// draft, locked; its case, under the case's write lock, for
+// casefile.CheckOpen and the access check; the case's key row and whether
+// the database seals, which open the draft's texts and seal the decision's;
+// the vigilance check and when the actor opened the draft. One round trip
+// where there were five.
+//
+// Lock order: on PostgreSQL the statement locks the case (FOR NO KEY
+// UPDATE) before the draft (FOR UPDATE): the locking clauses are taken in
+// the order they are written, for each row the join returns. That is the
+// order closing, erasing, consent withdrawal and retries take them (the
+// case first, then its drafts), so a decision cannot deadlock with them.
+// The key row is read, not locked (a lock cannot reach the outer side of
+// a LEFT JOIN, and a case opened before migration 0017 has no key row):
+// the case's write lock covers it, because the only write that shreds a
+// key is an erasure, which holds the case FOR UPDATE and marks it erased in
+// the same transaction. A decision that waited for an erasure reads the
+// case again once it is free (PostgreSQL rechecks locked rows), finds it
+// erased and writes nothing; one that holds the case first makes the
+// erasure wait for its commit.
+
+// decideRow is one row of decideQuery.
+type decideRow struct {
+	draftRow
+	Case caseRow `db:"c"`
+	joinedKey
+	Sealing           int        `db:"sealing"`
+	VigilanceID       *string    `db:"v_statement_id"`
+	VigilanceText     *string    `db:"v_text"`
+	VigilanceOutcome  *string    `db:"v_outcome"`
+	OpenedAtThisStage *time.Time `db:"o_opened_at"`
+}
+
+// qualify prefixes each of a column list's columns with table, aliased
+// as sqlx reads them into a struct tagged db:"<as>" (or as itself when
+// as is "").
+func qualify(table, as, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		c = strings.TrimSpace(c)
+		cols[i] = table + "." + c
+		if as != "" {
+			cols[i] += ` AS "` + as + "." + c + `"`
+		}
+	}
+	return strings.Join(cols, ", ")
+}
+
+// decideColumns are the columns decideQuery reads.
+var decideColumns = qualify("d", "", draftColumns) + ", " + qualify("c", "c", caseReadColumns) + ", " +
+	joinedKeyColumns + ", " + sealingColumn + `,
+	v.statement_id AS v_statement_id, v.text AS v_text, v.outcome AS v_outcome, o.opened_at AS o_opened_at`
+
+// decideQuery returns the statement that reads draft id for a decision,
+// with when the actor first opened it at stage ("" for the stage of the
+// draft's status), and its arguments.
+func (tx *Tx) decideQuery(id, userID string, stage review.Status) (string, []any) {
+	args := []any{userID}
+	onStage := "d.status"
+	if stage != "" {
+		onStage, args = "?", append(args, string(stage))
+	}
+	lock := ""
+	if tx.db.dialect.name() == "postgres" {
+		lock = " FOR NO KEY UPDATE OF c FOR UPDATE OF d"
+	}
+	return `SELECT ` + decideColumns + `
+		FROM drafts d
+		JOIN cases c ON c.id = d.case_id
+		LEFT JOIN case_keys k ON k.case_id = d.case_id
+		LEFT JOIN vigilance_checks v ON v.draft_id = d.id
+		LEFT JOIN draft_openings o ON o.draft_id = d.id AND o.user_id = ? AND o.stage = ` + onStage + `
+		WHERE d.id = ?` + lock, append(args, id)
+}
+
+// decidable is what a decision reads about a draft.
+type decidable struct {
+	draft *review.Draft
+	// check is the draft's vigilance check (nil when it has none), and
+	// outcome its outcome ("" while undecided).
+	check   *review.VigilanceCheck
+	outcome string
+	// openedAt is when the actor first opened the draft at the stage asked.
+	openedAt *time.Time
+	// key seals the decision's texts, once keyRead (see sealer).
+	key     *sealbox.CaseKey
+	keyRead bool
+}
+
+// sealer returns what seals the texts the decision writes to the draft's
+// case: the key read with the draft, under the case's lock, or, for a case
+// that had no key row yet, tx.sealer's (which creates it), read once.
+func (dd *decidable) sealer(ctx context.Context, tx *Tx) (*sealbox.CaseKey, error) {
+	if !dd.keyRead {
+		k, err := tx.sealer(ctx, dd.draft.CaseID)
+		if err != nil {
+			return nil, err
+		}
+		dd.key, dd.keyRead = k, true
+	}
+	return dd.key, nil
+}
+
+// lockForDecision locks draft id and its case for a decision by the actor
+// (see above), checks that the actor may decide on it and that its case is
+// open, and returns it with its vigilance check and when the actor opened
+// it at stage ("" for its current status). The caller checks its status
+// and who may decide. The case's key is kept for the decision's writes
+// (decidable.sealer).
+func (db *conn) lockForDecision(ctx context.Context, tx *Tx, id string, stage review.Status) (*decidable, error) {
+	a, err := countersign.ActorFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	query, args := tx.decideQuery(id, a.UserID, stage)
+	var r decideRow
+	if err := tx.GetContext(ctx, &r, tx.Rebind(query), args...); err != nil {
+		return nil, notFound(db.translate(err), "There is no draft with this id.")
+	}
+	// Who may decide and whether the case takes it, before any text is
+	// opened: as checkDraftAccess and findCase decide for a write.
+	c := r.Case.toDomain()
+	d := &review.Draft{ReviewerID: r.ReviewerID, TeamID: r.TeamID}
+	if !review.IsReviewer(a, d) {
+		if err := casefile.CheckWrite(a, c); err != nil {
+			return nil, err
+		}
+	}
+	if err := casefile.CheckOpen(c); err != nil {
+		return nil, err
+	}
+	op, err := db.joinedOpener(r.CaseID, &r.joinedKey)
+	if err != nil {
+		return nil, err
+	}
+	o := db.openers(tx)
+	o.cases[r.CaseID] = op
+	if d, err = r.draftRow.toDomain(ctx, o); err != nil {
+		return nil, err
+	}
+	out := &decidable{draft: d, openedAt: utcPtr(r.OpenedAtThisStage)}
+	if r.KeyID != nil {
+		if out.key, err = db.keyFor(&sealRow{caseKeyRow: caseKeyRow{CaseID: r.CaseID, KeyID: *r.KeyID, MasterKeyID: deref(r.Master),
+			Wrapped: r.Wrapped}, Sealing: r.Sealing}); err != nil {
+			return nil, err
+		}
+		out.keyRead = true
+	}
+	if r.VigilanceID != nil && r.VigilanceText != nil {
+		text, err := o.open(ctx, r.CaseID, vigilanceText(d.ID), *r.VigilanceText)
+		if err != nil {
+			return nil, err
+		}
+		out.check = &review.VigilanceCheck{DraftID: d.ID, StatementID: *r.VigilanceID, Text: text}
+		out.outcome = deref(r.VigilanceOutcome)
+	}
+	return out, nil
+}
