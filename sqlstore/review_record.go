@@ -87,21 +87,21 @@ func insertEntry(ctx context.Context, tx *Tx, e *review.Entry) error {
 	if err != nil {
 		return err
 	}
-	return insertEntryWith(ctx, tx, k, e)
+	return tx.writes(ctx, nil, entryWriteWith(k, e))
 }
 
-// insertSealedEntry is insertEntry for the entry a decision on dd's draft
-// signs, sealed with the key the decision read.
-func insertSealedEntry(ctx context.Context, tx *Tx, dd *decidable, e *review.Entry) error {
+// entryWrite is the write of the entry a decision on dd's draft signs,
+// sealed with the key the decision read.
+func entryWrite(ctx context.Context, tx *Tx, dd *decidable, e *review.Entry) (write, error) {
 	k, err := dd.sealer(ctx, tx)
 	if err != nil {
-		return err
+		return write{}, err
 	}
-	return insertEntryWith(ctx, tx, k, e)
+	return entryWriteWith(k, e), nil
 }
 
-// insertEntryWith stores e, its content sealed with k.
-func insertEntryWith(ctx context.Context, tx *Tx, k *sealbox.CaseKey, e *review.Entry) error {
+// entryWriteWith is the INSERT of e, its content sealed with k.
+func entryWriteWith(k *sealbox.CaseKey, e *review.Entry) write {
 	var draftID, supersedes, countersignedBy *string
 	if e.DraftID != "" {
 		draftID = &e.DraftID
@@ -112,15 +112,11 @@ func insertEntryWith(ctx context.Context, tx *Tx, k *sealbox.CaseKey, e *review.
 	if e.CountersignedBy != "" {
 		countersignedBy = &e.CountersignedBy
 	}
-	if _, err := tx.ExecContext(ctx, tx.Rebind(`
-		INSERT INTO record_entries (`+entryColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	return write{query: `INSERT INTO record_entries (` + entryColumns + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args: []any{
 		e.ID, e.CaseID, draftID, e.Kind, k.Seal(entryContent(e.ID), e.Content), e.AIDrafted, e.Model, e.PromptVersion, e.DraftedAt, e.Edited,
 		e.EditedBy, e.SignedBy, e.SignedAt, supersedes, e.Correction, countersignedBy, e.CountersignedAt, e.Salt,
-		e.Sharing, e.WithheldReason); err != nil {
-		return fmt.Errorf("insert record entry: %w", err)
-	}
-	return nil
+		e.Sharing, e.WithheldReason}}
 }
 
 // recordQuery selects entries with the entry that supersedes each and the

@@ -211,55 +211,55 @@ func openedAt(ctx context.Context, q queryer, draftID, userID string, stage revi
 	return &t, nil
 }
 
-// setStatus moves d to status after review.Transition allows it. The guard
-// on the status it was read in makes every change exactly-once, even where
-// the SELECT took no lock; raced names the change for the message.
-func setStatus(ctx context.Context, tx *Tx, d *review.Draft, to review.Status, decided bool, raced string) error {
+// statusWrite moves d to status after review.Transition allows it. The
+// guard on the status it was read in makes every change exactly-once, even
+// where the SELECT took no lock; raced names the change for the message.
+// d takes the new status once the write is done.
+func statusWrite(tx *Tx, d *review.Draft, to review.Status, decided bool, raced string) (write, error) {
 	if err := review.Transition(d.Status, to); err != nil {
-		return err
+		return write{}, err
 	}
 	query, args := `UPDATE drafts SET status = ?, updated_at = ?`, []any{string(to), tx.now}
 	if decided {
 		query, args = query+`, decided_at = ?`, append(args, tx.now)
 	}
-	res, err := tx.ExecContext(ctx, tx.Rebind(query+` WHERE id = ? AND status = ?`), append(args, d.ID, string(d.Status))...)
-	if err != nil {
-		return fmt.Errorf("draft %s to %s: %w", d.ID, to, err)
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return countersign.Errorf(countersign.ECONFLICT, "This draft has just been %s by someone else.", raced)
-	}
-	d.Status, d.UpdatedAt = to, tx.now
-	if decided {
-		d.DecidedAt = &tx.now
-	}
-	return nil
+	return write{query: query + ` WHERE id = ? AND status = ?`, args: append(args, d.ID, string(d.Status)), check: func(n int64) error {
+		if n != 1 {
+			return countersign.Errorf(countersign.ECONFLICT, "This draft has just been %s by someone else.", raced)
+		}
+		d.Status, d.UpdatedAt = to, tx.now
+		if decided {
+			d.DecidedAt = &tx.now
+		}
+		return nil
+	}}, nil
 }
 
-// insertDecision stores a reviewer's decision on dd's draft.
-func (db *conn) insertDecision(ctx context.Context, tx *Tx, dd *decidable, dec *review.Decision) error {
+// errDecidedMeanwhile and errCountersignedMeanwhile answer a decision
+// that lost a race the draft's lock did not prevent (a unique key).
+var (
+	errDecidedMeanwhile       = countersign.Errorf(countersign.ECONFLICT, "This draft has just been decided by someone else.")
+	errCountersignedMeanwhile = countersign.Errorf(countersign.ECONFLICT, "This draft has just been countersigned by someone else.")
+)
+
+// decisionWrite stores a reviewer's decision on dd's draft, its texts
+// sealed with the case's key.
+func decisionWrite(ctx context.Context, tx *Tx, dd *decidable, dec *review.Decision) (write, error) {
 	diff, _ := json.Marshal(nonNilSlice(dec.Diff))
 	items, _ := json.Marshal(nonNilSlice(dec.Items))
 	statements, _ := json.Marshal(nonNilSlice(dec.Statements))
 	k, err := dd.sealer(ctx, tx)
 	if err != nil {
-		return err
+		return write{}, err
 	}
 	finalText, reason, comment, sealedDiff, sealedItems, sealedStatements := dec.FinalText, dec.Reason, dec.Comment, string(diff), string(items), string(statements)
 	sealDecision(k, dec.DraftID, decisionTexts{"final_text": &finalText, "reason": &reason, "comment": &comment, "diff": &sealedDiff,
 		"items": &sealedItems, "statements": &sealedStatements})
-	if _, err := tx.ExecContext(ctx, tx.Rebind(`
-		INSERT INTO decisions (`+decisionColumns+`, salt)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	return write{query: `INSERT INTO decisions (` + decisionColumns + `, salt)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args: []any{
 		dec.ID, dec.DraftID, string(dec.Outcome), dec.DecidedBy, finalText, dec.Edited, dec.EditRatio, reason,
 		comment, dec.ReviewMS, dec.Fast, dec.DecidedAt, dec.ReasonCode, sealedDiff, sealedItems, sealedStatements,
-		dec.CountersignRequired, dec.Sharing, dec.WithheldReason, dec.Salt); err != nil {
-		if isConflict(db.translate(err)) {
-			return countersign.Errorf(countersign.ECONFLICT, "This draft has just been decided by someone else.")
-		}
-		return fmt.Errorf("insert decision: %w", err)
-	}
-	return nil
+		dec.CountersignRequired, dec.Sharing, dec.WithheldReason, dec.Salt}}, nil
 }
 
 // findDecision returns the reviewer's decision of a draft.
@@ -271,37 +271,46 @@ func (db *conn) findDecision(ctx context.Context, q queryer, draftID string) (*r
 	return r.toDomain(ctx, db.openers(q), "")
 }
 
-// insertCountersignature stores a supervisor's verdict on dd's draft.
-func (db *conn) insertCountersignature(ctx context.Context, tx *Tx, dd *decidable, cs *review.Countersignature) error {
+// countersignatureWrite stores a supervisor's verdict on dd's draft.
+func countersignatureWrite(ctx context.Context, tx *Tx, dd *decidable, cs *review.Countersignature) (write, error) {
 	draftID := dd.draft.ID
 	k, err := dd.sealer(ctx, tx)
 	if err != nil {
-		return err
+		return write{}, err
 	}
-	if _, err := tx.ExecContext(ctx, tx.Rebind(`
-		INSERT INTO countersignatures (draft_id, outcome, signed_by, reason, comment, signed_at)
-		VALUES (?, ?, ?, ?, ?, ?)`), draftID, string(cs.Outcome), cs.SignedBy,
-		k.Seal(countersignatureText(draftID, "reason"), cs.Reason), k.Seal(countersignatureText(draftID, "comment"), cs.Comment), cs.SignedAt); err != nil {
-		if isConflict(db.translate(err)) {
-			return countersign.Errorf(countersign.ECONFLICT, "This draft has just been countersigned by someone else.")
-		}
-		return fmt.Errorf("insert countersignature: %w", err)
-	}
-	return nil
+	return write{query: `INSERT INTO countersignatures (draft_id, outcome, signed_by, reason, comment, signed_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, args: []any{draftID, string(cs.Outcome), cs.SignedBy,
+		k.Seal(countersignatureText(draftID, "reason"), cs.Reason), k.Seal(countersignatureText(draftID, "comment"), cs.Comment), cs.SignedAt}}, nil
 }
 
-// settleVigilance records the outcome of a draft's undecided vigilance check.
-func settleVigilance(ctx context.Context, tx *Tx, draftID, outcome string, by string) error {
-	res, err := tx.ExecContext(ctx, tx.Rebind(`
-		UPDATE vigilance_checks SET outcome = ?, decided_by = ?, decided_at = ?
-		WHERE draft_id = ? AND outcome IS NULL`), outcome, by, tx.now, draftID)
+// decisionWrites are the writes of a reviewer's decision on dd's draft:
+// its move to status, the decision, and the outcome of its vigilance
+// check when the decision settles one (vigilance, "" when not).
+func decisionWrites(ctx context.Context, tx *Tx, dd *decidable, status review.Status, dec *review.Decision, vigilance string) ([]write, error) {
+	st, err := statusWrite(tx, dd.draft, status, true, "decided")
 	if err != nil {
-		return fmt.Errorf("settle vigilance check: %w", err)
+		return nil, err
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return countersign.Errorf(countersign.ECONFLICT, "This draft has just been decided by someone else.")
+	decision, err := decisionWrite(ctx, tx, dd, dec)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	ws := []write{st, decision}
+	if vigilance != "" {
+		ws = append(ws, vigilanceWrite(tx, dd.draft.ID, vigilance, dec.DecidedBy))
+	}
+	return ws, nil
+}
+
+// vigilanceWrite records the outcome of a draft's undecided vigilance check.
+func vigilanceWrite(tx *Tx, draftID, outcome string, by string) write {
+	return write{query: `UPDATE vigilance_checks SET outcome = ?, decided_by = ?, decided_at = ?
+		WHERE draft_id = ? AND outcome IS NULL`, args: []any{outcome, by, tx.now, draftID}, check: func(n int64) error {
+		if n != 1 {
+			return errDecidedMeanwhile
+		}
+		return nil
+	}}
 }
 
 func nonNilSlice[T any](s []T) []T {
@@ -330,29 +339,35 @@ func (db *ReviewStore) SignOffDraft(ctx context.Context, id string, ap review.Ap
 		if err != nil {
 			return err
 		}
-		if err := setStatus(ctx, tx, d, res.Status, true, "decided"); err != nil {
+		ws, err := decisionWrites(ctx, tx, dd, res.Status, res.Decision, res.Vigilance)
+		if err != nil {
 			return err
-		}
-		if err := db.insertDecision(ctx, tx, dd, res.Decision); err != nil {
-			return err
-		}
-		d.Decision, d.CountersignRequired = res.Decision, res.Decision.CountersignRequired
-		if res.Vigilance != "" {
-			if err := settleVigilance(ctx, tx, d.ID, res.Vigilance, a.UserID); err != nil {
-				return err
-			}
-			out.Vigilance = review.NewVigilanceResult(res.Vigilance == review.VigilanceMissed, check.Text)
 		}
 		if res.Entry != nil {
-			if err := insertSealedEntry(ctx, tx, dd, res.Entry); err != nil {
+			entry, err := entryWrite(ctx, tx, dd, res.Entry)
+			if err != nil {
 				return err
 			}
+			ws = append(ws, entry)
+			// The agenda the signed suggestions plan is written first, so
+			// its events come before the sign-off's, in the log's order.
 			if err := db.agendaFromSignOff(ctx, tx, d, res.Decision); err != nil {
 				return err
 			}
 		}
+		events, err := tx.eventsWrite(res.Events)
+		if err != nil {
+			return err
+		}
+		if err := tx.writes(ctx, errDecidedMeanwhile, append(ws, events)...); err != nil {
+			return err
+		}
+		d.Decision, d.CountersignRequired = res.Decision, res.Decision.CountersignRequired
+		if res.Vigilance != "" {
+			out.Vigilance = review.NewVigilanceResult(res.Vigilance == review.VigilanceMissed, check.Text)
+		}
 		out.Draft, out.Entry = d, res.Entry
-		return tx.apply(ctx, res.Events)
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -405,30 +420,37 @@ func (db *ReviewStore) RejectDraft(ctx context.Context, id string, rj review.Rej
 		if err != nil {
 			return err
 		}
+		events, err := tx.eventsWrite(res.Events)
+		if err != nil {
+			return err
+		}
 		if res.Countersignature != nil {
-			if err := setStatus(ctx, tx, d, res.Status, false, "countersigned"); err != nil {
+			status, err := statusWrite(tx, d, res.Status, false, "countersigned")
+			if err != nil {
 				return err
 			}
-			if err := db.insertCountersignature(ctx, tx, dd, res.Countersignature); err != nil {
+			verdict, err := countersignatureWrite(ctx, tx, dd, res.Countersignature)
+			if err != nil {
+				return err
+			}
+			if err := tx.writes(ctx, errCountersignedMeanwhile, status, verdict, events); err != nil {
 				return err
 			}
 			d.Decision, d.Countersignature = in.First, res.Countersignature
-			return tx.apply(ctx, res.Events)
+			return nil
 		}
-		if err := setStatus(ctx, tx, d, res.Status, true, "decided"); err != nil {
+		ws, err := decisionWrites(ctx, tx, dd, res.Status, res.Decision, res.Vigilance)
+		if err != nil {
 			return err
 		}
-		if err := db.insertDecision(ctx, tx, dd, res.Decision); err != nil {
+		if err := tx.writes(ctx, errDecidedMeanwhile, append(ws, events)...); err != nil {
 			return err
 		}
 		d.Decision = res.Decision
 		if res.Vigilance != "" {
-			if err := settleVigilance(ctx, tx, d.ID, res.Vigilance, a.UserID); err != nil {
-				return err
-			}
 			d.Vigilance = review.NewVigilanceResult(false, in.Check.Text)
 		}
-		return tx.apply(ctx, res.Events)
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -463,20 +485,32 @@ func (db *ReviewStore) CountersignDraft(ctx context.Context, id string, cs revie
 		if err != nil {
 			return err
 		}
-		if err := setStatus(ctx, tx, d, review.StatusApproved, false, "countersigned"); err != nil {
+		status, err := statusWrite(tx, d, review.StatusApproved, false, "countersigned")
+		if err != nil {
 			return err
 		}
-		if err := db.insertCountersignature(ctx, tx, dd, res.Countersignature); err != nil {
+		verdict, err := countersignatureWrite(ctx, tx, dd, res.Countersignature)
+		if err != nil {
 			return err
 		}
-		if err := insertSealedEntry(ctx, tx, dd, res.Entry); err != nil {
+		entry, err := entryWrite(ctx, tx, dd, res.Entry)
+		if err != nil {
 			return err
 		}
+		events, err := tx.eventsWrite(res.Events)
+		if err != nil {
+			return err
+		}
+		// The agenda's events come before the countersignature's, as
+		// they do at a sign-off.
 		if err := db.agendaFromSignOff(ctx, tx, d, in.First); err != nil {
 			return err
 		}
+		if err := tx.writes(ctx, errCountersignedMeanwhile, status, verdict, entry, events); err != nil {
+			return err
+		}
 		e = res.Entry
-		return tx.apply(ctx, res.Events)
+		return nil
 	})
 	return e, err
 }
