@@ -74,9 +74,9 @@ func (db *conn) decideRequest(ctx context.Context, tx *Tx, a countersign.Actor, 
 
 // draftSources returns what a draft is made from: its notes, or a
 // letter's entries, as they are now.
-func (db *conn) draftSources(ctx context.Context, tx *Tx, d *review.Draft) ([]*casefile.Note, error) {
+func (db *conn) draftSources(ctx context.Context, q queryer, d *review.Draft) ([]*casefile.Note, error) {
 	if d.Kind == assistant.KindLetter {
-		return db.letterSources(ctx, tx, d.CaseID, d.NoteIDs)
+		return db.letterSources(ctx, q, d.CaseID, d.NoteIDs)
 	}
-	return db.findNotes(ctx, tx, d.CaseID, d.NoteIDs)
+	return db.findNotes(ctx, q, d.CaseID, d.NoteIDs)
 }

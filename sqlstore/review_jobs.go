@@ -19,47 +19,44 @@ import (
 // renewing its lease, and completing or failing it.
 
 // ClaimJob leases the next queued draft, or one whose lease expired, to owner.
-// On PostgreSQL SKIP LOCKED lets replicas claim side by side without ever
-// claiming the same draft; SQLite's single writer gives the same guarantee.
+// On PostgreSQL the claim is one statement with SKIP LOCKED and a fence on
+// the draft's attempt (claimByStatement), so replicas claim side by side
+// without ever claiming the same draft; SQLite's single writer gives the
+// same guarantee to the transaction below.
 func (db *ReviewStore) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*review.Job, error) {
+	if db.dialect.writableCTE() {
+		return db.claimByStatement(ctx, owner, lease)
+	}
 	var job *review.Job
 	err := db.withTx(ctx, func(tx *Tx) error {
-		var id string
-		if err := tx.GetContext(ctx, &id, tx.Rebind(`
-			SELECT id FROM drafts
-			WHERE `+ungenerated+`
-			  AND ((status = `+stQueued+` AND run_after <= ?) OR (status = `+stGenerating+` AND lease_until < ?))
+		var r claimRow
+		if err := tx.GetContext(ctx, &r, tx.Rebind(`
+			SELECT `+claimColumns+` FROM drafts
+			WHERE `+claimable+`
 			ORDER BY run_after, id
 			LIMIT 1`+db.dialect.skipLocked()), tx.now, tx.now); err != nil {
 			return notFound(db.translate(err), "No draft is waiting to be generated.")
 		}
-		d, err := db.getDraft(ctx, tx, id, "")
-		if err != nil {
-			return err
-		}
 		until := tx.now.Add(lease)
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`
 			UPDATE drafts SET status = `+stGenerating+`, attempts = attempts + 1, lease_owner = ?, lease_until = ?, updated_at = ?
-			WHERE id = ?`), owner, until, tx.now, id); err != nil {
+			WHERE id = ?`), owner, until, tx.now, r.ID); err != nil {
 			return fmt.Errorf("claim draft: %w", err)
 		}
-		sys := countersign.System
-		ctx := countersign.NewContextWithActor(ctx, sys)
-		notes, err := db.draftSources(ctx, tx, d)
+		var err error
+		if job, err = db.claimedJob(ctx, tx, &r, owner, until); err != nil {
+			return err
+		}
+		event, err := db.claimEvent(&r, owner, tx.now)
 		if err != nil {
 			return err
 		}
-		parties, err := db.findParties(ctx, tx, d.CaseID)
-		if err != nil {
-			return err
-		}
-		job = &review.Job{DraftID: d.ID, CaseID: d.CaseID, Attempt: d.Attempts + 1, Owner: owner, LeaseEnd: until,
-			Request: assistant.Request{Kind: d.Kind, Language: d.Language, Notes: toAssistantNotes(notes), Parties: toAssistantParties(parties)}}
-		return tx.record(ctx, sys, audit.ActionDraftClaimed, "draft", d.ID, d.CaseID, audit.Payload{
-			"attempt": strconv.Itoa(job.Attempt), "worker": owner, "previous_status": string(d.Status),
-		})
+		return tx.insertPending(ctx, event)
 	})
-	return job, err
+	if err != nil {
+		return nil, err
+	}
+	return job, nil
 }
 
 func toAssistantNotes(notes []*casefile.Note) []assistant.Note {
@@ -129,21 +126,41 @@ func (db *ReviewStore) CompleteJob(ctx context.Context, job *review.Job, res *as
 	params, _ := json.Marshal(res.Params)
 	// The content is stored with a fresh salt, and its event commits to it
 	// exactly as stored (vigilance statement included).
-	salt := audit.NewSalt()
+	c := &completion{content: string(content), salt: audit.NewSalt(), values: []any{
+		res.Content.Language, res.Model, res.Provider, res.PromptVersion, res.DetectorVersion,
+		string(params), res.RequestHash, res.ResponseHash, res.PromptTokens, res.CompletionTokens, res.Latency.Milliseconds(),
+		res.Pseudonymised, string(masked), res.Ungrounded}}
+	p := audit.Payload{
+		"model": res.Model, "provider": res.Provider, "prompt_version": res.PromptVersion, "detector_version": res.DetectorVersion,
+		"request_sha256": res.RequestHash, "response_sha256": res.ResponseHash,
+		"prompt_tokens": strconv.Itoa(res.PromptTokens), "completion_tokens": strconv.Itoa(res.CompletionTokens),
+		"latency_ms": strconv.FormatInt(res.Latency.Milliseconds(), 10), "pseudonymised": strconv.FormatBool(res.Pseudonymised),
+		"ungrounded": strconv.Itoa(res.Ungrounded), "attempt": strconv.Itoa(job.Attempt),
+		"statements": strconv.Itoa(len(res.Content.Statements)), "items": strconv.Itoa(len(res.Content.Items)),
+	}
+	p.Commit("content", c.salt.(string), c.content)
+	for k, v := range res.Params {
+		p["param."+k] = v
+	}
+	for k, v := range res.Masked {
+		p["masked."+k] = strconv.Itoa(v)
+	}
+	c.event = p
+	if check == nil && db.dialect.writableCTE() {
+		// The usual completion is one statement; it writes nothing when
+		// a draft is to be superseded, the lease or the key is gone, or
+		// the key is not known here, and the transaction below says why.
+		if done, err := db.completeByStatement(ctx, job, c); done || err != nil {
+			return err
+		}
+	}
 	sys := countersign.System
 	return db.withTx(ctx, func(tx *Tx) error {
 		k, err := tx.sealer(ctx, job.CaseID)
 		if err != nil {
 			return err
 		}
-		r, err := tx.ExecContext(ctx, tx.Rebind(`
-			UPDATE drafts SET status = `+stPending+`, content = ?, language = ?, model = ?, provider = ?, prompt_version = ?, detector_version = ?,
-				params = ?, request_hash = ?, response_hash = ?, prompt_tokens = ?, completion_tokens = ?, latency_ms = ?,
-				pseudonymised = ?, masked = ?, ungrounded = ?, lease_owner = '', lease_until = NULL, generated_at = ?, updated_at = ?,
-				content_salt = ?
-			WHERE `+leaseHeld), k.Seal(draftContent(job.DraftID), string(content)), res.Content.Language, res.Model, res.Provider, res.PromptVersion, res.DetectorVersion,
-			string(params), res.RequestHash, res.ResponseHash, res.PromptTokens, res.CompletionTokens, res.Latency.Milliseconds(),
-			res.Pseudonymised, string(masked), res.Ungrounded, tx.now, tx.now, salt, job.DraftID, job.Owner, job.Attempt)
+		r, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE drafts SET `+completeSet+` WHERE `+leaseHeld), c.args(k, job, tx.now)...)
 		if err != nil {
 			return fmt.Errorf("complete draft: %w", err)
 		}
@@ -160,22 +177,7 @@ func (db *ReviewStore) CompleteJob(ctx context.Context, job *review.Job, res *as
 				return fmt.Errorf("insert vigilance check: %w", err)
 			}
 		}
-		p := audit.Payload{
-			"model": res.Model, "provider": res.Provider, "prompt_version": res.PromptVersion, "detector_version": res.DetectorVersion,
-			"request_sha256": res.RequestHash, "response_sha256": res.ResponseHash,
-			"prompt_tokens": strconv.Itoa(res.PromptTokens), "completion_tokens": strconv.Itoa(res.CompletionTokens),
-			"latency_ms": strconv.FormatInt(res.Latency.Milliseconds(), 10), "pseudonymised": strconv.FormatBool(res.Pseudonymised),
-			"ungrounded": strconv.Itoa(res.Ungrounded), "attempt": strconv.Itoa(job.Attempt),
-			"statements": strconv.Itoa(len(res.Content.Statements)), "items": strconv.Itoa(len(res.Content.Items)),
-		}
-		p.Commit("content", salt, string(content))
-		for k, v := range res.Params {
-			p["param."+k] = v
-		}
-		for k, v := range res.Masked {
-			p["masked."+k] = strconv.Itoa(v)
-		}
-		return tx.record(ctx, sys, audit.ActionDraftGenerated, "draft", job.DraftID, job.CaseID, p)
+		return tx.record(ctx, sys, audit.ActionDraftGenerated, "draft", job.DraftID, job.CaseID, c.event)
 	})
 }
 

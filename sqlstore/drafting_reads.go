@@ -1,0 +1,373 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/assistant"
+	"github.com/countersign/countersign/audit"
+	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/internal/sealbox"
+	"github.com/countersign/countersign/review"
+)
+
+// The drafting pipeline's statements (issue 18): a draft's request, its
+// claim by a worker and its completion, each in as few statements as keep
+// their guarantees. The rules stay in review and casefile; these queries
+// only read what the rules decide from, and write what they decided.
+
+// requestDraft queues a draft in tx: the request of RequestDraft. The case
+// row is read locked (findCase, forCaseWrite) before anything else, and
+// RecordConsent takes the same lock first: a consent answer committing
+// meanwhile is either seen by the read of the consent below (a later
+// statement) or sees the new draft and stops it. On PostgreSQL the draft
+// and its audit event are then one statement.
+func (db *conn) requestDraft(ctx context.Context, tx *Tx, a countersign.Actor, req review.DraftRequest) (*review.Draft, error) {
+	c, err := db.findCase(ctx, tx, req.CaseID, true)
+	if err != nil {
+		return nil, err
+	}
+	var nd *review.Draft
+	var ev *audit.Record
+	if req.Kind == assistant.KindLetter {
+		cur, err := db.latestConsent(ctx, tx, c.ID)
+		if err != nil {
+			return nil, err
+		}
+		if err := casefile.CheckDrafting(db.RequireConsent, cur); err != nil {
+			return nil, err
+		}
+		if nd, ev, err = db.decideRequest(ctx, tx, a, c, req); err != nil {
+			return nil, err
+		}
+	} else {
+		notes, cur, err := db.requestNotes(ctx, tx, c.ID, req.NoteIDs)
+		if err != nil {
+			return nil, err
+		}
+		if err := casefile.CheckDrafting(db.RequireConsent, cur); err != nil {
+			return nil, err
+		}
+		if nd, ev, err = review.DecideRequest(review.RequestInput{Actor: a, Case: c, Request: req, Notes: notes, Policy: db.policy(), Now: tx.now}); err != nil {
+			return nil, err
+		}
+	}
+	return tx.insertDraft(ctx, nd, req.IdempotencyKey, ev)
+}
+
+// requestNoteRow is a note read for a draft request, with its case's key
+// row and its case's latest consent answer (NULL when none).
+type requestNoteRow struct {
+	noteRow
+	ConsentSeq   *int  `db:"consent_seq"`
+	ConsentGiven *bool `db:"consent_given"`
+}
+
+// requestNotes returns the notes of caseID among ids (all when ids is
+// empty) and the case's latest consent answer, read in one statement with
+// the case's key row (as findNotes does). The consent comes without its
+// note, which no check reads. When no note matches, the consent is read on
+// its own, so that its refusal is still the answer.
+func (db *conn) requestNotes(ctx context.Context, q queryer, caseID string, ids []string) ([]*casefile.Note, *casefile.Consent, error) {
+	query, args := `SELECT n.id, n.case_id, n.author_id, n.body, n.written_at, n.amends, n.created_at, `+joinedKeyColumns+`,
+			cs.seq AS consent_seq, cs.given AS consent_given
+		FROM notes n LEFT JOIN case_keys k ON k.case_id = n.case_id
+		LEFT JOIN consents cs ON cs.case_id = n.case_id AND cs.seq = (SELECT MAX(seq) FROM consents WHERE case_id = n.case_id)
+		WHERE n.case_id = ?`, []any{caseID}
+	if len(ids) > 0 {
+		query += ` AND n.id IN (?` + strings.Repeat(",?", len(ids)-1) + `)`
+		for _, id := range ids {
+			args = append(args, id)
+		}
+	}
+	var rows []requestNoteRow
+	if err := q.SelectContext(ctx, &rows, q.Rebind(query+` ORDER BY n.written_at, n.id`), args...); err != nil {
+		return nil, nil, db.translate(fmt.Errorf("find notes: %w", err))
+	}
+	if len(rows) == 0 {
+		cur, err := db.latestConsent(ctx, q, caseID)
+		return nil, cur, err
+	}
+	o, err := db.joinedOpener(caseID, &rows[0].joinedKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	notes := make([]*casefile.Note, len(rows))
+	for i := range rows {
+		if notes[i], err = rows[i].toDomain(o); err != nil {
+			return nil, nil, err
+		}
+	}
+	var cur *casefile.Consent
+	if r := rows[0]; r.ConsentGiven != nil {
+		cur = &casefile.Consent{CaseID: caseID, Seq: *r.ConsentSeq, Given: *r.ConsentGiven}
+	}
+	return notes, cur, nil
+}
+
+// insertDraft inserts the queued draft d with its request's event ev, and
+// returns the draft as stored. On PostgreSQL both rows are one statement.
+func (tx *Tx) insertDraft(ctx context.Context, d *review.Draft, idempotencyKey string, ev *audit.Record) (*review.Draft, error) {
+	event, err := tx.db.pendingRow(tx.now, ev.Actor, ev.Action, ev.SubjectType, ev.SubjectID, ev.CaseID, ev.Payload)
+	if err != nil {
+		return nil, err
+	}
+	noteIDs, _ := json.Marshal(d.NoteIDs)
+	var key *string
+	if idempotencyKey != "" {
+		key = &idempotencyKey
+	}
+	args := []any{d.ID, d.CaseID, string(d.Kind), d.RequestedBy, d.ReviewerID, d.TeamID, string(noteIDs), d.Language, key, tx.now, tx.now, tx.now}
+	query := `INSERT INTO drafts (id, case_id, kind, status, requested_by, reviewer_id, team_id, note_ids, language,
+			idempotency_key, run_after, created_at, updated_at)
+		VALUES (?, ?, ?, ` + stQueued + `, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		RETURNING ` + draftColumns
+	cte := tx.db.dialect.writableCTE()
+	if cte {
+		query = `WITH e AS (INSERT INTO audit_pending (` + pendingColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)) ` + query
+		args = append(event, args...)
+	}
+	var r draftRow
+	if err := tx.GetContext(ctx, &r, tx.Rebind(query), args...); err != nil {
+		return nil, fmt.Errorf("insert draft: %w", err)
+	}
+	if cte {
+		tx.audited = true
+	} else if err := tx.insertPending(ctx, event); err != nil {
+		return nil, err
+	}
+	return r.toDomain(ctx, tx.db.openers(tx))
+}
+
+// claimable is the predicate of the drafts a worker may claim at the two
+// times bound to it (the same now): queued and due, or being generated under
+// a lease that has expired.
+var claimable = ungenerated + ` AND ((status = ` + stQueued + ` AND run_after <= ?) OR (status = ` + stGenerating + ` AND lease_until < ?))`
+
+// claimColumns are what a claim reads of a draft: what its job and its
+// claim's event are made of.
+const claimColumns = `id, case_id, kind, status, note_ids, language, attempts`
+
+type claimRow struct {
+	ID       string `db:"id"`
+	CaseID   string `db:"case_id"`
+	Kind     string `db:"kind"`
+	Status   string `db:"status"`
+	NoteIDs  string `db:"note_ids"`
+	Language string `db:"language"`
+	Attempts int    `db:"attempts"`
+}
+
+// claimEvent returns the audit_pending row of the claim of r by owner at now.
+func (db *conn) claimEvent(r *claimRow, owner string, now time.Time) ([]any, error) {
+	return db.pendingRow(now, countersign.System, audit.ActionDraftClaimed, "draft", r.ID, r.CaseID, audit.Payload{
+		"attempt": strconv.Itoa(r.Attempts + 1), "worker": owner, "previous_status": r.Status,
+	})
+}
+
+// claimCandidates is how many claimable drafts a claim reads at once: a
+// worker that finds the first taken by another tries the next without
+// reading again.
+const claimCandidates = 4
+
+// claimRounds bounds the reads of a claim whose candidates were all taken
+// by other workers meanwhile.
+const claimRounds = 3
+
+// claimByStatement is ClaimJob on PostgreSQL, without a transaction of its
+// own: it reads the oldest claimable drafts, then claims one in a single
+// statement that locks it (SKIP LOCKED: a draft another worker is claiming
+// is passed over), checks that it is still claimable at the same status and
+// attempt as read (the fence: a draft claimed meanwhile has a higher
+// attempt), moves it to generating and inserts the claim's audit event.
+// Exactly one worker's statement can match a draft at an attempt. The
+// job's notes and parties are read once the claim is made.
+func (db *ReviewStore) claimByStatement(ctx context.Context, owner string, lease time.Duration) (*review.Job, error) {
+	for range claimRounds {
+		now := db.Now().UTC().Truncate(time.Microsecond)
+		var cands []claimRow
+		if err := db.r.SelectContext(ctx, &cands, db.r.Rebind(`SELECT `+claimColumns+` FROM drafts WHERE `+claimable+`
+			ORDER BY run_after, id LIMIT `+strconv.Itoa(claimCandidates)), now, now); err != nil {
+			return nil, db.translate(fmt.Errorf("find drafts to claim: %w", err))
+		}
+		for i := range cands {
+			c := &cands[i]
+			until := now.Add(lease)
+			event, err := db.claimEvent(c, owner, now)
+			if err != nil {
+				return nil, err
+			}
+			args := append([]any{c.ID, c.Status, c.Attempts, now, now, owner, until, now}, event[0], event[1], event[2], event[3], event[4], event[6], event[7], event[8], event[9])
+			res, err := db.exec(ctx, db.w.Rebind(`
+				WITH c AS (
+					SELECT id FROM drafts WHERE id = ? AND status = ? AND attempts = ? AND `+claimable+`
+					FOR UPDATE SKIP LOCKED
+				),
+				u AS (
+					UPDATE drafts SET status = `+stGenerating+`, attempts = attempts + 1, lease_owner = ?, lease_until = ?, updated_at = ?
+					WHERE id IN (SELECT id FROM c)
+					RETURNING id
+				)
+				INSERT INTO audit_pending (`+pendingColumns+`)
+				SELECT ?::text, ?::text, ?::text, ?::text, ?::text, u.id, ?::text, ?::text, ?::bytea, ?::bytea FROM u`), args...)
+			if err != nil {
+				return nil, db.translate(fmt.Errorf("claim draft: %w", err))
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return nil, err
+			} else if n != 1 {
+				continue // another worker claimed it first
+			}
+			db.wakeSequencer()
+			job, err := db.claimedJob(ctx, db.r, c, owner, until)
+			if err != nil {
+				// Give the draft back at once rather than when the lease
+				// ends; should that fail too, the lease's end does it.
+				if job != nil {
+					now := time.Now()
+					_ = db.FailJob(context.WithoutCancel(ctx), job, "The draft's notes could not be read; the draft is generated again.", &now)
+				}
+				return nil, err
+			}
+			return job, nil
+		}
+		if len(cands) < claimCandidates {
+			break
+		}
+	}
+	return nil, countersign.Errorf(countersign.ENOTFOUND, "No draft is waiting to be generated.")
+}
+
+// claimedJob returns the job of the draft r claimed by owner until until:
+// its request, with what the draft is made from (its notes, or a letter's
+// entries) and the case's parties, read through q as the service itself.
+// When the reading fails it returns the job without its request, and the
+// error.
+func (db *conn) claimedJob(ctx context.Context, q queryer, r *claimRow, owner string, until time.Time) (*review.Job, error) {
+	job := &review.Job{DraftID: r.ID, CaseID: r.CaseID, Attempt: r.Attempts + 1, Owner: owner, LeaseEnd: until}
+	d := &review.Draft{ID: r.ID, CaseID: r.CaseID, Kind: assistant.Kind(r.Kind)}
+	if err := json.Unmarshal([]byte(r.NoteIDs), &d.NoteIDs); err != nil {
+		return job, fmt.Errorf("draft %s note ids: %w", r.ID, err)
+	}
+	ctx = countersign.NewContextWithActor(ctx, countersign.System)
+	notes, err := db.draftSources(ctx, q, d)
+	if err != nil {
+		return job, err
+	}
+	parties, err := db.jobParties(ctx, q, r.CaseID)
+	if err != nil {
+		return job, err
+	}
+	job.Request = assistant.Request{Kind: d.Kind, Language: r.Language, Notes: toAssistantNotes(notes), Parties: toAssistantParties(parties)}
+	return job, nil
+}
+
+// jobParties returns the parties of a case for a drafting job, read with
+// the case's key row in one statement.
+func (db *conn) jobParties(ctx context.Context, q queryer, caseID string) ([]*casefile.Party, error) {
+	var rows []struct {
+		partyRow
+		joinedKey
+	}
+	if err := q.SelectContext(ctx, &rows, q.Rebind(`
+		SELECT p.id, p.case_id, p.role, p.full_name, p.date_of_birth, p.address, p.phone, p.email, p.national_id, p.language, p.created_at,
+			`+joinedKeyColumns+`
+		FROM parties p LEFT JOIN case_keys k ON k.case_id = p.case_id
+		WHERE p.case_id = ?
+		ORDER BY p.created_at, p.id`), caseID); err != nil {
+		return nil, db.translate(fmt.Errorf("find parties: %w", err))
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	o, err := db.joinedOpener(caseID, &rows[0].joinedKey)
+	if err != nil {
+		return nil, err
+	}
+	parties := make([]*casefile.Party, len(rows))
+	for i := range rows {
+		r := &rows[i].partyRow
+		if err := r.open(o); err != nil {
+			return nil, err
+		}
+		parties[i] = &casefile.Party{ID: r.ID, CaseID: r.CaseID, Role: r.Role, FullName: r.FullName, DateOfBirth: r.DateOfBirth,
+			Address: r.Address, Phone: r.Phone, Email: r.Email, NationalID: r.NationalID, Language: r.Language, CreatedAt: r.CreatedAt.UTC()}
+	}
+	return parties, nil
+}
+
+// completeByStatement is CompleteJob on PostgreSQL for the usual case, in
+// one statement without a transaction of its own: the case's key row is
+// locked and must still hold the key (known to this replica) that seals
+// the content, the draft must still be held under the job's lease, and no
+// pending draft of the same kind over the same notes may be waiting (that
+// one must be superseded, in the general path). The draft is then put up
+// for review with its event. It reports false, having written nothing,
+// when any of these does not hold or the key is not known here; the
+// caller then takes the general path, which says why or supersedes.
+func (db *conn) completeByStatement(ctx context.Context, job *review.Job, c *completion) (bool, error) {
+	k, keyID, err := db.caseKeyHint(ctx, job.CaseID)
+	if err != nil || k == nil {
+		return false, err
+	}
+	now := db.Now().UTC().Truncate(time.Microsecond)
+	event, err := db.pendingRow(now, countersign.System, audit.ActionDraftGenerated, "draft", job.DraftID, job.CaseID, c.event)
+	if err != nil {
+		return false, err
+	}
+	args := append([]any{job.CaseID, keyID}, c.args(k, job, now)...)
+	args = append(args, event[0], event[1], event[2], event[3], event[4], event[6], event[7], event[8], event[9])
+	res, err := db.exec(ctx, db.w.Rebind(`
+		WITH k AS (
+			SELECT case_id FROM case_keys WHERE case_id = ? AND key_id = ? AND wrapped_key IS NOT NULL
+			FOR SHARE
+		),
+		u AS (
+			UPDATE drafts SET `+completeSet+`
+			WHERE `+leaseHeld+` AND case_id IN (SELECT case_id FROM k)
+			  AND NOT EXISTS (SELECT 1 FROM drafts o
+				WHERE o.case_id = drafts.case_id AND o.kind = drafts.kind AND o.note_ids = drafts.note_ids
+				  AND o.status = `+stPending+` AND o.id <> drafts.id)
+			RETURNING id
+		)
+		INSERT INTO audit_pending (`+pendingColumns+`)
+		SELECT ?::text, ?::text, ?::text, ?::text, ?::text, u.id, ?::text, ?::text, ?::bytea, ?::bytea FROM u`), args...)
+	if err != nil {
+		return false, db.translate(fmt.Errorf("complete draft: %w", err))
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return false, err
+	}
+	db.wakeSequencer()
+	return true, nil
+}
+
+// completion is what CompleteJob writes of a generated draft: its content
+// (to be sealed), the columns of completeSet after it, and its event's
+// payload.
+type completion struct {
+	content string
+	values  []any // language … ungrounded, in completeSet's order
+	salt    any
+	event   audit.Payload
+}
+
+// completeSet is the SET list of a completion; completion.args gives its
+// values and leaseHeld's, in order.
+var completeSet = `status = ` + stPending + `, content = ?, language = ?, model = ?, provider = ?, prompt_version = ?, detector_version = ?,
+	params = ?, request_hash = ?, response_hash = ?, prompt_tokens = ?, completion_tokens = ?, latency_ms = ?,
+	pseudonymised = ?, masked = ?, ungrounded = ?, lease_owner = '', lease_until = NULL, generated_at = ?, updated_at = ?,
+	content_salt = ?`
+
+// args returns the values of "SET completeSet WHERE leaseHeld": the
+// content sealed with k (as it is when k is nil), the completion's
+// columns at now, and the job's lease.
+func (c *completion) args(k *sealbox.CaseKey, job *review.Job, now time.Time) []any {
+	args := append([]any{k.Seal(draftContent(job.DraftID), c.content)}, c.values...)
+	return append(args, now, now, c.salt, job.DraftID, job.Owner, job.Attempt)
+}
