@@ -3,6 +3,7 @@ package review
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // StatusReader reads a draft's status alone, for a client waiting until it
@@ -18,8 +19,12 @@ type StatusReader interface {
 // queued or generating, so one waiting for it should wait on.
 func (s Status) Generating() bool { return s == StatusQueued || s == StatusGenerating }
 
-// DefaultMaxWaiters bounds a Watch's waiters when MaxWaiters is zero.
-const DefaultMaxWaiters = 1000
+// Defaults of a Watch's settings left zero.
+const (
+	DefaultMaxWaiters = 1000
+	DefaultRecheck    = 20 * time.Millisecond
+	DefaultMaxRecheck = 500 * time.Millisecond
+)
 
 // Watch tells those waiting in this process for a draft that it may have
 // left queued or generating: the drafting Runner calls Done once its
@@ -32,6 +37,11 @@ const DefaultMaxWaiters = 1000
 type Watch struct {
 	// MaxWaiters bounds the waiters at once; zero means DefaultMaxWaiters.
 	MaxWaiters int
+	// Recheck is how long a waiter waits before it reads the draft's
+	// status again on its own, for a draft generated elsewhere; it doubles
+	// at each re-read up to MaxRecheck. Zero: DefaultRecheck and
+	// DefaultMaxRecheck.
+	Recheck, MaxRecheck time.Duration
 
 	mu      sync.Mutex
 	drafts  map[string]*watched
@@ -49,9 +59,10 @@ type watched struct {
 
 // Waiter is one registration with a Watch for one draft; Stop releases it.
 type Waiter struct {
-	w    *Watch
-	id   string
-	once sync.Once
+	w       *Watch
+	id      string
+	once    sync.Once
+	recheck time.Duration // the last interval given by Recheck
 }
 
 func (w *Watch) initLocked() {
@@ -94,6 +105,27 @@ func (x *Waiter) Changed() <-chan struct{} {
 	x.w.mu.Lock()
 	defer x.w.mu.Unlock()
 	return x.w.drafts[x.id].ch
+}
+
+// Recheck returns how long to wait before reading the draft's status
+// again unwoken: Watch.Recheck at the first call, twice the last interval
+// at each next one, at most Watch.MaxRecheck. A Waiter is used by one
+// goroutine.
+func (x *Waiter) Recheck() time.Duration {
+	first, most := x.w.Recheck, x.w.MaxRecheck
+	if first <= 0 {
+		first = DefaultRecheck
+	}
+	if most <= 0 {
+		most = DefaultMaxRecheck
+	}
+	if x.recheck == 0 {
+		x.recheck = first
+	} else {
+		x.recheck *= 2
+	}
+	x.recheck = min(x.recheck, max(most, first))
+	return x.recheck
 }
 
 // Closed returns a channel closed when the watch is closed (the server is

@@ -86,6 +86,24 @@ func TestWatch(t *testing.T) {
 		x.Stop()
 	})
 
+	t.Run("RechecksGrowToTheirBound", func(t *testing.T) {
+		for _, tc := range []struct {
+			w    *review.Watch
+			want []time.Duration
+		}{
+			{&review.Watch{}, []time.Duration{20, 40, 80, 160, 320, 500, 500}},
+			{&review.Watch{Recheck: 5 * time.Millisecond, MaxRecheck: 12 * time.Millisecond}, []time.Duration{5, 10, 12, 12}},
+		} {
+			x, _ := tc.w.Watch("a")
+			for i, want := range tc.want {
+				if got := x.Recheck(); got != want*time.Millisecond {
+					t.Errorf("%+v: recheck %d is %v, want %v ms", tc.w.MaxRecheck, i, got, want)
+				}
+			}
+			x.Stop()
+		}
+	})
+
 	t.Run("NilWatchHasNoRoom", func(t *testing.T) {
 		var w *review.Watch
 		if _, ok := w.Watch("a"); ok {
