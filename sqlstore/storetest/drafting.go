@@ -254,6 +254,7 @@ func exerciseDrafting(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
 	ctx := CLI()
 
 	t.Run("HighStakes", func(t *testing.T) { exerciseHighStakes(t, open) })
+	t.Run("Pipeline", func(t *testing.T) { exerciseDraftingPipeline(t, open) })
 
 	t.Run("DraftThroughOpenAIReachesReviewWithProvenance", func(t *testing.T) {
 		t.Parallel()

@@ -1,0 +1,160 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/assistant"
+	"github.com/countersign/countersign/audit"
+	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/review"
+	"github.com/countersign/countersign/sqlstore"
+)
+
+// exerciseDraftingPipeline holds the drafting pipeline's statements to
+// their guarantees where folding them could break one (issue 18): a
+// claim is made once per draft and attempt, a completion writes nothing
+// with a key shredded behind the replica's back, and a draft request reads
+// the client's consent after the case's lock.
+func exerciseDraftingPipeline(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
+	ctx := CLI()
+	t.Run("ConcurrentWorkersClaimAndCompleteEachOfManyDraftsOnce", func(t *testing.T) {
+		t.Parallel()
+		db := open(t)
+		f := MustSeed(t, db)
+		wctx := As(ctx, f.Worker)
+		// Each draft over a note of its own: no draft supersedes another,
+		// so every completion may take the one-statement path.
+		const drafts = 16
+		ids := map[string]bool{}
+		for i := range drafts {
+			n := &casefile.Note{CaseID: f.Case.ID, Body: fmt.Sprintf("Visit %d: the rent is paid.", i)}
+			ok(t, db.AddNote(wctx, n))
+			d, err := db.RequestDraft(wctx, review.DraftRequest{CaseID: f.Case.ID, Kind: assistant.KindSummary, NoteIDs: []string{n.ID}})
+			ok(t, err)
+			if d.Status != review.StatusQueued || d.Attempts != 0 || d.CaseID != f.Case.ID || len(d.NoteIDs) != 1 || d.NoteIDs[0] != n.ID {
+				t.Fatalf("a requested draft reads %+v", d)
+			}
+			ids[d.ID] = true
+		}
+		var wg sync.WaitGroup
+		for i := range 6 {
+			wg.Go(func() {
+				r := &review.Runner{Store: db, Drafter: drafter, Owner: fmt.Sprint("w", i), Logger: quiet}
+				if err := r.Drain(ctx); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		var rows []struct {
+			ID       string `db:"id"`
+			Status   string `db:"status"`
+			Attempts int    `db:"attempts"`
+		}
+		ok(t, db.Raw().Select(&rows, db.Raw().Rebind(`SELECT id, status, attempts FROM drafts WHERE case_id = ?`), f.Case.ID))
+		for _, r := range rows {
+			if ids[r.ID] && (r.Status != string(review.StatusPendingReview) || r.Attempts != 1) {
+				t.Errorf("draft %s is %s after %d attempts, want pending_review after 1", r.ID, r.Status, r.Attempts)
+			}
+		}
+		_, err := db.Sequence(ctx)
+		ok(t, err)
+		claimed, generated := map[string]int{}, map[string]int{}
+		ok(t, db.EachEvent(ctx, 0, func(e *audit.Event) error {
+			switch e.Action {
+			case audit.ActionDraftClaimed:
+				claimed[e.SubjectID]++
+				if e.Payload["attempt"] != "1" || e.Payload["previous_status"] != string(review.StatusQueued) {
+					t.Errorf("claim of %s: %v", e.SubjectID, e.Payload)
+				}
+			case audit.ActionDraftGenerated:
+				generated[e.SubjectID]++
+			}
+			return nil
+		}))
+		for id := range ids {
+			if claimed[id] != 1 || generated[id] != 1 {
+				t.Errorf("draft %s claimed %d times and generated %d times, want once each", id, claimed[id], generated[id])
+			}
+		}
+		mustVerify(t, db)
+	})
+
+	t.Run("ACompletionWritesNothingWithAKeyShreddedBehindTheReplicasBack", func(t *testing.T) {
+		t.Parallel()
+		db := open(t)
+		f := MustSeed(t, db)
+		d, err := db.RequestDraft(As(ctx, f.Worker), review.DraftRequest{CaseID: f.Case.ID, Kind: assistant.KindSummary})
+		ok(t, err)
+		job, err := db.ClaimJob(ctx, "w", time.Minute)
+		ok(t, err)
+		if job.DraftID != d.ID || job.Attempt != 1 || len(job.Request.Notes) == 0 || len(job.Request.Parties) == 0 {
+			t.Fatalf("job %+v", job)
+		}
+		res, err := drafter.Draft(ctx, job.Request)
+		ok(t, err)
+		// The key goes as an erasure takes it, while this replica still
+		// holds it in memory.
+		_, err = db.Raw().Exec(db.Raw().Rebind(`UPDATE case_keys SET wrapped_key = NULL, master_key_id = '', shredded_at = ? WHERE case_id = ?`),
+			time.Now().UTC(), f.Case.ID)
+		ok(t, err)
+		before := eventCount(t, db)
+		code(t, db.CompleteJob(ctx, job, res), countersign.ECONFLICT)
+		var status string
+		var content *string
+		ok(t, db.Raw().QueryRow(db.Raw().Rebind(`SELECT status, content FROM drafts WHERE id = ?`), d.ID).Scan(&status, &content))
+		if status != string(review.StatusGenerating) || content != nil {
+			t.Fatalf("the draft is %s with content %v after a refused completion", status, content != nil)
+		}
+		if eventCount(t, db) != before {
+			t.Fatal("a refused completion wrote an audit event")
+		}
+	})
+
+	t.Run("ARequestSeesAConsentWithdrawnWhileItWaitedForTheCase", func(t *testing.T) {
+		t.Parallel()
+		db := open(t)
+		f := MustSeed(t, db)
+		wctx := As(ctx, f.Worker)
+		// Requests race a withdrawal: each either commits first, and the
+		// withdrawal stops its draft, or reads the withdrawal and is
+		// refused. None may leave a draft queued after the withdrawal.
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		var mu sync.Mutex
+		codes := map[string]int{}
+		for range 8 {
+			wg.Go(func() {
+				<-start
+				_, err := db.RequestDraft(wctx, review.DraftRequest{CaseID: f.Case.ID, Kind: assistant.KindSummary})
+				mu.Lock()
+				codes[countersign.ErrorCode(err)]++
+				mu.Unlock()
+			})
+		}
+		wg.Go(func() {
+			<-start
+			if err := db.RecordConsent(wctx, &casefile.Consent{CaseID: f.Case.ID, Given: false}); err != nil {
+				t.Error(err)
+			}
+		})
+		close(start)
+		wg.Wait()
+		if codes[""]+codes[countersign.ECONFLICT] != 8 {
+			t.Fatalf("request outcomes %v", codes)
+		}
+		var queued int
+		ok(t, db.Raw().Get(&queued, db.Raw().Rebind(`SELECT COUNT(*) FROM drafts WHERE case_id = ? AND status = ?`), f.Case.ID, string(review.StatusQueued)))
+		if queued != 0 {
+			t.Fatalf("%d drafts queued after the client withdrew consent (outcomes %v)", queued, codes)
+		}
+		if _, err := db.ClaimJob(context.Background(), "w", time.Minute); countersign.ErrorCode(err) != countersign.ENOTFOUND {
+			t.Fatalf("a claim after the withdrawal: %v", err)
+		}
+	})
+}
