@@ -61,6 +61,10 @@ type Server struct {
 
 	// DraftQueued is called after a draft is queued, to wake the drafting workers.
 	DraftQueued func()
+	// DraftWatch, which the drafting workers signal, lets GET
+	// /v1/drafts/{id} wait for a draft being generated (Prefer: wait,
+	// api/draft_wait.go); nil answers at once, as without the header.
+	DraftWatch *review.Watch
 	// Checks are run by /readyz; each names a dependency ("database", "model").
 	Checks map[string]func(context.Context) error
 

@@ -279,7 +279,9 @@ func (m *Main) Run(ctx context.Context) error {
 		Owner: fmt.Sprintf("%s:%d", host, os.Getpid()), Workers: m.Config.Workers, Lease: m.Config.Lease, Grace: m.Config.ShutdownTimeout / 2,
 		// Every call and retry of one draft, with their backoff; the
 		// heartbeat keeps the lease meanwhile.
-		Timeout: m.Config.ModelTimeout * time.Duration(m.Config.ModelMaxRetries+2)}
+		Timeout: m.Config.ModelTimeout * time.Duration(m.Config.ModelMaxRetries+2),
+		// Told of each draft finished here, so a GET waiting for it answers at once.
+		Watch: &review.Watch{}}
 
 	s := api.NewServer()
 	watchRefusals(db, s.Registry, m.Logger)
@@ -297,7 +299,7 @@ func (m *Main) Run(ctx context.Context) error {
 		limits.SignIns = &httpx.RateLimit{PerSecond: m.Config.SignInLimit / 60, Burst: max(1, int(m.Config.SignInLimit))}
 	}
 	s.Limits = limits
-	s.Logger, s.MaxBodyBytes, s.DraftQueued = m.Logger, m.Config.MaxBodyBytes, m.Runner.Wake
+	s.Logger, s.MaxBodyBytes, s.DraftQueued, s.DraftWatch = m.Logger, m.Config.MaxBodyBytes, m.Runner.Wake, m.Runner.Watch
 	s.Checks["database"] = db.Ping
 	s.Clients = countedSignIns{db.ClientIdentityStore}
 	m.Web = &web.Server{Identity: db.IdentityStore, Cases: db.CaseStore, Review: db.ReviewStore, Audit: db.AuditStore, Checkpoints: m.Notary, DraftQueued: m.Runner.Wake, Logger: m.Logger,
@@ -356,6 +358,9 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Web.Routes(mux)
 	m.http = &http.Server{Handler: s.Middleware(tracing.Handler(mux)), ReadHeaderTimeout: m.Config.ReadHeaderTimeout, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 32 << 10}
+	// The write timeout leaves room for a GET held by Prefer: wait
+	// (api.MaxDraftWait); shutting down answers those at once.
+	m.http.RegisterOnShutdown(m.Runner.Watch.Close)
 	m.bg.Go(func() {
 		if err := m.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.Logger.Error("http server", "err", err)
