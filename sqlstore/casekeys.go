@@ -29,9 +29,11 @@ import (
 //
 // Unwrapped keys are cached in memory (bounded, by the key's own random
 // id), but every write reads its case's key row in its transaction (on
-// PostgreSQL locking it against a concurrent erasure), so a key shredded
-// by any replica is never used to write again; reads also look at the row,
-// so a shredded key opens nothing anywhere once its erasure commits.
+// PostgreSQL locking it against a concurrent erasure, or holding the
+// case's write lock, which an erasure must take first: review_decide.go),
+// so a key shredded by any replica is never used to write again; reads
+// also look at the row, so a shredded key opens nothing anywhere once its
+// erasure commits.
 
 // caseKeyCacheSize bounds the unwrapped keys kept in memory: a few
 // thousand open cases per replica at 32 bytes (and an AES-GCM state) each.
@@ -670,29 +672,6 @@ func (s *caseKeySet) openPtr(caseID string, w sealbox.Where, v *string) *string 
 // draft, and named by their draft's id (as the record's query joins them).
 func decisionText(draftID, column string) sealbox.Where {
 	return sealbox.Where{Table: "decisions", Column: column, Row: draftID}
-}
-
-// sealerOfDraft is sealer for the case of a draft, found in the same
-// query as the key when the case has one.
-func (tx *Tx) sealerOfDraft(ctx context.Context, draftID string) (*sealbox.CaseKey, error) {
-	lock := ""
-	if tx.db.dialect.name() == "postgres" {
-		lock = " FOR SHARE OF k"
-	}
-	var r sealRow
-	err := tx.GetContext(ctx, &r, tx.Rebind(`SELECT k.case_id, k.key_id, k.master_key_id, k.wrapped_key, k.created_at, k.shredded_at, `+sealingColumn+`
-		FROM case_keys k JOIN drafts d ON d.case_id = k.case_id WHERE d.id = ?`+lock), draftID)
-	switch {
-	case err == nil:
-		return tx.db.keyFor(&r)
-	case !errors.Is(err, sql.ErrNoRows):
-		return nil, fmt.Errorf("find case key: %w", err)
-	}
-	var caseID string
-	if err := tx.GetContext(ctx, &caseID, tx.Rebind(`SELECT case_id FROM drafts WHERE id = ?`), draftID); err != nil {
-		return nil, fmt.Errorf("find the case of draft %s: %w", draftID, err)
-	}
-	return tx.sealer(ctx, caseID)
 }
 
 // decisionTexts are a decision's sealed columns, by name, each pointing
