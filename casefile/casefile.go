@@ -145,16 +145,33 @@ type CaseFilter struct {
 	Offset   int
 }
 
-// CanRead reports whether actor may read the content of c: the assigned
-// worker, a supervisor of the case's team, and the service's own named
-// actors (drafting workers, the command line). Ethics-board members and
-// admins never read case content.
-func CanRead(actor countersign.Actor, c *Case) bool {
+// ReadScope is all of a case that decides who may read it (CanReadScope):
+// its team and its assigned worker, ids only, never a title or a name. A
+// store may keep a case's scope to predict whether a read will be allowed,
+// and confirm it against the case's row as it reads it: a row whose scope
+// is unchanged gives the same answer, whatever else changed.
+type ReadScope struct {
+	TeamID   string
+	WorkerID string
+}
+
+// ScopeOf returns the read scope of c.
+func ScopeOf(c *Case) ReadScope { return ReadScope{TeamID: c.TeamID, WorkerID: c.WorkerID} }
+
+// CanRead reports whether actor may read the content of c: CanReadScope
+// on c's scope.
+func CanRead(actor countersign.Actor, c *Case) bool { return CanReadScope(actor, ScopeOf(c)) }
+
+// CanReadScope reports whether actor may read the content of a case of
+// scope s: the assigned worker, a supervisor of the case's team, and the
+// service's own named actors (drafting workers, the command line).
+// Ethics-board members and admins never read case content.
+func CanReadScope(actor countersign.Actor, s ReadScope) bool {
 	switch actor.Role {
 	case countersign.RoleWorker:
-		return c.WorkerID == actor.UserID
+		return s.WorkerID == actor.UserID
 	case countersign.RoleSupervisor:
-		return c.TeamID == actor.TeamID
+		return s.TeamID == actor.TeamID
 	case countersign.RoleSystem:
 		return actor.UserID != ""
 	}
@@ -199,6 +216,12 @@ type Store interface {
 	CreateCase(ctx context.Context, c *Case) error
 	// FindCaseByID returns ENOTFOUND or EFORBIDDEN.
 	FindCaseByID(ctx context.Context, id string) (*Case, error)
+	// ReadCase is FindCaseByID for a staff read of the case's content:
+	// it also writes the read's access event (client.ReadEvent) and
+	// returns the case only once the event is durable. A refused read
+	// (ENOTFOUND, EFORBIDDEN) writes no event; a read whose event cannot
+	// be written fails.
+	ReadCase(ctx context.Context, id string) (*Case, error)
 	// FindCases returns the cases the actor may see, and their total.
 	FindCases(ctx context.Context, f CaseFilter) ([]*Case, int, error)
 	// AddParty saves a party of a case.

@@ -29,6 +29,11 @@ import (
 // shares one WAL flush among concurrent commits, and a batch in flight
 // made the next reads wait for it; BENCHMARKS.md.)
 func (db *AuditStore) RecordRead(ctx context.Context, r client.Read) error {
+	return db.recordRead(ctx, r)
+}
+
+// recordRead is RecordRead, for every store that serves a read (ReadCase).
+func (db *conn) recordRead(ctx context.Context, r client.Read) error {
 	ev, err := db.readEvent(ctx, r)
 	if err != nil || ev == nil {
 		return err

@@ -104,6 +104,8 @@ type conn struct {
 	// The service sets it from COUNTERSIGN_TOKEN_CACHE.
 	TokenCache time.Duration
 	tokens     tokenCache
+	// scopes holds the read scope of cases read lately (case_read.go).
+	scopes scopeCache
 
 	// EventKey authenticates the audit events this process writes, and
 	// those the sequencer accepts (see sequenceOnce): every process that

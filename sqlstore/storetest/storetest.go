@@ -45,6 +45,7 @@ func Exercise(t *testing.T, dsn, emptyDSN func(t testing.TB) string) {
 	t.Run("Payloads", func(t *testing.T) { t.Parallel(); exercisePayloads(t, open) })
 	t.Run("ClientResponses", func(t *testing.T) { t.Parallel(); exerciseClientResponses(t, open) })
 	t.Run("Retention", func(t *testing.T) { t.Parallel(); exerciseRetention(t, open, dsn) })
+	t.Run("CaseRead", func(t *testing.T) { t.Parallel(); exerciseCaseRead(t, open, dsn) })
 }
 
 // code fails the test unless err carries the wanted code.
