@@ -58,6 +58,10 @@ type benchConfig struct {
 	// draft it waits for; zero: a quarter of the time waited so far,
 	// between 2 and 20 ms (benchPollInterval).
 	Poll time.Duration
+	// Wait (lifecycle) reads a draft being generated with "Prefer: wait"
+	// (the service answers once it is ready) instead of polling every
+	// Poll; on unless --wait=false, or --poll is given without --wait.
+	Wait bool
 }
 
 // auditedTxPerLifecycle is the number of audited write transactions of one
@@ -126,12 +130,19 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fs.BoolVar(&cfg.NoteRatio, "note-ratio", false, "lifecycle: also run the notes workload with the same clients, a quarter of --duration before and a quarter after, and print the lifecycle's audited transactions per second against notes per second")
 	fs.BoolVar(&cfg.UnloggedReads, "unlogged-reads", false, "reads, in process: switch the access log of staff reads off for every other half second of the run (a benchmark switch, not a setting of the service) and compare the p99s")
 	fs.DurationVar(&cfg.Poll, "poll", 0, "lifecycle: wait this long between two reads of a draft being generated (0: a quarter of the time waited so far, between 2 and 20 ms)")
+	fs.BoolVar(&cfg.Wait, "wait", true, "lifecycle: read a draft being generated with 'Prefer: wait=10', which the service answers once it is ready; --wait=false polls every --poll instead (as --poll alone does)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "start at most this many iterations per second across all clients (0: as many as the clients can), to measure latency below saturation")
 	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return &ConfigError{Message: fmt.Sprintf("%s; see countersign bench --help.", err)}
+	}
+	// --poll alone keeps its old meaning: poll at that interval.
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["poll"] && !set["wait"] {
+		cfg.Wait = false
 	}
 	if cfg.Clients < 1 || cfg.Duration <= 0 || cfg.Rate < 0 || cfg.Iterations < 0 {
 		return countersign.Errorf(countersign.EINVALID, "--clients must be at least 1, --duration positive, and --rate and --iterations 0 or more.")
@@ -527,6 +538,13 @@ func (b *bench) do(ctx context.Context, method, path, token string, body any, st
 // doAt sends one request to the service at base and decodes JSON into out
 // (or copies text into a *bytes.Buffer).
 func (b *bench) doAt(ctx context.Context, base, method, path, token string, body any, status int, out any) error {
+	_, err := b.doAtHeader(ctx, base, method, path, token, nil, body, status, out)
+	return err
+}
+
+// doAtHeader is doAt with the request headers of hdr added; it returns
+// the response's headers.
+func (b *bench) doAtHeader(ctx context.Context, base, method, path, token string, hdr http.Header, body any, status int, out any) (http.Header, error) {
 	var r io.Reader
 	if body != nil {
 		buf, _ := json.Marshal(body)
@@ -534,19 +552,22 @@ func (b *bench) doAt(ctx context.Context, base, method, path, token string, body
 	}
 	req, err := http.NewRequestWithContext(ctx, method, base+path, r)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
 	resp, err := b.client.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != status {
 		raw, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("%s %s: %d: %.200s", method, path, resp.StatusCode, raw)
+		return resp.Header, fmt.Errorf("%s %s: %d: %.200s", method, path, resp.StatusCode, raw)
 	}
 	switch o := out.(type) {
 	case nil:
@@ -556,7 +577,7 @@ func (b *bench) doAt(ctx context.Context, base, method, path, token string, body
 	default:
 		err = json.NewDecoder(resp.Body).Decode(out)
 	}
-	return err
+	return resp.Header, err
 }
 
 // benchClient is one simulated worker with a case of its own.
@@ -699,8 +720,15 @@ func (c *benchClient) iterate(ctx context.Context, n int) error {
 	}); err != nil {
 		return err
 	}
-	// Wait for the background worker: this poll is part of the measured
-	// request-to-pending_review time.
+	// Wait for the background worker: these reads are part of the
+	// measured request-to-pending_review time. With --wait each read is
+	// held by the service until the draft is ready (Prefer: wait), so
+	// one read is usually enough; without, the client polls.
+	var prefer http.Header
+	if b.cfg.Wait {
+		prefer = http.Header{"Prefer": {"wait=10"}}
+	}
+	held := b.cfg.Wait // until a service answers without holding the read
 	for d.Status != "pending_review" {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -709,9 +737,15 @@ func (c *benchClient) iterate(ctx context.Context, n int) error {
 			b.fail("draft_ready", errors.New("draft failed"))
 			return errors.New("draft failed")
 		}
-		time.Sleep(benchPollInterval(b.cfg.Poll, time.Since(start)))
+		if !held {
+			// Polling, or a service that did not hold the read (one
+			// that does not know the preference, or too busy to wait).
+			time.Sleep(benchPollInterval(b.cfg.Poll, time.Since(start)))
+		}
 		b.polls.Add(1)
-		if err := c.do(ctx, "GET", "/v1/drafts/"+d.ID, b.cfg.Token, nil, 200, &d); err != nil {
+		h, err := b.doAtHeader(ctx, c.base, "GET", "/v1/drafts/"+d.ID, b.cfg.Token, prefer, nil, 200, &d)
+		held = b.cfg.Wait && h.Get("Preference-Applied") != ""
+		if err != nil {
 			if ctx.Err() == nil {
 				b.fail("draft_ready", err)
 			}
