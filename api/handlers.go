@@ -107,11 +107,8 @@ func (s *Server) handleCaseList(w http.ResponseWriter, r *http.Request) {
 
 // handleCaseGet serves GET /v1/cases/{id}.
 func (s *Server) handleCaseGet(w http.ResponseWriter, r *http.Request) {
-	c, err := s.Cases.FindCaseByID(r.Context(), r.PathValue("id"))
-	if err == nil {
-		// Logged before the content leaves (client.ReadEvent).
-		err = s.logRead(r, client.Read{CaseID: c.ID, What: client.ReadCase})
-	}
+	// The read's event is durable before the content leaves (ReadCase).
+	c, err := s.Cases.ReadCase(r.Context(), r.PathValue("id"))
 	if err != nil {
 		Error(w, r, err)
 		return
@@ -254,6 +251,7 @@ func (s *Server) handleDraftCreate(w http.ResponseWriter, r *http.Request) {
 // or countersignature needs it. The ETag names the version read; an
 // approval sending it back as If-Match is refused if the draft changed.
 func (s *Server) handleDraftGet(w http.ResponseWriter, r *http.Request) {
+	s.waitForDraft(w, r) // Prefer: wait=N holds the request while the draft is generated (draft_wait.go)
 	d, err := s.Review.OpenDraft(r.Context(), r.PathValue("id"))
 	if err == nil {
 		err = s.logRead(r, client.Read{CaseID: d.CaseID, What: client.ReadDraft, TargetID: d.ID, Empty: d.Content == nil})
