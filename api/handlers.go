@@ -252,10 +252,8 @@ func (s *Server) handleDraftCreate(w http.ResponseWriter, r *http.Request) {
 // approval sending it back as If-Match is refused if the draft changed.
 func (s *Server) handleDraftGet(w http.ResponseWriter, r *http.Request) {
 	s.waitForDraft(w, r) // Prefer: wait=N holds the request while the draft is generated (draft_wait.go)
+	// OpenDraft writes the read's access event before it returns the draft.
 	d, err := s.Review.OpenDraft(r.Context(), r.PathValue("id"))
-	if err == nil {
-		err = s.logRead(r, client.Read{CaseID: d.CaseID, What: client.ReadDraft, TargetID: d.ID, Empty: d.Content == nil})
-	}
 	if err != nil {
 		Error(w, r, err)
 		return

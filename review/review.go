@@ -394,8 +394,12 @@ type Store interface {
 	RequestDraft(ctx context.Context, req DraftRequest) (*Draft, error)
 	// FindDraftByID returns ENOTFOUND or EFORBIDDEN.
 	FindDraftByID(ctx context.Context, id string) (*Draft, error)
-	// OpenDraft records the first time the reviewer opens a pending draft
-	// (review time is measured from then) and returns it.
+	// OpenDraft returns a draft as a staff read of its content: it writes
+	// the read's access event (client.ReadEvent), durable before it
+	// returns, and records the first time someone who may decide the draft
+	// opens it (review time is measured from then) in the same
+	// transaction. A refused read writes nothing. Returns ENOTFOUND or
+	// EFORBIDDEN.
 	OpenDraft(ctx context.Context, id string) (*Draft, error)
 	// FindQueue returns the drafts awaiting the actor's decision (a
 	// supervisor: the team's) and the cursor of the next page.

@@ -12,6 +12,7 @@ import (
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/assistant"
 	"github.com/countersign/countersign/audit"
+	"github.com/countersign/countersign/client"
 	"github.com/countersign/countersign/internal/sealbox"
 	"github.com/countersign/countersign/review"
 )
@@ -93,12 +94,80 @@ func (r *draftRow) toDomain(ctx context.Context, o *openers) (*review.Draft, err
 	return d, nil
 }
 
+// getDraft reads draft id through q; lock, if not "", is appended to the
+// query to lock its row (the row alone: its case's key is then read on its
+// own, as the opener needs it).
 func (db *conn) getDraft(ctx context.Context, q queryer, id, lock string) (*review.Draft, error) {
+	if lock == "" {
+		d, _, _, err := db.readDraft(ctx, q, id, "")
+		return d, err
+	}
 	var r draftRow
 	if err := q.GetContext(ctx, &r, q.Rebind(`SELECT `+draftColumns+` FROM drafts WHERE id = ?`+lock), id); err != nil {
 		return nil, notFound(db.translate(err), "There is no draft with this id.")
 	}
 	return r.toDomain(ctx, db.openers(q))
+}
+
+// draftReadRow is a draft as readDraft reads it: its row, its case's key
+// row (NULL when the case has none) and the reader's first opening of it at
+// its status (NULL when none).
+type draftReadRow struct {
+	draftRow
+	joinedKey
+	ReaderOpenedAt *time.Time `db:"reader_opened_at"`
+}
+
+// readDraftQuery reads a draft with its case's key row, in one statement;
+// readDraftOpeningQuery adds the reader's opening of it at its status (an
+// opening counts at the stage the draft is at: review.OpeningStage).
+var (
+	readDraftQuery = `SELECT ` + qualified(draftColumns, "d") + `, ` + joinedKeyColumns + `, NULL AS reader_opened_at
+		FROM drafts d LEFT JOIN case_keys k ON k.case_id = d.case_id
+		WHERE d.id = ?`
+	readDraftOpeningQuery = `SELECT ` + qualified(draftColumns, "d") + `, ` + joinedKeyColumns + `, o.opened_at AS reader_opened_at
+		FROM drafts d LEFT JOIN case_keys k ON k.case_id = d.case_id
+		LEFT JOIN draft_openings o ON o.draft_id = d.id AND o.user_id = ? AND o.stage = d.status
+		WHERE d.id = ?`
+)
+
+// readDraft reads draft id through q in one statement: the draft, its
+// content opened with its case's key row read in the same statement (a
+// shredded key opens nothing), and, when readerID is not "", when that
+// person first opened it at its status (nil: never). The openers it
+// returns open the case's other texts without looking up its key again.
+func (db *conn) readDraft(ctx context.Context, q queryer, id, readerID string) (*review.Draft, *openers, *time.Time, error) {
+	var r draftReadRow
+	query, args := readDraftQuery, []any{id}
+	if readerID != "" {
+		query, args = readDraftOpeningQuery, []any{readerID, id}
+	}
+	if err := q.GetContext(ctx, &r, q.Rebind(query), args...); err != nil {
+		return nil, nil, nil, notFound(db.translate(err), "There is no draft with this id.")
+	}
+	o := db.openers(q)
+	if r.Content != nil && sealbox.IsSealed(*r.Content) {
+		// The key row read with the text opens it: no query of its own.
+		op, err := db.joinedOpener(r.CaseID, &r.joinedKey)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		o.cases[r.CaseID] = op
+	}
+	d, err := r.toDomain(ctx, o)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return d, o, utcPtr(r.ReaderOpenedAt), nil
+}
+
+// qualified is a list of columns, each prefixed with alias.
+func qualified(columns, alias string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
 }
 
 // RequestDraft queues a draft of a case for the drafting workers.
@@ -164,20 +233,28 @@ func (db *ReviewStore) FindDraftByID(ctx context.Context, id string) (*review.Dr
 	if _, err := countersign.ActorFrom(ctx); err != nil {
 		return nil, err
 	}
-	d, err := db.getDraft(ctx, db.r, id, "")
+	d, _, err := db.findDraft(ctx, id, "")
+	return d, err
+}
+
+// findDraft is FindDraftByID, with when readerID first opened the draft at
+// its status (nil: never, or readerID is "") read in the same statement.
+func (db *conn) findDraft(ctx context.Context, id, readerID string) (*review.Draft, *time.Time, error) {
+	d, o, opened, err := db.readDraft(ctx, db.r, id, readerID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := db.checkDraftAccess(ctx, db.r, d, false); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return d, db.attachDecision(ctx, db.r, d)
+	return d, opened, db.attachDecision(ctx, db.r, d, o)
 }
 
 // attachDecision adds to d what was decided about it: the decision, the
 // countersignature, the outcome of a vigilance check once decided, and
-// whether the policy asks for a countersignature.
-func (db *conn) attachDecision(ctx context.Context, q queryer, d *review.Draft) error {
+// whether the policy asks for a countersignature. o opens the decision's
+// texts (nil: openers of its own).
+func (db *conn) attachDecision(ctx context.Context, q queryer, d *review.Draft, o *openers) error {
 	d.CountersignRequired = d.Content != nil && db.policy().NeedsCountersign(d)
 	if !(d.Status == review.StatusApproved || d.Status == review.StatusRejected || d.Status == review.StatusAwaitingCountersign) {
 		return nil
@@ -186,7 +263,10 @@ func (db *conn) attachDecision(ctx context.Context, q queryer, d *review.Draft) 
 	if err := q.GetContext(ctx, &r, q.Rebind(`SELECT `+decisionColumns+` FROM decisions WHERE draft_id = ?`), d.ID); err != nil {
 		return db.translate(fmt.Errorf("find decision of %s: %w", d.ID, err))
 	}
-	dec, err := r.toDomain(ctx, db.openers(q), d.CaseID)
+	if o == nil {
+		o = db.openers(q)
+	}
+	dec, err := r.toDomain(ctx, o, d.CaseID)
 	if err != nil {
 		return err
 	}
@@ -207,27 +287,44 @@ func (db *conn) attachDecision(ctx context.Context, q queryer, d *review.Draft) 
 	return nil
 }
 
-// OpenDraft records when the reviewer first opened a pending draft.
+// OpenDraft returns a draft of a case the actor may read, as a staff read
+// of its content: the read's access event (readEvent, as client.ReadEvent
+// decides it) is durable before the draft is returned, and a refused read
+// writes nothing. When the actor may decide the draft at its stage
+// (review.OpeningStage) and never opened it there, the read is their first
+// opening: the opening, its event, the draft's review clock and the read's
+// event commit in one transaction, and the draft read for it is returned.
+// Any other read is one statement, then the read's event alone, the access
+// log's own cheapest durable write (RecordRead).
 func (db *ReviewStore) OpenDraft(ctx context.Context, id string) (*review.Draft, error) {
 	a, err := countersign.ActorFrom(ctx)
 	if err != nil {
 		return nil, err
 	}
-	// Most fetches are not a first opening (the page polls while a draft is
-	// generated; a decided draft is looked at again): answer those from the
-	// reader without a write transaction or a row lock.
-	d, err := db.FindDraftByID(ctx, id)
+	d, opened, err := db.findDraft(ctx, id, a.UserID)
 	if err != nil {
 		return nil, err
 	}
-	stage, ok := review.OpeningStage(a, d)
-	if !ok {
+	read := client.Read{CaseID: d.CaseID, What: client.ReadDraft, TargetID: d.ID, Empty: d.Content == nil}
+	stage, first := review.OpeningStage(a, d)
+	if !first || opened != nil {
+		// Most reads are not a first opening (the page polls while a draft
+		// is generated; a decided draft is looked at again): no write
+		// transaction, no row lock.
+		if err := (&AuditStore{db.conn}).RecordRead(ctx, read); err != nil {
+			return nil, err
+		}
 		return d, nil
 	}
-	if at, err := openedAt(ctx, db.r, d.ID, a.UserID, stage); err != nil || at != nil {
-		return d, err
+	ev, err := db.readEvent(ctx, read)
+	if err != nil {
+		return nil, err
 	}
+	var clock *time.Time // the review clock's start, when this opening set it
+	reread := false
 	err = db.withTx(ctx, func(tx *Tx) error {
+		clock, reread = nil, false
+		var events []audit.Record
 		// The primary key makes concurrent first openings record one event.
 		res, err := tx.ExecContext(ctx, tx.Rebind(`
 			INSERT INTO draft_openings (draft_id, user_id, stage, opened_at) VALUES (?, ?, ?, ?)
@@ -235,23 +332,40 @@ func (db *ReviewStore) OpenDraft(ctx context.Context, id string) (*review.Draft,
 		if err != nil {
 			return fmt.Errorf("open draft: %w", err)
 		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return nil
-		}
-		if stage == review.StatusPendingReview {
-			// The draft's review clock starts at its first opening by someone who may decide it.
-			if _, err := tx.ExecContext(ctx, tx.Rebind(`
-				UPDATE drafts SET opened_at = ?, updated_at = ?
-				WHERE id = ? AND status = ? AND opened_at IS NULL`), tx.now, tx.now, d.ID, string(stage)); err != nil {
-				return fmt.Errorf("open draft: %w", err)
+		if n, _ := res.RowsAffected(); n == 1 {
+			events = append(events, review.OpenedEvent(a, d, stage))
+			if stage == review.StatusPendingReview {
+				// The draft's review clock starts at its first opening by someone who may decide it.
+				res, err := tx.ExecContext(ctx, tx.Rebind(`
+					UPDATE drafts SET opened_at = ?, updated_at = ?
+					WHERE id = ? AND status = ? AND opened_at IS NULL`), tx.now, tx.now, d.ID, string(stage))
+				if err != nil {
+					return fmt.Errorf("open draft: %w", err)
+				}
+				if n, _ := res.RowsAffected(); n == 1 {
+					at := tx.now
+					clock = &at
+				}
 			}
 		}
-		return tx.apply(ctx, []audit.Record{review.OpenedEvent(a, d, stage)})
+		// The draft changed since it was read (another opening started
+		// its clock, or it was decided): it is read again once committed.
+		reread = stage == review.StatusPendingReview && clock == nil && d.OpenedAt == nil
+		if ev != nil {
+			events = append(events, *ev)
+		}
+		return tx.apply(ctx, events)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return db.FindDraftByID(ctx, id)
+	if reread {
+		return db.FindDraftByID(ctx, id)
+	}
+	if clock != nil {
+		d.OpenedAt, d.UpdatedAt = clock, *clock
+	}
+	return d, nil
 }
 
 // queueCursor is the keyset position (created_at, id) of the last draft of a page.

@@ -196,21 +196,6 @@ func (db *conn) checkDraftAccess(ctx context.Context, q queryer, d *review.Draft
 	return err
 }
 
-// openedAt returns when userID first opened draftID at stage, or nil.
-func openedAt(ctx context.Context, q queryer, draftID, userID string, stage review.Status) (*time.Time, error) {
-	var at []time.Time
-	if err := q.SelectContext(ctx, &at, q.Rebind(`
-		SELECT opened_at FROM draft_openings WHERE draft_id = ? AND user_id = ? AND stage = ?`),
-		draftID, userID, string(stage)); err != nil {
-		return nil, fmt.Errorf("find opening of %s: %w", draftID, err)
-	}
-	if len(at) == 0 {
-		return nil, nil // never opened at this stage: not an error, the decision says so
-	}
-	t := at[0].UTC()
-	return &t, nil
-}
-
 // statusWrite moves d to status after review.Transition allows it. The
 // guard on the status it was read in makes every change exactly-once, even
 // where the SELECT took no lock; raced names the change for the message.

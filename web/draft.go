@@ -101,6 +101,8 @@ type itemView struct {
 // handleDraft serves GET /drafts/{id}. As with the API, fetching a draft
 // counts as opening it when the person may decide it: the review clock
 // starts, and an approval or a countersignature needs that opening.
+// OpenDraft also writes the read's access event before it returns the
+// draft, as it does for the API.
 func (s *Server) handleDraft(w http.ResponseWriter, r *http.Request) {
 	p := s.newPage(r, "draft.title")
 	d, err := s.Review.OpenDraft(r.Context(), r.PathValue("id"))
@@ -120,13 +122,10 @@ func (s *Server) handleDraft(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "draft.html", p)
 }
 
+// draftView is the page of d, whose read was logged: by OpenDraft, or by
+// logRead before a refused approval shows the draft again.
 func (s *Server) draftView(r *http.Request, p *page, d *review.Draft) (*draftView, error) {
 	ctx := r.Context()
-	// Every page showing the draft's content logs the read first; the
-	// progress page of a draft not yet written shows none (client.Read.Empty).
-	if err := s.logRead(r, client.Read{CaseID: d.CaseID, What: client.ReadDraft, TargetID: d.ID, Empty: d.Content == nil}); err != nil {
-		return nil, err
-	}
 	c, err := s.Cases.FindCaseByID(ctx, d.CaseID)
 	if err != nil {
 		return nil, err
@@ -377,7 +376,12 @@ func (s *Server) handleApprove(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.setError(approvalProblem(p, d, actions, err))
-	v, verr := s.draftView(r, p, d)
+	// The draft read for the approval is shown again: its read is logged first.
+	verr := s.logRead(r, client.Read{CaseID: d.CaseID, What: client.ReadDraft, TargetID: d.ID})
+	var v *draftView
+	if verr == nil {
+		v, verr = s.draftView(r, p, d)
+	}
 	if verr != nil {
 		s.errorPage(w, r, verr)
 		return

@@ -53,7 +53,7 @@ func exerciseGrounding(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
 		_, err := b.db.OpenDraft(wctx, d.ID)
 		ok(t, err)
 		before := eventCount(t, b.db)
-		_, err = SignOff(b.db, wctx, d.ID, review.Approval{})
+		_, err = b.db.SignOffDraft(wctx, d.ID, review.Approval{})
 		refused(t, b.db, before, err, countersign.EINVALID)
 		if fe := countersign.ErrorFields(err); len(fe) != 1 || fe[0].Field != "statements" ||
 			slices.ContainsFunc(ids, func(id string) bool { return !strings.Contains(fe[0].Message, id) }) {
@@ -63,7 +63,7 @@ func exerciseGrounding(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
 		for _, id := range ids {
 			decisions = append(decisions, review.StatementDecision{ID: id, Action: review.StatementConfirmed})
 		}
-		_, err = SignOff(b.db, wctx, d.ID, review.Approval{Statements: decisions})
+		_, err = b.db.SignOffDraft(wctx, d.ID, review.Approval{Statements: decisions})
 		refused(t, b.db, before, err, countersign.EINVALID)
 		if !hasField(err, "statements[0].comment") || !hasField(err, fmt.Sprintf("statements[%d].comment", len(ids)-1)) {
 			t.Fatalf("the refusal does not ask for the comments: %+v", countersign.ErrorFields(err))

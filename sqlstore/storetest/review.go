@@ -199,13 +199,13 @@ func exerciseReview(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn, emp
 			t.Fatalf("worker queue %d, supervisor's awaiting queue %d", len(wq), len(sq))
 		}
 		before := eventCount(t, db)
-		_, err = SignOff(db, wctx, d.ID, review.Approval{})
+		_, err = db.SignOffDraft(wctx, d.ID, review.Approval{})
 		refused(t, db, before, err, countersign.ECONFLICT)
 		if !strings.Contains(countersign.ErrorMessage(err), "awaiting countersign") {
 			t.Fatalf("409 does not give the state: %q", countersign.ErrorMessage(err))
 		}
 		for _, who := range []context.Context{wctx, As(ctx, f.OtherSupervisor), As(ctx, f.Ethics)} {
-			_, err = Countersign(db, who, d.ID, review.Countersign{Comment: ""})
+			_, err = db.CountersignDraft(who, d.ID, review.Countersign{Comment: ""})
 			refused(t, db, before, err, countersign.EFORBIDDEN)
 		}
 		_, err = db.RejectDraft(wctx, d.ID, review.Rejection{Reason: "other"})
@@ -307,13 +307,13 @@ func exerciseReview(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn, emp
 		d := MustDraftWith(t, db, f, assistant.KindSummary, categoryDrafter{assistant.CategoryHealth})
 		s := d.Content.Statements[0]
 		before := eventCount(t, db)
-		_, err := SignOff(db, wctx, d.ID, review.Approval{})
+		_, err := db.SignOffDraft(wctx, d.ID, review.Approval{})
 		refused(t, db, before, err, countersign.EINVALID)
 		fe := countersign.ErrorFields(err)
 		if len(fe) != 1 || fe[0].Field != "statements" || !strings.Contains(fe[0].Message, s.ID) {
 			t.Fatalf("fields %+v do not list %s", fe, s.ID)
 		}
-		_, err = SignOff(db, wctx, d.ID, review.Approval{Statements: []review.StatementDecision{{ID: "s999", Action: review.StatementConfirmed}}})
+		_, err = db.SignOffDraft(wctx, d.ID, review.Approval{Statements: []review.StatementDecision{{ID: "s999", Action: review.StatementConfirmed}}})
 		refused(t, db, before, err, countersign.EINVALID)
 		if !hasField(err, "statements[0].id") {
 			t.Fatalf("unknown statement not named: %+v", countersign.ErrorFields(err))
@@ -336,12 +336,12 @@ func exerciseReview(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn, emp
 		}
 		drop, keep := d.Content.Items[0], d.Content.Items[1]
 		before := eventCount(t, db)
-		_, err := SignOff(db, wctx, d.ID, review.Approval{Items: []review.ItemDecision{{ID: "i404", Accepted: true}}})
+		_, err := db.SignOffDraft(wctx, d.ID, review.Approval{Items: []review.ItemDecision{{ID: "i404", Accepted: true}}})
 		refused(t, db, before, err, countersign.EINVALID)
 		if !hasField(err, "items[0].id") {
 			t.Fatalf("unknown item not named: %+v", countersign.ErrorFields(err))
 		}
-		_, err = SignOff(db, wctx, d.ID, review.Approval{Items: []review.ItemDecision{{ID: drop.ID, Accepted: false, ReasonCode: "rude"}}})
+		_, err = db.SignOffDraft(wctx, d.ID, review.Approval{Items: []review.ItemDecision{{ID: drop.ID, Accepted: false, ReasonCode: "rude"}}})
 		refused(t, db, before, err, countersign.EINVALID)
 		if !hasField(err, "items[0].reason_code") {
 			t.Fatalf("bad reason code not named: %+v", countersign.ErrorFields(err))
@@ -385,7 +385,7 @@ func exerciseReview(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn, emp
 			"BadAction":  {Statements: []review.StatementDecision{{ID: d.Content.Statements[0].ID, Action: "maybe"}}},
 			"Duplicated": {Statements: []review.StatementDecision{{ID: d.Content.Statements[0].ID, Action: "confirmed"}, {ID: d.Content.Statements[0].ID, Action: "removed"}}},
 		} {
-			_, err := SignOff(db, wctx, d.ID, ap)
+			_, err := db.SignOffDraft(wctx, d.ID, ap)
 			if countersign.ErrorCode(err) != countersign.EINVALID || len(countersign.ErrorFields(err)) == 0 {
 				t.Errorf("%s: %v, want EINVALID naming a field", name, err)
 			}
@@ -396,7 +396,7 @@ func exerciseReview(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn, emp
 		for _, s := range d.Content.Statements {
 			all = append(all, review.StatementDecision{ID: s.ID, Action: review.StatementRemoved})
 		}
-		_, err = SignOff(db, wctx, d.ID, review.Approval{Statements: all})
+		_, err = db.SignOffDraft(wctx, d.ID, review.Approval{Statements: all})
 		refused(t, db, before, err, countersign.EINVALID)
 
 		final := strings.Replace(d.Content.Text(), d.Content.Statements[0].Text, "She said she is managing.", 1)
@@ -416,7 +416,7 @@ func exerciseReview(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn, emp
 			t.Fatalf("record does not show the diff: %+v", rec)
 		}
 		before = eventCount(t, db)
-		_, err = SignOff(db, wctx, d.ID, review.Approval{})
+		_, err = db.SignOffDraft(wctx, d.ID, review.Approval{})
 		refused(t, db, before, err, countersign.ECONFLICT)
 		if !strings.Contains(countersign.ErrorMessage(err), "approved") {
 			t.Fatalf("409 does not give the state: %q", countersign.ErrorMessage(err))

@@ -73,7 +73,7 @@ func exerciseHighStakes(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
 		_, err := b.db.OpenDraft(wctx, d.ID)
 		ok(t, err)
 		before := eventCount(t, b.db)
-		_, err = SignOff(b.db, wctx, d.ID, review.Approval{})
+		_, err = b.db.SignOffDraft(wctx, d.ID, review.Approval{})
 		refused(t, b.db, before, err, countersign.EINVALID)
 		fe := countersign.ErrorFields(err)
 		if len(fe) == 0 || fe[0].Field != "statements" || !slices.ContainsFunc(flagged, func(sd review.StatementDecision) bool {

@@ -40,6 +40,7 @@ func Exercise(t *testing.T, dsn, emptyDSN func(t testing.TB) string) {
 	t.Run("Drafting", func(t *testing.T) { t.Parallel(); exerciseDrafting(t, open) })
 	t.Run("Review", func(t *testing.T) { t.Parallel(); exerciseReview(t, open, dsn, emptyDSN) })
 	t.Run("SignOff", func(t *testing.T) { t.Parallel(); exerciseSignOff(t, open) })
+	t.Run("DraftRead", func(t *testing.T) { t.Parallel(); exerciseDraftRead(t, open) })
 	t.Run("Grounding", func(t *testing.T) { t.Parallel(); exerciseGrounding(t, open) })
 	t.Run("Retry", func(t *testing.T) { t.Parallel(); exerciseRetry(t, open) })
 	t.Run("Payloads", func(t *testing.T) { t.Parallel(); exercisePayloads(t, open) })
