@@ -70,20 +70,25 @@ func (tx *Tx) writes(ctx context.Context, conflict error, ws ...write) error {
 	}
 	counts := make([]int64, len(ws))
 	if tx.db.dialect.writableCTE() && len(ws) > 1 {
+		// Through tx's cached prepared statements, as every write's
+		// statement: one round trip, where an unprepared one takes two.
 		var with, sel []string
 		var args []any
 		for i, w := range ws {
 			with = append(with, fmt.Sprintf("w%d AS (%s RETURNING 1)", i, strings.TrimSpace(w.query)))
-			sel = append(sel, fmt.Sprintf("(SELECT COUNT(*) FROM w%d)", i))
+			sel = append(sel, fmt.Sprintf("SELECT %d AS i, COUNT(*) AS n FROM w%d", i, i))
 			args = append(args, w.args...)
 		}
-		ptrs := make([]any, len(ws))
-		for i := range counts {
-			ptrs[i] = &counts[i]
+		var rows []struct {
+			I int   `db:"i"`
+			N int64 `db:"n"`
 		}
-		q := "WITH " + strings.Join(with, ",\n") + "\nSELECT " + strings.Join(sel, ", ")
-		if err := tx.QueryRowxContext(ctx, tx.Rebind(q), args...).Scan(ptrs...); err != nil {
+		q := "WITH " + strings.Join(with, ",\n") + "\n" + strings.Join(sel, "\nUNION ALL ")
+		if err := tx.SelectContext(ctx, &rows, tx.Rebind(q), args...); err != nil {
 			return fail(err)
+		}
+		for _, r := range rows {
+			counts[r.I] = r.N
 		}
 	} else {
 		for i, w := range ws {
