@@ -87,7 +87,14 @@ func (s *Server) waitForDraft(w http.ResponseWriter, r *http.Request) {
 		if first {
 			w.Header().Set("Preference-Applied", "wait="+strconv.Itoa(int(wait/time.Second)))
 		}
-		poll.Reset(x.Recheck())
+		// A draft this process is generating wakes the waiter when it
+		// ends (review.Watch.Generating); only one generated elsewhere
+		// needs the re-reads.
+		if !x.Here() {
+			poll.Reset(x.Recheck())
+		} else {
+			poll.Stop() // since Go 1.23 no value is received after Stop
+		}
 		select {
 		case <-changed:
 		case <-poll.C:

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,6 +32,18 @@ func (d *blockingDrafter) Draft(ctx context.Context, req assistant.Request) (*as
 		return nil, ctx.Err()
 	}
 	return (&assistant.Drafter{Model: assistant.Extractive{}}).Draft(ctx, req)
+}
+
+// countingStatus counts the status reads of waiting GETs.
+type countingStatus struct {
+	review.Store
+	of review.StatusReader
+	n  atomic.Int32
+}
+
+func (c *countingStatus) DraftStatus(ctx context.Context, id string) (review.Status, error) {
+	c.n.Add(1)
+	return c.of.DraftStatus(ctx, id)
 }
 
 // waitGet is a GET /v1/drafts/{id} with Prefer: wait=N, as role.
@@ -185,6 +198,42 @@ func TestDraftWait(t *testing.T) {
 				}
 				if g.took >= 30*time.Second {
 					t.Errorf("answered after %v: at the deadline, not by re-reading", g.took)
+				}
+			})
+
+			t.Run("NoStatusReadsWhileThisProcessGeneratesIt", func(t *testing.T) {
+				// Re-reads every millisecond, but the draft is generated
+				// here: the waiter reads its status when it begins and
+				// when the runner's Done wakes it, not in between.
+				here := &review.Watch{Recheck: time.Millisecond, MaxRecheck: time.Millisecond}
+				var reads *countingStatus
+				hb := setup(t, open, func(s *api.Server) {
+					reads = &countingStatus{Store: s.Review, of: s.Review.(review.StatusReader)}
+					s.Review, s.DraftWatch = reads, here
+				})
+				id := hb.queueDraft(t)
+				drafter := &blockingDrafter{started: make(chan struct{}), release: make(chan struct{})}
+				runner := &review.Runner{Store: hb.db, Drafter: drafter, Owner: "test", Watch: here}
+				ran := make(chan error, 1)
+				go func() { _, err := runner.RunOne(ctx); ran <- err }()
+				<-drafter.started
+				got := make(chan waitGet, 1)
+				go func() { got <- hb.waitGet(ctx, "worker", id, "wait=30") }()
+				for here.Waiters() == 0 {
+					time.Sleep(time.Millisecond)
+				}
+				// A window in which re-reads every millisecond would
+				// show; it hides no race, since none may happen in it.
+				time.Sleep(50 * time.Millisecond)
+				close(drafter.release)
+				if err := <-ran; err != nil {
+					t.Fatal(err)
+				}
+				if g := <-got; g.err != nil || g.status != 200 || g.draft.Status != review.StatusPendingReview {
+					t.Fatalf("waited GET: %d %s %v", g.status, g.draft.Status, g.err)
+				}
+				if n := reads.n.Load(); n > 2 {
+					t.Errorf("%d status reads while this process generated the draft, want at most 2 (before the wait and after its end)", n)
 				}
 			})
 

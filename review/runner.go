@@ -240,6 +240,10 @@ func (r *Runner) runOne(ctx, jobCtx context.Context) (bool, error) {
 		}
 		return false, err
 	}
+	// Those waiting for the draft in this process wait for its end here;
+	// Done wakes them once the outcome, whatever it is, has committed.
+	r.Watch.Generating(job.DraftID)
+	defer r.Watch.Done(job.DraftID)
 	r.run(jobCtx, job)
 	return true, nil
 }
@@ -286,7 +290,6 @@ func (r *Runner) run(ctx context.Context, job *Job) {
 			return
 		}
 		outcome = "completed"
-		r.Watch.Done(job.DraftID)
 		return
 	}
 	reason := assistant.FailureReason(err)
@@ -299,8 +302,6 @@ func (r *Runner) run(ctx context.Context, job *Job) {
 		"retry", retryAt != nil, "err", err)
 	if err := r.Store.FailJobWithResult(wctx, job, res, reason, retryAt); err != nil {
 		r.Logger.Error("store draft failure", "op", "review.runner.fail", "draft", job.DraftID, "err", err)
-	} else if retryAt == nil {
-		r.Watch.Done(job.DraftID) // failed for good; a retry is still queued
 	}
 }
 

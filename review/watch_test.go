@@ -153,8 +153,10 @@ func TestStatusGenerating(t *testing.T) {
 }
 
 // TestRunnerSignalsWatch: the drafting workers tell the watch of a draft
-// they finished, after its store write returned (committed), and not of
-// one queued again for a retry.
+// they claimed (Here while they generate it) and of its end, after its
+// store write returned (committed), however it ended: one queued again
+// for a retry wakes its waiters too, who then read its status on their
+// own again.
 func TestRunnerSignalsWatch(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -164,7 +166,7 @@ func TestRunnerSignalsWatch(t *testing.T) {
 	}{
 		{"Completed", nil, true},
 		{"FailedForGood", &assistant.OutputError{Reason: "statement 2 has no citation"}, true},
-		{"QueuedForARetry", &assistant.ModelError{Op: "t", Reason: "overloaded", Temporary: true}, false},
+		{"QueuedForARetry", &assistant.ModelError{Op: "t", Reason: "overloaded", Temporary: true}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := &review.Watch{}
@@ -173,7 +175,7 @@ func TestRunnerSignalsWatch(t *testing.T) {
 			changed := x.Changed()
 			o := &outcome{}
 			store := oneJob(o)
-			early := false
+			early, here := false, false
 			complete, fail := store.CompleteJobFunc, store.FailJobFunc
 			store.CompleteJobFunc = func(ctx context.Context, job *review.Job, res *assistant.Result) error {
 				early = early || closed(changed)
@@ -185,6 +187,7 @@ func TestRunnerSignalsWatch(t *testing.T) {
 			}
 			r := &review.Runner{Store: store, Owner: "t", Backoff: time.Hour, Watch: w,
 				Drafter: &mock.Drafter{DraftFunc: func(context.Context, assistant.Request) (*assistant.Result, error) {
+					here = x.Here()
 					if tc.err != nil {
 						return nil, tc.err
 					}
@@ -198,6 +201,12 @@ func TestRunnerSignalsWatch(t *testing.T) {
 			}
 			if got := closed(changed); got != tc.signal {
 				t.Errorf("signalled=%v, want %v", got, tc.signal)
+			}
+			if !here {
+				t.Error("while this process generated the draft, its waiter was not told it is generated here")
+			}
+			if x.Here() {
+				t.Error("after the job ended, the draft still reads as generated here")
 			}
 		})
 	}
