@@ -97,6 +97,10 @@ func (s *Server) waitForDraft(w http.ResponseWriter, r *http.Request) {
 		}
 		select {
 		case <-changed:
+			// Its worker here is done with it: the handler's own read
+			// says how (ready, failed, or queued again for a retry, which
+			// the client may wait for anew), without a status read first.
+			return
 		case <-poll.C:
 		case <-deadline.C:
 			return
