@@ -215,7 +215,8 @@ func exerciseRetention(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn f
 				return err
 			}},
 			{"invitation", func() error { _, _, err := db.CreateInvitation(wctx, f.Case.ID, f.Client.ID); return err }},
-			{"sign-off by the draft's reviewer", func() error { _, err := Approve(db, wctx, waiting.ID, readAll(waiting)); return err }},
+			// Opened by MustDraft: the decision alone (reading the closed case's draft again is a read, logged).
+			{"sign-off by the draft's reviewer", func() error { _, err := db.SignOffDraft(wctx, waiting.ID, readAll(waiting)); return err }},
 		} {
 			err := p.add()
 			if countersign.ErrorCode(err) != countersign.ECONFLICT || !strings.HasPrefix(countersign.ErrorMessage(err), "This case is closed") {
