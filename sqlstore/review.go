@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -183,34 +184,7 @@ func (db *ReviewStore) RequestDraft(ctx context.Context, req review.DraftRequest
 	}
 	var d *review.Draft
 	err = db.withTx(ctx, func(tx *Tx) error {
-		c, err := db.findCase(ctx, tx, req.CaseID, true)
-		if err != nil {
-			return err
-		}
-		if err := db.checkConsent(ctx, tx, c.ID); err != nil {
-			return err
-		}
-		nd, ev, err := db.decideRequest(ctx, tx, a, c, req)
-		if err != nil {
-			return err
-		}
-		noteIDs, _ := json.Marshal(nd.NoteIDs)
-		var key *string
-		if req.IdempotencyKey != "" {
-			key = &req.IdempotencyKey
-		}
-		id := nd.ID
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`
-			INSERT INTO drafts (id, case_id, kind, status, requested_by, reviewer_id, team_id, note_ids, language,
-				idempotency_key, run_after, created_at, updated_at)
-			VALUES (?, ?, ?, `+stQueued+`, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			id, nd.CaseID, string(nd.Kind), nd.RequestedBy, nd.ReviewerID, nd.TeamID, string(noteIDs), nd.Language, key, tx.now, tx.now, tx.now); err != nil {
-			return fmt.Errorf("insert draft: %w", err)
-		}
-		if err := tx.apply(ctx, []audit.Record{*ev}); err != nil {
-			return err
-		}
-		d, err = db.getDraft(ctx, tx, id, "")
+		d, err = db.requestDraft(ctx, tx, a, req)
 		return err
 	})
 	if isConflict(err) && req.IdempotencyKey != "" {
@@ -324,38 +298,55 @@ func (db *ReviewStore) OpenDraft(ctx context.Context, id string) (*review.Draft,
 	reread := false
 	err = db.withTx(ctx, func(tx *Tx) error {
 		clock, reread = nil, false
-		var events []audit.Record
-		// The primary key makes concurrent first openings record one event.
-		res, err := tx.ExecContext(ctx, tx.Rebind(`
-			INSERT INTO draft_openings (draft_id, user_id, stage, opened_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT DO NOTHING`), d.ID, a.UserID, string(stage), tx.now)
-		if err != nil {
-			return fmt.Errorf("open draft: %w", err)
+		events := []audit.Record{review.OpenedEvent(a, d, stage)}
+		if ev != nil {
+			events = append(events, *ev)
 		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			events = append(events, review.OpenedEvent(a, d, stage))
-			if stage == review.StatusPendingReview {
-				// The draft's review clock starts at its first opening by someone who may decide it.
-				res, err := tx.ExecContext(ctx, tx.Rebind(`
-					UPDATE drafts SET opened_at = ?, updated_at = ?
-					WHERE id = ? AND status = ? AND opened_at IS NULL`), tx.now, tx.now, d.ID, string(stage))
-				if err != nil {
-					return fmt.Errorf("open draft: %w", err)
+		evs, err := tx.eventsWrite(events)
+		if err != nil {
+			return err
+		}
+		// The primary key makes concurrent first openings record one
+		// event: the one that loses rolls back (errOpenedMeanwhile) and
+		// its read is logged alone. On PostgreSQL the opening, the review
+		// clock and the events are one statement (tx.writes).
+		ws := []write{{query: `INSERT INTO draft_openings (draft_id, user_id, stage, opened_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT DO NOTHING`, args: []any{d.ID, a.UserID, string(stage), tx.now},
+			check: func(n int64) error {
+				if n != 1 {
+					return errOpenedMeanwhile
 				}
-				if n, _ := res.RowsAffected(); n == 1 {
-					at := tx.now
-					clock = &at
-				}
-			}
+				return nil
+			}}}
+		if stage == review.StatusPendingReview {
+			// The draft's review clock starts at its first opening by
+			// someone who may decide it.
+			ws = append(ws, write{query: `UPDATE drafts SET opened_at = ?, updated_at = ?
+				WHERE id = ? AND status = ? AND opened_at IS NULL`, args: []any{tx.now, tx.now, d.ID, string(stage)},
+				check: func(n int64) error {
+					if n == 1 {
+						at := tx.now
+						clock = &at
+					}
+					return nil
+				}})
+		}
+		if err := tx.writes(ctx, nil, append(ws, evs)...); err != nil {
+			return err
 		}
 		// The draft changed since it was read (another opening started
 		// its clock, or it was decided): it is read again once committed.
 		reread = stage == review.StatusPendingReview && clock == nil && d.OpenedAt == nil
-		if ev != nil {
-			events = append(events, *ev)
-		}
-		return tx.apply(ctx, events)
+		return nil
 	})
+	if errors.Is(err, errOpenedMeanwhile) {
+		// Someone's same first opening committed meanwhile: this read is
+		// a later one, logged alone.
+		if err := (&AuditStore{db.conn}).RecordRead(ctx, read); err != nil {
+			return nil, err
+		}
+		return db.FindDraftByID(ctx, id)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -367,6 +358,10 @@ func (db *ReviewStore) OpenDraft(ctx context.Context, id string) (*review.Draft,
 	}
 	return d, nil
 }
+
+// errOpenedMeanwhile rolls back a first opening that another request of
+// the same person recorded first.
+var errOpenedMeanwhile = errors.New("opened meanwhile")
 
 // queueCursor is the keyset position (created_at, id) of the last draft of a page.
 func encodeCursor(d *review.Draft) string {

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/countersign/countersign"
@@ -85,6 +86,30 @@ func exerciseDraftRead(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
 			t.Fatalf("OpenDraft returned a draft (%t), %v while its read could not be logged, want an error and no draft", got != nil, err)
 		}
 		undo()
+	})
+	t.Run("ConcurrentFirstOpeningsRecordOneOpeningAndEveryRead", func(t *testing.T) {
+		t.Parallel()
+		db := open(t)
+		f := MustSeed(t, db)
+		wctx := As(ctx, f.Worker)
+		d := mustGenerated(t, db, f)
+		const readers = 6
+		errs := make(chan error, readers)
+		for range readers {
+			go func() {
+				got, err := db.OpenDraft(wctx, d.ID)
+				if err == nil && got.OpenedAt == nil {
+					err = fmt.Errorf("a read after the opening returned no opening time")
+				}
+				errs <- err
+			}()
+		}
+		for range readers {
+			ok(t, <-errs)
+		}
+		if o, r := draftEvents(t, db, d, audit.ActionDraftOpened), draftEvents(t, db, d, audit.ActionCaseRead); o != 1 || r != readers {
+			t.Fatalf("%d concurrent first reads wrote %d draft.opened and %d case.read events, want 1 and %d", readers, o, r, readers)
+		}
 	})
 	t.Run("AReadOfNothingYetWritesNothing", func(t *testing.T) {
 		t.Parallel()
