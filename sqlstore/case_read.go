@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/casefile"
 	"github.com/countersign/countersign/client"
@@ -121,34 +123,22 @@ const readCaseLoggedQuery = `
 	SELECT ` + caseReadColumns + `, EXISTS (SELECT 1 FROM e) AS logged FROM c`
 
 // scopeCache holds the read scope of the cases this process read lately,
-// by case id: ids only (casefile.ReadScope). It is a prediction, checked
-// by the statement that uses it; it forgets an arbitrary entry when full.
+// by case id: ids only (casefile.ReadScope), the least recently used
+// forgotten first. It is a prediction, checked by the statement that uses
+// it.
 type scopeCache struct {
-	mu sync.Mutex
-	m  map[string]casefile.ReadScope
+	once sync.Once
+	lru  *lru.Cache[string, casefile.ReadScope]
 }
 
 // scopeCacheLimit bounds a process's scopes: about 100 bytes each.
 const scopeCacheLimit = 1 << 16
 
-func (c *scopeCache) get(id string) (casefile.ReadScope, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s, ok := c.m[id]
-	return s, ok
+func (c *scopeCache) cache() *lru.Cache[string, casefile.ReadScope] {
+	c.once.Do(func() { c.lru, _ = lru.New[string, casefile.ReadScope](scopeCacheLimit) })
+	return c.lru
 }
 
-func (c *scopeCache) put(id string, s casefile.ReadScope) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = make(map[string]casefile.ReadScope)
-	}
-	if _, ok := c.m[id]; !ok && len(c.m) >= scopeCacheLimit {
-		for k := range c.m {
-			delete(c.m, k)
-			break
-		}
-	}
-	c.m[id] = s
-}
+func (c *scopeCache) get(id string) (casefile.ReadScope, bool) { return c.cache().Get(id) }
+
+func (c *scopeCache) put(id string, s casefile.ReadScope) { c.cache().Add(id, s) }
