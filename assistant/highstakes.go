@@ -35,10 +35,14 @@ func Read(text string) string { return stakes.Detect(text).Category }
 // UnclearWords returns the words of texts that the detector could not place
 // as ordinary (folded, each once), for a statement or item read as
 // CategoryUnclear: what the reviewer is shown as the reason.
-func UnclearWords(texts ...string) []string {
+func UnclearWords(texts ...string) []string { return unplaced(stakes.Detect, texts...) }
+
+// unplaced is UnclearWords with the detector's reading of each text from
+// detect.
+func unplaced(detect func(string) stakes.Finding, texts ...string) []string {
 	var out []string
 	for _, t := range texts {
-		for _, w := range stakes.Detect(t).Unplaced {
+		for _, w := range detect(t).Unplaced {
 			if !slices.Contains(out, w) {
 				out = append(out, w)
 			}
@@ -66,10 +70,23 @@ func Sentences(text string) []string { return sentences(text) }
 // of type risk counts as the model's CategoryRisk. It runs once, in
 // Drafter.Draft, on every provider's answer; the category can only rise.
 func classify(c *Content) {
+	// Each distinct text is read once (a statement often quotes its own
+	// words), and its reading gives both the category and, when unclear,
+	// the words it could not place: what the reviewer is shown as the
+	// reason (folded, each once).
+	readings := map[string]stakes.Finding{}
+	detect := func(text string) stakes.Finding {
+		r, ok := readings[text]
+		if !ok {
+			r = stakes.Detect(text)
+			readings[text] = r
+		}
+		return r
+	}
 	read := func(text string, cits []Citation) string {
-		cat := Read(text)
+		cat := detect(text).Category
 		for _, ct := range cits {
-			cat = Stricter(cat, Read(ct.Quote))
+			cat = Stricter(cat, detect(ct.Quote).Category)
 		}
 		return cat
 	}
@@ -78,7 +95,7 @@ func classify(c *Content) {
 		for _, ct := range cits {
 			texts = append(texts, ct.Quote)
 		}
-		return UnclearWords(texts...)
+		return unplaced(detect, texts...)
 	}
 	for i := range c.Statements {
 		s := &c.Statements[i]
