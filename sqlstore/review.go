@@ -123,10 +123,10 @@ type draftReadRow struct {
 // readDraftOpeningQuery adds the reader's opening of it at its status (an
 // opening counts at the stage the draft is at: review.OpeningStage).
 var (
-	readDraftQuery = `SELECT ` + qualified(draftColumns, "d") + `, ` + joinedKeyColumns + `, NULL AS reader_opened_at
+	readDraftQuery = `SELECT ` + qualify("d", "", draftColumns) + `, ` + joinedKeyColumns + `, NULL AS reader_opened_at
 		FROM drafts d LEFT JOIN case_keys k ON k.case_id = d.case_id
 		WHERE d.id = ?`
-	readDraftOpeningQuery = `SELECT ` + qualified(draftColumns, "d") + `, ` + joinedKeyColumns + `, o.opened_at AS reader_opened_at
+	readDraftOpeningQuery = `SELECT ` + qualify("d", "", draftColumns) + `, ` + joinedKeyColumns + `, o.opened_at AS reader_opened_at
 		FROM drafts d LEFT JOIN case_keys k ON k.case_id = d.case_id
 		LEFT JOIN draft_openings o ON o.draft_id = d.id AND o.user_id = ? AND o.stage = d.status
 		WHERE d.id = ?`
@@ -160,15 +160,6 @@ func (db *conn) readDraft(ctx context.Context, q queryer, id, readerID string) (
 		return nil, nil, nil, err
 	}
 	return d, o, utcPtr(r.ReaderOpenedAt), nil
-}
-
-// qualified is a list of columns, each prefixed with alias.
-func qualified(columns, alias string) string {
-	cols := strings.Split(columns, ",")
-	for i, c := range cols {
-		cols[i] = alias + "." + strings.TrimSpace(c)
-	}
-	return strings.Join(cols, ", ")
 }
 
 // RequestDraft queues a draft of a case for the drafting workers.
