@@ -230,21 +230,31 @@ func (db *CaseStore) FindParties(ctx context.Context, caseID string) ([]*casefil
 	return db.findParties(ctx, db.r, caseID)
 }
 
+// findParties reads the parties of a case through q, with its case's key
+// row in the same statement (as findNotes reads notes).
 func (db *conn) findParties(ctx context.Context, q queryer, caseID string) ([]*casefile.Party, error) {
-	var rows []partyRow
+	var rows []struct {
+		partyRow
+		joinedKey
+	}
 	if err := q.SelectContext(ctx, &rows, q.Rebind(`
-		SELECT id, case_id, role, full_name, date_of_birth, address, phone, email, national_id, language, created_at
-		FROM parties
-		WHERE case_id = ?
-		ORDER BY created_at, id`), caseID); err != nil {
+		SELECT p.id, p.case_id, p.role, p.full_name, p.date_of_birth, p.address, p.phone, p.email, p.national_id, p.language, p.created_at,
+			`+joinedKeyColumns+`
+		FROM parties p LEFT JOIN case_keys k ON k.case_id = p.case_id
+		WHERE p.case_id = ?
+		ORDER BY p.created_at, p.id`), caseID); err != nil {
 		return nil, db.translate(fmt.Errorf("find parties: %w", err))
 	}
-	o, err := db.opener(ctx, q, caseID)
+	parties := make([]*casefile.Party, len(rows))
+	if len(rows) == 0 {
+		return parties, nil
+	}
+	o, err := db.joinedOpener(caseID, &rows[0].joinedKey)
 	if err != nil {
 		return nil, err
 	}
-	parties := make([]*casefile.Party, len(rows))
-	for i, r := range rows {
+	for i := range rows {
+		r := &rows[i].partyRow
 		if err := r.open(o); err != nil {
 			return nil, err
 		}
@@ -479,18 +489,25 @@ func (db *CaseStore) FindNotes(ctx context.Context, caseID string) ([]*casefile.
 	return db.findNotes(ctx, db.r, caseID, nil)
 }
 
-func (db *conn) findNotes(ctx context.Context, q queryer, caseID string, ids []string) ([]*casefile.Note, error) {
-	// The case's key row comes with the notes, in the same round trip.
-	query, args := `SELECT n.id, n.case_id, n.author_id, n.body, n.written_at, n.amends, n.created_at, `+joinedKeyColumns+`
-		FROM notes n LEFT JOIN case_keys k ON k.case_id = n.case_id WHERE n.case_id = ?`, []any{caseID}
+// notesQuery reads the notes of caseID among ids (all when ids is empty),
+// in the order they were written, each with its case's key row (the same
+// round trip); columns and join add to it.
+func notesQuery(columns, join, caseID string, ids []string) (string, []any) {
+	query, args := `SELECT n.id, n.case_id, n.author_id, n.body, n.written_at, n.amends, n.created_at, `+joinedKeyColumns+columns+`
+		FROM notes n LEFT JOIN case_keys k ON k.case_id = n.case_id `+join+` WHERE n.case_id = ?`, []any{caseID}
 	if len(ids) > 0 {
 		query += ` AND n.id IN (?` + strings.Repeat(",?", len(ids)-1) + `)`
 		for _, id := range ids {
 			args = append(args, id)
 		}
 	}
+	return query + ` ORDER BY n.written_at, n.id`, args
+}
+
+func (db *conn) findNotes(ctx context.Context, q queryer, caseID string, ids []string) ([]*casefile.Note, error) {
+	query, args := notesQuery("", "", caseID, ids)
 	var rows []noteRow
-	if err := q.SelectContext(ctx, &rows, q.Rebind(query+` ORDER BY n.written_at, n.id`), args...); err != nil {
+	if err := q.SelectContext(ctx, &rows, q.Rebind(query), args...); err != nil {
 		return nil, db.translate(fmt.Errorf("find notes: %w", err))
 	}
 	var o textOpener

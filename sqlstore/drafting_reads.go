@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/countersign/countersign"
@@ -74,19 +73,11 @@ type requestNoteRow struct {
 // note, which no check reads. When no note matches, the consent is read on
 // its own, so that its refusal is still the answer.
 func (db *conn) requestNotes(ctx context.Context, q queryer, caseID string, ids []string) ([]*casefile.Note, *casefile.Consent, error) {
-	query, args := `SELECT n.id, n.case_id, n.author_id, n.body, n.written_at, n.amends, n.created_at, `+joinedKeyColumns+`,
-			cs.seq AS consent_seq, cs.given AS consent_given
-		FROM notes n LEFT JOIN case_keys k ON k.case_id = n.case_id
-		LEFT JOIN consents cs ON cs.case_id = n.case_id AND cs.seq = (SELECT MAX(seq) FROM consents WHERE case_id = n.case_id)
-		WHERE n.case_id = ?`, []any{caseID}
-	if len(ids) > 0 {
-		query += ` AND n.id IN (?` + strings.Repeat(",?", len(ids)-1) + `)`
-		for _, id := range ids {
-			args = append(args, id)
-		}
-	}
+	query, args := notesQuery(`, cs.seq AS consent_seq, cs.given AS consent_given`,
+		`LEFT JOIN consents cs ON cs.case_id = n.case_id AND cs.seq = (SELECT MAX(seq) FROM consents WHERE case_id = n.case_id)`,
+		caseID, ids)
 	var rows []requestNoteRow
-	if err := q.SelectContext(ctx, &rows, q.Rebind(query+` ORDER BY n.written_at, n.id`), args...); err != nil {
+	if err := q.SelectContext(ctx, &rows, q.Rebind(query), args...); err != nil {
 		return nil, nil, db.translate(fmt.Errorf("find notes: %w", err))
 	}
 	if len(rows) == 0 {
@@ -259,46 +250,12 @@ func (db *conn) claimedJob(ctx context.Context, q queryer, r *claimRow, owner st
 	if err != nil {
 		return job, err
 	}
-	parties, err := db.jobParties(ctx, q, r.CaseID)
+	parties, err := db.findParties(ctx, q, r.CaseID)
 	if err != nil {
 		return job, err
 	}
 	job.Request = assistant.Request{Kind: d.Kind, Language: r.Language, Notes: toAssistantNotes(notes), Parties: toAssistantParties(parties)}
 	return job, nil
-}
-
-// jobParties returns the parties of a case for a drafting job, read with
-// the case's key row in one statement.
-func (db *conn) jobParties(ctx context.Context, q queryer, caseID string) ([]*casefile.Party, error) {
-	var rows []struct {
-		partyRow
-		joinedKey
-	}
-	if err := q.SelectContext(ctx, &rows, q.Rebind(`
-		SELECT p.id, p.case_id, p.role, p.full_name, p.date_of_birth, p.address, p.phone, p.email, p.national_id, p.language, p.created_at,
-			`+joinedKeyColumns+`
-		FROM parties p LEFT JOIN case_keys k ON k.case_id = p.case_id
-		WHERE p.case_id = ?
-		ORDER BY p.created_at, p.id`), caseID); err != nil {
-		return nil, db.translate(fmt.Errorf("find parties: %w", err))
-	}
-	if len(rows) == 0 {
-		return nil, nil
-	}
-	o, err := db.joinedOpener(caseID, &rows[0].joinedKey)
-	if err != nil {
-		return nil, err
-	}
-	parties := make([]*casefile.Party, len(rows))
-	for i := range rows {
-		r := &rows[i].partyRow
-		if err := r.open(o); err != nil {
-			return nil, err
-		}
-		parties[i] = &casefile.Party{ID: r.ID, CaseID: r.CaseID, Role: r.Role, FullName: r.FullName, DateOfBirth: r.DateOfBirth,
-			Address: r.Address, Phone: r.Phone, Email: r.Email, NationalID: r.NationalID, Language: r.Language, CreatedAt: r.CreatedAt.UTC()}
-	}
-	return parties, nil
 }
 
 // completeByStatement is CompleteJob on PostgreSQL for the usual case, in
