@@ -242,7 +242,7 @@ func (db *conn) attachDecision(ctx context.Context, q queryer, d *review.Draft, 
 		return err
 	}
 	d.Countersignature = cs
-	check, outcome, err := db.findVigilance(ctx, q, d.ID)
+	check, outcome, err := db.findVigilance(ctx, q, d, o)
 	if err != nil {
 		return err
 	}

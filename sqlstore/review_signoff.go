@@ -120,53 +120,33 @@ func vigilanceText(draftID string) sealbox.Where {
 }
 
 type vigilanceRow struct {
-	CaseID      string     `db:"case_id"`
-	StatementID *string    `db:"statement_id"`
-	Text        *string    `db:"text"`
-	Outcome     *string    `db:"outcome"`
-	OpenedAt    *time.Time `db:"opened_at"`
+	StatementID string  `db:"statement_id"`
+	Text        string  `db:"text"`
+	Outcome     *string `db:"outcome"`
 }
 
-// findVigilance returns a draft's vigilance check and its outcome ("" while
-// undecided), or a nil check when the draft has none.
-func (db *conn) findVigilance(ctx context.Context, q queryer, draftID string) (*review.VigilanceCheck, string, error) {
-	check, outcome, _, err := db.findVigilanceOpening(ctx, q, draftID, "", "")
-	return check, outcome, err
-}
-
-// findVigilanceOpening is findVigilance and openedAt in one statement (a
-// decision needs both: one round trip instead of two).
-func (db *conn) findVigilanceOpening(ctx context.Context, q queryer, draftID, userID string, stage review.Status) (*review.VigilanceCheck, string, *time.Time, error) {
+// findVigilance returns the vigilance check of draft d and its outcome (""
+// while undecided), or a nil check when the draft has none; o opens its
+// text (the opener that read the draft knows the case's key).
+func (db *conn) findVigilance(ctx context.Context, q queryer, d *review.Draft, o *openers) (*review.VigilanceCheck, string, error) {
 	var rows []vigilanceRow
 	if err := q.SelectContext(ctx, &rows, q.Rebind(`
-		SELECT d.case_id, v.statement_id, v.text, v.outcome, o.opened_at
-		FROM drafts d
-		LEFT JOIN vigilance_checks v ON v.draft_id = d.id
-		LEFT JOIN draft_openings o ON o.draft_id = d.id AND o.user_id = ? AND o.stage = ?
-		WHERE d.id = ?`), userID, string(stage), draftID); err != nil {
-		return nil, "", nil, db.translate(fmt.Errorf("find vigilance check of %s: %w", draftID, err))
+		SELECT statement_id, text, outcome FROM vigilance_checks WHERE draft_id = ?`), d.ID); err != nil {
+		return nil, "", db.translate(fmt.Errorf("find vigilance check of %s: %w", d.ID, err))
 	}
 	if len(rows) == 0 {
-		return nil, "", nil, nil
+		return nil, "", nil
 	}
 	r := rows[0]
-	var opened *time.Time
-	if r.OpenedAt != nil {
-		t := r.OpenedAt.UTC()
-		opened = &t
-	}
-	if r.StatementID == nil || r.Text == nil {
-		return nil, "", opened, nil
-	}
 	outcome := ""
 	if r.Outcome != nil {
 		outcome = *r.Outcome
 	}
-	text, err := db.openers(q).open(ctx, r.CaseID, vigilanceText(draftID), *r.Text)
+	text, err := o.open(ctx, d.CaseID, vigilanceText(d.ID), r.Text)
 	if err != nil {
-		return nil, "", nil, err
+		return nil, "", err
 	}
-	return &review.VigilanceCheck{DraftID: draftID, StatementID: *r.StatementID, Text: text}, outcome, opened, nil
+	return &review.VigilanceCheck{DraftID: d.ID, StatementID: r.StatementID, Text: text}, outcome, nil
 }
 
 // lockDraft locks a draft and its case for a decision (lockForDecision)
