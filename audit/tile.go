@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"math/bits"
 
 	"github.com/transparency-dev/merkle/compact"
 )
@@ -58,17 +59,25 @@ func NodeFromTile(id compact.NodeID, tile []byte) ([]byte, error) {
 // once (at most 255 hashes) serves them all.
 func TileLevels(tile []byte) [][]byte {
 	n := len(tile) / sha256.Size
-	rows := [][]byte{tile[:n*sha256.Size]}
-	var buf [1 + 2*sha256.Size]byte
-	buf[0] = 1 // RFC 6962 interior node prefix
+	// One allocation holds every row above the tile's own: n/2 + n/4 + ...
+	// hashes, fewer than n.
+	above := 0
+	for w := n / 2; w > 0; w /= 2 {
+		above += w
+	}
+	buf := make([]byte, 0, above*sha256.Size)
+	rows := make([][]byte, 1, bits.Len(uint(n))+1)
+	rows[0] = tile[:n*sha256.Size]
+	var in [1 + 2*sha256.Size]byte
+	in[0] = 1 // RFC 6962 interior node prefix
 	for below := rows[0]; len(below) >= 2*sha256.Size; below = rows[len(rows)-1] {
-		row := make([]byte, 0, len(below)/2)
+		from := len(buf)
 		for i := 0; i+2*sha256.Size <= len(below); i += 2 * sha256.Size {
-			copy(buf[1:], below[i:i+2*sha256.Size])
-			sum := sha256.Sum256(buf[:])
-			row = append(row, sum[:]...)
+			copy(in[1:], below[i:i+2*sha256.Size])
+			sum := sha256.Sum256(in[:])
+			buf = append(buf, sum[:]...)
 		}
-		rows = append(rows, row)
+		rows = append(rows, buf[from:len(buf):len(buf)])
 	}
 	return rows
 }

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -8,7 +9,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/jmoiron/sqlx"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/transparency-dev/merkle/compact"
 
 	"github.com/countersign/countersign"
@@ -32,145 +33,123 @@ type tileRow struct {
 // tileQueryKeys is how many tiles one query reads. The query's text is
 // always the same (short lists are padded by repeating a key), so the
 // database parses and plans it once per connection: planning a list of
-// (level, idx) pairs took longer than running it.
+// (level, idx) pairs took longer than running it. One tile, what a proof
+// whose other tiles are cached reads, has a query of its own: one index
+// lookup instead of eight.
 const tileQueryKeys = 8
 
-var tileQuery = `SELECT level, idx, hashes FROM audit_tile WHERE (level, idx) IN ((?, ?)` +
-	strings.Repeat(", (?, ?)", tileQueryKeys-1) + `)`
+var (
+	tileQuery = `SELECT level, idx, hashes FROM audit_tile WHERE (level, idx) IN ((?, ?)` +
+		strings.Repeat(", (?, ?)", tileQueryKeys-1) + `)`
+	oneTileQuery = `SELECT level, idx, hashes FROM audit_tile WHERE level = ? AND idx = ?`
+)
 
-// tileReads holds, per read handle, the prepared tile query and the full
-// tiles already read: a full tile never changes (migration 0013's trigger
-// allows only extensions), so the tiles every proof needs near the top of
-// the tree are read once.
-type tileReads struct {
-	once sync.Once
-	stmt *sqlx.Stmt
-	err  error
-	mu   sync.Mutex
-	full map[audit.TileKey][]byte
-	// levels are the full tiles' hashed subtrees (audit.TileLevels).
-	levels map[audit.TileKey][][]byte
-}
+// The tile cache keeps, per read handle, the hashed levels (audit.TileLevels)
+// of the tiles proofs read, the longest version of each tile seen. A tile
+// only grows (migration 0013's trigger refuses anything else), so the first
+// w hashes of a tile, and every subtree hashed from them, never change once
+// stored: a version read once serves every node it holds, at any tree size,
+// as any replica would read it from the database. A node beyond it (the
+// log grew since) reads the tile again. The partial tiles at the right edge
+// of the tree, which every proof's roots need, are then read once per
+// growth instead of once per proof, and hashed once too.
+//
+// Only proofs read through it: the sequencer's writes read the tiles in
+// their transaction, and `audit verify` recomputes the tree from the
+// events, so a tile changed behind the service's back is still caught.
+type tileCache = lru.Cache[audit.TileKey, [][]byte]
 
-// fullTileCache bounds the full tiles kept per handle (8 KB each).
-const fullTileCache = 512
+// tileCacheTiles bounds the tiles kept per read handle: a full tile's
+// levels are 511 hashes, 16 KB, so at most 32 MB.
+const tileCacheTiles = 2048
 
-var tileReadsByDB sync.Map // *sqlx.DB -> *tileReads
+var tileCaches sync.Map // *readDB -> *tileCache
 
-func readsOf(d *sqlx.DB) *tileReads {
-	v, _ := tileReadsByDB.LoadOrStore(d, &tileReads{full: map[audit.TileKey][]byte{}, levels: map[audit.TileKey][][]byte{}})
-	return v.(*tileReads)
+func tileCacheOf(r *readDB) *tileCache {
+	if c, ok := tileCaches.Load(r); ok {
+		return c.(*tileCache)
+	}
+	c, _ := lru.New[audit.TileKey, [][]byte](tileCacheTiles)
+	v, _ := tileCaches.LoadOrStore(r, c)
+	return v.(*tileCache)
 }
 
 // readTiles reads the tiles of keys through q, tileQueryKeys per query; a
-// tile not stored is absent from the map. Through the read handle it uses
-// the prepared query and the cache of full tiles.
+// tile not stored is absent from the map.
 func readTiles(ctx context.Context, q queryer, keys []audit.TileKey) (map[audit.TileKey][]byte, error) {
 	out := make(map[audit.TileKey][]byte, len(keys))
-	var cache *tileReads
-	if d, ok := q.(*sqlx.DB); ok {
-		cache = readsOf(d)
-		cache.mu.Lock()
-		rest := keys[:0:0]
-		for _, k := range keys {
-			if t, ok := cache.full[k]; ok {
-				out[k] = t
-			} else {
-				rest = append(rest, k)
-			}
-		}
-		cache.mu.Unlock()
-		keys = rest
-		cache.once.Do(func() { cache.stmt, cache.err = d.PreparexContext(context.WithoutCancel(ctx), d.Rebind(tileQuery)) })
-	}
 	for len(keys) > 0 {
 		chunk := keys[:min(len(keys), tileQueryKeys)]
 		keys = keys[len(chunk):]
-		args := make([]any, 0, 2*tileQueryKeys)
-		for i := range tileQueryKeys {
+		query, n := tileQuery, tileQueryKeys
+		if len(chunk) == 1 {
+			query, n = oneTileQuery, 1
+		}
+		args := make([]any, 0, 2*n)
+		for i := range n {
 			k := chunk[min(i, len(chunk)-1)]
 			args = append(args, int64(k.Level), int64(k.Index))
 		}
 		var rows []tileRow
-		var err error
-		if cache != nil && cache.err == nil {
-			err = cache.stmt.SelectContext(ctx, &rows, args...)
-		} else {
-			err = q.SelectContext(ctx, &rows, q.Rebind(tileQuery), args...)
-		}
-		if err != nil {
+		if err := q.SelectContext(ctx, &rows, q.Rebind(query), args...); err != nil {
 			return nil, fmt.Errorf("read audit tiles: %w", err)
 		}
 		for _, r := range rows {
-			k := audit.TileKey{Level: uint64(r.Level), Index: uint64(r.Idx)}
-			out[k] = r.Hashes
-			if cache != nil && len(r.Hashes) == audit.TileWidth*sha256.Size {
-				cache.mu.Lock()
-				if len(cache.full) >= fullTileCache {
-					for old := range cache.full { // evict one, any
-						delete(cache.full, old)
-						delete(cache.levels, old)
-						break
-					}
-				}
-				cache.full[k] = r.Hashes
-				cache.mu.Unlock()
-			}
+			out[audit.TileKey{Level: uint64(r.Level), Index: uint64(r.Idx)}] = r.Hashes
 		}
 	}
 	return out, nil
 }
 
 // ReadNodes returns the tree node hashes of ids, in order, hashed from the
-// tiles that hold them (audit.TileSpan): one query for every node of a
-// proof and its roots.
+// tiles that hold them (audit.TileSpan): at most one query for every node
+// of a proof and its roots, none when the tile cache holds them all.
 func (db *AuditStore) ReadNodes(ctx context.Context, ids []compact.NodeID) ([][]byte, error) {
-	hashes, err := readTileNodes(ctx, db.r, ids)
+	hashes, err := readTileNodes(ctx, db.r, tileCacheOf(db.r), ids)
 	return hashes, db.translate(err)
 }
 
-// readTileNodes is ReadNodes through q.
-func readTileNodes(ctx context.Context, q queryer, ids []compact.NodeID) ([][]byte, error) {
+// readTileNodes is ReadNodes through q, and through cache unless it is nil.
+func readTileNodes(ctx context.Context, q queryer, cache *tileCache, ids []compact.NodeID) ([][]byte, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	seen := map[audit.TileKey]bool{}
+	// need is how many of its hashes each tile must hold for these nodes.
+	need := make(map[audit.TileKey]int, 8)
 	var keys []audit.TileKey
 	for _, id := range ids {
-		if k, _, _ := audit.TileSpan(id); !seen[k] {
-			seen[k] = true
+		k, _, end := audit.TileSpan(id)
+		n, seen := need[k]
+		if !seen {
 			keys = append(keys, k)
 		}
+		need[k] = max(n, end)
 	}
-	tiles, err := readTiles(ctx, q, keys)
-	if err != nil {
-		return nil, err
-	}
-	// Each tile is hashed once for all its nodes; a full tile's hashing is
-	// kept with it.
-	var cache *tileReads
-	if d, ok := q.(*sqlx.DB); ok {
-		cache = readsOf(d)
-	}
-	levels := make(map[audit.TileKey][][]byte, len(tiles))
-	for k, t := range tiles {
-		full := cache != nil && len(t) == audit.TileWidth*sha256.Size
-		if full {
-			cache.mu.Lock()
-			l, ok := cache.levels[k]
-			cache.mu.Unlock()
-			if ok {
+	// Each tile is hashed once for all its nodes.
+	levels := make(map[audit.TileKey][][]byte, len(keys))
+	missing := keys[:0:0]
+	for _, k := range keys {
+		if cache != nil {
+			if l, ok := cache.Get(k); ok && len(l[0]) >= need[k]*sha256.Size {
 				levels[k] = l
 				continue
 			}
 		}
-		levels[k] = audit.TileLevels(t)
-		if full {
-			cache.mu.Lock()
-			if _, kept := cache.full[k]; kept {
-				cache.levels[k] = levels[k]
+		missing = append(missing, k)
+	}
+	if len(missing) > 0 {
+		tiles, err := readTiles(ctx, q, missing)
+		if err != nil {
+			return nil, err
+		}
+		for k, t := range tiles {
+			l := audit.TileLevels(t)
+			levels[k] = l
+			if cache != nil {
+				if old, ok := cache.Peek(k); !ok || len(old[0]) < len(l[0]) {
+					cache.Add(k, l)
+				}
 			}
-			cache.mu.Unlock()
 		}
 	}
 	out := make([][]byte, len(ids))
@@ -180,6 +159,7 @@ func readTileNodes(ctx context.Context, q queryer, ids []compact.NodeID) ([][]by
 		if !ok {
 			return nil, fmt.Errorf("audit tree node (%d, %d): its tile (%d, %d) is missing", id.Level, id.Index, k.Level, k.Index)
 		}
+		var err error
 		if out[i], err = audit.NodeFromLevels(id, l); err != nil {
 			return nil, err
 		}
@@ -193,11 +173,15 @@ func (db *AuditStore) ReadTile(ctx context.Context, level, index uint64) ([]byte
 	if level >= 8 || index > 1<<62 {
 		return nil, countersign.Errorf(countersign.ENOTFOUND, "The audit log has no such tile.")
 	}
-	tiles, err := readTiles(ctx, db.r, []audit.TileKey{{Level: level, Index: index}})
+	key := audit.TileKey{Level: level, Index: index}
+	if l, ok := tileCacheOf(db.r).Peek(key); ok && len(l[0]) == audit.TileWidth*sha256.Size {
+		return bytes.Clone(l[0]), nil // a full tile is final
+	}
+	tiles, err := readTiles(ctx, db.r, []audit.TileKey{key})
 	if err != nil {
 		return nil, db.translate(err)
 	}
-	t, ok := tiles[audit.TileKey{Level: level, Index: index}]
+	t, ok := tiles[key]
 	if !ok {
 		return nil, countersign.Errorf(countersign.ENOTFOUND, "The audit log has no such tile yet.")
 	}
@@ -376,7 +360,7 @@ func syncTiles(ctx context.Context, tx *Tx, size uint64) error {
 type txNodes struct{ tx *Tx }
 
 func (n txNodes) ReadNodes(ctx context.Context, ids []compact.NodeID) ([][]byte, error) {
-	return readTileNodes(ctx, n.tx, ids)
+	return readTileNodes(ctx, n.tx, nil, ids)
 }
 
 // backfillTiles builds the tiles of a log sequenced before migration 0013

@@ -9,7 +9,9 @@ import (
 	"os"
 	"testing"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/proof"
 
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/audit"
@@ -250,6 +252,80 @@ func TestTilesOnlyGrow(t *testing.T) {
 		grown := append(bytes.Clone(old), make([]byte, sha256.Size)...)
 		if _, err := db.w.Exec(db.w.Rebind(`UPDATE audit_tile SET hashes = ? WHERE level = 0 AND idx = 0`), grown); err != nil {
 			t.Errorf("extending a tile: %v", err)
+		}
+	})
+}
+
+// countingQueryer counts the queries run through it.
+type countingQueryer struct {
+	queryer
+	n int
+}
+
+func (c *countingQueryer) SelectContext(ctx context.Context, dest any, query string, args ...any) error {
+	c.n++
+	return c.queryer.SelectContext(ctx, dest, query, args...)
+}
+
+// TestTileCacheServesWhatTilesHeld: a proof's nodes come from the cache of
+// tiles when the versions it holds have them, whatever the tree size, and
+// from the database only for a tile the cache lacks or holds too short a
+// version of (the log grew past it); every node equals the tree's, on both
+// databases.
+func TestTileCacheServesWhatTilesHeld(t *testing.T) {
+	t.Parallel()
+	forEachTileDialect(t, func(t *testing.T, db *DB) {
+		ctx := context.Background()
+		fillLog(t, db, 3*audit.TileWidth+40)
+		q := &countingQueryer{queryer: db.r}
+		cache, _ := lru.New[audit.TileKey, [][]byte](tileCacheTiles)
+		// prove reads the nodes of an inclusion proof of index in the
+		// tree of size and of its root, and returns how many queries it took.
+		prove := func(index, size uint64) int {
+			t.Helper()
+			p, err := proof.Inclusion(index, size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids := append(p.IDs, compact.RangeNodes(0, size, nil)...)
+			before := q.n
+			got, err := readTileNodes(ctx, q, cache, ids)
+			if err != nil {
+				t.Fatalf("nodes of %d/%d: %v", index, size, err)
+			}
+			nodes, _, _ := wantTree(t, db)
+			for i, id := range ids {
+				if !bytes.Equal(got[i], nodes[id]) {
+					t.Fatalf("node (%d, %d) of %d/%d differs from the tree's", id.Level, id.Index, index, size)
+				}
+			}
+			return q.n - before
+		}
+		_, _, size := wantTree(t, db)
+		if n := prove(5, size); n != 1 {
+			t.Errorf("first proof: %d queries, want 1", n)
+		}
+		if n := prove(7, size); n != 0 {
+			t.Errorf("same tiles again: %d queries, want 0", n)
+		}
+		if n := prove(2*audit.TileWidth+3, size); n != 1 {
+			t.Errorf("a tile not read yet: %d queries, want 1", n)
+		}
+		addPending(t, db, 20) // the right edge's tiles grow
+		_, _, grown := wantTree(t, db)
+		if n := prove(6, size); n != 0 {
+			t.Errorf("the old size after the log grew: %d queries, want 0 (its tiles' prefixes never change)", n)
+		}
+		if n := prove(6, grown); n != 1 {
+			t.Errorf("the new size: %d queries, want 1 (the edge tiles are longer now)", n)
+		}
+		if n := prove(grown-1, grown); n != 0 {
+			t.Errorf("the new size again: %d queries, want 0", n)
+		}
+		// The partial tile at the edge is cached at its longest version.
+		l, ok := cache.Peek(audit.TileKey{Level: 0, Index: (grown - 1) / audit.TileWidth})
+		if !ok || len(l[0]) != audit.TileWidthAt(0, (grown-1)/audit.TileWidth, grown)*sha256.Size {
+			t.Errorf("the edge tile is not cached at its latest width")
 		}
 	})
 }
