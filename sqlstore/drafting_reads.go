@@ -2,10 +2,16 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
+
+	"github.com/lib/pq"
 
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/assistant"
@@ -135,10 +141,15 @@ func (tx *Tx) insertDraft(ctx context.Context, d *review.Draft, idempotencyKey s
 	return r.toDomain(ctx, tx.db.openers(tx))
 }
 
-// claimable is the predicate of the drafts a worker may claim at the two
-// times bound to it (the same now): queued and due, or being generated under
-// a lease that has expired.
-var claimable = ungenerated + ` AND ((status = ` + stQueued + ` AND run_after <= ?) OR (status = ` + stGenerating + ` AND lease_until < ?))`
+// claimableQueued and claimableExpired are the two kinds of drafts a
+// worker may claim, each at the time bound to its one placeholder: queued
+// and due, or being generated under a lease that has expired. claimable is
+// either, at two times bound to it (the same now).
+var (
+	claimableQueued  = `status = ` + stQueued + ` AND run_after <= ?`
+	claimableExpired = `status = ` + stGenerating + ` AND lease_until < ?`
+	claimable        = ungenerated + ` AND ((` + claimableQueued + `) OR (` + claimableExpired + `))`
+)
 
 // claimColumns are what a claim reads of a draft: what its job and its
 // claim's event are made of.
@@ -161,75 +172,130 @@ func (db *conn) claimEvent(r *claimRow, owner string, now time.Time) ([]any, err
 	})
 }
 
-// claimCandidates is how many claimable drafts a claim reads at once: a
-// worker that finds the first taken by another tries the next without
-// reading again.
+// claimCandidates is how many claimable drafts a claim reads at once, and
+// offers to its claiming statement: a worker whose first candidate another
+// worker is claiming takes the next in the same statement.
 const claimCandidates = 4
 
 // claimRounds bounds the reads of a claim whose candidates were all taken
 // by other workers meanwhile.
 const claimRounds = 3
 
+// claimCandidatesQuery reads the oldest claimable drafts (claimable, at the
+// two times bound to it), at most claimCandidates, by run_after and id. It
+// is two ordered, limited index scans, one per kind of claimable draft:
+// the queued by run_after (drafts_jobs_idx), the expired by the lease's
+// end (drafts_leases_idx), rather than one scan of claimable's OR, which
+// PostgreSQL plans as a bitmap scan of drafts_jobs_idx. A queue's index
+// entries are mostly dead (each draft passes through the queue in four
+// updates), and a bitmap scan reads every dead entry's row again on every
+// call until VACUUM, where a plain index scan marks the entries dead the
+// first time; a lease that has not ended yet is passed over in the index
+// without reading its row.
+var claimCandidatesQuery = func() string {
+	limit := ` LIMIT ` + strconv.Itoa(claimCandidates)
+	branch := func(pred, order string) string {
+		return `SELECT * FROM (SELECT ` + claimColumns + `, run_after FROM drafts WHERE ` + ungenerated + ` AND ` + pred +
+			` ORDER BY ` + order + limit + `) AS b`
+	}
+	return `SELECT ` + claimColumns + ` FROM (` + branch(claimableQueued, `run_after, id`) + ` UNION ALL ` +
+		branch(claimableExpired, `lease_until, id`) + `) AS c
+		ORDER BY run_after, id` + limit
+}()
+
+// claimStatement claims one draft among the candidates it is given (its
+// first seven arrays: id, status and attempt as read, the case, and the
+// payload, nonce and MAC of its claim's event), the first in their order
+// that no other worker is claiming: the one row locked (SKIP LOCKED
+// passes over a draft another worker's statement holds) must still be
+// claimable (claimable's two times follow) at the status and attempt read
+// (the fence: a draft claimed meanwhile has a higher attempt, and
+// PostgreSQL checks these again on the row's newest version once it is
+// locked). It moves the draft to generating under the lease (owner,
+// until, now) and inserts its claim's event (the event's five columns
+// common to every candidate come last), and returns the draft's id:
+// exactly one worker's statement can claim a draft at an attempt.
+var claimStatement = `
+	WITH x AS (
+		SELECT * FROM unnest(?::text[], ?::text[], ?::int[], ?::text[], ?::text[], ?::text[], ?::text[]) WITH ORDINALITY
+			AS x(x_id, x_status, x_attempts, x_case_id, x_payload, x_nonce, x_mac, x_ord)
+	),
+	c AS (
+		SELECT d.id, x.x_case_id, x.x_payload, x.x_nonce, x.x_mac FROM drafts d JOIN x ON d.id = x.x_id
+		WHERE d.status = x.x_status AND d.attempts = x.x_attempts AND ` + claimable + `
+		ORDER BY x.x_ord
+		LIMIT 1
+		FOR UPDATE OF d SKIP LOCKED
+	),
+	u AS (
+		UPDATE drafts SET status = ` + stGenerating + `, attempts = attempts + 1, lease_owner = ?, lease_until = ?, updated_at = ?
+		FROM c WHERE drafts.id = c.id
+		RETURNING c.*
+	)
+	INSERT INTO audit_pending (` + pendingColumns + `)
+	SELECT ?::text, ?::text, ?::text, ?::text, ?::text, u.id, u.x_case_id, u.x_payload, decode(u.x_nonce, 'hex'), decode(u.x_mac, 'hex') FROM u
+	RETURNING subject_id`
+
 // claimByStatement is ClaimJob on PostgreSQL, without a transaction of its
-// own: it reads the oldest claimable drafts, then claims one in a single
-// statement that locks it (SKIP LOCKED: a draft another worker is claiming
-// is passed over), checks that it is still claimable at the same status and
-// attempt as read (the fence: a draft claimed meanwhile has a higher
-// attempt), moves it to generating and inserts the claim's audit event.
-// Exactly one worker's statement can match a draft at an attempt. The
-// job's notes and parties are read once the claim is made.
+// own: it reads the oldest claimable drafts (claimCandidatesQuery), then
+// claims the first of them no other worker is claiming in one statement
+// (claimStatement), with its audit event. Workers woken together read the
+// same candidates; each takes the next the others hold, instead of losing
+// a round trip on each. The job's notes and parties are read once the
+// claim is made.
 func (db *ReviewStore) claimByStatement(ctx context.Context, owner string, lease time.Duration) (*review.Job, error) {
 	for range claimRounds {
 		now := db.Now().UTC().Truncate(time.Microsecond)
 		var cands []claimRow
-		if err := db.r.SelectContext(ctx, &cands, db.r.Rebind(`SELECT `+claimColumns+` FROM drafts WHERE `+claimable+`
-			ORDER BY run_after, id LIMIT `+strconv.Itoa(claimCandidates)), now, now); err != nil {
+		if err := db.r.SelectContext(ctx, &cands, db.r.Rebind(claimCandidatesQuery), now, now); err != nil {
 			return nil, db.translate(fmt.Errorf("find drafts to claim: %w", err))
 		}
-		for i := range cands {
-			c := &cands[i]
-			until := now.Add(lease)
-			event, err := db.claimEvent(c, owner, now)
-			if err != nil {
-				return nil, err
-			}
-			args := append([]any{c.ID, c.Status, c.Attempts, now, now, owner, until, now}, event[0], event[1], event[2], event[3], event[4], event[6], event[7], event[8], event[9])
-			res, err := db.exec(ctx, db.w.Rebind(`
-				WITH c AS (
-					SELECT id FROM drafts WHERE id = ? AND status = ? AND attempts = ? AND `+claimable+`
-					FOR UPDATE SKIP LOCKED
-				),
-				u AS (
-					UPDATE drafts SET status = `+stGenerating+`, attempts = attempts + 1, lease_owner = ?, lease_until = ?, updated_at = ?
-					WHERE id IN (SELECT id FROM c)
-					RETURNING id
-				)
-				INSERT INTO audit_pending (`+pendingColumns+`)
-				SELECT ?::text, ?::text, ?::text, ?::text, ?::text, u.id, ?::text, ?::text, ?::bytea, ?::bytea FROM u`), args...)
-			if err != nil {
-				return nil, db.translate(fmt.Errorf("claim draft: %w", err))
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return nil, err
-			} else if n != 1 {
-				continue // another worker claimed it first
-			}
-			db.wakeSequencer()
-			job, err := db.claimedJob(ctx, db.r, c, owner, until)
-			if err != nil {
-				// Give the draft back at once rather than when the lease
-				// ends; should that fail too, the lease's end does it.
-				if job != nil {
-					now := time.Now()
-					_ = db.FailJob(context.WithoutCancel(ctx), job, "The draft's notes could not be read; the draft is generated again.", &now)
-				}
-				return nil, err
-			}
-			return job, nil
-		}
-		if len(cands) < claimCandidates {
+		if len(cands) == 0 {
 			break
 		}
+		until := now.Add(lease)
+		var (
+			ids, statuses, cases, payloads, nonces, macs = make([]string, len(cands)), make([]string, len(cands)), make([]string, len(cands)), make([]string, len(cands)), make([]string, len(cands)), make([]string, len(cands))
+			attempts                                     = make([]int64, len(cands))
+			event                                        []any
+		)
+		for i := range cands {
+			c := &cands[i]
+			ev, err := db.claimEvent(c, owner, now)
+			if err != nil {
+				return nil, err
+			}
+			ids[i], statuses[i], attempts[i], cases[i] = c.ID, c.Status, int64(c.Attempts), c.CaseID
+			payloads[i], nonces[i], macs[i] = ev[7].(string), hex.EncodeToString(ev[8].([]byte)), hex.EncodeToString(ev[9].([]byte))
+			event = ev
+		}
+		args := []any{pq.Array(ids), pq.Array(statuses), pq.Array(attempts), pq.Array(cases), pq.Array(payloads), pq.Array(nonces), pq.Array(macs),
+			now, now, owner, until, now, event[0], event[1], event[2], event[3], event[4]}
+		var id string
+		if err := db.getOne(ctx, &id, db.w.Rebind(claimStatement), args...); errors.Is(err, sql.ErrNoRows) {
+			if len(cands) < claimCandidates {
+				break
+			}
+			continue // every candidate was claimed by other workers first
+		} else if err != nil {
+			return nil, db.translate(fmt.Errorf("claim draft: %w", err))
+		}
+		db.wakeSequencer()
+		i := slices.IndexFunc(cands, func(c claimRow) bool { return c.ID == id })
+		if i < 0 {
+			return nil, fmt.Errorf("claim draft: claimed %s, not a candidate", id)
+		}
+		job, err := db.claimedJob(ctx, db.r, &cands[i], owner, until)
+		if err != nil {
+			// Give the draft back at once rather than when the lease
+			// ends; should that fail too, the lease's end does it.
+			if job != nil {
+				now := time.Now()
+				_ = db.FailJob(context.WithoutCancel(ctx), job, "The draft's notes could not be read; the draft is generated again.", &now)
+			}
+			return nil, err
+		}
+		return job, nil
 	}
 	return nil, countersign.Errorf(countersign.ENOTFOUND, "No draft is waiting to be generated.")
 }
@@ -327,4 +393,14 @@ var completeSet = `status = ` + stPending + `, content = ?, language = ?, model 
 func (c *completion) args(k *sealbox.CaseKey, job *review.Job, now time.Time) []any {
 	args := append([]any{k.Seal(draftContent(job.DraftID), c.content)}, c.values...)
 	return append(args, now, now, c.salt, job.DraftID, job.Owner, job.Attempt)
+}
+
+// getOne reads one row of a statement run on its own, outside a
+// transaction, through a cached prepared statement of the writer pool (as
+// exec runs one that returns none).
+func (db *conn) getOne(ctx context.Context, dest any, query string, args ...any) error {
+	if s := db.stmts.get(db.w, query); s != nil {
+		return s.GetContext(ctx, dest, args...)
+	}
+	return db.w.GetContext(ctx, dest, query, args...)
 }

@@ -85,6 +85,57 @@ func exerciseDraftingPipeline(t *testing.T, open func(t testing.TB) *sqlstore.DB
 		mustVerify(t, db)
 	})
 
+	t.Run("AClaimPassesOverTheDraftAnotherWorkerIsClaiming", func(t *testing.T) {
+		t.Parallel()
+		db := open(t)
+		if db.Raw().DriverName() != "postgres" {
+			t.Skip("SQLite's one writer claims one draft at a time")
+		}
+		f := MustSeed(t, db)
+		wctx := As(ctx, f.Worker)
+		var ids []string
+		for i := range 3 {
+			n := &casefile.Note{CaseID: f.Case.ID, Body: fmt.Sprintf("Visit %d: the rent is paid.", i)}
+			ok(t, db.AddNote(wctx, n))
+			d, err := db.RequestDraft(wctx, review.DraftRequest{CaseID: f.Case.ID, Kind: assistant.KindSummary, NoteIDs: []string{n.ID}})
+			ok(t, err)
+			ids = append(ids, d.ID)
+		}
+		// Another worker's claim holds the oldest draft's row, as its
+		// claiming statement does until it commits.
+		other, err := db.Raw().Beginx()
+		ok(t, err)
+		defer other.Rollback()
+		var oldest string
+		ok(t, other.Get(&oldest, `SELECT id FROM drafts WHERE status = 'queued' ORDER BY run_after, id LIMIT 1 FOR UPDATE`))
+		before := eventCount(t, db)
+		job, err := db.ClaimJob(ctx, "w", time.Minute)
+		ok(t, err)
+		if job.DraftID == oldest || job.Attempt != 1 {
+			t.Fatalf("claimed %s at attempt %d while another worker held %s", job.DraftID, job.Attempt, oldest)
+		}
+		if eventCount(t, db) != before+1 {
+			t.Fatalf("one claim wrote %d events", eventCount(t, db)-before)
+		}
+		ok(t, other.Rollback())
+		// Released, the oldest is the next claim's, and the third the one after.
+		next, err := db.ClaimJob(ctx, "w", time.Minute)
+		ok(t, err)
+		if next.DraftID != oldest {
+			t.Fatalf("the next claim took %s, want the released %s", next.DraftID, oldest)
+		}
+		last, err := db.ClaimJob(ctx, "w", time.Minute)
+		ok(t, err)
+		_, err = db.ClaimJob(ctx, "w", time.Minute)
+		code(t, err, countersign.ENOTFOUND)
+		got := map[string]bool{job.DraftID: true, next.DraftID: true, last.DraftID: true}
+		for _, id := range ids {
+			if !got[id] {
+				t.Errorf("draft %s was never claimed (claimed %v)", id, got)
+			}
+		}
+	})
+
 	t.Run("ACompletionWritesNothingWithAKeyShreddedBehindTheReplicasBack", func(t *testing.T) {
 		t.Parallel()
 		db := open(t)
