@@ -264,8 +264,12 @@ func (m NodeMap) ReadNodes(_ context.Context, ids []compact.NodeID) ([][]byte, e
 // prefetch reads the union of the node lists in one call to the store, so
 // a proof costs the same two queries (head, nodes) at any tree size.
 func (n *Notary) prefetch(ctx context.Context, lists ...[]compact.NodeID) (NodeMap, error) {
-	seen := map[compact.NodeID]bool{}
-	var ids []compact.NodeID
+	total := 0
+	for _, l := range lists {
+		total += len(l)
+	}
+	seen := make(map[compact.NodeID]bool, total)
+	ids := make([]compact.NodeID, 0, total)
 	for _, l := range lists {
 		for _, id := range l {
 			if !seen[id] {

@@ -60,8 +60,13 @@ var (
 type tileCache = lru.Cache[audit.TileKey, [][]byte]
 
 // tileCacheTiles bounds the tiles kept per read handle: a full tile's
-// levels are 511 hashes, 16 KB, so at most 32 MB.
-const tileCacheTiles = 2048
+// levels are 511 hashes, about 16.5 KB with their slices, so at most about
+// 17 MB, which keeps an idle service that served many proofs under the
+// 60 MB of BENCHMARKS.md's memory target (26–27 MB without it). The tiles
+// near the right edge, which recent entries' proofs share, stay; a random
+// old entry's level-0 tile (one of 39,000 at ten million entries) is
+// read from the database.
+const tileCacheTiles = 1024
 
 var tileCaches sync.Map // *readDB -> *tileCache
 
