@@ -206,15 +206,18 @@ var claimCandidatesQuery = func() string {
 // claimStatement claims one draft among the candidates it is given (its
 // first seven arrays: id, status and attempt as read, the case, and the
 // payload, nonce and MAC of its claim's event), the first in their order
-// that no other worker is claiming: the one row locked (SKIP LOCKED
-// passes over a draft another worker's statement holds) must still be
-// claimable (claimable's two times follow) at the status and attempt read
-// (the fence: a draft claimed meanwhile has a higher attempt, and
-// PostgreSQL checks these again on the row's newest version once it is
-// locked). It moves the draft to generating under the lease (owner,
-// until, now) and inserts its claim's event (the event's five columns
-// common to every candidate come last), and returns the draft's id:
-// exactly one worker's statement can claim a draft at an attempt.
+// that no other worker is claiming: the one row locked (SKIP LOCKED passes
+// over a draft another worker's statement holds) must still be at the
+// status and attempt read (the fence: a draft claimed meanwhile has a
+// higher attempt) and claimable (its two times follow the ids again), and
+// PostgreSQL checks both again on the row's newest version once it is
+// locked. claimable is wrapped in a CASE so that the planner reads the
+// candidates by their ids and never by the queue's indexes, whose dead
+// entries a bitmap scan would read again. The draft moves to generating
+// under the lease (owner, until, now) and its claim's event is inserted
+// (the event's five columns common to every candidate come last); the
+// statement returns the draft's id. Exactly one worker's statement can
+// claim a draft at an attempt.
 var claimStatement = `
 	WITH x AS (
 		SELECT * FROM unnest(?::text[], ?::text[], ?::int[], ?::text[], ?::text[], ?::text[], ?::text[]) WITH ORDINALITY
@@ -222,7 +225,8 @@ var claimStatement = `
 	),
 	c AS (
 		SELECT d.id, x.x_case_id, x.x_payload, x.x_nonce, x.x_mac FROM drafts d JOIN x ON d.id = x.x_id
-		WHERE d.status = x.x_status AND d.attempts = x.x_attempts AND ` + claimable + `
+		WHERE d.id = ANY(?::text[]) AND d.status = x.x_status AND d.attempts = x.x_attempts
+		  AND CASE WHEN ` + claimable + ` THEN TRUE ELSE FALSE END
 		ORDER BY x.x_ord
 		LIMIT 1
 		FOR UPDATE OF d SKIP LOCKED
@@ -270,7 +274,7 @@ func (db *ReviewStore) claimByStatement(ctx context.Context, owner string, lease
 			event = ev
 		}
 		args := []any{pq.Array(ids), pq.Array(statuses), pq.Array(attempts), pq.Array(cases), pq.Array(payloads), pq.Array(nonces), pq.Array(macs),
-			now, now, owner, until, now, event[0], event[1], event[2], event[3], event[4]}
+			pq.Array(ids), now, now, owner, until, now, event[0], event[1], event[2], event[3], event[4]}
 		var id string
 		if err := db.getOne(ctx, &id, db.w.Rebind(claimStatement), args...); errors.Is(err, sql.ErrNoRows) {
 			if len(cands) < claimCandidates {
