@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -53,6 +54,9 @@ type write struct {
 	check func(rows int64) error
 	// audited: the statement appends audit events.
 	audited bool
+	// fenced, when not nil, is the query writing only where a condition
+	// holds (fencedWrites), for a query gated cannot rewrite.
+	fenced func(cond string) string
 }
 
 // writes runs ws in their order, on PostgreSQL as one statement of
@@ -125,5 +129,125 @@ func (tx *Tx) eventsWrite(events []audit.Record) (write, error) {
 		}
 		args = append(args, row...)
 	}
-	return write{query: insertPendingRows(len(events)), args: args, audited: true}, nil
+	n := len(events)
+	return write{query: insertPendingRows(n), args: args, audited: true, fenced: func(cond string) string {
+		return insertPendingRowsWhere(n, cond)
+	}}, nil
+}
+
+// insertPendingRowsWhere is insertPendingRows inserting only where cond
+// holds, in the VALUES' order still. The rows are a VALUES list in FROM,
+// whose values are text unless cast: nonce and mac are bytea.
+func insertPendingRowsWhere(n int, cond string) string {
+	row := "(" + strings.Repeat("?, ", pendingValues-2) + "?::bytea, ?::bytea)"
+	return `INSERT INTO audit_pending (` + pendingColumns + `) SELECT * FROM (VALUES ` +
+		strings.TrimSuffix(strings.Repeat(row+", ", n), ", ") + `) AS v WHERE ` + cond
+}
+
+// fence is what a decision written without a transaction read, and its
+// write checks under the rows' locks: the case's row and the row its
+// first write updates (the draft), each at the version read (xmin: any
+// update of a row since, a closure or an erasure of the case, another
+// decision on the draft, gives it another).
+type fence struct {
+	caseID, caseVersion, rowVersion string
+}
+
+// errFenceLost is returned by fencedWrites when the case or the row
+// changed since they were read: nothing was written.
+var errFenceLost = errors.New("the rows read changed before the write")
+
+// fencedWrites runs ws on PostgreSQL as one statement outside a
+// transaction (it commits alone, all of it or nothing), fenced by f: it
+// locks the case first (FOR NO KEY UPDATE, as a decision's read does, in
+// the order closing and erasure lock a case and then its drafts), and
+// writes only if the case is still at the version read. ws[0] must be an
+// UPDATE: it also needs its row at f.rowVersion, and every other write
+// happens only if it updated a row (an UPDATE gets the condition added to
+// its WHERE; a one-row INSERT ... VALUES becomes INSERT ... SELECT ... WHERE
+// the condition; pendingRows are built fenced by eventsWrite). The
+// versions are checked on the rows' newest versions once locked, so a
+// change committed after the read and before the lock loses the fence
+// too: then nothing is written and the error is errFenceLost, and the
+// caller decides again in a transaction. A unique violation is conflict.
+func (db *conn) fencedWrites(ctx context.Context, f fence, conflict error, ws ...write) error {
+	if len(ws) == 0 || !strings.HasPrefix(strings.TrimSpace(ws[0].query), "UPDATE ") {
+		return fmt.Errorf("fenced writes: the first write must be an UPDATE")
+	}
+	with := []string{"f AS (SELECT 1 FROM cases WHERE id = ? AND xmin = ?::xid FOR NO KEY UPDATE)"}
+	args := []any{f.caseID, f.caseVersion}
+	var sel []string
+	for i, w := range ws {
+		gate := "EXISTS (SELECT 1 FROM w0)"
+		wargs := w.args
+		if i == 0 {
+			gate = "xmin = ?::xid AND EXISTS (SELECT 1 FROM f)"
+			wargs = append(append([]any(nil), w.args...), f.rowVersion)
+		}
+		q, err := gated(w, gate)
+		if err != nil {
+			return err
+		}
+		with = append(with, fmt.Sprintf("w%d AS (%s RETURNING 1)", i, q))
+		sel = append(sel, fmt.Sprintf("SELECT %d AS i, COUNT(*) AS n FROM w%d", i, i))
+		args = append(args, wargs...)
+	}
+	var rows []struct {
+		I int   `db:"i"`
+		N int64 `db:"n"`
+	}
+	q := db.w.Rebind("WITH " + strings.Join(with, ",\n") + "\n" + strings.Join(sel, "\nUNION ALL "))
+	var err error
+	if s := db.stmts.get(db.w, q); s != nil {
+		err = s.SelectContext(ctx, &rows, args...)
+	} else {
+		err = db.w.SelectContext(ctx, &rows, q, args...)
+	}
+	if err != nil {
+		if isConflict(db.translate(err)) && conflict != nil {
+			return conflict
+		}
+		return fmt.Errorf("write %d fenced statements: %w", len(ws), err)
+	}
+	counts := make([]int64, len(ws))
+	for _, r := range rows {
+		counts[r.I] = r.N
+	}
+	if counts[0] == 0 {
+		return errFenceLost
+	}
+	audited := false
+	for i, w := range ws {
+		audited = audited || w.audited
+		// Committed: a check that fails now reports what happened.
+		if w.check != nil {
+			if err := w.check(counts[i]); err != nil {
+				return err
+			}
+		}
+	}
+	if audited {
+		db.wakeSequencer()
+	}
+	return nil
+}
+
+// gated returns w's query writing only where cond holds (fencedWrites).
+func gated(w write, cond string) (string, error) {
+	q := strings.TrimSpace(w.query)
+	if w.fenced != nil {
+		return w.fenced(cond), nil
+	}
+	switch {
+	case strings.HasPrefix(q, "UPDATE ") && strings.Contains(q, "WHERE "):
+		return q + " AND " + cond, nil
+	case strings.HasPrefix(q, "INSERT INTO "):
+		// One row: INSERT INTO t (columns) VALUES (values).
+		head, values, ok := strings.Cut(q, "VALUES")
+		values = strings.TrimSpace(values)
+		if ok && strings.HasPrefix(values, "(") && strings.HasSuffix(values, ")") && strings.Count(values, "(") == 1 {
+			return head + "SELECT " + values[1:len(values)-1] + " WHERE " + cond, nil
+		}
+	}
+	return "", fmt.Errorf("fenced writes: cannot fence %.40q", q)
 }

@@ -43,6 +43,11 @@ type decideRow struct {
 	VigilanceText     *string    `db:"v_text"`
 	VigilanceOutcome  *string    `db:"v_outcome"`
 	OpenedAtThisStage *time.Time `db:"o_opened_at"`
+	// CaseVersion and DraftVersion are the versions (xmin) of the case's
+	// and the draft's rows, read on PostgreSQL without a lock for a
+	// decision written by one fenced statement (decideByStatement).
+	CaseVersion  *string `db:"c_version"`
+	DraftVersion *string `db:"d_version"`
 }
 
 // qualify prefixes each of a column list's columns with table, aliased
@@ -67,24 +72,30 @@ var decideColumns = qualify("d", "", draftColumns) + ", " + qualify("c", "c", ca
 
 // decideQuery returns the statement that reads draft id for a decision,
 // with when the actor first opened it at stage ("" for the stage of the
-// draft's status), and its arguments.
-func (tx *Tx) decideQuery(id, userID string, stage review.Status) (string, []any) {
+// draft's status), and its arguments. With lock, on PostgreSQL, it locks
+// the case and the draft; without, it reads their rows' versions instead,
+// which the fenced write of decideByStatement checks.
+func (db *conn) decideQuery(id, userID string, stage review.Status, lock bool) (string, []any) {
 	args := []any{userID}
 	onStage := "d.status"
 	if stage != "" {
 		onStage, args = "?", append(args, string(stage))
 	}
-	lock := ""
-	if tx.db.dialect.name() == "postgres" {
-		lock = " FOR NO KEY UPDATE OF c FOR UPDATE OF d"
+	columns, locking := decideColumns, ""
+	if db.dialect.name() == "postgres" {
+		if lock {
+			locking = " FOR NO KEY UPDATE OF c FOR UPDATE OF d"
+		} else {
+			columns += ", c.xmin::text AS c_version, d.xmin::text AS d_version"
+		}
 	}
-	return `SELECT ` + decideColumns + `
+	return `SELECT ` + columns + `
 		FROM drafts d
 		JOIN cases c ON c.id = d.case_id
 		LEFT JOIN case_keys k ON k.case_id = d.case_id
 		LEFT JOIN vigilance_checks v ON v.draft_id = d.id
 		LEFT JOIN draft_openings o ON o.draft_id = d.id AND o.user_id = ? AND o.stage = ` + onStage + `
-		WHERE d.id = ?` + lock, append(args, id)
+		WHERE d.id = ?` + locking, append(args, id)
 }
 
 // decidable is what a decision reads about a draft.
@@ -99,6 +110,9 @@ type decidable struct {
 	// key seals the decision's texts, once keyRead (see sealer).
 	key     *sealbox.CaseKey
 	keyRead bool
+	// caseVersion and draftVersion are the rows' versions read without a
+	// lock (readForDecision without lock, on PostgreSQL), "" otherwise.
+	caseVersion, draftVersion string
 }
 
 // sealer returns what seals the texts the decision writes to the draft's
@@ -122,13 +136,20 @@ func (dd *decidable) sealer(ctx context.Context, tx *Tx) (*sealbox.CaseKey, erro
 // and who may decide. The case's key is kept for the decision's writes
 // (decidable.sealer).
 func (db *conn) lockForDecision(ctx context.Context, tx *Tx, id string, stage review.Status) (*decidable, error) {
+	return db.readForDecision(ctx, tx, id, stage, true)
+}
+
+// readForDecision is lockForDecision through q; without lock it reads the
+// draft and its case unlocked, with their rows' versions on PostgreSQL (a
+// decision's fenced write, decideByStatement).
+func (db *conn) readForDecision(ctx context.Context, q queryer, id string, stage review.Status, lock bool) (*decidable, error) {
 	a, err := countersign.ActorFrom(ctx)
 	if err != nil {
 		return nil, err
 	}
-	query, args := tx.decideQuery(id, a.UserID, stage)
+	query, args := db.decideQuery(id, a.UserID, stage, lock)
 	var r decideRow
-	if err := tx.GetContext(ctx, &r, tx.Rebind(query), args...); err != nil {
+	if err := q.GetContext(ctx, &r, q.Rebind(query), args...); err != nil {
 		return nil, notFound(db.translate(err), "There is no draft with this id.")
 	}
 	// Who may decide and whether the case takes it, before any text is
@@ -147,12 +168,12 @@ func (db *conn) lockForDecision(ctx context.Context, tx *Tx, id string, stage re
 	if err != nil {
 		return nil, err
 	}
-	o := db.openers(tx)
+	o := db.openers(q)
 	o.cases[r.CaseID] = op
 	if d, err = r.draftRow.toDomain(ctx, o); err != nil {
 		return nil, err
 	}
-	out := &decidable{draft: d, openedAt: utcPtr(r.OpenedAtThisStage)}
+	out := &decidable{draft: d, openedAt: utcPtr(r.OpenedAtThisStage), caseVersion: deref(r.CaseVersion), draftVersion: deref(r.DraftVersion)}
 	if r.KeyID != nil {
 		if out.key, err = db.keyFor(&sealRow{caseKeyRow: caseKeyRow{CaseID: r.CaseID, KeyID: *r.KeyID, MasterKeyID: deref(r.Master),
 			Wrapped: r.Wrapped}, Sealing: r.Sealing}); err != nil {

@@ -9,8 +9,10 @@ import (
 
 	"github.com/lib/pq"
 
+	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/assistant"
 	"github.com/countersign/countersign/review"
+	"github.com/countersign/countersign/sqlstore"
 	"github.com/countersign/countersign/sqlstore/storetest"
 )
 
@@ -93,4 +95,109 @@ func TestDecisionLocksTheCaseBeforeTheDraft(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("sign-off after the draft's lock was released: %v", err)
 	}
+}
+
+// A sign-off on PostgreSQL reads its draft and case without a lock and
+// writes in one statement fenced on the versions it read: whatever changed
+// the case or the draft in between makes that statement write nothing, and
+// the sign-off is decided again in a transaction, which answers as the
+// change requires: a case closed meanwhile takes no decision, a draft
+// approved meanwhile is not approved twice, and a case changed in a way
+// that does not matter (its title) takes the approval.
+func TestSignOffFencedOnWhatItRead(t *testing.T) {
+	t.Parallel()
+	dsn := storetest.PostgresDSN(t)
+	db := storetest.MustOpen(t, dsn)
+	ctx := context.Background()
+	approval := func(d *review.Draft) review.Approval {
+		var ap review.Approval
+		for _, s := range d.Content.Statements {
+			ap.Statements = append(ap.Statements, review.StatementDecision{ID: s.ID, Action: review.StatementConfirmed})
+		}
+		for _, it := range d.Content.Items {
+			ap.Items = append(ap.Items, review.ItemDecision{ID: it.ID, Accepted: true})
+		}
+		return ap
+	}
+	count := func(query string, args ...any) int {
+		t.Helper()
+		var n int
+		if err := db.Raw().GetContext(ctx, &n, query, args...); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	decisions := func(d *review.Draft) int {
+		return count(`SELECT COUNT(*) FROM decisions WHERE draft_id = $1`, d.ID)
+	}
+	approvedEvents := func(d *review.Draft) int {
+		return count(`SELECT (SELECT COUNT(*) FROM audit_pending WHERE subject_id = $1 AND action = $2) +
+			(SELECT COUNT(*) FROM audit_event WHERE subject_id = $1 AND action = $2)`, d.ID, "draft.approved")
+	}
+
+	t.Run("CaseClosedMeanwhile", func(t *testing.T) {
+		f := storetest.MustSeed(t, db)
+		d := storetest.MustDraft(t, db, f, assistant.KindSummary)
+		ran := false
+		defer sqlstore.AfterDecisionRead(d.ID, func() {
+			ran = true
+			if _, err := db.Raw().ExecContext(ctx, `UPDATE cases SET status = 'closed', closed_at = now() WHERE id = $1`, f.Case.ID); err != nil {
+				t.Error(err)
+			}
+		})()
+		_, err := db.SignOffDraft(storetest.As(ctx, f.Worker), d.ID, approval(d))
+		if !ran {
+			t.Fatal("the sign-off did not go through its unlocked read")
+		}
+		if countersign.ErrorCode(err) != countersign.ECONFLICT {
+			t.Fatalf("a sign-off in a case closed after its read: %v, want the closed case's conflict", err)
+		}
+		if n := decisions(d); n != 0 {
+			t.Fatalf("%d decisions in a case closed before the write", n)
+		}
+	})
+
+	t.Run("DraftApprovedMeanwhile", func(t *testing.T) {
+		f := storetest.MustSeed(t, db)
+		d := storetest.MustDraft(t, db, f, assistant.KindSummary)
+		undo := sqlstore.AfterDecisionRead(d.ID, nil)
+		undo()
+		var inner error
+		defer sqlstore.AfterDecisionRead(d.ID, func() {
+			undo() // the sign-off meanwhile reads and writes as any other
+			_, inner = db.SignOffDraft(storetest.As(ctx, f.Worker), d.ID, approval(d))
+		})()
+		_, err := db.SignOffDraft(storetest.As(ctx, f.Worker), d.ID, approval(d))
+		if inner != nil {
+			t.Fatalf("the sign-off meanwhile: %v", inner)
+		}
+		if err == nil {
+			t.Fatal("a draft approved after the read was approved again")
+		}
+		if n, e := decisions(d), approvedEvents(d); n != 1 || e != 1 {
+			t.Fatalf("%d decisions and %d approval events, want one of each", n, e)
+		}
+	})
+
+	t.Run("CaseTitleChangedMeanwhile", func(t *testing.T) {
+		f := storetest.MustSeed(t, db)
+		d := storetest.MustDraft(t, db, f, assistant.KindSummary)
+		ran := false
+		defer sqlstore.AfterDecisionRead(d.ID, func() {
+			ran = true
+			if _, err := db.Raw().ExecContext(ctx, `UPDATE cases SET title = title WHERE id = $1`, f.Case.ID); err != nil {
+				t.Error(err)
+			}
+		})()
+		s, err := db.SignOffDraft(storetest.As(ctx, f.Worker), d.ID, approval(d))
+		if err != nil || !ran {
+			t.Fatalf("sign-off after an unrelated change of the case (hook ran: %v): %v", ran, err)
+		}
+		if s.Entry == nil || s.Draft.Status != review.StatusApproved {
+			t.Fatalf("sign-off: %+v", s)
+		}
+		if n, e := decisions(d), approvedEvents(d); n != 1 || e != 1 {
+			t.Fatalf("%d decisions and %d approval events, want one of each", n, e)
+		}
+	})
 }

@@ -3,11 +3,14 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/assistant"
 	"github.com/countersign/countersign/internal/sealbox"
 	"github.com/countersign/countersign/review"
 )
@@ -292,7 +295,14 @@ func (db *ReviewStore) SignOffDraft(ctx context.Context, id string, ap review.Ap
 	if err != nil {
 		return nil, err
 	}
-	out := &review.SignOff{}
+	out, err := db.signOffByStatement(ctx, a, id, ap)
+	if !errors.Is(err, errFenceLost) {
+		if err != nil {
+			return nil, err
+		}
+		return withVigilance(out), nil
+	}
+	out = &review.SignOff{}
 	err = db.withTx(ctx, func(tx *Tx) error {
 		dd, err := db.lockForDecision(ctx, tx, id, review.StatusPendingReview)
 		if err != nil {
@@ -337,11 +347,82 @@ func (db *ReviewStore) SignOffDraft(ctx context.Context, id string, ap review.Ap
 	if err != nil {
 		return nil, err
 	}
+	return withVigilance(out), nil
+}
+
+// signOffByStatement is SignOffDraft on PostgreSQL in two statements and
+// no transaction: the draft and its case are read unlocked with their rows'
+// versions (readForDecision), review.DecideApproval decides as it does in
+// the transaction, and its writes are one statement fenced on those
+// versions (fencedWrites), which locks the case, then the draft, as the
+// transaction's read does. errFenceLost means nothing was written and the
+// sign-off is to be decided in a transaction: the case or the draft changed
+// since the read (the transaction then answers as the change requires), or
+// this sign-off needs what only the transaction does (the SQLite dialect; a
+// case without a key row yet, whose key the transaction creates; the
+// agenda a signed suggestions draft plans, agendaFromSignOff).
+func (db *ReviewStore) signOffByStatement(ctx context.Context, a countersign.Actor, id string, ap review.Approval) (*review.SignOff, error) {
+	if !db.dialect.writableCTE() {
+		return nil, errFenceLost
+	}
+	dd, err := db.readForDecision(ctx, db.r, id, review.StatusPendingReview, false)
+	if err != nil {
+		return nil, err
+	}
+	d, check := dd.draft, dd.check
+	if !dd.keyRead || dd.caseVersion == "" || d.Kind == assistant.KindSuggestions {
+		return nil, errFenceLost
+	}
+	if f, ok := afterDecisionRead.Load(id); ok {
+		f.(func())()
+	}
+	// The writes' builders take a transaction for its time and its
+	// database; this one runs no statement of its own.
+	tx := &Tx{db: db.conn, now: db.Now().UTC().Truncate(time.Microsecond)}
+	res, err := review.DecideApproval(review.ApprovalInput{Actor: a, Draft: d, Check: check, OpenedAt: dd.openedAt,
+		Approval: ap, Policy: db.policy(), Now: tx.now})
+	if err != nil {
+		return nil, err
+	}
+	ws, err := decisionWrites(ctx, tx, dd, res.Status, res.Decision, res.Vigilance)
+	if err != nil {
+		return nil, err
+	}
+	if res.Entry != nil {
+		entry, err := entryWrite(ctx, tx, dd, res.Entry)
+		if err != nil {
+			return nil, err
+		}
+		ws = append(ws, entry)
+	}
+	events, err := tx.eventsWrite(res.Events)
+	if err != nil {
+		return nil, err
+	}
+	f := fence{caseID: d.CaseID, caseVersion: dd.caseVersion, rowVersion: dd.draftVersion}
+	if err := db.fencedWrites(ctx, f, errDecidedMeanwhile, append(ws, events)...); err != nil {
+		return nil, err
+	}
+	d.Decision, d.CountersignRequired = res.Decision, res.Decision.CountersignRequired
+	out := &review.SignOff{Draft: d, Entry: res.Entry}
+	if res.Vigilance != "" {
+		out.Vigilance = review.NewVigilanceResult(res.Vigilance == review.VigilanceMissed, check.Text)
+	}
+	return out, nil
+}
+
+// afterDecisionRead holds, for tests only (AfterDecisionRead), what runs
+// between a sign-off's unlocked read of a draft and its fenced write, by
+// draft id.
+var afterDecisionRead sync.Map
+
+// withVigilance gives the sign-off's draft and entry its vigilance result.
+func withVigilance(out *review.SignOff) *review.SignOff {
 	out.Draft.Vigilance = out.Vigilance
 	if out.Entry != nil {
 		out.Entry.Vigilance = out.Vigilance
 	}
-	return out, nil
+	return out
 }
 
 // ApproveDraft is SignOffDraft returning only the record entry, which is

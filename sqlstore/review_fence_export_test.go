@@ -1,0 +1,9 @@
+package sqlstore
+
+// AfterDecisionRead has f run between the unlocked read and the fenced
+// write of a sign-off of draftID (signOffByStatement), for the tests of
+// package sqlstore_test that change the case or the draft meanwhile.
+func AfterDecisionRead(draftID string, f func()) (undo func()) {
+	afterDecisionRead.Store(draftID, f)
+	return func() { afterDecisionRead.Delete(draftID) }
+}
