@@ -154,8 +154,35 @@ func (db *conn) sequenceOnce(ctx context.Context, skipBusy bool) (size uint64, n
 // sequence is sequenceOnce; with legacyUpTo > 0 it takes only the pending
 // rows with id <= legacyUpTo, written before migration 0007, and accepts
 // them without a MAC, as the version that wrote them did (sequenceLegacy).
+//
+// A batch does not look for its nonces in the log first: the unique index
+// on audit_event.nonce refuses a copy of a logged event as the batch is
+// inserted, and then the batch is rolled back and sequenced again with the
+// look-up, which moves the copy to audit_refused (checkPending). Copies
+// are rare (only someone writing audit_pending by hand makes one), and a
+// conflict in the INSERT cannot simply skip the row: the sequence numbers
+// and hashes after it were computed with it, and must stay gap-free.
 func (db *conn) sequence(ctx context.Context, skipBusy bool, legacyUpTo int64) (size uint64, n int, err error) {
 	var refused []RefusedEvent
+	size, n, refused, err = db.sequenceTx(ctx, skipBusy, legacyUpTo, false)
+	if errors.Is(err, errLoggedNonce) {
+		size, n, refused, err = db.sequenceTx(ctx, skipBusy, legacyUpTo, true)
+	}
+	if err == nil && db.OnRefused != nil {
+		for _, r := range refused {
+			db.OnRefused(r)
+		}
+	}
+	return size, n, err
+}
+
+// errLoggedNonce is a batch's INSERT refused by the unique index on
+// audit_event.nonce: a pending row copies an event of the log.
+var errLoggedNonce = errors.New("a pending audit event has the nonce of a logged one")
+
+// sequenceTx is one sequencing transaction; lookUp looks for the batch's
+// nonces in the log before inserting it (see sequence).
+func (db *conn) sequenceTx(ctx context.Context, skipBusy bool, legacyUpTo int64, lookUp bool) (size uint64, n int, refused []RefusedEvent, err error) {
 	err = db.withTx(ctx, func(tx *Tx) error {
 		refused = refused[:0]
 		lock := db.dialect.forUpdate()
@@ -187,14 +214,14 @@ func (db *conn) sequence(ctx context.Context, skipBusy bool, legacyUpTo int64) (
 		if n == 0 {
 			return nil
 		}
-		reasons, err := db.checkPending(ctx, tx, pending, legacyUpTo > 0)
+		reasons, err := db.checkPending(ctx, tx, pending, legacyUpTo > 0, lookUp)
 		if err != nil {
 			return err
 		}
 		accepted := make([]pendingEventRow, 0, n)
 		events := make([]*audit.Event, 0, n)
 		var nodes []audit.Node
-		ids := make([]any, 0, n)
+		ids := make([]int64, 0, n)
 		for i := range pending {
 			p := &pending[i]
 			ids = append(ids, p.ID)
@@ -212,13 +239,17 @@ func (db *conn) sequence(ctx context.Context, skipBusy bool, legacyUpTo int64) (
 			refused = append(refused, RefusedEvent{PendingID: p.ID, ActorID: p.ActorID, Action: p.Action, Reason: reasons[i], RefusedAt: tx.now})
 		}
 		if len(events) > 0 {
-			if err := insertEvents(ctx, tx, accepted, events); err != nil {
-				return err
-			}
-			if err := insertNodes(ctx, tx, nodes); err != nil {
-				return err
-			}
 			// The tiles, in the same transaction: never behind the log.
+			// The tree is kept in them alone. audit_node, where release
+			// 1.0.0 kept it and still reads it for its proofs, is no
+			// longer written: nothing in this release reads it, and
+			// every append wrote a row and an index entry per leaf into
+			// it. The table stays (migrations only expand) for a 1.0.0
+			// replica's sequencer during a rolling upgrade, which still
+			// inserts into it; a later release drops it. Meanwhile such
+			// a replica cannot serve proofs that need the nodes of
+			// entries this release sequenced: it answers an error (never
+			// a wrong proof) until it is replaced.
 			err := writeTiles(ctx, tx, before, nodes)
 			if errors.Is(err, errTilesBehind) {
 				if err = syncTiles(ctx, tx, before); err == nil {
@@ -229,26 +260,37 @@ func (db *conn) sequence(ctx context.Context, skipBusy bool, legacyUpTo int64) (
 				return err
 			}
 		}
-		if err := insertRefused(ctx, tx, pending, reasons, refused); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM audit_pending WHERE id IN (?`+strings.Repeat(",?", len(ids)-1)+`)`), ids...); err != nil {
-			return fmt.Errorf("clear pending audit events: %w", err)
-		}
+		// The batch's writes, one statement on PostgreSQL: the events, the
+		// refused rows, the pending rows cleared, the head moved on.
+		var ws []write
 		if len(events) > 0 {
-			if err := writeHead(ctx, tx, h); err != nil {
-				return err
-			}
+			ws = append(ws, eventsInsert(tx, accepted, events))
+		}
+		if len(refused) > 0 {
+			ws = append(ws, refusedInsert(tx, pending, reasons))
+		}
+		del, delArgs := tx.db.dialect.rows(ids)
+		ws = append(ws, write{query: `DELETE FROM audit_pending WHERE id IN (` + del + `)`, args: delArgs,
+			check: func(rows int64) error {
+				if rows != int64(len(ids)) {
+					return fmt.Errorf("clear pending audit events: %d of %d rows deleted", rows, len(ids))
+				}
+				return nil
+			}})
+		if len(events) > 0 {
+			ws = append(ws, headWrite(h))
+		}
+		conflict := errLoggedNonce
+		if lookUp {
+			conflict = nil // looked up: a conflict now is no copy, and says what it is
+		}
+		if err := tx.writes(ctx, conflict, ws...); err != nil {
+			return err
 		}
 		size = h.Size
 		return nil
 	})
-	if err == nil && db.OnRefused != nil {
-		for _, r := range refused {
-			db.OnRefused(r)
-		}
-	}
-	return size, n, err
+	return size, n, refused, err
 }
 
 // pendingEventRow is an audit_pending row.
@@ -268,14 +310,16 @@ const (
 )
 
 // checkPending returns, for each pending row, why it is refused, or ""
-// when it may enter the log. legacy accepts every row, MAC or not.
-func (db *conn) checkPending(ctx context.Context, tx *Tx, pending []pendingEventRow, legacy bool) ([]string, error) {
+// when it may enter the log. legacy accepts every row, MAC or not. A
+// row whose nonce an earlier row of the batch has is a copy; a copy of a
+// logged event is found only with lookUp, which reads the log's nonces.
+func (db *conn) checkPending(ctx context.Context, tx *Tx, pending []pendingEventRow, legacy, lookUp bool) ([]string, error) {
 	reasons := make([]string, len(pending))
 	if legacy {
 		return reasons, nil
 	}
 	seen := make(map[string]int, len(pending))
-	nonces := make([]any, 0, len(pending))
+	nonces := make([][]byte, 0, len(pending))
 	for i := range pending {
 		p := &pending[i]
 		switch {
@@ -292,12 +336,13 @@ func (db *conn) checkPending(ctx context.Context, tx *Tx, pending []pendingEvent
 			nonces = append(nonces, p.Nonce)
 		}
 	}
-	if len(nonces) == 0 {
+	if len(nonces) == 0 || !lookUp {
 		return reasons, nil
 	}
 	// The unique index on audit_event.nonce makes this a lookup per row.
 	var logged [][]byte
-	if err := tx.SelectContext(ctx, &logged, tx.Rebind(`SELECT nonce FROM audit_event WHERE nonce IN (?`+strings.Repeat(",?", len(nonces)-1)+`)`), nonces...); err != nil {
+	in, args := tx.db.dialect.rows(nonces)
+	if err := tx.SelectContext(ctx, &logged, tx.Rebind(`SELECT nonce FROM audit_event WHERE nonce IN (`+in+`)`), args...); err != nil {
 		return nil, fmt.Errorf("look for replayed audit events: %w", err)
 	}
 	for _, nonce := range logged {
@@ -317,15 +362,12 @@ type RefusedEvent struct {
 	RefusedAt time.Time `db:"refused_at"`
 }
 
-// insertRefused moves the refused rows (those with a reason) into
+// refusedInsert moves the refused rows (those with a reason) into
 // audit_refused, whole: nothing is lost, nothing enters the log.
-func insertRefused(ctx context.Context, tx *Tx, pending []pendingEventRow, reasons []string, refused []RefusedEvent) error {
-	if len(refused) == 0 {
-		return nil
-	}
+func refusedInsert(tx *Tx, pending []pendingEventRow, reasons []string) write {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO audit_refused (pending_id, ` + pendingColumns + `, reason, refused_at) VALUES `)
-	args := make([]any, 0, len(refused)*13)
+	var args []any
 	for i := range pending {
 		if reasons[i] == "" {
 			continue
@@ -337,10 +379,7 @@ func insertRefused(ctx context.Context, tx *Tx, pending []pendingEventRow, reaso
 		p := &pending[i]
 		args = append(args, p.ID, p.At, p.ActorID, p.Role, p.Action, p.SubjectType, p.SubjectID, p.CaseID, p.Payload, p.Nonce, p.MAC, reasons[i], tx.now)
 	}
-	if _, err := tx.ExecContext(ctx, tx.Rebind(b.String()), args...); err != nil {
-		return fmt.Errorf("refuse pending audit events: %w", err)
-	}
-	return nil
+	return write{query: b.String(), args: args}
 }
 
 // RefusedEvents returns every pending event the sequencer refused, oldest
@@ -431,56 +470,32 @@ func (db *conn) sequenceLegacy(ctx context.Context) error {
 	return nil
 }
 
-// insertEvents appends the sequenced events, each with its pending row's
+// eventsInsert appends the sequenced events, each with its pending row's
 // nonce and MAC (NULL for an event written before migration 0007): the
 // nonce lets the sequencer recognise a replayed copy, and the MAC lets
-// UnauthenticatedEvents check the log itself.
-func insertEvents(ctx context.Context, tx *Tx, rows []pendingEventRow, events []*audit.Event) error {
-	var b strings.Builder
-	b.WriteString(`INSERT INTO audit_event (seq, at, actor_id, role, action, subject_type, subject_id, case_id, payload, leaf_hash, chain_hash, nonce, mac) VALUES `)
-	args := make([]any, 0, len(events)*13)
+// UnauthenticatedEvents check the log itself. Its text is the same for
+// every batch on PostgreSQL (dialect.rows).
+func eventsInsert(tx *Tx, rows []pendingEventRow, events []*audit.Event) write {
+	n := len(events)
+	var (
+		seqs                                                               = make([]int64, n)
+		at, actorID, role, action, subjectType, subjectID, caseID, payload = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		leaf, chain, nonce, mac                                            = make([][]byte, n), make([][]byte, n), make([][]byte, n), make([][]byte, n)
+	)
 	for i, e := range events {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(`(?,?,?,?,?,?,?,?,?,?,?,?,?)`)
-		r := rows[i]
-		args = append(args, int64(e.Seq), r.At, r.ActorID, r.Role, r.Action, r.SubjectType, r.SubjectID, r.CaseID, r.Payload, e.LeafHash, e.ChainHash, r.Nonce, r.MAC)
+		r := &rows[i]
+		seqs[i], at[i], actorID[i], role[i], action[i], subjectType[i], subjectID[i], caseID[i], payload[i] =
+			int64(e.Seq), r.At, r.ActorID, r.Role, r.Action, r.SubjectType, r.SubjectID, r.CaseID, r.Payload
+		leaf[i], chain[i], nonce[i], mac[i] = e.LeafHash, e.ChainHash, r.Nonce, r.MAC
 	}
-	if _, err := tx.ExecContext(ctx, tx.Rebind(b.String()), args...); err != nil {
-		return fmt.Errorf("insert audit events: %w", err)
-	}
-	return nil
-}
-
-// insertNodes stores the perfect subtree roots above the leaves. Leaves
-// (level 0) are not stored again: their hashes are audit_event.leaf_hash,
-// which halves the rows each append writes.
-func insertNodes(ctx context.Context, tx *Tx, all []audit.Node) error {
-	nodes := make([]audit.Node, 0, len(all))
-	for _, n := range all {
-		if n.Level > 0 {
-			nodes = append(nodes, n)
-		}
-	}
-	for len(nodes) > 0 {
-		chunk := nodes[:min(len(nodes), 1000)]
-		nodes = nodes[len(chunk):]
-		var b strings.Builder
-		b.WriteString(`INSERT INTO audit_node (level, idx, hash) VALUES `)
-		args := make([]any, 0, len(chunk)*3)
-		for i, n := range chunk {
-			if i > 0 {
-				b.WriteByte(',')
+	q, args := tx.db.dialect.rows(seqs, at, actorID, role, action, subjectType, subjectID, caseID, payload, leaf, chain, nonce, mac)
+	return write{query: `INSERT INTO audit_event (seq, at, actor_id, role, action, subject_type, subject_id, case_id, payload, leaf_hash, chain_hash, nonce, mac) ` + q, args: args,
+		check: func(rows int64) error {
+			if rows != int64(n) {
+				return fmt.Errorf("insert audit events: %d of %d rows inserted", rows, n)
 			}
-			b.WriteString(`(?,?,?)`)
-			args = append(args, int(n.Level), int64(n.Index), n.Hash)
-		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(b.String()), args...); err != nil {
-			return fmt.Errorf("insert audit tree nodes: %w", err)
-		}
-	}
-	return nil
+			return nil
+		}}
 }
 
 // sequenceCoalesce is the least time between two background sequencing
@@ -816,13 +831,16 @@ func readHead(ctx context.Context, q queryer, lock string) (*audit.Head, error) 
 	return h, h.UnmarshalRange(row.Range)
 }
 
-// writeHead moves the head to h; the table's trigger refuses a move back.
-func writeHead(ctx context.Context, tx *Tx, h *audit.Head) error {
-	if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE audit_head SET size = ?, chain = ?, range_hashes = ? WHERE id = 1`),
-		int64(h.Size), h.Chain, h.MarshalRange()); err != nil {
-		return fmt.Errorf("move audit head: %w", err)
-	}
-	return nil
+// headWrite moves the head to h; the table's trigger refuses a move back.
+func headWrite(h *audit.Head) write {
+	return write{query: `UPDATE audit_head SET size = ?, chain = ?, range_hashes = ? WHERE id = 1`,
+		args: []any{int64(h.Size), h.Chain, h.MarshalRange()},
+		check: func(rows int64) error {
+			if rows != 1 {
+				return fmt.Errorf("move audit head: %d rows updated", rows)
+			}
+			return nil
+		}}
 }
 
 // Export writes the NDJSON export of the first cp.Size events, headed by cp,

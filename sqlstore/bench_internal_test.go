@@ -101,19 +101,16 @@ func fillLogTiles(b testing.TB, db *DB, n int, tiles bool) {
 			}
 			for i := 0; i < batch; i += 1000 {
 				j := min(i+1000, batch)
-				if err := insertEvents(ctx, tx, rows[i:j], events[i:j]); err != nil {
+				if err := tx.writes(ctx, nil, eventsInsert(tx, rows[i:j], events[i:j])); err != nil {
 					return err
 				}
-			}
-			if err := insertNodes(ctx, tx, nodes); err != nil {
-				return err
 			}
 			if tiles {
 				if err := writeTiles(ctx, tx, before, nodes); err != nil {
 					return err
 				}
 			}
-			return writeHead(ctx, tx, h)
+			return tx.writes(ctx, nil, headWrite(h))
 		})
 		if err != nil {
 			b.Fatal(err)

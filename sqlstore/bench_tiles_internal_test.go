@@ -66,7 +66,7 @@ func buildTiles(b *testing.B, db *DB, n uint64) {
 		done = end
 	}
 	head := &audit.Head{Size: n, Chain: make([]byte, 32), Range: r.Hashes()}
-	if err := db.withTx(ctx, func(tx *Tx) error { return writeHead(ctx, tx, head) }); err != nil {
+	if err := db.withTx(ctx, func(tx *Tx) error { return tx.writes(ctx, nil, headWrite(head)) }); err != nil {
 		b.Fatal(err)
 	}
 	if db.Dialect() == "postgres" {

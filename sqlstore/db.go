@@ -428,10 +428,9 @@ type dialect interface {
 	// rows, so that a change and its audit event can be one statement:
 	// one round trip, and atomic without BEGIN and COMMIT.
 	writableCTE() bool
-	// treeNodes returns the query reading, as rows (level, idx, hash), the
-	// leaf hashes of seqs from audit_event and the inner tree nodes
-	// (levels[i], idxs[i]) from audit_node, with its arguments.
-	treeNodes(seqs []int64, levels []int, idxs []int64) (string, []any)
+	// rows returns a query of the rows whose columns are cols, with its
+	// arguments (sqlstore/rows.go).
+	rows(cols ...any) (string, []any)
 	// explain returns the query plan of query, one line per plan node.
 	explain(ctx context.Context, q *sqlx.DB, query string, args ...any) (string, error)
 	// snapshot returns the options of a read transaction that sees one
@@ -473,17 +472,6 @@ func (postgres) translate(err error) error {
 	return err
 }
 
-// treeNodes passes the keys as arrays, so the query text is the same for
-// every proof and stays prepared: planning a list of two dozen (level, idx)
-// pairs took longer than running it.
-func (postgres) treeNodes(seqs []int64, levels []int, idxs []int64) (string, []any) {
-	return `SELECT 0 AS level, seq AS idx, leaf_hash AS hash FROM audit_event WHERE seq = ANY(?::bigint[])
-		UNION ALL
-		SELECT n.level, n.idx, n.hash FROM unnest(?::smallint[], ?::bigint[]) AS k(level, idx)
-		JOIN audit_node n ON n.level = k.level AND n.idx = k.idx`,
-		[]any{pq.Array(seqs), pq.Array(levels), pq.Array(idxs)}
-}
-
 func (postgres) explain(ctx context.Context, q *sqlx.DB, query string, args ...any) (string, error) {
 	var lines []string
 	err := q.SelectContext(ctx, &lines, "EXPLAIN "+query, args...)
@@ -491,25 +479,6 @@ func (postgres) explain(ctx context.Context, q *sqlx.DB, query string, args ...a
 }
 
 type sqliteDialect struct{}
-
-// treeNodes lists the keys in the query: SQLite plans in process, cheaply.
-func (sqliteDialect) treeNodes(seqs []int64, levels []int, idxs []int64) (string, []any) {
-	var parts []string
-	var args []any
-	if len(seqs) > 0 {
-		parts = append(parts, `SELECT 0 AS level, seq AS idx, leaf_hash AS hash FROM audit_event WHERE seq IN (?`+strings.Repeat(",?", len(seqs)-1)+`)`)
-		for _, s := range seqs {
-			args = append(args, s)
-		}
-	}
-	if len(levels) > 0 {
-		parts = append(parts, `SELECT level, idx, hash FROM audit_node WHERE (level, idx) IN ((?, ?)`+strings.Repeat(", (?, ?)", len(levels)-1)+`)`)
-		for i := range levels {
-			args = append(args, levels[i], idxs[i])
-		}
-	}
-	return strings.Join(parts, " UNION ALL "), args
-}
 
 func (sqliteDialect) explain(ctx context.Context, q *sqlx.DB, query string, args ...any) (string, error) {
 	var rows []struct {

@@ -152,6 +152,29 @@ func exerciseEventMAC(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn fu
 		if got, want := reasons(t, b.db), []string{sqlstore.RefusedReplayed, sqlstore.RefusedReplayed}; !slices.Equal(got, want) {
 			t.Fatalf("refused %v, want %v", got, want)
 		}
+		// A copy in the middle of a batch of the service's own events: the
+		// log's unique nonce refuses the batch's INSERT, and the batch is
+		// sequenced again without the copy, its events at the next places
+		// with no gap, in their order.
+		ok(t, b.db.AddNote(As(ctx, b.f.Worker), &casefile.Note{CaseID: b.f.Case.ID, Body: "Before the copy."}))
+		_, err = b.db.Raw().Exec(`INSERT INTO audit_pending (at, actor_id, role, action, subject_type, subject_id, case_id, payload, nonce, mac)
+			SELECT at, actor_id, role, action, subject_type, subject_id, case_id, payload, nonce, mac FROM stolen`)
+		ok(t, err)
+		ok(t, b.db.AddNote(As(ctx, b.f.Worker), &casefile.Note{CaseID: b.f.Case.ID, Body: "After the copy."}))
+		if after, err = b.db.Sequence(ctx); err != nil || after != before+3 {
+			t.Fatalf("log size %d -> %d (%v) after a batch with a copy, want the two notes' events", before, after, err)
+		}
+		var seqs []int64
+		ok(t, b.db.Raw().Select(&seqs, b.db.Raw().Rebind(`SELECT seq FROM audit_event WHERE seq >= ? ORDER BY seq`), before+1))
+		if !slices.Equal(seqs, []int64{int64(before) + 1, int64(before) + 2}) {
+			t.Fatalf("the batch's events are at %v, want %d and %d", seqs, before+1, before+2)
+		}
+		if got, want := reasons(t, b.db), []string{sqlstore.RefusedReplayed, sqlstore.RefusedReplayed, sqlstore.RefusedReplayed}; !slices.Equal(got, want) {
+			t.Fatalf("refused %v, want %v", got, want)
+		}
+		if n := len(*b.refused); n != 3 {
+			t.Fatalf("OnRefused told of %d refused events, want 3 (once each, not again for the batch sequenced twice)", n)
+		}
 		mustVerify(t, b.db)
 	})
 
@@ -267,6 +290,13 @@ func exerciseEventMAC(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn fu
 		ok(t, b.db.Migrate(context.Background())) // what every start does
 		if got := size(t, b.db); got != before+2 {
 			t.Fatalf("log size %d -> %d, want the two legacy events", before, got)
+		}
+		// Logged without a nonce or a MAC, NULL as the previous version
+		// left them: UnauthenticatedEvents checks from the first MAC on.
+		var nulls int
+		ok(t, b.db.Raw().Get(&nulls, b.db.Raw().Rebind(`SELECT COUNT(*) FROM audit_event WHERE seq >= ? AND nonce IS NULL AND mac IS NULL`), before))
+		if nulls != 2 {
+			t.Fatalf("%d of the two legacy events are logged with NULL nonce and MAC", nulls)
 		}
 		var marks int
 		ok(t, b.db.Raw().Get(&marks, `SELECT COUNT(*) FROM audit_legacy_pending`))

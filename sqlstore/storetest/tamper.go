@@ -294,7 +294,7 @@ func exerciseTamper(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func
 
 // MustRewriteHistory does what an attacker holding the signing key does to
 // hide a change: it changes entry seq (a note: its body hash), recomputes
-// every leaf and chain hash, the tree nodes and the head, and deletes the
+// every leaf and chain hash, the tree's tiles and the head, and deletes the
 // checkpoints, so the service signs the new history with the real key.
 // Only a checkpoint saved outside (the board's --since) can tell.
 func MustRewriteHistory(t testing.TB, db *sqlstore.DB, seq uint64) {
@@ -308,7 +308,7 @@ func MustRewriteHistory(t testing.TB, db *sqlstore.DB, seq uint64) {
 	all[seq].Payload["body_commitment"] = strings.Repeat("0", 64)
 	h := audit.NewHead()
 	var nodes []audit.Node
-	stmts := []string{`DELETE FROM audit_event`, `DELETE FROM audit_node`, `DELETE FROM audit_checkpoint`}
+	stmts := []string{`DELETE FROM audit_event`, `DELETE FROM audit_tile`, `DELETE FROM audit_checkpoint`}
 	for _, e := range all {
 		ns, err := h.Append(e)
 		ok(t, err)
@@ -319,11 +319,22 @@ func MustRewriteHistory(t testing.TB, db *sqlstore.DB, seq uint64) {
 			VALUES (%d, '%s', '%s', '%s', '%s', '%s', '%s', '%s', '%s', %s, %s)`, e.Seq, e.At.UTC().Format(audit.TimeFormat), e.ActorID, e.Role,
 			e.Action, e.SubjectType, e.SubjectID, e.CaseID, p, blob(db, e.LeafHash), blob(db, e.ChainHash)))
 	}
-	for _, n := range nodes {
-		stmts = append(stmts, fmt.Sprintf(`INSERT INTO audit_node (level, idx, hash) VALUES (%d, %d, %s)`, n.Level, n.Index, blob(db, n.Hash)))
+	// The tiles, as the sequencer writes them: the nodes at every
+	// TileHeight-th level, TileWidth to a tile, in order.
+	tiles := map[audit.TileKey][]byte{}
+	var keys []audit.TileKey
+	for _, n := range audit.TileNodes(nodes) {
+		k := audit.TileKey{Level: uint64(n.Level / audit.TileHeight), Index: n.Index / audit.TileWidth}
+		if _, seen := tiles[k]; !seen {
+			keys = append(keys, k)
+		}
+		tiles[k] = append(tiles[k], n.Hash...)
+	}
+	for _, k := range keys {
+		stmts = append(stmts, fmt.Sprintf(`INSERT INTO audit_tile (level, idx, hashes) VALUES (%d, %d, %s)`, k.Level, k.Index, blob(db, tiles[k])))
 	}
 	stmts = append(stmts, headUpdate(db, h))
-	asAttacker(t, db, []string{"audit_event", "audit_node", "audit_checkpoint", "audit_head"}, stmts...)
+	asAttacker(t, db, []string{"audit_event", "audit_tile", "audit_checkpoint", "audit_head"}, stmts...)
 }
 
 // mustHeadAt rebuilds the head the log had after its first size events.
