@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lib/pq"
@@ -181,27 +182,36 @@ const claimCandidates = 4
 // by other workers meanwhile.
 const claimRounds = 3
 
-// claimCandidatesQuery reads the oldest claimable drafts (claimable, at the
-// two times bound to it), at most claimCandidates, by run_after and id. It
-// is two ordered, limited index scans, one per kind of claimable draft:
-// the queued by run_after (drafts_jobs_idx), the expired by the lease's
-// end (drafts_leases_idx), rather than one scan of claimable's OR, which
-// PostgreSQL plans as a bitmap scan of drafts_jobs_idx. A queue's index
-// entries are mostly dead (each draft passes through the queue in four
-// updates), and a bitmap scan reads every dead entry's row again on every
-// call until VACUUM, where a plain index scan marks the entries dead the
-// first time; a lease that has not ended yet is passed over in the index
-// without reading its row.
-var claimCandidatesQuery = func() string {
+// claimCandidatesQuery reads the oldest claimable drafts at the time at
+// (an SQL literal), at most claimCandidates, by run_after and id. It is
+// two ordered, limited index scans, one per kind of claimable draft: the
+// queued by run_after (drafts_jobs_idx), the expired by the lease's end
+// (drafts_leases_idx, where a lease that has not ended is passed over
+// without reading its row), rather than one scan of claimable's OR.
+//
+// A queue's index entries are mostly dead (each draft passes through the
+// queue in four updates), and a bitmap scan, which PostgreSQL's planner
+// takes for either branch as readily as an index scan (it counts the live
+// rows only), reads every dead entry's row again on every call until
+// VACUUM, where an index scan marks the entries dead the first time it
+// meets them. So the query runs with bitmap scans switched off for its
+// own transaction (SET LOCAL, in the one round trip of a simple query;
+// such a query takes no parameters, hence the literal).
+func claimCandidatesQuery(at string) string {
 	limit := ` LIMIT ` + strconv.Itoa(claimCandidates)
 	branch := func(pred, order string) string {
-		return `SELECT * FROM (SELECT ` + claimColumns + `, run_after FROM drafts WHERE ` + ungenerated + ` AND ` + pred +
-			` ORDER BY ` + order + limit + `) AS b`
+		return `SELECT * FROM (SELECT ` + claimColumns + `, run_after FROM drafts WHERE ` + ungenerated + ` AND ` +
+			strings.Replace(pred, "?", at, 1) + ` ORDER BY ` + order + limit + `) AS b`
 	}
-	return `SELECT ` + claimColumns + ` FROM (` + branch(claimableQueued, `run_after, id`) + ` UNION ALL ` +
+	return `SET LOCAL enable_bitmapscan = off; SELECT ` + claimColumns + ` FROM (` + branch(claimableQueued, `run_after, id`) + ` UNION ALL ` +
 		branch(claimableExpired, `lease_until, id`) + `) AS c
 		ORDER BY run_after, id` + limit
-}()
+}
+
+// timestampLiteral is t as a PostgreSQL timestamptz literal.
+func timestampLiteral(t time.Time) string {
+	return pq.QuoteLiteral(t.UTC().Format(time.RFC3339Nano)) + `::timestamptz`
+}
 
 // claimStatement claims one draft among the candidates it is given (its
 // first seven arrays: id, status and attempt as read, the case, and the
@@ -251,7 +261,8 @@ func (db *ReviewStore) claimByStatement(ctx context.Context, owner string, lease
 	for range claimRounds {
 		now := db.Now().UTC().Truncate(time.Microsecond)
 		var cands []claimRow
-		if err := db.r.SelectContext(ctx, &cands, db.r.Rebind(claimCandidatesQuery), now, now); err != nil {
+		// Not through the prepared statements: a simple query of two.
+		if err := db.r.DB.SelectContext(ctx, &cands, claimCandidatesQuery(timestampLiteral(now))); err != nil {
 			return nil, db.translate(fmt.Errorf("find drafts to claim: %w", err))
 		}
 		if len(cands) == 0 {
