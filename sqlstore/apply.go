@@ -153,38 +153,47 @@ type fence struct {
 	caseID, caseVersion, rowVersion string
 }
 
-// errFenceLost is returned by fencedWrites when the case or the row
-// changed since they were read: nothing was written.
+// errFenceLost is returned by fencedWrites when its first write changed
+// nothing (with a fence: the case or the row changed since they were
+// read): nothing was written.
 var errFenceLost = errors.New("the rows read changed before the write")
 
 // fencedWrites runs ws on PostgreSQL as one statement outside a
-// transaction (it commits alone, all of it or nothing), fenced by f: it
-// locks the case first (FOR NO KEY UPDATE, as a decision's read does, in
-// the order closing and erasure lock a case and then its drafts), and
-// writes only if the case is still at the version read. ws[0] must be an
-// UPDATE: it also needs its row at f.rowVersion, and every other write
-// happens only if it updated a row (an UPDATE gets the condition added to
-// its WHERE; a one-row INSERT ... VALUES becomes INSERT ... SELECT ... WHERE
-// the condition; pendingRows are built fenced by eventsWrite). The
-// versions are checked on the rows' newest versions once locked, so a
-// change committed after the read and before the lock loses the fence
-// too: then nothing is written and the error is errFenceLost, and the
-// caller decides again in a transaction. A unique violation is conflict.
-func (db *conn) fencedWrites(ctx context.Context, f fence, conflict error, ws ...write) error {
-	if len(ws) == 0 || !strings.HasPrefix(strings.TrimSpace(ws[0].query), "UPDATE ") {
+// transaction (it commits alone, all of it or nothing). Every write after
+// the first happens only if the first changed a row (an UPDATE gets the
+// condition added to its WHERE; a one-row INSERT ... VALUES becomes INSERT
+// ... SELECT ... WHERE the condition; pendingRows are built gated by
+// eventsWrite): a first write that changes nothing (an INSERT ... ON
+// CONFLICT DO NOTHING that lost, an UPDATE whose row moved on) writes
+// nothing at all, and the error is errFenceLost.
+//
+// With a fence f (nil: none), ws[0] must be an UPDATE; the statement locks
+// the case first (FOR NO KEY UPDATE, as a decision's read does, in the
+// order closing and erasure lock a case and then its drafts), and ws[0]
+// writes only if the case is still at f.caseVersion and its row at
+// f.rowVersion. The versions are checked on the rows' newest versions
+// once locked, so a change committed after the read and before the lock
+// loses the fence too; the caller then decides again in a transaction.
+// A unique violation is conflict.
+func (db *conn) fencedWrites(ctx context.Context, f *fence, conflict error, ws ...write) error {
+	if len(ws) == 0 || f != nil && !strings.HasPrefix(strings.TrimSpace(ws[0].query), "UPDATE ") {
 		return fmt.Errorf("fenced writes: the first write must be an UPDATE")
 	}
-	with := []string{"f AS (SELECT 1 FROM cases WHERE id = ? AND xmin = ?::xid FOR NO KEY UPDATE)"}
-	args := []any{f.caseID, f.caseVersion}
-	var sel []string
+	var with, sel []string
+	var args []any
+	if f != nil {
+		with, args = append(with, "f AS (SELECT 1 FROM cases WHERE id = ? AND xmin = ?::xid FOR NO KEY UPDATE)"), append(args, f.caseID, f.caseVersion)
+	}
 	for i, w := range ws {
-		gate := "EXISTS (SELECT 1 FROM w0)"
-		wargs := w.args
-		if i == 0 {
-			gate = "xmin = ?::xid AND EXISTS (SELECT 1 FROM f)"
+		q, wargs := strings.TrimSpace(w.query), w.args
+		var err error
+		switch {
+		case i > 0:
+			q, err = gated(w, "EXISTS (SELECT 1 FROM w0)")
+		case f != nil:
+			q, err = gated(w, "xmin = ?::xid AND EXISTS (SELECT 1 FROM f)")
 			wargs = append(append([]any(nil), w.args...), f.rowVersion)
 		}
-		q, err := gated(w, gate)
 		if err != nil {
 			return err
 		}

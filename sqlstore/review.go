@@ -287,7 +287,7 @@ func (db *ReviewStore) OpenDraft(ctx context.Context, id string) (*review.Draft,
 	}
 	var clock *time.Time // the review clock's start, when this opening set it
 	reread := false
-	err = db.withTx(ctx, func(tx *Tx) error {
+	opening := func(tx *Tx) ([]write, error) {
 		clock, reread = nil, false
 		events := []audit.Record{review.OpenedEvent(a, d, stage)}
 		if ev != nil {
@@ -295,12 +295,14 @@ func (db *ReviewStore) OpenDraft(ctx context.Context, id string) (*review.Draft,
 		}
 		evs, err := tx.eventsWrite(events)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		// The primary key makes concurrent first openings record one
-		// event: the one that loses rolls back (errOpenedMeanwhile) and
-		// its read is logged alone. On PostgreSQL the opening, the review
-		// clock and the events are one statement (tx.writes).
+		// event: the one that loses writes nothing (errOpenedMeanwhile)
+		// and its read is logged alone. On PostgreSQL the opening, the
+		// review clock and the events are one statement and no
+		// transaction (fencedWrites: the clock and the events are
+		// written only if the opening was).
 		ws := []write{{query: `INSERT INTO draft_openings (draft_id, user_id, stage, opened_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT DO NOTHING`, args: []any{d.ID, a.UserID, string(stage), tx.now},
 			check: func(n int64) error {
@@ -322,14 +324,31 @@ func (db *ReviewStore) OpenDraft(ctx context.Context, id string) (*review.Draft,
 					return nil
 				}})
 		}
-		if err := tx.writes(ctx, nil, append(ws, evs)...); err != nil {
-			return err
+		return append(ws, evs), nil
+	}
+	if db.dialect.writableCTE() {
+		// The writes' builders take a transaction for its time and its
+		// database; this one runs no statement of its own.
+		var ws []write
+		if ws, err = opening(&Tx{db: db.conn, now: db.Now().UTC().Truncate(time.Microsecond)}); err == nil {
+			if err = db.fencedWrites(ctx, nil, nil, ws...); errors.Is(err, errFenceLost) {
+				err = errOpenedMeanwhile
+			}
 		}
+	} else {
+		err = db.withTx(ctx, func(tx *Tx) error {
+			ws, err := opening(tx)
+			if err != nil {
+				return err
+			}
+			return tx.writes(ctx, nil, ws...)
+		})
+	}
+	if err == nil {
 		// The draft changed since it was read (another opening started
-		// its clock, or it was decided): it is read again once committed.
+		// its clock, or it was decided): it is read again.
 		reread = stage == review.StatusPendingReview && clock == nil && d.OpenedAt == nil
-		return nil
-	})
+	}
 	if errors.Is(err, errOpenedMeanwhile) {
 		// Someone's same first opening committed meanwhile: this read is
 		// a later one, logged alone.

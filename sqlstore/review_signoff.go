@@ -400,7 +400,7 @@ func (db *ReviewStore) signOffByStatement(ctx context.Context, a countersign.Act
 		return nil, err
 	}
 	f := fence{caseID: d.CaseID, caseVersion: dd.caseVersion, rowVersion: dd.draftVersion}
-	if err := db.fencedWrites(ctx, f, errDecidedMeanwhile, append(ws, events)...); err != nil {
+	if err := db.fencedWrites(ctx, &f, errDecidedMeanwhile, append(ws, events)...); err != nil {
 		return nil, err
 	}
 	d.Decision, d.CountersignRequired = res.Decision, res.Decision.CountersignRequired
