@@ -16,6 +16,16 @@ CREATE INDEX drafts_leases_idx ON drafts (lease_until, id) WHERE status = 'gener
 DROP INDEX drafts_review_idx;
 CREATE INDEX drafts_review_idx ON drafts (reviewer_id, created_at, id) WHERE status = 'pending_review';
 
+-- drafts_team_review_idx (team_id, status, created_at, id) had one reader
+-- left, the team caseload's count of the drafts pending review per
+-- reviewer (team_id = ? AND status = 'pending_review' GROUP BY
+-- reviewer_id): the supervisors' queue reads drafts_queue_team_idx, and the
+-- caseload's reviews find their drafts by id from decisions_decided_idx.
+-- It is replaced by an index of the drafts pending review alone, in the
+-- count's order.
+DROP INDEX drafts_team_review_idx;
+CREATE INDEX drafts_team_pending_idx ON drafts (team_id, reviewer_id) WHERE status = 'pending_review';
+
 -- drafts is updated about four times per draft while the draft is new, and
 -- never deleted: the default autovacuum threshold (a fifth of the table
 -- dead) lets dead versions pile up in the queue's indexes for tens of
