@@ -132,6 +132,10 @@ func (tx *Tx) SelectContext(ctx context.Context, dest any, query string, args ..
 type readDB struct {
 	*sqlx.DB
 	stmts stmtCache
+	// tiles is the proofs' tile cache of this handle (tileCacheOf); it
+	// goes with the handle when the handle is closed.
+	tilesOnce sync.Once
+	tiles     *tileCache
 }
 
 // GetContext reads one row through a cached prepared statement.

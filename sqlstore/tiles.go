@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/transparency-dev/merkle/compact"
@@ -68,15 +67,10 @@ type tileCache = lru.Cache[audit.TileKey, [][]byte]
 // read from the database.
 const tileCacheTiles = 1024
 
-var tileCaches sync.Map // *readDB -> *tileCache
-
+// tileCacheOf returns r's tile cache, made on first use.
 func tileCacheOf(r *readDB) *tileCache {
-	if c, ok := tileCaches.Load(r); ok {
-		return c.(*tileCache)
-	}
-	c, _ := lru.New[audit.TileKey, [][]byte](tileCacheTiles)
-	v, _ := tileCaches.LoadOrStore(r, c)
-	return v.(*tileCache)
+	r.tilesOnce.Do(func() { r.tiles, _ = lru.New[audit.TileKey, [][]byte](tileCacheTiles) })
+	return r.tiles
 }
 
 // readTiles reads the tiles of keys through q, tileQueryKeys per query; a
