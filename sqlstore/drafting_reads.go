@@ -187,7 +187,8 @@ const claimRounds = 3
 // two ordered, limited index scans, one per kind of claimable draft: the
 // queued by run_after (drafts_jobs_idx), the expired by the lease's end
 // (drafts_leases_idx, where a lease that has not ended is passed over
-// without reading its row), rather than one scan of claimable's OR.
+// without reading its row; the planner may take drafts_jobs_idx while few
+// drafts are generating), rather than one scan of claimable's OR.
 //
 // A queue's index entries are mostly dead (each draft passes through the
 // queue in four updates), and a bitmap scan, which PostgreSQL's planner
@@ -206,6 +207,19 @@ func claimCandidatesQuery(at string) string {
 	return `SET LOCAL enable_bitmapscan = off; SELECT ` + claimColumns + ` FROM (` + branch(claimableQueued, `run_after, id`) + ` UNION ALL ` +
 		branch(claimableExpired, `lease_until, id`) + `) AS c
 		ORDER BY run_after, id` + limit
+}
+
+// ExplainClaimCandidates returns PostgreSQL's plan for the claim's read of
+// its candidates (claimCandidatesQuery) as a worker runs it now; tests use
+// it to hold the read to its index scans. SQLite claims by another query.
+func (db *ReviewStore) ExplainClaimCandidates(ctx context.Context) (string, error) {
+	if !db.dialect.writableCTE() {
+		return "", countersign.Errorf(countersign.ENOTFOUND, "SQLite claims drafts by another query.")
+	}
+	query := strings.Replace(claimCandidatesQuery(timestampLiteral(db.Now().UTC())), "; SELECT ", "; EXPLAIN SELECT ", 1)
+	var lines []string
+	err := db.r.DB.SelectContext(ctx, &lines, query)
+	return strings.Join(lines, "\n"), err
 }
 
 // timestampLiteral is t as a PostgreSQL timestamptz literal.
