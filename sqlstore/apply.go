@@ -216,7 +216,7 @@ func (db *conn) fencedWrites(ctx context.Context, f *fence, conflict error, ws .
 		if isConflict(db.translate(err)) && conflict != nil {
 			return conflict
 		}
-		return fmt.Errorf("write %d fenced statements: %w", len(ws), err)
+		return db.translate(fmt.Errorf("write %d fenced statements: %w", len(ws), err))
 	}
 	counts := make([]int64, len(ws))
 	for _, r := range rows {
