@@ -136,12 +136,9 @@ func exerciseDraftingPipeline(t *testing.T, open func(t testing.TB) *sqlstore.DB
 			t.Fatalf("one claim wrote %d events", eventCount(t, db)-before)
 		}
 		ok(t, other.Rollback())
-		// Released, the oldest is the next claim's, and the third the one after.
+		// Released, the oldest is claimed like the third, once each.
 		next, err := db.ClaimJob(ctx, "w", time.Minute)
 		ok(t, err)
-		if next.DraftID != oldest {
-			t.Fatalf("the next claim took %s, want the released %s", next.DraftID, oldest)
-		}
 		last, err := db.ClaimJob(ctx, "w", time.Minute)
 		ok(t, err)
 		_, err = db.ClaimJob(ctx, "w", time.Minute)
