@@ -226,6 +226,18 @@ func (db *conn) sequenceTx(ctx context.Context, skipBusy bool, legacyUpTo int64,
 		before := h.Size
 		size, n = h.Size, len(pending)
 		if n == 0 {
+			// Nothing to sequence: if the log grew since this process
+			// last tiled it, another wrote it, and a replica of release
+			// 1.0.0 (during a rolling upgrade) writes no tiles. They are
+			// brought up to the log here rather than at this replica's
+			// next event, so its proofs of those entries do not fail
+			// meanwhile.
+			if h.Size > db.tiledTo.Load() {
+				if err := syncTiles(ctx, tx, h.Size); err != nil {
+					return err
+				}
+				db.tiledTo.Store(h.Size)
+			}
 			return nil
 		}
 		reasons, err := db.checkPending(ctx, tx, pending, legacyUpTo > 0, lookUp)
@@ -254,16 +266,9 @@ func (db *conn) sequenceTx(ctx context.Context, skipBusy bool, legacyUpTo int64,
 		}
 		if len(events) > 0 {
 			// The tiles, in the same transaction: never behind the log.
-			// The tree is kept in them alone. audit_node, where release
-			// 1.0.0 kept it and still reads it for its proofs, is no
-			// longer written: nothing in this release reads it, and
-			// every append wrote a row and an index entry per leaf into
-			// it. The table stays (migrations only expand) for a 1.0.0
-			// replica's sequencer during a rolling upgrade, which still
-			// inserts into it; a later release drops it. Meanwhile such
-			// a replica cannot serve proofs that need the nodes of
-			// entries this release sequenced: it answers an error (never
-			// a wrong proof) until it is replaced.
+			// This release reads the tree from them alone; audit_node,
+			// where release 1.0.0 keeps it, is written only where 1.0.0
+			// may still run (keepsNodes).
 			err := writeTiles(ctx, tx, before, nodes)
 			if errors.Is(err, errTilesBehind) {
 				if err = syncTiles(ctx, tx, before); err == nil {
@@ -279,6 +284,13 @@ func (db *conn) sequenceTx(ctx context.Context, skipBusy bool, legacyUpTo int64,
 		var ws []write
 		if len(events) > 0 {
 			ws = append(ws, eventsInsert(tx, accepted, events))
+			keep, err := db.keepsNodes(ctx, tx)
+			if err != nil {
+				return err
+			}
+			if keep {
+				ws = append(ws, nodesInserts(nodes)...)
+			}
 		}
 		if len(refused) > 0 {
 			ws = append(ws, refusedInsert(tx, pending, reasons))
@@ -302,6 +314,9 @@ func (db *conn) sequenceTx(ctx context.Context, skipBusy bool, legacyUpTo int64,
 			return err
 		}
 		size = h.Size
+		if len(events) > 0 {
+			db.tiledTo.Store(h.Size)
+		}
 		return nil
 	})
 	return size, n, refused, err
@@ -374,6 +389,66 @@ type RefusedEvent struct {
 	Action    string    `db:"action"`
 	Reason    string    `db:"reason"`
 	RefusedAt time.Time `db:"refused_at"`
+}
+
+// keepsNodes reports whether the sequencer must also write the tree into
+// audit_node, where release 1.0.0 keeps it and reads it for its proofs:
+// during a rolling upgrade its replicas share the database with this
+// release's (docs/OPERATIONS.md, "Upgrading": release N writes the old
+// shape too). A database that holds 1.0.0's nodes keeps getting them
+// until a later release drops the table; one that began with this release
+// has none and is spared a row and an index entry per node on every
+// append. It is asked once per handle: a 1.0.0 log still empty when a
+// replica of this release first sequences gets no nodes from it, and a
+// 1.0.0 replica then answers proofs of those entries with an error, never
+// a wrong proof.
+func (db *conn) keepsNodes(ctx context.Context, tx *Tx) (bool, error) {
+	switch db.oldNodes.Load() {
+	case 1:
+		return false, nil
+	case 2:
+		return true, nil
+	}
+	var found bool
+	if err := tx.GetContext(ctx, &found, `SELECT EXISTS (SELECT 1 FROM audit_node)`); err != nil {
+		return false, fmt.Errorf("look for release 1.0.0's tree nodes: %w", err)
+	}
+	state := int32(1)
+	if found {
+		state = 2
+	}
+	db.oldNodes.Store(state)
+	return found, nil
+}
+
+// nodesInserts are the writes of the perfect subtree roots above the
+// leaves into audit_node, as release 1.0.0 stores them (keepsNodes).
+// Leaves (level 0) are not stored there: their hashes are
+// audit_event.leaf_hash.
+func nodesInserts(all []audit.Node) []write {
+	var ws []write
+	nodes := make([]audit.Node, 0, len(all))
+	for _, n := range all {
+		if n.Level > 0 {
+			nodes = append(nodes, n)
+		}
+	}
+	for len(nodes) > 0 {
+		chunk := nodes[:min(len(nodes), 1000)]
+		nodes = nodes[len(chunk):]
+		var b strings.Builder
+		b.WriteString(`INSERT INTO audit_node (level, idx, hash) VALUES `)
+		args := make([]any, 0, len(chunk)*3)
+		for i, n := range chunk {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(`(?,?,?)`)
+			args = append(args, int(n.Level), int64(n.Index), n.Hash)
+		}
+		ws = append(ws, write{query: b.String(), args: args})
+	}
+	return ws
 }
 
 // refusedInsert moves the refused rows (those with a reason) into
@@ -546,7 +621,11 @@ func (db *AuditStore) RunSequencer(ctx context.Context, interval time.Duration, 
 				onError(err)
 			}
 			if lead == nil {
-				continue // another replica sequences; try again next tick
+				// Another replica sequences; try again next tick.
+				if err := db.tilesUp(ctx); err != nil && ctx.Err() == nil && onError != nil {
+					onError(err)
+				}
+				continue
 			}
 		}
 		for {
@@ -568,6 +647,33 @@ func (db *AuditStore) RunSequencer(ctx context.Context, interval time.Duration, 
 		case <-time.After(sequenceCoalesce):
 		}
 	}
+}
+
+// tilesUp brings the tiles up to the log when the replica that sequences
+// it wrote none: a replica of release 1.0.0, which holds the sequencer's
+// lead during a rolling upgrade and knows no tiles, would otherwise leave
+// this release's proofs of its entries failing until it is replaced. A
+// replica that is not the lead asks at each tick, with two reads when the
+// log grew and none of the head's lock while the tiles are up to date.
+func (db *conn) tilesUp(ctx context.Context) error {
+	h, err := readHead(ctx, db.r, "")
+	if err != nil {
+		return fmt.Errorf("read audit head: %w", err)
+	}
+	if h.Size <= db.tiledTo.Load() {
+		return nil
+	}
+	tiled, err := tiledSize(ctx, db.r)
+	if err != nil {
+		return err
+	}
+	if tiled < h.Size {
+		if err := db.backfillTiles(ctx); err != nil {
+			return err
+		}
+	}
+	db.tiledTo.Store(h.Size)
+	return nil
 }
 
 // sequencerLead is this replica's lead of the sequencer: on PostgreSQL a

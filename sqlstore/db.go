@@ -106,6 +106,12 @@ type conn struct {
 	tokens     tokenCache
 	// scopes holds the read scope of cases read lately (case_read.go).
 	scopes scopeCache
+	// oldNodes is whether the database holds release 1.0.0's tree nodes
+	// (keepsNodes): 0 not asked yet, 1 no, 2 yes.
+	oldNodes atomic.Int32
+	// tiledTo is the log's size when this process last brought the tiles
+	// up to it (sequenceTx).
+	tiledTo atomic.Uint64
 
 	// EventKey authenticates the audit events this process writes, and
 	// those the sequencer accepts (see sequenceOnce): every process that

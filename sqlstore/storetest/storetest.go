@@ -758,6 +758,37 @@ func exerciseAudit(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func(
 			t.Fatalf("verified %d of %d", rep.Events, size)
 		}
 	})
+	t.Run("TreeNodesWrittenForThePreviousReleaseOnlyWhereItRan", func(t *testing.T) {
+		t.Parallel()
+		// Release 1.0.0 reads its proofs from audit_node: on a database
+		// that holds its nodes, this release writes every node above the
+		// leaves there too; on one it began, none.
+		nodes := func(db *sqlstore.DB) (n int) {
+			ok(t, db.Raw().Get(&n, `SELECT COUNT(*) FROM audit_node WHERE level BETWEEN 1 AND 59`))
+			return n
+		}
+		want := func(size uint64) (n int) {
+			for l := 1; size>>l > 0; l++ {
+				n += int(size >> l)
+			}
+			return n
+		}
+		for _, previous := range []bool{false, true} {
+			db := open(t)
+			if previous { // a node of 1.0.0's, at a level no log of this size has
+				_, err := db.Raw().Exec(db.Raw().Rebind(`INSERT INTO audit_node (level, idx, hash) VALUES (60, 0, ?)`), make([]byte, 32))
+				ok(t, err)
+			}
+			f := MustSeed(t, db)
+			MustDraft(t, db, f, assistant.KindSummary)
+			size, err := db.Sequence(ctx)
+			ok(t, err)
+			if got, w := nodes(db), map[bool]int{false: 0, true: want(size)}[previous]; got != w || size < 4 {
+				t.Errorf("1.0.0's nodes there: %v; %d nodes written for a log of %d, want %d", previous, got, size, w)
+			}
+			mustVerify(t, db)
+		}
+	})
 	t.Run("LogHoldsNoCaseProseOrPersonalData", func(t *testing.T) {
 		t.Parallel()
 		db := open(t)
