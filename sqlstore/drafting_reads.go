@@ -247,12 +247,11 @@ var claimStatement = `
 // claimByStatement is ClaimJob on PostgreSQL, without a transaction of its
 // own: it reads the oldest claimable drafts (claimCandidatesQuery), then
 // claims one of them (claimStatement), trying the next when another worker
-// took it first. Drafts are claimed oldest first: a completion supersedes
-// the pending drafts of the same kind over the same notes (supersede), so
-// a worker's later request must not be generated before an earlier one.
-// (Starting each claim at a different candidate saved a lost claim in
-// three in the bench, and let an earlier request supersede a later one.)
-// The job's notes and parties are read once the claim is made.
+// took it first. Drafts are claimed oldest first, in the order they were
+// requested. (Starting each claim at a different candidate saved a lost
+// claim in three in the bench, and gave up that order; which of two
+// requests wins does not depend on it, see supersede.) The job's notes and
+// parties are read once the claim is made.
 func (db *ReviewStore) claimByStatement(ctx context.Context, owner string, lease time.Duration) (*review.Job, error) {
 	for range claimRounds {
 		now := db.Now().UTC().Truncate(time.Microsecond)

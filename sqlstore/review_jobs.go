@@ -181,21 +181,39 @@ func (db *ReviewStore) CompleteJob(ctx context.Context, job *review.Job, res *as
 	})
 }
 
-// supersede marks older pending drafts of the same kind over the same notes
-// as superseded by the job's draft.
+// supersede applies the rule that the latest request wins among the
+// pending drafts of one kind over the same notes: those requested before
+// the job's draft are superseded by it, and when one requested after it is
+// already pending (generated first, by another worker), the job's draft is
+// superseded by the latest of those instead. Requests are ordered by their
+// time, then their id.
 func (db *conn) supersede(ctx context.Context, tx *Tx, job *review.Job) error {
-	var older []string
-	if err := tx.SelectContext(ctx, &older, tx.Rebind(`
-		SELECT o.id FROM drafts o JOIN drafts n ON n.id = ?
+	var others []struct {
+		ID    string `db:"id"`
+		Later bool   `db:"later"`
+	}
+	if err := tx.SelectContext(ctx, &others, tx.Rebind(`
+		SELECT o.id, (o.created_at > n.created_at OR (o.created_at = n.created_at AND o.id > n.id)) AS later
+		FROM drafts o JOIN drafts n ON n.id = ?
 		WHERE o.case_id = n.case_id AND o.kind = n.kind AND o.note_ids = n.note_ids
-		  AND o.status = `+stPending+` AND o.id <> n.id`), job.DraftID); err != nil {
+		  AND o.status = `+stPending+` AND o.id <> n.id
+		ORDER BY o.created_at DESC, o.id DESC`), job.DraftID); err != nil {
 		return fmt.Errorf("find superseded drafts: %w", err)
 	}
-	for _, id := range older {
+	mark := func(id, by string) error {
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE drafts SET status = `+stSuperseded+`, updated_at = ? WHERE id = ? AND status = `+stPending), tx.now, id); err != nil {
 			return fmt.Errorf("supersede draft: %w", err)
 		}
-		if err := tx.record(ctx, countersign.System, audit.ActionDraftSuperseded, "draft", id, job.CaseID, audit.Payload{"by": job.DraftID}); err != nil {
+		return tx.record(ctx, countersign.System, audit.ActionDraftSuperseded, "draft", id, job.CaseID, audit.Payload{"by": by})
+	}
+	latest := job.DraftID
+	if len(others) > 0 && others[0].Later {
+		// The latest request is already pending (generated first, by
+		// another worker): it supersedes this draft, and any other.
+		latest, others[0].ID = others[0].ID, job.DraftID
+	}
+	for _, o := range others {
+		if err := mark(o.ID, latest); err != nil {
 			return err
 		}
 	}

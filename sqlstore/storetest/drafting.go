@@ -463,6 +463,35 @@ func exerciseDrafting(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
 		code(t, b.db.CompleteJob(ctx, dead, &assistant.Result{Content: *got.Content}), countersign.ECONFLICT)
 	})
 
+	t.Run("TheLaterRequestWinsWhicheverIsGeneratedFirst", func(t *testing.T) {
+		t.Parallel()
+		b := setupDrafting(t, open)
+		earlier := b.request(t, review.DraftRequest{Kind: assistant.KindSummary})
+		b.clock.Advance(time.Second)
+		later := b.request(t, review.DraftRequest{Kind: assistant.KindSummary})
+		const lease = 30 * time.Second
+		first, err := b.db.ClaimJob(ctx, "slow", lease)
+		ok(t, err)
+		second, err := b.db.ClaimJob(ctx, "fast", lease)
+		ok(t, err)
+		if first.DraftID != earlier.ID || second.DraftID != later.ID {
+			t.Fatalf("claimed %s then %s, want the earlier request first", first.DraftID, second.DraftID)
+		}
+		// The later request is generated first, the earlier one last.
+		for _, job := range []*review.Job{second, first} {
+			res, err := drafter.Draft(ctx, job.Request)
+			ok(t, err)
+			ok(t, b.db.CompleteJob(ctx, job, res))
+		}
+		if got := b.find(t, later.ID); got.Status != review.StatusPendingReview {
+			t.Errorf("the later request's draft is %s, want pending_review", got.Status)
+		}
+		if got := b.find(t, earlier.ID); got.Status != review.StatusSuperseded {
+			t.Errorf("the earlier request's draft is %s, want superseded", got.Status)
+		}
+		mustVerify(t, b.db)
+	})
+
 	t.Run("ARenewedLeaseOutlivesItsOriginalEnd", func(t *testing.T) {
 		t.Parallel()
 		b := setupDrafting(t, open)
