@@ -406,7 +406,8 @@ func (s *Server) startClientSession(w http.ResponseWriter, r *http.Request, sess
 	}
 	s.clearClientCookie(w, r, clientCeremonyCookie)
 	s.clearClientCookie(w, r, clientFormCookie)
-	s.setClientCookie(w, r, clientSessionCookie, secret, time.Until(sess.ExpiresAt))
+	// As the staff's session cookie: its lifetime on the session's clock.
+	s.setClientCookie(w, r, clientSessionCookie, secret, sess.ExpiresAt.Sub(sess.CreatedAt))
 }
 
 // handleClientSignIn serves POST /client/signin: account number or email,

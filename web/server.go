@@ -369,8 +369,10 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	}
 	s.clearCookie(w, r, signinCookie)
 	// The cookie lasts as long as the session, which may end sooner than
-	// sessionTTL: never after its token.
-	s.setCookie(w, r, sessionCookie, secret, time.Until(sess.ExpiresAt))
+	// sessionTTL: never after its token. Its lifetime is measured on the
+	// clock that made the session, and goes as a relative Max-Age, so a
+	// browser's clock (or a test's) that differs does not shorten it.
+	s.setCookie(w, r, sessionCookie, secret, sess.ExpiresAt.Sub(sess.CreatedAt))
 	next := localPath(r.PostForm.Get("next"))
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
