@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/countersign/countersign/audit"
@@ -76,19 +77,14 @@ func (tx *Tx) writes(ctx context.Context, conflict error, ws ...write) error {
 	if tx.db.dialect.writableCTE() && len(ws) > 1 {
 		// Through tx's cached prepared statements, as every write's
 		// statement: one round trip, where an unprepared one takes two.
-		var with, sel []string
+		queries := make([]string, len(ws))
 		var args []any
 		for i, w := range ws {
-			with = append(with, fmt.Sprintf("w%d AS (%s RETURNING 1)", i, strings.TrimSpace(w.query)))
-			sel = append(sel, fmt.Sprintf("SELECT %d AS i, COUNT(*) AS n FROM w%d", i, i))
+			queries[i] = strings.TrimSpace(w.query)
 			args = append(args, w.args...)
 		}
-		var rows []struct {
-			I int   `db:"i"`
-			N int64 `db:"n"`
-		}
-		q := "WITH " + strings.Join(with, ",\n") + "\n" + strings.Join(sel, "\nUNION ALL ")
-		if err := tx.SelectContext(ctx, &rows, tx.Rebind(q), args...); err != nil {
+		var rows []writeCount
+		if err := tx.SelectContext(ctx, &rows, tx.Rebind(cteWrites(nil, queries)), args...); err != nil {
 			return fail(err)
 		}
 		for _, r := range rows {
@@ -105,17 +101,42 @@ func (tx *Tx) writes(ctx context.Context, conflict error, ws ...write) error {
 			}
 		}
 	}
+	audited, err := checkWrites(ws, counts)
+	tx.audited = tx.audited || audited
+	return err
+}
+
+// cteWrites is the one statement of data-modifying CTEs that runs queries
+// in their order after the CTEs of before (which write nothing), each
+// query as w<i>; it returns a row (i, n) per query: the rows it wrote.
+func cteWrites(before, queries []string) string {
+	with := slices.Clone(before)
+	sel := make([]string, len(queries))
+	for i, q := range queries {
+		with = append(with, fmt.Sprintf("w%d AS (%s RETURNING 1)", i, q))
+		sel[i] = fmt.Sprintf("SELECT %d AS i, COUNT(*) AS n FROM w%d", i, i)
+	}
+	return "WITH " + strings.Join(with, ",\n") + "\n" + strings.Join(sel, "\nUNION ALL ")
+}
+
+// writeCount is a row of cteWrites: how many rows write i wrote.
+type writeCount struct {
+	I int   `db:"i"`
+	N int64 `db:"n"`
+}
+
+// checkWrites runs the checks of ws on the rows each wrote, and says
+// whether any of them appended audit events.
+func checkWrites(ws []write, counts []int64) (audited bool, err error) {
 	for i, w := range ws {
-		if w.audited {
-			tx.audited = true
-		}
+		audited = audited || w.audited
 		if w.check != nil {
 			if err := w.check(counts[i]); err != nil {
-				return err
+				return audited, err
 			}
 		}
 	}
-	return nil
+	return audited, nil
 }
 
 // eventsWrite is apply as a write: the INSERT of the events' pending
@@ -179,10 +200,10 @@ func (db *conn) fencedWrites(ctx context.Context, f *fence, conflict error, ws .
 	if len(ws) == 0 || f != nil && !strings.HasPrefix(strings.TrimSpace(ws[0].query), "UPDATE ") {
 		return fmt.Errorf("fenced writes: the first write must be an UPDATE")
 	}
-	var with, sel []string
+	var before, queries []string
 	var args []any
 	if f != nil {
-		with, args = append(with, "f AS (SELECT 1 FROM cases WHERE id = ? AND xmin = ?::xid FOR NO KEY UPDATE)"), append(args, f.caseID, f.caseVersion)
+		before, args = []string{"f AS (SELECT 1 FROM cases WHERE id = ? AND xmin = ?::xid FOR NO KEY UPDATE)"}, []any{f.caseID, f.caseVersion}
 	}
 	for i, w := range ws {
 		q, wargs := strings.TrimSpace(w.query), w.args
@@ -197,15 +218,11 @@ func (db *conn) fencedWrites(ctx context.Context, f *fence, conflict error, ws .
 		if err != nil {
 			return err
 		}
-		with = append(with, fmt.Sprintf("w%d AS (%s RETURNING 1)", i, q))
-		sel = append(sel, fmt.Sprintf("SELECT %d AS i, COUNT(*) AS n FROM w%d", i, i))
+		queries = append(queries, q)
 		args = append(args, wargs...)
 	}
-	var rows []struct {
-		I int   `db:"i"`
-		N int64 `db:"n"`
-	}
-	q := db.w.Rebind("WITH " + strings.Join(with, ",\n") + "\n" + strings.Join(sel, "\nUNION ALL "))
+	var rows []writeCount
+	q := db.w.Rebind(cteWrites(before, queries))
 	var err error
 	if s := db.stmts.get(db.w, q); s != nil {
 		err = s.SelectContext(ctx, &rows, args...)
@@ -225,20 +242,12 @@ func (db *conn) fencedWrites(ctx context.Context, f *fence, conflict error, ws .
 	if counts[0] == 0 {
 		return errFenceLost
 	}
-	audited := false
-	for i, w := range ws {
-		audited = audited || w.audited
-		// Committed: a check that fails now reports what happened.
-		if w.check != nil {
-			if err := w.check(counts[i]); err != nil {
-				return err
-			}
-		}
-	}
+	// Committed: a check that fails now reports what happened.
+	audited, err := checkWrites(ws, counts)
 	if audited {
 		db.wakeSequencer()
 	}
-	return nil
+	return err
 }
 
 // gated returns w's query writing only where cond holds (fencedWrites).
