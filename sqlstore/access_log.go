@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -41,7 +40,7 @@ func (db *conn) recordRead(ctx context.Context, r client.Read) error {
 	if db.group != nil {
 		return db.withTx(ctx, func(tx *Tx) error { return tx.apply(ctx, []audit.Record{*ev}) })
 	}
-	row, err := db.pendingRow(db.Now().UTC().Truncate(time.Microsecond), ev.Actor, ev.Action, ev.SubjectType, ev.SubjectID, ev.CaseID, ev.Payload)
+	row, err := db.pendingRow(db.stamp(), ev.Actor, ev.Action, ev.SubjectType, ev.SubjectID, ev.CaseID, ev.Payload)
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"sync"
-	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 
@@ -71,7 +70,7 @@ func (db *CaseStore) readCaseLogged(ctx context.Context, read client.Read) (c *c
 	}
 	// The event's row is built as recordRead builds it (pendingRow: the
 	// event checked, its nonce and MAC).
-	row, err := db.pendingRow(db.Now().UTC().Truncate(time.Microsecond), ev.Actor, ev.Action, ev.SubjectType, ev.SubjectID, ev.CaseID, ev.Payload)
+	row, err := db.pendingRow(db.stamp(), ev.Actor, ev.Action, ev.SubjectType, ev.SubjectID, ev.CaseID, ev.Payload)
 	if err != nil {
 		return nil, true, err
 	}

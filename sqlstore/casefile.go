@@ -402,7 +402,7 @@ func (db *conn) addNoteOneStatement(ctx context.Context, n *casefile.Note) (bool
 	// The SQL below checks casefile.CanWrite for these two roles (the
 	// conformance suite holds it to the domain for every role and case);
 	// the note and its event are completed as the general path does.
-	row, event, err := db.noteRows(n, casefile.NoteEvent(a, n, db.Now().UTC().Truncate(time.Microsecond)), k)
+	row, event, err := db.noteRows(n, casefile.NoteEvent(a, n, db.stamp()), k)
 	if err != nil {
 		return false, err
 	}

@@ -40,7 +40,7 @@ func (db *CaseStore) FindTeamCaseload(ctx context.Context, teamID string) (*case
 		return nil, err
 	}
 	p, types := db.caseloadPolicy()
-	now := db.Now().UTC().Truncate(time.Microsecond)
+	now := db.stamp()
 	in, err := db.caseloadInput(ctx, p, teamID, now)
 	if err != nil {
 		return nil, err
@@ -195,7 +195,7 @@ func (db *CaseStore) RecommendWorkers(ctx context.Context, teamID, caseType, cas
 				Message: "Give a case of this team and of this case type."})
 		}
 	}
-	now := db.Now().UTC().Truncate(time.Microsecond)
+	now := db.stamp()
 	in, err := db.caseloadInput(ctx, p, teamID, now)
 	if err != nil {
 		return nil, err
@@ -409,7 +409,7 @@ func (db *CaseStore) FindCaseloadHistory(ctx context.Context, teamID string, wee
 		ferr = rows.Err()
 	}
 	p, types := db.caseloadPolicy()
-	pts := caseload.History(p, db.location(), events, teamID, types, db.Now().UTC().Truncate(time.Microsecond), weeks)
+	pts := caseload.History(p, db.location(), events, teamID, types, db.stamp(), weeks)
 	if ferr != nil {
 		return nil, db.translate(ferr)
 	}

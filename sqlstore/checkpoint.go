@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/countersign/countersign/audit"
 )
@@ -38,7 +37,7 @@ func (db *AuditStore) AddCheckpoint(ctx context.Context, cp *audit.Checkpoint) e
 	_, err := db.w.ExecContext(ctx, db.w.Rebind(`
 		INSERT INTO audit_checkpoint (size, root, chain, note, created_at)
 		VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (size) DO NOTHING`), int64(cp.Size), cp.Root, cp.Chain, string(cp.Note), db.Now().UTC().Truncate(time.Microsecond))
+		ON CONFLICT (size) DO NOTHING`), int64(cp.Size), cp.Root, cp.Chain, string(cp.Note), db.stamp())
 	if err != nil {
 		return db.translate(fmt.Errorf("store checkpoint %d: %w", cp.Size, err))
 	}

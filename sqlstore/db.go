@@ -365,8 +365,22 @@ func (db *conn) beginTx(ctx context.Context) (*Tx, error) {
 	if err != nil {
 		return nil, db.translate(fmt.Errorf("begin: %w", err))
 	}
-	// Microseconds: PostgreSQL keeps no more, so both dialects agree.
-	return &Tx{Tx: tx, db: db, now: db.Now().UTC().Truncate(time.Microsecond)}, nil
+	return &Tx{Tx: tx, db: db, now: db.stamp()}, nil
+}
+
+// stamp is the current time (Now) as both databases keep it: UTC, to the
+// microsecond (PostgreSQL keeps no more, so both dialects agree). Every
+// row a transaction writes takes its time from here (Tx.now), as do the
+// writes made without one.
+func (db *conn) stamp() time.Time {
+	return db.Now().UTC().Truncate(time.Microsecond)
+}
+
+// statementTx is a Tx that runs no statement of its own: the writes'
+// builders take one for its time and its database, for writes that then
+// go out as one statement without a transaction (fencedWrites).
+func (db *conn) statementTx() *Tx {
+	return &Tx{db: db, now: db.stamp()}
 }
 
 // Commit commits the transaction and wakes the sequencer if it appended events.

@@ -254,7 +254,7 @@ var claimStatement = `
 // parties are read once the claim is made.
 func (db *ReviewStore) claimByStatement(ctx context.Context, owner string, lease time.Duration) (*review.Job, error) {
 	for range claimRounds {
-		now := db.Now().UTC().Truncate(time.Microsecond)
+		now := db.stamp()
 		var cands []claimRow
 		// Not through the prepared statements: a simple query of two.
 		if err := db.r.DB.SelectContext(ctx, &cands, claimCandidatesQuery(timestampLiteral(now))); err != nil {
@@ -335,7 +335,7 @@ func (db *conn) completeByStatement(ctx context.Context, job *review.Job, c *com
 	if err != nil || k == nil {
 		return false, err
 	}
-	now := db.Now().UTC().Truncate(time.Microsecond)
+	now := db.stamp()
 	event, err := db.pendingRow(now, countersign.System, audit.ActionDraftGenerated, "draft", job.DraftID, job.CaseID, c.event)
 	if err != nil {
 		return false, err

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/countersign/countersign"
 )
@@ -129,7 +128,7 @@ func (g *groupCommit) runBatch(batch []*commitReq) []error {
 		if _, err := sqlTx.ExecContext(bg, `SAVEPOINT request`); err != nil {
 			return failAll(db.translate(fmt.Errorf("savepoint: %w", err)))
 		}
-		tx := &Tx{Tx: sqlTx, db: db, now: db.Now().UTC().Truncate(time.Microsecond), batched: true}
+		tx := &Tx{Tx: sqlTx, db: db, now: db.stamp(), batched: true}
 		if err := runRecovered(r.fn, tx); err != nil {
 			errs[i] = db.translate(err)
 			if _, err := sqlTx.ExecContext(bg, `ROLLBACK TO request`); err != nil {

@@ -262,7 +262,7 @@ func (db *IdentityStore) RevokeToken(ctx context.Context, tokenID string) error 
 func (db *IdentityStore) Authenticate(ctx context.Context, secret string) (*identity.Token, *identity.User, error) {
 	hash := [sha256.Size]byte(hashToken(secret))
 	// Microseconds, as stored: the cache and the query then agree exactly.
-	now := db.Now().UTC().Truncate(time.Microsecond)
+	now := db.stamp()
 	var gen uint64
 	if db.TokenCache > 0 {
 		if t, u, ok := db.tokens.get(hash, now); ok {

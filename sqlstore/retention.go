@@ -73,7 +73,7 @@ func (db *RetentionStore) CloseCase(ctx context.Context, caseID, reasonCode stri
 		// The closure is dated once its lock is held: every write that
 		// held the case before (findCase's forCaseWrite) committed earlier,
 		// so no note of a closed case is dated after its closure.
-		tx.now = db.Now().UTC().Truncate(time.Microsecond)
+		tx.now = db.stamp()
 		ev, err := casefile.DecideClose(a, c, reasonCode, tx.now)
 		if err != nil {
 			return err

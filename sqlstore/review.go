@@ -327,10 +327,8 @@ func (db *ReviewStore) OpenDraft(ctx context.Context, id string) (*review.Draft,
 		return append(ws, evs), nil
 	}
 	if db.dialect.writableCTE() {
-		// The writes' builders take a transaction for its time and its
-		// database; this one runs no statement of its own.
 		var ws []write
-		if ws, err = opening(&Tx{db: db.conn, now: db.Now().UTC().Truncate(time.Microsecond)}); err == nil {
+		if ws, err = opening(db.statementTx()); err == nil {
 			if err = db.fencedWrites(ctx, nil, nil, ws...); errors.Is(err, errFenceLost) {
 				err = errOpenedMeanwhile
 			}

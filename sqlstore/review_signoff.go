@@ -376,9 +376,7 @@ func (db *ReviewStore) signOffByStatement(ctx context.Context, a countersign.Act
 	if f, ok := afterDecisionRead.Load(id); ok {
 		f.(func())()
 	}
-	// The writes' builders take a transaction for its time and its
-	// database; this one runs no statement of its own.
-	tx := &Tx{db: db.conn, now: db.Now().UTC().Truncate(time.Microsecond)}
+	tx := db.statementTx()
 	res, err := review.DecideApproval(review.ApprovalInput{Actor: a, Draft: d, Check: check, OpenedAt: dd.openedAt,
 		Approval: ap, Policy: db.policy(), Now: tx.now})
 	if err != nil {
