@@ -181,39 +181,41 @@ func (db *ReviewStore) CompleteJob(ctx context.Context, job *review.Job, res *as
 	})
 }
 
-// supersede applies the rule that the latest request wins among the
-// pending drafts of one kind over the same notes: those requested before
-// the job's draft are superseded by it, and when one requested after it is
-// already pending (generated first, by another worker), the job's draft is
-// superseded by the latest of those instead. Requests are ordered by their
-// time, then their id.
+// supersede applies review.Superseding to the job's draft, just
+// generated, and the other pending drafts of its kind over the same notes:
+// each one it supersedes is marked so, by the draft it leaves pending.
 func (db *conn) supersede(ctx context.Context, tx *Tx, job *review.Job) error {
-	var others []struct {
-		ID    string `db:"id"`
-		Later bool   `db:"later"`
+	var rows []struct {
+		ID        string    `db:"id"`
+		CreatedAt time.Time `db:"created_at"`
+		Done      bool      `db:"done"`
 	}
-	if err := tx.SelectContext(ctx, &others, tx.Rebind(`
-		SELECT o.id, (o.created_at > n.created_at OR (o.created_at = n.created_at AND o.id > n.id)) AS later
+	if err := tx.SelectContext(ctx, &rows, tx.Rebind(`
+		SELECT o.id, o.created_at, o.id = n.id AS done
 		FROM drafts o JOIN drafts n ON n.id = ?
 		WHERE o.case_id = n.case_id AND o.kind = n.kind AND o.note_ids = n.note_ids
-		  AND o.status = `+stPending+` AND o.id <> n.id
-		ORDER BY o.created_at DESC, o.id DESC`), job.DraftID); err != nil {
+		  AND (o.status = `+stPending+` OR o.id = n.id)`), job.DraftID); err != nil {
 		return fmt.Errorf("find superseded drafts: %w", err)
 	}
-	mark := func(id, by string) error {
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE drafts SET status = `+stSuperseded+`, updated_at = ? WHERE id = ? AND status = `+stPending), tx.now, id); err != nil {
+	var done *review.Draft
+	var pending []*review.Draft
+	for _, r := range rows {
+		d := &review.Draft{ID: r.ID, CreatedAt: r.CreatedAt.UTC()}
+		if r.Done {
+			done = d
+		} else {
+			pending = append(pending, d)
+		}
+	}
+	if done == nil {
+		return fmt.Errorf("find superseded drafts: draft %s is not there", job.DraftID)
+	}
+	latest, superseded := review.Superseding(done, pending)
+	for _, d := range superseded {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE drafts SET status = `+stSuperseded+`, updated_at = ? WHERE id = ? AND status = `+stPending), tx.now, d.ID); err != nil {
 			return fmt.Errorf("supersede draft: %w", err)
 		}
-		return tx.record(ctx, countersign.System, audit.ActionDraftSuperseded, "draft", id, job.CaseID, audit.Payload{"by": by})
-	}
-	latest := job.DraftID
-	if len(others) > 0 && others[0].Later {
-		// The latest request is already pending (generated first, by
-		// another worker): it supersedes this draft, and any other.
-		latest, others[0].ID = others[0].ID, job.DraftID
-	}
-	for _, o := range others {
-		if err := mark(o.ID, latest); err != nil {
+		if err := tx.record(ctx, countersign.System, audit.ActionDraftSuperseded, "draft", d.ID, job.CaseID, audit.Payload{"by": latest.ID}); err != nil {
 			return err
 		}
 	}
