@@ -240,7 +240,7 @@ func (s *Server) handleDraftCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.DraftQueued != nil {
-		s.DraftQueued()
+		s.DraftQueued(d.ID)
 	}
 	w.Header().Set("Location", "/v1/drafts/"+d.ID)
 	JSON(w, http.StatusAccepted, d)

@@ -60,7 +60,7 @@ type Server struct {
 	StatsRealIDs bool
 
 	// DraftQueued is called after a draft is queued, to wake the drafting workers.
-	DraftQueued func()
+	DraftQueued func(draftID string)
 	// DraftWatch, which the drafting workers signal, lets GET
 	// /v1/drafts/{id} wait for a draft being generated (Prefer: wait,
 	// api/draft_wait.go); nil answers at once, as without the header.

@@ -27,6 +27,15 @@ type JobStore interface {
 	RenewJob(ctx context.Context, job *Job, lease time.Duration) error
 }
 
+// DraftClaimer is a JobStore that can also claim a draft by its id: the
+// workers claim the draft a wake-up names that way (Runner.Wake), and
+// search the queue only when it was taken or for a poll.
+type DraftClaimer interface {
+	// ClaimDraft leases the draft id to owner if it is waiting to be
+	// generated, as ClaimJob would; ENOTFOUND when it is not.
+	ClaimDraft(ctx context.Context, owner string, lease time.Duration, id string) (*Job, error)
+}
+
 // Drafter produces a draft; *assistant.Drafter is the real one.
 type Drafter interface {
 	Draft(ctx context.Context, req assistant.Request) (*assistant.Result, error)
@@ -74,13 +83,14 @@ type Runner struct {
 	// so a client waiting for it is answered at once.
 	Watch *Watch
 
-	// wake holds one token per draft queued here (Wake): a worker takes
-	// one and claims once. poll holds at most one token, given every Poll
+	// wake holds one token per draft queued here (Wake), the draft's id:
+	// a worker takes one and claims once, that draft if it still waits.
+	// poll holds at most one token, given every Poll
 	// by a single ticker, at start, and when wake overflows: the worker
 	// that takes it claims until none is left. So a claim is made only
 	// for a draft known to be queued, or once per Poll per process, not
 	// by every worker waking the next to find nothing (issue 18).
-	wake chan struct{}
+	wake chan string
 	poll chan struct{}
 	once sync.Once
 }
@@ -91,7 +101,7 @@ const wakeBuffer = 1024
 
 func (r *Runner) init() {
 	r.once.Do(func() {
-		r.wake = make(chan struct{}, wakeBuffer)
+		r.wake = make(chan string, wakeBuffer)
 		r.poll = make(chan struct{}, 1)
 		if r.Workers <= 0 {
 			r.Workers = 4
@@ -120,13 +130,15 @@ func (r *Runner) init() {
 	})
 }
 
-// Wake tells the workers that a draft was just queued (and committed):
-// one worker claims once for it. Should more wake-ups be waiting than
-// wakeBuffer, a poll stands for the rest, so none is lost.
-func (r *Runner) Wake() {
+// Wake tells the workers that the draft draftID was just queued (and
+// committed): one worker claims once for it, that draft by its id when the
+// store can (DraftClaimer), else, or when it was taken meanwhile, the
+// oldest draft waiting, as for an empty draftID. Should more wake-ups be
+// waiting than wakeBuffer, a poll stands for the rest, so none is lost.
+func (r *Runner) Wake(draftID string) {
 	r.init()
 	select {
-	case r.wake <- struct{}{}:
+	case r.wake <- draftID:
 	default:
 		r.signalPoll()
 	}
@@ -183,18 +195,19 @@ func (r *Runner) Run(ctx context.Context) {
 			for ctx.Err() == nil {
 				select {
 				case <-ctx.Done():
-				case <-r.wake:
+				case id := <-r.wake:
 					// One draft was queued: one claim. A burst of
 					// requests gives as many wake-ups, which idle workers
-					// take in parallel; a worker that finds nothing (a
-					// poll took the draft first) does not wake another.
-					r.runOne(ctx, hard)
+					// take in parallel, each claiming its own draft; a
+					// worker that finds nothing (a poll took the draft
+					// first) does not wake another.
+					r.claimOne(ctx, hard, id)
 				case <-r.poll:
 					// Claim until none is left; while drafts are found,
 					// hand the poll on so an idle worker claims beside
 					// this one.
 					for ctx.Err() == nil {
-						if ok, _ := r.runOne(ctx, hard); !ok {
+						if ok, _ := r.claimOne(ctx, hard, ""); !ok {
 							break
 						}
 						r.signalPoll()
@@ -221,17 +234,30 @@ func (r *Runner) Drain(ctx context.Context) error {
 // RunOne claims and runs one job, reporting whether there was one.
 func (r *Runner) RunOne(ctx context.Context) (bool, error) {
 	r.init()
-	return r.runOne(ctx, ctx)
+	return r.claimOne(ctx, ctx, "")
 }
 
-// runOne claims with ctx and generates with jobCtx, which outlives ctx by
-// the shutdown grace period.
-func (r *Runner) runOne(ctx, jobCtx context.Context) (bool, error) {
+// claim claims the draft draftID when the store can (DraftClaimer) and the
+// draft still waits, else the oldest draft waiting (ClaimJob).
+func (r *Runner) claim(ctx context.Context, draftID string) (*Job, error) {
+	if dc, ok := r.Store.(DraftClaimer); ok && draftID != "" {
+		job, err := dc.ClaimDraft(ctx, r.Owner, r.Lease, draftID)
+		if countersign.ErrorCode(err) != countersign.ENOTFOUND {
+			return job, err
+		}
+	}
+	return r.Store.ClaimJob(ctx, r.Owner, r.Lease)
+}
+
+// claimOne claims with ctx, the draft draftID if it is set and still
+// waiting, else the oldest waiting, and generates with jobCtx, which
+// outlives ctx by the shutdown grace period.
+func (r *Runner) claimOne(ctx, jobCtx context.Context, draftID string) (bool, error) {
 	// The drafting workers act as the service itself, set here explicitly:
 	// the store refuses a context without an actor.
 	ctx = countersign.NewContextWithActor(ctx, countersign.System)
 	jobCtx = countersign.NewContextWithActor(jobCtx, countersign.System)
-	job, err := r.Store.ClaimJob(ctx, r.Owner, r.Lease)
+	job, err := r.claim(ctx, draftID)
 	if countersign.ErrorCode(err) == countersign.ENOTFOUND {
 		return false, nil
 	} else if err != nil {

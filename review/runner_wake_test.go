@@ -93,7 +93,7 @@ func TestRunnerClaimsOncePerWakeUp(t *testing.T) {
 	}
 	for i := range 3 {
 		q.add(fmt.Sprintf("drf_%d", i))
-		r.Wake() // as the service does once the request has committed
+		r.Wake(fmt.Sprintf("drf_%d", i)) // as the service does once the request has committed
 	}
 	for range 3 {
 		<-q.done
@@ -122,5 +122,60 @@ func TestRunnerPollClaimsDraftsQueuedElsewhere(t *testing.T) {
 			t.Fatalf("%s drafted twice", id)
 		}
 		seen[id] = true
+	}
+}
+
+// claimsByID is the queue's store able to claim a draft by its id
+// (review.DraftClaimer), as the database's store is.
+type claimsByID struct {
+	*mock.JobStore
+	q     *queue
+	asked chan string
+}
+
+func (s *claimsByID) ClaimDraft(ctx context.Context, owner string, lease time.Duration, id string) (*review.Job, error) {
+	s.asked <- id
+	s.q.mu.Lock()
+	defer s.q.mu.Unlock()
+	for i, j := range s.q.jobs {
+		if j == id {
+			s.q.jobs = append(s.q.jobs[:i], s.q.jobs[i+1:]...)
+			return &review.Job{DraftID: id, Attempt: 1, Owner: owner, LeaseEnd: time.Now().Add(lease)}, nil
+		}
+	}
+	return nil, countersign.Errorf(countersign.ENOTFOUND, "not waiting")
+}
+
+// A worker woken for a draft claims that draft by its id, not the oldest
+// one waiting; when it was taken meanwhile, the worker claims once from
+// the queue instead, as a wake-up without an id does.
+func TestRunnerClaimsTheDraftItWasWokenFor(t *testing.T) {
+	t.Parallel()
+	q := newQueue()
+	s := &claimsByID{JobStore: q.store(), q: q, asked: make(chan string, 10)}
+	r := &review.Runner{Store: s, Drafter: instant, Workers: 1, Owner: "t", Poll: time.Hour}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r.Run(ctx)
+	if <-q.claimed {
+		t.Fatal("the claim at start found a draft in an empty queue")
+	}
+	q.add("drf_old", "drf_new")
+	r.Wake("drf_new")
+	if id := <-s.asked; id != "drf_new" {
+		t.Fatalf("the worker asked for %s, want the draft it was woken for", id)
+	}
+	if id := <-q.done; id != "drf_new" {
+		t.Fatalf("woken for drf_new, the worker drafted %s", id)
+	}
+	r.Wake("drf_gone") // queued, then claimed by another replica
+	if id := <-s.asked; id != "drf_gone" {
+		t.Fatalf("the worker asked for %s, want drf_gone", id)
+	}
+	if id := <-q.done; id != "drf_old" {
+		t.Fatalf("its draft taken, the worker drafted %s, want the oldest waiting (drf_old)", id)
+	}
+	if claims, empty := q.counts(); claims != 2 || empty != 1 {
+		t.Fatalf("%d claims from the queue, %d of them empty: want the poll at start and the one for drf_gone", claims, empty)
 	}
 }

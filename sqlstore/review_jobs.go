@@ -24,17 +24,37 @@ import (
 // without ever claiming the same draft; SQLite's single writer gives the
 // same guarantee to the transaction below.
 func (db *ReviewStore) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*review.Job, error) {
+	return db.claim(ctx, owner, lease, "")
+}
+
+// ClaimDraft leases the draft id to owner if it is waiting to be generated
+// (review.DraftClaimer), as ClaimJob would once it came first: a worker
+// woken for the draft just queued claims it by its id, without searching
+// the queue, and without racing the workers woken for the drafts queued
+// beside it for the same oldest one. ENOTFOUND when the draft is not
+// waiting (another worker or replica took it, or it was never queued).
+func (db *ReviewStore) ClaimDraft(ctx context.Context, owner string, lease time.Duration, id string) (*review.Job, error) {
+	if id == "" {
+		return nil, countersign.Errorf(countersign.EINVALID, "Name the draft to claim.")
+	}
+	return db.claim(ctx, owner, lease, id)
+}
+
+// claim is ClaimJob, or ClaimDraft when id is set.
+func (db *ReviewStore) claim(ctx context.Context, owner string, lease time.Duration, id string) (*review.Job, error) {
 	if db.dialect.writableCTE() {
-		return db.claimByStatement(ctx, owner, lease)
+		return db.claimByStatement(ctx, owner, lease, id)
 	}
 	var job *review.Job
 	err := db.withTx(ctx, func(tx *Tx) error {
 		var r claimRow
-		if err := tx.GetContext(ctx, &r, tx.Rebind(`
-			SELECT `+claimColumns+` FROM drafts
-			WHERE `+claimable+`
+		query, args := `SELECT `+claimColumns+` FROM drafts WHERE `+claimable, []any{tx.now, tx.now}
+		if id != "" {
+			query, args = query+` AND id = ?`, append(args, id)
+		}
+		if err := tx.GetContext(ctx, &r, tx.Rebind(query+`
 			ORDER BY run_after, id
-			LIMIT 1`+db.dialect.skipLocked()), tx.now, tx.now); err != nil {
+			LIMIT 1`+db.dialect.skipLocked()), args...); err != nil {
 			return notFound(db.translate(err), "No draft is waiting to be generated.")
 		}
 		until := tx.now.Add(lease)

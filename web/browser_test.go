@@ -214,7 +214,7 @@ func TestUIBrowser(t *testing.T) {
 		b.runner.Poll = 100 * time.Millisecond
 		go func() { defer close(done); b.runner.Run(rctx) }()
 		defer func() { stop(); <-done }()
-		b.runner.Wake()
+		b.runner.Wake("")
 		br.do("wait for the review page", chromedp.WaitVisible(chromedp.CSS("#approve-form")))
 		br.screenshot("05-worker-review")
 

@@ -258,7 +258,7 @@ func (s *Server) handleDraftCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.DraftQueued != nil {
-		s.DraftQueued()
+		s.DraftQueued(d.ID)
 	}
 	redirect(w, r, "/drafts/"+d.ID, "")
 }

@@ -13,7 +13,7 @@ func (s *Server) handleRetry(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.DraftQueued != nil {
-		s.DraftQueued()
+		s.DraftQueued(d.ID)
 	}
 	redirect(w, r, "/drafts/"+d.ID, "")
 }

@@ -67,7 +67,7 @@ type Server struct {
 	// ethics board's "Verify the log" button; nil hides the button.
 	VerifyLog func(ctx context.Context) (*audit.Report, error)
 	// DraftQueued is called after a draft is queued, to wake the drafting workers.
-	DraftQueued func()
+	DraftQueued func(draftID string)
 	// SecureCookies marks every cookie Secure even when the request arrived
 	// over plain HTTP, as it does behind a TLS-terminating proxy
 	// (COUNTERSIGN_SECURE_COOKIES=true).

@@ -105,6 +105,47 @@ func exerciseDraftingPipeline(t *testing.T, open func(t testing.TB) *sqlstore.DB
 		mustVerify(t, db)
 	})
 
+	t.Run("AWorkerClaimsTheDraftItWasWokenForByItsID", func(t *testing.T) {
+		t.Parallel()
+		db := open(t)
+		f := MustSeed(t, db)
+		wctx := As(ctx, f.Worker)
+		var ids []string
+		for i := range 3 {
+			n := &casefile.Note{CaseID: f.Case.ID, Body: fmt.Sprintf("Visit %d: the rent is paid.", i)}
+			ok(t, db.AddNote(wctx, n))
+			d, err := db.RequestDraft(wctx, review.DraftRequest{CaseID: f.Case.ID, Kind: assistant.KindSummary, NoteIDs: []string{n.ID}})
+			ok(t, err)
+			ids = append(ids, d.ID)
+		}
+		before := eventCount(t, db)
+		job, err := db.ClaimDraft(ctx, "w", time.Minute, ids[2])
+		ok(t, err)
+		if job.DraftID != ids[2] || job.Attempt != 1 || job.Owner != "w" || len(job.Request.Notes) != 1 {
+			t.Fatalf("claimed %+v, want the newest draft %s at attempt 1 with its note", job, ids[2])
+		}
+		if eventCount(t, db) != before+1 {
+			t.Fatalf("one claim wrote %d events", eventCount(t, db)-before)
+		}
+		// Claimed, it no longer waits: a second worker woken for it is
+		// told so, and claims the oldest draft from the queue instead.
+		if _, err := db.ClaimDraft(ctx, "v", time.Minute, ids[2]); countersign.ErrorCode(err) != countersign.ENOTFOUND {
+			t.Fatalf("claiming a draft being generated: %v, want ENOTFOUND", err)
+		}
+		if _, err := db.ClaimDraft(ctx, "v", time.Minute, "drf_nosuchdraft"); countersign.ErrorCode(err) != countersign.ENOTFOUND {
+			t.Fatalf("claiming a draft that does not exist: %v, want ENOTFOUND", err)
+		}
+		job, err = db.ClaimJob(ctx, "v", time.Minute)
+		ok(t, err)
+		if job.DraftID != ids[0] {
+			t.Fatalf("the queue gave %s, want the oldest draft %s", job.DraftID, ids[0])
+		}
+		if eventCount(t, db) != before+2 {
+			t.Fatalf("two claims wrote %d events", eventCount(t, db)-before)
+		}
+		mustVerify(t, db)
+	})
+
 	t.Run("AClaimPassesOverTheDraftAnotherWorkerIsClaiming", func(t *testing.T) {
 		t.Parallel()
 		db := open(t)
