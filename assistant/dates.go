@@ -2,6 +2,7 @@ package assistant
 
 import (
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"sort"
 	"strconv"
@@ -32,16 +33,76 @@ var monthNames = map[string]time.Month{
 const monthWord = `([a-z]{3,9})`
 
 // Date patterns over folded text. Numeric dates are read day first, as
-// everywhere the service is used; ISO dates are read year first.
+// everywhere the service is used; ISO dates are read year first. Each is
+// tried only where its matches can begin (startRE): at a digit, or at a
+// word that may be a month's name.
 var (
-	reDateISO     = regexp.MustCompile(`(\d{4})-(\d{1,2})-(\d{1,2})`)
-	reDateNumeric = regexp.MustCompile(`(\d{1,2}) ?[./-] ?(\d{1,2}) ?[./-] ?(\d{4}|\d{2})`)
-	reDateDayName = regexp.MustCompile(`(\d{1,2})(?:st|nd|rd|th|er|e|\.)? ?` + monthWord + `\.?,? (\d{4})`)
-	reDateNameDay = regexp.MustCompile(monthWord + `\.? (\d{1,2})(?:st|nd|rd|th)?,? (\d{4})`)
+	reDateISO     = mustStartRE(`(\d{4})-(\d{1,2})-(\d{1,2})`, atDigit)
+	reDateNumeric = mustStartRE(`(\d{1,2}) ?[./-] ?(\d{1,2}) ?[./-] ?(\d{4}|\d{2})`, atDigit)
+	reDateDayName = mustStartRE(`(\d{1,2})(?:st|nd|rd|th|er|e|\.)? ?`+monthWord+`\.?,? (\d{4})`, atDigit)
+	reDateNameDay = mustStartRE(monthWord+`\.? (\d{1,2})(?:st|nd|rd|th)?,? (\d{4})`, atMonthWord)
 	// Dates without a year are only used for due dates, never masked.
-	reDateDayNameNoYear = regexp.MustCompile(`(\d{1,2})(?:st|nd|rd|th|er|e|\.)? ?` + monthWord + `\b`)
-	reDateNumericNoYear = regexp.MustCompile(`\b(\d{1,2})[./](\d{1,2})\b`)
+	reDateDayNameNoYear = mustStartRE(`(\d{1,2})(?:st|nd|rd|th|er|e|\.)? ?`+monthWord+`\b`, atDigit)
+	reDateNumericNoYear = mustStartRE(`\b(\d{1,2})[./](\d{1,2})\b`, atWordDigit)
 )
+
+// startRE is a regular expression that is tried only where start says a
+// match of it can begin, anchored there: Go's engine otherwise tries every
+// offset of a text, which cost more than all the rest of reading a note's
+// dates. It finds exactly what the expression finds
+// (TestStartREFindsAsItsExpression), provided start allows every offset
+// where a match can begin and the expression never matches the empty
+// string.
+type startRE struct {
+	re       *regexp.Regexp // the expression
+	anchored *regexp.Regexp // ^(?:expression)
+	start    func(s string, i int) bool
+}
+
+func mustStartRE(expr string, start func(s string, i int) bool) *startRE {
+	return &startRE{re: regexp.MustCompile(expr), anchored: regexp.MustCompile(`^(?:` + expr + `)`), start: start}
+}
+
+// FindAllStringSubmatchIndex is re.FindAllStringSubmatchIndex(s, -1): the
+// leftmost match, then the leftmost after its end, and so on.
+func (r *startRE) FindAllStringSubmatchIndex(s string) [][]int {
+	var out [][]int
+	for i := 0; i < len(s); i++ {
+		if !r.start(s, i) {
+			continue
+		}
+		loc := r.anchored.FindStringSubmatchIndex(s[i:])
+		if loc == nil {
+			continue
+		}
+		for k := range loc {
+			if loc[k] >= 0 {
+				loc[k] += i
+			}
+		}
+		out = append(out, loc)
+		i = max(loc[1], i+1) - 1
+	}
+	return out
+}
+
+// atDigit: a match opens with a digit (\d).
+func atDigit(s string, i int) bool { return '0' <= s[i] && s[i] <= '9' }
+
+// atWordDigit: a match opens with \b and a digit.
+func atWordDigit(s string, i int) bool {
+	return atDigit(s, i) && (i == 0 || !syntax.IsWordChar(rune(s[i-1])))
+}
+
+// atMonthWord: a match opens with monthWord, three to nine letters, then
+// a full stop or a space: the letters from i must be all of a word.
+func atMonthWord(s string, i int) bool {
+	n := 0
+	for i+n < len(s) && 'a' <= s[i+n] && s[i+n] <= 'z' && n <= 9 {
+		n++
+	}
+	return 3 <= n && n <= 9 && i+n < len(s) && (s[i+n] == '.' || s[i+n] == ' ')
+}
 
 // dateMatch is a date found in folded text at s[Start:End].
 type dateMatch struct {
@@ -58,8 +119,8 @@ func findDates(s string, now time.Time) []dateMatch {
 	if !strings.ContainsAny(s, "0123456789") {
 		return nil
 	}
-	add := func(re *regexp.Regexp, conv func(m []string) (y, mo, d int, ok bool)) {
-		for _, ix := range re.FindAllStringSubmatchIndex(s, -1) {
+	add := func(re *startRE, conv func(m []string) (y, mo, d int, ok bool)) {
+		for _, ix := range re.FindAllStringSubmatchIndex(s) {
 			a, b := ix[0], ix[1]
 			if !atWordBoundaries(s, a, b) || overlaps(out, a, b) {
 				continue
@@ -177,8 +238,8 @@ func resolveWeekday(wd time.Weekday, dir, week int, a time.Time, tense int) time
 func findYearless(s string, full []dateMatch) []yearless {
 	var out []yearless
 	taken := append([]dateMatch(nil), full...)
-	add := func(re *regexp.Regexp, named bool) {
-		for _, ix := range re.FindAllStringSubmatchIndex(s, -1) {
+	add := func(re *startRE, named bool) {
+		for _, ix := range re.FindAllStringSubmatchIndex(s) {
 			a, b := ix[0], ix[1]
 			if !atWordBoundaries(s, a, b) || overlaps(taken, a, b) {
 				continue

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -87,7 +86,9 @@ var genericWords = map[string]bool{
 	"from": true, "their": true, "leur": true, "pour": true, "voor": true, "fur": true, "dans": true, "bij": true, "area": true, "region": true,
 }
 
-var reSentenceEnd = regexp.MustCompile(`[.!?]+["'’”)\]]*\s+|\n+`)
+var reSentenceEnd = mustStartRE(`[.!?]+["'’”)\]]*\s+|\n+`, func(s string, i int) bool {
+	return s[i] == '.' || s[i] == '!' || s[i] == '?' || s[i] == '\n'
+})
 
 // sentences splits a note body into trimmed sentences, each an exact
 // substring of the body so that it can be quoted.
@@ -99,7 +100,7 @@ func sentences(body string) []string {
 			out = append(out, s)
 		}
 	}
-	for _, ix := range reSentenceEnd.FindAllStringIndex(body, -1) {
+	for _, ix := range reSentenceEnd.FindAllStringSubmatchIndex(body) {
 		end := ix[1]
 		// Keep the full stop with its sentence, not the white space after it.
 		for end > ix[0] && strings.ContainsRune(" \t\r\n", rune(body[end-1])) {

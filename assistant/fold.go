@@ -19,9 +19,19 @@ type folded struct {
 }
 
 // fold reduces text for matching; see folded.
-func fold(text string) folded {
+func fold(text string) folded { return foldText(text, true) }
+
+// foldText is fold, which keeps the offsets only when asked to.
+func foldText(text string, offsets bool) folded {
+	if !offsets && isFolded(text) {
+		return folded{s: text}
+	}
 	var b strings.Builder
-	f := folded{start: make([]int, 0, len(text)), end: make([]int, 0, len(text))}
+	b.Grow(len(text))
+	var f folded
+	if offsets {
+		f.start, f.end = make([]int, 0, len(text)), make([]int, 0, len(text))
+	}
 	space := false
 	for i, w := 0, 0; i < len(text); i += w {
 		var r rune
@@ -31,9 +41,11 @@ func fold(text string) folded {
 			if !space && b.Len() > 0 {
 				space = true
 				b.WriteByte(' ')
-				f.start = append(f.start, i)
-				f.end = append(f.end, i+w)
-			} else if space {
+				if offsets {
+					f.start = append(f.start, i)
+					f.end = append(f.end, i+w)
+				}
+			} else if space && offsets {
 				// Stretch the collapsed space over the whole run.
 				f.end[len(f.end)-1] = i + w
 			}
@@ -42,13 +54,27 @@ func fold(text string) folded {
 		space = false
 		out := foldRune(r)
 		b.WriteString(out)
-		for range len(out) {
-			f.start = append(f.start, i)
-			f.end = append(f.end, i+w)
+		if offsets {
+			for range len(out) {
+				f.start = append(f.start, i)
+				f.end = append(f.end, i+w)
+			}
 		}
 	}
 	f.s = b.String()
 	return f
+}
+
+// isFolded reports whether text is its own folding: ASCII without capitals
+// or white space, which foldRune leaves as it is.
+func isFolded(text string) bool {
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		if c >= utf8.RuneSelf || 'A' <= c && c <= 'Z' || c == ' ' || '\t' <= c && c <= '\r' {
+			return false
+		}
+	}
+	return true
 }
 
 // span maps the folded range [a, b) to the original text.
@@ -64,7 +90,7 @@ func (f folded) span(a, b int) (int, int) {
 
 // foldString folds s without keeping the offsets.
 func foldString(s string) string {
-	return fold(s).s
+	return foldText(s, false).s
 }
 
 // foldRune folds one rune (textfold.Rune), the one folding the assistant

@@ -18,24 +18,32 @@ func DetectLanguage(text string) string {
 	words := strings.FieldsFunc(foldString(text), func(r rune) bool {
 		return !(r >= 'a' && r <= 'z')
 	})
-	scores := map[string]int{}
+	scores := make([]int, len(Languages))
 	for _, w := range words {
-		for _, lang := range Languages {
-			for _, s := range stopwords[lang] {
-				if w == s {
-					scores[lang]++
-				}
-			}
+		for _, l := range stopwordLanguages[w] {
+			scores[l]++
 		}
 	}
 	best, bestScore := "en", 0
-	for _, lang := range Languages { // fixed order keeps ties deterministic
-		if scores[lang] > bestScore {
-			best, bestScore = lang, scores[lang]
+	for l, lang := range Languages { // fixed order keeps ties deterministic
+		if scores[l] > bestScore {
+			best, bestScore = lang, scores[l]
 		}
 	}
 	return best
 }
+
+// stopwordLanguages is stopwords by word: the indexes into Languages of
+// the languages that list it, once for each time a language lists it.
+var stopwordLanguages = func() map[string][]int {
+	out := map[string][]int{}
+	for l, lang := range Languages {
+		for _, w := range stopwords[lang] {
+			out[w] = append(out[w], l)
+		}
+	}
+	return out
+}()
 
 // languageName names a language in English, for prompts.
 func languageName(lang string) string {

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Whether a statement is supported by its quotes is decided here, by the
@@ -141,15 +142,20 @@ type token struct {
 func tokenize(text string) []token {
 	var out []token
 	first := true
-	rs := []rune(text)
-	for i := 0; i < len(rs); {
-		r := rs[i]
+	for i := 0; i < len(text); {
+		r, w := utf8.DecodeRuneInString(text[i:])
 		if r == '[' {
-			if loc := rePlaceholder.FindStringIndex(string(rs[i:min(len(rs), i+24)])); loc != nil && loc[0] == 0 {
-				tag := string(rs[i:min(len(rs), i+24)])[:loc[1]]
-				out = append(out, token{raw: strings.ToUpper(tag), f: strings.ToUpper(tag), placeholder: true, first: first})
+			// A placeholder is looked for in the next 24 characters.
+			end := i
+			for n := 0; n < 24 && end < len(text); n++ {
+				_, rw := utf8.DecodeRuneInString(text[end:])
+				end += rw
+			}
+			if loc := rePlaceholder.FindStringIndex(text[i:end]); loc != nil && loc[0] == 0 {
+				tag := strings.ToUpper(text[i : i+loc[1]])
+				out = append(out, token{raw: tag, f: tag, placeholder: true, first: first})
 				first = false
-				i += len([]rune(tag))
+				i += loc[1]
 				continue
 			}
 		}
@@ -158,15 +164,19 @@ func tokenize(text string) []token {
 			case '.', '!', '?', ':', ';', '\n', '•':
 				first = true
 			}
-			i++
+			i += w
 			continue
 		}
 		j := i
-		for j < len(rs) && (unicode.IsLetter(rs[j]) || unicode.IsDigit(rs[j]) || unicode.Is(unicode.Mn, rs[j])) {
-			j++
+		for j < len(text) {
+			rj, wj := utf8.DecodeRuneInString(text[j:])
+			if !unicode.IsLetter(rj) && !unicode.IsDigit(rj) && !unicode.Is(unicode.Mn, rj) {
+				break
+			}
+			j += wj
 		}
-		w := string(rs[i:j])
-		t := token{raw: w, f: foldString(w), capital: unicode.IsUpper(r), first: first}
+		word := text[i:j]
+		t := token{raw: word, f: foldString(word), capital: unicode.IsUpper(r), first: first}
 		t.number = unicode.IsDigit(r)
 		if t.number {
 			// 05 and 5 are the same number.

@@ -1,18 +1,29 @@
 package stakes
 
-import "sync"
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"sync"
+)
 
 // The detector used to try every sequence of every rule (about 4,900) at
 // every token of a text; the lifecycle's profile showed that scan taking
 // about half of the service's CPU. A sequence always opens with a word
 // (Parse allows no optional word, gap or $ there), and that word's
 // alternatives are exact words, prefixes (abus*), suffixes or infixes. So
-// the lexicon is compiled once into an index from a word, a prefix or a
-// suffix to the sequences that open with it: for each token of a text,
-// its words, prefixes and suffixes are looked up and only those sequences
-// are tried there, exactly where the scan would have found their first
-// word. Only sequences opening with an infix are still tried everywhere.
-// It answers exactly as Rule.Match does (TestIndexedMatchAnswersAsMatch).
+// the lexicon is compiled once into an index from a word, a prefix, a
+// suffix or an infix to the sequences that open with it: for each token of
+// a text, its words, prefixes, suffixes and the infixes it holds are looked
+// up and only those sequences are tried there, exactly where the scan
+// would have found their first word. It answers exactly as Rule.Match
+// does (TestIndexedMatchAnswersAsMatch), and files every sequence under
+// every alternative of its first word (TestIndexFilesEveryFirstWord). The
+// other rules that SetAside applies have an index of their own.
+
+// infixKey is how many letters of an infix file it in the index: the
+// shortest infix parseAlts allows.
+const infixKey = 4
 
 // lexIndex is a lexicon's rules compiled for matching.
 type lexIndex struct {
@@ -22,14 +33,27 @@ type lexIndex struct {
 	exact  map[string][]int32
 	prefix map[string][]int32
 	suffix map[string][]int32
-	scan   []int32 // sequences whose first word has an infix: tried at every token
+	// infix is, by the first infixKey letters of an infix, the infixes
+	// that begin so and their sequences.
+	infix map[string][]infixSeqs
+	// scan are the sequences that open with something else than a word,
+	// or a word the index cannot file: tried at every token. Parse makes
+	// none, but a sequence the index cannot file is never skipped.
+	scan   []int32
 	isScan []bool  // by sequence id
 	ruleOf []int32 // by sequence id: the rule it belongs to
 	// scanRules are the rules with a scan sequence: always candidates.
 	scanRules []int32
-	// maxPre and maxSuf are the longest prefix and suffix in the index,
-	// so a token's longer prefixes and suffixes are not looked up.
-	maxPre, maxSuf int
+	// minPre and maxPre, minSuf and maxSuf are the shortest and longest
+	// prefix and suffix in the index, so a token's other prefixes and
+	// suffixes are not looked up.
+	minPre, maxPre, minSuf, maxSuf int
+}
+
+// infixSeqs is an infix of the index and the sequences filed under it.
+type infixSeqs struct {
+	s   string
+	ids []int32
 }
 
 var lexIndexes sync.Map // *Lexicon → *lexIndex
@@ -48,13 +72,29 @@ func (lx *Lexicon) index() *lexIndex {
 	return ix
 }
 
+var othersIndexes sync.Map // **Rule (the first of a slice of other rules) → *lexIndex
+
+// othersIndex returns the compiled index of a lexicon's other rules, for
+// SetAside, compiling it on first use.
+func othersIndex(others []*Rule) *lexIndex {
+	if v, ok := othersIndexes.Load(&others[0]); ok {
+		ix := v.(*lexIndex)
+		if sameRules(ix.rules, others) {
+			return ix
+		}
+	}
+	ix := compileIndex(others)
+	othersIndexes.Store(&others[0], ix)
+	return ix
+}
+
 func sameRules(a, b []*Rule) bool {
 	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 func compileIndex(rules []*Rule) *lexIndex {
 	ix := &lexIndex{rules: rules, exact: map[string][]int32{}, prefix: map[string][]int32{},
-		suffix: map[string][]int32{}, choice: make([][][]int32, len(rules))}
+		suffix: map[string][]int32{}, infix: map[string][]infixSeqs{}, choice: make([][][]int32, len(rules)), minPre: 1 << 30, minSuf: 1 << 30}
 	for ri, r := range rules {
 		for _, all := range r.any {
 			ids := make([]int32, len(all))
@@ -81,15 +121,11 @@ func compileIndex(rules []*Rule) *lexIndex {
 // add files sequence id under the alternatives of its first word.
 func (ix *lexIndex) add(id int32, seq []elem) {
 	first := seq[0]
-	if first.kind != word || first.optional {
+	if first.kind != word || first.optional || slices.ContainsFunc(first.alts, func(a alt) bool {
+		return a.s == "" || a.kind == infix && len(a.s) < infixKey
+	}) {
 		ix.scan = append(ix.scan, id)
 		return
-	}
-	for _, a := range first.alts {
-		if a.kind == infix {
-			ix.scan = append(ix.scan, id)
-			return
-		}
 	}
 	for _, a := range first.alts {
 		switch a.kind {
@@ -97,10 +133,18 @@ func (ix *lexIndex) add(id int32, seq []elem) {
 			ix.exact[a.s] = appendOnce(ix.exact[a.s], id)
 		case prefix:
 			ix.prefix[a.s] = appendOnce(ix.prefix[a.s], id)
-			ix.maxPre = max(ix.maxPre, len(a.s))
+			ix.minPre, ix.maxPre = min(ix.minPre, len(a.s)), max(ix.maxPre, len(a.s))
 		case suffix:
 			ix.suffix[a.s] = appendOnce(ix.suffix[a.s], id)
-			ix.maxSuf = max(ix.maxSuf, len(a.s))
+			ix.minSuf, ix.maxSuf = min(ix.minSuf, len(a.s)), max(ix.maxSuf, len(a.s))
+		case infix:
+			key := a.s[:infixKey]
+			es := ix.infix[key]
+			if k := slices.IndexFunc(es, func(e infixSeqs) bool { return e.s == a.s }); k >= 0 {
+				es[k].ids = appendOnce(es[k].ids, id)
+			} else {
+				ix.infix[key] = append(es, infixSeqs{a.s, []int32{id}})
+			}
 		}
 	}
 }
@@ -121,8 +165,9 @@ type textMatch struct {
 	// one not found by match is absent.
 	found []uint8
 	// candidate is, by rule, whether one of its sequences was found or
-	// is a scan sequence: no other rule can match.
+	// is a scan sequence: no other rule can match. cands lists them.
 	candidate []bool
+	cands     []int32
 }
 
 const (
@@ -131,38 +176,94 @@ const (
 	seqAbsent
 )
 
-// match finds the indexed sequences that occur in toks.
+var textMatchPool = sync.Pool{New: func() any { return new(textMatch) }}
+
+// match finds the indexed sequences that occur in toks. Give the answer
+// back with release once it is read.
 func (ix *lexIndex) match(toks []string) *textMatch {
-	m := &textMatch{ix: ix, toks: toks, found: make([]uint8, len(ix.seqs)),
-		candidate: make([]bool, len(ix.rules))}
+	m := textMatchPool.Get().(*textMatch)
+	m.ix, m.toks = ix, toks
+	m.found = resize(m.found, len(ix.seqs))
+	m.candidate = resize(m.candidate, len(ix.rules))
+	m.cands = m.cands[:0]
 	for _, r := range ix.scanRules {
-		m.candidate[r] = true
+		m.mark(r)
 	}
 	try := func(ids []int32, i int) {
 		for _, id := range ids {
 			if m.found[id] != seqFound && matchAt(ix.seqs[id], toks, i) {
 				m.found[id] = seqFound
-				m.candidate[ix.ruleOf[id]] = true
+				m.mark(ix.ruleOf[id])
 			}
 		}
 	}
+	ix.starts(toks, try)
+	return m
+}
+
+// resize returns s cleared, with n elements, reusing its memory.
+func resize[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
+}
+
+func (m *textMatch) mark(r int32) {
+	if !m.candidate[r] {
+		m.candidate[r] = true
+		m.cands = append(m.cands, r)
+	}
+}
+
+// candidates returns the rules that may match, in the order of the
+// index's rules: every other rule does not (rule).
+func (m *textMatch) candidates() []int32 {
+	slices.Sort(m.cands)
+	return m.cands
+}
+
+// release gives m back for another text; m is not used after.
+func (m *textMatch) release() {
+	m.ix, m.toks = nil, nil
+	textMatchPool.Put(m)
+}
+
+// starts calls try with each token's position and the indexed sequences
+// filed under the token (its word, its prefixes, its suffixes): every
+// sequence whose first word matches the token, bar the scan sequences.
+// A sequence may come more than once for one token.
+func (ix *lexIndex) starts(toks []string, try func(ids []int32, i int)) {
 	for i, t := range toks {
 		if t == boundary { // no word matches a boundary (elem.match)
 			continue
 		}
-		try(ix.exact[t], i)
-		for k := 0; k <= len(t) && k <= ix.maxPre; k++ {
+		if ids, ok := ix.exact[t]; ok {
+			try(ids, i)
+		}
+		for k := ix.minPre; k <= len(t) && k <= ix.maxPre; k++ {
 			if ids, ok := ix.prefix[t[:k]]; ok {
 				try(ids, i)
 			}
 		}
-		for k := 0; k <= len(t) && k <= ix.maxSuf; k++ {
+		for k := ix.minSuf; k <= len(t) && k <= ix.maxSuf; k++ {
 			if ids, ok := ix.suffix[t[len(t)-k:]]; ok {
 				try(ids, i)
 			}
 		}
+		if len(ix.infix) == 0 {
+			continue
+		}
+		for k := 0; k+infixKey <= len(t); k++ {
+			for _, e := range ix.infix[t[k:k+infixKey]] {
+				if strings.HasPrefix(t[k:], e.s) {
+					try(e.ids, i)
+				}
+			}
+		}
 	}
-	return m
 }
 
 // rule reports whether rule ri of the index matches the text: one of its
@@ -198,3 +299,38 @@ func (m *textMatch) has(id int32) bool {
 	}
 	return m.found[id] == seqFound
 }
+
+// seqStarts is where, in one text, the indexed sequences of a lexIndex
+// may begin: the positions of the tokens their first word matches, by
+// sequence, then position (a pair may repeat).
+type seqStarts struct{ at []seqAt }
+
+type seqAt struct{ id, i int32 }
+
+var seqStartsPool = sync.Pool{New: func() any { return new(seqStarts) }}
+
+// startsOf finds where the indexed sequences may begin in toks; give the
+// answer back with release once it is read.
+func (ix *lexIndex) startsOf(toks []string) *seqStarts {
+	s := seqStartsPool.Get().(*seqStarts)
+	s.at = s.at[:0]
+	ix.starts(toks, func(ids []int32, i int) {
+		for _, id := range ids {
+			s.at = append(s.at, seqAt{id, int32(i)})
+		}
+	})
+	slices.SortFunc(s.at, func(a, b seqAt) int { return cmp.Or(cmp.Compare(a.id, b.id), cmp.Compare(a.i, b.i)) })
+	return s
+}
+
+// of returns the positions where sequence id may begin, in order.
+func (s *seqStarts) of(id int32) []seqAt {
+	a, _ := slices.BinarySearchFunc(s.at, id, func(p seqAt, id int32) int { return cmp.Compare(p.id, id) })
+	b := a
+	for b < len(s.at) && s.at[b].id == id {
+		b++
+	}
+	return s.at[a:b]
+}
+
+func (s *seqStarts) release() { seqStartsPool.Put(s) }

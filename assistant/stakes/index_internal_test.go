@@ -3,6 +3,7 @@ package stakes
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -57,5 +58,170 @@ func TestIndexedMatchAnswersAsMatch(t *testing.T) {
 	}
 	if matched == 0 {
 		t.Fatal("no rule matched any text: the comparison proves nothing")
+	}
+}
+
+// testTexts are the sentences of the labelled set and of the held-out
+// sets, the lines of the held-out sets as written (labels and all), and
+// the examples of every rule.
+func testTexts(t *testing.T) []string {
+	t.Helper()
+	lx := Default()
+	var texts []string
+	for _, c := range LabelledSet() {
+		texts = append(texts, c.Text)
+	}
+	files, _ := filepath.Glob("testdata/*.tsv")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if _, text, ok := strings.Cut(line, "\t"); ok {
+				texts = append(texts, text, line)
+			}
+		}
+	}
+	for _, r := range append(slices.Clip(lx.Rules), lx.Others...) {
+		texts = append(texts, r.Examples...)
+	}
+	// An other rule's example from each of its words on, and twice over:
+	// words to set aside at the first token and right after others.
+	for _, r := range lx.Others {
+		for _, ex := range r.Examples {
+			toks := Tokens(ex)
+			for k := range toks {
+				texts = append(texts, strings.ReplaceAll(strings.Join(toks[k:], " "), boundary, "."))
+			}
+			texts = append(texts, ex+" "+ex, strings.Join(toks[:len(toks)-1], " ")+" "+ex)
+		}
+	}
+	if len(texts) < 500 {
+		t.Fatalf("only %d texts to compare on", len(texts))
+	}
+	return texts
+}
+
+// setAsideScan is SetAside as it was before the others' index: every
+// choice of every other rule tried at every token.
+func setAsideScan(others []*Rule, toks []string) {
+	for _, r := range others {
+		for _, all := range r.any {
+			seq := all[0]
+			for i := 0; i < len(toks); i++ {
+				if j := matchEnd(seq, toks, i); j > i {
+					for k := i; k < j; k++ {
+						if toks[k] != boundary {
+							toks[k] = setAside
+						}
+					}
+					i = j - 1
+				}
+			}
+		}
+	}
+}
+
+// TestSetAsideAnswersAsTheScan checks that SetAside, which tries an other
+// rule only where the index says its first word is, sets aside exactly the
+// words that trying every rule at every token does, on every test text;
+// and that Detect's candidates hold every rule that matches.
+func TestSetAsideAnswersAsTheScan(t *testing.T) {
+	lx := Default()
+	set, matched := 0, 0
+	for _, text := range testTexts(t) {
+		want := Tokens(text)
+		setAsideScan(lx.Others, want)
+		got := Tokens(text)
+		SetAside(lx.Others, got)
+		if !slices.Equal(got, want) {
+			t.Errorf("SetAside on %q:\n got %q\nwant %q", text, got, want)
+		}
+		if slices.Contains(want, setAside) {
+			set++
+		}
+		m := lx.index().match(got)
+		cands := m.candidates()
+		for ri := range lx.Rules {
+			if m.rule(ri) {
+				matched++
+				if !slices.Contains(cands, int32(ri)) {
+					t.Errorf("%s matches %q but is not a candidate", lx.Rules[ri].Source, text)
+				}
+			}
+		}
+		m.release()
+	}
+	if set == 0 || matched == 0 {
+		t.Fatalf("%d texts with words set aside, %d rules matched: the comparison proves nothing", set, matched)
+	}
+}
+
+// TestIndexFilesEveryFirstWord checks, for the rules and for the other
+// rules, that the index never skips a sequence where its first word
+// matches: for every alternative of every first word, on tokens made to
+// match it, and for every word of the test texts, every sequence whose
+// first word matches the token is among those the index gives for it.
+func TestIndexFilesEveryFirstWord(t *testing.T) {
+	lx := Default()
+	words := map[string]bool{}
+	for _, text := range testTexts(t) {
+		for _, w := range Tokens(text) {
+			words[w] = true
+		}
+	}
+	for name, ix := range map[string]*lexIndex{"rules": lx.index(), "others": othersIndex(lx.Others)} {
+		given := func(tok string) map[int32]bool {
+			out := map[int32]bool{}
+			ix.starts([]string{tok}, func(ids []int32, _ int) {
+				for _, id := range ids {
+					out[id] = true
+				}
+			})
+			return out
+		}
+		if len(ix.scan) > 0 {
+			t.Errorf("%s: %d sequences tried at every token; the index files every first word Parse allows", name, len(ix.scan))
+		}
+		for id, seq := range ix.seqs {
+			for _, a := range seq[0].alts {
+				toks := []string{a.s}
+				switch a.kind {
+				case prefix:
+					toks = append(toks, a.s+"zq")
+				case suffix:
+					toks = append(toks, "qz"+a.s)
+				case infix:
+					toks = append(toks, "qz"+a.s, a.s+"zq", "qz"+a.s+"zq", a.s+a.s)
+				}
+				for _, tok := range toks {
+					if !seq[0].match(tok) {
+						t.Fatalf("%s: %q does not match its own alternative %q", name, tok, a.s)
+					}
+					if !ix.isScan[id] && !given(tok)[int32(id)] {
+						t.Errorf("%s: %s: the index skips the sequence at %q", name, ix.rules[ix.ruleOf[id]].Source, tok)
+					}
+				}
+			}
+		}
+		// Every word of the test texts against every sequence: under
+		// -race every fourth word (the race detector only slows this pure
+		// loop).
+		step, n := 1, 0
+		if raceDetector {
+			step = 4
+		}
+		for w := range words {
+			if n++; n%step != 0 {
+				continue
+			}
+			g := given(w)
+			for id, seq := range ix.seqs {
+				if seq[0].match(w) && !ix.isScan[id] && !g[int32(id)] {
+					t.Errorf("%s: %s: the index skips the sequence at %q", name, ix.rules[ix.ruleOf[id]].Source, w)
+				}
+			}
+		}
 	}
 }

@@ -251,23 +251,48 @@ const OtherSense = "other"
 const setAside = "_"
 
 // SetAside replaces the words that the other rules match in toks, in
-// place. Clause boundaries are kept.
+// place. Clause boundaries are kept. The rules are applied in order, each
+// choice from the first token on, a match resuming after its end; a
+// choice is tried only where its first word matches a token, which the
+// others' index (index.go) finds once for all of them: a word set aside
+// matches no word, so setting aside never adds a place to try.
 func SetAside(others []*Rule, toks []string) {
-	for _, r := range others {
-		for _, all := range r.any {
-			seq := all[0]
-			for i := 0; i < len(toks); i++ {
-				if j := matchEnd(seq, toks, i); j > i {
-					for k := i; k < j; k++ {
-						if toks[k] != boundary {
-							toks[k] = setAside
-						}
+	if len(others) == 0 {
+		return
+	}
+	ix := othersIndex(others)
+	at := ix.startsOf(toks)
+	for ri := range others {
+		for _, ids := range ix.choice[ri] {
+			id := ids[0] // an other rule has no &: one sequence a choice
+			seq := ix.seqs[id]
+			try := func(i int) int {
+				j := matchEnd(seq, toks, i)
+				if j <= i {
+					return i + 1
+				}
+				for k := i; k < j; k++ {
+					if toks[k] != boundary {
+						toks[k] = setAside
 					}
-					i = j - 1
+				}
+				return j
+			}
+			if ix.isScan[id] {
+				for i := 0; i < len(toks); {
+					i = try(i)
+				}
+				continue
+			}
+			next := 0
+			for _, p := range at.of(id) {
+				if int(p.i) >= next {
+					next = try(int(p.i))
 				}
 			}
 		}
 	}
+	at.release()
 }
 
 // matchEnd is matchAt that returns where the match ends, or -1.

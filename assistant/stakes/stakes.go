@@ -224,14 +224,15 @@ func (lx *Lexicon) Detect(text string) Finding {
 	var f Finding
 	found := map[string]bool{}
 	m := lx.index().match(toks) // index.go
-	for ri, r := range lx.Rules {
-		if m.rule(ri) {
+	for _, ri := range m.candidates() {
+		if r := lx.Rules[ri]; m.rule(int(ri)) {
 			for _, fine := range r.Fines {
 				found[fine] = true
 				f.Hits = append(f.Hits, Hit{Fine: fine, Rule: r.Source})
 			}
 		}
 	}
+	m.release()
 	for _, fine := range Fines {
 		if found[fine] {
 			f.Fines = append(f.Fines, fine)

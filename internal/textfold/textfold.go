@@ -20,7 +20,7 @@ func Rune(r rune) string {
 		if 'A' <= r && r <= 'Z' {
 			r += 'a' - 'A'
 		}
-		return string(r)
+		return ascii[r : r+1] // string(r) would allocate
 	}
 	switch r {
 	case 'ß', 'ẞ':
@@ -59,3 +59,12 @@ func Rune(r rune) string {
 	}
 	return b.String()
 }
+
+// ascii holds the 128 ASCII characters, each at its own offset.
+var ascii = func() string {
+	b := make([]byte, utf8.RuneSelf)
+	for i := range b {
+		b[i] = byte(i)
+	}
+	return string(b)
+}()
