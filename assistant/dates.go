@@ -95,13 +95,21 @@ func atWordDigit(s string, i int) bool {
 }
 
 // atMonthWord: a match opens with monthWord, three to nine letters, then
-// a full stop or a space: the letters from i must be all of a word.
+// a space or a full stop and a space, then a digit: the letters from i
+// must be all of a word.
 func atMonthWord(s string, i int) bool {
 	n := 0
 	for i+n < len(s) && 'a' <= s[i+n] && s[i+n] <= 'z' && n <= 9 {
 		n++
 	}
-	return 3 <= n && n <= 9 && i+n < len(s) && (s[i+n] == '.' || s[i+n] == ' ')
+	if n < 3 || n > 9 {
+		return false
+	}
+	rest := s[i+n:]
+	if strings.HasPrefix(rest, ".") {
+		rest = rest[1:]
+	}
+	return len(rest) >= 2 && rest[0] == ' ' && atDigit(rest, 1)
 }
 
 // dateMatch is a date found in folded text at s[Start:End].

@@ -21,9 +21,15 @@ import (
 // every alternative of its first word (TestIndexFilesEveryFirstWord). The
 // other rules that SetAside applies have an index of their own.
 
-// infixKey is how many letters of an infix file it in the index: the
-// shortest infix parseAlts allows.
-const infixKey = 4
+// How many letters of a prefix, a suffix or an infix file it in the
+// index (its first, last and first ones): the shortest of each that
+// parseAlts allows. A token is looked up once for its prefixes and once
+// for its suffixes, then compared with the few filed there.
+const (
+	prefixKey = 3
+	suffixKey = 4
+	infixKey  = 4
+)
 
 // lexIndex is a lexicon's rules compiled for matching.
 type lexIndex struct {
@@ -31,11 +37,12 @@ type lexIndex struct {
 	seqs   [][]elem
 	choice [][][]int32 // rule → choice → its sequences (ids into seqs)
 	exact  map[string][]int32
-	prefix map[string][]int32
-	suffix map[string][]int32
-	// infix is, by the first infixKey letters of an infix, the infixes
-	// that begin so and their sequences.
-	infix map[string][]infixSeqs
+	// prefix, suffix and infix are, by their key letters, the prefixes,
+	// suffixes and infixes of first words and their sequences.
+	prefix, suffix, infix map[string][]affix
+	// infixPairs has a bit set for the first two letters of each infix:
+	// where a token's letters are none of them, no infix is looked up.
+	infixPairs []uint64
 	// scan are the sequences that open with something else than a word,
 	// or a word the index cannot file: tried at every token. Parse makes
 	// none, but a sequence the index cannot file is never skipped.
@@ -44,16 +51,29 @@ type lexIndex struct {
 	ruleOf []int32 // by sequence id: the rule it belongs to
 	// scanRules are the rules with a scan sequence: always candidates.
 	scanRules []int32
-	// minPre and maxPre, minSuf and maxSuf are the shortest and longest
-	// prefix and suffix in the index, so a token's other prefixes and
-	// suffixes are not looked up.
-	minPre, maxPre, minSuf, maxSuf int
 }
 
-// infixSeqs is an infix of the index and the sequences filed under it.
-type infixSeqs struct {
+// affix is a prefix, suffix or infix of the index and the sequences filed
+// under it.
+type affix struct {
 	s   string
 	ids []int32
+}
+
+// fileAffix files sequence id under affix s in m, at key.
+func fileAffix(m map[string][]affix, key, s string, id int32) {
+	es := m[key]
+	if k := slices.IndexFunc(es, func(e affix) bool { return e.s == s }); k >= 0 {
+		es[k].ids = appendOnce(es[k].ids, id)
+		return
+	}
+	m[key] = append(es, affix{s, []int32{id}})
+}
+
+// pair is the bit of infixPairs for the two letters at s[k:].
+func pair(s string, k int) (word int, bit uint64) {
+	p := int(s[k])<<8 | int(s[k+1])
+	return p >> 6, 1 << (p & 63)
 }
 
 var lexIndexes sync.Map // *Lexicon → *lexIndex
@@ -93,8 +113,9 @@ func sameRules(a, b []*Rule) bool {
 }
 
 func compileIndex(rules []*Rule) *lexIndex {
-	ix := &lexIndex{rules: rules, exact: map[string][]int32{}, prefix: map[string][]int32{},
-		suffix: map[string][]int32{}, infix: map[string][]infixSeqs{}, choice: make([][][]int32, len(rules)), minPre: 1 << 30, minSuf: 1 << 30}
+	ix := &lexIndex{rules: rules, exact: map[string][]int32{}, prefix: map[string][]affix{},
+		suffix: map[string][]affix{}, infix: map[string][]affix{}, infixPairs: make([]uint64, 1<<16/64),
+		choice: make([][][]int32, len(rules))}
 	for ri, r := range rules {
 		for _, all := range r.any {
 			ids := make([]int32, len(all))
@@ -122,7 +143,8 @@ func compileIndex(rules []*Rule) *lexIndex {
 func (ix *lexIndex) add(id int32, seq []elem) {
 	first := seq[0]
 	if first.kind != word || first.optional || slices.ContainsFunc(first.alts, func(a alt) bool {
-		return a.s == "" || a.kind == infix && len(a.s) < infixKey
+		return a.s == "" || a.kind == prefix && len(a.s) < prefixKey ||
+			a.kind == suffix && len(a.s) < suffixKey || a.kind == infix && len(a.s) < infixKey
 	}) {
 		ix.scan = append(ix.scan, id)
 		return
@@ -132,19 +154,13 @@ func (ix *lexIndex) add(id int32, seq []elem) {
 		case exact:
 			ix.exact[a.s] = appendOnce(ix.exact[a.s], id)
 		case prefix:
-			ix.prefix[a.s] = appendOnce(ix.prefix[a.s], id)
-			ix.minPre, ix.maxPre = min(ix.minPre, len(a.s)), max(ix.maxPre, len(a.s))
+			fileAffix(ix.prefix, a.s[:prefixKey], a.s, id)
 		case suffix:
-			ix.suffix[a.s] = appendOnce(ix.suffix[a.s], id)
-			ix.minSuf, ix.maxSuf = min(ix.minSuf, len(a.s)), max(ix.maxSuf, len(a.s))
+			fileAffix(ix.suffix, a.s[len(a.s)-suffixKey:], a.s, id)
 		case infix:
-			key := a.s[:infixKey]
-			es := ix.infix[key]
-			if k := slices.IndexFunc(es, func(e infixSeqs) bool { return e.s == a.s }); k >= 0 {
-				es[k].ids = appendOnce(es[k].ids, id)
-			} else {
-				ix.infix[key] = append(es, infixSeqs{a.s, []int32{id}})
-			}
+			fileAffix(ix.infix, a.s[:infixKey], a.s, id)
+			w, bit := pair(a.s, 0)
+			ix.infixPairs[w] |= bit
 		}
 	}
 }
@@ -243,20 +259,24 @@ func (ix *lexIndex) starts(toks []string, try func(ids []int32, i int)) {
 		if ids, ok := ix.exact[t]; ok {
 			try(ids, i)
 		}
-		for k := ix.minPre; k <= len(t) && k <= ix.maxPre; k++ {
-			if ids, ok := ix.prefix[t[:k]]; ok {
-				try(ids, i)
+		if len(t) >= prefixKey {
+			for _, e := range ix.prefix[t[:prefixKey]] {
+				if strings.HasPrefix(t, e.s) {
+					try(e.ids, i)
+				}
 			}
 		}
-		for k := ix.minSuf; k <= len(t) && k <= ix.maxSuf; k++ {
-			if ids, ok := ix.suffix[t[len(t)-k:]]; ok {
-				try(ids, i)
+		if len(t) >= suffixKey {
+			for _, e := range ix.suffix[t[len(t)-suffixKey:]] {
+				if strings.HasSuffix(t, e.s) {
+					try(e.ids, i)
+				}
 			}
-		}
-		if len(ix.infix) == 0 {
-			continue
 		}
 		for k := 0; k+infixKey <= len(t); k++ {
+			if w, bit := pair(t, k); ix.infixPairs[w]&bit == 0 {
+				continue
+			}
 			for _, e := range ix.infix[t[k:k+infixKey]] {
 				if strings.HasPrefix(t[k:], e.s) {
 					try(e.ids, i)

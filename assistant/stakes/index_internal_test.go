@@ -6,6 +6,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/countersign/countersign/internal/textfold"
 )
 
 // TestIndexedMatchAnswersAsMatch checks that every rule of the embedded
@@ -224,4 +229,99 @@ func TestIndexFilesEveryFirstWord(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestTokenizeAnswersAsBefore checks that tokenize, which folds the words
+// of a text into one buffer, gives the tokens and letter cases that
+// folding each word of the text's runes on its own gave (tokenizeRunes),
+// on every test text and on contractions, accents and invalid bytes.
+func TestTokenizeAnswersAsBefore(t *testing.T) {
+	texts := append(testTexts(t), "", "doesn't", "Can't WON'T", "isn’t.", "n't", "an't", "don'T go", "won't'", "don'tx",
+		"Straße \u0065\u0301cole", "a\xffb\xc3", "ÉCOLE Noël 'quoted' x'y", "can`t", "I don't, you can't; they won't!")
+	for _, text := range texts {
+		toks, caps := tokenize(text)
+		wantToks, wantCaps := tokenizeRunes(text)
+		if !slices.Equal(toks, wantToks) || !slices.Equal(caps, wantCaps) {
+			t.Errorf("tokenize(%q) = %q %v, want %q %v", text, toks, caps, wantToks, wantCaps)
+		}
+	}
+}
+
+func tokenizeRunes(text string) (toks []string, caps []int) {
+	var w strings.Builder
+	capital, upper, letters, start := false, true, 0, true
+	flush := func() {
+		if w.Len() > 0 {
+			toks = append(toks, w.String())
+			c := lower
+			switch {
+			case capital && upper && letters >= 2:
+				c = allCaps
+			case capital:
+				c = capitalise
+			}
+			if start {
+				c += sentenceStart
+				start = false
+			}
+			caps = append(caps, c)
+			w.Reset()
+		}
+	}
+	mark := func() {
+		flush()
+		if len(toks) > 0 && toks[len(toks)-1] != boundary {
+			toks = append(toks, boundary)
+			caps = append(caps, lower)
+		}
+	}
+	rs := []rune(norm.NFC.String(text))
+	for i := 0; i < len(rs); i++ {
+		r := rs[i]
+		switch {
+		case isApostrophe(r):
+			// n't: "doesn't" → does not, "can't" → can not, "won't" → will not.
+			if w.Len() > 1 && strings.HasSuffix(w.String(), "n") && i+1 < len(rs) && (rs[i+1] == 't' || rs[i+1] == 'T') &&
+				(i+2 >= len(rs) || !unicode.IsLetter(rs[i+2])) {
+				word := w.String()
+				w.Reset()
+				switch word {
+				case "can":
+				case "won":
+					word = "will"
+				default:
+					word = strings.TrimSuffix(word, "n")
+				}
+				c := lower
+				if capital {
+					c = capitalise
+				}
+				toks = append(toks, word, "not")
+				caps = append(caps, c, lower)
+				i++
+				continue
+			}
+			flush()
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			if w.Len() == 0 {
+				capital, upper, letters = unicode.IsUpper(r), true, 0
+			}
+			if unicode.IsLetter(r) {
+				letters++
+				upper = upper && unicode.IsUpper(r)
+			}
+			w.WriteString(textfold.Rune(r))
+		case unicode.Is(unicode.Mn, r):
+		case strings.ContainsRune(",;:.!?()[]{}\n", r):
+			mark()
+			start = start || strings.ContainsRune(".!?\n", r)
+		default:
+			flush()
+		}
+	}
+	mark()
+	if len(toks) == 0 {
+		toks, caps = []string{boundary}, []int{lower}
+	}
+	return toks, caps
 }

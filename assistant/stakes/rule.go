@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 
@@ -41,11 +42,17 @@ const (
 // tokenize is Tokens that also tells, for each token, how the word it
 // comes from was written: lower, capitalise or allCaps.
 func tokenize(text string) (toks []string, caps []int) {
-	var w strings.Builder
+	// The words are folded one after another into b, and each token is
+	// the part of b's string that its word wrote (from w on): a Builder's
+	// string never changes, so they need no copy of their own.
+	text = norm.NFC.String(text)
+	var b strings.Builder
+	b.Grow(len(text))
+	w := 0
 	capital, upper, letters, start := false, true, 0, true
 	flush := func() {
-		if w.Len() > 0 {
-			toks = append(toks, w.String())
+		if b.Len() > w {
+			toks = append(toks, b.String()[w:])
 			c := lower
 			switch {
 			case capital && upper && letters >= 2:
@@ -58,7 +65,7 @@ func tokenize(text string) (toks []string, caps []int) {
 				start = false
 			}
 			caps = append(caps, c)
-			w.Reset()
+			w = b.Len()
 		}
 	}
 	mark := func() {
@@ -68,16 +75,18 @@ func tokenize(text string) (toks []string, caps []int) {
 			caps = append(caps, lower)
 		}
 	}
-	rs := []rune(norm.NFC.String(text))
-	for i := 0; i < len(rs); i++ {
-		r := rs[i]
+	// Invalid bytes decode as RuneError of width 1, as converting the text
+	// to runes would.
+	for i := 0; i < len(text); {
+		r, size := utf8.DecodeRuneInString(text[i:])
 		switch {
 		case isApostrophe(r):
 			// n't: "doesn't" → does not, "can't" → can not, "won't" → will not.
-			if w.Len() > 1 && strings.HasSuffix(w.String(), "n") && i+1 < len(rs) && (rs[i+1] == 't' || rs[i+1] == 'T') &&
-				(i+2 >= len(rs) || !unicode.IsLetter(rs[i+2])) {
-				word := w.String()
-				w.Reset()
+			next, nsize := utf8.DecodeRuneInString(text[i+size:])
+			after, _ := utf8.DecodeRuneInString(text[i+size+nsize:])
+			if word := b.String()[w:]; len(word) > 1 && strings.HasSuffix(word, "n") && i+size < len(text) && (next == 't' || next == 'T') &&
+				(i+size+nsize >= len(text) || !unicode.IsLetter(after)) {
+				w = b.Len()
 				switch word {
 				case "can":
 				case "won":
@@ -91,19 +100,19 @@ func tokenize(text string) (toks []string, caps []int) {
 				}
 				toks = append(toks, word, "not")
 				caps = append(caps, c, lower)
-				i++
+				i += size + nsize
 				continue
 			}
 			flush()
 		case unicode.IsLetter(r) || unicode.IsDigit(r):
-			if w.Len() == 0 {
+			if b.Len() == w {
 				capital, upper, letters = unicode.IsUpper(r), true, 0
 			}
 			if unicode.IsLetter(r) {
 				letters++
 				upper = upper && unicode.IsUpper(r)
 			}
-			w.WriteString(textfold.Rune(r))
+			b.WriteString(textfold.Rune(r))
 		case unicode.Is(unicode.Mn, r):
 		case strings.ContainsRune(",;:.!?()[]{}\n", r):
 			mark()
@@ -111,6 +120,7 @@ func tokenize(text string) (toks []string, caps []int) {
 		default:
 			flush()
 		}
+		i += size
 	}
 	mark()
 	if len(toks) == 0 {
