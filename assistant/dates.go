@@ -169,9 +169,9 @@ func findDates(s string, now time.Time) []dateMatch {
 // past or the future as the wording of s says (resolveYear).
 func findDueDates(s string, anchor time.Time) []dateMatch {
 	out := findDates(s, anchor)
-	tense := tenseOf(s)
+	tense := once(func() int { return tenseOf(s) })
 	for _, m := range findYearless(s, out) {
-		if t, ok := m.resolve(anchor, tense); ok {
+		if t, ok := m.resolve(anchor, tense()); ok {
 			out = append(out, dateMatch{Start: m.Start, End: m.End, Date: t})
 		}
 	}
@@ -322,6 +322,20 @@ func tenseOf(s string) int {
 	return tenseUnknown
 }
 
+// once returns f, which calls read the first time only: a reading of a
+// text that is needed only now and then (a sentence's tense, for a date
+// without a year) is made when first needed.
+func once[T any](read func() T) func() T {
+	var v T
+	done := false
+	return func() T {
+		if !done {
+			v, done = read(), true
+		}
+		return v
+	}
+}
+
 func countWords(s string, words []string) int {
 	n := 0
 	for _, w := range words {
@@ -463,9 +477,9 @@ func completeDates(c *Content, notes []Note, today time.Time) {
 			for _, d := range full {
 				out = append(out, quotedDate{t: d.Date, full: true})
 			}
-			tense := tenseOf(f.s)
+			tense := once(func() int { return tenseOf(f.s) })
 			for _, y := range findYearless(f.s, full) {
-				t, ok := y.resolve(anchor, tense)
+				t, ok := y.resolve(anchor, tense())
 				if !ok {
 					continue
 				}
@@ -632,7 +646,8 @@ func findRelative(s string) []yearless {
 		}
 		return ws[i].w
 	}
-	french := DetectLanguage(s) == "fr"
+	// Whether s is French is read when a French word asks.
+	french := once(func() bool { return DetectLanguage(s) == "fr" })
 	var out []yearless
 	for i := 0; i < len(ws); i++ {
 		w := ws[i].w
@@ -685,7 +700,7 @@ func findRelative(s string) []yearless {
 			out = append(out, y)
 			continue
 		}
-		if french {
+		if (w == "aujourd" || w == "apres" || w == "avant" || w == "hier") && french() {
 			switch {
 			case w == "aujourd" && at(i+1) == "hui":
 				out = append(out, yearless{Start: ws[i].a, End: ws[i+1].b, relative: true})

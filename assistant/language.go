@@ -1,7 +1,5 @@
 package assistant
 
-import "strings"
-
 // stopwords are frequent short words that tell the four languages apart.
 // Words shared by two languages ("in", "de", "die"…) are left out or kept
 // where they are far more frequent in one of them.
@@ -15,14 +13,22 @@ var stopwords = map[string][]string{
 // DetectLanguage guesses the language of text among Languages by counting
 // stopwords, and returns "en" when nothing stands out.
 func DetectLanguage(text string) string {
-	words := strings.FieldsFunc(foldString(text), func(r rune) bool {
-		return !(r >= 'a' && r <= 'z')
-	})
+	// The words are the runs of letters a to z of the folded text.
+	f := foldString(text)
 	scores := make([]int, len(Languages))
-	for _, w := range words {
-		for _, l := range stopwordLanguages[w] {
+	for i := 0; i < len(f); {
+		if f[i] < 'a' || f[i] > 'z' {
+			i++
+			continue
+		}
+		j := i
+		for j < len(f) && 'a' <= f[j] && f[j] <= 'z' {
+			j++
+		}
+		for _, l := range stopwordLanguages[f[i:j]] {
 			scores[l]++
 		}
+		i = j
 	}
 	best, bestScore := "en", 0
 	for l, lang := range Languages { // fixed order keeps ties deterministic

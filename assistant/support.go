@@ -141,6 +141,29 @@ type token struct {
 // split words ("n'a" → "n", "a"), so French elision and English n't show.
 func tokenize(text string) []token {
 	var out []token
+	eachWord(text, func(raw string, placeholder, first bool) {
+		if placeholder {
+			tag := strings.ToUpper(raw)
+			out = append(out, token{raw: tag, f: tag, placeholder: true, first: first})
+			return
+		}
+		r, _ := utf8.DecodeRuneInString(raw)
+		t := token{raw: raw, f: foldString(raw), capital: unicode.IsUpper(r), first: first}
+		t.number = unicode.IsDigit(r)
+		if t.number {
+			// 05 and 5 are the same number.
+			if n, err := strconv.Atoi(t.f); err == nil {
+				t.f = strconv.Itoa(n)
+			}
+		}
+		out = append(out, t)
+	})
+	return out
+}
+
+// eachWord calls word with each word of text as tokenize splits it, and
+// whether it is a placeholder and opens a sentence.
+func eachWord(text string, word func(raw string, placeholder, first bool)) {
 	first := true
 	for i := 0; i < len(text); {
 		r, w := utf8.DecodeRuneInString(text[i:])
@@ -152,8 +175,7 @@ func tokenize(text string) []token {
 				end += rw
 			}
 			if loc := rePlaceholder.FindStringIndex(text[i:end]); loc != nil && loc[0] == 0 {
-				tag := strings.ToUpper(text[i : i+loc[1]])
-				out = append(out, token{raw: tag, f: tag, placeholder: true, first: first})
+				word(text[i:i+loc[1]], true, first)
 				first = false
 				i += loc[1]
 				continue
@@ -175,24 +197,18 @@ func tokenize(text string) []token {
 			}
 			j += wj
 		}
-		word := text[i:j]
-		t := token{raw: word, f: foldString(word), capital: unicode.IsUpper(r), first: first}
-		t.number = unicode.IsDigit(r)
-		if t.number {
-			// 05 and 5 are the same number.
-			if n, err := strconv.Atoi(t.f); err == nil {
-				t.f = strconv.Itoa(n)
-			}
-		}
-		out = append(out, t)
+		word(text[i:j], false, first)
 		first = false
 		i = j
 	}
-	return out
 }
 
 // wordCount counts the words of a quote; a placeholder is one word.
-func wordCount(s string) int { return len(tokenize(s)) }
+func wordCount(s string) int {
+	n := 0
+	eachWord(s, func(string, bool, bool) { n++ })
+	return n
+}
 
 // unsupported says why text is not supported by quotes, as a code and the
 // word at fault, or "" when it is supported. Words of extra (a referral's

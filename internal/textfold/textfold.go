@@ -16,12 +16,20 @@ import (
 // letters that decomposition leaves alone get the spelling people type when
 // they lack the key (ß → ss, æ → ae, ø → o…).
 func Rune(r rune) string {
-	if r < utf8.RuneSelf {
+	if uint32(r) < utf8.RuneSelf {
 		if 'A' <= r && r <= 'Z' {
 			r += 'a' - 'A'
 		}
 		return ascii[r : r+1] // string(r) would allocate
 	}
+	if uint32(r) < latinEnd {
+		return latin[r-utf8.RuneSelf]
+	}
+	return fold(r)
+}
+
+// fold is Rune beyond ASCII.
+func fold(r rune) string {
 	switch r {
 	case 'ß', 'ẞ':
 		return "ss"
@@ -67,4 +75,15 @@ var ascii = func() string {
 		b[i] = byte(i)
 	}
 	return string(b)
+}()
+
+// latin holds Rune's answers from U+0080 to the end of Latin Extended-B,
+// folded once: decomposing a rune allocates.
+const latinEnd = 0x250
+
+var latin = func() (t [latinEnd - utf8.RuneSelf]string) {
+	for i := range t {
+		t[i] = fold(rune(i) + utf8.RuneSelf)
+	}
+	return t
 }()
