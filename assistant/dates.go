@@ -34,17 +34,22 @@ const monthWord = `([a-z]{3,9})`
 
 // Date patterns over folded text. Numeric dates are read day first, as
 // everywhere the service is used; ISO dates are read year first. Each is
-// tried only where its matches can begin (startRE): at a digit, or at a
+// tried only where its matches can begin (startRE): at a run of digits
+// as long as its first number and followed by what may follow it, or at a
 // word that may be a month's name.
 var (
-	reDateISO     = mustStartRE(`(\d{4})-(\d{1,2})-(\d{1,2})`, atDigit)
-	reDateNumeric = mustStartRE(`(\d{1,2}) ?[./-] ?(\d{1,2}) ?[./-] ?(\d{4}|\d{2})`, atDigit)
-	reDateDayName = mustStartRE(`(\d{1,2})(?:st|nd|rd|th|er|e|\.)? ?`+monthWord+`\.?,? (\d{4})`, atDigit)
+	reDateISO     = mustStartRE(`(\d{4})-(\d{1,2})-(\d{1,2})`, atDigits(4, 4, "-"))
+	reDateNumeric = mustStartRE(`(\d{1,2}) ?[./-] ?(\d{1,2}) ?[./-] ?(\d{4}|\d{2})`, atDigits(1, 2, " ./-"))
+	reDateDayName = mustStartRE(`(\d{1,2})(?:st|nd|rd|th|er|e|\.)? ?`+monthWord+`\.?,? (\d{4})`, atDigits(1, 2, dayThen))
 	reDateNameDay = mustStartRE(monthWord+`\.? (\d{1,2})(?:st|nd|rd|th)?,? (\d{4})`, atMonthWord)
 	// Dates without a year are only used for due dates, never masked.
-	reDateDayNameNoYear = mustStartRE(`(\d{1,2})(?:st|nd|rd|th|er|e|\.)? ?`+monthWord+`\b`, atDigit)
-	reDateNumericNoYear = mustStartRE(`\b(\d{1,2})[./](\d{1,2})\b`, atWordDigit)
+	reDateDayNameNoYear = mustStartRE(`(\d{1,2})(?:st|nd|rd|th|er|e|\.)? ?`+monthWord+`\b`, atDigits(1, 2, dayThen))
+	reDateNumericNoYear = mustStartRE(`\b(\d{1,2})[./](\d{1,2})\b`, atWordDigits(1, 2, "./"))
 )
+
+// dayThen is what may follow the day of a date with its month's name: an
+// ordinal's letters or full stop, a space, the name.
+const dayThen = ". abcdefghijklmnopqrstuvwxyz"
 
 // startRE is a regular expression that is tried only where start says a
 // match of it can begin, anchored there: Go's engine otherwise tries every
@@ -89,9 +94,24 @@ func (r *startRE) FindAllStringSubmatchIndex(s string) [][]int {
 // atDigit: a match opens with a digit (\d).
 func atDigit(s string, i int) bool { return '0' <= s[i] && s[i] <= '9' }
 
-// atWordDigit: a match opens with \b and a digit.
-func atWordDigit(s string, i int) bool {
-	return atDigit(s, i) && (i == 0 || !syntax.IsWordChar(rune(s[i-1])))
+// atDigits: a match opens with lo to hi digits, a whole run of them (no
+// digit may follow hi of them), then one of the bytes of then.
+func atDigits(lo, hi int, then string) func(s string, i int) bool {
+	return func(s string, i int) bool {
+		n := 0
+		for i+n < len(s) && atDigit(s, i+n) && n <= hi {
+			n++
+		}
+		return lo <= n && n <= hi && i+n < len(s) && strings.IndexByte(then, s[i+n]) >= 0
+	}
+}
+
+// atWordDigits is atDigits after \b.
+func atWordDigits(lo, hi int, then string) func(s string, i int) bool {
+	digits := atDigits(lo, hi, then)
+	return func(s string, i int) bool {
+		return (i == 0 || !syntax.IsWordChar(rune(s[i-1]))) && digits(s, i)
+	}
 }
 
 // atMonthWord: a match opens with monthWord, three to nine letters, then
