@@ -23,7 +23,8 @@ const progressEvery = 1 << 16
 // export file, against a signed checkpoint. It trusts nothing stored next to
 // the events: it recomputes every leaf hash from the canonical encoding,
 // the hash chain and the Merkle root, and compares them with what is stored
-// and what the log's key signed.
+// and what the log's key signed, and, given the stored tiles proofs are
+// served from, every tile.
 type Verifier struct {
 	// Origin is the log's name, the first line of its checkpoints.
 	Origin string
@@ -38,6 +39,17 @@ type Verifier struct {
 	// Progress, when set, is called now and then with the number of events
 	// checked so far, and once at the end.
 	Progress func(done uint64)
+	// Tiles, when set, are the log's stored tiles (the live database's):
+	// every stored tile is held against the tree recomputed from the
+	// events (CheckTile), read in pages as the events are, and the first
+	// that differs, is missing or holds too much fails the verification.
+	Tiles TileLister
+	// TiledSize is how many entries the stored tiles must cover: the log
+	// size the sequencer brought them up to before the verification
+	// began (the sequencer writes a batch's tiles in the transaction that
+	// sequences it). Past it a tile may be missing or partial, as it is
+	// where a replica of release 1.0.0 sequences, but never wrong.
+	TiledSize uint64
 }
 
 // Report is the outcome of a verification. When OK is false, Problem says in
@@ -54,9 +66,12 @@ type Report struct {
 	Checkpoint *Checkpoint
 	// CheckpointSize is Checkpoint.Size, or 0.
 	CheckpointSize uint64
-	OK             bool
-	FirstBad       *uint64
-	Problem        string
+	// Tiles is how many stored tiles were held against the events: 0 when
+	// the Verifier was given no tiles (an export).
+	Tiles    uint64
+	OK       bool
+	FirstBad *uint64
+	Problem  string
 }
 
 // fail records the first problem; the verification stops there.
@@ -292,14 +307,32 @@ func (v *Verifier) verify(ctx context.Context, produce func(context.Context, *pr
 		link  [1 + 2*sha256.Size]byte
 		slab  hashSlab
 		cr    = (&compact.RangeFactory{Hash: slab.hashChildren}).NewEmptyRange(0)
+		tiles *tileCheck
+		visit compact.VisitFn
 		state = func() *Report {
 			rep.Events, rep.Chain = n, append(rep.Chain[:0:0], prev[:]...)
+			if tiles != nil {
+				rep.Tiles = tiles.checked
+			}
 			return rep
 		}
 		fail = func(firstBad *uint64, format string, args ...any) (*Report, error) {
 			return state().fail(firstBad, format, args...), nil
 		}
+		// tileFail reports the first tile found wrong, or the failure to
+		// read the tiles.
+		tileFail = func() (*Report, error) {
+			if tiles.err != nil {
+				return state(), fmt.Errorf("verify audit log: %w", tiles.err)
+			}
+			return fail(nil, "%s", tiles.problem)
+		}
 	)
+	if v.Tiles != nil {
+		tiles = newTileCheck(ctx, v.Tiles, v.TiledSize)
+		defer tiles.stop()
+		visit = tiles.visit
+	}
 	batches, recycle, stop := pipeline(ctx, produce)
 	defer stop()
 	for b := range batches {
@@ -327,11 +360,14 @@ func (v *Verifier) verify(ctx context.Context, produce func(context.Context, *pr
 			if r.ok&chainOK == 0 || r.chain != chain {
 				return fail(seqPtr(n), "event %d: chain hash does not follow from the previous event", n)
 			}
-			if err := cr.Append(slab.hash(&r.sum), nil); err != nil {
+			if err := cr.Append(slab.hash(&r.sum), visit); err != nil {
 				return state(), fmt.Errorf("verify audit log: append leaf %d: %w", n, err)
 			}
 			n++
 			prev = chain
+			if tiles != nil && tiles.failed() {
+				return tileFail()
+			}
 			if (cp != nil && cp.Size == n) || (since != nil && since.Size == n) {
 				root, err := cr.GetRootHash(nil)
 				if err != nil {
@@ -372,6 +408,13 @@ func (v *Verifier) verify(ctx context.Context, produce func(context.Context, *pr
 	}
 	if since != nil && n < since.Size {
 		return rep.fail(seqPtr(n), "the log ends after %d events but the saved checkpoint covers %d: events %d to %d are missing", n, since.Size, n, since.Size-1), nil
+	}
+	if tiles != nil {
+		tiles.finish()
+		if tiles.failed() {
+			return tileFail()
+		}
+		state()
 	}
 	rep.OK = true
 	return rep, nil

@@ -157,7 +157,7 @@ func BenchmarkLogVerifyFromDatabase(b *testing.B) {
 		}
 	}
 	v := &audit.Verifier{Origin: "bench.local/audit"}
-	for _, path := range []string{"stored", "events"} {
+	for _, path := range []string{"stored", "tiles", "events"} {
 		b.Run(path, func(b *testing.B) {
 			var peak atomic.Uint64
 			for b.Loop() {
@@ -166,9 +166,16 @@ func BenchmarkLogVerifyFromDatabase(b *testing.B) {
 				cpu0 := cpuTime()
 				var rep *audit.Report
 				var err error
-				if path == "stored" {
+				switch path {
+				case "stored":
 					rep, err = v.VerifyStored(ctx, db.AllStoredEvents, nil)
-				} else {
+				case "tiles": // as `audit verify` runs: the events, and every stored tile against them
+					vt := *v
+					vt.Tiles, vt.TiledSize = db, h.Size
+					if rep, err = vt.VerifyStored(ctx, db.AllStoredEvents, nil); err == nil && rep.Tiles == 0 {
+						b.Fatal("no tile checked")
+					}
+				default:
 					rep, err = v.VerifyEach(ctx, db.AllEvents, nil)
 				}
 				cpu := cpuTime() - cpu0

@@ -54,8 +54,9 @@ var (
 // growth instead of once per proof, and hashed once too.
 //
 // Only proofs read through it: the sequencer's writes read the tiles in
-// their transaction, and `audit verify` recomputes the tree from the
-// events, so a tile changed behind the service's back is still caught.
+// their transaction, and `audit verify` reads every tile from the database
+// (TilesFrom) and holds it against the tree it recomputes from the events,
+// so a tile changed behind the service's back is still caught.
 type tileCache = lru.Cache[audit.TileKey, [][]byte]
 
 // tileCacheTiles bounds the tiles kept per read handle: a full tile's
@@ -185,6 +186,26 @@ func (db *AuditStore) ReadTile(ctx context.Context, level, index uint64) ([]byte
 		return nil, countersign.Errorf(countersign.ENOTFOUND, "The audit log has no such tile yet.")
 	}
 	return t, nil
+}
+
+// TilesFrom returns up to limit of the stored tiles of level with an index
+// from from up, in index order: how `audit verify` streams every tile,
+// page by page, to hold it against the events (audit.TileLister).
+func (db *AuditStore) TilesFrom(ctx context.Context, level, from uint64, limit int) ([]audit.Tile, error) {
+	var rows []tileRow
+	if err := db.r.SelectContext(ctx, &rows, db.r.Rebind(`
+		SELECT level, idx, hashes
+		FROM audit_tile
+		WHERE level = ? AND idx >= ?
+		ORDER BY idx
+		LIMIT ?`), int64(level), int64(min(from, 1<<62)), limit); err != nil {
+		return nil, db.translate(fmt.Errorf("read audit tiles of level %d from %d: %w", level, from, err))
+	}
+	out := make([]audit.Tile, len(rows))
+	for i, r := range rows {
+		out[i] = audit.Tile{TileKey: audit.TileKey{Level: uint64(r.Level), Index: uint64(r.Idx)}, Hashes: r.Hashes}
+	}
+	return out, nil
 }
 
 // errTilesBehind is writeTiles' answer when the tiles do not end where the

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/countersign/countersign/audit"
+	"github.com/countersign/countersign/sqlstore"
 )
 
 // runAudit runs the ethics board's tools. verify exits 0 only when every
@@ -198,6 +199,9 @@ func verify(ctx context.Context, cfg Config, file string, vkeys []string, sinceP
 	// The root as the signed checkpoint writes it (base64), so the two can
 	// be compared by eye.
 	fmt.Fprintf(stdout, "OK: %d entries verified; checkpoint at size %d verified; root %s\n", rep.Events, rep.CheckpointSize, base64.StdEncoding.EncodeToString(rep.Root))
+	if rep.Tiles > 0 {
+		fmt.Fprintf(stdout, "OK: tiles: %d stored tiles match the events, so the proofs served from them are right.\n", rep.Tiles)
+	}
 	if v.Since != nil {
 		fmt.Fprintf(stdout, "The log still holds the %d events of your saved checkpoint, unchanged, and %d more.\n", v.Since.Size, rep.Events-v.Since.Size)
 	}
@@ -235,6 +239,22 @@ func verifyLive(ctx context.Context, cfg Config, v *audit.Verifier, bar *progres
 		return nil, err
 	}
 	bar.total = head.Size
+	return verifyStoredLog(ctx, db, n, v)
+}
+
+// verifyStoredLog is the verification of the live database that `audit
+// verify` and the board's "Verify the log" button run: every event against
+// a checkpoint signed now (Notary.VerifyLog), every stored tile, which
+// proofs are served from, against the tree the events give, then every
+// entry's MAC.
+func verifyStoredLog(ctx context.Context, db *sqlstore.DB, n *audit.Notary, v *audit.Verifier) (*audit.Report, error) {
+	// Sequencing brings the tiles up to the log (sqlstore's syncTiles), so
+	// every tile of the entries sequenced so far must be stored.
+	tiled, err := db.Sequence(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v.Tiles, v.TiledSize = db, tiled
 	rep, err := n.VerifyLog(ctx, v, db.AllStoredEvents)
 	if err != nil {
 		return nil, err

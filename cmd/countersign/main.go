@@ -306,11 +306,7 @@ func (m *Main) Run(ctx context.Context) error {
 		SecureCookies: m.Config.SecureCookies, MaxBodyBytes: m.Config.MaxBodyBytes, Limits: limits, StatsRealIDs: m.Config.StatsRealIDs,
 		Clients: s.Clients, ClientOrigin: m.Config.ClientOrigin, Files: db,
 		VerifyLog: func(ctx context.Context) (*audit.Report, error) {
-			rep, err := m.Notary.VerifyLog(ctx, &audit.Verifier{Origin: m.Config.AuditOrigin, Keys: verifierKeys}, db.AllStoredEvents)
-			if err != nil {
-				return nil, err
-			}
-			return rep, reportForgedEvents(ctx, db, rep) // as audit verify does
+			return verifyStoredLog(ctx, db, m.Notary, &audit.Verifier{Origin: m.Config.AuditOrigin, Keys: verifierKeys}) // as audit verify does
 		}}
 	if c, ok := model.(interface{ Healthy() bool }); ok {
 		s.Checks["model"] = func(context.Context) error {
