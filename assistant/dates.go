@@ -38,18 +38,23 @@ const monthWord = `([a-z]{3,9})`
 // as long as its first number and followed by what may follow it, or at a
 // word that may be a month's name.
 var (
-	reDateISO     = mustStartRE(`(\d{4})-(\d{1,2})-(\d{1,2})`, atDigits(4, 4, "-"))
-	reDateNumeric = mustStartRE(`(\d{1,2}) ?[./-] ?(\d{1,2}) ?[./-] ?(\d{4}|\d{2})`, atDigits(1, 2, " ./-"))
-	reDateDayName = mustStartRE(`(\d{1,2})(?:st|nd|rd|th|er|e|\.)? ?`+monthWord+`\.?,? (\d{4})`, atDigits(1, 2, dayThen))
-	reDateNameDay = mustStartRE(monthWord+`\.? (\d{1,2})(?:st|nd|rd|th)?,? (\d{4})`, atMonthWord)
+	reDateISO     = mustStartRE(`(\d{4})-(\d{1,2})-(\d{1,2})`, digits, atDigits(4, 4, "-"))
+	reDateNumeric = mustStartRE(`(\d{1,2}) ?[./-] ?(\d{1,2}) ?[./-] ?(\d{4}|\d{2})`, digits, atDigits(1, 2, " ./-"))
+	reDateDayName = mustStartRE(`(\d{1,2})(?:st|nd|rd|th|er|e|\.)? ?`+monthWord+`\.?,? (\d{4})`, digits, atDigits(1, 2, dayThen))
+	reDateNameDay = mustStartRE(monthWord+`\.? (\d{1,2})(?:st|nd|rd|th)?,? (\d{4})`, letters, atMonthWord)
 	// Dates without a year are only used for due dates, never masked.
-	reDateDayNameNoYear = mustStartRE(`(\d{1,2})(?:st|nd|rd|th|er|e|\.)? ?`+monthWord+`\b`, atDigits(1, 2, dayThen))
-	reDateNumericNoYear = mustStartRE(`\b(\d{1,2})[./](\d{1,2})\b`, atWordDigits(1, 2, "./"))
+	reDateDayNameNoYear = mustStartRE(`(\d{1,2})(?:st|nd|rd|th|er|e|\.)? ?`+monthWord+`\b`, digits, atDigits(1, 2, dayThen))
+	reDateNumericNoYear = mustStartRE(`\b(\d{1,2})[./](\d{1,2})\b`, digits, atWordDigits(1, 2, "./"))
+)
+
+const (
+	digits  = "0123456789"
+	letters = "abcdefghijklmnopqrstuvwxyz"
 )
 
 // dayThen is what may follow the day of a date with its month's name: an
 // ordinal's letters or full stop, a space, the name.
-const dayThen = ". abcdefghijklmnopqrstuvwxyz"
+const dayThen = ". " + letters
 
 // startRE is a regular expression that is tried only where start says a
 // match of it can begin, anchored there: Go's engine otherwise tries every
@@ -61,11 +66,18 @@ const dayThen = ". abcdefghijklmnopqrstuvwxyz"
 type startRE struct {
 	re       *regexp.Regexp // the expression
 	anchored *regexp.Regexp // ^(?:expression)
+	opens    [256]bool      // the bytes a match can open with
 	start    func(s string, i int) bool
 }
 
-func mustStartRE(expr string, start func(s string, i int) bool) *startRE {
-	return &startRE{re: regexp.MustCompile(expr), anchored: regexp.MustCompile(`^(?:` + expr + `)`), start: start}
+// mustStartRE compiles expr, whose matches open with one of the bytes of
+// opens, where start allows.
+func mustStartRE(expr, opens string, start func(s string, i int) bool) *startRE {
+	r := &startRE{re: regexp.MustCompile(expr), anchored: regexp.MustCompile(`^(?:` + expr + `)`), start: start}
+	for i := range len(opens) {
+		r.opens[opens[i]] = true
+	}
+	return r
 }
 
 // FindAllStringSubmatchIndex is re.FindAllStringSubmatchIndex(s, -1): the
@@ -73,7 +85,7 @@ func mustStartRE(expr string, start func(s string, i int) bool) *startRE {
 func (r *startRE) FindAllStringSubmatchIndex(s string) [][]int {
 	var out [][]int
 	for i := 0; i < len(s); i++ {
-		if !r.start(s, i) {
+		if !r.opens[s[i]] || !r.start(s, i) {
 			continue
 		}
 		loc := r.anchored.FindStringSubmatchIndex(s[i:])

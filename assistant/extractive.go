@@ -86,9 +86,7 @@ var genericWords = map[string]bool{
 	"from": true, "their": true, "leur": true, "pour": true, "voor": true, "fur": true, "dans": true, "bij": true, "area": true, "region": true,
 }
 
-var reSentenceEnd = mustStartRE(`[.!?]+["'’”)\]]*\s+|\n+`, func(s string, i int) bool {
-	return s[i] == '.' || s[i] == '!' || s[i] == '?' || s[i] == '\n'
-})
+var reSentenceEnd = mustStartRE(`[.!?]+["'’”)\]]*\s+|\n+`, ".!?\n", func(string, int) bool { return true })
 
 // sentences splits a note body into trimmed sentences, each an exact
 // substring of the body so that it can be quoted.
