@@ -35,6 +35,7 @@ func Exercise(t *testing.T, dsn, emptyDSN func(t testing.TB) string) {
 	t.Run("Drafts", func(t *testing.T) { t.Parallel(); exerciseDrafts(t, open, dsn) })
 	t.Run("Audit", func(t *testing.T) { t.Parallel(); exerciseAudit(t, open, dsn) })
 	t.Run("Tamper", func(t *testing.T) { t.Parallel(); exerciseTamper(t, open, dsn) })
+	t.Run("TileVerify", func(t *testing.T) { t.Parallel(); exerciseTileVerify(t, open) })
 	t.Run("CaseData", func(t *testing.T) { t.Parallel(); exerciseCaseData(t, open) })
 	t.Run("EventMAC", func(t *testing.T) { t.Parallel(); exerciseEventMAC(t, open, dsn) })
 	t.Run("Drafting", func(t *testing.T) { t.Parallel(); exerciseDrafting(t, open) })

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
@@ -67,4 +68,62 @@ func MustTamperTile(t testing.TB, db *sqlstore.DB, level, idx uint64, hashes []b
 		stmt = fmt.Sprintf(`UPDATE audit_tile SET hashes = %s WHERE level = %d AND idx = %d`, lit, level, idx)
 	}
 	asAttacker(t, db, []string{"audit_tile"}, stmt)
+}
+
+// exerciseTileVerify: the store hands `audit verify` every stored tile,
+// in pages, and after Sequence the tiles cover the whole log, which is
+// what lets verify count a tile missing there as a failure.
+func exerciseTileVerify(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
+	ctx := context.Background()
+	const entries = 2100 // level-0 tiles 0 to 8 (the last 52 hashes), level-1 tile 0 (8)
+	db := open(t)
+	MustFillLog(t, db, entries)
+
+	t.Run("TilesFromReadsEveryTileInPages", func(t *testing.T) {
+		var got []audit.Tile
+		for from := uint64(0); ; {
+			page, err := db.TilesFrom(ctx, 0, from, 4)
+			ok(t, err)
+			got = append(got, page...)
+			if len(page) < 4 {
+				break
+			}
+			from = page[len(page)-1].Index + 1
+		}
+		if len(got) != 9 {
+			t.Fatalf("%d level-0 tiles, want 9", len(got))
+		}
+		for i, tile := range got {
+			want, err := db.ReadTile(ctx, 0, uint64(i))
+			ok(t, err)
+			if tile.Level != 0 || tile.Index != uint64(i) || !bytes.Equal(tile.Hashes, want) {
+				t.Fatalf("tile %d read as (%d, %d), %d bytes; ReadTile gives %d bytes", i, tile.Level, tile.Index, len(tile.Hashes), len(want))
+			}
+			if w := audit.TileWidthAt(0, uint64(i), entries) * 32; len(tile.Hashes) != w {
+				t.Fatalf("tile %d holds %d bytes, want %d", i, len(tile.Hashes), w)
+			}
+		}
+		level1, err := db.TilesFrom(ctx, 1, 0, 32)
+		ok(t, err)
+		if len(level1) != 1 || len(level1[0].Hashes) != 8*32 {
+			t.Fatalf("level 1: %d tiles", len(level1))
+		}
+		for _, q := range []struct{ level, from uint64 }{{0, 9}, {2, 0}, {7, 0}} {
+			none, err := db.TilesFrom(ctx, q.level, q.from, 32)
+			ok(t, err)
+			if len(none) != 0 {
+				t.Fatalf("level %d from %d: %d tiles, want none", q.level, q.from, len(none))
+			}
+		}
+	})
+	t.Run("AfterSequencingEveryTileOfTheLogIsStored", func(t *testing.T) {
+		size, err := db.Sequence(ctx)
+		ok(t, err)
+		v := &audit.Verifier{Origin: testOrigin, Tiles: db, TiledSize: size}
+		rep, err := v.VerifyStored(ctx, db.AllStoredEvents, nil)
+		ok(t, err)
+		if !rep.OK || rep.Events != entries || rep.Tiles != 10 {
+			t.Fatalf("verified %d events and %d tiles: %s", rep.Events, rep.Tiles, rep.Problem)
+		}
+	})
 }
