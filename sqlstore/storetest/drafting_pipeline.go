@@ -32,15 +32,8 @@ func exerciseDraftingPipeline(t *testing.T, open func(t testing.TB) *sqlstore.DB
 		// so every completion may take the one-statement path.
 		const drafts = 16
 		ids := map[string]bool{}
-		for i := range drafts {
-			n := &casefile.Note{CaseID: f.Case.ID, Body: fmt.Sprintf("Visit %d: the rent is paid.", i)}
-			ok(t, db.AddNote(wctx, n))
-			d, err := db.RequestDraft(wctx, review.DraftRequest{CaseID: f.Case.ID, Kind: assistant.KindSummary, NoteIDs: []string{n.ID}})
-			ok(t, err)
-			if d.Status != review.StatusQueued || d.Attempts != 0 || d.CaseID != f.Case.ID || len(d.NoteIDs) != 1 || d.NoteIDs[0] != n.ID {
-				t.Fatalf("a requested draft reads %+v", d)
-			}
-			ids[d.ID] = true
+		for _, id := range requestDraftsOverNotesOfTheirOwn(t, db, wctx, f, drafts) {
+			ids[id] = true
 		}
 		var wg sync.WaitGroup
 		for i := range 6 {
@@ -109,15 +102,7 @@ func exerciseDraftingPipeline(t *testing.T, open func(t testing.TB) *sqlstore.DB
 		t.Parallel()
 		db := open(t)
 		f := MustSeed(t, db)
-		wctx := As(ctx, f.Worker)
-		var ids []string
-		for i := range 3 {
-			n := &casefile.Note{CaseID: f.Case.ID, Body: fmt.Sprintf("Visit %d: the rent is paid.", i)}
-			ok(t, db.AddNote(wctx, n))
-			d, err := db.RequestDraft(wctx, review.DraftRequest{CaseID: f.Case.ID, Kind: assistant.KindSummary, NoteIDs: []string{n.ID}})
-			ok(t, err)
-			ids = append(ids, d.ID)
-		}
+		ids := requestDraftsOverNotesOfTheirOwn(t, db, As(ctx, f.Worker), f, 3)
 		before := eventCount(t, db)
 		job, err := db.ClaimDraft(ctx, "w", time.Minute, ids[2])
 		ok(t, err)
@@ -153,15 +138,7 @@ func exerciseDraftingPipeline(t *testing.T, open func(t testing.TB) *sqlstore.DB
 			t.Skip("SQLite's one writer claims one draft at a time")
 		}
 		f := MustSeed(t, db)
-		wctx := As(ctx, f.Worker)
-		var ids []string
-		for i := range 3 {
-			n := &casefile.Note{CaseID: f.Case.ID, Body: fmt.Sprintf("Visit %d: the rent is paid.", i)}
-			ok(t, db.AddNote(wctx, n))
-			d, err := db.RequestDraft(wctx, review.DraftRequest{CaseID: f.Case.ID, Kind: assistant.KindSummary, NoteIDs: []string{n.ID}})
-			ok(t, err)
-			ids = append(ids, d.ID)
-		}
+		ids := requestDraftsOverNotesOfTheirOwn(t, db, As(ctx, f.Worker), f, 3)
 		// Another worker's claim holds the oldest draft's row, as its
 		// claiming statement does until it commits.
 		other, err := db.Raw().Beginx()
@@ -266,4 +243,23 @@ func exerciseDraftingPipeline(t *testing.T, open func(t testing.TB) *sqlstore.DB
 			t.Fatalf("a claim after the withdrawal: %v", err)
 		}
 	})
+}
+
+// requestDraftsOverNotesOfTheirOwn writes n notes to f's case and requests
+// a summary of each, oldest first, and returns the drafts' ids: no draft
+// supersedes another.
+func requestDraftsOverNotesOfTheirOwn(t *testing.T, db *sqlstore.DB, wctx context.Context, f *Fixture, n int) []string {
+	t.Helper()
+	var ids []string
+	for i := range n {
+		note := &casefile.Note{CaseID: f.Case.ID, Body: fmt.Sprintf("Visit %d: the rent is paid.", i)}
+		ok(t, db.AddNote(wctx, note))
+		d, err := db.RequestDraft(wctx, review.DraftRequest{CaseID: f.Case.ID, Kind: assistant.KindSummary, NoteIDs: []string{note.ID}})
+		ok(t, err)
+		if d.Status != review.StatusQueued || d.Attempts != 0 || d.CaseID != f.Case.ID || len(d.NoteIDs) != 1 || d.NoteIDs[0] != note.ID {
+			t.Fatalf("a requested draft reads %+v", d)
+		}
+		ids = append(ids, d.ID)
+	}
+	return ids
 }
