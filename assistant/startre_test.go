@@ -2,8 +2,6 @@ package assistant
 
 import (
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -20,17 +18,7 @@ func TestStartREFindsAsItsExpression(t *testing.T) {
 		"DayNameNoYear": reDateDayNameNoYear, "NumericNoYear": reDateNumericNoYear, "SentenceEnd": reSentenceEnd,
 	}
 	texts := []string{benchNote, longNote(), ""}
-	for _, n := range languageNotes() {
-		texts = append(texts, n)
-	}
-	files, _ := filepath.Glob("../stakes/testdata/*.tsv")
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		texts = append(texts, strings.Split(string(b), "\n")...)
-	}
+	texts = append(texts, testTexts(t)...)
 	pieces := []string{"1", "3", "14", "03", "29", "2026", "24", "123", "-", "/", ".", " ", "  ", ", ", ",", "st", "th", "er", "e",
 		"december", "dec", "mars", "mai", "sept", "juillet", "abcdefghij", "on", "x", "_", "\n", "\n\n", "!", "?", "!?", "”", ")", "]", "'",
 		"\t", "é", "ß", "…", "le ", "am ", "Dec", "2026-12-14", "14/12/2026", "3.5.24",
