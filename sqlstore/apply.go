@@ -192,12 +192,13 @@ var errFenceLost = errors.New("the rows read changed before the write")
 // the case first (FOR NO KEY UPDATE, as a decision's read does, in the
 // order closing and erasure lock a case and then its drafts), and ws[0]
 // writes only if the case is still at f.caseVersion and its row at
-// f.rowVersion. The versions are checked on the rows' newest versions
+// f.rowVersion. A fence without a rowVersion holds the case alone, and
+// ws[0] may then be a one-row INSERT (a draft request's). The versions are checked on the rows' newest versions
 // once locked, so a change committed after the read and before the lock
 // loses the fence too; the caller then decides again in a transaction.
 // A unique violation is conflict.
 func (db *conn) fencedWrites(ctx context.Context, f *fence, conflict error, ws ...write) error {
-	if len(ws) == 0 || f != nil && !strings.HasPrefix(strings.TrimSpace(ws[0].query), "UPDATE ") {
+	if len(ws) == 0 || f != nil && f.rowVersion != "" && !strings.HasPrefix(strings.TrimSpace(ws[0].query), "UPDATE ") {
 		return fmt.Errorf("fenced writes: the first write must be an UPDATE")
 	}
 	var before, queries []string
@@ -211,6 +212,8 @@ func (db *conn) fencedWrites(ctx context.Context, f *fence, conflict error, ws .
 		switch {
 		case i > 0:
 			q, err = gated(w, "EXISTS (SELECT 1 FROM w0)")
+		case f != nil && f.rowVersion == "":
+			q, err = gated(w, "EXISTS (SELECT 1 FROM f)")
 		case f != nil:
 			q, err = gated(w, "xmin = ?::xid AND EXISTS (SELECT 1 FROM f)")
 			wargs = append(append([]any(nil), w.args...), f.rowVersion)

@@ -79,6 +79,12 @@ func (db *CaseStore) RecordConsent(ctx context.Context, c *casefile.Consent) err
 		if err := db.lockCase(ctx, tx, c.CaseID); err != nil {
 			return err
 		}
+		// A new version of the case's row: a draft request decided
+		// without a transaction is fenced on the version it read
+		// (requestByStatement), so it never passes this consent.
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE cases SET id = id WHERE id = ?`), c.CaseID); err != nil {
+			return fmt.Errorf("mark the case's consent changed: %w", err)
+		}
 		prev, err := db.latestConsent(ctx, tx, c.CaseID)
 		if err != nil {
 			return err

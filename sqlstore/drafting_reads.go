@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lib/pq"
@@ -111,16 +112,8 @@ func (tx *Tx) insertDraft(ctx context.Context, d *review.Draft, idempotencyKey s
 	if err != nil {
 		return nil, err
 	}
-	noteIDs, _ := json.Marshal(d.NoteIDs)
-	var key *string
-	if idempotencyKey != "" {
-		key = &idempotencyKey
-	}
-	args := []any{d.ID, d.CaseID, string(d.Kind), d.RequestedBy, d.ReviewerID, d.TeamID, string(noteIDs), d.Language, key, tx.now, tx.now, tx.now}
-	query := `INSERT INTO drafts (id, case_id, kind, status, requested_by, reviewer_id, team_id, note_ids, language,
-			idempotency_key, run_after, created_at, updated_at)
-		VALUES (?, ?, ?, ` + stQueued + `, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		RETURNING ` + draftColumns
+	w := draftInsert(d, idempotencyKey, tx.now)
+	query, args := w.query+` RETURNING `+draftColumns, w.args
 	cte := tx.db.dialect.writableCTE()
 	if cte {
 		query = `WITH e AS (INSERT INTO audit_pending (` + pendingColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)) ` + query
@@ -137,6 +130,71 @@ func (tx *Tx) insertDraft(ctx context.Context, d *review.Draft, idempotencyKey s
 	}
 	return r.toDomain(ctx, tx.db.openers(tx))
 }
+
+// draftInsert is the INSERT of the queued draft d, requested at now.
+func draftInsert(d *review.Draft, idempotencyKey string, now time.Time) write {
+	noteIDs, _ := json.Marshal(d.NoteIDs)
+	var key *string
+	if idempotencyKey != "" {
+		key = &idempotencyKey
+	}
+	return write{query: `INSERT INTO drafts (id, case_id, kind, status, requested_by, reviewer_id, team_id, note_ids, language,
+			idempotency_key, run_after, created_at, updated_at)
+		VALUES (?, ?, ?, ` + stQueued + `, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		args: []any{d.ID, d.CaseID, string(d.Kind), d.RequestedBy, d.ReviewerID, d.TeamID, string(noteIDs), d.Language, key, now, now, now}}
+}
+
+// requestByStatement is RequestDraft on PostgreSQL in three statements and
+// no transaction: the case read unlocked with its row's version
+// (findCaseVersion), its notes and latest consent (requestNotes),
+// review.DecideRequest as in the transaction, then the draft and its event
+// in one statement fenced on the case's version (fencedWrites), which
+// locks the case as the transaction's read does and writes nothing if the
+// case changed since. Recording a consent gives the case's row a new
+// version (RecordConsent), so a request never passes a consent withdrawn
+// while it was decided: it loses the fence, and is decided again in the
+// transaction, which reads the consent after the case's lock.
+// errFenceLost: nothing was written (also for a letter, whose reads only
+// the transaction makes, and on SQLite).
+func (db *ReviewStore) requestByStatement(ctx context.Context, a countersign.Actor, req review.DraftRequest) (*review.Draft, error) {
+	if !db.dialect.writableCTE() || req.Kind == assistant.KindLetter {
+		return nil, errFenceLost
+	}
+	c, version, err := db.findCaseVersion(ctx, req.CaseID)
+	if err != nil {
+		return nil, err
+	}
+	notes, cur, err := db.requestNotes(ctx, db.r, c.ID, req.NoteIDs)
+	if err != nil {
+		return nil, err
+	}
+	if err := casefile.CheckDrafting(db.RequireConsent, cur); err != nil {
+		return nil, err
+	}
+	tx := db.statementTx()
+	nd, ev, err := review.DecideRequest(review.RequestInput{Actor: a, Case: c, Request: req, Notes: notes, Policy: db.policy(), Now: tx.now})
+	if err != nil {
+		return nil, err
+	}
+	if f, ok := afterRequestRead.Load(req.CaseID); ok {
+		f.(func())()
+	}
+	events, err := tx.eventsWrite([]audit.Record{*ev})
+	if err != nil {
+		return nil, err
+	}
+	// A unique violation (the idempotency key, used by a request
+	// committed meanwhile) is the driver's conflict, as in the
+	// transaction: RequestDraft answers with that request's draft.
+	if err := db.fencedWrites(ctx, &fence{caseID: c.ID, caseVersion: version}, nil, draftInsert(nd, req.IdempotencyKey, tx.now), events); err != nil {
+		return nil, err
+	}
+	return nd, nil
+}
+
+// afterRequestRead holds, for tests only (AfterRequestRead), what runs
+// between a draft request's unlocked reads and its fenced write, by case id.
+var afterRequestRead sync.Map
 
 // claimableQueued and claimableExpired are the two kinds of drafts a
 // worker may claim, each at the time bound to its one placeholder: queued

@@ -173,11 +173,13 @@ func (db *ReviewStore) RequestDraft(ctx context.Context, req review.DraftRequest
 			return d, err
 		}
 	}
-	var d *review.Draft
-	err = db.withTx(ctx, func(tx *Tx) error {
-		d, err = db.requestDraft(ctx, tx, a, req)
-		return err
-	})
+	d, err := db.requestByStatement(ctx, a, req)
+	if errors.Is(err, errFenceLost) {
+		err = db.withTx(ctx, func(tx *Tx) error {
+			d, err = db.requestDraft(ctx, tx, a, req)
+			return err
+		})
+	}
 	if isConflict(err) && req.IdempotencyKey != "" {
 		// Another request with the same key won the race: answer with its draft.
 		return db.findByIdempotencyKey(ctx, a.UserID, req.IdempotencyKey)
