@@ -23,14 +23,7 @@ func TestRequestFencedOnWhatItRead(t *testing.T) {
 	dsn := storetest.PostgresDSN(t)
 	db := storetest.MustOpen(t, dsn)
 	ctx := context.Background()
-	count := func(query string, args ...any) int {
-		t.Helper()
-		var n int
-		if err := db.Raw().GetContext(ctx, &n, query, args...); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	count := func(query string, args ...any) int { return countRows(t, db, query, args...) }
 	drafts := func(f *storetest.Fixture) int {
 		return count(`SELECT COUNT(*) FROM drafts WHERE case_id = $1`, f.Case.ID)
 	}
@@ -118,4 +111,14 @@ func TestRequestFencedOnWhatItRead(t *testing.T) {
 			t.Fatalf("%d drafts and %d request events, want one of each", n, e)
 		}
 	})
+}
+
+// countRows returns the number query (a SELECT COUNT) reads from db.
+func countRows(t *testing.T, db *sqlstore.DB, query string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := db.Raw().GetContext(context.Background(), &n, query, args...); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

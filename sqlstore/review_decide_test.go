@@ -119,14 +119,7 @@ func TestSignOffFencedOnWhatItRead(t *testing.T) {
 		}
 		return ap
 	}
-	count := func(query string, args ...any) int {
-		t.Helper()
-		var n int
-		if err := db.Raw().GetContext(ctx, &n, query, args...); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	count := func(query string, args ...any) int { return countRows(t, db, query, args...) }
 	decisions := func(d *review.Draft) int {
 		return count(`SELECT COUNT(*) FROM decisions WHERE draft_id = $1`, d.ID)
 	}
