@@ -193,9 +193,10 @@ var errFenceLost = errors.New("the rows read changed before the write")
 // order closing and erasure lock a case and then its drafts), and ws[0]
 // writes only if the case is still at f.caseVersion and its row at
 // f.rowVersion. A fence without a rowVersion holds the case alone, and
-// ws[0] may then be a one-row INSERT (a draft request's). The versions are checked on the rows' newest versions
-// once locked, so a change committed after the read and before the lock
-// loses the fence too; the caller then decides again in a transaction.
+// ws[0] may then be a one-row INSERT (a draft request's). The versions
+// are checked on the rows' newest versions once locked, so a change
+// committed after the read and before the lock loses the fence too; the
+// caller then decides again in a transaction.
 // A unique violation is conflict.
 func (db *conn) fencedWrites(ctx context.Context, f *fence, conflict error, ws ...write) error {
 	if len(ws) == 0 || f != nil && f.rowVersion != "" && !strings.HasPrefix(strings.TrimSpace(ws[0].query), "UPDATE ") {

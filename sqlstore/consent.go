@@ -187,7 +187,9 @@ func (db *conn) checkConsent(ctx context.Context, tx *Tx, caseID string) error {
 // lockCase locks a case row until the transaction ends, serialising consent
 // changes and draft retries of one case. (A draft request is serialised
 // with consent changes by the case's write lock, forCaseWrite, which
-// RecordConsent takes first too: see requestDraft.)
+// RecordConsent takes first too, see requestDraft; or, made without a
+// transaction, by its fence on the case's row version, which
+// RecordConsent changes, see requestByStatement.)
 func (db *conn) lockCase(ctx context.Context, tx *Tx, caseID string) error {
 	var id string
 	if err := tx.GetContext(ctx, &id, tx.Rebind(`SELECT id FROM cases WHERE id = ?`+db.dialect.forUpdate()), caseID); err != nil {

@@ -27,7 +27,7 @@ import (
 // requestDraft queues a draft in tx: the request of RequestDraft. The case
 // row is read locked (findCase, forCaseWrite) before anything else, and
 // RecordConsent takes the same lock first: a consent answer committing
-// meanwhile is either seen by the read of the consent below (a later
+// meanwhile is either seen by the read of the consent that follows (a later
 // statement) or sees the new draft and stops it. On PostgreSQL the draft
 // and its audit event are then one statement.
 func (db *conn) requestDraft(ctx context.Context, tx *Tx, a countersign.Actor, req review.DraftRequest) (*review.Draft, error) {
@@ -48,19 +48,26 @@ func (db *conn) requestDraft(ctx context.Context, tx *Tx, a countersign.Actor, r
 		if nd, ev, err = db.decideRequest(ctx, tx, a, c, req); err != nil {
 			return nil, err
 		}
-	} else {
-		notes, cur, err := db.requestNotes(ctx, tx, c.ID, req.NoteIDs)
-		if err != nil {
-			return nil, err
-		}
-		if err := casefile.CheckDrafting(db.RequireConsent, cur); err != nil {
-			return nil, err
-		}
-		if nd, ev, err = review.DecideRequest(review.RequestInput{Actor: a, Case: c, Request: req, Notes: notes, Policy: db.policy(), Now: tx.now}); err != nil {
-			return nil, err
-		}
+	} else if nd, ev, err = db.decideFromNotes(ctx, tx, a, c, req, tx.now); err != nil {
+		return nil, err
 	}
 	return tx.insertDraft(ctx, nd, req.IdempotencyKey, ev)
+}
+
+// decideFromNotes decides req, a request of any kind but a letter in the
+// case c, at now: the case's notes it names and its latest consent read
+// through q (requestNotes), the consent checked (casefile.CheckDrafting),
+// then review.DecideRequest. The transaction and requestByStatement both
+// decide through it.
+func (db *conn) decideFromNotes(ctx context.Context, q queryer, a countersign.Actor, c *casefile.Case, req review.DraftRequest, now time.Time) (*review.Draft, *audit.Record, error) {
+	notes, cur, err := db.requestNotes(ctx, q, c.ID, req.NoteIDs)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := casefile.CheckDrafting(db.RequireConsent, cur); err != nil {
+		return nil, nil, err
+	}
+	return review.DecideRequest(review.RequestInput{Actor: a, Case: c, Request: req, Notes: notes, Policy: db.policy(), Now: now})
 }
 
 // requestNoteRow is a note read for a draft request, with its case's key
@@ -164,15 +171,8 @@ func (db *ReviewStore) requestByStatement(ctx context.Context, a countersign.Act
 	if err != nil {
 		return nil, err
 	}
-	notes, cur, err := db.requestNotes(ctx, db.r, c.ID, req.NoteIDs)
-	if err != nil {
-		return nil, err
-	}
-	if err := casefile.CheckDrafting(db.RequireConsent, cur); err != nil {
-		return nil, err
-	}
 	tx := db.statementTx()
-	nd, ev, err := review.DecideRequest(review.RequestInput{Actor: a, Case: c, Request: req, Notes: notes, Policy: db.policy(), Now: tx.now})
+	nd, ev, err := db.decideFromNotes(ctx, db.r, a, c, req, tx.now)
 	if err != nil {
 		return nil, err
 	}
