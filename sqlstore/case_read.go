@@ -122,19 +122,25 @@ const readCaseLoggedQuery = `
 	SELECT ` + caseReadColumns + `, EXISTS (SELECT 1 FROM e) AS logged FROM c`
 
 // scopeCache holds the read scope of the cases this process read lately,
-// by case id: ids only (casefile.ReadScope), the least recently used
-// forgotten first. It is a prediction, checked by the statement that uses
-// it.
+// by case id, and what the access rule reads of the drafts it read lately,
+// by draft id (draftScope, draft_read.go): ids and codes only, the least
+// recently used forgotten first. It is a prediction, checked by the
+// statement that uses it.
 type scopeCache struct {
-	once sync.Once
-	lru  *lru.Cache[string, casefile.ReadScope]
+	once   sync.Once
+	lru    *lru.Cache[string, casefile.ReadScope]
+	drafts *lru.Cache[string, draftScope]
 }
 
-// scopeCacheLimit bounds a process's scopes: about 100 bytes each.
+// scopeCacheLimit bounds a process's scopes: about 100 bytes each for a
+// case, 200 for a draft.
 const scopeCacheLimit = 1 << 16
 
 func (c *scopeCache) cache() *lru.Cache[string, casefile.ReadScope] {
-	c.once.Do(func() { c.lru, _ = lru.New[string, casefile.ReadScope](scopeCacheLimit) })
+	c.once.Do(func() {
+		c.lru, _ = lru.New[string, casefile.ReadScope](scopeCacheLimit)
+		c.drafts, _ = lru.New[string, draftScope](scopeCacheLimit)
+	})
 	return c.lru
 }
 

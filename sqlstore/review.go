@@ -146,6 +146,12 @@ func (db *conn) readDraft(ctx context.Context, q queryer, id, readerID string) (
 	if err := q.GetContext(ctx, &r, q.Rebind(query), args...); err != nil {
 		return nil, nil, nil, notFound(db.translate(err), "There is no draft with this id.")
 	}
+	return db.draftFromRow(ctx, q, &r)
+}
+
+// draftFromRow is readDraft's draft from the row it read (readDraftLogged
+// reads the same row), its openers reading through q.
+func (db *conn) draftFromRow(ctx context.Context, q queryer, r *draftReadRow) (*review.Draft, *openers, *time.Time, error) {
 	o := db.openers(q)
 	if r.Content != nil && sealbox.IsSealed(*r.Content) {
 		// The key row read with the text opens it: no query of its own.
@@ -262,15 +268,17 @@ func (db *conn) attachDecision(ctx context.Context, q queryer, d *review.Draft, 
 // opening: the opening, its event, the draft's review clock and the read's
 // event commit in one transaction, and the draft read for it is returned.
 // Any other read is one statement, then the read's event alone, the access
-// log's own cheapest durable write (RecordRead).
+// log's own cheapest durable write (RecordRead); on PostgreSQL, when this
+// process predicts the read's access from the draft and case it last read,
+// one statement that also writes the event (readDraftLogged).
 func (db *ReviewStore) OpenDraft(ctx context.Context, id string) (*review.Draft, error) {
 	a, err := countersign.ActorFrom(ctx)
 	if err != nil {
 		return nil, err
 	}
-	d, opened, err := db.findDraft(ctx, id, a.UserID)
-	if err != nil {
-		return nil, err
+	d, opened, logged, err := db.readDraftLogged(ctx, a, id)
+	if err != nil || logged {
+		return d, err
 	}
 	read := client.Read{CaseID: d.CaseID, What: client.ReadDraft, TargetID: d.ID, Empty: d.Content == nil}
 	stage, first := review.OpeningStage(a, d)
