@@ -441,16 +441,32 @@ func CheckReassigner(a countersign.Actor) error {
 // The new reviewer has not opened the draft, so their review clock starts
 // when they do.
 func DecideReassign(a countersign.Actor, d *Draft, to *Assignee) (*ReassignResult, error) {
-	if err := CheckReassigner(a); err != nil {
-		return nil, err
+	return decideReassign(a, d, to, "")
+}
+
+// decideReassign is the one rule of a change of a draft's reviewer. cause
+// is "" for a supervisor's choice of one draft (DecideReassign), or
+// CauseCaseAssigned for a draft that follows its case to the case's new
+// holder (DecideCaseAssignedDrafts), which the caseload's own rule allowed
+// (caseload.DecideAssign: a supervisor of the team, or the service): such
+// a draft may also be queued, generating or failed (MovesWithCase), and
+// goes to whoever now holds the case, a supervisor too, as a draft
+// requested now would (DecideRequest: the case's worker reviews it).
+func decideReassign(a countersign.Actor, d *Draft, to *Assignee, cause string) (*ReassignResult, error) {
+	following := cause == CauseCaseAssigned
+	if !following || a.Role != countersign.RoleSystem {
+		if err := CheckReassigner(a); err != nil {
+			return nil, err
+		}
+		if d.TeamID != a.TeamID {
+			return nil, countersign.Errorf(countersign.EFORBIDDEN, "Only a supervisor of the draft's team can reassign it.")
+		}
 	}
-	if d.TeamID != a.TeamID {
-		return nil, countersign.Errorf(countersign.EFORBIDDEN, "Only a supervisor of the draft's team can reassign it.")
-	}
-	if d.Status != StatusPendingReview {
+	if following && !d.Status.MovesWithCase() || !following && d.Status != StatusPendingReview {
 		return nil, countersign.Errorf(countersign.ECONFLICT, "This draft cannot be reassigned: it is %s.", d.Status.Label())
 	}
-	if to == nil || to.Role != countersign.RoleWorker || to.TeamID != d.TeamID || to.Disabled {
+	holder := to != nil && (to.Role == countersign.RoleWorker || following && to.Role == countersign.RoleSupervisor)
+	if !holder || to.TeamID != d.TeamID || to.Disabled {
 		return nil, countersign.InvalidFields("The draft could not be reassigned.", countersign.FieldError{Field: "worker_id",
 			Message: "Choose an active worker of the draft's team."})
 	}
@@ -458,9 +474,12 @@ func DecideReassign(a countersign.Actor, d *Draft, to *Assignee) (*ReassignResul
 		return nil, countersign.InvalidFields("The draft could not be reassigned.", countersign.FieldError{Field: "worker_id",
 			Message: "The draft is already assigned to this worker."})
 	}
+	p := audit.Payload{"from": d.ReviewerID, "to": to.ID, "kind": string(d.Kind)}
+	if cause != "" {
+		p["cause"] = cause
+	}
 	return &ReassignResult{From: d.ReviewerID, Events: []audit.Record{{Actor: a, Action: audit.ActionDraftReassigned,
-		SubjectType: "draft", SubjectID: d.ID, CaseID: d.CaseID,
-		Payload: audit.Payload{"from": d.ReviewerID, "to": to.ID, "kind": string(d.Kind)}}}}, nil
+		SubjectType: "draft", SubjectID: d.ID, CaseID: d.CaseID, Payload: p}}}, nil
 }
 
 // commitEntry adds to p the commitments to e's content and, for a

@@ -285,18 +285,70 @@ func (db *AgendaStore) CreateEntry(ctx context.Context, caseID string, in agenda
 }
 
 // lockEntry reads an entry for a change, with its case, and checks the
-// actor may change the case.
+// actor may change the case. The case is locked before the entry, in the
+// order an assignment of the case takes them (entriesFollowCase), so the
+// two cannot deadlock; an entry never changes case, so its case is read
+// first without a lock.
 func (db *conn) lockEntry(ctx context.Context, tx *Tx, id string) (*agenda.Entry, *casefile.Case, error) {
+	var caseID string
+	if err := tx.GetContext(ctx, &caseID, tx.Rebind(`SELECT case_id FROM agenda_entries WHERE id = ?`), id); err != nil {
+		return nil, nil, notFound(db.translate(err), "There is no agenda entry with this id.")
+	}
+	c, err := db.findCase(ctx, tx, caseID, true)
+	if err != nil {
+		return nil, nil, err
+	}
 	var r agendaRow
 	if err := tx.GetContext(ctx, &r, tx.Rebind(selectEntries+` WHERE e.id = ?`+db.dialect.forUpdate()+``), id); err != nil {
 		return nil, nil, notFound(db.translate(err), "There is no agenda entry with this id.")
 	}
-	c, err := db.findCase(ctx, tx, r.CaseID, true)
-	if err != nil {
-		return nil, nil, err
-	}
 	e, err := r.toDomain(ctx, db.openers(tx))
 	return e, c, err
+}
+
+// entriesFollowCase applies agenda.DecideCaseAssigned within tx, the
+// transaction that assigned case c (already given to c.WorkerID, under the
+// case's lock) from worker from: the case's open entries are locked, after
+// the case as lockEntry takes them, and those from owns pass to the new
+// worker. It returns their events. The reminders need nothing: they reach
+// whoever owns the entry when they are delivered.
+func (db *conn) entriesFollowCase(ctx context.Context, tx *Tx, a countersign.Actor, c *casefile.Case, from string) ([]audit.Record, error) {
+	// What the rule reads of an entry; its title stays sealed.
+	var rows []struct {
+		ID       string `db:"id"`
+		CaseID   string `db:"case_id"`
+		OwnerID  string `db:"owner_id"`
+		Kind     string `db:"kind"`
+		Date     string `db:"due_date"`
+		Time     string `db:"due_time"`
+		Status   string `db:"status"`
+		Sequence int    `db:"sequence"`
+	}
+	if err := tx.SelectContext(ctx, &rows, tx.Rebind(`SELECT id, case_id, owner_id, kind, due_date, due_time, status, sequence
+		FROM agenda_entries WHERE case_id = ? AND status = ? ORDER BY id`+db.dialect.forUpdate()), c.ID, string(agenda.StatusOpen)); err != nil {
+		return nil, fmt.Errorf("find the case's agenda: %w", err)
+	}
+	entries := make([]*agenda.Entry, len(rows))
+	for i, r := range rows {
+		entries[i] = &agenda.Entry{ID: r.ID, CaseID: r.CaseID, OwnerID: r.OwnerID, Kind: agenda.Kind(r.Kind), Date: r.Date,
+			Time: r.Time, Status: agenda.Status(r.Status), Sequence: r.Sequence}
+	}
+	mv, err := agenda.DecideCaseAssigned(a, c, entries, from, tx.now)
+	if err != nil {
+		return nil, err
+	}
+	for i, e := range mv.Moved {
+		// Guarded as saveEntry is, by the sequence read under the lock.
+		res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE agenda_entries SET owner_id = ?, sequence = ?, updated_at = ?
+			WHERE id = ? AND sequence = ?`), e.OwnerID, e.Sequence, e.UpdatedAt, e.ID, mv.Read[i])
+		if err != nil {
+			return nil, fmt.Errorf("give agenda entry to the case's worker: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return nil, countersign.Errorf(countersign.ECONFLICT, "A date of this case has just been changed by someone else; try again.")
+		}
+	}
+	return mv.Events, nil
 }
 
 // UpdateEntry applies agenda.DecideUpdate.

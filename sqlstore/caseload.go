@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/assistant"
 	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/casefile"
 	"github.com/countersign/countersign/caseload"
+	"github.com/countersign/countersign/review"
 )
 
 // The caseload (caseload.Store), served by CaseStore: the team's figures
@@ -281,6 +283,13 @@ func (db *conn) followRecommendation(ctx context.Context, tx *Tx, a countersign.
 
 // AssignCase gives a case to a worker of its team, recording the
 // recommendation named (if any) and the choice in the same transaction.
+// The previous worker's drafts of the case still to be reviewed
+// (draftsFollowCase) and open agenda entries (entriesFollowCase) go to the
+// new worker in that transaction too, each with its event, so nothing of
+// the case keeps waiting for someone who no longer holds it. Their events
+// come before case.assigned, as a sign-off's agenda comes before the
+// sign-off. The case is locked first, then its drafts, then its entries:
+// the order decisions and agenda changes take them.
 func (db *CaseStore) AssignCase(ctx context.Context, caseID string, as caseload.Assignment) (*casefile.Case, error) {
 	a, err := countersign.ActorFrom(ctx)
 	if err != nil {
@@ -321,11 +330,72 @@ func (db *CaseStore) AssignCase(ctx context.Context, caseID string, as caseload.
 		if n, err := res.RowsAffected(); err != nil || n != 1 {
 			return countersign.Errorf(countersign.ECONFLICT, "The case was reassigned meanwhile; look at it again.")
 		}
+		from := c.WorkerID
 		c.WorkerID = worker.ID
+		events, err := db.draftsFollowCase(ctx, tx, a, c.ID, from, worker)
+		if err != nil {
+			return err
+		}
+		moved, err := db.entriesFollowCase(ctx, tx, a, c, from)
+		if err != nil {
+			return err
+		}
 		out = c
-		return tx.apply(ctx, []audit.Record{*ev})
+		return tx.apply(ctx, append(append(events, moved...), *ev))
 	})
 	return out, err
+}
+
+// draftsFollowCase applies review.DecideCaseAssignedDrafts within tx, the
+// transaction that assigned case caseID from worker from to worker to,
+// under the case's lock: the case's drafts that from reviews and that may
+// move (review.MovingWithCase) are locked, newest first (the order a
+// completed draft and the older ones it supersedes are locked in), and go
+// to the new worker, whose review clock starts when they open them, as at
+// a single reassignment (ReviewStore.ReassignDraft). It returns their
+// events. A decision that read a draft before the move finds the case's
+// and the draft's rows changed, or waits for their locks, and is decided
+// again on what the move left: not the previous worker's to make.
+func (db *conn) draftsFollowCase(ctx context.Context, tx *Tx, a countersign.Actor, caseID, from string, to *casefile.Worker) ([]audit.Record, error) {
+	var rows []struct {
+		ID         string `db:"id"`
+		CaseID     string `db:"case_id"`
+		Kind       string `db:"kind"`
+		Status     string `db:"status"`
+		ReviewerID string `db:"reviewer_id"`
+		TeamID     string `db:"team_id"`
+	}
+	if err := tx.SelectContext(ctx, &rows, tx.Rebind(`SELECT id, case_id, kind, status, reviewer_id, team_id FROM drafts
+		WHERE case_id = ? AND reviewer_id = ? AND `+statusIn(review.MovingWithCase...)+`
+		ORDER BY created_at DESC, id DESC`+db.dialect.forUpdate()), caseID, from); err != nil {
+		return nil, fmt.Errorf("find the case's drafts: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	drafts := make([]*review.Draft, len(rows))
+	for i, r := range rows {
+		drafts[i] = &review.Draft{ID: r.ID, CaseID: r.CaseID, Kind: assistant.Kind(r.Kind), Status: review.Status(r.Status),
+			ReviewerID: r.ReviewerID, TeamID: r.TeamID}
+	}
+	mv, err := review.DecideCaseAssignedDrafts(a, drafts, from, &review.Assignee{ID: to.ID, Role: to.Role, TeamID: to.TeamID})
+	if err != nil || len(mv.Moved) == 0 {
+		return nil, err
+	}
+	ids := make([]any, 0, len(mv.Moved)+3)
+	ids = append(ids, to.ID, tx.now)
+	for _, d := range mv.Moved {
+		ids = append(ids, d.ID)
+	}
+	res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE drafts SET reviewer_id = ?, opened_at = NULL, updated_at = ?
+		WHERE id IN (?`+strings.Repeat(", ?", len(mv.Moved)-1)+`) AND reviewer_id = ?`), append(ids, from)...)
+	if err != nil {
+		return nil, fmt.Errorf("give drafts to the case's worker: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != int64(len(mv.Moved)) {
+		return nil, countersign.Errorf(countersign.ECONFLICT, "A draft of this case was reassigned meanwhile; try again.")
+	}
+	return mv.Events, nil
 }
 
 // FindCaseloadTeams returns the teams whose caseload the actor sees
