@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/sqlstore"
 	"github.com/countersign/countersign/sqlstore/storetest"
 )
@@ -15,7 +19,10 @@ import (
 // every stored tile, which proofs are served from, against the tree the
 // events give, and fails (exit 1), naming the tile and the first differing
 // hash, when one was changed, cut short or deleted behind the service's
-// back, on both databases.
+// back, on both databases: also when the damage keeps the sequencer, which
+// verify runs first, from continuing the tile. It repairs rather than
+// reports a last level-0 tile it can rewrite (AUDIT.md section 8), and a
+// sequencer failing on an intact log is an operational failure (exit 2).
 func TestAuditVerifyChecksTheTiles(t *testing.T) {
 	t.Parallel()
 	// 2,100 entries: level-0 tiles 0 to 7 full, tile 8 with 52 hashes,
@@ -24,13 +31,17 @@ func TestAuditVerifyChecksTheTiles(t *testing.T) {
 	for name, dsn := range map[string]func(testing.TB) string{"sqlite": storetest.SQLiteDSN, "postgres": storetest.PostgresDSN} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			setup := func(t *testing.T) (*boardBundle, *sqlstore.DB) {
+			setupN := func(t *testing.T, entries int) (*boardBundle, *sqlstore.DB) {
 				t.Helper()
 				d := dsn(t)
 				b := newBoardBundle(t, d)
 				db := storetest.MustOpen(t, d)
 				storetest.MustFillLog(t, db, entries)
 				return b, db
+			}
+			setup := func(t *testing.T) (*boardBundle, *sqlstore.DB) {
+				t.Helper()
+				return setupN(t, entries)
 			}
 			tile := func(t *testing.T, db *sqlstore.DB, level, idx uint64) []byte {
 				t.Helper()
@@ -91,6 +102,120 @@ func TestAuditVerifyChecksTheTiles(t *testing.T) {
 					}
 				})
 			}
+
+			// Damage that keeps the sequencer from continuing a tile made
+			// it fail before verify looked at the tiles, and verify exited
+			// 2 as if the database had gone away.
+			for _, tc := range []struct {
+				name    string
+				entries int
+				pending int // events waiting for the sequencer when verify runs
+				tamper  func(t *testing.T, db *sqlstore.DB)
+				problem string
+			}{
+				// The pending event completes the ninth level-0 tile, whose
+				// hash goes at position 8 of the deleted level-1 tile.
+				{"TheLevel1TileTheSequencerContinuesMissing", 2303, 1, func(t *testing.T, db *sqlstore.DB) {
+					storetest.MustTamperTile(t, db, 1, 0, nil)
+				}, "FAILED: The stored tile at level 1, index 0 is missing, though the log's entries need 8 hashes there. Proofs of those entries cannot be served.\n"},
+				{"TheLevel1TileTheSequencerContinuesCutShort", 2303, 1, func(t *testing.T, db *sqlstore.DB) {
+					storetest.MustTamperTile(t, db, 1, 0, tile(t, db, 1, 0)[:5*sha256.Size])
+				}, "FAILED: The stored tile at level 1, index 0 holds 5 hashes, but the log's entries need 8 there: it was cut short. Proofs of those entries cannot be served.\n"},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					t.Parallel()
+					b, db := setupN(t, tc.entries)
+					tc.tamper(t, db)
+					for i := range tc.pending {
+						addPendingEvent(t, db, i)
+					}
+					out := b.mustRun(t, 1, "audit", "verify", "--quiet")
+					if !strings.Contains(out, tc.problem) {
+						t.Fatalf("verify said %q, want %q", out, tc.problem)
+					}
+				})
+			}
+
+			// AUDIT.md section 8: the last level-0 tile, not full, cut short
+			// or deleted, is rewritten from the events by the sequencing
+			// verify runs first, and the run then passes.
+			for _, tc := range []struct {
+				name    string
+				pending int
+				hashes  func(t *testing.T, db *sqlstore.DB) []byte
+			}{
+				{"TheLastLevel0TileDeletedIsRepaired", 0, func(*testing.T, *sqlstore.DB) []byte { return nil }},
+				{"TheLastLevel0TileDeletedIsRepairedWithEventsPending", 3, func(*testing.T, *sqlstore.DB) []byte { return nil }},
+				{"TheLastLevel0TileCutShortIsRepaired", 0, func(t *testing.T, db *sqlstore.DB) []byte { return tile(t, db, 0, 8)[:20*sha256.Size] }},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					t.Parallel()
+					b, db := setup(t)
+					storetest.MustTamperTile(t, db, 0, 8, tc.hashes(t, db))
+					for i := range tc.pending {
+						addPendingEvent(t, db, i)
+					}
+					out := b.mustRun(t, 0, "audit", "verify", "--quiet")
+					if !strings.Contains(out, "OK: tiles: 10 stored tiles match the events") {
+						t.Fatalf("verify said %q, want the 10 tiles checked", out)
+					}
+					if n := len(tile(t, db, 0, 8)) / sha256.Size; n != 52+tc.pending {
+						t.Fatalf("the last level-0 tile holds %d hashes after verify, want %d", n, 52+tc.pending)
+					}
+				})
+			}
+
+			// The sequencer fails for a reason of the database's, not the
+			// log's (a trigger refuses every new entry as a full disk
+			// would), while the log is intact: that stays an operational
+			// failure, though verify then checked the log as it stands.
+			t.Run("TheSequencerFailingOnAnIntactLogExits2", func(t *testing.T) {
+				t.Parallel()
+				b, db := setup(t)
+				stmts := []string{`CREATE TRIGGER disk_full BEFORE INSERT ON audit_event BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`}
+				if db.Dialect() == "postgres" {
+					stmts = []string{`CREATE FUNCTION disk_full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'database or disk is full'; END $$`,
+						`CREATE TRIGGER disk_full BEFORE INSERT ON audit_event FOR EACH STATEMENT EXECUTE FUNCTION disk_full()`}
+				}
+				for _, q := range stmts {
+					if _, err := db.Raw().ExecContext(context.Background(), q); err != nil {
+						t.Fatal(err)
+					}
+				}
+				addPendingEvent(t, db, 0)
+				var stdout, stderr bytes.Buffer
+				if code := run(context.Background(), []string{"audit", "verify", "--quiet"}, &stdout, &stderr, b.env); code != 2 {
+					t.Fatalf("verify exited %d, want 2\nstdout: %s\nstderr: %s", code, stdout.String(), stderr.String())
+				}
+				if strings.Contains(stdout.String(), "FAILED") || !strings.Contains(stderr.String(), "database or disk is full") {
+					t.Fatalf("verify said %q and %q, want only the sequencer's failure", stdout.String(), stderr.String())
+				}
+			})
 		})
+	}
+}
+
+// addPendingEvent writes a pending event as the service does (its MAC
+// under the event key, its own nonce n), for the sequencer to take.
+func addPendingEvent(t *testing.T, db *sqlstore.DB, n int) {
+	t.Helper()
+	at := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	payload, err := json.Marshal(audit.Payload{"reason": "visit"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := []string{at.Format(audit.TimeFormat), "usr_filler", "worker", audit.ActionCaseRead, "case", "cas_pending", "cas_pending", string(payload)}
+	nonce := make([]byte, 16)
+	binary.BigEndian.PutUint64(nonce, uint64(at.UnixNano()))
+	binary.BigEndian.PutUint64(nonce[8:], uint64(n))
+	args := make([]any, 0, len(fields)+2)
+	for _, f := range fields {
+		args = append(args, f)
+	}
+	args = append(args, nonce, storetest.EventKey.MAC(nonce, fields...))
+	if _, err := db.Raw().ExecContext(context.Background(), db.Raw().Rebind(`
+		INSERT INTO audit_pending (at, actor_id, role, action, subject_type, subject_id, case_id, payload, nonce, mac)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), args...); err != nil {
+		t.Fatal(err)
 	}
 }
