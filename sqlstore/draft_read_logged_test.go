@@ -65,9 +65,9 @@ func TestDraftReadLoggedPath(t *testing.T) {
 					t.Fatalf("after %s's read: %d reads logged in the statement that read the draft, want %d", u.Name, n, logged)
 				}
 			}
-			step(f.Worker, false, "")     // nothing known yet; the first opening
-			step(f.Worker, true, "")      // a later read
-			step(f.Worker, true, "")      //
+			step(f.Worker, false, "") // nothing known yet; the first opening
+			step(f.Worker, true, "")  // later reads
+			step(f.Worker, true, "")
 			step(f.Supervisor, false, "") // their own first opening
 			step(f.Supervisor, true, "")
 			step(f.Other, false, countersign.EFORBIDDEN) // refused, as predicted
