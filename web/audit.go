@@ -79,7 +79,10 @@ type verifyView struct {
 	Root     string
 	Problem  string
 	FirstBad string
-	Took     time.Duration
+	// Tiles is how many stored tiles, which proofs are served from, were
+	// held against the events (the CLI prints it too): 0 when none were.
+	Tiles uint64
+	Took  time.Duration
 }
 
 // handleAudit serves GET /audit.
@@ -105,7 +108,7 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := &verifyView{OK: rep.OK, Events: rep.Events, Size: rep.CheckpointSize, Root: base64.StdEncoding.EncodeToString(rep.Root),
-		Problem: rep.Problem, Took: time.Since(start).Round(time.Millisecond)}
+		Problem: rep.Problem, Tiles: rep.Tiles, Took: time.Since(start).Round(time.Millisecond)}
 	if rep.FirstBad != nil {
 		v.FirstBad = strconv.FormatUint(*rep.FirstBad, 10)
 	}
