@@ -182,7 +182,10 @@ func TestStatusTransitions(t *testing.T) {
 		{review.StatusPendingReview, review.StatusAwaitingCountersign, true},
 		{review.StatusAwaitingCountersign, review.StatusApproved, true},
 		{review.StatusAwaitingCountersign, review.StatusRejected, true},
-		{review.StatusAwaitingCountersign, review.StatusSuperseded, false},
+		// A newer draft supersedes only pending drafts (the store's
+		// query); a case's closure supersedes one awaiting countersignature too.
+		{review.StatusAwaitingCountersign, review.StatusSuperseded, true},
+		{review.StatusFailed, review.StatusSuperseded, false},
 		{review.StatusAwaitingCountersign, review.StatusPendingReview, false},
 		{review.StatusApproved, review.StatusAwaitingCountersign, false},
 	} {

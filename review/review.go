@@ -20,7 +20,9 @@ type Status string
 // queued → generating → pending_review → approved | rejected, and failed when
 // the model could not produce a valid draft (a person may queue it again:
 // failed → queued), superseded when a newer draft of the same kind over the
-// same notes replaced it before a decision. When the
+// same notes replaced it before a decision, or when its case closed before
+// one (EndsWithCase: from queued, generating, pending_review or
+// awaiting_countersign). When the
 // policy asks for a countersignature, the reviewer's approval moves the draft
 // to awaiting_countersign, and a supervisor's countersignature (or refusal)
 // to approved (or rejected).
@@ -36,10 +38,10 @@ const (
 )
 
 var transitions = map[Status][]Status{
-	StatusQueued:              {StatusGenerating, StatusFailed},
-	StatusGenerating:          {StatusPendingReview, StatusFailed, StatusQueued, StatusGenerating},
+	StatusQueued:              {StatusGenerating, StatusFailed, StatusSuperseded},
+	StatusGenerating:          {StatusPendingReview, StatusFailed, StatusQueued, StatusGenerating, StatusSuperseded},
 	StatusPendingReview:       {StatusApproved, StatusAwaitingCountersign, StatusRejected, StatusSuperseded},
-	StatusAwaitingCountersign: {StatusApproved, StatusRejected},
+	StatusAwaitingCountersign: {StatusApproved, StatusRejected, StatusSuperseded},
 	// A person may try a failed draft again (DecideRetry).
 	StatusFailed: {StatusQueued},
 }

@@ -5,15 +5,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 
 	"github.com/countersign/countersign"
+	"github.com/countersign/countersign/assistant"
 	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/casefile"
 	"github.com/countersign/countersign/client"
+	"github.com/countersign/countersign/review"
 )
 
 // RetentionStore closes and reopens cases, keeps legal holds and erasure
@@ -59,7 +62,10 @@ func (db *conn) checkOpen(ctx context.Context, tx *Tx, id string) error {
 }
 
 // CloseCase closes a case with a reason code (casefile.DecideClose); its
-// retention period starts now.
+// retention period starts now. In the same transaction the case's drafts
+// still on their way to a decision are superseded
+// (review.DecideCaseClosedDrafts), each with its event, and the closure's
+// event counts them.
 func (db *RetentionStore) CloseCase(ctx context.Context, caseID, reasonCode string) (*casefile.Case, error) {
 	a, err := countersign.ActorFrom(ctx)
 	if err != nil {
@@ -85,16 +91,75 @@ func (db *RetentionStore) CloseCase(ctx context.Context, caseID, reasonCode stri
 			return fmt.Errorf("count notes: %w", err)
 		}
 		ev.Payload["notes"] = fmt.Sprint(notes)
+		closed, err := db.supersedeOnClose(ctx, tx, a, c.ID)
+		if err != nil {
+			return err
+		}
+		ev.Payload["drafts_superseded"] = strconv.Itoa(len(closed.Superseded))
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE cases SET status = ?, closed_at = ?, close_reason = ? WHERE id = ?`),
 			c.Status, c.ClosedAt, c.CloseReason, c.ID); err != nil {
 			return fmt.Errorf("close case: %w", err)
 		}
-		return tx.apply(ctx, []audit.Record{*ev})
+		return tx.apply(ctx, append([]audit.Record{*ev}, closed.Events...))
 	})
 	if err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// supersedeOnClose supersedes the drafts of case caseID, closing in tx
+// under its lock, that review.DecideCaseClosedDrafts ends with it, and
+// returns what it decided; the caller applies the events.
+//
+// The drafts are locked after the case, as every decision takes them
+// (lockForDecision). Among them, those no model has answered yet come
+// first: a completion holds its own generating draft while it supersedes
+// pending drafts of the same kind and notes (review_jobs.go, supersede), so
+// taking a generating draft before any pending one makes this closure wait
+// for that completion, never hold what it waits for (storetest:
+// Retention/ClosingACaseSupersedesItsOpenDrafts/
+// TheClosureWaitsForACompletionHoldingItsDraftWithoutDeadlock). Locked, or
+// under SQLite's one writer, a draft keeps the status read until the
+// commit; the UPDATE is still guarded by it, as every status write is
+// (statusWrite), so a change made otherwise is refused rather than
+// overwritten.
+func (db *conn) supersedeOnClose(ctx context.Context, tx *Tx, a countersign.Actor, caseID string) (*review.ClosedDrafts, error) {
+	var rows []struct {
+		ID     string `db:"id"`
+		Kind   string `db:"kind"`
+		Status string `db:"status"`
+	}
+	if err := tx.SelectContext(ctx, &rows, tx.Rebind(`
+		SELECT id, kind, status FROM drafts
+		WHERE case_id = ? AND `+statusIn(review.EndingWithCase...)+`
+		ORDER BY CASE WHEN `+ungenerated+` THEN 0 ELSE 1 END, id`+db.dialect.forUpdate()), caseID); err != nil {
+		return nil, fmt.Errorf("find drafts of the closing case: %w", err)
+	}
+	drafts := make([]*review.Draft, len(rows))
+	for i, r := range rows {
+		drafts[i] = &review.Draft{ID: r.ID, CaseID: caseID, Kind: assistant.Kind(r.Kind), Status: review.Status(r.Status)}
+	}
+	closed, err := review.DecideCaseClosedDrafts(a, drafts)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range closed.Superseded {
+		// The lease is cleared with the status: no worker holds a
+		// draft that is no longer generating, and its completion,
+		// renewal or failure, fenced on the generating status
+		// (leaseHeld), writes nothing.
+		r, err := tx.ExecContext(ctx, tx.Rebind(`
+			UPDATE drafts SET status = `+stSuperseded+`, lease_owner = '', lease_until = NULL, updated_at = ?
+			WHERE id = ? AND status = ?`), tx.now, d.ID, string(d.Status))
+		if err != nil {
+			return nil, fmt.Errorf("supersede draft %s: %w", d.ID, err)
+		}
+		if n, _ := r.RowsAffected(); n != 1 {
+			return nil, countersign.Errorf(countersign.ECONFLICT, "A draft of this case changed while it was closing; try again.")
+		}
+	}
+	return closed, nil
 }
 
 // ReopenCase reopens a closed case (casefile.DecideReopen); its pending

@@ -84,13 +84,13 @@ var payloadKinds = map[string]map[string]valueKind{
 	// first (payloadCodes), since kind and outcome mean other lists there.
 	agenda.ActionEntryCreated: {"date": kindDate, "timed": kindBool, "owner": kindID, "shared": kindBool, "source": kindCode,
 		"item": kindItemID, "previous": kindID},
-	agenda.ActionEntryUpdated:      {"changed": kindCodes, "date": kindDate, "timed": kindBool, "sequence": kindInt},
+	agenda.ActionEntryUpdated:      {"changed": kindCodes, "date": kindDate, "timed": kindBool, "sequence": kindInt, "owner": kindID},
 	agenda.ActionEntryClosed:       {"overdue": kindBool, "next": kindID},
 	agenda.ActionDeadlineEscalated: {"date": kindDate, "notified": kindInt, "to_supervisors": kindBool},
 	agenda.ActionFeedIssued:        {"owner": kindCode, "revoked": kindInt},
 	agenda.ActionFeedConsent:       {"revoked": kindInt, "feed": kindID},
 	// Retention and erasure (casefile/retention.go).
-	casefile.ActionCaseClosed:       {"notes": kindInt},
+	casefile.ActionCaseClosed:       {"notes": kindInt, "drafts_superseded": kindInt},
 	casefile.ActionCaseReopened:     {"requests_withdrawn": kindInt},
 	casefile.ActionErasureRequested: {"party": kindID},
 	casefile.ActionCaseErased:       erasedKinds(),
@@ -449,6 +449,7 @@ func exercisePayloads(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
 		// whole case (MustEraseOnRequest: closed, requested, confirmed).
 		g := MustSeed(t, db)
 		gs := As(ctx, g.Supervisor)
+		MustDraft(t, db, g, assistant.KindSuggestions) // superseded by the closure
 		_, err = db.CloseCase(gs, g.Case.ID, "client_moved")
 		ok(t, err)
 		_, err = db.ReopenCase(gs, g.Case.ID)
@@ -584,13 +585,13 @@ func payloadCodes(p *review.Policy) map[string][]string {
 		"role":            append(roles, casefile.PartyRoles...),
 		"case_type":       p.CaseTypes,
 		"language":        append([]string{""}, assistant.Languages...),
-		"cause":           {"consent_withdrawn"},
+		"cause":           {"consent_withdrawn", review.CauseCaseAssigned, review.CauseCaseClosed},
 		"previous":        {"none", "given", "withdrawn"},
 		// The agenda's codes, by action (codesFor).
 		agenda.ActionEntryCreated + ":kind":    agendaKinds,
 		agenda.ActionEntryCreated + ":source":  {"draft", "worker", "moved"},
 		agenda.ActionEntryUpdated + ":kind":    agendaKinds,
-		agenda.ActionEntryUpdated + ":changed": {"kind", "date", "time", "title", "shared"},
+		agenda.ActionEntryUpdated + ":changed": {"kind", "date", "time", "title", "shared", agenda.ChangedOwner},
 		agenda.ActionEntryClosed + ":kind":     agendaKinds,
 		agenda.ActionEntryClosed + ":outcome":  agendaOutcomes,
 		agenda.ActionFeedIssued + ":owner":     {"staff"},

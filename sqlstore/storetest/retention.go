@@ -47,6 +47,7 @@ func MustEraseOnRequest(t testing.TB, db *sqlstore.DB, f *Fixture) *casefile.Era
 }
 
 func exerciseRetention(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn func(t testing.TB) string) {
+	t.Run("ClosingACaseSupersedesItsOpenDrafts", func(t *testing.T) { t.Parallel(); exerciseCloseDrafts(t, open) })
 	t.Run("OnlyTheSupervisorClosesAndAClosedCaseTakesNothing", func(t *testing.T) {
 		t.Parallel()
 		db := open(t)
@@ -216,6 +217,8 @@ func exerciseRetention(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn f
 			}},
 			{"invitation", func() error { _, _, err := db.CreateInvitation(wctx, f.Case.ID, f.Client.ID); return err }},
 			// Opened by MustDraft: the decision alone (reading the closed case's draft again is a read, logged).
+			// The closure superseded the draft (ClosingACaseSupersedesItsOpenDrafts); the closed case is
+			// what a decision checks first, so its reviewer hears that, not the draft's status.
 			{"sign-off by the draft's reviewer", func() error { _, err := db.SignOffDraft(wctx, waiting.ID, readAll(waiting)); return err }},
 		} {
 			err := p.add()
