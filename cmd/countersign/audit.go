@@ -264,17 +264,18 @@ func verifyStoredLog(ctx context.Context, db *sqlstore.DB, n *audit.Notary, v *a
 
 // verifyUnsequenced is verifyStoredLog when sequencing failed with seqErr.
 // The sequencer continues the tiles at the right edge of the tree, and
-// fails when one it must continue is missing or holds other than the log
-// gives it (a level-1 tile deleted, or the last level-0 tile deleted once
-// full, whose hash the level-1 tile already holds): damage to the stored
-// log, which must fail the run (exit 1) naming the tile, not pass for an
-// operational failure (exit 2). So the log is verified as it stands, with
-// a checkpoint of the head signed without sequencing again, and every
-// tile the head's entries need must be stored: each batch was tiled in the
+// fails when one it must continue is missing or holds fewer hashes than
+// the log gives it (a level-1 tile deleted or cut short, found when a
+// batch completes a level-0 tile): damage to the stored log, which must
+// fail the run (exit 1) naming the tile, not pass for an operational
+// failure (exit 2). So the log is verified as it stands, with a
+// checkpoint of the head signed without sequencing again, and every tile
+// the head's entries need must be stored: each batch was tiled in the
 // transaction that sequenced it, and what a replica of release 1.0.0 left
-// untiled the sequencer failed to tile just now, so proofs of it cannot be
-// served either. Only when that finds nothing wrong is seqErr the answer:
-// the failure was operational (the database went away, a lock timed out).
+// untiled the sequencer failed to tile just now, so proofs of it cannot
+// be served either. Only when that finds nothing wrong is seqErr the
+// answer: the failure was operational (the database went away, a lock
+// timed out).
 func verifyUnsequenced(ctx context.Context, db *sqlstore.DB, n *audit.Notary, v *audit.Verifier, seqErr error) (*audit.Report, error) {
 	h, err := db.Head(ctx)
 	if err != nil {
