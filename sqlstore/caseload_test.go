@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"testing"
 
+	"github.com/countersign/countersign/sqlstore"
 	"github.com/countersign/countersign/sqlstore/storetest"
 )
 
@@ -13,6 +14,7 @@ func TestCaseload(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			storetest.ExerciseCaseload(t, open)
+			storetest.ExerciseCaseMove(t, open, sqlstore.AfterDecisionRead)
 		})
 	}
 }
