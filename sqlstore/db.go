@@ -483,6 +483,12 @@ func (postgres) translate(err error) error {
 			return &conflictError{err: err}
 		case "57P01", "57P02", "57P03", "08000", "08003", "08006", "08001", "08004", "53300":
 			return unavailable(err)
+		case "40P01", "40001":
+			// A deadlock or a serialization failure: PostgreSQL rolled the
+			// transaction back, so nothing of it was written, and the same
+			// request may well pass a moment later. A person reads a
+			// conflict to try again, not an internal error.
+			return &contendedError{cause: err}
 		}
 		return err
 	}
@@ -559,6 +565,15 @@ func (e *unavailableError) Unwrap() []error { return []error{e.public, e.cause} 
 
 func unavailable(err error) error {
 	return &unavailableError{public: countersign.Errorf(countersign.EUNAVAILABLE, "The database is briefly unavailable. Please try again in a moment."), cause: err}
+}
+
+// contendedError keeps the driver's deadlock or serialization failure for
+// the log while the person sees ECONFLICT.
+type contendedError struct{ cause error }
+
+func (e *contendedError) Error() string { return "transaction rolled back by the database: " + e.cause.Error() }
+func (e *contendedError) Unwrap() []error {
+	return []error{countersign.Errorf(countersign.ECONFLICT, "Someone changed the same records at the same moment, so nothing was saved. Please try again."), e.cause}
 }
 
 // queryer is what reads need from either the reader pool or a transaction.
