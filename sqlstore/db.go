@@ -571,7 +571,9 @@ func unavailable(err error) error {
 // the log while the person sees ECONFLICT.
 type contendedError struct{ cause error }
 
-func (e *contendedError) Error() string { return "transaction rolled back by the database: " + e.cause.Error() }
+func (e *contendedError) Error() string {
+	return "transaction rolled back by the database: " + e.cause.Error()
+}
 func (e *contendedError) Unwrap() []error {
 	return []error{countersign.Errorf(countersign.ECONFLICT, "Someone changed the same records at the same moment, so nothing was saved. Please try again."), e.cause}
 }
