@@ -48,6 +48,7 @@ func Exercise(t *testing.T, dsn, emptyDSN func(t testing.TB) string) {
 	t.Run("ClientResponses", func(t *testing.T) { t.Parallel(); exerciseClientResponses(t, open) })
 	t.Run("Retention", func(t *testing.T) { t.Parallel(); exerciseRetention(t, open, dsn) })
 	t.Run("CaseRead", func(t *testing.T) { t.Parallel(); exerciseCaseRead(t, open, dsn) })
+	t.Run("DraftReadLogged", func(t *testing.T) { t.Parallel(); exerciseDraftReadLogged(t, open, dsn) })
 }
 
 // code fails the test unless err carries the wanted code.
