@@ -213,11 +213,33 @@ func (db *AuditStore) TilesFrom(ctx context.Context, level, from uint64, limit i
 // replica of an older version. catchUpTiles then builds what is missing.
 var errTilesBehind = errors.New("the audit tiles do not end where the log ends")
 
+// tileDiffersError is writeTiles' answer when a stored tile holds, where a
+// node the events give goes, a different hash: the tree was changed behind
+// the service's back. It is a finding for `audit verify`, not something a
+// rebuild may write over, so the tiles are left as they are.
+type tileDiffersError struct {
+	key  audit.TileKey
+	hash int // the position in the tile
+}
+
+func (e *tileDiffersError) Error() string {
+	return fmt.Sprintf("the stored audit tile at level %d, index %d does not match the events: hash %d differs from the one they give, so the tiles are not rebuilt over it: the tree was changed behind the service's back",
+		e.key.Level, e.key.Index, e.hash)
+}
+
 // writeTiles adds the tile-level nodes among nodes (what Head.Append
 // reported for a batch appended to a log of size leaves) to their tiles:
-// one query reads the tiles the batch continues, one statement writes every
-// tile it touched. It first checks that the tiles end exactly where the log
+// one query reads the tiles the batch touches, one statement writes every
+// tile it extended. It first checks that the tiles end exactly where the log
 // did (errTilesBehind if not), so a tile never gets a hash at a wrong place.
+//
+// A higher tile may already hold some of the nodes: catchUpTiles rebuilds a
+// full last level-0 tile that was deleted or cut short, and the level-1
+// tile (and above) has had its hash since the tile was first completed.
+// The events are the authority, so a stored hash equal to the one they give
+// is kept and the tile extended past it; one that differs is refused as
+// tileDiffersError, naming the tile, never overwritten (nor could it be: a
+// tile only grows).
 func writeTiles(ctx context.Context, tx *Tx, size uint64, nodes []audit.Node) error {
 	type run struct {
 		key    audit.TileKey
@@ -242,8 +264,11 @@ func writeTiles(ctx context.Context, tx *Tx, size uint64, nodes []audit.Node) er
 	if len(runs) == 0 {
 		return nil
 	}
-	// The tiles continued, and the tile of the log's last leaf: it must
-	// hold exactly the leaves up to it.
+	// The tile of the log's last leaf, which must hold exactly the leaves
+	// up to it, and every tile written to: one the batch begins (start 0)
+	// is stored already when a rebuilt level-0 tile completes a higher
+	// node the higher tile holds. A batch's few keys take one query
+	// (tileQueryKeys to a query), a tile begun or not.
 	var load []audit.TileKey
 	var last audit.TileKey
 	if size > 0 {
@@ -251,7 +276,7 @@ func writeTiles(ctx context.Context, tx *Tx, size uint64, nodes []audit.Node) er
 		load = append(load, last)
 	}
 	for _, r := range runs {
-		if r.start > 0 && !(size > 0 && r.key == last) {
+		if !(size > 0 && r.key == last) {
 			load = append(load, r.key)
 		}
 	}
@@ -265,21 +290,36 @@ func writeTiles(ctx context.Context, tx *Tx, size uint64, nodes []audit.Node) er
 	var b strings.Builder
 	b.WriteString(`INSERT INTO audit_tile (level, idx, hashes) VALUES `)
 	args := make([]any, 0, 3*len(runs))
-	for i, r := range runs {
+	for _, r := range runs {
 		old := stored[r.key]
-		if len(old) != r.start*sha256.Size {
-			return fmt.Errorf("%w: tile (%d, %d) holds %d hashes, the log has %d there", errTilesBehind, r.key.Level, r.key.Index, len(old)/sha256.Size, r.start)
+		held := len(old) / sha256.Size
+		if held < r.start {
+			return fmt.Errorf("%w: tile (%d, %d) holds %d hashes, the log has %d there", errTilesBehind, r.key.Level, r.key.Index, held, r.start)
 		}
-		data := make([]byte, 0, len(old)+len(r.hashes)*sha256.Size)
+		// The hashes the tile holds already (none but in a rebuild) must
+		// be the events'; only the rest is written.
+		have := min(held-r.start, len(r.hashes))
+		for j, h := range r.hashes[:have] {
+			if at := r.start + j; !bytes.Equal(old[at*sha256.Size:(at+1)*sha256.Size], h) {
+				return &tileDiffersError{key: r.key, hash: at}
+			}
+		}
+		if have == len(r.hashes) {
+			continue
+		}
+		data := make([]byte, 0, len(old)+(len(r.hashes)-have)*sha256.Size)
 		data = append(data, old...)
-		for _, h := range r.hashes {
+		for _, h := range r.hashes[have:] {
 			data = append(data, h...)
 		}
-		if i > 0 {
+		if len(args) > 0 {
 			b.WriteByte(',')
 		}
 		b.WriteString(`(?, ?, ?)`)
 		args = append(args, int64(r.key.Level), int64(r.key.Index), data)
+	}
+	if len(args) == 0 {
+		return nil // every hash was stored already
 	}
 	b.WriteString(` ON CONFLICT (level, idx) DO UPDATE SET hashes = excluded.hashes`)
 	if _, err := tx.ExecContext(ctx, tx.Rebind(b.String()), args...); err != nil {
@@ -310,7 +350,19 @@ func tiledSize(ctx context.Context, q queryer) (uint64, error) {
 
 // catchUpTiles builds the tiles of at most tileCatchUp more of the first
 // size leaves, from the leaf hashes in audit_event, and returns how many
-// leaves the tiles then hold. The caller holds the head's lock.
+// leaves the tiles then hold. The caller holds the head's lock, so two
+// replicas opening at once build the tiles one after the other: the second
+// finds them built (tiledSize is read under the lock).
+//
+// It also repairs the last level-0 tile cut short or deleted, from the
+// events (AUDIT.md section 8). When that tile was full, the level-1 tile
+// holds its hash already, and writeTiles accepts it only if it equals the
+// rebuilt one. So every node above level 0 is hashed from the events: the
+// compact range starts at the first leaf of the last level-0 tile, read
+// from the higher tiles alone, and the leaves before tiled in that tile
+// are hashed again rather than read from what is left of it, so a changed
+// hash there cannot make the rebuilt node differ and the level-1 tile be
+// blamed for it (verify reports the level-0 tile itself).
 func catchUpTiles(ctx context.Context, tx *Tx, size uint64) (uint64, error) {
 	tiled, err := tiledSize(ctx, tx)
 	if err != nil {
@@ -322,29 +374,31 @@ func catchUpTiles(ctx context.Context, tx *Tx, size uint64) (uint64, error) {
 	case tiled == size:
 		return size, nil
 	}
-	r, err := audit.RangeAt(ctx, txNodes{tx}, tiled)
+	from := tiled - tiled%audit.TileWidth
+	r, err := audit.RangeAt(ctx, txNodes{tx}, from)
 	if err != nil {
 		return 0, err
 	}
 	end := min(size, tiled+tileCatchUp)
-	rows, err := tx.QueryContext(ctx, tx.Rebind(`SELECT seq, leaf_hash FROM audit_event WHERE seq >= ? AND seq < ? ORDER BY seq`), int64(tiled), int64(end))
+	rows, err := tx.QueryContext(ctx, tx.Rebind(`SELECT seq, leaf_hash FROM audit_event WHERE seq >= ? AND seq < ? ORDER BY seq`), int64(from), int64(end))
 	if err != nil {
-		return 0, fmt.Errorf("read leaf hashes from %d: %w", tiled, err)
+		return 0, fmt.Errorf("read leaf hashes from %d: %w", from, err)
 	}
 	defer rows.Close()
 	var nodes []audit.Node
-	next := tiled
+	next := from
 	for rows.Next() {
 		var seq int64
 		var leaf []byte
 		if err := rows.Scan(&seq, &leaf); err != nil {
-			return 0, fmt.Errorf("read leaf hashes from %d: %w", tiled, err)
+			return 0, fmt.Errorf("read leaf hashes from %d: %w", from, err)
 		}
 		if uint64(seq) != next || len(leaf) != sha256.Size {
 			return 0, fmt.Errorf("audit event %d is missing or has no leaf hash: the tiles cannot be built", next)
 		}
 		if err := r.Append(leaf, func(id compact.NodeID, hash []byte) {
-			if id.Level%audit.TileHeight == 0 {
+			// The leaves before tiled are in their tile already.
+			if id.Level%audit.TileHeight == 0 && (id.Level > 0 || id.Index >= tiled) {
 				nodes = append(nodes, audit.Node{Level: id.Level, Index: id.Index, Hash: hash})
 			}
 		}); err != nil {
@@ -353,7 +407,7 @@ func catchUpTiles(ctx context.Context, tx *Tx, size uint64) (uint64, error) {
 		next++
 	}
 	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("read leaf hashes from %d: %w", tiled, err)
+		return 0, fmt.Errorf("read leaf hashes from %d: %w", from, err)
 	}
 	rows.Close()
 	if next != end {
