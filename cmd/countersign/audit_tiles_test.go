@@ -165,6 +165,56 @@ func TestAuditVerifyChecksTheTiles(t *testing.T) {
 				})
 			}
 
+			// A full last level-0 tile (tile 7 of 2,048 entries), whose hash
+			// the level-1 tile holds already, is rebuilt from the events too,
+			// when verify opens the database, and the run passes; before,
+			// opening failed and verify exited 2.
+			for _, tc := range []struct {
+				name    string
+				pending int
+				hashes  func(t *testing.T, db *sqlstore.DB) []byte
+				tiles   string
+			}{
+				{"TheFullLastLevel0TileDeletedIsRepaired", 0, func(*testing.T, *sqlstore.DB) []byte { return nil }, "OK: tiles: 9 stored tiles"},
+				{"TheFullLastLevel0TileCutShortIsRepaired", 0, func(t *testing.T, db *sqlstore.DB) []byte { return tile(t, db, 0, 7)[:100*sha256.Size] }, "OK: tiles: 9 stored tiles"},
+				{"TheFullLastLevel0TileDeletedIsRepairedWithEventsPending", 3, func(*testing.T, *sqlstore.DB) []byte { return nil }, "OK: tiles: 10 stored tiles"},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					t.Parallel()
+					b, db := setupN(t, 8*256)
+					want := tile(t, db, 0, 7)
+					storetest.MustTamperTile(t, db, 0, 7, tc.hashes(t, db))
+					for i := range tc.pending {
+						addPendingEvent(t, db, i)
+					}
+					out := b.mustRun(t, 0, "audit", "verify", "--quiet")
+					if !strings.Contains(out, tc.tiles+" match the events") {
+						t.Fatalf("verify said %q, want %q", out, tc.tiles)
+					}
+					if !bytes.Equal(tile(t, db, 0, 7), want) {
+						t.Fatal("the full last level-0 tile is not back with its hashes after verify")
+					}
+				})
+			}
+
+			// A level-1 tile whose hash there differs from the rebuilt
+			// tile's is not written over: opening the database refuses,
+			// naming the tile, so verify cannot run and exits 2 with that
+			// sentence (sqlstore's TestFullLastTileRepairedOnOpen).
+			t.Run("TheFullLastLevel0TileDeletedUnderALevel1TileThatDiffers", func(t *testing.T) {
+				t.Parallel()
+				b, db := setupN(t, 8*256)
+				storetest.MustTamperTile(t, db, 1, 0, changed(tile(t, db, 1, 0), 7))
+				storetest.MustTamperTile(t, db, 0, 7, nil)
+				var stdout, stderr bytes.Buffer
+				if code := run(context.Background(), []string{"audit", "verify", "--quiet"}, &stdout, &stderr, b.env); code != 2 {
+					t.Fatalf("verify exited %d, want 2\nstdout: %s\nstderr: %s", code, stdout.String(), stderr.String())
+				}
+				if want := "the stored audit tile at level 1, index 0 does not match the events: hash 7 differs"; !strings.Contains(stderr.String(), want) {
+					t.Fatalf("verify said %q, want %q", stderr.String(), want)
+				}
+			})
+
 			// The sequencer fails for a reason of the database's, not the
 			// log's (a trigger refuses every new entry as a full disk
 			// would), while the log is intact: that stays an operational
