@@ -234,10 +234,16 @@ func (db *CaseStore) AddParty(ctx context.Context, p *casefile.Party) error {
 		}
 		sealed := partyRow{ID: p.ID, FullName: p.FullName, DateOfBirth: p.DateOfBirth, Address: p.Address, Phone: p.Phone, Email: p.Email, NationalID: p.NationalID}
 		sealed.seal(k)
+		// The e-mail's blind index, which the client's sign-in reads
+		// (client_identity.go, emailIndex), is written with it.
+		emailIndex, err := db.emailIndex(p.Email)
+		if err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`
-			INSERT INTO parties (id, case_id, role, full_name, date_of_birth, address, phone, email, national_id, language, created_by, created_at, salt)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			p.ID, p.CaseID, p.Role, sealed.FullName, sealed.DateOfBirth, sealed.Address, sealed.Phone, sealed.Email, sealed.NationalID, p.Language, ev.Actor.UserID, p.CreatedAt, p.Salt); err != nil {
+			INSERT INTO parties (id, case_id, role, full_name, date_of_birth, address, phone, email, email_index, national_id, language, created_by, created_at, salt)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			p.ID, p.CaseID, p.Role, sealed.FullName, sealed.DateOfBirth, sealed.Address, sealed.Phone, sealed.Email, emailIndex, sealed.NationalID, p.Language, ev.Actor.UserID, p.CreatedAt, p.Salt); err != nil {
 			return fmt.Errorf("insert party: %w", err)
 		}
 		return tx.apply(ctx, []audit.Record{*ev})

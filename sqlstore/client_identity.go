@@ -2,9 +2,13 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/countersign/countersign"
@@ -432,20 +436,140 @@ func (db *ClientIdentityStore) Redeem(ctx context.Context, red client.Redemption
 	return s, secret, nil
 }
 
+// The blind index of parties' e-mails (migration 0021). A party's e-mail is
+// sealed with its case's key, so SQL cannot compare it; without an index a
+// sign-in by e-mail opened every client's e-mail, on an endpoint anyone may
+// call. parties.email_index is a keyed hash of the e-mail as sign-in
+// compares it (normalEmail), written with the e-mail (AddParty), blanked
+// with it (erasure; migration 0021's trigger for any other writer), and
+// indexed, so a sign-in opens only the few rows whose index matches.
+//
+// Its key is derived from the event key (DB.EventKey), the secret every
+// replica already shares outside the database and which is kept as long as
+// the log (it cannot be rotated): whoever reads the database alone cannot
+// test a guessed address against the index, as a plain SHA-256 would let
+// them. Never a case key: the same address must index alike in every case,
+// and a case key is shredded on erasure. The index is personal data under
+// a key: it is never logged and never put in an audit payload.
+
+// emailIndexLabel is what the event key signs to make the index's key:
+// append only, never change; a new derivation takes a new label (and the
+// column blanked, to be indexed again).
+const emailIndexLabel = "countersign/party-email-index/v1"
+
+// normalEmail is an e-mail as sign-in compares it: lower case, as
+// client.ParseLogin lowers (and trims) what the client typed. The party's
+// e-mail is stored as it was written (the API refuses one with spaces).
+func normalEmail(e string) string { return strings.ToLower(e) }
+
+// emailIndex returns the blind index of email, nil when it is empty.
+func (db *conn) emailIndex(email string) (*string, error) {
+	if email == "" {
+		return nil, nil
+	}
+	if len(db.EventKey) == 0 {
+		return nil, errNoEventKey
+	}
+	k := hmac.New(sha256.New, db.EventKey)
+	k.Write([]byte(emailIndexLabel))
+	m := hmac.New(sha256.New, k.Sum(nil))
+	m.Write([]byte(normalEmail(email)))
+	s := hex.EncodeToString(m.Sum(nil))
+	return &s, nil
+}
+
+// emailIndexBatch bounds the rows indexEmails indexes per transaction.
+const emailIndexBatch = 500
+
+// unindexedEmails is the WHERE of the parties whose e-mail has no index:
+// word for word the predicate of parties_email_unindexed_idx, which SQLite
+// needs to use it.
+const unindexedEmails = `email_index IS NULL AND email <> ''`
+
+// indexEmails indexes the e-mails of the parties that have none: the rows
+// written before migration 0021, and those a replica of the previous
+// release writes during a rolling upgrade (it knows no index). Migrate
+// cannot do it: Open migrates before the service sets the event and case
+// keys it needs. So the sign-in by e-mail calls it, and it costs one read
+// of an empty index once every row is indexed; the first sign-in after the
+// upgrade indexes them all, a batch per transaction, and from then on only
+// a row an older replica wrote. Rows are locked in id order (PostgreSQL),
+// so replicas indexing at once wait for each other instead of repeating
+// the work; a row whose e-mail does not open gets the empty index (nobody's)
+// rather than failing every sign-in.
+func (db *conn) indexEmails(ctx context.Context) error {
+	var pending []string
+	if err := db.r.SelectContext(ctx, &pending, `SELECT id FROM parties WHERE `+unindexedEmails+` LIMIT 1`); err != nil {
+		return db.translate(fmt.Errorf("find unindexed emails: %w", err))
+	}
+	for len(pending) > 0 {
+		err := db.withTx(ctx, func(tx *Tx) error {
+			var rows []struct {
+				ID     string `db:"id"`
+				CaseID string `db:"case_id"`
+				Email  string `db:"email"`
+			}
+			if err := tx.SelectContext(ctx, &rows, tx.Rebind(`SELECT id, case_id, email FROM parties WHERE `+unindexedEmails+`
+				ORDER BY id LIMIT ?`+db.dialect.forUpdate()), emailIndexBatch); err != nil {
+				return fmt.Errorf("find unindexed emails: %w", err)
+			}
+			if len(rows) == 0 {
+				pending = nil
+				return nil
+			}
+			o := db.openers(tx)
+			for _, r := range rows {
+				idx := new(string) // empty: nobody's
+				e, err := o.open(ctx, r.CaseID, sealbox.Where{Table: "parties", Column: "email", Row: r.ID}, r.Email)
+				emailOpened(db, r.ID)
+				switch {
+				case errors.Is(err, sealbox.ErrOpen):
+					// Altered or moved: it names no one (the case data
+					// check reports it).
+				case err != nil:
+					// The database or the keyring failed (a replica with
+					// an older keyring): no row is marked for it.
+					return err
+				case e != "":
+					if idx, err = db.emailIndex(e); err != nil {
+						return err
+					}
+				}
+				if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE parties SET email_index = ? WHERE id = ?`), idx, r.ID); err != nil {
+					return fmt.Errorf("index email: %w", err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // accountsByEmail returns the accounts with a passphrase whose party's
-// email is email (lower case), at most two. The email is sealed with its
-// case's key (casekeys.go), so SQL cannot compare it: the accounts with a
-// passphrase are read and their emails opened and compared here.
+// email is email (as normalEmail compares it), at most two. It reads the
+// rows whose blind index matches and opens their e-mails to compare them
+// exactly, so a collision or a stale index never names the wrong account.
 func (db *conn) accountsByEmail(ctx context.Context, email string) ([]string, error) {
+	email = normalEmail(email)
+	if err := db.indexEmails(ctx); err != nil {
+		return nil, err
+	}
+	idx, err := db.emailIndex(email)
+	if err != nil || idx == nil {
+		return nil, err
+	}
 	var rows []struct {
 		ID      string `db:"id"`
 		PartyID string `db:"party_id"`
 		CaseID  string `db:"case_id"`
 		Email   string `db:"email"`
 	}
-	if err := db.r.SelectContext(ctx, &rows, `
-		SELECT a.id, p.id AS party_id, p.case_id, p.email FROM client_accounts a JOIN parties p ON p.id = a.party_id
-		WHERE a.passphrase_hash IS NOT NULL AND p.email <> '' ORDER BY a.id`); err != nil {
+	if err := db.r.SelectContext(ctx, &rows, db.r.Rebind(`
+		SELECT a.id, p.id AS party_id, p.case_id, p.email FROM parties p JOIN client_accounts a ON a.party_id = p.id
+		WHERE p.email_index = ? AND a.passphrase_hash IS NOT NULL AND p.email <> '' ORDER BY a.id`), *idx); err != nil {
 		return nil, db.translate(fmt.Errorf("find account by email: %w", err))
 	}
 	o := db.openers(db.r)
@@ -455,13 +579,24 @@ func (db *conn) accountsByEmail(ctx context.Context, email string) ([]string, er
 		if err != nil {
 			return nil, err
 		}
-		if strings.ToLower(e) == email {
+		emailOpened(db, r.PartyID)
+		if normalEmail(e) == email {
 			if ids = append(ids, r.ID); len(ids) == 2 {
 				break
 			}
 		}
 	}
 	return ids, nil
+}
+
+// onEmailOpened holds, for tests only (OnEmailOpened), what is told of
+// each party whose e-mail a sign-in opened, by connection.
+var onEmailOpened sync.Map
+
+func emailOpened(db *conn, partyID string) {
+	if f, ok := onEmailOpened.Load(db); ok {
+		f.(func(string))(partyID)
+	}
 }
 
 // SignInWithPassphrase checks a passphrase and starts a session. Every

@@ -502,7 +502,7 @@ var erasedColumns = []struct {
 	table, where, set string
 }{
 	{"notes", `case_id = ?`, `body = '', salt = ''`},
-	{"parties", `case_id = ?`, `full_name = '', date_of_birth = '', address = '', phone = '', email = '', national_id = '', salt = '', erased_at = ?`},
+	{"parties", `case_id = ?`, `full_name = '', date_of_birth = '', address = '', phone = '', email = '', email_index = NULL, national_id = '', salt = '', erased_at = ?`},
 	{"consents", `case_id = ?`, `note = '', salt = ''`},
 	{"drafts", `case_id = ?`, `content = NULL, content_salt = '', masked = '{}', failure_reason = ''`},
 	{"decisions", `draft_id IN (SELECT id FROM drafts WHERE case_id = ?)`, `final_text = '', reason = '', comment = '', diff = '[]', items = '[]', statements = '[]', withheld_reason = '', salt = ''`},
@@ -531,7 +531,7 @@ func (db *conn) erase(ctx context.Context, tx *Tx, a countersign.Actor, e *casef
 		return int(n), err
 	}
 	if e.PartyID != "" {
-		n, err := exec(`UPDATE parties SET full_name = '', date_of_birth = '', address = '', phone = '', email = '', national_id = '',
+		n, err := exec(`UPDATE parties SET full_name = '', date_of_birth = '', address = '', phone = '', email = '', email_index = NULL, national_id = '',
 			salt = '', erased_at = ? WHERE id = ? AND case_id = ? AND erased_at IS NULL`, tx.now, e.PartyID, e.CaseID)
 		if err != nil {
 			return fmt.Errorf("erase party: %w", err)
