@@ -27,16 +27,15 @@ import (
 func TestFullLastTileRepairedOnOpen(t *testing.T) {
 	t.Parallel()
 	const entries = 8 * audit.TileWidth // level-0 tiles 0 to 7 full, level-1 tile 0 with 8 hashes
-	for name, dsnOf := range map[string]func(testing.TB) string{"sqlite": storetest.SQLiteDSN, "postgres": storetest.PostgresDSN} {
+	for _, name := range []string{"sqlite", "postgres"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			// setup fills a log of n entries and returns its handle and its
 			// tiles as the sequencer wrote them.
 			setup := func(t *testing.T, n int) (string, *sqlstore.DB, map[audit.TileKey][]byte) {
 				t.Helper()
-				dsn := dsnOf(t)
+				dsn := storetest.FilledLogDSN(t, name == "postgres", n)
 				db := storetest.MustOpen(t, dsn)
-				storetest.MustFillLog(t, db, n)
 				return dsn, db, storedTilesOf(t, db)
 			}
 			cut := func(h []byte, n int) []byte { return h[:n*sha256.Size] }

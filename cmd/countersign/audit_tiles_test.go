@@ -28,16 +28,14 @@ func TestAuditVerifyChecksTheTiles(t *testing.T) {
 	// 2,100 entries: level-0 tiles 0 to 7 full, tile 8 with 52 hashes,
 	// and the level-1 tile 0 with 8.
 	const entries = 2100
-	for name, dsn := range map[string]func(testing.TB) string{"sqlite": storetest.SQLiteDSN, "postgres": storetest.PostgresDSN} {
+	for _, name := range []string{"sqlite", "postgres"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			setupN := func(t *testing.T, entries int) (*boardBundle, *sqlstore.DB) {
 				t.Helper()
-				d := dsn(t)
+				d := storetest.FilledLogDSN(t, name == "postgres", entries)
 				b := newBoardBundle(t, d)
-				db := storetest.MustOpen(t, d)
-				storetest.MustFillLog(t, db, entries)
-				return b, db
+				return b, storetest.MustOpen(t, d)
 			}
 			setup := func(t *testing.T) (*boardBundle, *sqlstore.DB) {
 				t.Helper()

@@ -41,6 +41,10 @@ type templateSet struct {
 	srv     *pgServer
 	srvErr  error
 
+	// filled holds the templates of FilledLogDSN, by kind and log size.
+	filledMu sync.Mutex
+	filled   map[filledKey]filledTemplate
+
 	pgDone bool
 	pgName string
 	pgErr  error
@@ -150,6 +154,11 @@ func (ts *templateSet) close() error {
 		err = errors.Join(err, ts.srv.waitDropped())
 		if ts.pgName != "" {
 			err = errors.Join(err, ts.srv.drop(ts.pgName))
+		}
+		for k, f := range ts.filled {
+			if k.postgres && f.name != "" {
+				err = errors.Join(err, ts.srv.drop(f.name))
+			}
 		}
 		err = errors.Join(err, ts.srv.admin.Close())
 	}

@@ -22,11 +22,17 @@ import (
 // does not exist: no row of case data is bound to them.
 func MustFillLog(t testing.TB, db *sqlstore.DB, n int) {
 	t.Helper()
-	ctx := context.Background()
+	ok(t, fillLog(context.Background(), db, n))
+}
+
+// fillLog is MustFillLog, for the templates of FilledLogDSN too.
+func fillLog(ctx context.Context, db *sqlstore.DB, n int) error {
 	const perStatement = 200
 	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	payload, err := json.Marshal(audit.Payload{"reason": "visit"})
-	ok(t, err)
+	if err != nil {
+		return err
+	}
 	for done := 0; done < n; {
 		rows := min(perStatement, n-done)
 		args := make([]any, 0, rows*10)
@@ -44,14 +50,15 @@ func MustFillLog(t testing.TB, db *sqlstore.DB, n int) {
 			args = append(args, nonce, EventKey.MAC(nonce, fields...))
 		}
 		values := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", rows), ", ")
-		_, err := db.Raw().ExecContext(ctx, db.Raw().Rebind(`
+		if _, err := db.Raw().ExecContext(ctx, db.Raw().Rebind(`
 			INSERT INTO audit_pending (at, actor_id, role, action, subject_type, subject_id, case_id, payload, nonce, mac)
-			VALUES `+values), args...)
-		ok(t, err)
+			VALUES `+values), args...); err != nil {
+			return err
+		}
 		done += rows
 	}
 	_, err = db.Sequence(ctx)
-	ok(t, err)
+	return err
 }
 
 // MustTamperTile stores hashes as tile (level, idx), or deletes the tile
