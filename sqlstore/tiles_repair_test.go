@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
-	"encoding/json"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/sqlstore"
@@ -77,7 +74,7 @@ func TestFullLastTileRepairedOnOpen(t *testing.T) {
 				t.Parallel()
 				_, db, want := setup(t, entries)
 				damageTiles(t, db, want, map[audit.TileKey]func([]byte) []byte{l0(7): func([]byte) []byte { return nil }})
-				addPendingReads(t, db, 3)
+				storetest.MustAddPending(t, db, 3)
 				size, err := db.Sequence(context.Background())
 				if err != nil {
 					t.Fatalf("sequencing after the last full tile was deleted: %v", err)
@@ -234,32 +231,5 @@ func mustVerifyLogAndTiles(t *testing.T, db *sqlstore.DB, size uint64) {
 	t.Helper()
 	if rep := verifyLogAndTiles(t, db, size); !rep.OK || rep.Events != size {
 		t.Fatalf("verified %d of %d events: %s", rep.Events, size, rep.Problem)
-	}
-}
-
-// addPendingReads writes n events as the service does (their MACs under the
-// event key, nonces of their own), for the sequencer to take.
-func addPendingReads(t *testing.T, db *sqlstore.DB, n int) {
-	t.Helper()
-	at := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
-	payload, err := json.Marshal(audit.Payload{"reason": "visit"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range n {
-		fields := []string{at.Format(audit.TimeFormat), "usr_filler", "worker", audit.ActionCaseRead, "case", "cas_pending", "cas_pending", string(payload)}
-		nonce := make([]byte, 16)
-		binary.BigEndian.PutUint64(nonce, uint64(at.UnixNano()))
-		binary.BigEndian.PutUint64(nonce[8:], uint64(i))
-		args := make([]any, 0, len(fields)+2)
-		for _, f := range fields {
-			args = append(args, f)
-		}
-		args = append(args, nonce, storetest.EventKey.MAC(nonce, fields...))
-		if _, err := db.Raw().ExecContext(context.Background(), db.Raw().Rebind(`
-			INSERT INTO audit_pending (at, actor_id, role, action, subject_type, subject_id, case_id, payload, nonce, mac)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), args...); err != nil {
-			t.Fatal(err)
-		}
 	}
 }

@@ -4,13 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
-	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/sqlstore"
 	"github.com/countersign/countersign/sqlstore/storetest"
 )
@@ -124,9 +120,7 @@ func TestAuditVerifyChecksTheTiles(t *testing.T) {
 					t.Parallel()
 					b, db := setupN(t, tc.entries)
 					tc.tamper(t, db)
-					for i := range tc.pending {
-						addPendingEvent(t, db, i)
-					}
+					storetest.MustAddPending(t, db, tc.pending)
 					out := b.mustRun(t, 1, "audit", "verify", "--quiet")
 					if !strings.Contains(out, tc.problem) {
 						t.Fatalf("verify said %q, want %q", out, tc.problem)
@@ -150,9 +144,7 @@ func TestAuditVerifyChecksTheTiles(t *testing.T) {
 					t.Parallel()
 					b, db := setup(t)
 					storetest.MustTamperTile(t, db, 0, 8, tc.hashes(t, db))
-					for i := range tc.pending {
-						addPendingEvent(t, db, i)
-					}
+					storetest.MustAddPending(t, db, tc.pending)
 					out := b.mustRun(t, 0, "audit", "verify", "--quiet")
 					if !strings.Contains(out, "OK: tiles: 10 stored tiles match the events") {
 						t.Fatalf("verify said %q, want the 10 tiles checked", out)
@@ -182,9 +174,7 @@ func TestAuditVerifyChecksTheTiles(t *testing.T) {
 					b, db := setupN(t, 8*256)
 					want := tile(t, db, 0, 7)
 					storetest.MustTamperTile(t, db, 0, 7, tc.hashes(t, db))
-					for i := range tc.pending {
-						addPendingEvent(t, db, i)
-					}
+					storetest.MustAddPending(t, db, tc.pending)
 					out := b.mustRun(t, 0, "audit", "verify", "--quiet")
 					if !strings.Contains(out, tc.tiles+" match the events") {
 						t.Fatalf("verify said %q, want %q", out, tc.tiles)
@@ -230,7 +220,7 @@ func TestAuditVerifyChecksTheTiles(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				addPendingEvent(t, db, 0)
+				storetest.MustAddPending(t, db, 1)
 				var stdout, stderr bytes.Buffer
 				if code := run(context.Background(), []string{"audit", "verify", "--quiet"}, &stdout, &stderr, b.env); code != 2 {
 					t.Fatalf("verify exited %d, want 2\nstdout: %s\nstderr: %s", code, stdout.String(), stderr.String())
@@ -240,30 +230,5 @@ func TestAuditVerifyChecksTheTiles(t *testing.T) {
 				}
 			})
 		})
-	}
-}
-
-// addPendingEvent writes a pending event as the service does (its MAC
-// under the event key, its own nonce n), for the sequencer to take.
-func addPendingEvent(t *testing.T, db *sqlstore.DB, n int) {
-	t.Helper()
-	at := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
-	payload, err := json.Marshal(audit.Payload{"reason": "visit"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fields := []string{at.Format(audit.TimeFormat), "usr_filler", "worker", audit.ActionCaseRead, "case", "cas_pending", "cas_pending", string(payload)}
-	nonce := make([]byte, 16)
-	binary.BigEndian.PutUint64(nonce, uint64(at.UnixNano()))
-	binary.BigEndian.PutUint64(nonce[8:], uint64(n))
-	args := make([]any, 0, len(fields)+2)
-	for _, f := range fields {
-		args = append(args, f)
-	}
-	args = append(args, nonce, storetest.EventKey.MAC(nonce, fields...))
-	if _, err := db.Raw().ExecContext(context.Background(), db.Raw().Rebind(`
-		INSERT INTO audit_pending (at, actor_id, role, action, subject_type, subject_id, case_id, payload, nonce, mac)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), args...); err != nil {
-		t.Fatal(err)
 	}
 }

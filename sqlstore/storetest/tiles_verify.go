@@ -27,8 +27,26 @@ func MustFillLog(t testing.TB, db *sqlstore.DB, n int) {
 
 // fillLog is MustFillLog, for the templates of FilledLogDSN too.
 func fillLog(ctx context.Context, db *sqlstore.DB, n int) error {
+	if err := addFiller(ctx, db, time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC), n); err != nil {
+		return err
+	}
+	_, err := db.Sequence(ctx)
+	return err
+}
+
+// MustAddPending adds n events to db as MustFillLog does but leaves them
+// pending, waiting for the sequencer. Their dates, and so their nonces,
+// follow the day MustFillLog's take, so the two never collide.
+func MustAddPending(t testing.TB, db *sqlstore.DB, n int) {
+	t.Helper()
+	ok(t, addFiller(context.Background(), db, time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC), n))
+}
+
+// addFiller writes n pending rows with their MACs under EventKey, as the
+// service writes them, dated a millisecond apart from at, many to a
+// statement.
+func addFiller(ctx context.Context, db *sqlstore.DB, at time.Time, n int) error {
 	const perStatement = 200
-	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	payload, err := json.Marshal(audit.Payload{"reason": "visit"})
 	if err != nil {
 		return err
@@ -57,8 +75,7 @@ func fillLog(ctx context.Context, db *sqlstore.DB, n int) error {
 		}
 		done += rows
 	}
-	_, err = db.Sequence(ctx)
-	return err
+	return nil
 }
 
 // MustTamperTile stores hashes as tile (level, idx), or deletes the tile
