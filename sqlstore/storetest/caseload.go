@@ -253,22 +253,7 @@ func ExerciseCaseload(t *testing.T, open Opener) {
 		signed := MustDraft(t, db, ct.Fixture, assistant.KindSummary)
 		_, err = Approve(db, wctx, signed.ID, review.Approval{})
 		ok(t, err)
-		at := time.Now().UTC().Add(time.Minute).Truncate(time.Microsecond)
-		db.Now = func() time.Time { return at }
-		team, err := db.FindTeamCaseload(sup, ct.Team.ID)
-		ok(t, err)
-		_, err = db.Sequence(CLI())
-		ok(t, err)
-		r := caseload.NewReplay(time.UTC)
-		ok(t, db.AllEvents(CLI(), func(e *audit.Event) error { r.Add(e); return nil }))
-		p := db.Policy
-		replayed := p.Caseload.Figures(r.Input(p.Caseload, ct.Team.ID, at), p.CaseTypes, at)
-		var a, b bytes.Buffer
-		ok(t, team.WriteCSV(&a))
-		ok(t, replayed.WriteCSV(&b))
-		if a.String() != b.String() {
-			t.Errorf("store:\n%s\nreplay:\n%s", a.String(), b.String())
-		}
+		team := mustCaseloadAsReplayed(t, db, sup, ct.Team.ID, time.Now().UTC().Add(time.Minute).Truncate(time.Microsecond))
 		for _, f := range team.Workers {
 			if f.WorkerID == ct.Worker.ID && (f.OverdueHard != 1 || f.Reviews != 1 || f.DraftsWaiting != 0 || f.ActiveCases != 2) {
 				t.Errorf("worker = %+v", f)
@@ -282,4 +267,28 @@ func ExerciseCaseload(t *testing.T, open Opener) {
 		_, err = db.FindCaseloadHistory(sup, ct.Team.ID, 0)
 		code(t, err, countersign.EINVALID)
 	})
+}
+
+// mustCaseloadAsReplayed sets db's clock to at and returns the team's
+// caseload as the store computes it then (read as actx's actor), after
+// checking that it equals, as CSV, what the audit log replays for the same
+// moment: the figures can be recomputed from the log alone.
+func mustCaseloadAsReplayed(t *testing.T, db *sqlstore.DB, actx context.Context, teamID string, at time.Time) *caseload.Team {
+	t.Helper()
+	db.Now = func() time.Time { return at }
+	team, err := db.FindTeamCaseload(actx, teamID)
+	ok(t, err)
+	_, err = db.Sequence(CLI())
+	ok(t, err)
+	r := caseload.NewReplay(time.UTC)
+	ok(t, db.AllEvents(CLI(), func(e *audit.Event) error { r.Add(e); return nil }))
+	p := db.Policy
+	replayed := p.Caseload.Figures(r.Input(p.Caseload, teamID, at), p.CaseTypes, at)
+	var a, b bytes.Buffer
+	ok(t, team.WriteCSV(&a))
+	ok(t, replayed.WriteCSV(&b))
+	if a.String() != b.String() {
+		t.Errorf("store:\n%s\nreplay:\n%s", a.String(), b.String())
+	}
+	return team
 }

@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"bytes"
 	"context"
 	"slices"
 	"sync"
@@ -235,22 +234,7 @@ func ExerciseCaseMove(t *testing.T, open Opener, afterRead AfterReadHook) {
 		}
 
 		// The caseload the store computes is the one the log replays.
-		at := clock.Now().UTC().Add(time.Minute).Truncate(time.Microsecond)
-		db.Now = func() time.Time { return at }
-		team, err := db.FindTeamCaseload(sctx, f.Team.ID)
-		ok(t, err)
-		_, err = db.Sequence(CLI())
-		ok(t, err)
-		r := caseload.NewReplay(time.UTC)
-		ok(t, db.AllEvents(CLI(), func(e *audit.Event) error { r.Add(e); return nil }))
-		p := db.Policy
-		replayed := p.Caseload.Figures(r.Input(p.Caseload, f.Team.ID, at), p.CaseTypes, at)
-		var sa, sb bytes.Buffer
-		ok(t, team.WriteCSV(&sa))
-		ok(t, replayed.WriteCSV(&sb))
-		if sa.String() != sb.String() {
-			t.Errorf("store:\n%s\nreplay:\n%s", sa.String(), sb.String())
-		}
+		team := mustCaseloadAsReplayed(t, db, sctx, f.Team.ID, clock.Now().UTC().Add(time.Minute).Truncate(time.Microsecond))
 		for _, fg := range team.Workers {
 			if fg.WorkerID == w2.ID && fg.OverdueHard != 1 || fg.WorkerID == f.Worker.ID && fg.OverdueHard != 0 {
 				t.Errorf("%s has %d overdue hard deadlines", fg.WorkerID, fg.OverdueHard)
