@@ -11,6 +11,7 @@ import (
 
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/assistant"
+	"github.com/countersign/countersign/casefile"
 )
 
 // Status is where a draft is in its lifecycle.
@@ -358,6 +359,24 @@ func CanDecide(actor countersign.Actor, d *Draft) bool {
 // them; the rest of the case is not.
 func IsReviewer(actor countersign.Actor, d *Draft) bool {
 	return actor.Role == countersign.RoleWorker && actor.UserID == d.ReviewerID && actor.TeamID == d.TeamID
+}
+
+// CanReadDraft is the rule of who may read d: its reviewer (IsReviewer),
+// or whoever may read its case, whose read scope scope gives
+// (casefile.CanReadScope). scope is asked only when the reviewer's rule
+// does not decide, so a store reads the case only then; its error (no
+// such case, a refusal the store already decided) is returned as is. The
+// store's check of a read and its prediction of one (sqlstore) both ask
+// this function.
+func CanReadDraft(actor countersign.Actor, d *Draft, scope func() (casefile.ReadScope, error)) (bool, error) {
+	if IsReviewer(actor, d) {
+		return true, nil
+	}
+	s, err := scope()
+	if err != nil {
+		return false, err
+	}
+	return casefile.CanReadScope(actor, s), nil
 }
 
 // CanCountersign says whether actor may countersign (or refuse) d, which

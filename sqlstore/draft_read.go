@@ -35,13 +35,13 @@ func (s draftScope) draft(id string) *review.Draft {
 	return &review.Draft{ID: id, CaseID: s.CaseID, ReviewerID: s.ReviewerID, TeamID: s.TeamID, Status: s.Status}
 }
 
-// mayReadDraft is checkDraftAccess's rule for a read, decided on its
-// inputs alone: d's reviewer reads it, anyone else as the case's read
-// scope says (findCase's casefile.CheckRead). It only predicts: the
+// mayReadDraft is review.CanReadDraft decided on predicted inputs alone
+// (the draft's fields and its case's cached scope). It only predicts: the
 // statement that relies on it checks that the row still has these inputs,
 // and when it has not, checkDraftAccess decides on the row read.
 func mayReadDraft(a countersign.Actor, d *review.Draft, s casefile.ReadScope) bool {
-	return review.IsReviewer(a, d) || casefile.CanReadScope(a, s)
+	ok, _ := review.CanReadDraft(a, d, func() (casefile.ReadScope, error) { return s, nil })
+	return ok
 }
 
 // readDraftLogged is OpenDraft's read of draft id by a: the draft as

@@ -11,6 +11,7 @@ import (
 
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/assistant"
+	"github.com/countersign/countersign/casefile"
 	"github.com/countersign/countersign/internal/sealbox"
 	"github.com/countersign/countersign/review"
 )
@@ -169,13 +170,31 @@ func (db *conn) lockDraft(ctx context.Context, tx *Tx, id string) (*review.Draft
 // under the case's write lock): a closed case takes no signed entry, by
 // its reviewer no more than by anyone else.
 func (db *conn) checkDraftAccess(ctx context.Context, q queryer, d *review.Draft, write bool) error {
-	if review.IsReviewer(actor(ctx), d) {
-		if tx, ok := q.(*Tx); write && ok {
-			return db.checkOpen(ctx, tx, d.CaseID)
+	a := actor(ctx)
+	if write {
+		if review.IsReviewer(a, d) {
+			if tx, ok := q.(*Tx); ok {
+				return db.checkOpen(ctx, tx, d.CaseID)
+			}
+			return nil
 		}
-		return nil
+		_, err := db.findCase(ctx, q, d.CaseID, true)
+		return err
 	}
-	_, err := db.findCase(ctx, q, d.CaseID, write)
+	// A read is review.CanReadDraft's, as the one-statement read predicts
+	// it (mayReadDraft): the case is read only when the reviewer's rule does
+	// not decide, and findCase refuses with casefile.CheckRead's sentence.
+	ok, err := review.CanReadDraft(a, d, func() (casefile.ReadScope, error) {
+		c, err := db.findCase(ctx, q, d.CaseID, false)
+		if err != nil {
+			return casefile.ReadScope{}, err
+		}
+		return casefile.ScopeOf(c), nil
+	})
+	if err == nil && !ok {
+		// findCase allowed the case's read, so its scope allows it too.
+		err = casefile.CheckRead(a, &casefile.Case{ID: d.CaseID})
+	}
 	return err
 }
 
