@@ -340,6 +340,13 @@ func (m *Main) Run(ctx context.Context) error {
 	m.bg.Go(func() { m.Runner.Run(bgctx) })
 	m.bg.Go(func() { m.runReminders(bgctx, db) })
 	m.bg.Go(func() { m.runRetentionJob(bgctx, db) })
+	m.bg.Go(func() {
+		// The parties written before migration 0021 get their e-mail's
+		// blind index now rather than at the first sign-in by e-mail.
+		if err := db.IndexEmails(bgctx); err != nil && bgctx.Err() == nil {
+			m.Logger.Error("index client e-mails", "op", "client.email_index", "err", err)
+		}
+	})
 
 	ln, err := net.Listen("tcp", m.Config.Addr)
 	if err != nil {

@@ -113,3 +113,48 @@ func TestServeRunsTheRetentionJob(t *testing.T) {
 		t.Fatalf("erasures %+v, %v", es, err)
 	}
 }
+
+// TestServeIndexesClientEmailsAtStart: the parties a database holds from
+// before migration 0021 (their e-mail's blind index missing) get it when
+// serve starts, not at the first sign-in by e-mail, on both databases.
+func TestServeIndexesClientEmailsAtStart(t *testing.T) {
+	t.Parallel()
+	for name, dsnOf := range map[string]func(testing.TB) string{"sqlite": storetest.SQLiteDSN, "postgres": storetest.PostgresDSN} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			d := dsnOf(t)
+			db := storetest.MustOpen(t, d)
+			storetest.MustSeed(t, db)
+			unindexed := func() int {
+				t.Helper()
+				var n int
+				if err := db.Raw().Get(&n, `SELECT COUNT(*) FROM parties WHERE email_index IS NULL AND email <> ''`); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			// As a database upgraded from the previous release holds them.
+			if _, err := db.Raw().Exec(`UPDATE parties SET email_index = NULL`); err != nil {
+				t.Fatal(err)
+			}
+			if unindexed() == 0 {
+				t.Fatal("the fixture has no party with an e-mail to index")
+			}
+			dir := t.TempDir()
+			m := NewMain(io.Discard, io.Discard, env(map[string]string{"COUNTERSIGN_AUDIT_KEY": filepath.Join(dir, "audit.key"),
+				"COUNTERSIGN_EVENT_KEY": storetest.MustWriteEventKey(t, dir)}))
+			m.Config.DSN, m.Config.Addr, m.Config.RateLimit = d, "127.0.0.1:0", 0
+			if err := m.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { m.Close() })
+			deadline := time.Now().Add(20 * time.Second)
+			for unindexed() > 0 {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d parties' e-mails still have no index after serve started", unindexed())
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+}
