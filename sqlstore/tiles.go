@@ -213,6 +213,13 @@ func (db *AuditStore) TilesFrom(ctx context.Context, level, from uint64, limit i
 // replica of an older version. catchUpTiles then builds what is missing.
 var errTilesBehind = errors.New("the audit tiles do not end where the log ends")
 
+// ErrTileDiffers is what a tileDiffersError wraps, so a caller outside
+// sqlstore can tell with errors.Is that Open (or the sequencer) refused
+// because a stored tile differs from the events: a finding about the
+// stored log, which `audit verify` reports as one (exit 1), not an
+// operational failure. TileProblem gives its sentence.
+var ErrTileDiffers = errors.New("a stored audit tile does not match the events")
+
 // tileDiffersError is writeTiles' answer when a stored tile holds, where a
 // node the events give goes, a different hash: the tree was changed behind
 // the service's back. It is a finding for `audit verify`, not something a
@@ -222,9 +229,26 @@ type tileDiffersError struct {
 	hash int // the position in the tile
 }
 
+// Error is what the service prints when it refuses to start over the
+// tile: it names the tile and the hash and says where the finding is read.
 func (e *tileDiffersError) Error() string {
-	return fmt.Sprintf("the stored audit tile at level %d, index %d does not match the events: hash %d differs from the one they give, so the tiles are not rebuilt over it: the tree was changed behind the service's back",
+	return fmt.Sprintf("the stored audit tile at level %d, index %d does not match the events: hash %d differs from the one they give, so the tiles are not rebuilt over it: the tree was changed behind the service's back; run `countersign audit verify` for the finding",
 		e.key.Level, e.key.Index, e.hash)
+}
+
+func (e *tileDiffersError) Unwrap() error { return ErrTileDiffers }
+
+// TileProblem returns the sentence of the stored tile that differs from
+// the events when err is (or wraps) one, worded as audit.CheckTile words
+// the same finding in a verification report, so the board reads one
+// sentence for it whichever found it first.
+func TileProblem(err error) (string, bool) {
+	var d *tileDiffersError
+	if !errors.As(err, &d) {
+		return "", false
+	}
+	return fmt.Sprintf("The stored tile at level %d, index %d does not match the events: hash %d differs. Proofs served from it would be wrong.",
+		d.key.Level, d.key.Index, d.hash), true
 }
 
 // writeTiles adds the tile-level nodes among nodes (what Head.Append

@@ -170,6 +170,17 @@ func verify(ctx context.Context, cfg Config, file string, vkeys []string, sinceP
 		rep, err = verifyLive(ctx, cfg, v, bar)
 	}
 	bar.done()
+	// A stored tile that differs from the events makes opening the
+	// database (which brings the tiles up to the log) or sequencing refuse
+	// rather than rebuild over it: damage to the stored log, so a finding
+	// (exit 1) in the report's words, not an operational failure (exit 2).
+	if problem, ok := sqlstore.TileProblem(err); ok {
+		fmt.Fprintf(stdout, "FAILED: %s\n", problem)
+		if errors.As(err, new(notOpened)) {
+			fmt.Fprintln(stdout, "Opening the database refuses to rebuild the tiles over it, so the rest of the log and the case data were not checked, and the service does not start (AUDIT.md section 8).")
+		}
+		return 1
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -226,7 +237,7 @@ func originOf(signed []byte, def string) string {
 func verifyLive(ctx context.Context, cfg Config, v *audit.Verifier, bar *progress) (*audit.Report, error) {
 	db, err := cfg.openDB(ctx)
 	if err != nil {
-		return nil, err
+		return nil, notOpened{err}
 	}
 	defer db.Close()
 	signer, _, err := audit.LoadOrCreateSigner(cfg.keyPath(), cfg.AuditOrigin)
@@ -241,6 +252,13 @@ func verifyLive(ctx context.Context, cfg Config, v *audit.Verifier, bar *progres
 	bar.total = head.Size
 	return verifyStoredLog(ctx, db, n, v)
 }
+
+// notOpened is verifyLive's failure to open the database, worded as the
+// error it wraps: verify tells the board that the run checked nothing
+// else when the refusal was a stored tile that differs from the events.
+type notOpened struct{ error }
+
+func (e notOpened) Unwrap() error { return e.error }
 
 // verifyStoredLog is the verification of the live database that `audit
 // verify` and the board's "Verify the log" button run: every event against

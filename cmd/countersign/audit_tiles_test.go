@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/countersign/countersign/sqlstore"
 	"github.com/countersign/countersign/sqlstore/storetest"
@@ -18,7 +21,9 @@ import (
 // back, on both databases: also when the damage keeps the sequencer, which
 // verify runs first, from continuing the tile. It repairs rather than
 // reports a last level-0 tile it can rewrite (AUDIT.md section 8), and a
-// sequencer failing on an intact log is an operational failure (exit 2).
+// sequencer failing on an intact log is an operational failure (exit 2),
+// as is a database that cannot be reached; one that refuses to open over
+// a tile that differs from the events is a finding (exit 1).
 func TestAuditVerifyChecksTheTiles(t *testing.T) {
 	t.Parallel()
 	// 2,100 entries: level-0 tiles 0 to 7 full, tile 8 with 52 hashes,
@@ -187,19 +192,66 @@ func TestAuditVerifyChecksTheTiles(t *testing.T) {
 
 			// A level-1 tile whose hash there differs from the rebuilt
 			// tile's is not written over: opening the database refuses,
-			// naming the tile, so verify cannot run and exits 2 with that
-			// sentence (sqlstore's TestFullLastTileRepairedOnOpen).
+			// naming the tile (sqlstore's TestFullLastTileRepairedOnOpen).
+			// That is damage to the stored log, so verify reports it as a
+			// finding (exit 1) in the report's words, saying the run
+			// checked nothing else; before, it exited 2 as if the database
+			// could not be reached.
 			t.Run("TheFullLastLevel0TileDeletedUnderALevel1TileThatDiffers", func(t *testing.T) {
 				t.Parallel()
 				b, db := setupN(t, 8*256)
 				storetest.MustTamperTile(t, db, 1, 0, changed(tile(t, db, 1, 0), 7))
 				storetest.MustTamperTile(t, db, 0, 7, nil)
+				out := b.mustRun(t, 1, "audit", "verify", "--quiet")
+				want := "FAILED: The stored tile at level 1, index 0 does not match the events: hash 7 differs. Proofs served from it would be wrong.\n" +
+					"Opening the database refuses to rebuild the tiles over it, so the rest of the log and the case data were not checked"
+				if !strings.HasPrefix(out, want) {
+					t.Fatalf("verify said %q, want %q", out, want)
+				}
+				if _, err := db.ReadTile(context.Background(), 0, 7); err == nil {
+					t.Fatal("verify rebuilt the deleted level-0 tile under the level-1 tile that differs")
+				}
+				// What verify tells by: the refusal is recognisable outside
+				// sqlstore.
+				if other, err := sqlstore.Open(context.Background(), b.vars["DATABASE_URL"]); !errors.Is(err, sqlstore.ErrTileDiffers) {
+					if err == nil {
+						other.Close()
+					}
+					t.Fatalf("opening over the tile: %v, want sqlstore.ErrTileDiffers", err)
+				}
+				// The service does not start over it either, and says which
+				// tile and where the finding is read. The timeout only ends
+				// a service that started by mistake.
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				var stdout, stderr bytes.Buffer
+				if code := run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, &stdout, &stderr, b.env); code != 1 {
+					t.Fatalf("serve exited %d, want 1\nstdout: %s\nstderr: %s", code, stdout.String(), stderr.String())
+				}
+				for _, want := range []string{"the stored audit tile at level 1, index 0 does not match the events: hash 7 differs", "run `countersign audit verify`"} {
+					if !strings.Contains(stderr.String(), want) {
+						t.Fatalf("serve said %q, want %q", stderr.String(), want)
+					}
+				}
+			})
+
+			// A database that cannot be opened for a reason of its own (no
+			// server listening, a path that cannot be a file) is still an
+			// operational failure: exit 2, nothing reported as a finding.
+			t.Run("ADatabaseThatCannotBeOpenedExits2", func(t *testing.T) {
+				t.Parallel()
+				b := newBoardBundle(t, "")
+				dsn := filepath.Join(b.file(t, "not-a-directory", ""), "countersign.db")
+				if name == "postgres" {
+					dsn = "postgres://postgres@127.0.0.1:1/countersign?sslmode=disable&connect_timeout=5"
+				}
+				b.set("DATABASE_URL", dsn)
 				var stdout, stderr bytes.Buffer
 				if code := run(context.Background(), []string{"audit", "verify", "--quiet"}, &stdout, &stderr, b.env); code != 2 {
 					t.Fatalf("verify exited %d, want 2\nstdout: %s\nstderr: %s", code, stdout.String(), stderr.String())
 				}
-				if want := "the stored audit tile at level 1, index 0 does not match the events: hash 7 differs"; !strings.Contains(stderr.String(), want) {
-					t.Fatalf("verify said %q, want %q", stderr.String(), want)
+				if stdout.Len() > 0 || stderr.Len() == 0 {
+					t.Fatalf("verify said %q and %q, want only the failure to open, on stderr", stdout.String(), stderr.String())
 				}
 			})
 
