@@ -226,14 +226,7 @@ func (db *conn) fencedWrites(ctx context.Context, f *fence, conflict error, ws .
 		args = append(args, wargs...)
 	}
 	var rows []writeCount
-	q := db.w.Rebind(cteWrites(before, queries))
-	var err error
-	if s := db.stmts.get(db.w, q); s != nil {
-		err = s.SelectContext(ctx, &rows, args...)
-	} else {
-		err = db.w.SelectContext(ctx, &rows, q, args...)
-	}
-	if err != nil {
+	if err := db.selectOnWriter(ctx, &rows, db.w.Rebind(cteWrites(before, queries)), args...); err != nil {
 		if isConflict(db.translate(err)) && conflict != nil {
 			return conflict
 		}

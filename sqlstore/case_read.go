@@ -82,13 +82,7 @@ func (db *CaseStore) readCaseLogged(ctx context.Context, read client.Read) (c *c
 		caseRow
 		Logged bool `db:"logged"`
 	}
-	q := db.w.Rebind(readCaseLoggedQuery)
-	if s := db.stmts.get(db.w, q); s != nil {
-		err = s.GetContext(ctx, &r, args...)
-	} else {
-		err = db.w.GetContext(ctx, &r, q, args...)
-	}
-	if err != nil {
+	if err := db.getOnWriter(ctx, &r, db.w.Rebind(readCaseLoggedQuery), args...); err != nil {
 		return nil, true, notFound(db.translate(err), "There is no case with this id.")
 	}
 	c = r.toDomain()

@@ -85,13 +85,7 @@ func (db *conn) readDraftLogged(ctx context.Context, a countersign.Actor, id str
 		CaseWorkerID *string `db:"case_worker_id"`
 		Logged       bool    `db:"logged"`
 	}
-	q := db.w.Rebind(query)
-	if s := db.stmts.get(db.w, q); s != nil {
-		err = s.GetContext(ctx, &r, args...)
-	} else {
-		err = db.w.GetContext(ctx, &r, q, args...)
-	}
-	if err != nil {
+	if err := db.getOnWriter(ctx, &r, db.w.Rebind(query), args...); err != nil {
 		return nil, nil, false, notFound(db.translate(err), "There is no draft with this id.")
 	}
 	if r.Logged {

@@ -109,6 +109,24 @@ func (db *conn) exec(ctx context.Context, query string, args ...any) (sql.Result
 	return db.w.ExecContext(ctx, query, args...)
 }
 
+// getOnWriter reads one row with a statement of its own on the writer
+// pool (one that may also write, in its WITH clause), through a cached
+// prepared statement, as exec runs one.
+func (db *conn) getOnWriter(ctx context.Context, dest any, query string, args ...any) error {
+	if s := db.stmts.get(db.w, query); s != nil {
+		return s.GetContext(ctx, dest, args...)
+	}
+	return db.w.GetContext(ctx, dest, query, args...)
+}
+
+// selectOnWriter is getOnWriter for many rows.
+func (db *conn) selectOnWriter(ctx context.Context, dest any, query string, args ...any) error {
+	if s := db.stmts.get(db.w, query); s != nil {
+		return s.SelectContext(ctx, dest, args...)
+	}
+	return db.w.SelectContext(ctx, dest, query, args...)
+}
+
 // GetContext reads one row in the transaction through a cached prepared statement.
 func (tx *Tx) GetContext(ctx context.Context, dest any, query string, args ...any) error {
 	ctx = tx.statementContext(ctx)
