@@ -63,11 +63,20 @@ func CheckTile(key TileKey, stored []byte, found bool, want []byte, need, most i
 	if !bytes.Equal(stored[:common], want[:common]) {
 		for i := 0; i < common; i += sha256.Size {
 			if !bytes.Equal(stored[i:i+sha256.Size], want[i:i+sha256.Size]) {
-				return fmt.Sprintf("%s does not match the events: hash %d differs. Proofs served from it would be wrong.", name, i/sha256.Size)
+				return TileDiffers(key, i/sha256.Size)
 			}
 		}
 	}
 	return ""
+}
+
+// TileDiffers is the sentence of the stored tile key whose hash at
+// position hash differs from the one the events give: CheckTile's, and the
+// store's when it refuses to rebuild a tile over it (sqlstore.TileProblem),
+// so the board reads one sentence whichever found it.
+func TileDiffers(key TileKey, hash int) string {
+	return fmt.Sprintf("The stored tile at level %d, index %d does not match the events: hash %d differs. Proofs served from it would be wrong.",
+		key.Level, key.Index, hash)
 }
 
 // hashCount says n hashes in words.

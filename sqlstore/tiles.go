@@ -239,16 +239,14 @@ func (e *tileDiffersError) Error() string {
 func (e *tileDiffersError) Unwrap() error { return ErrTileDiffers }
 
 // TileProblem returns the sentence of the stored tile that differs from
-// the events when err is (or wraps) one, worded as audit.CheckTile words
-// the same finding in a verification report, so the board reads one
-// sentence for it whichever found it first.
+// the events when err is (or wraps) one: audit.TileDiffers, the sentence a
+// verification report gives the same finding.
 func TileProblem(err error) (string, bool) {
 	var d *tileDiffersError
 	if !errors.As(err, &d) {
 		return "", false
 	}
-	return fmt.Sprintf("The stored tile at level %d, index %d does not match the events: hash %d differs. Proofs served from it would be wrong.",
-		d.key.Level, d.key.Index, d.hash), true
+	return audit.TileDiffers(d.key, d.hash), true
 }
 
 // writeTiles adds the tile-level nodes among nodes (what Head.Append
