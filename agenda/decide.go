@@ -316,14 +316,21 @@ func DecideUpdate(a countersign.Actor, c *casefile.Case, e *Entry, upd Update, l
 	}
 	next.Sequence, next.UpdatedAt = e.Sequence+1, now
 	*e = next
-	p := audit.Payload{"changed": strings.Join(changed, ","), "kind": string(e.Kind), "date": e.Date,
-		"timed": strconv.FormatBool(e.Time != ""), "sequence": strconv.Itoa(e.Sequence)}
+	p := updatedPayload(e, strings.Join(changed, ","))
 	if slices.Contains(changed, "title") {
 		p.Commit("title", e.Salt, e.Title)
 	}
 	resched := slices.ContainsFunc(changed, func(f string) bool { return f == "kind" || f == "date" || f == "time" })
 	return &Change{Reschedule: resched, Events: []audit.Record{{Actor: a, Action: ActionEntryUpdated, SubjectType: "agenda_entry",
 		SubjectID: e.ID, CaseID: e.CaseID, Payload: p}}}, nil
+}
+
+// updatedPayload is the payload of e's agenda.entry_updated event, e as
+// changed: what changed (codes), and its kind, date, whether it has a time,
+// and its new sequence, which staff calendars follow.
+func updatedPayload(e *Entry, changed string) audit.Payload {
+	return audit.Payload{"changed": changed, "kind": string(e.Kind), "date": e.Date,
+		"timed": strconv.FormatBool(e.Time != ""), "sequence": strconv.Itoa(e.Sequence)}
 }
 
 // DecideClose decides closing open entry e of case c with cl.Outcome, and

@@ -1,7 +1,6 @@
 package agenda
 
 import (
-	"strconv"
 	"time"
 
 	"github.com/countersign/countersign"
@@ -62,10 +61,10 @@ func DecideCaseAssigned(a countersign.Actor, c *casefile.Case, entries []*Entry,
 		out.Read = append(out.Read, e.Sequence)
 		e.OwnerID, e.Sequence, e.UpdatedAt = c.WorkerID, e.Sequence+1, now
 		out.Moved = append(out.Moved, e)
+		p := updatedPayload(e, ChangedOwner)
+		p["owner"], p["from"], p["cause"] = e.OwnerID, from, CauseCaseAssigned
 		out.Events = append(out.Events, audit.Record{Actor: a, Action: ActionEntryUpdated, SubjectType: "agenda_entry",
-			SubjectID: e.ID, CaseID: e.CaseID, Payload: audit.Payload{"changed": ChangedOwner, "owner": e.OwnerID, "from": from,
-				"cause": CauseCaseAssigned, "kind": string(e.Kind), "date": e.Date, "timed": strconv.FormatBool(e.Time != ""),
-				"sequence": strconv.Itoa(e.Sequence)}})
+			SubjectID: e.ID, CaseID: e.CaseID, Payload: p})
 	}
 	return out, nil
 }
