@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/countersign/countersign"
@@ -143,24 +144,38 @@ type queueDraft struct {
 	*review.Draft
 }
 
-// writeQueue writes the review queue: the drafts of this page, each typed
-// "draft", and on the first page the clients' responses waiting for the
-// actor's answer, each typed "client_response".
-func (s *Server) writeQueue(w http.ResponseWriter, r *http.Request, drafts []*review.Draft, next string) {
+// queueWithResponses is a review store that reads the review queue with
+// the clients' responses waiting for the actor (sqlstore: one statement on
+// PostgreSQL). Being the review store, it keeps those responses too: the
+// server reads them through it rather than through responses().
+type queueWithResponses interface {
+	FindQueueWithResponses(ctx context.Context, f review.QueueFilter) ([]*review.Draft, string, []*client.Response, error)
+}
+
+// writeQueue reads and writes the review queue of f: the drafts of this
+// page, each typed "draft", and on the first page the clients' responses
+// waiting for the actor's answer, each typed "client_response". The first
+// page is one read when the review store reads both (queueWithResponses).
+func (s *Server) writeQueue(w http.ResponseWriter, r *http.Request, f review.QueueFilter) {
+	var drafts []*review.Draft
+	var next string
+	var list []*client.Response
+	var err error
+	rs := s.responses()
+	if qr, ok := s.Review.(queueWithResponses); ok && rs != nil && f.After == "" {
+		drafts, next, list, err = qr.FindQueueWithResponses(r.Context(), f)
+	} else if drafts, next, err = s.Review.FindQueue(r.Context(), f); err == nil && rs != nil && f.After == "" {
+		list, err = rs.FindOpenResponses(r.Context())
+	}
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
 	items := make([]queueDraft, len(drafts))
 	for i, d := range drafts {
 		items[i] = queueDraft{Type: "draft", Draft: d}
 	}
-	open := []*client.Response{}
-	if rs := s.responses(); rs != nil && r.URL.Query().Get("after") == "" {
-		list, err := rs.FindOpenResponses(r.Context())
-		if err != nil {
-			Error(w, r, err)
-			return
-		}
-		open = nonNil(list)
-	}
-	JSON(w, http.StatusOK, map[string]any{"drafts": items, "client_responses": open, "next": next})
+	JSON(w, http.StatusOK, map[string]any{"drafts": items, "client_responses": nonNil(list), "next": next})
 }
 
 // writeRecord writes a case's record with the clients' own views attached

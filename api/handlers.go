@@ -387,12 +387,7 @@ func (s *Server) handleQueue(w http.ResponseWriter, r *http.Request) {
 		t := time.Now().Add(-d)
 		f.Before = &t
 	}
-	drafts, next, err := s.Review.FindQueue(r.Context(), f)
-	if err != nil {
-		Error(w, r, err)
-		return
-	}
-	s.writeQueue(w, r, drafts, next)
+	s.writeQueue(w, r, f)
 }
 
 // handleRecord serves GET /v1/cases/{id}/record: signed entries only.

@@ -30,24 +30,26 @@ const responseSelect = `
 	LEFT JOIN users u ON u.id = r.answered_by
 	LEFT JOIN record_corrections rc ON rc.id = r.correction_id`
 
+// responseRow is a row of responseSelect: scanned, or decoded from the
+// JSON of the row (FindQueueWithResponses), the same names either way.
 type responseRow struct {
-	ID                  string     `db:"id"`
-	CaseID              string     `db:"case_id"`
-	PartyID             string     `db:"party_id"`
-	AccountID           string     `db:"account_id"`
-	EntryID             string     `db:"entry_id"`
-	Kind                string     `db:"kind"`
-	Text                string     `db:"text"`
-	Salt                string     `db:"salt"`
-	CreatedAt           time.Time  `db:"created_at"`
-	Status              string     `db:"status"`
-	Outcome             *string    `db:"outcome"`
-	Reason              string     `db:"reason"`
-	AnsweredBy          *string    `db:"answered_by"`
-	AnsweredAt          *time.Time `db:"answered_at"`
-	CorrectionID        *string    `db:"correction_id"`
-	AnsweredByName      *string    `db:"answered_by_name"`
-	CorrectionRowStatus *string    `db:"correction_row_status"`
+	ID                  string     `db:"id" json:"id"`
+	CaseID              string     `db:"case_id" json:"case_id"`
+	PartyID             string     `db:"party_id" json:"party_id"`
+	AccountID           string     `db:"account_id" json:"account_id"`
+	EntryID             string     `db:"entry_id" json:"entry_id"`
+	Kind                string     `db:"kind" json:"kind"`
+	Text                string     `db:"text" json:"text"`
+	Salt                string     `db:"salt" json:"salt"`
+	CreatedAt           time.Time  `db:"created_at" json:"created_at"`
+	Status              string     `db:"status" json:"status"`
+	Outcome             *string    `db:"outcome" json:"outcome"`
+	Reason              string     `db:"reason" json:"reason"`
+	AnsweredBy          *string    `db:"answered_by" json:"answered_by"`
+	AnsweredAt          *time.Time `db:"answered_at" json:"answered_at"`
+	CorrectionID        *string    `db:"correction_id" json:"correction_id"`
+	AnsweredByName      *string    `db:"answered_by_name" json:"answered_by_name"`
+	CorrectionRowStatus *string    `db:"correction_row_status" json:"correction_row_status"`
 }
 
 // responseText is the place of a client response's text, its seal's
@@ -94,8 +96,12 @@ func (db *conn) selectResponses(ctx context.Context, q queryer, where string, ar
 	if err := q.SelectContext(ctx, &rows, q.Rebind(responseSelect+` WHERE `+where), args...); err != nil {
 		return nil, db.translate(fmt.Errorf("find client responses: %w", err))
 	}
+	return openResponses(ctx, db.openers(q), rows)
+}
+
+// openResponses returns the responses of rows, their texts opened with o.
+func openResponses(ctx context.Context, o *openers, rows []responseRow) ([]*client.Response, error) {
 	out := make([]*client.Response, len(rows))
-	o := db.openers(q)
 	for i := range rows {
 		// The one place a response's text is opened.
 		text, err := o.open(ctx, rows[i].CaseID, responseText(rows[i].ID), rows[i].Text)
@@ -191,6 +197,19 @@ func (db *ReviewStore) FindOpenResponses(ctx context.Context) ([]*client.Respons
 	if err != nil {
 		return nil, err
 	}
+	where, args, ok := openResponsesWhere(a)
+	if !ok {
+		return nil, nil
+	}
+	return db.selectResponses(ctx, db.r, where+` ORDER BY r.created_at, r.id`, args...)
+}
+
+// openResponsesWhere is the condition on responseSelect's r of the
+// responses waiting for a's answer, at most client.MaxQueueResponses of
+// the oldest (ordered by r.created_at, r.id), with its arguments: on the
+// cases a worker works, or on a supervisor's team's cases. No other role
+// has any (false).
+func openResponsesWhere(a countersign.Actor) (string, []any, bool) {
 	var col, val string
 	switch a.Role {
 	case countersign.RoleWorker:
@@ -198,15 +217,14 @@ func (db *ReviewStore) FindOpenResponses(ctx context.Context) ([]*client.Respons
 	case countersign.RoleSupervisor:
 		col, val = "c.team_id", a.TeamID
 	default:
-		return nil, nil
+		return "", nil, false
 	}
 	// The oldest are chosen from the index alone (case, status, time),
 	// then only they are read whole.
-	return db.selectResponses(ctx, db.r, `r.id IN (
+	return `r.id IN (
 			SELECT w.id FROM client_responses w
-			WHERE w.status = ? AND w.case_id IN (SELECT c.id FROM cases c WHERE `+col+` = ?)
-			ORDER BY w.created_at, w.id LIMIT `+strconv.Itoa(client.MaxQueueResponses)+`)
-		ORDER BY r.created_at, r.id`, client.ResponseOpen, val)
+			WHERE w.status = ? AND w.case_id IN (SELECT c.id FROM cases c WHERE ` + col + ` = ?)
+			ORDER BY w.created_at, w.id LIMIT ` + strconv.Itoa(client.MaxQueueResponses) + `)`, []any{client.ResponseOpen, val}, true
 }
 
 // FindResponse returns one response of a case the actor may read.
