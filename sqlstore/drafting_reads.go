@@ -48,7 +48,7 @@ func (db *conn) requestDraft(ctx context.Context, tx *Tx, a countersign.Actor, r
 		if nd, ev, err = db.decideRequest(ctx, tx, a, c, req); err != nil {
 			return nil, err
 		}
-	} else if nd, ev, err = db.decideFromNotes(ctx, tx, a, c, req, tx.now); err != nil {
+	} else if nd, ev, _, err = db.decideFromNotes(ctx, tx, a, c, req, tx.now); err != nil {
 		return nil, err
 	}
 	return tx.insertDraft(ctx, nd, req.IdempotencyKey, ev)
@@ -59,15 +59,16 @@ func (db *conn) requestDraft(ctx context.Context, tx *Tx, a countersign.Actor, r
 // through q (requestNotes), the consent checked (casefile.CheckDrafting),
 // then review.DecideRequest. The transaction and requestByStatement both
 // decide through it.
-func (db *conn) decideFromNotes(ctx context.Context, q queryer, a countersign.Actor, c *casefile.Case, req review.DraftRequest, now time.Time) (*review.Draft, *audit.Record, error) {
+func (db *conn) decideFromNotes(ctx context.Context, q queryer, a countersign.Actor, c *casefile.Case, req review.DraftRequest, now time.Time) (*review.Draft, *audit.Record, []*casefile.Note, error) {
 	notes, cur, err := db.requestNotes(ctx, q, c.ID, req.NoteIDs)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := casefile.CheckDrafting(db.RequireConsent, cur); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return review.DecideRequest(review.RequestInput{Actor: a, Case: c, Request: req, Notes: notes, Policy: db.policy(), Now: now})
+	d, ev, err := review.DecideRequest(review.RequestInput{Actor: a, Case: c, Request: req, Notes: notes, Policy: db.policy(), Now: now})
+	return d, ev, notes, err
 }
 
 // requestNoteRow is a note read for a draft request, with its case's key
@@ -172,7 +173,7 @@ func (db *ReviewStore) requestByStatement(ctx context.Context, a countersign.Act
 		return nil, err
 	}
 	tx := db.statementTx()
-	nd, ev, err := db.decideFromNotes(ctx, db.r, a, c, req, tx.now)
+	nd, ev, notes, err := db.decideFromNotes(ctx, db.r, a, c, req, tx.now)
 	if err != nil {
 		return nil, err
 	}
@@ -189,6 +190,7 @@ func (db *ReviewStore) requestByStatement(ctx context.Context, a countersign.Act
 	if err := db.fencedWrites(ctx, &fence{caseID: c.ID, caseVersion: version}, nil, draftInsert(nd, req.IdempotencyKey, tx.now), events); err != nil {
 		return nil, err
 	}
+	db.keepClaimHint(nd, notes)
 	return nd, nil
 }
 
@@ -297,6 +299,11 @@ func timestampLiteral(t time.Time) string {
 // moves it to generating under the lease (owner, until, now) and inserts
 // the claim's audit event (its columns come last). Exactly one worker's
 // statement can match a draft at an attempt.
+//
+// It returns the claimed draft's case's parties, each with the case's key
+// row (as findParties reads them), read as the claim is made: one row
+// with an empty party id when the case has none, no row when nothing was
+// claimed.
 var claimStatement = `
 	WITH c AS (
 		SELECT id FROM drafts WHERE id = ? AND status = ? AND attempts = ? AND ` + claimable + `
@@ -305,21 +312,46 @@ var claimStatement = `
 	u AS (
 		UPDATE drafts SET status = ` + stGenerating + `, attempts = attempts + 1, lease_owner = ?, lease_until = ?, updated_at = ?
 		WHERE id IN (SELECT id FROM c)
-		RETURNING id
+		RETURNING id, case_id, updated_at
+	),
+	e AS (
+		INSERT INTO audit_pending (` + pendingColumns + `)
+		SELECT ?::text, ?::text, ?::text, ?::text, ?::text, u.id, ?::text, ?::text, ?::bytea, ?::bytea FROM u
 	)
-	INSERT INTO audit_pending (` + pendingColumns + `)
-	SELECT ?::text, ?::text, ?::text, ?::text, ?::text, u.id, ?::text, ?::text, ?::bytea, ?::bytea FROM u`
+	SELECT COALESCE(p.id, '') AS id, u.case_id, COALESCE(p.role, '') AS role, COALESCE(p.full_name, '') AS full_name,
+		COALESCE(p.date_of_birth, '') AS date_of_birth, COALESCE(p.address, '') AS address, COALESCE(p.phone, '') AS phone,
+		COALESCE(p.email, '') AS email, COALESCE(p.national_id, '') AS national_id, COALESCE(p.language, '') AS language,
+		COALESCE(p.created_at, u.updated_at) AS created_at, ` + joinedKeyColumns + `
+	FROM u LEFT JOIN parties p ON p.case_id = u.case_id LEFT JOIN case_keys k ON k.case_id = u.case_id
+	ORDER BY p.created_at, p.id`
+
+// claimedParty is a row of claimStatement: a party of the claimed draft's
+// case, or none (ID empty), with the case's key row.
+type claimedParty struct {
+	partyRow
+	joinedKey
+}
 
 // claimByStatement is ClaimJob on PostgreSQL, without a transaction of its
 // own: it reads the oldest claimable drafts (claimCandidatesQuery), then
-// claims one of them (claimStatement), trying the next when another worker
-// took it first. Drafts are claimed oldest first, in the order they were
-// requested. (Starting each claim at a different candidate saved a lost
-// claim in three in the bench, and gave up that order; which of two
-// requests wins does not depend on it, see supersede.) The job's notes and
-// parties are read once the claim is made. With id set (ClaimDraft), the
-// one candidate is that draft, read by its key if it is claimable.
+// claims one of them (claimStatement, which also reads the case's
+// parties), trying the next when another worker took it first. Drafts are
+// claimed oldest first, in the order they were requested. (Starting each
+// claim at a different candidate saved a lost claim in three in the bench,
+// and gave up that order; which of two requests wins does not depend on
+// it, see supersede.) The job's notes are read once the claim is made.
+// With id set (ClaimDraft), the draft is claimed at once with its claim
+// hint, if this process queued it (claimByHint); else, or when that claims
+// nothing, the one candidate is that draft, read by its key if it is
+// claimable.
 func (db *ReviewStore) claimByStatement(ctx context.Context, owner string, lease time.Duration, id string) (*review.Job, error) {
+	if id != "" {
+		if h := db.takeClaimHint(id); h != nil {
+			if job, claimed, err := db.claimByHint(ctx, owner, lease, h); claimed || err != nil {
+				return job, err
+			}
+		}
+	}
 	for range claimRounds {
 		now := db.stamp()
 		var cands []claimRow
@@ -334,34 +366,14 @@ func (db *ReviewStore) claimByStatement(ctx context.Context, owner string, lease
 			return nil, db.translate(fmt.Errorf("find drafts to claim: %w", err))
 		}
 		for k := range cands {
-			c := &cands[k]
-			until := now.Add(lease)
-			event, err := db.claimEvent(c, owner, now)
-			if err != nil {
-				return nil, err
-			}
-			args := append([]any{c.ID, c.Status, c.Attempts, now, now, owner, until, now}, event[0], event[1], event[2], event[3], event[4], event[6], event[7], event[8], event[9])
-			res, err := db.exec(ctx, db.w.Rebind(claimStatement), args...)
-			if err != nil {
-				return nil, db.translate(fmt.Errorf("claim draft: %w", err))
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return nil, err
-			} else if n != 1 {
-				continue // another worker claimed it first
-			}
-			db.wakeSequencer()
-			job, err := db.claimedJob(ctx, db.r, c, owner, until)
-			if err != nil {
-				// Give the draft back at once rather than when the lease
-				// ends; should that fail too, the lease's end does it.
-				if job != nil {
-					now := time.Now()
-					_ = db.FailJob(context.WithoutCancel(ctx), job, "The draft's notes could not be read; the draft is generated again.", &now)
+			job, claimed, err := db.claimCandidate(ctx, &cands[k], owner, now, lease, nil)
+			if claimed || err != nil {
+				if claimed && id == "" {
+					db.takeClaimHint(cands[k].ID) // claimed by a poll: its wake-up finds it taken
 				}
-				return nil, err
+				return job, err
 			}
-			return job, nil
+			// another worker claimed it first
 		}
 		if id != "" || len(cands) < claimCandidates {
 			break
@@ -370,27 +382,102 @@ func (db *ReviewStore) claimByStatement(ctx context.Context, owner string, lease
 	return nil, countersign.Errorf(countersign.ENOTFOUND, "No draft is waiting to be generated.")
 }
 
-// claimedJob returns the job of the draft r claimed by owner until until:
-// its request, with what the draft is made from (its notes, or a letter's
-// entries) and the case's parties, read through q as the service itself.
-// When the reading fails it returns the job without its request, and the
-// error.
-func (db *conn) claimedJob(ctx context.Context, q queryer, r *claimRow, owner string, until time.Time) (*review.Job, error) {
-	job := &review.Job{DraftID: r.ID, CaseID: r.CaseID, Attempt: r.Attempts + 1, Owner: owner, LeaseEnd: until}
+// claimByHint claims the draft of the hint h (claimHint) as it was queued
+// here, without reading it first; the job's notes are the hint's, its
+// parties those the claim reads. It reports false, having written
+// nothing, when the draft is no longer waiting as queued: another worker
+// or replica claimed it (its attempt moved), it was superseded, failed or
+// erased meanwhile, or it never committed.
+func (db *ReviewStore) claimByHint(ctx context.Context, owner string, lease time.Duration, h *claimHint) (*review.Job, bool, error) {
+	return db.claimCandidate(ctx, &h.row, owner, db.stamp(), lease, h.notes)
+}
+
+// claimCandidate claims the draft c at its status and attempt as read, at
+// now (claimStatement), and returns its job, with notes as its notes when
+// they are given (a claim hint's), else read once the claim is made. It
+// reports false, having written nothing, when another worker claimed the
+// draft first or it is no longer claimable. Should the job's inputs not be
+// read, the draft is given back at once (FailJob), rather than when the
+// lease ends; should that fail too, the lease's end does it.
+func (db *ReviewStore) claimCandidate(ctx context.Context, c *claimRow, owner string, now time.Time, lease time.Duration, notes []assistant.Note) (*review.Job, bool, error) {
+	until := now.Add(lease)
+	event, err := db.claimEvent(c, owner, now)
+	if err != nil {
+		return nil, false, err
+	}
+	args := append([]any{c.ID, c.Status, c.Attempts, now, now, owner, until, now}, event[0], event[1], event[2], event[3], event[4], event[6], event[7], event[8], event[9])
+	var rows []claimedParty
+	if err := db.selectOnWriter(ctx, &rows, db.w.Rebind(claimStatement), args...); err != nil {
+		return nil, false, db.translate(fmt.Errorf("claim draft: %w", err))
+	}
+	if len(rows) == 0 {
+		return nil, false, nil
+	}
+	db.wakeSequencer()
+	job := &review.Job{DraftID: c.ID, CaseID: c.CaseID, Attempt: c.Attempts + 1, Owner: owner, LeaseEnd: until}
+	parties, err := db.claimedParties(c.CaseID, rows)
+	if err == nil && notes == nil {
+		var sources []*casefile.Note
+		if sources, err = db.claimedSources(ctx, db.r, c); err == nil {
+			notes = toAssistantNotes(sources)
+		}
+	}
+	if err != nil {
+		now := time.Now()
+		_ = db.FailJob(context.WithoutCancel(ctx), job, "The draft's notes could not be read; the draft is generated again.", &now)
+		return nil, true, err
+	}
+	job.Request = assistant.Request{Kind: assistant.Kind(c.Kind), Language: c.Language, Notes: notes, Parties: toAssistantParties(parties)}
+	return job, true, nil
+}
+
+// claimedParties opens the parties claimStatement read with its claim of
+// a draft of case caseID.
+func (db *conn) claimedParties(caseID string, rows []claimedParty) ([]*casefile.Party, error) {
+	if rows[0].ID == "" {
+		return []*casefile.Party{}, nil
+	}
+	o, err := db.joinedOpener(caseID, &rows[0].joinedKey)
+	if err != nil {
+		return nil, err
+	}
+	parties := make([]*casefile.Party, len(rows))
+	for i := range rows {
+		r := &rows[i].partyRow
+		if err := r.open(o); err != nil {
+			return nil, err
+		}
+		parties[i] = &casefile.Party{ID: r.ID, CaseID: r.CaseID, Role: r.Role, FullName: r.FullName, DateOfBirth: r.DateOfBirth,
+			Address: r.Address, Phone: r.Phone, Email: r.Email, NationalID: r.NationalID, Language: r.Language, CreatedAt: r.CreatedAt.UTC()}
+	}
+	return parties, nil
+}
+
+// claimedSources reads, through q as the service itself, what the draft r
+// claimed is made from: its notes, or a letter's entries (draftSources).
+func (db *conn) claimedSources(ctx context.Context, q queryer, r *claimRow) ([]*casefile.Note, error) {
 	d := &review.Draft{ID: r.ID, CaseID: r.CaseID, Kind: assistant.Kind(r.Kind)}
 	if err := json.Unmarshal([]byte(r.NoteIDs), &d.NoteIDs); err != nil {
-		return job, fmt.Errorf("draft %s note ids: %w", r.ID, err)
+		return nil, fmt.Errorf("draft %s note ids: %w", r.ID, err)
 	}
-	ctx = countersign.NewContextWithActor(ctx, countersign.System)
-	notes, err := db.draftSources(ctx, q, d)
+	return db.draftSources(countersign.NewContextWithActor(ctx, countersign.System), q, d)
+}
+
+// claimedJob returns the job of the draft r claimed by owner until until:
+// its request, with what the draft is made from (claimedSources) and the
+// case's parties, read through q as the service itself. When the reading
+// fails it returns the job without its request, and the error.
+func (db *conn) claimedJob(ctx context.Context, q queryer, r *claimRow, owner string, until time.Time) (*review.Job, error) {
+	job := &review.Job{DraftID: r.ID, CaseID: r.CaseID, Attempt: r.Attempts + 1, Owner: owner, LeaseEnd: until}
+	notes, err := db.claimedSources(ctx, q, r)
 	if err != nil {
 		return job, err
 	}
-	parties, err := db.findParties(ctx, q, r.CaseID)
+	parties, err := db.findParties(countersign.NewContextWithActor(ctx, countersign.System), q, r.CaseID)
 	if err != nil {
 		return job, err
 	}
-	job.Request = assistant.Request{Kind: d.Kind, Language: r.Language, Notes: toAssistantNotes(notes), Parties: toAssistantParties(parties)}
+	job.Request = assistant.Request{Kind: assistant.Kind(r.Kind), Language: r.Language, Notes: toAssistantNotes(notes), Parties: toAssistantParties(parties)}
 	return job, nil
 }
 

@@ -31,8 +31,11 @@ func (db *ReviewStore) ClaimJob(ctx context.Context, owner string, lease time.Du
 // (review.DraftClaimer), as ClaimJob would once it came first: a worker
 // woken for the draft just queued claims it by its id, without searching
 // the queue, and without racing the workers woken for the drafts queued
-// beside it for the same oldest one. ENOTFOUND when the draft is not
-// waiting (another worker or replica took it, or it was never queued).
+// beside it for the same oldest one. On PostgreSQL a draft whose request
+// committed here is claimed with what that request left (claimByHint): one
+// statement, which reads the case's parties too. ENOTFOUND when the draft
+// is not waiting (another worker or replica took it, or it was never
+// queued).
 func (db *ReviewStore) ClaimDraft(ctx context.Context, owner string, lease time.Duration, id string) (*review.Job, error) {
 	if id == "" {
 		return nil, countersign.Errorf(countersign.EINVALID, "Name the draft to claim.")
