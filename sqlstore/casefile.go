@@ -132,24 +132,6 @@ func (db *conn) findCase(ctx context.Context, q queryer, id string, write bool) 
 	return c, nil
 }
 
-// findCaseVersion is findCase for a write, for a write made without a
-// transaction (PostgreSQL): the case read unlocked, with its row's version
-// (xmin) for the write to fence on (fencedWrites).
-func (db *conn) findCaseVersion(ctx context.Context, id string) (*casefile.Case, string, error) {
-	var r struct {
-		caseRow
-		Version string `db:"version"`
-	}
-	if err := db.r.GetContext(ctx, &r, db.r.Rebind(`SELECT `+caseReadColumns+`, xmin::text AS version FROM cases WHERE id = ?`), id); err != nil {
-		return nil, "", notFound(db.translate(err), "There is no case with this id.")
-	}
-	c := r.toDomain()
-	if err := checkCase(ctx, c, true); err != nil {
-		return nil, "", err
-	}
-	return c, r.Version, nil
-}
-
 // checkCase is what findCase checks of the case it read: that the actor
 // may read it, or write to it, and for a write that it is open.
 func checkCase(ctx context.Context, c *casefile.Case, write bool) error {

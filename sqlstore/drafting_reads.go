@@ -56,18 +56,15 @@ func (db *conn) requestDraft(ctx context.Context, tx *Tx, a countersign.Actor, r
 
 // decideFromNotes decides req, a request of any kind but a letter in the
 // case c, at now: the case's notes it names and its latest consent read
-// through q (requestNotes), the consent checked (casefile.CheckDrafting),
-// then review.DecideRequest. The transaction and requestByStatement both
-// decide through it.
+// through q (requestNotes), then decided as requestByStatement decides
+// (decideOnNotes). It also returns the notes read, among which are those
+// the draft is made from.
 func (db *conn) decideFromNotes(ctx context.Context, q queryer, a countersign.Actor, c *casefile.Case, req review.DraftRequest, now time.Time) (*review.Draft, *audit.Record, []*casefile.Note, error) {
 	notes, cur, err := db.requestNotes(ctx, q, c.ID, req.NoteIDs)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if err := casefile.CheckDrafting(db.RequireConsent, cur); err != nil {
-		return nil, nil, nil, err
-	}
-	d, ev, err := review.DecideRequest(review.RequestInput{Actor: a, Case: c, Request: req, Notes: notes, Policy: db.policy(), Now: now})
+	d, ev, err := db.decideOnNotes(a, c, req, notes, cur, now)
 	return d, ev, notes, err
 }
 
@@ -85,9 +82,7 @@ type requestNoteRow struct {
 // note, which no check reads. When no note matches, the consent is read on
 // its own, so that its refusal is still the answer.
 func (db *conn) requestNotes(ctx context.Context, q queryer, caseID string, ids []string) ([]*casefile.Note, *casefile.Consent, error) {
-	query, args := notesQuery(`, cs.seq AS consent_seq, cs.given AS consent_given`,
-		`LEFT JOIN consents cs ON cs.case_id = n.case_id AND cs.seq = (SELECT MAX(seq) FROM consents WHERE case_id = n.case_id)`,
-		caseID, ids)
+	query, args := notesQuery(`, cs.seq AS consent_seq, cs.given AS consent_given`, latestConsentJoin("n.case_id"), caseID, ids)
 	var rows []requestNoteRow
 	if err := q.SelectContext(ctx, &rows, q.Rebind(query), args...); err != nil {
 		return nil, nil, db.translate(fmt.Errorf("find notes: %w", err))
@@ -152,10 +147,10 @@ func draftInsert(d *review.Draft, idempotencyKey string, now time.Time) write {
 		args: []any{d.ID, d.CaseID, string(d.Kind), d.RequestedBy, d.ReviewerID, d.TeamID, string(noteIDs), d.Language, key, now, now, now}}
 }
 
-// requestByStatement is RequestDraft on PostgreSQL in three statements and
-// no transaction: the case read unlocked with its row's version
-// (findCaseVersion), its notes and latest consent (requestNotes),
-// review.DecideRequest as in the transaction, then the draft and its event
+// requestByStatement is RequestDraft on PostgreSQL in two statements and
+// no transaction: the case read unlocked with its row's version, its notes
+// and latest consent, in one statement (requestRead), the decision as in
+// the transaction (decideOnNotes), then the draft and its event
 // in one statement fenced on the case's version (fencedWrites), which
 // locks the case as the transaction's read does and writes nothing if the
 // case changed since. Recording a consent gives the case's row a new
@@ -163,17 +158,18 @@ func draftInsert(d *review.Draft, idempotencyKey string, now time.Time) write {
 // while it was decided: it loses the fence, and is decided again in the
 // transaction, which reads the consent after the case's lock.
 // errFenceLost: nothing was written (also for a letter, whose reads only
-// the transaction makes, and on SQLite).
+// the transaction makes, and on SQLite). Once the draft is queued, what it
+// read of it is left for the claim that the wake-up makes (keepClaimHint).
 func (db *ReviewStore) requestByStatement(ctx context.Context, a countersign.Actor, req review.DraftRequest) (*review.Draft, error) {
 	if !db.dialect.writableCTE() || req.Kind == assistant.KindLetter {
 		return nil, errFenceLost
 	}
-	c, version, err := db.findCaseVersion(ctx, req.CaseID)
+	c, version, notes, cur, err := db.requestRead(ctx, req)
 	if err != nil {
 		return nil, err
 	}
 	tx := db.statementTx()
-	nd, ev, notes, err := db.decideFromNotes(ctx, db.r, a, c, req, tx.now)
+	nd, ev, err := db.decideOnNotes(a, c, req, notes, cur, tx.now)
 	if err != nil {
 		return nil, err
 	}
