@@ -68,14 +68,17 @@ func mayReadDraft(a countersign.Actor, d *review.Draft, s casefile.ReadScope) bo
 // draft's decision read (attachDecision), so a read that fails there (a
 // master key missing, a decision row unreadable) leaves the event of a
 // read that was allowed but returned an error; never the reverse.
-func (db *conn) readDraftLogged(ctx context.Context, a countersign.Actor, id string) (d *review.Draft, opened *time.Time, logged bool, err error) {
+//
+// seen, when not nil, is the row read with what an approval by a decides
+// on (decideInputs), for OpenDraft to remember (rememberedDecision).
+func (db *conn) readDraftLogged(ctx context.Context, a countersign.Actor, id string) (d *review.Draft, opened *time.Time, logged bool, seen *decideRow, err error) {
 	if db.group != nil || !db.dialect.writableCTE() {
 		d, opened, err = db.findDraft(ctx, id, a.UserID)
-		return d, opened, false, err
+		return d, opened, false, nil, err
 	}
 	query, args := readDraftScopeQuery, []any{a.UserID, id}
 	if guarded, err := db.predictDraftRead(ctx, a, id); err != nil {
-		return nil, nil, false, err
+		return nil, nil, false, nil, err
 	} else if guarded != nil {
 		query, args = readDraftLoggedQuery, append(args, guarded...)
 	}
@@ -84,9 +87,10 @@ func (db *conn) readDraftLogged(ctx context.Context, a countersign.Actor, id str
 		CaseTeamID   *string `db:"case_team_id"`
 		CaseWorkerID *string `db:"case_worker_id"`
 		Logged       bool    `db:"logged"`
+		decideInputs         // readDraftScopeQuery only
 	}
 	if err := db.getOnWriter(ctx, &r, db.w.Rebind(query), args...); err != nil {
-		return nil, nil, false, notFound(db.translate(err), "There is no draft with this id.")
+		return nil, nil, false, nil, notFound(db.translate(err), "There is no draft with this id.")
 	}
 	if r.Logged {
 		db.wakeSequencer()
@@ -96,7 +100,7 @@ func (db *conn) readDraftLogged(ctx context.Context, a countersign.Actor, id str
 	}
 	d, o, opened, err := db.draftFromRow(ctx, db.r, &r.draftReadRow)
 	if err != nil {
-		return nil, nil, false, err
+		return nil, nil, false, nil, err
 	}
 	if !r.Logged {
 		// The row read decides, as in findDraft, and what it holds is
@@ -106,13 +110,16 @@ func (db *conn) readDraftLogged(ctx context.Context, a countersign.Actor, id str
 			db.scopes.put(d.CaseID, casefile.ReadScope{TeamID: *r.CaseTeamID, WorkerID: *r.CaseWorkerID})
 		}
 		if err := db.checkDraftAccess(ctx, db.r, d, false); err != nil {
-			return nil, nil, false, err
+			return nil, nil, false, nil, err
 		}
 	}
 	if err := db.attachDecision(ctx, db.r, d, o); err != nil {
-		return nil, nil, false, err
+		return nil, nil, false, nil, err
 	}
-	return d, opened, r.Logged, nil
+	if r.DraftVersion != nil {
+		seen = &decideRow{draftRow: r.draftRow, joinedKey: r.joinedKey, decideInputs: r.decideInputs, OpenedAtThisStage: r.ReaderOpenedAt}
+	}
+	return d, opened, r.Logged, seen, nil
 }
 
 // predictDraftRead returns the arguments readDraftLoggedQuery adds to
@@ -149,17 +156,25 @@ func (db *conn) predictDraftRead(ctx context.Context, a countersign.Actor, id st
 
 // readDraftScopeSelect is readDraftOpeningQuery (the draft, its case's
 // key row, the reader's opening at its status) with its case's read scope.
-var readDraftScopeSelect = `SELECT ` + qualify("d", "", draftColumns) + `, ` + joinedKeyColumns + `, o.opened_at AS reader_opened_at,
-		c.team_id AS case_team_id, c.worker_id AS case_worker_id
+var readDraftScopeSelect = readDraftScope("", "")
+
+// readDraftScope is readDraftScopeSelect with more columns and joins.
+func readDraftScope(columns, joins string) string {
+	return `SELECT ` + qualify("d", "", draftColumns) + `, ` + joinedKeyColumns + `, o.opened_at AS reader_opened_at,
+		c.team_id AS case_team_id, c.worker_id AS case_worker_id` + columns + `
 		FROM drafts d LEFT JOIN case_keys k ON k.case_id = d.case_id
 		LEFT JOIN draft_openings o ON o.draft_id = d.id AND o.user_id = ? AND o.stage = d.status
-		LEFT JOIN cases c ON c.id = d.case_id
+		LEFT JOIN cases c ON c.id = d.case_id` + joins + `
 		WHERE d.id = ?`
+}
 
 var (
 	// readDraftScopeQuery reads a draft for readDraftLogged when nothing
-	// is predicted; it writes nothing.
-	readDraftScopeQuery = readDraftScopeSelect
+	// is predicted; it writes nothing. It also reads the rest of what an
+	// approval by the reader decides on, and the versions of the draft's
+	// and its case's rows (decideInputs), for an approval that follows to
+	// write without reading them again (rememberedDecision).
+	readDraftScopeQuery = readDraftScope(",\n\t\t"+decideInputColumns, "\n\t\tLEFT JOIN vigilance_checks v ON v.draft_id = d.id")
 	// readDraftLoggedQuery reads a draft and inserts one pending event
 	// (the values of a pendingRow) only if the row has the inputs
 	// predicted: the case, status, reviewer and team of the draft, its

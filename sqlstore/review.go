@@ -276,7 +276,7 @@ func (db *ReviewStore) OpenDraft(ctx context.Context, id string) (*review.Draft,
 	if err != nil {
 		return nil, err
 	}
-	d, opened, logged, err := db.readDraftLogged(ctx, a, id)
+	d, opened, logged, seen, err := db.readDraftLogged(ctx, a, id)
 	if err != nil || logged {
 		return d, err
 	}
@@ -289,6 +289,9 @@ func (db *ReviewStore) OpenDraft(ctx context.Context, id string) (*review.Draft,
 		if err := (&AuditStore{db.conn}).RecordRead(ctx, read); err != nil {
 			return nil, err
 		}
+		// What the read saw, for the reader's approval: not the draft
+		// returned, which the caller holds.
+		db.rememberDecision(a, id, seen)
 		return d, nil
 	}
 	ev, err := db.readEvent(ctx, read)
@@ -336,10 +339,23 @@ func (db *ReviewStore) OpenDraft(ctx context.Context, id string) (*review.Draft,
 		}
 		return append(ws, evs), nil
 	}
+	stx := db.statementTx()
+	var versions openedVersions // the draft's, around the opening (openingWrites)
+	if f, ok := afterOpeningRead.Load(id); ok {
+		f.(func())()
+	}
 	if db.dialect.writableCTE() {
 		var ws []write
-		if ws, err = opening(db.statementTx()); err == nil {
-			if err = db.fencedWrites(ctx, nil, nil, ws...); errors.Is(err, errFenceLost) {
+		if ws, err = opening(stx); err == nil {
+			if seen != nil && stage == review.StatusPendingReview {
+				// The approval that follows may decide on what was read
+				// (rememberOpening), if the opening says which version of
+				// the draft it leaves.
+				versions, err = db.openingWrites(ctx, id, ws)
+			} else {
+				err = db.fencedWrites(ctx, nil, nil, ws...)
+			}
+			if errors.Is(err, errFenceLost) {
 				err = errOpenedMeanwhile
 			}
 		}
@@ -369,10 +385,14 @@ func (db *ReviewStore) OpenDraft(ctx context.Context, id string) (*review.Draft,
 		return nil, err
 	}
 	if reread {
+		db.rememberDecision(a, id, nil)
 		return db.FindDraftByID(ctx, id)
 	}
 	if clock != nil {
 		d.OpenedAt, d.UpdatedAt = clock, *clock
+	}
+	if stage == review.StatusPendingReview {
+		db.rememberOpening(a, id, seen, versions, stx.now, clock)
 	}
 	return d, nil
 }
@@ -411,7 +431,6 @@ func (db *ReviewStore) FindQueue(ctx context.Context, f review.QueueFilter) ([]*
 	if _, err := countersign.ActorFrom(ctx); err != nil {
 		return nil, "", err
 	}
-	p := db.policy()
 	now := db.Now().UTC()
 	query, args, limit, err := db.queueQuery(ctx, f, now)
 	if err != nil {
@@ -421,29 +440,7 @@ func (db *ReviewStore) FindQueue(ctx context.Context, f review.QueueFilter) ([]*
 	if err := db.r.SelectContext(ctx, &rows, db.r.Rebind(query), args...); err != nil {
 		return nil, "", db.translate(fmt.Errorf("find review queue: %w", err))
 	}
-	var next string
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next = "more"
-	}
-	drafts := make([]*review.Draft, len(rows))
-	o := db.openers(db.r)
-	if err := preload(ctx, o, rows, func(r *draftRow) string { return r.CaseID }); err != nil {
-		return nil, "", err
-	}
-	for i := range rows {
-		d, err := rows[i].toDomain(ctx, o)
-		if err != nil {
-			return nil, "", err
-		}
-		d.CountersignRequired = d.Status == review.StatusAwaitingCountersign || p.NeedsCountersign(d)
-		d.Overdue = p.Overdue(d, now)
-		drafts[i] = d
-	}
-	if next != "" {
-		next = encodeCursor(drafts[len(drafts)-1])
-	}
-	return drafts, next, nil
+	return db.queueDrafts(ctx, db.openers(db.r), rows, limit, now)
 }
 
 // queueQuery builds the queue query for the actor and filter, with its

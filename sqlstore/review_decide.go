@@ -36,19 +36,33 @@ import (
 // decideRow is one row of decideQuery.
 type decideRow struct {
 	draftRow
-	Case caseRow `db:"c"`
 	joinedKey
-	Sealing           int        `db:"sealing"`
-	VigilanceID       *string    `db:"v_statement_id"`
-	VigilanceText     *string    `db:"v_text"`
-	VigilanceOutcome  *string    `db:"v_outcome"`
+	decideInputs
 	OpenedAtThisStage *time.Time `db:"o_opened_at"`
+}
+
+// decideInputs are the columns of decideRow besides the draft's, its key
+// row's and the actor's opening: a later read of a draft on PostgreSQL
+// reads them too (decideInputColumns), for an approval that follows it
+// (rememberedDecision).
+type decideInputs struct {
+	Case             caseRow `db:"c"`
+	Sealing          int     `db:"sealing"`
+	VigilanceID      *string `db:"v_statement_id"`
+	VigilanceText    *string `db:"v_text"`
+	VigilanceOutcome *string `db:"v_outcome"`
 	// CaseVersion and DraftVersion are the versions (xmin) of the case's
 	// and the draft's rows, read on PostgreSQL without a lock for a
 	// decision written by one fenced statement (decideByStatement).
 	CaseVersion  *string `db:"c_version"`
 	DraftVersion *string `db:"d_version"`
 }
+
+// decideInputColumns read decideInputs from a query that joins the
+// draft's case as c and its vigilance check as v (PostgreSQL only).
+var decideInputColumns = qualify("c", "c", caseReadColumns) + ", " + sealingColumn + `,
+	v.statement_id AS v_statement_id, v.text AS v_text, v.outcome AS v_outcome,
+	c.xmin::text AS c_version, d.xmin::text AS d_version`
 
 // qualify prefixes each of a column list's columns with table, aliased
 // as sqlx reads them into a struct tagged db:"<as>" (or as itself when
@@ -152,10 +166,21 @@ func (db *conn) readForDecision(ctx context.Context, q queryer, id string, stage
 	if err := q.GetContext(ctx, &r, q.Rebind(query), args...); err != nil {
 		return nil, notFound(db.translate(err), "There is no draft with this id.")
 	}
+	return db.decidableFrom(ctx, a, q, &r)
+}
+
+// decidableFrom is what a decision by a decides on, from the row r read
+// for it: by decideQuery, or, for an approval just after this process read
+// or opened the draft, by that read (rememberedDecision), whose versions
+// the decision's fenced write then checks. Either way the same checks run
+// here, and the texts are opened through q only where r's key row does not
+// open them.
+func (db *conn) decidableFrom(ctx context.Context, a countersign.Actor, q queryer, r *decideRow) (*decidable, error) {
 	// Who may decide and whether the case takes it, before any text is
 	// opened: as checkDraftAccess and findCase decide for a write.
 	c := r.Case.toDomain()
 	d := &review.Draft{ReviewerID: r.ReviewerID, TeamID: r.TeamID}
+	var err error
 	if !review.IsReviewer(a, d) {
 		if err := casefile.CheckWrite(a, c); err != nil {
 			return nil, err

@@ -380,41 +380,92 @@ func (db *ReviewStore) SignOffDraft(ctx context.Context, id string, ap review.Ap
 // this sign-off needs what only the transaction does (the SQLite dialect; a
 // case without a key row yet, whose key the transaction creates; the
 // agenda a signed suggestions draft plans, agendaFromSignOff).
+//
+// When the actor read or opened the draft moments before in this process,
+// the read is what they read then (rememberedDecision, decision_memory.go)
+// and the sign-off is the fenced statement alone; a fence lost there, or
+// anything decided on the memory but the write, makes it read as above.
 func (db *ReviewStore) signOffByStatement(ctx context.Context, a countersign.Actor, id string, ap review.Approval) (*review.SignOff, error) {
 	if !db.dialect.writableCTE() {
 		return nil, errFenceLost
+	}
+	// A test that hooks the read (AfterDecisionRead) is given the read.
+	if _, hooked := afterDecisionRead.Load(id); !hooked {
+		if r := db.rememberedDecision(a, id); r != nil {
+			out, err := db.signOffRemembered(ctx, a, r, ap)
+			if !errors.Is(err, errFenceLost) {
+				return out, err
+			}
+		}
 	}
 	dd, err := db.readForDecision(ctx, db.r, id, review.StatusPendingReview, false)
 	if err != nil {
 		return nil, err
 	}
+	return db.signOffFenced(ctx, a, dd, ap, nil)
+}
+
+// signOffRemembered is signOffByStatement deciding on r, what a's read of
+// the draft left (rememberedDecision): the same checks (decidableFrom) and
+// decision, and the same fenced write, which also holds the case's key row
+// (keyHeld). Any error before the write is errFenceLost: the memory may be
+// stale where the write is fenced, so a refusal is decided on a read.
+func (db *ReviewStore) signOffRemembered(ctx context.Context, a countersign.Actor, r *decideRow, ap review.Approval) (*review.SignOff, error) {
+	var out *review.SignOff
+	dd, err := db.decidableFrom(ctx, a, db.r, r)
+	if err == nil && dd.key != nil {
+		out, err = db.signOffFenced(ctx, a, dd, ap, r)
+	} else {
+		err = errFenceLost
+	}
+	if f, ok := afterRememberedDecision.Load(r.ID); ok {
+		f.(func(bool))(err == nil)
+	}
+	return out, err
+}
+
+// signOffFenced decides a's approval of dd's draft (review.DecideApproval)
+// and writes it in one statement fenced on the rows' versions dd holds.
+// remembered, when not nil, is the row dd came from without a read
+// (signOffRemembered): the write then also holds its key row, and an error
+// before the write is errFenceLost.
+func (db *ReviewStore) signOffFenced(ctx context.Context, a countersign.Actor, dd *decidable, ap review.Approval, remembered *decideRow) (*review.SignOff, error) {
+	unwritten := func(err error) error {
+		if remembered != nil {
+			return errFenceLost
+		}
+		return err
+	}
 	d, check := dd.draft, dd.check
 	if !dd.keyRead || dd.caseVersion == "" || d.Kind == assistant.KindSuggestions {
 		return nil, errFenceLost
 	}
-	if f, ok := afterDecisionRead.Load(id); ok {
+	if f, ok := afterDecisionRead.Load(d.ID); ok && remembered == nil {
 		f.(func())()
 	}
 	tx := db.statementTx()
 	res, err := review.DecideApproval(review.ApprovalInput{Actor: a, Draft: d, Check: check, OpenedAt: dd.openedAt,
 		Approval: ap, Policy: db.policy(), Now: tx.now})
 	if err != nil {
-		return nil, err
+		return nil, unwritten(err)
 	}
 	ws, err := decisionWrites(ctx, tx, dd, res.Status, res.Decision, res.Vigilance)
 	if err != nil {
-		return nil, err
+		return nil, unwritten(err)
+	}
+	if remembered != nil {
+		ws[0] = keyHeld(ws[0], d.CaseID, *remembered.KeyID)
 	}
 	if res.Entry != nil {
 		entry, err := entryWrite(ctx, tx, dd, res.Entry)
 		if err != nil {
-			return nil, err
+			return nil, unwritten(err)
 		}
 		ws = append(ws, entry)
 	}
 	events, err := tx.eventsWrite(res.Events)
 	if err != nil {
-		return nil, err
+		return nil, unwritten(err)
 	}
 	f := fence{caseID: d.CaseID, caseVersion: dd.caseVersion, rowVersion: dd.draftVersion}
 	if err := db.fencedWrites(ctx, &f, errDecidedMeanwhile, append(ws, events)...); err != nil {
@@ -427,6 +478,11 @@ func (db *ReviewStore) signOffByStatement(ctx context.Context, a countersign.Act
 	}
 	return out, nil
 }
+
+// afterRememberedDecision holds, for tests only (AfterRememberedDecision),
+// what runs when a sign-off of a draft, by draft id, decided on what its
+// actor's read left (signOffRemembered), told whether it wrote.
+var afterRememberedDecision sync.Map
 
 // afterDecisionRead holds, for tests only (AfterDecisionRead), what runs
 // between a sign-off's unlocked read of a draft and its fenced write, by
