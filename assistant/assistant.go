@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -274,11 +274,11 @@ var DefaultParams = Params{Temperature: 0.2, MaxTokens: 4096}
 // Map renders p as strings, for Result.Params.
 func (p Params) Map() map[string]string {
 	m := map[string]string{
-		"temperature": fmt.Sprintf("%g", p.Temperature),
-		"max_tokens":  fmt.Sprintf("%d", p.MaxTokens),
+		"temperature": strconv.FormatFloat(p.Temperature, 'g', -1, 64), // as %g
+		"max_tokens":  strconv.Itoa(p.MaxTokens),
 	}
 	if p.Seed != 0 {
-		m["seed"] = fmt.Sprintf("%d", p.Seed)
+		m["seed"] = strconv.Itoa(p.Seed)
 	}
 	return m
 }
@@ -300,6 +300,10 @@ type Prompt struct {
 	Language   string
 	Today      time.Time
 	Params     Params
+	// memo is what the service read in the draft's texts, which the
+	// offline drafter shares with the service's own checks; nil outside
+	// Drafter.Draft.
+	memo *memo
 }
 
 // Completion is a model's raw answer.

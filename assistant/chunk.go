@@ -95,7 +95,7 @@ func splitText(s string, size int) []string {
 // calls: attempts and tokens add up; with several chunks the hashes are of
 // the chunks' final requests and responses one after another, and
 // Params["chunks"] counts them.
-func (d *Drafter) generate(ctx context.Context, kind Kind, lang string, notes []Note, directory []Service, today time.Time, params Params, res *Result) (*Content, error) {
+func (d *Drafter) generate(ctx context.Context, kind Kind, lang string, notes []Note, directory []Service, today time.Time, params Params, res *Result, m *memo) (*Content, error) {
 	size := d.ChunkSize
 	if size <= 0 {
 		size = DefaultChunkSize
@@ -109,9 +109,11 @@ func (d *Drafter) generate(ctx context.Context, kind Kind, lang string, notes []
 	merged := &Content{Language: lang}
 	start := time.Now()
 	for i, ch := range chunks {
-		c, comp, err := d.generateChunk(ctx, kind, lang, ch, directory, today, params, res)
+		c, comp, err := d.generateChunk(ctx, kind, lang, ch, directory, today, params, res, m)
 		res.Latency = time.Since(start)
-		if comp != nil {
+		if comp != nil && len(chunks) == 1 { // the bodies as they are, not a copy
+			res.RequestHash, res.ResponseHash = hashHex(comp.RequestBody), hashHex(comp.ResponseBody)
+		} else if comp != nil {
 			reqBodies = append(reqBodies, comp.RequestBody...)
 			respBodies = append(respBodies, comp.ResponseBody...)
 			res.RequestHash, res.ResponseHash = hashHex(reqBodies), hashHex(respBodies)
@@ -136,11 +138,12 @@ func (d *Drafter) generate(ctx context.Context, kind Kind, lang string, notes []
 
 // generateChunk asks the model for one chunk, once more if the answer broke
 // the schema, telling it what was wrong.
-func (d *Drafter) generateChunk(ctx context.Context, kind Kind, lang string, notes []Note, directory []Service, today time.Time, params Params, res *Result) (*Content, *Completion, error) {
+func (d *Drafter) generateChunk(ctx context.Context, kind Kind, lang string, notes []Note, directory []Service, today time.Time, params Params, res *Result, m *memo) (*Content, *Completion, error) {
 	prompt, err := RenderPrompt(kind, lang, notes, directory, today, params)
 	if err != nil {
 		return nil, nil, fmt.Errorf("draft: %w", err)
 	}
+	prompt.memo = m
 	for attempt := 1; ; attempt++ {
 		res.Attempts++
 		comp, err := d.Model.Generate(ctx, prompt)

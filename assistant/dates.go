@@ -39,9 +39,9 @@ const monthWord = `([a-z]{3,9})`
 // word that may be a month's name.
 var (
 	reDateISO     = mustStartRE(`(\d{4})-(\d{1,2})-(\d{1,2})`, digits, atDigits(4, 4, "-"))
-	reDateNumeric = mustStartRE(`(\d{1,2}) ?[./-] ?(\d{1,2}) ?[./-] ?(\d{4}|\d{2})`, digits, atDigits(1, 2, " ./-"))
-	reDateDayName = mustStartRE(`(\d{1,2})(?:st|nd|rd|th|er|e|\.)? ?`+monthWord+`\.?,? (\d{4})`, digits, atDigits(1, 2, dayThen))
-	reDateNameDay = mustStartRE(monthWord+`\.? (\d{1,2})(?:st|nd|rd|th)?,? (\d{4})`, letters, atMonthWord)
+	reDateNumeric = mustStartRE(`(\d{1,2}) ?[./-] ?(\d{1,2}) ?[./-] ?(\d{4}|\d{2})`, digits, atNumericDate)
+	reDateDayName = mustStartRE(`(\d{1,2})(?:st|nd|rd|th|er|e|\.)? ?`+monthWord+`\.?,? (\d{4})`, digits, atDayNameYear)
+	reDateNameDay = mustStartRE(monthWord+`\.? (\d{1,2})(?:st|nd|rd|th)?,? (\d{4})`, letters, atNameDayYear)
 	// Dates without a year are only used for due dates, never masked.
 	reDateDayNameNoYear = mustStartRE(`(\d{1,2})(?:st|nd|rd|th|er|e|\.)? ?`+monthWord+`\b`, digits, atDigits(1, 2, dayThen))
 	reDateNumericNoYear = mustStartRE(`\b(\d{1,2})[./](\d{1,2})\b`, digits, atWordDigits(1, 2, "./"))
@@ -126,6 +126,85 @@ func atWordDigits(lo, hi int, then string) func(s string, i int) bool {
 	}
 }
 
+// atNumericDate: a match of reDateNumeric opens with one or two digits (a
+// whole run of them), a space or not, a full stop, slash or hyphen, a
+// space or not, and a digit.
+func atNumericDate(s string, i int) bool {
+	j, ok := digitRun(s, i, 1, 2)
+	if !ok {
+		return false
+	}
+	if j < len(s) && s[j] == ' ' {
+		j++
+	}
+	if j >= len(s) || strings.IndexByte("./-", s[j]) < 0 {
+		return false
+	}
+	j++
+	if j < len(s) && s[j] == ' ' {
+		j++
+	}
+	return j < len(s) && atDigit(s, j)
+}
+
+// atDayNameYear: a match of reDateDayName opens with one or two digits
+// (a whole run of them), then at most 14 letters, full stops, commas and
+// spaces (an ordinal, a space, the month's name, a full stop, a comma),
+// then a space and four digits.
+func atDayNameYear(s string, i int) bool {
+	j, ok := digitRun(s, i, 1, 2)
+	if !ok {
+		return false
+	}
+	for k := j; k < len(s) && k-j <= 14; k++ {
+		c := s[k]
+		if c == ' ' && k+4 < len(s) && atDigit(s, k+1) && atDigit(s, k+2) && atDigit(s, k+3) && atDigit(s, k+4) {
+			return true
+		}
+		if !('a' <= c && c <= 'z' || c == '.' || c == ',' || c == ' ') {
+			return false
+		}
+	}
+	return false
+}
+
+// atNameDayYear: a match of reDateNameDay opens with monthWord (atMonthWord),
+// a space, one or two digits (a whole run of them), an ordinal or not, a
+// comma or not, a space and four digits.
+func atNameDayYear(s string, i int) bool {
+	if !atMonthWord(s, i) {
+		return false
+	}
+	j := i
+	for s[j] != ' ' { // atMonthWord saw the space
+		j++
+	}
+	j, ok := digitRun(s, j+1, 1, 2)
+	if !ok {
+		return false
+	}
+	if j+2 <= len(s) {
+		switch s[j : j+2] {
+		case "st", "nd", "rd", "th":
+			j += 2
+		}
+	}
+	if j < len(s) && s[j] == ',' {
+		j++
+	}
+	return j+4 < len(s) && s[j] == ' ' && atDigit(s, j+1) && atDigit(s, j+2) && atDigit(s, j+3) && atDigit(s, j+4)
+}
+
+// digitRun returns the end of the run of digits at s[i:] when it has lo
+// to hi digits.
+func digitRun(s string, i, lo, hi int) (int, bool) {
+	n := 0
+	for i+n < len(s) && atDigit(s, i+n) && n <= hi {
+		n++
+	}
+	return i + n, lo <= n && n <= hi
+}
+
 // atMonthWord: a match opens with monthWord, three to nine letters, then
 // a space or a full stop and a space, then a digit: the letters from i
 // must be all of a word.
@@ -200,14 +279,23 @@ func findDates(s string, now time.Time) []dateMatch {
 // the occurrence nearest to anchor (the day the note was written), in the
 // past or the future as the wording of s says (resolveYear).
 func findDueDates(s string, anchor time.Time) []dateMatch {
-	out := findDates(s, anchor)
+	return (*memo)(nil).findDueDates(s, anchor)
+}
+
+// findDueDates is findDueDates, reading s with m.
+func (m *memo) findDueDates(s string, anchor time.Time) []dateMatch {
+	out := m.findDates(s, anchor)
 	tense := once(func() int { return tenseOf(s) })
-	for _, m := range findYearless(s, out) {
-		if t, ok := m.resolve(anchor, tense()); ok {
-			out = append(out, dateMatch{Start: m.Start, End: m.End, Date: t})
+	added := false
+	for _, y := range m.findYearless(s, anchor) {
+		if t, ok := y.resolve(anchor, tense()); ok {
+			out = append(out, dateMatch{Start: y.Start, End: y.End, Date: t})
+			added = true
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Start < out[j].Start })
+	if added { // findDates's are in order already
+		sort.Slice(out, func(i, j int) bool { return out[i].Start < out[j].Start })
+	}
 	return out
 }
 
@@ -486,8 +574,9 @@ type quotedDate struct {
 // each for the reviewer: an item's due date is set to it, and a date the
 // model completed in a statement's text is listed with the service's
 // reading beside it. It runs after grounding, on verified quotes only, so
-// it reads the notes' own words, whatever model wrote the draft.
-func completeDates(c *Content, notes []Note, today time.Time) {
+// it reads the notes' own words, whatever model wrote the draft, and
+// reads the dates with m.
+func (m *memo) completeDates(c *Content, notes []Note, today time.Time) {
 	written := make(map[string]time.Time, len(notes))
 	for _, n := range notes {
 		written[n.ID] = n.WrittenAt
@@ -504,13 +593,17 @@ func completeDates(c *Content, notes []Note, today time.Time) {
 			if anchor.IsZero() {
 				anchor = today
 			}
-			f := fold(cit.Quote)
-			full := findDates(f.s, anchor)
-			for _, d := range full {
+			fs := foldString(cit.Quote)
+			for _, d := range m.findDates(fs, anchor) {
 				out = append(out, quotedDate{t: d.Date, full: true})
 			}
-			tense := once(func() int { return tenseOf(f.s) })
-			for _, y := range findYearless(f.s, full) {
+			ys := m.findYearless(fs, anchor)
+			if len(ys) == 0 {
+				continue
+			}
+			f := fold(cit.Quote) // fs, with where each byte was written
+			tense := once(func() int { return tenseOf(fs) })
+			for _, y := range ys {
 				t, ok := y.resolve(anchor, tense())
 				if !ok {
 					continue
@@ -524,10 +617,15 @@ func completeDates(c *Content, notes []Note, today time.Time) {
 	sameDay := func(a, b time.Time) bool { return a.Month() == b.Month() && a.Day() == b.Day() }
 	// inText lists the full dates of an entry's text that its quotes give
 	// without a year only.
-	inText := func(text string, cits []Citation) []CompletedDate {
+	// The quotes' dates (quoted) are read only when needed, once.
+	inText := func(text string, quoted func() []quotedDate) []CompletedDate {
 		var out []CompletedDate
-		found := yearlessIn(cits)
-		for _, d := range findDates(foldString(text), today) {
+		dates := m.findDates(foldString(text), today)
+		if len(dates) == 0 {
+			return nil
+		}
+		found := quoted()
+		for _, d := range dates {
 			fullInQuote := false
 			var match *CompletedDate
 			for i := range found {
@@ -546,18 +644,19 @@ func completeDates(c *Content, notes []Note, today time.Time) {
 	}
 	for i := range c.Statements {
 		s := &c.Statements[i]
-		s.CompletedDates = inText(s.Text, s.Citations)
+		s.CompletedDates = inText(s.Text, func() []quotedDate { return yearlessIn(s.Citations) })
 	}
 	for i := range c.Items {
 		it := &c.Items[i]
-		it.CompletedDates = inText(it.Text, it.Citations)
+		quoted := once(func() []quotedDate { return yearlessIn(it.Citations) })
+		it.CompletedDates = inText(it.Text, quoted)
 		due, err := time.Parse(time.DateOnly, it.Due)
 		if err != nil {
 			continue
 		}
 		fullInQuote := false
 		var match *CompletedDate
-		for _, y := range yearlessIn(it.Citations) {
+		for _, y := range quoted() {
 			switch {
 			case y.full && y.t.Equal(due):
 				fullInQuote = true
@@ -671,6 +770,14 @@ func wordsOf(s string) []span {
 // ("mardi 3 décembre") is left to the day and month it comes with, and one
 // after "every", "chaque", "elke" or "jeden" is a habit, not a date.
 func findRelative(s string) []yearless {
+	if !mayBeRelative(s) {
+		return nil
+	}
+	return findRelativeWords(s)
+}
+
+// findRelativeWords is findRelative, reading every word.
+func findRelativeWords(s string) []yearless {
 	ws := wordsOf(s)
 	at := func(i int) string {
 		if i < 0 || i >= len(ws) {
@@ -779,6 +886,43 @@ func findRelative(s string) []yearless {
 		i++
 	}
 	return out
+}
+
+// mayBeRelative reports whether folded text s has a word findRelative
+// reads from: a weekday, a day named from the note's day, a French word
+// it reads ("aujourd", "apres", "avant", "hier"), or a unit of days after
+// a count. Without one, findRelative finds nothing, and the words need not
+// be listed.
+func mayBeRelative(s string) bool {
+	prev := ""
+	for i := 0; i < len(s); {
+		if !isWordByte(s[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && isWordByte(s[j]) {
+			j++
+		}
+		w := s[i:j]
+		if _, ok := weekdayNames[w]; ok {
+			return true
+		}
+		if _, ok := dayWords[w]; ok {
+			return true
+		}
+		switch w {
+		case "aujourd", "apres", "avant", "hier":
+			return true
+		}
+		if _, ok := unitDays[w]; ok {
+			if _, ok := numberWords[prev]; ok || isNumber(prev) && len(prev) <= 3 {
+				return true
+			}
+		}
+		prev, i = w, j
+	}
+	return false
 }
 
 func isNumber(w string) bool {

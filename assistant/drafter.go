@@ -67,7 +67,9 @@ func (d *Drafter) Draft(ctx context.Context, req Request) (*Result, error) {
 	}
 
 	lang := req.Language
-	if lang == "" {
+	if lang == "" && len(req.Notes) == 1 {
+		lang = DetectLanguage(req.Notes[0].Body) // as below: a line end adds no word
+	} else if lang == "" {
 		var all strings.Builder
 		for _, n := range req.Notes {
 			all.WriteString(n.Body)
@@ -108,9 +110,13 @@ func (d *Drafter) Draft(ctx context.Context, req Request) (*Result, error) {
 		res.Masked = ps.Counts()
 	}
 
+	// What the service reads in this draft's texts, remembered for the
+	// draft: the offline drafter and the service's checks read the same
+	// sentences (memo.go).
+	m := newMemo()
 	// Long inputs are drafted in parts and merged; the limits on entries
 	// are applied there, never as a failure (chunk.go).
-	content, err := d.generate(ctx, req.Kind, lang, sent, directory, today, params, res)
+	content, err := d.generate(ctx, req.Kind, lang, sent, directory, today, params, res, m)
 	if err != nil {
 		return res, err
 	}
@@ -129,10 +135,10 @@ func (d *Drafter) Draft(ctx context.Context, req Request) (*Result, error) {
 	for i := range content.Items {
 		content.Items[i].Text = restore(content.Items[i].Text)
 	}
-	completeDates(content, req.Notes, today)
+	m.completeDates(content, req.Notes, today)
 	// The service's own reading of what needs a closer look, after every
 	// provider alike (highstakes.go).
-	classify(content)
+	classify(content, m)
 	res.DetectorVersion = DetectorVersion()
 	// At most MaxEntries of each, the high-stakes ones kept first, with a
 	// plain note of what was left out (chunk.go).

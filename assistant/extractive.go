@@ -1,11 +1,12 @@
 package assistant
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
-	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -158,6 +159,9 @@ type wireItemJS struct {
 // perNote is how many sentences a summary keeps from each note.
 const perNote = 3
 
+// categoryScore is what a high-stakes category adds to a sentence's score.
+const categoryScore = 3
+
 func extractSummary(p *Prompt) wireAnswer {
 	a := wireAnswer{Language: p.Language, Statements: []wireStatementJS{}}
 	for _, n := range p.Notes {
@@ -165,15 +169,14 @@ func extractSummary(p *Prompt) wireAnswer {
 			i, score int
 			s, cat   string
 		}
+		// A sentence scores for a high-stakes category, a date, an
+		// obligation, its length and for opening the note; the note's
+		// perNote best are kept, the earlier first among equals.
 		var cands []scored
 		for i, s := range sentences(n.Body) {
 			f := foldString(s)
 			sc := 0
-			cat := Categorize(s)
-			if cat != "" {
-				sc += 3
-			}
-			if len(findDueDates(f, p.Today)) > 0 {
+			if len(p.memo.findDueDates(f, p.Today)) > 0 {
 				sc += 2
 			}
 			if hasAny(f, kwMust) {
@@ -185,14 +188,33 @@ func extractSummary(p *Prompt) wireAnswer {
 			if i == 0 {
 				sc++ // notes tend to open with what happened
 			}
-			cands = append(cands, scored{i, sc, s, cat})
+			cands = append(cands, scored{i: i, score: sc, s: s})
 		}
-		sort.SliceStable(cands, func(x, y int) bool { return cands[x].score > cands[y].score })
-		cands = cands[:min(perNote, len(cands))]
-		sort.Slice(cands, func(x, y int) bool { return cands[x].i < cands[y].i })
+		// The category is read last, and only for the sentences that can
+		// still be among the best: in the order of their score without it
+		// (the earlier first among equals), until the next could not pass
+		// the last of the best even with a category (kept holds the best
+		// read so far, in the order they are kept in).
+		slices.SortStableFunc(cands, func(x, y scored) int { return cmp.Compare(y.score, x.score) })
+		var kept []scored
 		for _, c := range cands {
+			if len(kept) == perNote {
+				last := kept[perNote-1]
+				if c.score+categoryScore < last.score || c.score+categoryScore == last.score && c.i > last.i {
+					break
+				}
+			}
+			if c.cat = p.memo.categorize(c.s); c.cat != "" {
+				c.score += categoryScore
+			}
+			at, _ := slices.BinarySearchFunc(kept, c, func(x, y scored) int { return cmp.Or(cmp.Compare(y.score, x.score), cmp.Compare(x.i, y.i)) })
+			kept = slices.Insert(kept, at, c)
+			kept = kept[:min(perNote, len(kept))]
+		}
+		slices.SortFunc(kept, func(x, y scored) int { return cmp.Compare(x.i, y.i) })
+		for _, c := range kept {
 			a.Statements = append(a.Statements, wireStatementJS{
-				ID:        fmt.Sprintf("s%d", len(a.Statements)+1),
+				ID:        "s" + strconv.Itoa(len(a.Statements)+1),
 				Text:      c.s,
 				Category:  c.cat,
 				Citations: []Citation{{NoteID: n.ID, Quote: quoteAround(n.Body, c.s)}},
@@ -207,7 +229,7 @@ func extractSuggestions(p *Prompt) wireAnswer {
 	a := wireAnswer{Language: p.Language, Statements: []wireStatementJS{}, Items: &items}
 	keywords := directoryKeywords(p.Directory)
 	add := func(typ, text, due, service string, cit Citation) {
-		it := wireItemJS{ID: fmt.Sprintf("i%d", len(items)+1), Type: typ, Text: text, Citations: []Citation{cit}}
+		it := wireItemJS{ID: "i" + strconv.Itoa(len(items)+1), Type: typ, Text: text, Citations: []Citation{cit}}
 		if due != "" {
 			it.Due = &due
 		}
@@ -231,10 +253,10 @@ func extractSuggestions(p *Prompt) wireAnswer {
 			f := foldString(s)
 			cit := Citation{NoteID: n.ID, Quote: quoteAround(n.Body, s)}
 			due := ""
-			if ds := findDueDates(f, anchor); len(ds) > 0 {
+			if ds := p.memo.findDueDates(f, anchor); len(ds) > 0 {
 				due = ds[0].Date.Format(time.DateOnly)
 			}
-			cat := Categorize(s)
+			cat := p.memo.categorize(s)
 			switch {
 			case cat == CategoryRisk || cat == CategorySafeguarding:
 				add(ItemRisk, s, due, "", cit)

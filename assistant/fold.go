@@ -34,6 +34,21 @@ func foldText(text string, offsets bool) folded {
 	}
 	space := false
 	for i, w := 0, 0; i < len(text); i += w {
+		if c := text[i]; c < utf8.RuneSelf && c != ' ' && (c < '\t' || c > '\r') {
+			// ASCII other than white space: foldRune's answer, without
+			// decoding it.
+			w = 1
+			space = false
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			b.WriteByte(c)
+			if offsets {
+				f.start = append(f.start, i)
+				f.end = append(f.end, i+1)
+			}
+			continue
+		}
 		var r rune
 		// Invalid bytes decode as RuneError of width 1, so offsets stay exact.
 		r, w = utf8.DecodeRuneInString(text[i:])

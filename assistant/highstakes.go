@@ -15,12 +15,7 @@ import (
 // A text the detector cannot place as ordinary either (CategoryUnclear)
 // reads as "" here: Categorize answers "is this high-stakes?", which the
 // drafters and the review rules ask. Read gives the full reading.
-func Categorize(text string) string {
-	if c := stakes.Detect(text).Category; c != CategoryUnclear {
-		return c
-	}
-	return ""
-}
+func Categorize(text string) string { return (*memo)(nil).categorize(text) }
 
 // highStakes reports whether a category is one of the four high-stakes
 // ones (CategoryUnclear is not).
@@ -69,20 +64,15 @@ func Sentences(text string) []string { return sentences(text) }
 // quotes (a model that softens a statement still quotes the note). An item
 // of type risk counts as the model's CategoryRisk. It runs once, in
 // Drafter.Draft, on every provider's answer; the category can only rise.
-func classify(c *Content) {
-	// Each distinct text is read once (a statement often quotes its own
-	// words), and its reading gives both the category and, when unclear,
-	// the words it could not place: what the reviewer is shown as the
-	// reason (folded, each once).
-	readings := map[string]stakes.Finding{}
-	detect := func(text string) stakes.Finding {
-		r, ok := readings[text]
-		if !ok {
-			r = stakes.Detect(text)
-			readings[text] = r
-		}
-		return r
+// Each distinct text is read once, with m (a statement often quotes its
+// own words, and the offline drafter read its sentences already), and its
+// reading gives both the category and, when unclear, the words it could
+// not place: what the reviewer is shown as the reason (folded, each once).
+func classify(c *Content, m *memo) {
+	if m == nil {
+		m = newMemo()
 	}
+	detect := m.detect
 	read := func(text string, cits []Citation) string {
 		cat := detect(text).Category
 		for _, ct := range cits {

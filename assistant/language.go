@@ -1,5 +1,7 @@
 package assistant
 
+import "unicode/utf8"
+
 // stopwords are frequent short words that tell the four languages apart.
 // Words shared by two languages ("in", "de", "die"…) are left out or kept
 // where they are far more frequent in one of them.
@@ -14,8 +16,39 @@ var stopwords = map[string][]string{
 // stopwords, and returns "en" when nothing stands out.
 func DetectLanguage(text string) string {
 	// The words are the runs of letters a to z of the folded text.
-	f := foldString(text)
-	scores := make([]int, len(Languages))
+	if !isASCII(text) {
+		return detectFolded(foldString(text))
+	}
+	// Folding ASCII only lowers its capitals and collapses its white
+	// space, which leaves the runs of letters where they are: each run is
+	// lowered into word, and the text is not copied.
+	var scores [4]int // by index into Languages, which has four
+	var word [16]byte // no stopword is longer (TestDetectLanguageReadsASCIIAsFolded)
+	for i := 0; i < len(text); {
+		if !isASCIILetter(text[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(text) && isASCIILetter(text[j]) {
+			j++
+		}
+		if j-i <= len(word) {
+			for k := i; k < j; k++ {
+				word[k-i] = text[k] | 0x20 // lower case
+			}
+			for _, l := range stopwordLanguages[string(word[:j-i])] {
+				scores[l]++
+			}
+		}
+		i = j
+	}
+	return bestLanguage(scores)
+}
+
+// detectFolded is DetectLanguage of folded text f.
+func detectFolded(f string) string {
+	var scores [4]int
 	for i := 0; i < len(f); {
 		if f[i] < 'a' || f[i] > 'z' {
 			i++
@@ -30,6 +63,12 @@ func DetectLanguage(text string) string {
 		}
 		i = j
 	}
+	return bestLanguage(scores)
+}
+
+// bestLanguage is the language of Languages with the highest score, "en"
+// when none scored.
+func bestLanguage(scores [4]int) string {
 	best, bestScore := "en", 0
 	for l, lang := range Languages { // fixed order keeps ties deterministic
 		if scores[l] > bestScore {
@@ -38,6 +77,17 @@ func DetectLanguage(text string) string {
 	}
 	return best
 }
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+func isASCIILetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 
 // stopwordLanguages is stopwords by word: the indexes into Languages of
 // the languages that list it, once for each time a language lists it.

@@ -57,7 +57,7 @@ func extractLetter(p *Prompt) wireAnswer {
 	a := wireAnswer{Language: lang, Statements: []wireStatementJS{}}
 	var decided, next []wireStatementJS
 	add := func(to *[]wireStatementJS, text string, n Note, line string) {
-		cat := Categorize(text)
+		cat := p.memo.categorize(text)
 		if !slices.Contains(Categories, cat) {
 			cat = "" // the service classifies the draft again (classify)
 		}
@@ -71,7 +71,7 @@ func extractLetter(p *Prompt) wireAnswer {
 			if len(line) < minQuote {
 				continue
 			}
-			if c := Categorize(line); c == CategoryRisk || c == CategorySafeguarding {
+			if c := p.memo.categorize(line); c == CategoryRisk || c == CategorySafeguarding {
 				continue
 			}
 			m := reItemLine.FindStringSubmatch(line)

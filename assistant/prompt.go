@@ -67,31 +67,39 @@ func RenderPrompt(kind Kind, lang string, notes []Note, directory []Service, tod
 		Today:        today.Format(time.DateOnly),
 		Boundary:     boundary(notes),
 	}
+	data.Notes = make([]promptNote, 0, len(notes))
+	size := 0 // of the notes, for the user message
 	for _, n := range notes {
 		written := ""
 		if !n.WrittenAt.IsZero() {
 			written = n.WrittenAt.UTC().Format(time.DateOnly)
 		}
 		data.Notes = append(data.Notes, promptNote{ID: n.ID, Written: written, Body: strings.TrimSpace(n.Body)})
+		size += len(n.Body) + len(n.ID) + 100
 	}
-	dir := directory
-	if dir == nil {
-		dir = []Service{}
+	if len(directory) == 0 {
+		data.DirectoryJSON = "[]" // as the encoder writes an empty list
+	} else {
+		var dj bytes.Buffer
+		enc := json.NewEncoder(&dj)
+		enc.SetEscapeHTML(false) // the prompt is not HTML; keep "&" readable for the model
+		if err := enc.Encode(directory); err != nil {
+			return nil, fmt.Errorf("render prompt: directory: %w", err)
+		}
+		data.DirectoryJSON = strings.TrimSpace(dj.String())
+		size += len(data.DirectoryJSON)
 	}
-	var dj bytes.Buffer
-	enc := json.NewEncoder(&dj)
-	enc.SetEscapeHTML(false) // the prompt is not HTML; keep "&" readable for the model
-	if err := enc.Encode(dir); err != nil {
-		return nil, fmt.Errorf("render prompt: directory: %w", err)
-	}
-	data.DirectoryJSON = strings.TrimSpace(dj.String())
 
-	var sys, user bytes.Buffer
+	// Sized up front, so that writing the messages does not grow them
+	// again and again.
+	var sys, user strings.Builder
+	sys.Grow(4096)
+	user.Grow(1024 + size)
 	t := templates[version]
-	if err := t.ExecuteTemplate(&sys, "system", data); err != nil {
+	if err := executePrompt(&sys, t, version, "system", &data); err != nil {
 		return nil, fmt.Errorf("render prompt %s: system: %w", version, err)
 	}
-	if err := t.ExecuteTemplate(&user, "user", data); err != nil {
+	if err := executePrompt(&user, t, version, "user", &data); err != nil {
 		return nil, fmt.Errorf("render prompt %s: user: %w", version, err)
 	}
 	return &Prompt{
@@ -115,11 +123,19 @@ func RenderPrompt(kind Kind, lang string, notes []Note, directory []Service, tod
 // DATA block; deriving it rather than drawing it at random keeps prompts,
 // and their hashes, reproducible.
 func boundary(notes []Note) string {
-	h := sha256.New()
-	for _, n := range notes {
-		fmt.Fprintf(h, "%s\x00%s\x00", n.ID, n.Body)
+	n := 0
+	for _, note := range notes {
+		n += len(note.ID) + len(note.Body) + 2
 	}
-	return hex.EncodeToString(h.Sum(nil))[:16]
+	b := make([]byte, 0, n)
+	for _, note := range notes {
+		b = append(b, note.ID...)
+		b = append(b, 0)
+		b = append(b, note.Body...)
+		b = append(b, 0)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
 }
 
 var (

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -187,7 +188,7 @@ func convertStatements(ws []wireStatement) ([]Statement, error) {
 	out := make([]Statement, 0, len(ws))
 	ids := map[string]bool{}
 	for i, w := range ws {
-		where := fmt.Sprintf("statement %d", i+1)
+		where := "statement " + strconv.Itoa(i+1)
 		if w.ID == nil || w.Text == nil || w.Category == nil || w.Citations == nil {
 			return nil, &OutputError{Reason: where + " lacks a required field (id, text, category, citations)"}
 		}
@@ -212,7 +213,7 @@ func convertItems(ws []wireItem, directory []Service) ([]Item, error) {
 	out := make([]Item, 0, len(ws))
 	ids := map[string]bool{}
 	for i, w := range ws {
-		where := fmt.Sprintf("item %d", i+1)
+		where := "item " + strconv.Itoa(i+1)
 		if w.ID == nil || w.Type == nil || w.Text == nil || w.Citations == nil {
 			return nil, &OutputError{Reason: where + " lacks a required field (id, type, text, citations)"}
 		}

@@ -205,9 +205,12 @@ func (ix *lexIndex) match(toks []string) *textMatch {
 	for _, r := range ix.scanRules {
 		m.mark(r)
 	}
+	// starts gives a sequence where its first word matches the token, and
+	// that word is never optional (add): the rest of it is matched from
+	// the next token, as matchAt would after matching the first word again.
 	try := func(ids []int32, i int) {
 		for _, id := range ids {
-			if m.found[id] != seqFound && matchAt(ix.seqs[id], toks, i) {
+			if m.found[id] != seqFound && matchAt(ix.seqs[id][1:], toks, i+1) {
 				m.found[id] = seqFound
 				m.mark(ix.ruleOf[id])
 			}

@@ -48,6 +48,8 @@ func tokenize(text string) (toks []string, caps []int) {
 	text = norm.NFC.String(text)
 	var b strings.Builder
 	b.Grow(len(text))
+	// About a word every five bytes, and a boundary every few words.
+	toks, caps = make([]string, 0, len(text)/4+2), make([]int, 0, len(text)/4+2)
 	w := 0
 	capital, upper, letters, start := false, true, 0, true
 	flush := func() {
@@ -78,6 +80,20 @@ func tokenize(text string) (toks []string, caps []int) {
 	// Invalid bytes decode as RuneError of width 1, as converting the text
 	// to runes would.
 	for i := 0; i < len(text); {
+		if c := text[i]; 'a' <= c && c <= 'z' || '0' <= c && c <= '9' {
+			// A lower-case ASCII letter or a digit, as the case below
+			// reads it: textfold.Rune leaves it as it is.
+			if b.Len() == w {
+				capital, upper, letters = false, true, 0
+			}
+			if c >= 'a' {
+				letters++
+				upper = false
+			}
+			b.WriteByte(c)
+			i++
+			continue
+		}
 		r, size := utf8.DecodeRuneInString(text[i:])
 		switch {
 		case isApostrophe(r):
