@@ -2,6 +2,8 @@ package assistant
 
 import (
 	"fmt"
+	"maps"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -407,4 +409,22 @@ func extractSummaryAll(p *Prompt) wireAnswer {
 		}
 	}
 	return a
+}
+
+// TestParamsMapAsFormatted: Params.Map writes its numbers as %g and %d
+// did.
+func TestParamsMapAsFormatted(t *testing.T) {
+	t.Parallel()
+	for _, temp := range []float64{0, 0.2, 0.7, 1, 1.5, 2, 1e-7, 1e21, 123456789, -0.5, math.Copysign(0, -1), math.Inf(1), math.NaN()} {
+		for _, n := range []int{0, 1, 4096, -3} {
+			p := Params{Temperature: temp, MaxTokens: n, Seed: n * 7}
+			want := map[string]string{"temperature": fmt.Sprintf("%g", temp), "max_tokens": fmt.Sprintf("%d", n)}
+			if p.Seed != 0 {
+				want["seed"] = fmt.Sprintf("%d", p.Seed)
+			}
+			if got := p.Map(); !maps.Equal(got, want) {
+				t.Errorf("%+v: Map() = %v, want %v", p, got, want)
+			}
+		}
+	}
 }
