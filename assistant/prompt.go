@@ -68,14 +68,12 @@ func RenderPrompt(kind Kind, lang string, notes []Note, directory []Service, tod
 		Boundary:     boundary(notes),
 	}
 	data.Notes = make([]promptNote, 0, len(notes))
-	size := 0 // of the notes, for the user message
 	for _, n := range notes {
 		written := ""
 		if !n.WrittenAt.IsZero() {
 			written = n.WrittenAt.UTC().Format(time.DateOnly)
 		}
 		data.Notes = append(data.Notes, promptNote{ID: n.ID, Written: written, Body: strings.TrimSpace(n.Body)})
-		size += len(n.Body) + len(n.ID) + 100
 	}
 	if len(directory) == 0 {
 		data.DirectoryJSON = "[]" // as the encoder writes an empty list
@@ -87,14 +85,11 @@ func RenderPrompt(kind Kind, lang string, notes []Note, directory []Service, tod
 			return nil, fmt.Errorf("render prompt: directory: %w", err)
 		}
 		data.DirectoryJSON = strings.TrimSpace(dj.String())
-		size += len(data.DirectoryJSON)
 	}
 
-	// Sized up front, so that writing the messages does not grow them
-	// again and again.
+	// executePrompt sizes them up front, so that writing the messages does
+	// not grow them again and again.
 	var sys, user strings.Builder
-	sys.Grow(4096)
-	user.Grow(1024 + size)
 	t := templates[version]
 	if err := executePrompt(&sys, t, version, "system", &data); err != nil {
 		return nil, fmt.Errorf("render prompt %s: system: %w", version, err)

@@ -59,10 +59,46 @@ var programs = func() map[string]promptProgram {
 // data to b, with its program when it has one.
 func executePrompt(b *strings.Builder, t *template.Template, version, name string, data *promptData) error {
 	if p, ok := programs[version+"\x00"+name]; ok {
+		b.Grow(p.size(data, nil))
 		p.write(b, data, nil)
 		return nil
 	}
+	b.Grow(4096)
 	return t.ExecuteTemplate(b, name, data)
+}
+
+// size is how many bytes write writes.
+func (p promptProgram) size(data *promptData, note *promptNote) int {
+	n := 0
+	for _, st := range p {
+		n += len(st.text)
+		switch st.field {
+		case fieldLanguage:
+			n += len(data.Language)
+		case fieldLanguageName:
+			n += len(data.LanguageName)
+		case fieldToday:
+			n += len(data.Today)
+		case fieldBoundary:
+			n += len(data.Boundary)
+		case fieldDirectoryJSON:
+			n += len(data.DirectoryJSON)
+		case fieldNoteCount:
+			n += len(strconv.Itoa(len(data.Notes)))
+		case fieldNoteID:
+			n += len(note.ID)
+		case fieldNoteWritten:
+			n += len(note.Written)
+		case fieldNoteBody:
+			n += len(note.Body)
+		}
+		if st.notes != nil {
+			for i := range data.Notes {
+				n += promptProgram(st.notes).size(data, &data.Notes[i])
+			}
+		}
+	}
+	return n
 }
 
 func (p promptProgram) write(b *strings.Builder, data *promptData, note *promptNote) {

@@ -82,3 +82,19 @@ func TestPromptProgramLeavesTheRestToTheTemplate(t *testing.T) {
 		t.Fatalf("program wrote %q, want %q", b.String(), want)
 	}
 }
+
+// TestPromptProgramSize: a program's size is the length of what it writes.
+func TestPromptProgramSize(t *testing.T) {
+	t.Parallel()
+	data := promptData{Language: "fr", LanguageName: "French", Today: "2024-05-01", Boundary: "0123456789abcdef", DirectoryJSON: `[{"id":"x"}]`}
+	for i := range 12 {
+		data.Notes = append(data.Notes, promptNote{ID: "note_" + strings.Repeat("x", i), Written: "2024-04-0" + string(rune('1'+i%9)), Body: strings.Repeat("é b ", i)})
+		for key, p := range programs {
+			var b strings.Builder
+			p.write(&b, &data, nil)
+			if n := p.size(&data, nil); n != b.Len() {
+				t.Fatalf("%q with %d notes: size %d, wrote %d bytes", key, len(data.Notes), n, b.Len())
+			}
+		}
+	}
+}
