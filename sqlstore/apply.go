@@ -225,8 +225,16 @@ func (db *conn) fencedWrites(ctx context.Context, f *fence, conflict error, ws .
 		queries = append(queries, q)
 		args = append(args, wargs...)
 	}
+	return db.runCTEWrites(ctx, cteWrites(before, queries), args, ws, conflict, nil)
+}
+
+// runCTEWrites runs query, a statement of cteWrites over ws (which may add
+// rows of its own, numbered below 0, given to extra), then ws' checks on
+// the rows each wrote. errFenceLost when the first wrote nothing; conflict,
+// when set, for a conflict the database reported.
+func (db *conn) runCTEWrites(ctx context.Context, query string, args []any, ws []write, conflict error, extra func(writeCount)) error {
 	var rows []writeCount
-	if err := db.selectOnWriter(ctx, &rows, db.w.Rebind(cteWrites(before, queries)), args...); err != nil {
+	if err := db.selectOnWriter(ctx, &rows, db.w.Rebind(query), args...); err != nil {
 		if isConflict(db.translate(err)) && conflict != nil {
 			return conflict
 		}
@@ -234,6 +242,10 @@ func (db *conn) fencedWrites(ctx context.Context, f *fence, conflict error, ws .
 	}
 	counts := make([]int64, len(ws))
 	for _, r := range rows {
+		if r.I < 0 {
+			extra(r)
+			continue
+		}
 		counts[r.I] = r.N
 	}
 	if counts[0] == 0 {

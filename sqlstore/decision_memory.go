@@ -2,7 +2,7 @@ package sqlstore
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"strconv"
 	"strings"
 	"sync"
@@ -161,28 +161,16 @@ func (db *conn) openingWrites(ctx context.Context, id string, ws []write) (opene
 	// (low 32 bits: the xmin of the rows it writes).
 	query := cteWrites(before, queries) + "\nUNION ALL SELECT -1 AS i, v AS n FROM p" +
 		"\nUNION ALL SELECT -2 AS i, txid_current() % 4294967296 AS n"
-	var rows []writeCount
-	if err := db.selectOnWriter(ctx, &rows, db.w.Rebind(query), args...); err != nil {
-		return openedVersions{}, db.translate(fmt.Errorf("write %d opening statements: %w", len(ws), err))
-	}
 	var v openedVersions
-	counts := make([]int64, len(ws))
-	for _, r := range rows {
-		switch r.I {
-		case -1:
+	err := db.runCTEWrites(ctx, query, args, ws, nil, func(r writeCount) {
+		if r.I == -1 {
 			v.before = strconv.FormatInt(r.N, 10)
-		case -2:
+		} else {
 			v.after = strconv.FormatInt(r.N, 10)
-		default:
-			counts[r.I] = r.N
 		}
-	}
-	if counts[0] == 0 {
-		return openedVersions{}, errFenceLost
-	}
-	audited, err := checkWrites(ws, counts)
-	if audited {
-		db.wakeSequencer()
+	})
+	if errors.Is(err, errFenceLost) {
+		return openedVersions{}, err
 	}
 	return v, err
 }
