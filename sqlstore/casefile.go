@@ -246,10 +246,7 @@ func (db *CaseStore) FindParties(ctx context.Context, caseID string) ([]*casefil
 // findParties reads the parties of a case through q, with its case's key
 // row in the same statement (as findNotes reads notes).
 func (db *conn) findParties(ctx context.Context, q queryer, caseID string) ([]*casefile.Party, error) {
-	var rows []struct {
-		partyRow
-		joinedKey
-	}
+	var rows []keyedParty
 	if err := q.SelectContext(ctx, &rows, q.Rebind(`
 		SELECT p.id, p.case_id, p.role, p.full_name, p.date_of_birth, p.address, p.phone, p.email, p.national_id, p.language, p.created_at,
 			`+joinedKeyColumns+`
@@ -258,6 +255,18 @@ func (db *conn) findParties(ctx context.Context, q queryer, caseID string) ([]*c
 		ORDER BY p.created_at, p.id`), caseID); err != nil {
 		return nil, db.translate(fmt.Errorf("find parties: %w", err))
 	}
+	return db.openParties(caseID, rows)
+}
+
+// keyedParty is a party row read with its case's key row.
+type keyedParty struct {
+	partyRow
+	joinedKey
+}
+
+// openParties opens the parties of case caseID read with its key row
+// (findParties, and the claim of a draft, claimStatement).
+func (db *conn) openParties(caseID string, rows []keyedParty) ([]*casefile.Party, error) {
 	parties := make([]*casefile.Party, len(rows))
 	if len(rows) == 0 {
 		return parties, nil

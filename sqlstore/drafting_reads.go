@@ -321,13 +321,6 @@ var claimStatement = `
 	FROM u LEFT JOIN parties p ON p.case_id = u.case_id LEFT JOIN case_keys k ON k.case_id = u.case_id
 	ORDER BY p.created_at, p.id`
 
-// claimedParty is a row of claimStatement: a party of the claimed draft's
-// case, or none (ID empty), with the case's key row.
-type claimedParty struct {
-	partyRow
-	joinedKey
-}
-
 // claimByStatement is ClaimJob on PostgreSQL, without a transaction of its
 // own: it reads the oldest claimable drafts (claimCandidatesQuery), then
 // claims one of them (claimStatement, which also reads the case's
@@ -402,7 +395,7 @@ func (db *ReviewStore) claimCandidate(ctx context.Context, c *claimRow, owner st
 		return nil, false, err
 	}
 	args := append([]any{c.ID, c.Status, c.Attempts, now, now, owner, until, now}, event[0], event[1], event[2], event[3], event[4], event[6], event[7], event[8], event[9])
-	var rows []claimedParty
+	var rows []keyedParty // a party of the claimed draft's case, or none (ID empty)
 	if err := db.selectOnWriter(ctx, &rows, db.w.Rebind(claimStatement), args...); err != nil {
 		return nil, false, db.translate(fmt.Errorf("claim draft: %w", err))
 	}
@@ -411,7 +404,10 @@ func (db *ReviewStore) claimCandidate(ctx context.Context, c *claimRow, owner st
 	}
 	db.wakeSequencer()
 	job := &review.Job{DraftID: c.ID, CaseID: c.CaseID, Attempt: c.Attempts + 1, Owner: owner, LeaseEnd: until}
-	parties, err := db.claimedParties(c.CaseID, rows)
+	var parties []*casefile.Party
+	if rows[0].ID != "" {
+		parties, err = db.openParties(c.CaseID, rows)
+	}
 	if err == nil && notes == nil {
 		var sources []*casefile.Note
 		if sources, err = db.claimedSources(ctx, db.r, c); err == nil {
@@ -425,28 +421,6 @@ func (db *ReviewStore) claimCandidate(ctx context.Context, c *claimRow, owner st
 	}
 	job.Request = assistant.Request{Kind: assistant.Kind(c.Kind), Language: c.Language, Notes: notes, Parties: toAssistantParties(parties)}
 	return job, true, nil
-}
-
-// claimedParties opens the parties claimStatement read with its claim of
-// a draft of case caseID.
-func (db *conn) claimedParties(caseID string, rows []claimedParty) ([]*casefile.Party, error) {
-	if rows[0].ID == "" {
-		return []*casefile.Party{}, nil
-	}
-	o, err := db.joinedOpener(caseID, &rows[0].joinedKey)
-	if err != nil {
-		return nil, err
-	}
-	parties := make([]*casefile.Party, len(rows))
-	for i := range rows {
-		r := &rows[i].partyRow
-		if err := r.open(o); err != nil {
-			return nil, err
-		}
-		parties[i] = &casefile.Party{ID: r.ID, CaseID: r.CaseID, Role: r.Role, FullName: r.FullName, DateOfBirth: r.DateOfBirth,
-			Address: r.Address, Phone: r.Phone, Email: r.Email, NationalID: r.NationalID, Language: r.Language, CreatedAt: r.CreatedAt.UTC()}
-	}
-	return parties, nil
 }
 
 // claimedSources reads, through q as the service itself, what the draft r
