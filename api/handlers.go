@@ -239,11 +239,39 @@ func (s *Server) handleDraftCreate(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err)
 		return
 	}
+	// Prefer: wait=N holds the request until the draft is generated: its
+	// waiter is registered before the workers are woken, so the watch
+	// learns of the wake-up and of the draft's end here (draft_wait.go).
+	wait, prefer := preferWait(r.Header)
+	var x *review.Waiter
+	if prefer && d.Status.Generating() {
+		x, prefer = s.DraftWatch.Watch(d.ID)
+	}
 	if s.DraftQueued != nil {
 		s.DraftQueued(d.ID)
 	}
 	w.Header().Set("Location", "/v1/drafts/"+d.ID)
-	JSON(w, http.StatusAccepted, d)
+	code := http.StatusAccepted
+	if x != nil && prefer {
+		defer x.Stop()
+		// The requester was authorized by the request itself, so the
+		// watch's knowledge stands for a status read where it has it. A
+		// refused or failed status read answers as without the wait.
+		st, held, err := s.holdDraft(r.Context(), x, d.ID, wait, true)
+		if held {
+			preferenceApplied(w, wait)
+		}
+		if err == nil && st != "" {
+			// The draft as requested, with its status now; its content
+			// is read with GET /v1/drafts/{id}. Generation over (ready,
+			// or failed), the request is complete: 200.
+			d.Status = st
+			if !st.Generating() {
+				code = http.StatusOK
+			}
+		}
+	}
+	JSON(w, code, d)
 }
 
 // handleDraftGet serves GET /v1/drafts/{id}. When someone who may decide

@@ -137,9 +137,13 @@ func (r *Runner) init() {
 // waiting than wakeBuffer, a poll stands for the rest, so none is lost.
 func (r *Runner) Wake(draftID string) {
 	r.init()
+	// One waiting here for the draft (its requester, Prefer: wait) learns
+	// its end from the Watch: the worker's claim, or Missed.
+	r.Watch.Woken(draftID)
 	select {
 	case r.wake <- draftID:
 	default:
+		r.Watch.Missed(draftID)
 		r.signalPoll()
 	}
 }
@@ -258,6 +262,11 @@ func (r *Runner) claimOne(ctx, jobCtx context.Context, draftID string) (bool, er
 	ctx = countersign.NewContextWithActor(ctx, countersign.System)
 	jobCtx = countersign.NewContextWithActor(jobCtx, countersign.System)
 	job, err := r.claim(ctx, draftID)
+	if draftID != "" && (err != nil || job.DraftID != draftID) {
+		// The draft woken for was claimed elsewhere, or is gone: its
+		// waiters here read its status again.
+		r.Watch.Missed(draftID)
+	}
 	if countersign.ErrorCode(err) == countersign.ENOTFOUND {
 		return false, nil
 	} else if err != nil {
@@ -269,12 +278,20 @@ func (r *Runner) claimOne(ctx, jobCtx context.Context, draftID string) (bool, er
 	// Those waiting for the draft in this process wait for its end here;
 	// Done wakes them once the outcome, whatever it is, has committed.
 	r.Watch.Generating(job.DraftID)
-	defer r.Watch.Done(job.DraftID)
-	r.run(jobCtx, job)
+	var st Status
+	defer func() { r.Watch.DoneAs(job.DraftID, st) }()
+	st = r.run(jobCtx, job)
 	return true, nil
 }
 
-func (r *Runner) run(ctx context.Context, job *Job) {
+// run generates job's draft and stores the outcome. It returns the status
+// the stored outcome left the draft in when that is final and committed
+// (pending_review or failed), else "". pending_review is the status its
+// completion (and its draft.generated event) gave it: should a newer
+// request's draft over the same notes have been generated first, the same
+// transaction supersedes it at once (review.Superseding), which
+// CompleteJob does not report.
+func (r *Runner) run(ctx context.Context, job *Job) Status {
 	ctx, span := traceJob(ctx, job)
 	outcome := "failed"
 	defer func() { endJob(span, outcome) }()
@@ -294,7 +311,7 @@ func (r *Runner) run(ctx context.Context, job *Job) {
 		// would be refused by the lease fence anyway.
 		r.Logger.Warn("draft lease lost while drafting", "op", "review.runner.heartbeat", "draft", job.DraftID, "attempt", job.Attempt)
 		outcome = "lease_lost"
-		return
+		return ""
 	}
 	// Store the outcome with a fresh context: the job's deadline must not
 	// cut off the write that records it.
@@ -308,15 +325,15 @@ func (r *Runner) run(ctx context.Context, job *Job) {
 		if err := r.Store.FailJob(wctx, job, "The service restarted while drafting; the draft is generated again.", &now); err != nil {
 			r.Logger.Error("release draft job", "op", "review.runner.release", "draft", job.DraftID, "err", err)
 		}
-		return
+		return ""
 	}
 	if err == nil {
 		if err := r.Store.CompleteJob(wctx, job, res); err != nil {
 			r.Logger.Error("store generated draft", "op", "review.runner.complete", "draft", job.DraftID, "err", err)
-			return
+			return ""
 		}
 		outcome = "completed"
-		return
+		return StatusPendingReview
 	}
 	reason := assistant.FailureReason(err)
 	var retryAt *time.Time
@@ -328,7 +345,12 @@ func (r *Runner) run(ctx context.Context, job *Job) {
 		"retry", retryAt != nil, "err", err)
 	if err := r.Store.FailJobWithResult(wctx, job, res, reason, retryAt); err != nil {
 		r.Logger.Error("store draft failure", "op", "review.runner.fail", "draft", job.DraftID, "err", err)
+		return ""
 	}
+	if retryAt != nil {
+		return "" // queued again: its waiters read the status on their own
+	}
+	return StatusFailed
 }
 
 // retryDelay says whether a failed job is tried again and after how long.
