@@ -36,6 +36,15 @@ type DraftClaimer interface {
 	ClaimDraft(ctx context.Context, owner string, lease time.Duration, id string) (*Job, error)
 }
 
+// CompletionReporter is a JobStore whose completion also says the status
+// it left the draft in: pending_review, or superseded when a newer
+// request's draft over the same notes was generated first and the same
+// transaction superseded this one (Superseding). The Runner tells its Watch
+// that status; with a JobStore that cannot say, the waiters read it.
+type CompletionReporter interface {
+	CompleteJobStatus(ctx context.Context, job *Job, res *assistant.Result) (Status, error)
+}
+
 // Drafter produces a draft; *assistant.Drafter is the real one.
 type Drafter interface {
 	Draft(ctx context.Context, req assistant.Request) (*assistant.Result, error)
@@ -285,12 +294,10 @@ func (r *Runner) claimOne(ctx, jobCtx context.Context, draftID string) (bool, er
 }
 
 // run generates job's draft and stores the outcome. It returns the status
-// the stored outcome left the draft in when that is final and committed
-// (pending_review or failed), else "". pending_review is the status its
-// completion (and its draft.generated event) gave it: should a newer
-// request's draft over the same notes have been generated first, the same
-// transaction supersedes it at once (review.Superseding), which
-// CompleteJob does not report.
+// the stored outcome left the draft in when that is final, committed and
+// known (pending_review, superseded or failed), else "": a completion
+// by a JobStore that is not a CompletionReporter may have been superseded
+// at once, so its status is left for the waiters to read.
 func (r *Runner) run(ctx context.Context, job *Job) Status {
 	ctx, span := traceJob(ctx, job)
 	outcome := "failed"
@@ -328,12 +335,13 @@ func (r *Runner) run(ctx context.Context, job *Job) Status {
 		return ""
 	}
 	if err == nil {
-		if err := r.Store.CompleteJob(wctx, job, res); err != nil {
+		st, err := r.complete(wctx, job, res)
+		if err != nil {
 			r.Logger.Error("store generated draft", "op", "review.runner.complete", "draft", job.DraftID, "err", err)
 			return ""
 		}
 		outcome = "completed"
-		return StatusPendingReview
+		return st
 	}
 	reason := assistant.FailureReason(err)
 	var retryAt *time.Time
@@ -351,6 +359,15 @@ func (r *Runner) run(ctx context.Context, job *Job) Status {
 		return "" // queued again: its waiters read the status on their own
 	}
 	return StatusFailed
+}
+
+// complete stores the generated draft, and returns the status it left it
+// in when the store says it (CompletionReporter), else "".
+func (r *Runner) complete(ctx context.Context, job *Job, res *assistant.Result) (Status, error) {
+	if cr, ok := r.Store.(CompletionReporter); ok {
+		return cr.CompleteJobStatus(ctx, job, res)
+	}
+	return "", r.Store.CompleteJob(ctx, job, res)
 }
 
 // retryDelay says whether a failed job is tried again and after how long.

@@ -265,7 +265,8 @@ func (x *Waiter) Here() bool {
 func (w *Watch) Done(id string) { w.DoneAs(id, "") }
 
 // DoneAs is Done for a job whose end committed the draft's status st:
-// pending_review when its completion committed, failed when its failure
+// pending_review when its completion committed (superseded when the same
+// transaction superseded it, CompletionReporter), failed when its failure
 // for good did, and "" for any other end (queued again for a retry,
 // released, its lease lost, its outcome not stored), which the watch does
 // not vouch for. A waiter registered before the draft was woken here
@@ -282,7 +283,7 @@ func (w *Watch) DoneAs(id string, st Status) {
 		delete(w.here, id)
 	}
 	if e := w.drafts[id]; e != nil {
-		if e.fate == fateHere && (st == StatusPendingReview || st == StatusFailed) {
+		if e.fate == fateHere && (st == StatusPendingReview || st == StatusSuperseded || st == StatusFailed) {
 			e.fate, e.outcome = fateEnded, st
 		} else {
 			e.fate, e.outcome = fateUnknown, ""

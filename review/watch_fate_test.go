@@ -138,11 +138,17 @@ func TestRunnerTellsWatchOfTheDraftItWasWokenFor(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		err  error // the model's
-		want review.Status
+		// reported is the status the store says a completion left the
+		// draft in (review.CompletionReporter); "" for a store that
+		// cannot say.
+		reported review.Status
+		want     review.Status
 	}{
-		{"Completed", nil, review.StatusPendingReview},
-		{"FailedForGood", &assistant.OutputError{Reason: "statement 2 has no citation"}, review.StatusFailed},
-		{"QueuedForARetry", &assistant.ModelError{Op: "t", Reason: "overloaded", Temporary: true}, ""},
+		{"Completed", nil, review.StatusPendingReview, review.StatusPendingReview},
+		{"CompletedAndSupersededAtOnce", nil, review.StatusSuperseded, review.StatusSuperseded},
+		{"CompletedByAStoreThatCannotSay", nil, "", ""},
+		{"FailedForGood", &assistant.OutputError{Reason: "statement 2 has no citation"}, review.StatusPendingReview, review.StatusFailed},
+		{"QueuedForARetry", &assistant.ModelError{Op: "t", Reason: "overloaded", Temporary: true}, review.StatusPendingReview, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			q := newQueue()
@@ -152,8 +158,12 @@ func TestRunnerTellsWatchOfTheDraftItWasWokenFor(t *testing.T) {
 				written <- struct{}{}
 				return nil
 			}
+			var store review.JobStore = s
+			if tc.reported != "" {
+				store = reportingStore{s, tc.reported}
+			}
 			w := &review.Watch{}
-			r := &review.Runner{Store: s, Workers: 1, Owner: "t", Poll: time.Hour, Backoff: time.Hour, Watch: w,
+			r := &review.Runner{Store: store, Workers: 1, Owner: "t", Poll: time.Hour, Backoff: time.Hour, Watch: w,
 				Drafter: &mock.Drafter{DraftFunc: func(context.Context, assistant.Request) (*assistant.Result, error) {
 					return &assistant.Result{}, tc.err
 				}}}
@@ -213,4 +223,15 @@ func TestRunnerTellsWatchOfTheDraftItWasWokenFor(t *testing.T) {
 			t.Fatalf("a draft claimed elsewhere reads as %q here", st)
 		}
 	})
+}
+
+// reportingStore is a JobStore whose completion says the status it left
+// the draft in (review.CompletionReporter).
+type reportingStore struct {
+	*claimsByID
+	status review.Status
+}
+
+func (s reportingStore) CompleteJobStatus(ctx context.Context, job *review.Job, res *assistant.Result) (review.Status, error) {
+	return s.status, s.CompleteJob(ctx, job, res)
 }

@@ -128,6 +128,8 @@ func (db *ReviewStore) RenewJob(ctx context.Context, job *review.Job, lease time
 	return err
 }
 
+var _ review.CompletionReporter = (*ReviewStore)(nil)
+
 // CompleteJob stores a generated draft and puts it up for review; older
 // pending drafts of the same kind over the same notes are superseded.
 //
@@ -135,6 +137,15 @@ func (db *ReviewStore) RenewJob(ctx context.Context, job *review.Job, lease time
 // known-false statement in their content; which one is kept only in
 // vigilance_checks.
 func (db *ReviewStore) CompleteJob(ctx context.Context, job *review.Job, res *assistant.Result) error {
+	_, err := db.CompleteJobStatus(ctx, job, res)
+	return err
+}
+
+// CompleteJobStatus is CompleteJob, and says the status the completion left
+// the job's draft in (review.CompletionReporter): pending_review, or
+// superseded when a newer request's draft over the same notes was
+// generated first and the same transaction superseded this one.
+func (db *ReviewStore) CompleteJobStatus(ctx context.Context, job *review.Job, res *assistant.Result) (review.Status, error) {
 	stored := res.Content
 	var check *review.VigilanceCheck
 	if db.policy().VigilanceDue(db.rand()) {
@@ -143,7 +154,7 @@ func (db *ReviewStore) CompleteJob(ctx context.Context, job *review.Job, res *as
 	}
 	content, err := json.Marshal(stored)
 	if err != nil {
-		return fmt.Errorf("encode draft content: %w", err)
+		return "", fmt.Errorf("encode draft content: %w", err)
 	}
 	masked, _ := json.Marshal(res.Masked)
 	params, _ := json.Marshal(res.Params)
@@ -173,12 +184,16 @@ func (db *ReviewStore) CompleteJob(ctx context.Context, job *review.Job, res *as
 		// The usual completion is one statement; it writes nothing when
 		// a draft is to be superseded, the lease or the key is gone, or
 		// the key is not known here, and the transaction below says why.
-		if done, err := db.completeByStatement(ctx, job, c); done || err != nil {
-			return err
+		if done, err := db.completeByStatement(ctx, job, c); err != nil {
+			return "", err
+		} else if done {
+			return review.StatusPendingReview, nil
 		}
 	}
 	sys := countersign.System
-	return db.withTx(ctx, func(tx *Tx) error {
+	status := review.StatusPendingReview
+	err = db.withTx(ctx, func(tx *Tx) error {
+		status = review.StatusPendingReview
 		k, err := tx.sealer(ctx, job.CaseID)
 		if err != nil {
 			return err
@@ -190,8 +205,10 @@ func (db *ReviewStore) CompleteJob(ctx context.Context, job *review.Job, res *as
 		if n, _ := r.RowsAffected(); n != 1 {
 			return countersign.Errorf(countersign.ECONFLICT, "The draft's lease was lost to another worker.")
 		}
-		if err := db.supersede(ctx, tx, job); err != nil {
+		if self, err := db.supersede(ctx, tx, job); err != nil {
 			return err
+		} else if self {
+			status = review.StatusSuperseded
 		}
 		if check != nil {
 			if _, err := tx.ExecContext(ctx, tx.Rebind(`
@@ -202,12 +219,17 @@ func (db *ReviewStore) CompleteJob(ctx context.Context, job *review.Job, res *as
 		}
 		return tx.record(ctx, sys, audit.ActionDraftGenerated, "draft", job.DraftID, job.CaseID, c.event)
 	})
+	if err != nil {
+		return "", err
+	}
+	return status, nil
 }
 
 // supersede applies review.Superseding to the job's draft, just
 // generated, and the other pending drafts of its kind over the same notes:
 // each one it supersedes is marked so, by the draft it leaves pending.
-func (db *conn) supersede(ctx context.Context, tx *Tx, job *review.Job) error {
+// It reports whether the job's own draft was one of them.
+func (db *conn) supersede(ctx context.Context, tx *Tx, job *review.Job) (self bool, err error) {
 	var rows []struct {
 		ID        string    `db:"id"`
 		CreatedAt time.Time `db:"created_at"`
@@ -218,7 +240,7 @@ func (db *conn) supersede(ctx context.Context, tx *Tx, job *review.Job) error {
 		FROM drafts o JOIN drafts n ON n.id = ?
 		WHERE o.case_id = n.case_id AND o.kind = n.kind AND o.note_ids = n.note_ids
 		  AND (o.status = `+stPending+` OR o.id = n.id)`), job.DraftID); err != nil {
-		return fmt.Errorf("find superseded drafts: %w", err)
+		return false, fmt.Errorf("find superseded drafts: %w", err)
 	}
 	var done *review.Draft
 	var pending []*review.Draft
@@ -231,18 +253,19 @@ func (db *conn) supersede(ctx context.Context, tx *Tx, job *review.Job) error {
 		}
 	}
 	if done == nil {
-		return fmt.Errorf("find superseded drafts: draft %s is not there", job.DraftID)
+		return false, fmt.Errorf("find superseded drafts: draft %s is not there", job.DraftID)
 	}
 	latest, superseded := review.Superseding(done, pending)
 	for _, d := range superseded {
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE drafts SET status = `+stSuperseded+`, updated_at = ? WHERE id = ? AND status = `+stPending), tx.now, d.ID); err != nil {
-			return fmt.Errorf("supersede draft: %w", err)
+			return false, fmt.Errorf("supersede draft: %w", err)
 		}
 		if err := tx.record(ctx, countersign.System, audit.ActionDraftSuperseded, "draft", d.ID, job.CaseID, audit.Payload{"by": latest.ID}); err != nil {
-			return err
+			return false, err
 		}
+		self = self || d.ID == job.DraftID
 	}
-	return nil
+	return self, nil
 }
 
 // FailJob retries the job at retryAt, or marks the draft failed.

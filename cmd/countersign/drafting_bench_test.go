@@ -65,9 +65,16 @@ func (s *doneStore) ch(id string) chan error {
 	return c.(chan error)
 }
 
-func (s *doneStore) CompleteJob(ctx context.Context, job *review.Job, res *assistant.Result) error {
-	err := s.DB.CompleteJob(ctx, job, res)
+// CompleteJobStatus is the completion the Runner calls
+// (review.CompletionReporter); CompleteJob goes through it too.
+func (s *doneStore) CompleteJobStatus(ctx context.Context, job *review.Job, res *assistant.Result) (review.Status, error) {
+	st, err := s.DB.CompleteJobStatus(ctx, job, res)
 	s.ch(job.DraftID) <- err
+	return st, err
+}
+
+func (s *doneStore) CompleteJob(ctx context.Context, job *review.Job, res *assistant.Result) error {
+	_, err := s.CompleteJobStatus(ctx, job, res)
 	return err
 }
 

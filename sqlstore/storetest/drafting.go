@@ -477,11 +477,21 @@ func exerciseDrafting(t *testing.T, open func(t testing.TB) *sqlstore.DB) {
 		if first.DraftID != earlier.ID || second.DraftID != later.ID {
 			t.Fatalf("claimed %s then %s, want the earlier request first", first.DraftID, second.DraftID)
 		}
-		// The later request is generated first, the earlier one last.
-		for _, job := range []*review.Job{second, first} {
+		// The later request is generated first, the earlier one last, and
+		// each completion says the status it left its own draft in (the
+		// earlier one superseded at once, in its completion's transaction).
+		cr, isReporter := any(b.db).(review.CompletionReporter)
+		if !isReporter {
+			t.Fatal("the store does not say the status a completion leaves its draft in (review.CompletionReporter)")
+		}
+		for i, job := range []*review.Job{second, first} {
 			res, err := drafter.Draft(ctx, job.Request)
 			ok(t, err)
-			ok(t, b.db.CompleteJob(ctx, job, res))
+			st, err := cr.CompleteJobStatus(ctx, job, res)
+			ok(t, err)
+			if want := []review.Status{review.StatusPendingReview, review.StatusSuperseded}[i]; st != want {
+				t.Errorf("completing %s reported %s, want %s", job.DraftID, st, want)
+			}
 		}
 		if got := b.find(t, later.ID); got.Status != review.StatusPendingReview {
 			t.Errorf("the later request's draft is %s, want pending_review", got.Status)
