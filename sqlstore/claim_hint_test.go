@@ -367,26 +367,18 @@ func TestAWokenClaimIsOneStatement(t *testing.T) {
 	t.Parallel()
 	db := storetest.MustOpen(t, storetest.PostgresDSN(t))
 	ctx := context.Background()
-	if _, err := db.Raw().ExecContext(ctx, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements`); err != nil {
-		t.Skipf("pg_stat_statements: %v", err)
-	}
+	count := countStatements(t, db)
 	f := storetest.MustSeed(t, db)
 	d, err := db.RequestDraft(storetest.As(ctx, f.Worker), review.DraftRequest{CaseID: f.Case.ID, Kind: assistant.KindSummary,
 		NoteIDs: []string{f.Notes[0].ID}})
 	mustOK(t, err)
-	if _, err := db.Raw().ExecContext(ctx, `SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = current_database()), 0)`); err != nil {
-		t.Skipf("pg_stat_statements: %v", err)
-	}
+	count.reset()
 	job, err := db.ClaimDraft(storetest.CLI(), "w", time.Minute, d.ID)
 	mustOK(t, err)
 	if len(job.Request.Notes) != 1 || len(job.Request.Parties) != 1 {
 		t.Fatalf("the claim gave %+v", job.Request)
 	}
-	var calls int
-	mustOK(t, db.Raw().GetContext(ctx, &calls, `SELECT COALESCE(SUM(calls), 0) FROM pg_stat_statements
-		WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-		  AND query ~ '\m(drafts|notes|parties|case_keys|cases)\M'`))
-	if calls != 1 {
+	if calls := count.calls(`drafts|notes|parties|case_keys|cases`); calls != 1 {
 		t.Fatalf("a woken claim made %d statements on the draft's tables, want 1", calls)
 	}
 }

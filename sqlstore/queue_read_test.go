@@ -155,15 +155,11 @@ func TestQueueWithResponsesIsOneStatement(t *testing.T) {
 	t.Parallel()
 	db := storetest.MustOpen(t, storetest.PostgresDSN(t))
 	ctx := context.Background()
-	if _, err := db.Raw().ExecContext(ctx, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements`); err != nil {
-		t.Skipf("pg_stat_statements: %v", err)
-	}
+	count := countStatements(t, db)
 	f := storetest.MustSeed(t, db)
 	storetest.MustDraft(t, db, f, assistant.KindSummary)
 	for i, empty := range []bool{false, true} {
-		if _, err := db.Raw().ExecContext(ctx, `SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = current_database()), 0)`); err != nil {
-			t.Skipf("pg_stat_statements: %v", err)
-		}
+		count.reset()
 		filter := review.QueueFilter{}
 		if empty {
 			filter.CaseID = new(string)
@@ -175,13 +171,7 @@ func TestQueueWithResponsesIsOneStatement(t *testing.T) {
 		if len(drafts) != 1-i {
 			t.Fatalf("%d drafts in the queue, want %d", len(drafts), 1-i)
 		}
-		var calls int
-		if err := db.Raw().GetContext(ctx, &calls, `SELECT COALESCE(SUM(calls), 0) FROM pg_stat_statements
-			WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-			  AND query ~ '\m(drafts|client_responses)\M'`); err != nil {
-			t.Fatal(err)
-		}
-		if calls != 1 {
+		if calls := count.calls(`drafts|client_responses`); calls != 1 {
 			t.Fatalf("the queue (empty: %v) and its responses took %d statements, want 1", empty, calls)
 		}
 	}

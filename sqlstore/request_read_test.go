@@ -184,24 +184,14 @@ func TestRequestIsTwoStatements(t *testing.T) {
 	t.Parallel()
 	db := storetest.MustOpen(t, storetest.PostgresDSN(t))
 	ctx := context.Background()
-	if _, err := db.Raw().ExecContext(ctx, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements`); err != nil {
-		t.Skipf("pg_stat_statements: %v", err)
-	}
+	count := countStatements(t, db)
 	f := storetest.MustSeed(t, db)
-	if _, err := db.Raw().ExecContext(ctx, `SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = current_database()), 0)`); err != nil {
-		t.Skipf("pg_stat_statements: %v", err)
-	}
+	count.reset()
 	if _, err := db.RequestDraft(storetest.As(ctx, f.Worker), review.DraftRequest{CaseID: f.Case.ID, Kind: assistant.KindSummary,
 		NoteIDs: []string{f.Notes[0].ID}}); err != nil {
 		t.Fatal(err)
 	}
-	var calls int
-	if err := db.Raw().GetContext(ctx, &calls, `SELECT COALESCE(SUM(calls), 0) FROM pg_stat_statements
-		WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-		  AND query ~ '\m(cases|notes|consents|case_keys|drafts)\M'`); err != nil {
-		t.Fatal(err)
-	}
-	if calls != 2 {
+	if calls := count.calls(`cases|notes|consents|case_keys|drafts`); calls != 2 {
 		t.Fatalf("a draft request made %d statements on the case's tables, want 2", calls)
 	}
 }
