@@ -1,6 +1,7 @@
 package assistant
 
 import (
+	"iter"
 	"regexp"
 	"regexp/syntax"
 	"slices"
@@ -747,19 +748,32 @@ type span struct {
 
 func wordsOf(s string) []span {
 	var out []span
-	for i := 0; i < len(s); {
-		if !isWordByte(s[i]) {
-			i++
-			continue
-		}
-		j := i
-		for j < len(s) && isWordByte(s[j]) {
-			j++
-		}
+	for i, j := range runs(s, isWordByte) {
 		out = append(out, span{s[i:j], i, j})
-		i = j
 	}
 	return out
+}
+
+// runs yields the start and end of each longest run of bytes of s that
+// in accepts, in order: the words of folded text (isWordByte), or of
+// ASCII text, without copying it.
+func runs(s string, in func(byte) bool) iter.Seq2[int, int] {
+	return func(yield func(int, int) bool) {
+		for i := 0; i < len(s); {
+			if !in(s[i]) {
+				i++
+				continue
+			}
+			j := i
+			for j < len(s) && in(s[j]) {
+				j++
+			}
+			if !yield(i, j) {
+				return
+			}
+			i = j
+		}
+	}
 }
 
 // findRelative returns the weekdays and the days counted from the note's
@@ -895,15 +909,7 @@ func findRelativeWords(s string) []yearless {
 // be listed.
 func mayBeRelative(s string) bool {
 	prev := ""
-	for i := 0; i < len(s); {
-		if !isWordByte(s[i]) {
-			i++
-			continue
-		}
-		j := i
-		for j < len(s) && isWordByte(s[j]) {
-			j++
-		}
+	for i, j := range runs(s, isWordByte) {
 		w := s[i:j]
 		if _, ok := weekdayNames[w]; ok {
 			return true
@@ -920,7 +926,7 @@ func mayBeRelative(s string) bool {
 				return true
 			}
 		}
-		prev, i = w, j
+		prev = w
 	}
 	return false
 }

@@ -24,15 +24,7 @@ func DetectLanguage(text string) string {
 	// lowered into word, and the text is not copied.
 	var scores [4]int // by index into Languages, which has four
 	var word [16]byte // no stopword is longer (TestDetectLanguageReadsASCIIAsFolded)
-	for i := 0; i < len(text); {
-		if !isASCIILetter(text[i]) {
-			i++
-			continue
-		}
-		j := i
-		for j < len(text) && isASCIILetter(text[j]) {
-			j++
-		}
+	for i, j := range runs(text, isASCIILetter) {
 		if j-i <= len(word) {
 			for k := i; k < j; k++ {
 				word[k-i] = text[k] | 0x20 // lower case
@@ -41,7 +33,6 @@ func DetectLanguage(text string) string {
 				scores[l]++
 			}
 		}
-		i = j
 	}
 	return bestLanguage(scores)
 }
@@ -49,19 +40,10 @@ func DetectLanguage(text string) string {
 // detectFolded is DetectLanguage of folded text f.
 func detectFolded(f string) string {
 	var scores [4]int
-	for i := 0; i < len(f); {
-		if f[i] < 'a' || f[i] > 'z' {
-			i++
-			continue
-		}
-		j := i
-		for j < len(f) && 'a' <= f[j] && f[j] <= 'z' {
-			j++
-		}
+	for i, j := range runs(f, isLowerASCII) {
 		for _, l := range stopwordLanguages[f[i:j]] {
 			scores[l]++
 		}
-		i = j
 	}
 	return bestLanguage(scores)
 }
@@ -113,3 +95,6 @@ func languageName(lang string) string {
 	}
 	return "English"
 }
+
+// isLowerASCII says whether b is a lower-case ASCII letter.
+func isLowerASCII(b byte) bool { return 'a' <= b && b <= 'z' }
