@@ -230,9 +230,9 @@ func (w *Watch) Missed(id string) {
 // cannot vouch for it (it was not woken here, or its worker here did not
 // claim it, or its end here was not final), and the waiter reads the
 // status. Otherwise st is the status the draft's end committed here
-// (pending_review or failed), or, while it has not ended, queued (a worker
-// here was woken for it) or generating (a worker here generates it): the
-// draft's end here closes changed. A waiter takes both at once, so an end
+// (pending_review, superseded or failed), or, while it has not ended,
+// queued (a worker here was woken for it) or generating (a worker here
+// generates it): the draft's end here closes changed. A waiter takes both at once, so an end
 // between them is not missed.
 func (x *Waiter) Known() (changed <-chan struct{}, st Status, ok bool) {
 	x.w.mu.Lock()
