@@ -72,8 +72,7 @@ func (db *conn) decideFromNotes(ctx context.Context, q queryer, a countersign.Ac
 // row and its case's latest consent answer (NULL when none).
 type requestNoteRow struct {
 	noteRow
-	ConsentSeq   *int  `db:"consent_seq"`
-	ConsentGiven *bool `db:"consent_given"`
+	latestConsentCols
 }
 
 // requestNotes returns the notes of caseID among ids (all when ids is
@@ -101,11 +100,7 @@ func (db *conn) requestNotes(ctx context.Context, q queryer, caseID string, ids 
 			return nil, nil, err
 		}
 	}
-	var cur *casefile.Consent
-	if r := rows[0]; r.ConsentGiven != nil {
-		cur = &casefile.Consent{CaseID: caseID, Seq: *r.ConsentSeq, Given: *r.ConsentGiven}
-	}
-	return notes, cur, nil
+	return notes, rows[0].consent(caseID), nil
 }
 
 // insertDraft inserts the queued draft d with its request's event ev, and
@@ -403,7 +398,7 @@ func (db *ReviewStore) claimCandidate(ctx context.Context, c *claimRow, owner st
 		return nil, false, nil
 	}
 	db.wakeSequencer()
-	job := &review.Job{DraftID: c.ID, CaseID: c.CaseID, Attempt: c.Attempts + 1, Owner: owner, LeaseEnd: until}
+	job := c.job(owner, until)
 	var parties []*casefile.Party
 	if rows[0].ID != "" {
 		parties, err = db.openParties(c.CaseID, rows)
@@ -419,8 +414,20 @@ func (db *ReviewStore) claimCandidate(ctx context.Context, c *claimRow, owner st
 		_ = db.FailJob(context.WithoutCancel(ctx), job, "The draft's notes could not be read; the draft is generated again.", &now)
 		return nil, true, err
 	}
-	job.Request = assistant.Request{Kind: assistant.Kind(c.Kind), Language: c.Language, Notes: notes, Parties: toAssistantParties(parties)}
+	job.Request = c.request(notes, parties)
 	return job, true, nil
+}
+
+// job is the job of the draft r, claimed at its attempt by owner until
+// until, without its request yet.
+func (r *claimRow) job(owner string, until time.Time) *review.Job {
+	return &review.Job{DraftID: r.ID, CaseID: r.CaseID, Attempt: r.Attempts + 1, Owner: owner, LeaseEnd: until}
+}
+
+// request is the drafting request of the draft r claimed, made from notes
+// with the case's parties.
+func (r *claimRow) request(notes []assistant.Note, parties []*casefile.Party) assistant.Request {
+	return assistant.Request{Kind: assistant.Kind(r.Kind), Language: r.Language, Notes: notes, Parties: toAssistantParties(parties)}
 }
 
 // claimedSources reads, through q as the service itself, what the draft r
@@ -438,7 +445,7 @@ func (db *conn) claimedSources(ctx context.Context, q queryer, r *claimRow) ([]*
 // case's parties, read through q as the service itself. When the reading
 // fails it returns the job without its request, and the error.
 func (db *conn) claimedJob(ctx context.Context, q queryer, r *claimRow, owner string, until time.Time) (*review.Job, error) {
-	job := &review.Job{DraftID: r.ID, CaseID: r.CaseID, Attempt: r.Attempts + 1, Owner: owner, LeaseEnd: until}
+	job := r.job(owner, until)
 	notes, err := db.claimedSources(ctx, q, r)
 	if err != nil {
 		return job, err
@@ -447,7 +454,7 @@ func (db *conn) claimedJob(ctx context.Context, q queryer, r *claimRow, owner st
 	if err != nil {
 		return job, err
 	}
-	job.Request = assistant.Request{Kind: assistant.Kind(r.Kind), Language: r.Language, Notes: toAssistantNotes(notes), Parties: toAssistantParties(parties)}
+	job.Request = r.request(toAssistantNotes(notes), parties)
 	return job, nil
 }
 

@@ -19,14 +19,28 @@ type requestReadRow struct {
 	caseRow
 	Version string `db:"version"`
 	joinedKey
-	ConsentSeq    *int       `db:"consent_seq"`
-	ConsentGiven  *bool      `db:"consent_given"`
+	latestConsentCols
 	NoteID        *string    `db:"n_id"`
 	NoteAuthorID  *string    `db:"n_author_id"`
 	NoteBody      *string    `db:"n_body"`
 	NoteWrittenAt *time.Time `db:"n_written_at"`
 	NoteAmends    *string    `db:"n_amends"`
 	NoteCreatedAt *time.Time `db:"n_created_at"`
+}
+
+// latestConsentCols are a case's latest consent answer as
+// latestConsentJoin reads it (consent_seq, consent_given; NULL when none).
+type latestConsentCols struct {
+	ConsentSeq   *int  `db:"consent_seq"`
+	ConsentGiven *bool `db:"consent_given"`
+}
+
+// consent is the answer read of case caseID, nil when there is none.
+func (r *latestConsentCols) consent(caseID string) *casefile.Consent {
+	if r.ConsentGiven == nil {
+		return nil
+	}
+	return &casefile.Consent{CaseID: caseID, Seq: *r.ConsentSeq, Given: *r.ConsentGiven}
 }
 
 // latestConsentJoin joins a case's latest consent answer as cs, the case
@@ -72,10 +86,7 @@ func (db *conn) requestRead(ctx context.Context, req review.DraftRequest) (*case
 	if err := checkCase(ctx, c, true); err != nil {
 		return nil, "", nil, nil, err
 	}
-	var cur *casefile.Consent
-	if first.ConsentGiven != nil {
-		cur = &casefile.Consent{CaseID: c.ID, Seq: *first.ConsentSeq, Given: *first.ConsentGiven}
-	}
+	cur := first.consent(c.ID)
 	if first.NoteID == nil {
 		return c, first.Version, nil, cur, nil
 	}
