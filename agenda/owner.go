@@ -6,6 +6,7 @@ import (
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/casefile"
+	"github.com/countersign/countersign/caseload"
 )
 
 // CauseCaseAssigned is the cause an agenda.entry_updated event gives when
@@ -37,14 +38,15 @@ type MovedEntries struct {
 // reach an entry's owner when they are delivered (Deliver), so those
 // already scheduled go to the new owner without being scheduled again.
 // Closed entries keep their history; an open entry someone else owns stays
-// theirs. Only a supervisor of the case's team or the service itself
-// changes an entry's owner, as only they assign cases. Each moved entry's
+// theirs. Only those who may assign the case change an entry's owner, by
+// the caseload's own rule (caseload.CheckAllocate: a supervisor of the
+// case's team or the service itself). Each moved entry's
 // sequence grows by one, since the staff calendars it leaves and enters
 // must pick up the change, and its event (changed owner, the new owner,
 // from, the cause case_assigned, and the kind, date and sequence as
 // DecideUpdate gives them) carries ids and codes only.
 func DecideCaseAssigned(a countersign.Actor, c *casefile.Case, entries []*Entry, from string, now time.Time) (*MovedEntries, error) {
-	if a.Role != countersign.RoleSupervisor && a.Role != countersign.RoleSystem {
+	if caseload.CheckAllocate(a, c.TeamID) != nil {
 		return nil, countersign.Errorf(countersign.EFORBIDDEN, "Only a supervisor of the case's team can give its agenda to another worker.")
 	}
 	if err := casefile.CheckWrite(a, c); err != nil {

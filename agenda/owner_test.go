@@ -52,3 +52,36 @@ func TestCaseAssignedEntriesFollowTheCase(t *testing.T) {
 		t.Errorf("from the case's own worker: %+v, %v", mv, err)
 	}
 }
+
+// Only those the caseload lets assign a case (caseload.CheckAllocate) give
+// its agenda to another worker: the case's own worker, who may write the
+// case, is refused, as are a supervisor of another team, an admin and the
+// board, each with the agenda's refusal; a supervisor of the case's team
+// and the service itself are not.
+func TestCaseAssignedOnlyByWhoAllocates(t *testing.T) {
+	c := &casefile.Case{ID: "case_1", Reference: "REF-1", TeamID: "team_1", WorkerID: "usr_n"}
+	entries := func() []*agenda.Entry {
+		return []*agenda.Entry{{ID: "agd_open", CaseID: "case_1", OwnerID: "usr_w", Kind: agenda.KindHardDeadline,
+			Date: "2026-12-10", Status: agenda.StatusOpen}}
+	}
+	const refusal = "Only a supervisor of the case's team can give its agenda to another worker."
+	for _, a := range []countersign.Actor{
+		{UserID: "usr_n", Role: countersign.RoleWorker, TeamID: "team_1"},
+		{UserID: "usr_o", Role: countersign.RoleSupervisor, TeamID: "team_2"},
+		{UserID: "usr_a", Role: countersign.RoleAdmin},
+		{UserID: "usr_e", Role: countersign.RoleEthics},
+	} {
+		_, err := agenda.DecideCaseAssigned(a, c, entries(), "usr_w", now)
+		if countersign.ErrorCode(err) != countersign.EFORBIDDEN || countersign.ErrorMessage(err) != refusal {
+			t.Errorf("%s (%s): %v, want EFORBIDDEN %q", a.UserID, a.Role, err, refusal)
+		}
+	}
+	for _, a := range []countersign.Actor{
+		{UserID: "usr_s", Role: countersign.RoleSupervisor, TeamID: "team_1"},
+		countersign.SystemCLI,
+	} {
+		if mv, err := agenda.DecideCaseAssigned(a, c, entries(), "usr_w", now); err != nil || len(mv.Moved) != 1 {
+			t.Errorf("%s (%s): %+v, %v, want the entry moved", a.UserID, a.Role, mv, err)
+		}
+	}
+}
