@@ -50,6 +50,15 @@ func TestDraftToRecord(t *testing.T) {
 		if len(queue.Drafts) != 1 || queue.Drafts[0].ID != d.ID {
 			t.Fatalf("queue: %+v", queue)
 		}
+		// The queue lists the draft without its text: reading it is
+		// opening the draft, which logs the read.
+		var listed struct {
+			Drafts []map[string]any `json:"drafts"`
+		}
+		b.call(t, "worker", "GET", "/v1/review/queue", nil, 200, &listed)
+		if _, has := listed.Drafts[0]["content"]; has {
+			t.Fatalf("the queue lists the draft with its text: %v", listed.Drafts[0])
+		}
 		b.call(t, "worker", "GET", "/v1/drafts/"+d.ID, nil, 200, &d)
 		if d.Status != review.StatusPendingReview || d.OpenedAt == nil || d.Content == nil {
 			t.Fatalf("draft after generation: %+v", d)

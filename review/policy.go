@@ -73,10 +73,15 @@ func DefaultPolicy() *Policy {
 // generated: a reviewer removing a risk statement does not lift the need,
 // since that removal is exactly what a second signer should see.
 func (p *Policy) NeedsCountersign(d *Draft) bool {
-	if slices.Contains(p.CountersignKinds, d.Kind) {
-		return true
-	}
-	return p.CountersignOnRisk && FlagsRisk(d.Content)
+	return p.NeedsCountersignFlagged(d.Kind, FlagsRisk(d.Content))
+}
+
+// NeedsCountersignFlagged is NeedsCountersign for a draft of kind whose
+// content as generated flags a risk or not (FlagsRisk): the review queue
+// lists drafts without their content and decides from the flag its
+// completion stored.
+func (p *Policy) NeedsCountersignFlagged(kind assistant.Kind, flagsRisk bool) bool {
+	return slices.Contains(p.CountersignKinds, kind) || p.CountersignOnRisk && flagsRisk
 }
 
 // FlagsRisk reports whether c holds a statement or an item of category

@@ -509,7 +509,7 @@ func (db *conn) completeByStatement(ctx context.Context, job *review.Job, c *com
 // payload.
 type completion struct {
 	content string
-	values  []any // language … ungrounded, in completeSet's order
+	values  []any // language … flags_risk, in completeSet's order
 	salt    any
 	event   audit.Payload
 }
@@ -518,7 +518,7 @@ type completion struct {
 // values and leaseHeld's, in order.
 var completeSet = `status = ` + stPending + `, content = ?, language = ?, model = ?, provider = ?, prompt_version = ?, detector_version = ?,
 	params = ?, request_hash = ?, response_hash = ?, prompt_tokens = ?, completion_tokens = ?, latency_ms = ?,
-	pseudonymised = ?, masked = ?, ungrounded = ?, lease_owner = '', lease_until = NULL, generated_at = ?, updated_at = ?,
+	pseudonymised = ?, masked = ?, ungrounded = ?, flags_risk = ?, lease_owner = '', lease_until = NULL, generated_at = ?, updated_at = ?,
 	content_salt = ?`
 
 // args returns the values of "SET completeSet WHERE leaseHeld": the

@@ -130,7 +130,11 @@ func (db *ReviewStore) queueWithResponses(ctx context.Context, query string, arg
 
 // queueDrafts returns the drafts of a queue's page of rows read at now,
 // limit+1 at most (one more than the page says there is a next page, and
-// its cursor), their content opened with o.
+// its cursor), without their content: the queue says what waits, and a
+// person reads a draft's text by opening it, which logs the read. Whether
+// a draft needs a countersignature comes from the risk flag its completion
+// stored, or, for a draft generated before the flag was stored, from its
+// content opened with o.
 func (db *ReviewStore) queueDrafts(ctx context.Context, o *openers, rows []draftRow, limit int, now time.Time) ([]*review.Draft, string, error) {
 	p := db.policy()
 	var next string
@@ -139,7 +143,15 @@ func (db *ReviewStore) queueDrafts(ctx context.Context, o *openers, rows []draft
 		next = "more"
 	}
 	drafts := make([]*review.Draft, len(rows))
-	if err := preload(ctx, o, rows, func(r *draftRow) string { return r.CaseID }); err != nil {
+	// Only drafts whose risk flag was not stored have their content read
+	// (queueColumns); their keys are read for them alone.
+	var unflagged []draftRow
+	for i := range rows {
+		if rows[i].Content != nil {
+			unflagged = append(unflagged, rows[i])
+		}
+	}
+	if err := preload(ctx, o, unflagged, func(r *draftRow) string { return r.CaseID }); err != nil {
 		return nil, "", err
 	}
 	for i := range rows {
@@ -147,7 +159,12 @@ func (db *ReviewStore) queueDrafts(ctx context.Context, o *openers, rows []draft
 		if err != nil {
 			return nil, "", err
 		}
-		d.CountersignRequired = d.Status == review.StatusAwaitingCountersign || p.NeedsCountersign(d)
+		flagged := review.FlagsRisk(d.Content)
+		if f := rows[i].FlagsRisk; f != nil {
+			flagged = *f
+		}
+		d.Content = nil
+		d.CountersignRequired = d.Status == review.StatusAwaitingCountersign || p.NeedsCountersignFlagged(d.Kind, flagged)
 		d.Overdue = p.Overdue(d, now)
 		drafts[i] = d
 	}

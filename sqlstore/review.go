@@ -51,7 +51,18 @@ type draftRow struct {
 	DecidedAt     *time.Time `db:"decided_at"`
 
 	DetectorVersion string `db:"detector_version"` // migration 0009
+
+	// FlagsRisk is whether the content as generated flags a risk
+	// (review.FlagsRisk, migration 0022); read by the review queue alone
+	// (queueColumns), NULL when the completion did not store it.
+	FlagsRisk *bool `db:"flags_risk"`
 }
+
+// queueColumns are the columns the review queue lists (queueQuery): a
+// draft's without its content, which a person reads by opening the draft
+// (a logged read), and with flags_risk; the content of a generated draft
+// only when its flag was not stored, so the queue can tell from it.
+var queueColumns = strings.Replace(draftColumns, " content,", " CASE WHEN flags_risk IS NULL THEN content END AS content, flags_risk,", 1)
 
 func utcPtr(t *time.Time) *time.Time {
 	if t == nil {
@@ -497,7 +508,7 @@ func (db *conn) queueQuery(ctx context.Context, f review.QueueFilter, now time.T
 	}
 	args = append(args, limit+1)
 	return `
-		SELECT ` + draftColumns + `
+		SELECT ` + queueColumns + `
 		FROM drafts
 		WHERE ` + strings.Join(where, " AND ") + `
 		ORDER BY created_at, id

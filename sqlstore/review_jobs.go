@@ -163,7 +163,7 @@ func (db *ReviewStore) CompleteJobStatus(ctx context.Context, job *review.Job, r
 	c := &completion{content: string(content), salt: audit.NewSalt(), values: []any{
 		res.Content.Language, res.Model, res.Provider, res.PromptVersion, res.DetectorVersion,
 		string(params), res.RequestHash, res.ResponseHash, res.PromptTokens, res.CompletionTokens, res.Latency.Milliseconds(),
-		res.Pseudonymised, string(masked), res.Ungrounded}}
+		res.Pseudonymised, string(masked), res.Ungrounded, review.FlagsRisk(&stored)}}
 	p := audit.Payload{
 		"model": res.Model, "provider": res.Provider, "prompt_version": res.PromptVersion, "detector_version": res.DetectorVersion,
 		"request_sha256": res.RequestHash, "response_sha256": res.ResponseHash,

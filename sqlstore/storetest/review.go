@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -275,6 +276,62 @@ func exerciseReview(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn, emp
 		if actionCount(t, db, audit.ActionDraftRejected, "stage", "countersign") != 1 {
 			t.Fatal("refusal not audited")
 		}
+	})
+
+	t.Run("QueueListsDraftsWithoutTheirText", func(t *testing.T) {
+		// The review queue says what waits without the drafts' text: a
+		// person reads a draft by opening it, which logs the read. Whether
+		// a listed draft needs a countersignature comes from the risk flag
+		// its completion stored, or, for a draft generated before the flag
+		// was stored (NULL), from its content, read for that alone.
+		t.Parallel()
+		db := open(t)
+		db.Policy = review.DefaultPolicy()
+		db.Policy.CountersignOnRisk = true
+		f := MustSeed(t, db)
+		wctx := As(ctx, f.Worker)
+		plain := MustDraft(t, db, f, assistant.KindSuggestions) // another kind: not superseded by the next
+		risky := MustDraftWith(t, db, f, assistant.KindSummary, categoryDrafter{assistant.CategorySafeguarding})
+		if plain.CountersignRequired || !risky.CountersignRequired {
+			t.Fatalf("opened: plain needs a countersignature %v, risky %v", plain.CountersignRequired, risky.CountersignRequired)
+		}
+		x := db.Raw()
+		stored := func(id string) *bool {
+			var v *bool
+			ok(t, x.Get(&v, x.Rebind(`SELECT flags_risk FROM drafts WHERE id = ?`), id))
+			return v
+		}
+		if p, r := stored(plain.ID), stored(risky.ID); p == nil || *p || r == nil || !*r {
+			t.Fatalf("stored risk flags: plain %v, risky %v", p, r)
+		}
+		listed := func(want map[string]bool) {
+			t.Helper()
+			q, _, err := db.FindQueue(wctx, review.QueueFilter{})
+			ok(t, err)
+			qr, _, _, err := db.FindQueueWithResponses(wctx, review.QueueFilter{})
+			ok(t, err)
+			for _, page := range [][]*review.Draft{q, qr} {
+				got := map[string]bool{}
+				for _, d := range page {
+					if d.Content != nil {
+						t.Fatalf("the queue lists draft %s with its text", d.ID)
+					}
+					got[d.ID] = d.CountersignRequired
+				}
+				if !maps.Equal(got, want) {
+					t.Fatalf("queue's countersignatures: %v, want %v", got, want)
+				}
+			}
+		}
+		listed(map[string]bool{plain.ID: false, risky.ID: true})
+		// The flag is what the queue reads: a flag set by hand is believed.
+		_, err := x.Exec(x.Rebind(`UPDATE drafts SET flags_risk = ? WHERE id = ?`), true, plain.ID)
+		ok(t, err)
+		listed(map[string]bool{plain.ID: true, risky.ID: true})
+		// Drafts generated before the flag: told from their content.
+		_, err = x.Exec(`UPDATE drafts SET flags_risk = NULL`)
+		ok(t, err)
+		listed(map[string]bool{plain.ID: false, risky.ID: true})
 	})
 
 	t.Run("RiskFlagRequiresCountersignature", func(t *testing.T) {
