@@ -121,9 +121,13 @@ type decidable struct {
 	outcome string
 	// openedAt is when the actor first opened the draft at the stage asked.
 	openedAt *time.Time
-	// key seals the decision's texts, once keyRead (see sealer).
+	// key seals the decision's texts, once keyRead (see sealer); keyID is
+	// the id of the key row read with the draft ("" when the case had none
+	// yet), which a decision written by one fenced statement holds
+	// (keyHeld).
 	key     *sealbox.CaseKey
 	keyRead bool
+	keyID   string
 	// caseVersion and draftVersion are the rows' versions read without a
 	// lock (readForDecision without lock, on PostgreSQL), "" otherwise.
 	caseVersion, draftVersion string
@@ -204,7 +208,7 @@ func (db *conn) decidableFrom(ctx context.Context, a countersign.Actor, q querye
 			Wrapped: r.Wrapped}, Sealing: r.Sealing}); err != nil {
 			return nil, err
 		}
-		out.keyRead = true
+		out.keyRead, out.keyID = true, *r.KeyID
 	}
 	if r.VigilanceID != nil && r.VigilanceText != nil {
 		text, err := o.open(ctx, r.CaseID, vigilanceText(d.ID), *r.VigilanceText)

@@ -98,12 +98,14 @@ func TestDecisionLocksTheCaseBeforeTheDraft(t *testing.T) {
 }
 
 // A sign-off on PostgreSQL reads its draft and case without a lock and
-// writes in one statement fenced on the versions it read: whatever changed
-// the case or the draft in between makes that statement write nothing, and
-// the sign-off is decided again in a transaction, which answers as the
-// change requires: a case closed meanwhile takes no decision, a draft
-// approved meanwhile is not approved twice, and a case changed in a way
-// that does not matter (its title) takes the approval.
+// writes in one statement fenced on the versions it read and on the case's
+// key row: whatever changed the case, the draft or the key in between makes
+// that statement write nothing, and the sign-off is decided again in a
+// transaction, which answers as the change requires: a case closed
+// meanwhile takes no decision, a draft approved meanwhile is not approved
+// twice, a key shredded meanwhile takes no decision, and a case changed in
+// a way that does not matter (its title) takes the approval. PostgreSQL
+// only: SQLite decides every sign-off in a transaction, under its lock.
 func TestSignOffFencedOnWhatItRead(t *testing.T) {
 	t.Parallel()
 	dsn := storetest.PostgresDSN(t)
@@ -169,6 +171,38 @@ func TestSignOffFencedOnWhatItRead(t *testing.T) {
 		}
 		if n, e := decisions(d), approvedEvents(d); n != 1 || e != 1 {
 			t.Fatalf("%d decisions and %d approval events, want one of each", n, e)
+		}
+	})
+
+	// The key row alone shredded between the read and the write, the
+	// case's row untouched (an erasure in the service marks the case too):
+	// the write holds the key row read (keyHeld), claims nothing, and the
+	// sign-off answers as one decided in a transaction on the shredded key.
+	t.Run("CaseKeyShreddedMeanwhile", func(t *testing.T) {
+		f := storetest.MustSeed(t, db)
+		d := storetest.MustDraft(t, db, f, assistant.KindSummary)
+		ran := false
+		undo := sqlstore.AfterDecisionRead(d.ID, func() {
+			ran = true
+			if _, err := db.Raw().ExecContext(ctx, `UPDATE case_keys SET wrapped_key = NULL, master_key_id = '', shredded_at = now() WHERE case_id = $1`, f.Case.ID); err != nil {
+				t.Error(err)
+			}
+		})
+		_, err := db.SignOffDraft(storetest.As(ctx, f.Worker), d.ID, approval(d))
+		undo()
+		if !ran {
+			t.Fatal("the sign-off did not go through its unlocked read")
+		}
+		// The key already shredded when read: the sign-off's answer.
+		_, want := db.SignOffDraft(storetest.As(ctx, f.Worker), d.ID, approval(d))
+		if err == nil || want == nil || countersign.ErrorCode(err) != countersign.ErrorCode(want) || countersign.ErrorMessage(err) != countersign.ErrorMessage(want) {
+			t.Fatalf("a sign-off in a case whose key was shredded after its read: %v, want %v as when shredded before", err, want)
+		}
+		if n, e := decisions(d), approvedEvents(d); n != 0 || e != 0 {
+			t.Fatalf("%d decisions and %d approval events under a key shredded before the write", n, e)
+		}
+		if n := count(`SELECT COUNT(*) FROM drafts WHERE id = $1 AND status = $2`, d.ID, string(review.StatusPendingReview)); n != 1 {
+			t.Fatal("the draft left pending review under a key shredded before the write")
 		}
 	})
 

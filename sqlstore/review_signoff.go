@@ -373,9 +373,10 @@ func (db *ReviewStore) SignOffDraft(ctx context.Context, id string, ap review.Ap
 // no transaction: the draft and its case are read unlocked with their rows'
 // versions (readForDecision), review.DecideApproval decides as it does in
 // the transaction, and its writes are one statement fenced on those
-// versions (fencedWrites), which locks the case, then the draft, as the
-// transaction's read does. errFenceLost means nothing was written and the
-// sign-off is to be decided in a transaction: the case or the draft changed
+// versions and on the case's key row read (fencedWrites, keyHeld), which
+// locks the case, then the draft, as the transaction's read does.
+// errFenceLost means nothing was written and the sign-off is to be decided
+// in a transaction: the case, the draft or the case's key row changed
 // since the read (the transaction then answers as the change requires), or
 // this sign-off needs what only the transaction does (the SQLite dialect; a
 // case without a key row yet, whose key the transaction creates; the
@@ -407,9 +408,10 @@ func (db *ReviewStore) signOffByStatement(ctx context.Context, a countersign.Act
 
 // signOffRemembered is signOffByStatement deciding on r, what a's read of
 // the draft left (rememberedDecision): the same checks (decidableFrom) and
-// decision, and the same fenced write, which also holds the case's key row
-// (keyHeld). Any error before the write is errFenceLost: the memory may be
-// stale where the write is fenced, so a refusal is decided on a read.
+// decision, and the same fenced write, which holds the case's key row as
+// the read's does (keyHeld). Any error before the write is errFenceLost:
+// the memory may be stale where the write is fenced, so a refusal is
+// decided on a read.
 func (db *ReviewStore) signOffRemembered(ctx context.Context, a countersign.Actor, r *decideRow, ap review.Approval) (*review.SignOff, error) {
 	var out *review.SignOff
 	dd, err := db.decidableFrom(ctx, a, db.r, r)
@@ -425,10 +427,12 @@ func (db *ReviewStore) signOffRemembered(ctx context.Context, a countersign.Acto
 }
 
 // signOffFenced decides a's approval of dd's draft (review.DecideApproval)
-// and writes it in one statement fenced on the rows' versions dd holds.
-// remembered, when not nil, is the row dd came from without a read
-// (signOffRemembered): the write then also holds its key row, and an error
-// before the write is errFenceLost.
+// and writes it in one statement fenced on the rows' versions dd holds and
+// on the case's key row it read, still unshredded (keyHeld): a key shredded
+// since the read writes nothing, whether or not the case's row changed
+// with it. remembered, when not nil, is the row dd came from without a
+// read (signOffRemembered): an error before the write is then
+// errFenceLost.
 func (db *ReviewStore) signOffFenced(ctx context.Context, a countersign.Actor, dd *decidable, ap review.Approval, remembered *decideRow) (*review.SignOff, error) {
 	unwritten := func(err error) error {
 		if remembered != nil {
@@ -437,7 +441,7 @@ func (db *ReviewStore) signOffFenced(ctx context.Context, a countersign.Actor, d
 		return err
 	}
 	d, check := dd.draft, dd.check
-	if !dd.keyRead || dd.caseVersion == "" || d.Kind == assistant.KindSuggestions {
+	if dd.keyID == "" || dd.caseVersion == "" || d.Kind == assistant.KindSuggestions {
 		return nil, errFenceLost
 	}
 	if f, ok := afterDecisionRead.Load(d.ID); ok && remembered == nil {
@@ -453,9 +457,7 @@ func (db *ReviewStore) signOffFenced(ctx context.Context, a countersign.Actor, d
 	if err != nil {
 		return nil, unwritten(err)
 	}
-	if remembered != nil {
-		ws[0] = keyHeld(ws[0], d.CaseID, *remembered.KeyID)
-	}
+	ws[0] = keyHeld(ws[0], d.CaseID, dd.keyID)
 	if res.Entry != nil {
 		entry, err := entryWrite(ctx, tx, dd, res.Entry)
 		if err != nil {
