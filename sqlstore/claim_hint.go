@@ -1,7 +1,10 @@
 package sqlstore
 
 import (
-	lru "github.com/hashicorp/golang-lru/v2"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/expirable"
 
 	"github.com/countersign/countersign/assistant"
 	"github.com/countersign/countersign/casefile"
@@ -43,10 +46,20 @@ type hintKey struct {
 
 // claimHintsKept bounds the hints waiting for their claims, across the
 // process's stores: a hint whose draft is claimed elsewhere (a poll, another
-// replica) is not taken, and the oldest make way for new ones.
-const claimHintsKept = 256
+// replica) is not taken, and the oldest make way for new ones. claimHintFor
+// bounds how long one is kept (the woken worker claims at once): an older
+// one is not taken (by the handle's clock, takeStamped), the claim reads
+// the draft, and the LRU drops it from memory (by the wall clock).
+const (
+	claimHintsKept = 256
+	claimHintFor   = time.Minute
+)
 
-var claimHints, _ = lru.New[hintKey, *claimHint](claimHintsKept)
+// claimHints holds every handle's hints; made at the first one kept, as
+// the LRU's expiry runs in a goroutine of its own.
+var claimHints = sync.OnceValue(func() *expirable.LRU[hintKey, stamped[*claimHint]] {
+	return expirable.NewLRU[hintKey, stamped[*claimHint]](claimHintsKept, nil, claimHintFor)
+})
 
 // keepClaimHint keeps the hint of the draft d, just queued (committed)
 // from notes, which the request read: those of them d is made from, in
@@ -66,21 +79,16 @@ func (db *conn) keepClaimHint(d *review.Draft, notes []*casefile.Note) {
 			return
 		}
 	}
-	claimHints.Add(hintKey{db, d.ID}, &claimHint{
+	keepStamped(db, claimHints(), hintKey{db, d.ID}, &claimHint{
 		row:   claimRow{ID: d.ID, CaseID: d.CaseID, Kind: string(d.Kind), Status: string(review.StatusQueued), Language: d.Language},
 		notes: toAssistantNotes(made),
 	})
 }
 
 // takeClaimHint returns and forgets the hint of the draft id, nil when
-// there is none. Two takers may both get it; the claim's fence lets one
-// of them claim.
+// there is none or it was kept longer than claimHintFor. Two takers may
+// both get it; the claim's fence lets one of them claim.
 func (db *conn) takeClaimHint(id string) *claimHint {
-	k := hintKey{db, id}
-	h, ok := claimHints.Peek(k)
-	if !ok {
-		return nil
-	}
-	claimHints.Remove(k)
+	h, _ := takeStamped(db, claimHints(), hintKey{db, id}, claimHintFor)
 	return h
 }

@@ -15,11 +15,11 @@ import (
 // draft or the hinted claim claims nothing. For the tests of package
 // sqlstore_test.
 func ClaimHinted(ctx context.Context, db *DB, owner string, lease time.Duration, id string) (*review.Job, error) {
-	h, ok := claimHints.Peek(hintKey{db.conn, id})
+	h, ok := claimHints().Peek(hintKey{db.conn, id})
 	if !ok {
 		return nil, countersign.Errorf(countersign.ENOTFOUND, "No claim hint is kept for this draft.")
 	}
-	job, claimed, err := db.claimByHint(ctx, owner, lease, h)
+	job, claimed, err := db.claimByHint(ctx, owner, lease, h.v)
 	if err == nil && !claimed {
 		err = countersign.Errorf(countersign.ENOTFOUND, "The hinted claim claimed nothing.")
 	}
@@ -28,5 +28,5 @@ func ClaimHinted(ctx context.Context, db *DB, owner string, lease time.Duration,
 
 // HasClaimHint reports whether db keeps a claim hint for the draft id.
 func HasClaimHint(db *DB, id string) bool {
-	return claimHints.Contains(hintKey{db.conn, id})
+	return claimHints().Contains(hintKey{db.conn, id})
 }

@@ -382,3 +382,55 @@ func TestAWokenClaimIsOneStatement(t *testing.T) {
 		t.Fatalf("a woken claim made %d statements on the draft's tables, want 1", calls)
 	}
 }
+
+// A claim hint is taken for a minute after its request (claimHintFor, by
+// the handle's clock): an older one is dropped, and the claim reads the
+// draft as without one, and claims it. The draft's language, changed by
+// hand after the request, tells which the claim used: the hint keeps the
+// request's. SQLite keeps no hint, and reads either way.
+func TestAClaimHintExpires(t *testing.T) {
+	t.Parallel()
+	for name, dsn := range map[string]func(testing.TB) string{"sqlite": storetest.SQLiteDSN, "postgres": storetest.PostgresDSN} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			clock := &storetest.Clock{}
+			db := storetest.MustOpen(t, dsn(t))
+			db.Now = clock.Now
+			hinted := db.Dialect() == "postgres"
+			ctx := storetest.CLI()
+			for _, c := range []struct {
+				name  string
+				after time.Duration
+				hint  bool // whether the claim takes the hint on PostgreSQL
+			}{
+				{"Fresh", 59 * time.Second, true},
+				{"Expired", 61 * time.Second, false},
+			} {
+				f := storetest.MustSeed(t, db)
+				d, err := db.RequestDraft(storetest.As(ctx, f.Worker), review.DraftRequest{CaseID: f.Case.ID, Kind: assistant.KindSummary,
+					Language: "en", NoteIDs: []string{f.Notes[0].ID}})
+				mustOK(t, err)
+				if got := sqlstore.HasClaimHint(db, d.ID); got != hinted {
+					t.Fatalf("%s: a hint kept for the draft just requested: %v, want %v", c.name, got, hinted)
+				}
+				_, err = db.Raw().Exec(db.Raw().Rebind(`UPDATE drafts SET language = 'fr' WHERE id = ?`), d.ID)
+				mustOK(t, err)
+				clock.Advance(c.after)
+				job, err := db.ClaimDraft(ctx, "w", time.Minute, d.ID)
+				mustOK(t, err)
+				want := "fr"
+				if hinted && c.hint {
+					want = "en"
+				}
+				if job.DraftID != d.ID || job.Attempt != 1 || job.Request.Language != want ||
+					len(job.Request.Notes) != 1 || job.Request.Notes[0].ID != f.Notes[0].ID {
+					t.Fatalf("%s: a claim %v after the request gave attempt %d of %s in %q with %d notes, want attempt 1 in %q with its note",
+						c.name, c.after, job.Attempt, job.DraftID, job.Request.Language, len(job.Request.Notes), want)
+				}
+				if sqlstore.HasClaimHint(db, d.ID) {
+					t.Fatalf("%s: the hint is still kept after the claim", c.name)
+				}
+			}
+		})
+	}
+}

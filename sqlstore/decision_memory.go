@@ -69,16 +69,47 @@ type rememberKey struct {
 	draftID, userID string
 }
 
-// remembered is a row remembered, and when (the handle's Now).
-type remembered struct {
-	row *decideRow
-	at  time.Time
+// stamped is what a handle keeps in its process for a moment (a row
+// remembered, a claim hint), and when it kept it (the handle's Now, which
+// tests move).
+type stamped[V any] struct {
+	v  V
+	at time.Time
+}
+
+// stampedCache is an LRU of stamped values: lru.Cache, or expirable.LRU,
+// which also drops them from memory once their time is up.
+type stampedCache[K comparable, V any] interface {
+	Add(k K, v stamped[V]) (evicted bool)
+	Peek(k K) (stamped[V], bool)
+	Remove(k K) (present bool)
+}
+
+// keepStamped keeps v in c under k, stamped with db's clock.
+func keepStamped[K comparable, V any](db *conn, c stampedCache[K, V], k K, v V) {
+	c.Add(k, stamped[V]{v: v, at: db.Now()})
+}
+
+// takeStamped returns and forgets what c keeps under k, and whether it
+// was kept there at most limit ago by db's clock: anything kept longer (or
+// stamped after now, the clock moved back) is forgotten and not returned.
+func takeStamped[K comparable, V any](db *conn, c stampedCache[K, V], k K, limit time.Duration) (V, bool) {
+	var none V
+	s, ok := c.Peek(k)
+	if !ok {
+		return none, false
+	}
+	c.Remove(k)
+	if age := db.Now().Sub(s.at); age < 0 || age > limit {
+		return none, false
+	}
+	return s.v, true
 }
 
 // decisionMemory holds every handle's remembered rows, the least recently
 // used forgotten first.
-var decisionMemory = sync.OnceValue(func() *lru.Cache[rememberKey, remembered] {
-	c, _ := lru.New[rememberKey, remembered](rememberLimit)
+var decisionMemory = sync.OnceValue(func() *lru.Cache[rememberKey, stamped[*decideRow]] {
+	c, _ := lru.New[rememberKey, stamped[*decideRow]](rememberLimit)
 	return c
 })
 
@@ -100,27 +131,19 @@ func (db *conn) rememberDecision(a countersign.Actor, id string, r *decideRow) {
 	// status), and are not kept.
 	c := *r
 	c.Case.Title, c.Case.Reference = "", ""
-	decisionMemory().Add(k, remembered{row: &c, at: db.Now()})
+	keepStamped(db, decisionMemory(), k, &c)
 }
 
 // rememberedDecision returns, and forgets, the row a's read of draft id
 // left for their approval, or nil: none, or kept longer than rememberFor.
 func (db *conn) rememberedDecision(a countersign.Actor, id string) *decideRow {
-	k := rememberKey{db: db, draftID: id, userID: a.UserID}
-	m, ok := decisionMemory().Peek(k)
-	if !ok {
-		return nil
-	}
-	decisionMemory().Remove(k)
-	if age := db.Now().Sub(m.at); age < 0 || age > rememberFor {
-		return nil
-	}
-	return m.row
+	r, _ := takeStamped(db, decisionMemory(), rememberKey{db: db, draftID: id, userID: a.UserID}, rememberFor)
+	return r
 }
 
-// keyHeld is w, the first write of a decision on remembered rows (an
-// UPDATE), writing only while the case's key row still holds keyID
-// unshredded.
+// keyHeld is w, the first write of a decision written by one fenced
+// statement (an UPDATE; signOffFenced, on a read or on remembered rows),
+// writing only while the case's key row still holds keyID unshredded.
 func keyHeld(w write, caseID, keyID string) write {
 	w.query = strings.TrimSpace(w.query) + ` AND EXISTS (SELECT 1 FROM case_keys WHERE case_id = ? AND key_id = ? AND wrapped_key IS NOT NULL)`
 	w.args = append(append([]any(nil), w.args...), caseID, keyID)
