@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/hashicorp/golang-lru/v2/expirable"
 
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/review"
@@ -107,10 +107,10 @@ func takeStamped[K comparable, V any](db *conn, c stampedCache[K, V], k K, limit
 }
 
 // decisionMemory holds every handle's remembered rows, the least recently
-// used forgotten first.
-var decisionMemory = sync.OnceValue(func() *lru.Cache[rememberKey, stamped[*decideRow]] {
-	c, _ := lru.New[rememberKey, stamped[*decideRow]](rememberLimit)
-	return c
+// used forgotten first, and each dropped from memory once its minute is up
+// (an approval that never comes leaves nothing behind for longer).
+var decisionMemory = sync.OnceValue(func() *expirable.LRU[rememberKey, stamped[*decideRow]] {
+	return expirable.NewLRU[rememberKey, stamped[*decideRow]](rememberLimit, nil, rememberFor)
 })
 
 // rememberDecision keeps r, read by a (readDraftLogged, then the opening's
