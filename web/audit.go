@@ -83,6 +83,9 @@ type verifyView struct {
 	// held against the events (the CLI prints it too): 0 when none were.
 	Tiles uint64
 	Took  time.Duration
+	// checkpoint is the one the log was verified against (the report's),
+	// which the page shows when it cannot sign one of its own.
+	checkpoint *audit.Checkpoint
 }
 
 // handleAudit serves GET /audit.
@@ -108,7 +111,7 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := &verifyView{OK: rep.OK, Events: rep.Events, Size: rep.CheckpointSize, Root: base64.StdEncoding.EncodeToString(rep.Root),
-		Problem: rep.Problem, Tiles: rep.Tiles, Took: time.Since(start).Round(time.Millisecond)}
+		Problem: rep.Problem, Tiles: rep.Tiles, Took: time.Since(start).Round(time.Millisecond), checkpoint: rep.Checkpoint}
 	if rep.FirstBad != nil {
 		v.FirstBad = strconv.FormatUint(*rep.FirstBad, 10)
 	}
@@ -175,17 +178,24 @@ func (s *Server) renderAudit(w http.ResponseWriter, r *http.Request, p *page, ve
 		p.Error = p.T("audit.badfilter")
 		status = http.StatusUnprocessableEntity
 	}
-	if _, err := s.Audit.Sequence(ctx); err != nil {
+	cp, err := s.signedNow(ctx)
+	if err != nil && verified != nil && !verified.OK {
+		// The verification found the log at fault, and bringing it up to
+		// date for the page fails, as it does when the sequencer cannot
+		// continue a stored tile that differs from the events or is
+		// missing: the verdict (verifyStoredLog's, as `audit verify`
+		// prints it) is the answer, not an internal error in its place.
+		// The page shows the log as sequenced and the checkpoint the
+		// verification read.
+		s.log().Warn("audit page not brought up to date after a failed verification", "op", "web.audit", "err", err)
+		cp, err = verified.checkpoint, nil
+	}
+	if err != nil {
 		s.errorPage(w, r, err)
 		return
 	}
 	var size uint64
-	if s.Checkpoints != nil {
-		cp, err := s.Checkpoints.Checkpoint(ctx)
-		if err != nil {
-			s.errorPage(w, r, err)
-			return
-		}
+	if cp != nil {
 		size = cp.Size
 		v.Checkpoint = &checkpointView{Origin: cp.Origin, Size: cp.Size, Root: base64.StdEncoding.EncodeToString(cp.Root), Note: string(cp.Note)}
 	}
@@ -240,6 +250,18 @@ func (s *Server) renderAudit(w http.ResponseWriter, r *http.Request, p *page, ve
 	}
 	p.Data = v
 	s.render(w, r, status, "audit.html", p)
+}
+
+// signedNow sequences the log and returns the checkpoint the page shows,
+// signed now if the log grew (nil without Checkpoints).
+func (s *Server) signedNow(ctx context.Context) (*audit.Checkpoint, error) {
+	if _, err := s.Audit.Sequence(ctx); err != nil {
+		return nil, err
+	}
+	if s.Checkpoints == nil {
+		return nil, nil
+	}
+	return s.Checkpoints.Checkpoint(ctx)
 }
 
 // statsView are the statistics of the ethics page: audit.Stats (the figures
