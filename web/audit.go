@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 	"github.com/countersign/countersign/casefile"
 	"github.com/countersign/countersign/identity"
 	"github.com/countersign/countersign/internal/httpx"
+	"github.com/countersign/countersign/sqlstore"
 )
 
 // The ethics board's page: the audit trail with filters, statistics drawn
@@ -53,6 +55,9 @@ type auditView struct {
 	Checkpoint *checkpointView
 	Verify     *verifyView
 	CanVerify  bool
+	// Stalled says the log could not be brought up to date for the page
+	// (pageCheckpoint): a stored tile stops the sequencer.
+	Stalled bool
 	// Board links the figures of erasures and holds (web/retention.go).
 	Board bool
 	// ActorHint is the actor filter's example: a pseudonym where staff
@@ -178,22 +183,13 @@ func (s *Server) renderAudit(w http.ResponseWriter, r *http.Request, p *page, ve
 		p.Error = p.T("audit.badfilter")
 		status = http.StatusUnprocessableEntity
 	}
-	cp, err := s.signedNow(ctx)
-	if err != nil && verified != nil && !verified.OK {
-		// The verification found the log at fault, and bringing it up to
-		// date for the page fails, as it does when the sequencer cannot
-		// continue a stored tile that differs from the events or is
-		// missing: the verdict (verifyStoredLog's, as `audit verify`
-		// prints it) is the answer, not an internal error in its place.
-		// The page shows the log as sequenced and the checkpoint the
-		// verification read.
-		s.log().Warn("audit page not brought up to date after a failed verification", "op", "web.audit", "err", err)
-		cp, err = verified.checkpoint, nil
-	}
+	cp, stalled, err := s.pageCheckpoint(ctx, verified)
 	if err != nil {
 		s.errorPage(w, r, err)
 		return
 	}
+	// A failed verdict beside it says more than the notice would.
+	v.Stalled = stalled && (verified == nil || verified.OK)
 	var size uint64
 	if cp != nil {
 		size = cp.Size
@@ -250,6 +246,52 @@ func (s *Server) renderAudit(w http.ResponseWriter, r *http.Request, p *page, ve
 	}
 	p.Data = v
 	s.render(w, r, status, "audit.html", p)
+}
+
+// pageCheckpoint is the checkpoint the ethics page shows: signed now
+// (signedNow), or, when bringing the log up to date fails because the
+// sequencer met a stored tile it cannot continue, the one at hand, and
+// stalled true. That damage is a finding for "Verify the log", not a
+// reason to keep the board from the page and its button: the page shows
+// the log as sequenced. The fallback is taken when the sequencer's error
+// says a stored tile differs from the events (sqlstore.ErrTileDiffers),
+// or when the verification shown beside it found the log at fault (a
+// missing tile fails the sequencer with no error of its own); its
+// checkpoint is then the one the verification read, otherwise the latest
+// stored. Any other error is the page's.
+func (s *Server) pageCheckpoint(ctx context.Context, verified *verifyView) (*audit.Checkpoint, bool, error) {
+	cp, err := s.signedNow(ctx)
+	if err == nil {
+		return cp, false, nil
+	}
+	failed := verified != nil && !verified.OK
+	if !failed && !errors.Is(err, sqlstore.ErrTileDiffers) {
+		return nil, false, err
+	}
+	s.log().Warn("audit page shows the log as sequenced: it could not be brought up to date", "op", "web.audit",
+		"verification_failed", failed, "err", err)
+	if failed {
+		return verified.checkpoint, true, nil
+	}
+	cp, err = s.latestCheckpoint(ctx)
+	return cp, true, err
+}
+
+// latestCheckpoint returns the largest stored checkpoint, without
+// sequencing or signing, when the log's store keeps them (sqlstore's
+// does); nil when it does not or none was signed yet.
+func (s *Server) latestCheckpoint(ctx context.Context) (*audit.Checkpoint, error) {
+	st, ok := s.Audit.(interface {
+		LatestCheckpoint(ctx context.Context) (*audit.Checkpoint, error)
+	})
+	if !ok || s.Checkpoints == nil {
+		return nil, nil
+	}
+	cp, err := st.LatestCheckpoint(ctx)
+	if countersign.ErrorCode(err) == countersign.ENOTFOUND {
+		return nil, nil
+	}
+	return cp, err
 }
 
 // signedNow sequences the log and returns the checkpoint the page shows,

@@ -66,8 +66,9 @@ func TestVerifyPageShowsTheTiles(t *testing.T) {
 // entries (level-0 tiles 0 to 2 at least, and a level-1 tile) and the
 // verification main.go gives the board (verifyStoredLog): sequenced first,
 // then every event and every stored tile against a checkpoint signed now.
-// It returns how many tiles the log has.
-func verifySetup(t *testing.T, dsn string) (*uiBundle, uint64) {
+// It returns how many tiles the log has. Each of with changes the server
+// before it serves.
+func verifySetup(t *testing.T, dsn string, with ...func(*web.Server)) (*uiBundle, uint64) {
 	t.Helper()
 	db := storetest.MustOpen(t, dsn)
 	f := storetest.MustSeed(t, db)
@@ -90,6 +91,9 @@ func verifySetup(t *testing.T, dsn string) (*uiBundle, uint64) {
 			return nil, err
 		}
 		return notary.VerifyLog(ctx, &audit.Verifier{Origin: origin, Keys: keys, Tiles: db, TiledSize: tiled}, db.AllStoredEvents)
+	}
+	for _, w := range with {
+		w(s)
 	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
