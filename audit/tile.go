@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"math/bits"
 
@@ -20,6 +21,14 @@ const (
 	TileHeight = 8
 	TileWidth  = 1 << TileHeight
 )
+
+// ErrTileDiffers is what a store's refusal to sequence wraps when a stored
+// tile differs from the events (sqlstore's tileDiffersError), so a caller
+// can tell with errors.Is that the log refused because of a finding about
+// the stored log, which `audit verify` and the board's "Verify the log"
+// report as one, not an operational failure. TileDiffers gives the
+// finding's sentence.
+var ErrTileDiffers = errors.New("a stored audit tile does not match the events")
 
 // TileKey names a tile.
 type TileKey struct {

@@ -213,13 +213,6 @@ func (db *AuditStore) TilesFrom(ctx context.Context, level, from uint64, limit i
 // replica of an older version. catchUpTiles then builds what is missing.
 var errTilesBehind = errors.New("the audit tiles do not end where the log ends")
 
-// ErrTileDiffers is what a tileDiffersError wraps, so a caller outside
-// sqlstore can tell with errors.Is that Open (or the sequencer) refused
-// because a stored tile differs from the events: a finding about the
-// stored log, which `audit verify` reports as one (exit 1), not an
-// operational failure. TileProblem gives its sentence.
-var ErrTileDiffers = errors.New("a stored audit tile does not match the events")
-
 // tileDiffersError is writeTiles' answer when a stored tile holds, where a
 // node the events give goes, a different hash: the tree was changed behind
 // the service's back. It is a finding for `audit verify`, not something a
@@ -236,7 +229,10 @@ func (e *tileDiffersError) Error() string {
 		e.key.Level, e.key.Index, e.hash)
 }
 
-func (e *tileDiffersError) Unwrap() error { return ErrTileDiffers }
+// Unwrap is audit.ErrTileDiffers, so a caller outside sqlstore can tell
+// with errors.Is that Open (or the sequencer) refused because of a finding
+// about the stored log (TileProblem gives its sentence).
+func (e *tileDiffersError) Unwrap() error { return audit.ErrTileDiffers }
 
 // TileProblem returns the sentence of the stored tile that differs from
 // the events when err is (or wraps) one: audit.TileDiffers, the sentence a

@@ -17,7 +17,6 @@ import (
 	"github.com/countersign/countersign/casefile"
 	"github.com/countersign/countersign/identity"
 	"github.com/countersign/countersign/internal/httpx"
-	"github.com/countersign/countersign/sqlstore"
 )
 
 // The ethics board's page: the audit trail with filters, statistics drawn
@@ -254,7 +253,7 @@ func (s *Server) renderAudit(w http.ResponseWriter, r *http.Request, p *page, ve
 // stalled true. That damage is a finding for "Verify the log", not a
 // reason to keep the board from the page and its button: the page shows
 // the log as sequenced. The fallback is taken when the sequencer's error
-// says a stored tile differs from the events (sqlstore.ErrTileDiffers),
+// says a stored tile differs from the events (audit.ErrTileDiffers),
 // or when the verification shown beside it found the log at fault (a
 // missing tile fails the sequencer with no error of its own); its
 // checkpoint is then the one the verification read, otherwise the latest
@@ -265,7 +264,7 @@ func (s *Server) pageCheckpoint(ctx context.Context, verified *verifyView) (*aud
 		return cp, false, nil
 	}
 	failed := verified != nil && !verified.OK
-	if !failed && !errors.Is(err, sqlstore.ErrTileDiffers) {
+	if !failed && !errors.Is(err, audit.ErrTileDiffers) {
 		return nil, false, err
 	}
 	s.log().Warn("audit page shows the log as sequenced: it could not be brought up to date", "op", "web.audit",

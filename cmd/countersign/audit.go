@@ -274,7 +274,7 @@ func verifyStoredLog(ctx context.Context, db *sqlstore.DB, n *audit.Notary, v *a
 	}
 	v.Tiles, v.TiledSize = db, tiled
 	rep, err := n.VerifyLog(ctx, v, db.AllStoredEvents)
-	if errors.Is(err, sqlstore.ErrTileDiffers) {
+	if errors.Is(err, audit.ErrTileDiffers) {
 		// The checkpoint's own sequencing met the tile: entries appended
 		// since the first (the service writes while the board verifies)
 		// reached a stored tile that differs from the events. The same

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/sqlstore"
 	"github.com/countersign/countersign/sqlstore/storetest"
 )
@@ -213,11 +214,11 @@ func TestAuditVerifyChecksTheTiles(t *testing.T) {
 				}
 				// What verify tells by: the refusal is recognisable outside
 				// sqlstore.
-				if other, err := sqlstore.Open(context.Background(), b.vars["DATABASE_URL"]); !errors.Is(err, sqlstore.ErrTileDiffers) {
+				if other, err := sqlstore.Open(context.Background(), b.vars["DATABASE_URL"]); !errors.Is(err, audit.ErrTileDiffers) {
 					if err == nil {
 						other.Close()
 					}
-					t.Fatalf("opening over the tile: %v, want sqlstore.ErrTileDiffers", err)
+					t.Fatalf("opening over the tile: %v, want audit.ErrTileDiffers", err)
 				}
 				// The service does not start over it either, and says which
 				// tile and where the finding is read. The timeout only ends
