@@ -37,6 +37,15 @@ func TestServeHoldsADraftRequestUntilGenerated(t *testing.T) {
 			if d.Status != review.StatusPendingReview || d.Content != nil || h.Get("Preference-Applied") != "wait=10" {
 				t.Fatalf("the held request answered %s, content %v, Preference-Applied %q", d.Status, d.Content != nil, h.Get("Preference-Applied"))
 			}
+			// The queue, as README shows it, lists the draft without its
+			// text: reading it is the opening below, which is logged.
+			var queue struct {
+				Drafts []map[string]any `json:"drafts"`
+			}
+			b.do(t, b.f.Worker, "GET", "/v1/review/queue", nil, nil, 200, &queue)
+			if len(queue.Drafts) != 1 || queue.Drafts[0]["id"] != d.ID || queue.Drafts[0]["content"] != nil {
+				t.Fatalf("the queue lists %v", queue.Drafts)
+			}
 			var opened review.Draft
 			b.do(t, b.f.Worker, "GET", "/v1/drafts/"+d.ID, nil, nil, 200, &opened)
 			if opened.Status != review.StatusPendingReview || opened.Content == nil {
