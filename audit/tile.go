@@ -23,11 +23,13 @@ const (
 )
 
 // ErrTileDiffers is what a store's refusal to sequence wraps when a stored
-// tile differs from the events (sqlstore's tileDiffersError), so a caller
-// can tell with errors.Is that the log refused because of a finding about
-// the stored log, which `audit verify` and the board's "Verify the log"
-// report as one, not an operational failure. TileDiffers gives the
-// finding's sentence.
+// tile differs from the events (sqlstore's tileDiffersError), or is
+// missing or cut short where the events need hashes it no longer holds
+// (sqlstore's tileShortError), so a caller can tell with errors.Is that
+// the log refused because of a finding about the stored log, which `audit
+// verify` and the board's "Verify the log" report as one, not an
+// operational failure. TileDiffers and CheckTile give the finding's
+// sentence.
 var ErrTileDiffers = errors.New("a stored audit tile does not match the events")
 
 // TileKey names a tile.

@@ -234,22 +234,54 @@ func (e *tileDiffersError) Error() string {
 // about the stored log (TileProblem gives its sentence).
 func (e *tileDiffersError) Unwrap() error { return audit.ErrTileDiffers }
 
+// tileShortError is writeTiles' answer when the level-0 tiles end where
+// the log does but a higher tile the batch continues holds fewer hashes
+// than the log gives it (none when it is missing). Every tile is written
+// in the transaction that sequences its entries (or catchUpTiles'), so
+// with the level-0 tiles up to date a higher tile can only be short
+// because it was deleted or cut short behind the service's back, and
+// catchUpTiles, which rebuilds from the last level-0 tile and reads the
+// nodes before it from the higher tiles, cannot rebuild it: not
+// errTilesBehind, which it repairs, but a finding about the stored log,
+// like a tile that differs (it unwraps to audit.ErrTileDiffers).
+type tileShortError struct {
+	key   audit.TileKey
+	found bool
+	held  []byte
+	need  int // the hashes the log gives it before the batch
+}
+
+func (e *tileShortError) Error() string {
+	return fmt.Sprintf("the stored audit tile at level %d, index %d holds %d hashes, but the log has %d there, so the tiles cannot be continued: it was deleted or cut short behind the service's back; run `countersign audit verify` for the finding",
+		e.key.Level, e.key.Index, len(e.held)/sha256.Size, e.need)
+}
+
+// Unwrap is audit.ErrTileDiffers: the stored tiles do not match the events.
+func (e *tileShortError) Unwrap() error { return audit.ErrTileDiffers }
+
 // TileProblem returns the sentence of the stored tile that differs from
-// the events when err is (or wraps) one: audit.TileDiffers, the sentence a
-// verification report gives the same finding.
+// the events, or is missing or short, when err is (or wraps) one: the
+// sentence a verification report gives the same finding (audit.TileDiffers,
+// audit.CheckTile).
 func TileProblem(err error) (string, bool) {
 	var d *tileDiffersError
-	if !errors.As(err, &d) {
-		return "", false
+	if errors.As(err, &d) {
+		return audit.TileDiffers(d.key, d.hash), true
 	}
-	return audit.TileDiffers(d.key, d.hash), true
+	var s *tileShortError
+	if errors.As(err, &s) {
+		return audit.CheckTile(s.key, s.held, s.found, nil, s.need, s.need), true
+	}
+	return "", false
 }
 
 // writeTiles adds the tile-level nodes among nodes (what Head.Append
 // reported for a batch appended to a log of size leaves) to their tiles:
 // one query reads the tiles the batch touches, one statement writes every
 // tile it extended. It first checks that the tiles end exactly where the log
-// did (errTilesBehind if not), so a tile never gets a hash at a wrong place.
+// did (errTilesBehind if not), so a tile never gets a hash at a wrong place;
+// a higher tile that then holds fewer hashes than the log gives it is
+// refused as tileShortError.
 //
 // A higher tile may already hold some of the nodes: catchUpTiles rebuilds a
 // full last level-0 tile that was deleted or cut short, and the level-1
@@ -309,10 +341,12 @@ func writeTiles(ctx context.Context, tx *Tx, size uint64, nodes []audit.Node) er
 	b.WriteString(`INSERT INTO audit_tile (level, idx, hashes) VALUES `)
 	args := make([]any, 0, 3*len(runs))
 	for _, r := range runs {
-		old := stored[r.key]
+		old, found := stored[r.key]
 		held := len(old) / sha256.Size
 		if held < r.start {
-			return fmt.Errorf("%w: tile (%d, %d) holds %d hashes, the log has %d there", errTilesBehind, r.key.Level, r.key.Index, held, r.start)
+			// The last level-0 tile is up to date (above), so this is a
+			// higher tile: damage, not a log the tiles are behind.
+			return &tileShortError{key: r.key, found: found, held: old, need: r.start}
 		}
 		// The hashes the tile holds already (none but in a rebuild) must
 		// be the events'; only the rest is written.
