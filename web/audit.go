@@ -253,11 +253,10 @@ func (s *Server) renderAudit(w http.ResponseWriter, r *http.Request, p *page, ve
 // stalled true. That damage is a finding for "Verify the log", not a
 // reason to keep the board from the page and its button: the page shows
 // the log as sequenced. The fallback is taken when the sequencer's error
-// says a stored tile differs from the events (audit.ErrTileDiffers),
-// or when the verification shown beside it found the log at fault (a
-// missing tile fails the sequencer with no error of its own); its
-// checkpoint is then the one the verification read, otherwise the latest
-// stored. Any other error is the page's.
+// says a stored tile differs from the events or is missing or short
+// (audit.ErrTileDiffers), or when the verification shown beside it found
+// the log at fault; its checkpoint is then the one the verification read,
+// otherwise the latest stored. Any other error is the page's.
 func (s *Server) pageCheckpoint(ctx context.Context, verified *verifyView) (*audit.Checkpoint, bool, error) {
 	cp, err := s.signedNow(ctx)
 	if err == nil {

@@ -149,3 +149,59 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestAuditPageWhenATileIsMissing: the ethics board's page still opens
+// when the sequencer stops at a stored tile above level 0 that is missing
+// (deleted behind the service's back), on both databases: the log ends one
+// entry short of the ninth full level-0 tile, the level-1 tile, where the
+// pending entry's completed tile must add a hash, is gone. The page shows
+// the notice, the "Verify the log" button and the latest stored checkpoint;
+// before, the sequencer's refusal was one nothing outside the store told
+// from an operational failure, and the board got "Internal error."
+func TestAuditPageWhenATileIsMissing(t *testing.T) {
+	t.Parallel()
+	const notice = "The log could not be brought up to date"
+	for name, dsn := range map[string]func(testing.TB) string{"sqlite": storetest.SQLiteDSN, "postgres": storetest.PostgresDSN} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			b, _ := verifySetup(t, dsn(t))
+			_, secret, err := b.db.CreateToken(storetest.CLI(), b.f.Worker.ID, "test", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.tokens["worker"] = secret
+			c := b.signIn(t, "ethics")
+			resp, body := c.get("/audit")
+			wantStatus(t, resp, body, http.StatusOK)
+			h, err := b.db.Head(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const size = 9*audit.TileWidth - 1
+			storetest.MustAddPending(t, b.db, int(size-h.Size))
+			resp, body = c.get("/audit")
+			wantStatus(t, resp, body, http.StatusOK)
+			cpSize := fmt.Sprintf("<dt>Entries</dt><dd>%d</dd>", size)
+			if !strings.Contains(body, cpSize) || strings.Contains(body, notice) {
+				t.Fatalf("the healthy page does not show the checkpoint %q, or shows the notice:\n%s", cpSize, body)
+			}
+
+			storetest.MustTamperTile(t, b.db, 1, 0, nil)
+			b.signIn(t, "worker") // pending: it completes the ninth level-0 tile
+			_, err = b.db.Sequence(ctx)
+			if !errors.Is(err, audit.ErrTileDiffers) {
+				t.Fatalf("the sequencer over the missing tile: %v, want audit.ErrTileDiffers", err)
+			}
+
+			resp, body = c.get("/audit")
+			wantStatus(t, resp, body, http.StatusOK)
+			body = html.UnescapeString(body)
+			for _, want := range []string{notice, `Press "Verify the log"`, `action="/audit/verify"`, cpSize} {
+				if !strings.Contains(body, want) {
+					t.Fatalf("the page on a log with a missing tile does not show %q:\n%s", want, body)
+				}
+			}
+		})
+	}
+}
