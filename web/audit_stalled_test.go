@@ -29,39 +29,13 @@ import (
 // notice.
 func TestAuditPageWhenATileStopsTheSequencer(t *testing.T) {
 	t.Parallel()
-	const notice = "The log could not be brought up to date"
 	for name, dsn := range map[string]func(testing.TB) string{"sqlite": storetest.SQLiteDSN, "postgres": storetest.PostgresDSN} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			logs := &syncBuffer{}
 			b, _ := verifySetup(t, dsn(t), func(s *web.Server) { s.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
-			_, secret, err := b.db.CreateToken(storetest.CLI(), b.f.Worker.ID, "test", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b.tokens["worker"] = secret
-			c := b.signIn(t, "ethics")
-
-			// The log ends one entry short of the ninth full level-0
-			// tile, with a checkpoint of it signed by the page.
-			resp, body := c.get("/audit")
-			wantStatus(t, resp, body, http.StatusOK)
-			if strings.Contains(body, notice) {
-				t.Fatalf("a healthy log's page shows the notice:\n%s", body)
-			}
-			h, err := b.db.Head(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			const size = 9*audit.TileWidth - 1
-			storetest.MustAddPending(t, b.db, int(size-h.Size)) // MustFillLog's entries are there already
-			resp, body = c.get("/audit")
-			wantStatus(t, resp, body, http.StatusOK)
-			cpSize := fmt.Sprintf("<dt>Entries</dt><dd>%d</dd>", size)
-			if !strings.Contains(body, cpSize) || strings.Contains(body, notice) {
-				t.Fatalf("the healthy page does not show the checkpoint %q, or shows the notice:\n%s", cpSize, body)
-			}
+			c, cpSize := almostFullTile(t, b)
 
 			// The level-1 tile holds a ninth hash that is not the events',
 			// and the worker's sign-in, pending, completes the ninth
@@ -76,14 +50,7 @@ func TestAuditPageWhenATileStopsTheSequencer(t *testing.T) {
 				t.Fatal("the sequencer continued over the tile")
 			}
 
-			resp, body = c.get("/audit")
-			wantStatus(t, resp, body, http.StatusOK)
-			body = html.UnescapeString(body)
-			for _, want := range []string{notice, `Press "Verify the log"`, `action="/audit/verify"`, cpSize} {
-				if !strings.Contains(body, want) {
-					t.Fatalf("the page on a stalled log does not show %q:\n%s", want, body)
-				}
-			}
+			body := wantStalledPage(t, c, cpSize)
 			if strings.Contains(body, "No checkpoint has been signed yet.") {
 				t.Fatalf("the page on a stalled log says no checkpoint was signed:\n%s", body)
 			}
@@ -95,9 +62,9 @@ func TestAuditPageWhenATileStopsTheSequencer(t *testing.T) {
 				t.Fatalf("no warning logged for the stalled page:\n%s", line)
 			}
 
-			resp, body = worker.get("/audit")
+			resp, body := worker.get("/audit")
 			wantStatus(t, resp, body, http.StatusForbidden)
-			if strings.Contains(body, notice) {
+			if strings.Contains(body, stalledNotice) {
 				t.Fatalf("a worker reads the notice:\n%s", body)
 			}
 		})
@@ -117,7 +84,7 @@ func TestAuditPageWhenTheSequencerFailsOtherwise(t *testing.T) {
 			c := b.signIn(t, "ethics")
 			resp, body := c.get("/audit")
 			wantStatus(t, resp, body, http.StatusInternalServerError)
-			if strings.Contains(body, "The log could not be brought up to date") {
+			if strings.Contains(body, stalledNotice) {
 				t.Fatalf("the error page shows the notice:\n%s", body)
 			}
 		})
@@ -160,48 +127,70 @@ func (b *syncBuffer) String() string {
 // from an operational failure, and the board got "Internal error."
 func TestAuditPageWhenATileIsMissing(t *testing.T) {
 	t.Parallel()
-	const notice = "The log could not be brought up to date"
 	for name, dsn := range map[string]func(testing.TB) string{"sqlite": storetest.SQLiteDSN, "postgres": storetest.PostgresDSN} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			ctx := context.Background()
 			b, _ := verifySetup(t, dsn(t))
-			_, secret, err := b.db.CreateToken(storetest.CLI(), b.f.Worker.ID, "test", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b.tokens["worker"] = secret
-			c := b.signIn(t, "ethics")
-			resp, body := c.get("/audit")
-			wantStatus(t, resp, body, http.StatusOK)
-			h, err := b.db.Head(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			const size = 9*audit.TileWidth - 1
-			storetest.MustAddPending(t, b.db, int(size-h.Size))
-			resp, body = c.get("/audit")
-			wantStatus(t, resp, body, http.StatusOK)
-			cpSize := fmt.Sprintf("<dt>Entries</dt><dd>%d</dd>", size)
-			if !strings.Contains(body, cpSize) || strings.Contains(body, notice) {
-				t.Fatalf("the healthy page does not show the checkpoint %q, or shows the notice:\n%s", cpSize, body)
-			}
-
+			c, cpSize := almostFullTile(t, b)
 			storetest.MustTamperTile(t, b.db, 1, 0, nil)
 			b.signIn(t, "worker") // pending: it completes the ninth level-0 tile
-			_, err = b.db.Sequence(ctx)
-			if !errors.Is(err, audit.ErrTileDiffers) {
+			if _, err := b.db.Sequence(context.Background()); !errors.Is(err, audit.ErrTileDiffers) {
 				t.Fatalf("the sequencer over the missing tile: %v, want audit.ErrTileDiffers", err)
 			}
-
-			resp, body = c.get("/audit")
-			wantStatus(t, resp, body, http.StatusOK)
-			body = html.UnescapeString(body)
-			for _, want := range []string{notice, `Press "Verify the log"`, `action="/audit/verify"`, cpSize} {
-				if !strings.Contains(body, want) {
-					t.Fatalf("the page on a log with a missing tile does not show %q:\n%s", want, body)
-				}
-			}
+			wantStalledPage(t, c, cpSize)
 		})
 	}
+}
+
+// stalledNotice is the notice the ethics page shows when the sequencer
+// stops at a stored tile.
+const stalledNotice = "The log could not be brought up to date"
+
+// almostFullTile gives b's worker a token (whose sign-in, pending, will
+// complete the ninth full level-0 tile), signs the ethics board in, and
+// brings the log to one entry short of that tile, with the checkpoint of
+// it signed by the page, which shows it without the notice. It returns the
+// board's client and the checkpoint's line on the page.
+func almostFullTile(t *testing.T, b *uiBundle) (*uiClient, string) {
+	t.Helper()
+	_, secret, err := b.db.CreateToken(storetest.CLI(), b.f.Worker.ID, "test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.tokens["worker"] = secret
+	c := b.signIn(t, "ethics")
+	resp, body := c.get("/audit")
+	wantStatus(t, resp, body, http.StatusOK)
+	if strings.Contains(body, stalledNotice) {
+		t.Fatalf("a healthy log's page shows the notice:\n%s", body)
+	}
+	h, err := b.db.Head(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size = 9*audit.TileWidth - 1
+	storetest.MustAddPending(t, b.db, int(size-h.Size)) // MustFillLog's entries are there already
+	resp, body = c.get("/audit")
+	wantStatus(t, resp, body, http.StatusOK)
+	cpSize := fmt.Sprintf("<dt>Entries</dt><dd>%d</dd>", size)
+	if !strings.Contains(body, cpSize) || strings.Contains(body, stalledNotice) {
+		t.Fatalf("the healthy page does not show the checkpoint %q, or shows the notice:\n%s", cpSize, body)
+	}
+	return c, cpSize
+}
+
+// wantStalledPage checks the board's page on a stalled log: 200, with the
+// notice, the "Verify the log" button and the checkpoint cpSize; it
+// returns the page's text.
+func wantStalledPage(t *testing.T, c *uiClient, cpSize string) string {
+	t.Helper()
+	resp, body := c.get("/audit")
+	wantStatus(t, resp, body, http.StatusOK)
+	body = html.UnescapeString(body)
+	for _, want := range []string{stalledNotice, `Press "Verify the log"`, `action="/audit/verify"`, cpSize} {
+		if !strings.Contains(body, want) {
+			t.Fatalf("the page on a stalled log does not show %q:\n%s", want, body)
+		}
+	}
+	return body
 }

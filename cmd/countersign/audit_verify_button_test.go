@@ -36,21 +36,10 @@ func TestVerifyButtonReportsWhatTheCLIReports(t *testing.T) {
 			b := newBoardBundle(t, dsn)
 			db := storetest.MustOpen(t, dsn)
 			f := storetest.MustSeed(t, db)
-			// The service's key and origin, which the CLI derives from the
-			// same settings, so either verifies the other's checkpoints.
-			const origin = "countersign.local/audit"
-			signer, vkey, err := audit.LoadOrCreateSigner(b.vars["COUNTERSIGN_AUDIT_KEY"], origin)
-			if err != nil {
-				t.Fatal(err)
-			}
-			keys, err := audit.ParseVerifierKeys(vkey)
-			if err != nil {
-				t.Fatal(err)
-			}
-			notary := &audit.Notary{Store: db, Signer: signer, Origin: origin}
+			notary, verifier := b.notary(t, db)
 			s := &web.Server{Identity: db, Cases: db, Review: db, Audit: db, Checkpoints: notary, Clients: db,
 				VerifyLog: func(ctx context.Context) (*audit.Report, error) {
-					return verifyStoredLog(ctx, db, notary, &audit.Verifier{Origin: origin, Keys: keys}) // as main.go wires it
+					return verifyStoredLog(ctx, db, notary, verifier) // as main.go wires it
 				}}
 			srv := httptest.NewServer(s.Handler())
 			t.Cleanup(srv.Close)
@@ -132,17 +121,8 @@ func TestVerifyStoredLogWhenTheLogGrowsMeanwhile(t *testing.T) {
 				t.Fatal(err)
 			}
 			storetest.MustTamperTile(t, db, 1, 0, append(bytes.Clone(l1), bytes.Repeat([]byte{0x5a}, sha256.Size)...))
-			const origin = "countersign.local/audit"
-			signer, vkey, err := audit.LoadOrCreateSigner(b.vars["COUNTERSIGN_AUDIT_KEY"], origin)
-			if err != nil {
-				t.Fatal(err)
-			}
-			keys, err := audit.ParseVerifierKeys(vkey)
-			if err != nil {
-				t.Fatal(err)
-			}
-			n := &audit.Notary{Store: &growingLog{DB: db, grow: func() { storetest.MustAddPending(t, db, 1) }}, Signer: signer, Origin: origin}
-			rep, err := verifyStoredLog(ctx, db, n, &audit.Verifier{Origin: origin, Keys: keys})
+			n, verifier := b.notary(t, &growingLog{DB: db, grow: func() { storetest.MustAddPending(t, db, 1) }})
+			rep, err := verifyStoredLog(ctx, db, n, verifier)
 			if err != nil || rep.OK || !strings.Contains(rep.Problem, "The stored tile at level 1, index 0 ") {
 				t.Fatalf("verifyStoredLog: %+v, %v, want the level-1 tile's finding", rep, err)
 			}
@@ -151,4 +131,21 @@ func TestVerifyStoredLogWhenTheLogGrowsMeanwhile(t *testing.T) {
 			}
 		})
 	}
+}
+
+// notary returns a notary over store and the verifier of its checkpoints,
+// with the service's key and origin, which the CLI derives from the same
+// settings, so either verifies the other's checkpoints.
+func (b *boardBundle) notary(t *testing.T, store audit.LogStore) (*audit.Notary, *audit.Verifier) {
+	t.Helper()
+	const origin = "countersign.local/audit"
+	signer, vkey, err := audit.LoadOrCreateSigner(b.vars["COUNTERSIGN_AUDIT_KEY"], origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := audit.ParseVerifierKeys(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &audit.Notary{Store: store, Signer: signer, Origin: origin}, &audit.Verifier{Origin: origin, Keys: keys}
 }
