@@ -175,7 +175,21 @@ func (s *Server) writeQueue(w http.ResponseWriter, r *http.Request, f review.Que
 	for i, d := range drafts {
 		items[i] = queueDraft{Type: "draft", Draft: d}
 	}
-	JSON(w, http.StatusOK, map[string]any{"drafts": items, "client_responses": nonNil(list), "next": next})
+	responses := make([]queueResponse, len(list))
+	for i, x := range list {
+		responses[i] = queueResponse{Response: x}
+	}
+	JSON(w, http.StatusOK, map[string]any{"drafts": items, "client_responses": responses, "next": next})
+}
+
+// queueResponse is a client's response as the review queue lists it:
+// without the client's words, which a person reads with GET
+// /v1/client-responses/{id}, a logged read of the case's record, as the
+// queue lists drafts without their text. Text, empty, hides the
+// response's own (the shallower field wins in encoding/json).
+type queueResponse struct {
+	*client.Response
+	Text string `json:"text,omitempty"`
 }
 
 // writeRecord writes a case's record with the clients' own views attached

@@ -91,6 +91,20 @@ func TestClientResponsesAPI(t *testing.T) {
 			len(q.ClientResponses) != 1 || q.ClientResponses[0].ID != r.ID || q.ClientResponses[0].Type != "client_response" {
 			t.Fatalf("queue %+v", q)
 		}
+		// Without the client's words: reading them is the logged read below.
+		var listed struct {
+			ClientResponses []map[string]any `json:"client_responses"`
+		}
+		events := eventsNow(t, b.db)
+		b.call(t, "worker", "GET", "/v1/review/queue", nil, http.StatusOK, &listed)
+		if _, has := listed.ClientResponses[0]["text"]; has {
+			t.Fatalf("the queue lists the client's words: %v", listed.ClientResponses[0])
+		}
+		var read client.Response
+		b.call(t, "worker", "GET", "/v1/client-responses/"+r.ID, nil, http.StatusOK, &read)
+		if got := eventsNow(t, b.db) - events; read.Text != wrong || got != 1 {
+			t.Fatalf("listing then reading the response: %q, %d events, want its words and the read's one", read.Text, got)
+		}
 		b.call(t, "other", "GET", "/v1/review/queue", nil, http.StatusOK, &q)
 		if len(q.ClientResponses) != 0 {
 			t.Fatalf("another team's worker sees %+v", q.ClientResponses)
