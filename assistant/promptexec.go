@@ -71,27 +71,7 @@ func executePrompt(b *strings.Builder, t *template.Template, version, name strin
 func (p promptProgram) size(data *promptData, note *promptNote) int {
 	n := 0
 	for _, st := range p {
-		n += len(st.text)
-		switch st.field {
-		case fieldLanguage:
-			n += len(data.Language)
-		case fieldLanguageName:
-			n += len(data.LanguageName)
-		case fieldToday:
-			n += len(data.Today)
-		case fieldBoundary:
-			n += len(data.Boundary)
-		case fieldDirectoryJSON:
-			n += len(data.DirectoryJSON)
-		case fieldNoteCount:
-			n += len(strconv.Itoa(len(data.Notes)))
-		case fieldNoteID:
-			n += len(note.ID)
-		case fieldNoteWritten:
-			n += len(note.Written)
-		case fieldNoteBody:
-			n += len(note.Body)
-		}
+		n += len(st.text) + len(st.field.value(data, note))
 		if st.notes != nil {
 			for i := range data.Notes {
 				n += promptProgram(st.notes).size(data, &data.Notes[i])
@@ -104,32 +84,39 @@ func (p promptProgram) size(data *promptData, note *promptNote) int {
 func (p promptProgram) write(b *strings.Builder, data *promptData, note *promptNote) {
 	for _, st := range p {
 		b.WriteString(st.text)
-		switch st.field {
-		case fieldLanguage:
-			b.WriteString(data.Language)
-		case fieldLanguageName:
-			b.WriteString(data.LanguageName)
-		case fieldToday:
-			b.WriteString(data.Today)
-		case fieldBoundary:
-			b.WriteString(data.Boundary)
-		case fieldDirectoryJSON:
-			b.WriteString(data.DirectoryJSON)
-		case fieldNoteCount:
-			b.WriteString(strconv.Itoa(len(data.Notes)))
-		case fieldNoteID:
-			b.WriteString(note.ID)
-		case fieldNoteWritten:
-			b.WriteString(note.Written)
-		case fieldNoteBody:
-			b.WriteString(note.Body)
-		}
+		b.WriteString(st.field.value(data, note))
 		if st.notes != nil {
 			for i := range data.Notes {
 				promptProgram(st.notes).write(b, data, &data.Notes[i])
 			}
 		}
 	}
+}
+
+// value is what f writes of data, and of note inside a range over the
+// notes ("" for fieldNone); size and write both read it.
+func (f promptField) value(data *promptData, note *promptNote) string {
+	switch f {
+	case fieldLanguage:
+		return data.Language
+	case fieldLanguageName:
+		return data.LanguageName
+	case fieldToday:
+		return data.Today
+	case fieldBoundary:
+		return data.Boundary
+	case fieldDirectoryJSON:
+		return data.DirectoryJSON
+	case fieldNoteCount:
+		return strconv.Itoa(len(data.Notes))
+	case fieldNoteID:
+		return note.ID
+	case fieldNoteWritten:
+		return note.Written
+	case fieldNoteBody:
+		return note.Body
+	}
+	return ""
 }
 
 // compileProgram reads template name of t into a program, or reports
