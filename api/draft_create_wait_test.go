@@ -1,10 +1,7 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -42,43 +39,15 @@ func (d *gateDrafter) Draft(ctx context.Context, req assistant.Request) (*assist
 	return (&assistant.Drafter{Model: assistant.Extractive{}}).Draft(ctx, req)
 }
 
-// waitPost is a POST /v1/cases/{id}/drafts as the worker, with prefer as
-// its Prefer header when set.
-type waitPost struct {
-	resp    *http.Response
-	raw     []byte
-	draft   review.Draft
-	applied string
-	took    time.Duration
-	err     error
-}
-
-func (b *testBundle) waitPost(ctx context.Context, prefer string) waitPost {
-	body, _ := json.Marshal(map[string]any{"kind": "summary"})
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, b.srv.URL+"/v1/cases/"+b.f.Case.ID+"/drafts", bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+b.tokens["worker"])
-	req.Header.Set("Content-Type", "application/json")
-	if prefer != "" {
-		req.Header.Set("Prefer", prefer)
-	}
-	start := time.Now()
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return waitPost{err: err, took: time.Since(start)}
-	}
-	defer resp.Body.Close()
-	p := waitPost{resp: resp, applied: resp.Header.Get("Preference-Applied")}
-	p.raw, p.err = io.ReadAll(resp.Body)
-	p.took = time.Since(start)
-	if p.err == nil {
-		p.err = json.Unmarshal(p.raw, &p.draft)
-	}
-	return p
+// waitPost is a POST /v1/cases/{id}/drafts of a summary as the worker,
+// with prefer as its Prefer header ("" for none).
+func (b *testBundle) waitPost(ctx context.Context, prefer string) held {
+	return b.sendHeld(ctx, http.MethodPost, "/v1/cases/"+b.f.Case.ID+"/drafts", "worker", map[string]any{"kind": "summary"}, prefer)
 }
 
 // checked fails the test on a request that failed or an answer outside
 // the OpenAPI document.
-func (p waitPost) checked(t *testing.T, b *testBundle) waitPost {
+func (p held) checked(t *testing.T, b *testBundle) held {
 	t.Helper()
 	if p.err != nil {
 		t.Fatal(p.err)
@@ -121,8 +90,8 @@ func TestDraftRequestWait(t *testing.T) {
 			}
 			// waiting returns the POST's answer, failing the test if it
 			// came before the model was called.
-			post := func(prefer string) <-chan waitPost {
-				got := make(chan waitPost, 1)
+			post := func(prefer string) <-chan held {
+				got := make(chan held, 1)
 				go func() { got <- b.waitPost(ctx, prefer) }()
 				return got
 			}
@@ -211,7 +180,7 @@ func TestDraftRequestWait(t *testing.T) {
 					reads = &countingStatus{Store: s.Review, of: s.Review.(review.StatusReader)}
 					s.Review, s.DraftWatch = reads, elsewhere
 				})
-				got := make(chan waitPost, 1)
+				got := make(chan held, 1)
 				go func() { got <- rb.waitPost(ctx, "wait=30") }()
 				for elsewhere.Waiters() == 0 {
 					select {
@@ -265,7 +234,7 @@ func TestDraftRequestWaitWorkersBusy(t *testing.T) {
 				t.Fatalf("first request: %v", p.err)
 			}
 			<-drafter.started
-			got := make(chan waitPost, 1)
+			got := make(chan held, 1)
 			go func() { got <- b.waitPost(ctx, "wait=30") }()
 			for watch.Waiters() == 0 {
 				select {

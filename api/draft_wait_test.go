@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -46,33 +47,53 @@ func (c *countingStatus) DraftStatus(ctx context.Context, id string) (review.Sta
 	return c.of.DraftStatus(ctx, id)
 }
 
-// waitGet is a GET /v1/drafts/{id} with Prefer: wait=N, as role.
-type waitGet struct {
+// held is the answer to a request sent with Prefer (waitGet, waitPost):
+// its response and body, the draft it returned (read from a 200 or a 202),
+// the preference the service applied and how long it took.
+type held struct {
+	resp    *http.Response
 	status  int
+	raw     []byte
 	draft   review.Draft
 	applied string
 	took    time.Duration
 	err     error
 }
 
-func (b *testBundle) waitGet(ctx context.Context, role, id, prefer string) waitGet {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.srv.URL+"/v1/drafts/"+id, nil)
+// sendHeld sends method path as role with body (JSON, or none when nil)
+// and, when prefer is not "", Prefer: prefer.
+func (b *testBundle) sendHeld(ctx context.Context, method, path, role string, body any, prefer string) held {
+	var r io.Reader
+	if body != nil {
+		raw, _ := json.Marshal(body)
+		r = bytes.NewReader(raw)
+	}
+	req, _ := http.NewRequestWithContext(ctx, method, b.srv.URL+path, r)
 	req.Header.Set("Authorization", "Bearer "+b.tokens[role])
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if prefer != "" {
 		req.Header.Set("Prefer", prefer)
 	}
 	start := time.Now()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return waitGet{err: err, took: time.Since(start)}
+		return held{err: err, took: time.Since(start)}
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	g := waitGet{status: resp.StatusCode, applied: resp.Header.Get("Preference-Applied"), took: time.Since(start), err: err}
-	if resp.StatusCode == http.StatusOK {
-		g.err = errors.Join(err, json.Unmarshal(raw, &g.draft))
+	h := held{resp: resp, status: resp.StatusCode, applied: resp.Header.Get("Preference-Applied")}
+	h.raw, h.err = io.ReadAll(resp.Body)
+	h.took = time.Since(start)
+	if h.err == nil && (resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusAccepted) {
+		h.err = json.Unmarshal(h.raw, &h.draft)
 	}
-	return g
+	return h
+}
+
+// waitGet is a GET /v1/drafts/{id} with Prefer: wait=N, as role.
+func (b *testBundle) waitGet(ctx context.Context, role, id, prefer string) held {
+	return b.sendHeld(ctx, http.MethodGet, "/v1/drafts/"+id, role, nil, prefer)
 }
 
 // caseReads counts the access events of staff reads written so far.
@@ -124,7 +145,7 @@ func TestDraftWait(t *testing.T) {
 				go func() { _, err := runner.RunOne(ctx); ran <- err }()
 				<-drafter.started // generating now
 
-				got := make(chan waitGet, 1)
+				got := make(chan held, 1)
 				// More than the most is the most (30 s); other preferences beside it are ignored.
 				go func() { got <- b.waitGet(ctx, "worker", id, "respond-async, wait=100") }()
 				// Let the model answer only once the GET waits on the
@@ -186,7 +207,7 @@ func TestDraftWait(t *testing.T) {
 					s.DraftWatch = &review.Watch{Recheck: 5 * time.Millisecond, MaxRecheck: 20 * time.Millisecond}
 				})
 				id := rb.queueDraft(t)
-				got := make(chan waitGet, 1)
+				got := make(chan held, 1)
 				go func() { got <- rb.waitGet(ctx, "worker", id, "wait=30") }()
 				replica := storetest.MustOpen(t, dsn)
 				if err := (&review.Runner{Store: replica, Drafter: &assistant.Drafter{Model: assistant.Extractive{}}, Owner: "replica"}).Drain(ctx); err != nil {
@@ -217,7 +238,7 @@ func TestDraftWait(t *testing.T) {
 				ran := make(chan error, 1)
 				go func() { _, err := runner.RunOne(ctx); ran <- err }()
 				<-drafter.started
-				got := make(chan waitGet, 1)
+				got := make(chan held, 1)
 				go func() { got <- hb.waitGet(ctx, "worker", id, "wait=30") }()
 				for here.Waiters() == 0 {
 					time.Sleep(time.Millisecond)
@@ -240,7 +261,7 @@ func TestDraftWait(t *testing.T) {
 			t.Run("StopsWhenTheClientGoesAway", func(t *testing.T) {
 				id := b.queueDraft(t)
 				cctx, cancel := context.WithCancel(ctx)
-				got := make(chan waitGet, 1)
+				got := make(chan held, 1)
 				go func() { got <- b.waitGet(cctx, "worker", id, "wait=30") }()
 				for watch.Waiters() == 0 {
 					select {
