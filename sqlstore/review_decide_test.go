@@ -111,16 +111,6 @@ func TestSignOffFencedOnWhatItRead(t *testing.T) {
 	dsn := storetest.PostgresDSN(t)
 	db := storetest.MustOpen(t, dsn)
 	ctx := context.Background()
-	approval := func(d *review.Draft) review.Approval {
-		var ap review.Approval
-		for _, s := range d.Content.Statements {
-			ap.Statements = append(ap.Statements, review.StatementDecision{ID: s.ID, Action: review.StatementConfirmed})
-		}
-		for _, it := range d.Content.Items {
-			ap.Items = append(ap.Items, review.ItemDecision{ID: it.ID, Accepted: true})
-		}
-		return ap
-	}
 	count := func(query string, args ...any) int { return countRows(t, db, query, args...) }
 	decisions := func(d *review.Draft) int {
 		return count(`SELECT COUNT(*) FROM decisions WHERE draft_id = $1`, d.ID)
@@ -140,7 +130,7 @@ func TestSignOffFencedOnWhatItRead(t *testing.T) {
 				t.Error(err)
 			}
 		})()
-		_, err := db.SignOffDraft(storetest.As(ctx, f.Worker), d.ID, approval(d))
+		_, err := db.SignOffDraft(storetest.As(ctx, f.Worker), d.ID, approveAll(d))
 		if !ran {
 			t.Fatal("the sign-off did not go through its unlocked read")
 		}
@@ -160,9 +150,9 @@ func TestSignOffFencedOnWhatItRead(t *testing.T) {
 		var inner error
 		defer sqlstore.AfterDecisionRead(d.ID, func() {
 			undo() // the sign-off meanwhile reads and writes as any other
-			_, inner = db.SignOffDraft(storetest.As(ctx, f.Worker), d.ID, approval(d))
+			_, inner = db.SignOffDraft(storetest.As(ctx, f.Worker), d.ID, approveAll(d))
 		})()
-		_, err := db.SignOffDraft(storetest.As(ctx, f.Worker), d.ID, approval(d))
+		_, err := db.SignOffDraft(storetest.As(ctx, f.Worker), d.ID, approveAll(d))
 		if inner != nil {
 			t.Fatalf("the sign-off meanwhile: %v", inner)
 		}
@@ -188,13 +178,13 @@ func TestSignOffFencedOnWhatItRead(t *testing.T) {
 				t.Error(err)
 			}
 		})
-		_, err := db.SignOffDraft(storetest.As(ctx, f.Worker), d.ID, approval(d))
+		_, err := db.SignOffDraft(storetest.As(ctx, f.Worker), d.ID, approveAll(d))
 		undo()
 		if !ran {
 			t.Fatal("the sign-off did not go through its unlocked read")
 		}
 		// The key already shredded when read: the sign-off's answer.
-		_, want := db.SignOffDraft(storetest.As(ctx, f.Worker), d.ID, approval(d))
+		_, want := db.SignOffDraft(storetest.As(ctx, f.Worker), d.ID, approveAll(d))
 		if err == nil || want == nil || countersign.ErrorCode(err) != countersign.ErrorCode(want) || countersign.ErrorMessage(err) != countersign.ErrorMessage(want) {
 			t.Fatalf("a sign-off in a case whose key was shredded after its read: %v, want %v as when shredded before", err, want)
 		}
@@ -216,7 +206,7 @@ func TestSignOffFencedOnWhatItRead(t *testing.T) {
 				t.Error(err)
 			}
 		})()
-		s, err := db.SignOffDraft(storetest.As(ctx, f.Worker), d.ID, approval(d))
+		s, err := db.SignOffDraft(storetest.As(ctx, f.Worker), d.ID, approveAll(d))
 		if err != nil || !ran {
 			t.Fatalf("sign-off after an unrelated change of the case (hook ran: %v): %v", ran, err)
 		}
