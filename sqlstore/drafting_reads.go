@@ -182,6 +182,10 @@ func (db *ReviewStore) requestByStatement(ctx context.Context, a countersign.Act
 		return nil, err
 	}
 	db.keepClaimHint(nd, notes)
+	// What a first opening of the draft, once generated here, is
+	// predicted on (firstOpeningQuery).
+	db.scopes.putDraft(nd.ID, draftScopeOf(nd))
+	db.scopes.put(c.ID, casefile.ScopeOf(c))
 	return nd, nil
 }
 
