@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -293,8 +294,8 @@ func (db *conn) Migrate(ctx context.Context) error {
 	// Look before creating: a service role without CREATE on the schema
 	// (AUDIT.md, "Least privilege on PostgreSQL") can then start once the
 	// owner has migrated.
-	var applied int
-	if err := db.w.GetContext(ctx, &applied, `SELECT COUNT(*) FROM schema_migrations`); err != nil {
+	var applied []string
+	if err := db.w.SelectContext(ctx, &applied, `SELECT name FROM schema_migrations`); err != nil {
 		if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)`); err != nil {
 			return fmt.Errorf("create schema_migrations: %w", err)
 		}
@@ -305,6 +306,13 @@ func (db *conn) Migrate(ctx context.Context) error {
 	}
 	sort.Strings(names)
 	for _, name := range names {
+		// A migration recorded stays applied (they are forward-only), so
+		// an up-to-date database is opened with this one read, not a
+		// locked transaction per migration; migrateFile checks again
+		// under the lock.
+		if slices.Contains(applied, filepath.Base(name)) {
+			continue
+		}
 		if err := db.migrateFile(ctx, name); err != nil {
 			return err
 		}
