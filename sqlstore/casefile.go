@@ -469,6 +469,8 @@ func (db *conn) addNoteOneStatement(ctx context.Context, n *casefile.Note) (bool
 		return false, err
 	}
 	db.wakeSequencer()
+	// For a draft request that names it (predictRequest).
+	db.keepNote(n, row[3].(string), keyID)
 	return true, nil
 }
 

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -152,6 +153,10 @@ func draftInsert(d *review.Draft, idempotencyKey string, now time.Time) write {
 // version (RecordConsent), so a request never passes a consent withdrawn
 // while it was decided: it loses the fence, and is decided again in the
 // transaction, which reads the consent after the case's lock.
+// When this process kept the case and the notes the request names
+// (predictRequest, request_predict.go), the request decides on them and
+// is the fenced write alone; a fence lost there, or a refusal, makes it
+// read as above.
 // errFenceLost: nothing was written (also for a letter, whose reads only
 // the transaction makes, and on SQLite). Once the draft is queued, what it
 // read of it is left for the claim that the wake-up makes (keepClaimHint).
@@ -159,13 +164,46 @@ func (db *ReviewStore) requestByStatement(ctx context.Context, a countersign.Act
 	if !db.dialect.writableCTE() || req.Kind == assistant.KindLetter {
 		return nil, errFenceLost
 	}
+	if rc, notes := db.predictRequest(ctx, req); rc != nil {
+		nd, err := db.requestOn(ctx, a, req, &rc.c, rc.version, notes, rc.consent, true)
+		if f, ok := afterRequestPredicted.Load(req.CaseID); ok {
+			f.(func(bool))(err == nil)
+		}
+		if err == nil {
+			return nd, nil
+		}
+		if !errors.Is(err, errFenceLost) && !errors.Is(err, errUndecided) {
+			return nil, err
+		}
+	}
 	c, version, notes, cur, err := db.requestRead(ctx, req)
 	if err != nil {
 		return nil, err
 	}
+	db.keepRequestCase(c, version, cur)
+	return db.requestOn(ctx, a, req, c, version, notes, cur, false)
+}
+
+// errUndecided is a request decided on a prediction that refused it: the
+// prediction may be stale, so the refusal is decided again on a read.
+var errUndecided = errors.New("refused on a prediction")
+
+// requestOn decides req in case c, read at version, from notes and its
+// latest consent cur, and writes the draft and its event in one statement
+// fenced on the case's version; predicted: c and notes are what this
+// process kept (predictRequest), and a refusal is errUndecided.
+func (db *ReviewStore) requestOn(ctx context.Context, a countersign.Actor, req review.DraftRequest, c *casefile.Case, version string, notes []*casefile.Note, cur *casefile.Consent, predicted bool) (*review.Draft, error) {
 	tx := db.statementTx()
-	nd, ev, err := db.decideOnNotes(a, c, req, notes, cur, tx.now)
+	var nd *review.Draft
+	var ev *audit.Record
+	err := checkCase(ctx, c, true)
+	if err == nil {
+		nd, ev, err = db.decideOnNotes(a, c, req, notes, cur, tx.now)
+	}
 	if err != nil {
+		if predicted {
+			return nil, errUndecided
+		}
 		return nil, err
 	}
 	if f, ok := afterRequestRead.Load(req.CaseID); ok {
@@ -188,6 +226,11 @@ func (db *ReviewStore) requestByStatement(ctx context.Context, a countersign.Act
 	db.scopes.put(c.ID, casefile.ScopeOf(c))
 	return nd, nil
 }
+
+// afterRequestPredicted holds, for tests only (AfterRequestPredicted), what
+// runs when a draft request decided on what this process kept of its case
+// and notes (predictRequest), told whether it wrote.
+var afterRequestPredicted sync.Map
 
 // afterRequestRead holds, for tests only (AfterRequestRead), what runs
 // between a draft request's unlocked reads and its fenced write, by case id.

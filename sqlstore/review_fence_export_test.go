@@ -15,3 +15,12 @@ func AfterRequestRead(caseID string, f func()) (undo func()) {
 	afterRequestRead.Store(caseID, f)
 	return func() { afterRequestRead.Delete(caseID) }
 }
+
+// AfterRequestPredicted has f run each time a draft request in caseID
+// decided on what the handle kept of the case and its notes
+// (predictRequest), told whether its fenced write wrote, for the tests of
+// package sqlstore_test that check which path a request took.
+func AfterRequestPredicted(caseID string, f func(written bool)) (undo func()) {
+	afterRequestPredicted.Store(caseID, f)
+	return func() { afterRequestPredicted.Delete(caseID) }
+}
