@@ -182,7 +182,7 @@ func TestDraftRequestWait(t *testing.T) {
 				})
 				got := make(chan held, 1)
 				go func() { got <- rb.waitPost(ctx, "wait=30") }()
-				for elsewhere.Waiters() == 0 {
+				for elsewhere.Holding() == 0 {
 					select {
 					case p := <-got:
 						t.Fatalf("answered before waiting: %d %s", p.resp.StatusCode, p.raw)
@@ -236,7 +236,7 @@ func TestDraftRequestWaitWorkersBusy(t *testing.T) {
 			<-drafter.started
 			got := make(chan held, 1)
 			go func() { got <- b.waitPost(ctx, "wait=30") }()
-			for watch.Waiters() == 0 {
+			for watch.Holding() == 0 {
 				select {
 				case p := <-got:
 					t.Fatalf("answered before waiting: %d %s", p.resp.StatusCode, p.raw)

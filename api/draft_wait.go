@@ -118,7 +118,10 @@ func (s *Server) holdDraft(ctx context.Context, x *review.Waiter, id string, wai
 		if !st.Generating() {
 			return st, held, nil
 		}
-		held = true
+		if !held {
+			held = true
+			x.Hold()
+		}
 		// A draft this process is generating wakes the waiter when it
 		// ends (review.Watch.Generating); only one generated elsewhere
 		// needs the re-reads. So does one woken here whose worker has

@@ -150,7 +150,7 @@ func TestDraftWait(t *testing.T) {
 				go func() { got <- b.waitGet(ctx, "worker", id, "respond-async, wait=100") }()
 				// Let the model answer only once the GET waits on the
 				// draft, so the answer must come from the signal.
-				for watch.Waiters() == 0 {
+				for watch.Holding() == 0 {
 					select {
 					case g := <-got:
 						t.Fatalf("answered before the draft was generated: %+v", g)
@@ -240,7 +240,7 @@ func TestDraftWait(t *testing.T) {
 				<-drafter.started
 				got := make(chan held, 1)
 				go func() { got <- hb.waitGet(ctx, "worker", id, "wait=30") }()
-				for here.Waiters() == 0 {
+				for here.Holding() == 0 {
 					time.Sleep(time.Millisecond)
 				}
 				// A window in which re-reads every millisecond would

@@ -50,6 +50,8 @@ type Watch struct {
 	// not read their status on its own meanwhile.
 	here    map[string]int
 	waiters int
+	// holding counts the waiters that hold their request (Waiter.Hold).
+	holding int
 	closed  chan struct{} // closed by Close
 	isShut  bool
 }
@@ -88,6 +90,7 @@ type Waiter struct {
 	id      string
 	once    sync.Once
 	recheck time.Duration // the last interval given by Recheck
+	held    bool          // under w.mu
 }
 
 func (w *Watch) initLocked() {
@@ -172,7 +175,21 @@ func (x *Waiter) Stop() {
 			delete(x.w.drafts, x.id)
 		}
 		x.w.waiters--
+		if x.held {
+			x.w.holding--
+		}
 	})
+}
+
+// Hold records that the waiter holds its request: its status read said
+// the draft is still being generated, and it waits for the draft's end.
+func (x *Waiter) Hold() {
+	x.w.mu.Lock()
+	defer x.w.mu.Unlock()
+	if !x.held {
+		x.held = true
+		x.w.holding++
+	}
 }
 
 // Generating records that a worker of this process claimed draft id and
@@ -301,6 +318,18 @@ func (w *Watch) Waiters() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.waiters
+}
+
+// Holding returns how many waiters hold their request now (Waiter.Hold):
+// a test lets the draft's generation end only once a request is held, so
+// the answer must come from the wait, not from its first status read.
+func (w *Watch) Holding() int {
+	if w == nil {
+		return 0
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.holding
 }
 
 // Close wakes every waiter for good and refuses new ones: the server is

@@ -52,6 +52,29 @@ func TestWatch(t *testing.T) {
 		}
 	})
 
+	t.Run("HoldingCountsHeldWaitersOnce", func(t *testing.T) {
+		var w review.Watch
+		x, _ := w.Watch("a")
+		y, _ := w.Watch("a")
+		if n := w.Holding(); n != 0 {
+			t.Fatalf("%d holding before any Hold", n)
+		}
+		x.Hold()
+		x.Hold() // twice is once
+		if n := w.Holding(); n != 1 {
+			t.Fatalf("%d holding after one waiter's Hold, want 1", n)
+		}
+		y.Stop() // never held
+		if n := w.Holding(); n != 1 {
+			t.Fatalf("%d holding after a waiter that held nothing stopped, want 1", n)
+		}
+		x.Stop()
+		x.Stop()
+		if n, m := w.Holding(), w.Waiters(); n != 0 || m != 0 {
+			t.Fatalf("%d holding and %d waiters after every Stop", n, m)
+		}
+	})
+
 	t.Run("BoundedByMaxWaiters", func(t *testing.T) {
 		w := review.Watch{MaxWaiters: 2}
 		x, _ := w.Watch("a")

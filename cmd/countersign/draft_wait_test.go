@@ -59,7 +59,7 @@ func TestServeHoldsADraftReadUntilGenerated(t *testing.T) {
 				}
 				got <- a
 			}()
-			for b.m.Runner.Watch.Waiters() == 0 {
+			for b.m.Runner.Watch.Holding() == 0 {
 				select {
 				case a := <-got:
 					t.Fatalf("answered before the draft was generated: %s", a.d.Status)
