@@ -32,29 +32,46 @@ func readOpeningWritten(t *testing.T, db *sqlstore.DB, d *review.Draft) openingW
 	if err := q.Get(&w.openings, q.Rebind(`SELECT COUNT(*) FROM draft_openings WHERE draft_id = ?`), d.ID); err != nil {
 		t.Fatal(err)
 	}
+	for _, e := range loggedEvents(t, db, `case_id = ? AND action IN (?, ?)`, d.CaseID, audit.ActionDraftOpened, audit.ActionCaseRead) {
+		if e.action == audit.ActionCaseRead {
+			w.reads++
+			continue
+		}
+		w.opened++
+		w.kinds, w.stages = append(w.kinds, e.payload["kind"]), append(w.stages, e.payload["stage"])
+	}
+	return w
+}
+
+// loggedEvent is an event's action and payload, pending or in the log.
+type loggedEvent struct {
+	action  string
+	payload audit.Payload
+}
+
+// loggedEvents returns the events where cond holds, still pending or
+// already in the log.
+func loggedEvents(t *testing.T, db *sqlstore.DB, cond string, args ...any) []loggedEvent {
+	t.Helper()
+	var out []loggedEvent
+	q := db.Raw()
 	for _, table := range []string{"audit_pending", "audit_event"} {
 		var rows []struct {
 			Action  string `db:"action"`
 			Payload string `db:"payload"`
 		}
-		if err := q.Select(&rows, q.Rebind(`SELECT action, payload FROM `+table+` WHERE case_id = ? AND action IN (?, ?)`),
-			d.CaseID, audit.ActionDraftOpened, audit.ActionCaseRead); err != nil {
+		if err := q.Select(&rows, q.Rebind(`SELECT action, payload FROM `+table+` WHERE `+cond), args...); err != nil {
 			t.Fatal(err)
 		}
 		for _, r := range rows {
-			if r.Action == audit.ActionCaseRead {
-				w.reads++
-				continue
-			}
-			var p audit.Payload
-			if err := json.Unmarshal([]byte(r.Payload), &p); err != nil {
+			e := loggedEvent{action: r.Action}
+			if err := json.Unmarshal([]byte(r.Payload), &e.payload); err != nil {
 				t.Fatal(err)
 			}
-			w.opened++
-			w.kinds, w.stages = append(w.kinds, p["kind"]), append(w.stages, p["stage"])
+			out = append(out, e)
 		}
 	}
-	return w
+	return out
 }
 
 // TestFirstOpeningInTheReadingStatement: on PostgreSQL the reviewer's

@@ -2,7 +2,6 @@ package sqlstore_test
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -36,23 +35,11 @@ func watchPredicted(t *testing.T, caseID string) *predictedPaths {
 // requestedEvent returns the draft.requested event of draft id.
 func requestedEvent(t *testing.T, db *sqlstore.DB, id string) audit.Payload {
 	t.Helper()
-	var payloads []string
-	for _, table := range []string{"audit_pending", "audit_event"} {
-		var p []string
-		if err := db.Raw().Select(&p, db.Raw().Rebind(`SELECT payload FROM `+table+` WHERE subject_id = ? AND action = ?`),
-			id, audit.ActionDraftRequested); err != nil {
-			t.Fatal(err)
-		}
-		payloads = append(payloads, p...)
+	events := loggedEvents(t, db, `subject_id = ? AND action = ?`, id, audit.ActionDraftRequested)
+	if len(events) != 1 {
+		t.Fatalf("%d draft.requested events for %s, want 1", len(events), id)
 	}
-	if len(payloads) != 1 {
-		t.Fatalf("%d draft.requested events for %s, want 1", len(payloads), id)
-	}
-	var p audit.Payload
-	if err := json.Unmarshal([]byte(payloads[0]), &p); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return events[0].payload
 }
 
 // TestRequestOnWhatWasKept: on PostgreSQL a draft request over notes this
