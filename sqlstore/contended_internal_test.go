@@ -19,6 +19,7 @@ import (
 // the one it rolls back reaches a person as ECONFLICT with a sentence,
 // while the driver's error stays underneath for the log.
 func TestDeadlockIsAConflictToRetry(t *testing.T) {
+	t.Parallel()
 	url := os.Getenv("COUNTERSIGN_TEST_DATABASE_URL")
 	if url == "" {
 		t.Skip("COUNTERSIGN_TEST_DATABASE_URL is not set")

@@ -15,6 +15,8 @@ import (
 // TestSQLiteFilesAreTheServicesOnly opens a new SQLite database under the
 // most permissive umask and writes to it: the database, its WAL and its
 // shared-memory file are readable and writable by the service's user only.
+// Not parallel: the umask is the process's, and the parallel tests start
+// only after it.
 func TestSQLiteFilesAreTheServicesOnly(t *testing.T) {
 	old := syscall.Umask(0)
 	defer syscall.Umask(old)
@@ -49,6 +51,7 @@ func TestSQLiteFilesAreTheServicesOnly(t *testing.T) {
 // TestSQLiteKeepsTheModeOfAnExistingDatabase leaves the mode of a database
 // file the operator made alone: only files the service creates are set.
 func TestSQLiteKeepsTheModeOfAnExistingDatabase(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "countersign.db")
 	if err := os.WriteFile(path, nil, 0o640); err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 // at once, some failing, one panicking, one duplicate, one cancelled: the
 // batches they share must keep exactly the changes of those that succeeded.
 func TestGroupCommitKeepsEachRequestWhole(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db, err := Open(ctx, filepath.Join(t.TempDir(), "gc.db"))
 	if err != nil {
