@@ -5,26 +5,20 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lib/pq"
-
 	"github.com/countersign/countersign"
-	"github.com/countersign/countersign/assistant"
 	"github.com/countersign/countersign/casefile"
 	"github.com/countersign/countersign/client"
 	"github.com/countersign/countersign/review"
 )
 
-// draftScope is what a read of a draft (OpenDraft) decides from in the
-// draft's own row, besides its case's read scope: checkDraftAccess reads
-// the reviewer and team (review.IsReviewer), review.OpeningStage the
-// status, reviewer and team, the read's event (client.ReadEvent) the case
-// and whether the draft has content yet, and a first opening's event
-// (review.OpenedEvent) the kind. It holds ids and codes only, nothing an
-// erasure must remove. A draft requested here is kept as queued, and as
-// pending review once generated here (generatedDraft).
+// draftScope is what a later read of a draft (OpenDraft, not a first
+// opening) decides from in the draft's own row, besides its case's read
+// scope: checkDraftAccess reads the reviewer and team (review.IsReviewer),
+// review.OpeningStage the status, reviewer and team, and the read's event
+// (client.ReadEvent) the case and whether the draft has content yet. It
+// holds ids and codes only, nothing an erasure must remove.
 type draftScope struct {
 	CaseID     string
-	Kind       assistant.Kind
 	ReviewerID string
 	TeamID     string
 	Status     review.Status
@@ -32,13 +26,13 @@ type draftScope struct {
 }
 
 func draftScopeOf(d *review.Draft) draftScope {
-	return draftScope{CaseID: d.CaseID, Kind: d.Kind, ReviewerID: d.ReviewerID, TeamID: d.TeamID, Status: d.Status, Empty: d.Content == nil}
+	return draftScope{CaseID: d.CaseID, ReviewerID: d.ReviewerID, TeamID: d.TeamID, Status: d.Status, Empty: d.Content == nil}
 }
 
 // draft is the draft id as s predicts it, for the rules to decide on:
 // only the fields they read are set.
 func (s draftScope) draft(id string) *review.Draft {
-	return &review.Draft{ID: id, CaseID: s.CaseID, Kind: s.Kind, ReviewerID: s.ReviewerID, TeamID: s.TeamID, Status: s.Status}
+	return &review.Draft{ID: id, CaseID: s.CaseID, ReviewerID: s.ReviewerID, TeamID: s.TeamID, Status: s.Status}
 }
 
 // mayReadDraft is review.CanReadDraft decided on predicted inputs alone
@@ -50,43 +44,23 @@ func mayReadDraft(a countersign.Actor, d *review.Draft, s casefile.ReadScope) bo
 	return ok
 }
 
-// draftRead is what readDraftLogged read of a draft, and wrote.
-type draftRead struct {
-	d *review.Draft
-	// opened is when the reader first opened the draft at its status,
-	// nil: never (or at this read, when first is set).
-	opened *time.Time
-	// logged: the read's access event is already written.
-	logged bool
-	// seen, when not nil, is the row read with what an approval by the
-	// reader decides on (decideInputs), for OpenDraft to remember
-	// (rememberedDecision).
-	seen *decideRow
-	// first, when not nil, is the reader's first opening, written by the
-	// statement that read the draft (firstOpeningQuery).
-	first *firstOpening
-}
-
 // readDraftLogged is OpenDraft's read of draft id by a: the draft as
-// findDraft returns it, the time a first opened it at its status, whether
-// the read's access event is already written, and whether the statement
-// that read it also wrote a's first opening.
+// findDraft returns it, the time a first opened it at its status (nil:
+// never), and whether the read's access event is already written (logged).
 //
 // On SQLite it is findDraft: a read's event joins the group commit later
 // (RecordRead). On PostgreSQL it is one statement that reads the draft as
-// readDraft does, with its case's read scope. When this process predicts
-// from what it last read or requested of the draft (scopeCache) and of
-// its case (the scope ReadCase keeps too) that a may read it, the same
-// statement writes what the read writes, only if the row still has the
-// inputs predicted, in autocommit, durable when it returns: the read's
-// event (readDraftLoggedQuery), or, when a may decide the draft at its
-// stage, a's first opening if a never opened it there and the read's
-// event alone if a did (firstOpeningQuery). A row that changed (another
+// readDraft does, with its case's read scope, and, when this process
+// predicts from what it last read of the draft (scopeCache) and of its case
+// (the scope ReadCase keeps too) that a may read it and that the read is
+// not a first opening, inserts the read's event in the same statement only
+// if the row still has the inputs predicted (readDraftLoggedQuery),
+// in autocommit, durable when it returns. A row that changed (another
 // replica moved the case or reassigned the draft, the draft was decided,
-// the key shredded) writes nothing: then, as with no prediction,
-// checkDraftAccess decides on the row read and the caller writes what the
-// read writes as it always did (RecordRead, or the first opening's
-// writes). So the cache can be stale or empty without a read being
+// the key shredded) inserts nothing: then, as with no prediction,
+// checkDraftAccess decides on the row read and the caller writes the
+// event as it always did (RecordRead, or the first opening's
+// transaction). So the cache can be stale or empty without a read being
 // logged that was refused, or allowed without its event.
 //
 // One difference from findDraft then RecordRead: on the logged path the
@@ -94,47 +68,29 @@ type draftRead struct {
 // draft's decision read (attachDecision), so a read that fails there (a
 // master key missing, a decision row unreadable) leaves the event of a
 // read that was allowed but returned an error; never the reverse.
-func (db *conn) readDraftLogged(ctx context.Context, a countersign.Actor, id string) (draftRead, error) {
+//
+// seen, when not nil, is the row read with what an approval by a decides
+// on (decideInputs), for OpenDraft to remember (rememberedDecision).
+func (db *conn) readDraftLogged(ctx context.Context, a countersign.Actor, id string) (d *review.Draft, opened *time.Time, logged bool, seen *decideRow, err error) {
 	if db.group != nil || !db.dialect.writableCTE() {
-		d, opened, err := db.findDraft(ctx, id, a.UserID)
-		return draftRead{d: d, opened: opened}, err
+		d, opened, err = db.findDraft(ctx, id, a.UserID)
+		return d, opened, false, nil, err
 	}
 	query, args := readDraftScopeQuery, []any{a.UserID, id}
-	p, err := db.predictDraftRead(ctx, a, id)
-	if err != nil {
-		return draftRead{}, err
-	}
-	var ws []write // the first opening's, when the statement may write it
-	switch {
-	case p == nil:
-	case p.first != nil:
-		if query, args, ws, err = db.firstOpeningQuery(a, id, p); err != nil {
-			return draftRead{}, err
-		}
-	default:
-		query, args = readDraftLoggedQuery, append(append(args, p.event...), p.guard...)
+	if guarded, err := db.predictDraftRead(ctx, a, id); err != nil {
+		return nil, nil, false, nil, err
+	} else if guarded != nil {
+		query, args = readDraftLoggedQuery, append(args, guarded...)
 	}
 	var r struct {
 		draftReadRow
 		CaseTeamID   *string `db:"case_team_id"`
 		CaseWorkerID *string `db:"case_worker_id"`
 		Logged       bool    `db:"logged"`
-		decideInputs         // readDraftScopeQuery and firstOpeningQuery
-		// firstOpeningQuery only: the rows each of its writes wrote (the
-		// opening's, then the read's event), and the draft's versions
-		// around the opening.
-		Counts        pq.Int64Array `db:"counts"`
-		VersionBefore *int64        `db:"version_before"`
-		VersionAfter  *int64        `db:"version_after"`
+		decideInputs         // readDraftScopeQuery only
 	}
 	if err := db.getOnWriter(ctx, &r, db.w.Rebind(query), args...); err != nil {
-		return draftRead{}, notFound(db.translate(err), "There is no draft with this id.")
-	}
-	var first *firstOpening
-	if ws != nil {
-		if first, r.Logged, err = openedByRead(p.first, ws, r.Counts, r.VersionBefore, r.VersionAfter); err != nil {
-			return draftRead{}, err
-		}
+		return nil, nil, false, nil, notFound(db.translate(err), "There is no draft with this id.")
 	}
 	if r.Logged {
 		db.wakeSequencer()
@@ -144,7 +100,7 @@ func (db *conn) readDraftLogged(ctx context.Context, a countersign.Actor, id str
 	}
 	d, o, opened, err := db.draftFromRow(ctx, db.r, &r.draftReadRow)
 	if err != nil {
-		return draftRead{}, err
+		return nil, nil, false, nil, err
 	}
 	if !r.Logged {
 		// The row read decides, as in findDraft, and what it holds is
@@ -154,35 +110,24 @@ func (db *conn) readDraftLogged(ctx context.Context, a countersign.Actor, id str
 			db.scopes.put(d.CaseID, casefile.ReadScope{TeamID: *r.CaseTeamID, WorkerID: *r.CaseWorkerID})
 		}
 		if err := db.checkDraftAccess(ctx, db.r, d, false); err != nil {
-			return draftRead{}, err
+			return nil, nil, false, nil, err
 		}
 	}
 	if err := db.attachDecision(ctx, db.r, d, o); err != nil {
-		return draftRead{}, err
+		return nil, nil, false, nil, err
 	}
-	out := draftRead{d: d, opened: opened, logged: r.Logged, first: first}
 	if r.DraftVersion != nil {
-		out.seen = &decideRow{draftRow: r.draftRow, joinedKey: r.joinedKey, decideInputs: r.decideInputs, OpenedAtThisStage: r.ReaderOpenedAt}
+		seen = &decideRow{draftRow: r.draftRow, joinedKey: r.joinedKey, decideInputs: r.decideInputs, OpenedAtThisStage: r.ReaderOpenedAt}
 	}
-	return out, nil
+	return d, opened, r.Logged, seen, nil
 }
 
-// readPrediction is what this process predicts of a read of a draft
-// (predictDraftRead): the read's pending event (nil: the read writes none),
-// the inputs the statement that writes it is guarded on, and, when the
-// reader may decide the draft at its stage, their first opening there.
-type readPrediction struct {
-	event []any
-	guard []any
-	first *firstOpening
-}
-
-// predictDraftRead returns what this process predicts of a's read of
-// draft id, or nil when it cannot predict an allowed read that writes
-// something: nothing cached, a draft without content, a read refused, or
-// a read writing no event that is not a first opening either. A test that
-// hooks a first opening's read (AfterOpeningRead) is given the read.
-func (db *conn) predictDraftRead(ctx context.Context, a countersign.Actor, id string) (*readPrediction, error) {
+// predictDraftRead returns the arguments readDraftLoggedQuery adds to
+// readDraftScopeQuery's (the read's pending event, then the inputs it is
+// guarded on), or nil when this process cannot predict an allowed later
+// read with an event: nothing cached, a draft without content, a read
+// refused or writing no event, or a read that would be a first opening.
+func (db *conn) predictDraftRead(ctx context.Context, a countersign.Actor, id string) ([]any, error) {
 	p, ok := db.scopes.getDraft(id)
 	if !ok || p.Empty {
 		return nil, nil
@@ -193,27 +138,20 @@ func (db *conn) predictDraftRead(ctx context.Context, a countersign.Actor, id st
 		return nil, nil
 	}
 	ev, err := db.readEvent(ctx, client.Read{CaseID: p.CaseID, What: client.ReadDraft, TargetID: id})
+	if err != nil || ev == nil {
+		return nil, nil
+	}
+	// A read that may be a first opening is logged here only if the
+	// reader's opening at this status is already there: the first one's
+	// event is written with the opening, in its own transaction.
+	_, mayOpen := review.OpeningStage(a, d)
+	// The event's row is built as RecordRead builds it (pendingRow: the
+	// event checked, its nonce and MAC).
+	row, err := db.pendingRow(db.stamp(), ev.Actor, ev.Action, ev.SubjectType, ev.SubjectID, ev.CaseID, ev.Payload)
 	if err != nil {
-		return nil, nil
+		return nil, err
 	}
-	out := &readPrediction{guard: []any{p.CaseID, string(p.Status), p.ReviewerID, p.TeamID, scope.TeamID, scope.WorkerID}}
-	if stage, mayOpen := review.OpeningStage(a, d); mayOpen {
-		if _, hooked := afterOpeningRead.Load(id); hooked {
-			return nil, nil
-		}
-		out.first = &firstOpening{a: a, d: d, stage: stage, ev: ev}
-		out.guard = append(out.guard, string(p.Kind))
-	}
-	if ev != nil {
-		// The event's row is built as RecordRead builds it (pendingRow:
-		// the event checked, its nonce and MAC).
-		if out.event, err = db.pendingRow(db.stamp(), ev.Actor, ev.Action, ev.SubjectType, ev.SubjectID, ev.CaseID, ev.Payload); err != nil {
-			return nil, err
-		}
-	} else if out.first == nil {
-		return nil, nil
-	}
-	return out, nil
+	return append(row, p.CaseID, string(p.Status), p.ReviewerID, p.TeamID, scope.TeamID, scope.WorkerID, mayOpen), nil
 }
 
 // readDraftScopeSelect is readDraftOpeningQuery (the draft, its case's
@@ -239,30 +177,27 @@ var (
 	readDraftScopeQuery = readDraftScope(",\n\t\t"+decideInputColumns, "\n\t\tLEFT JOIN vigilance_checks v ON v.draft_id = d.id")
 	// readDraftLoggedQuery reads a draft and inserts one pending event
 	// (the values of a pendingRow) only if the row has the inputs
-	// predicted (predictedReadGuard), for a read that cannot be a first
-	// opening. The INSERT sees the row the SELECT read, and the
-	// statement's own transaction commits both.
+	// predicted: the case, status, reviewer and team of the draft, its
+	// case's team and worker, content there to read (not yet written, or
+	// its key shredded, opens none: such a read is not logged), and, when
+	// the read may be a first opening (the last argument), the reader's
+	// opening at that status. The INSERT sees the row the SELECT read, and
+	// the statement's own transaction commits both.
 	readDraftLoggedQuery = `
 	WITH r AS (` + readDraftScopeSelect + `),
 	e AS (
 		INSERT INTO audit_pending (` + pendingColumns + `)
 		SELECT ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS BYTEA), CAST(? AS BYTEA) FROM r
-		WHERE ` + predictedReadGuard + `
+		WHERE r.case_id = ? AND r.status = ? AND r.reviewer_id = ? AND r.team_id = ?
+			AND r.case_team_id = ? AND r.case_worker_id = ?
+			AND r.content IS NOT NULL AND (r.k_key_id IS NULL OR r.k_wrapped_key IS NOT NULL)
+			AND (r.reader_opened_at IS NOT NULL OR NOT CAST(? AS BOOLEAN))
 		RETURNING 1
 	)
 	SELECT ` + qualify("r", "", draftColumns+`, k_key_id, k_master_key_id, k_wrapped_key, reader_opened_at, case_team_id, case_worker_id`) + `,
 		EXISTS (SELECT 1 FROM e) AS logged
 	FROM r`
 )
-
-// predictedReadGuard holds where the draft read as r still has the inputs
-// a read was predicted on (readPrediction.guard, in order): the case,
-// status, reviewer and team of the draft, its case's team and worker, and
-// content there to read (not yet written, or its key shredded, opens
-// none: such a read is not logged).
-const predictedReadGuard = `r.case_id = ? AND r.status = ? AND r.reviewer_id = ? AND r.team_id = ?
-			AND r.case_team_id = ? AND r.case_worker_id = ?
-			AND r.content IS NOT NULL AND (r.k_key_id IS NULL OR r.k_wrapped_key IS NOT NULL)`
 
 // afterDraftReadLogged holds, for tests only (AfterDraftReadLogged), what
 // runs when a read of a draft wrote its event in the statement that read
@@ -277,15 +212,4 @@ func (c *scopeCache) getDraft(id string) (draftScope, bool) {
 func (c *scopeCache) putDraft(id string, s draftScope) {
 	c.cache()
 	c.drafts.Add(id, s)
-}
-
-// generatedDraft is what this process predicts of draft id once it was
-// generated here, from what it kept when the draft was requested here:
-// pending review, with content. Nothing kept, nothing predicted.
-func (c *scopeCache) generatedDraft(id string) {
-	c.cache()
-	if s, ok := c.drafts.Peek(id); ok {
-		s.Status, s.Empty = review.StatusPendingReview, false
-		c.drafts.Add(id, s)
-	}
 }

@@ -220,10 +220,6 @@ func (db *ReviewStore) requestOn(ctx context.Context, a countersign.Actor, req r
 		return nil, err
 	}
 	db.keepClaimHint(nd, notes)
-	// What a first opening of the draft, once generated here, is
-	// predicted on (firstOpeningQuery).
-	db.scopes.putDraft(nd.ID, draftScopeOf(nd))
-	db.scopes.put(c.ID, casefile.ScopeOf(c))
 	return nd, nil
 }
 

@@ -279,28 +279,21 @@ func (db *conn) attachDecision(ctx context.Context, q queryer, d *review.Draft, 
 // opening: the opening, its event, the draft's review clock and the read's
 // event commit in one transaction, and the draft read for it is returned.
 // Any other read is one statement, then the read's event alone, the access
-// log's own cheapest durable write (RecordRead). On PostgreSQL, when this
-// process predicts the read's access from the draft and case it last read
-// or requested, the statement that reads the draft also writes the event,
-// or the whole first opening (readDraftLogged).
+// log's own cheapest durable write (RecordRead); on PostgreSQL, when this
+// process predicts the read's access from the draft and case it last read,
+// one statement that also writes the event (readDraftLogged).
 func (db *ReviewStore) OpenDraft(ctx context.Context, id string) (*review.Draft, error) {
 	a, err := countersign.ActorFrom(ctx)
 	if err != nil {
 		return nil, err
 	}
-	rd, err := db.readDraftLogged(ctx, a, id)
-	switch {
-	case err != nil:
-		return nil, err
-	case rd.first != nil:
-		return db.openedFirst(ctx, rd.first, rd.d, rd.seen)
-	case rd.logged:
-		return rd.d, nil
+	d, opened, logged, seen, err := db.readDraftLogged(ctx, a, id)
+	if err != nil || logged {
+		return d, err
 	}
-	d, seen := rd.d, rd.seen
 	read := client.Read{CaseID: d.CaseID, What: client.ReadDraft, TargetID: d.ID, Empty: d.Content == nil}
 	stage, first := review.OpeningStage(a, d)
-	if !first || rd.opened != nil {
+	if !first || opened != nil {
 		// Most reads are not a first opening (the page polls while a draft
 		// is generated; a decided draft is looked at again): no write
 		// transaction, no row lock.
@@ -316,19 +309,60 @@ func (db *ReviewStore) OpenDraft(ctx context.Context, id string) (*review.Draft,
 	if err != nil {
 		return nil, err
 	}
-	o := &firstOpening{a: a, d: d, stage: stage, ev: ev}
+	var clock *time.Time // the review clock's start, when this opening set it
+	reread := false
+	opening := func(tx *Tx) ([]write, error) {
+		clock, reread = nil, false
+		events := []audit.Record{review.OpenedEvent(a, d, stage)}
+		if ev != nil {
+			events = append(events, *ev)
+		}
+		evs, err := tx.eventsWrite(events)
+		if err != nil {
+			return nil, err
+		}
+		// The primary key makes concurrent first openings record one
+		// event: the one that loses writes nothing (errOpenedMeanwhile)
+		// and its read is logged alone. On PostgreSQL the opening, the
+		// review clock and the events are one statement and no
+		// transaction (fencedWrites: the clock and the events are
+		// written only if the opening was).
+		ws := []write{{query: `INSERT INTO draft_openings (draft_id, user_id, stage, opened_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT DO NOTHING`, args: []any{d.ID, a.UserID, string(stage), tx.now},
+			check: func(n int64) error {
+				if n != 1 {
+					return errOpenedMeanwhile
+				}
+				return nil
+			}}}
+		if stage == review.StatusPendingReview {
+			// The draft's review clock starts at its first opening by
+			// someone who may decide it.
+			ws = append(ws, write{query: `UPDATE drafts SET opened_at = ?, updated_at = ?
+				WHERE id = ? AND status = ? AND opened_at IS NULL`, args: []any{tx.now, tx.now, d.ID, string(stage)},
+				check: func(n int64) error {
+					if n == 1 {
+						at := tx.now
+						clock = &at
+					}
+					return nil
+				}})
+		}
+		return append(ws, evs), nil
+	}
 	stx := db.statementTx()
+	var versions openedVersions // the draft's, around the opening (openingWrites)
 	if f, ok := afterOpeningRead.Load(id); ok {
 		f.(func())()
 	}
 	if db.dialect.writableCTE() {
 		var ws []write
-		if ws, err = o.writes(stx); err == nil {
+		if ws, err = opening(stx); err == nil {
 			if seen != nil && stage == review.StatusPendingReview {
 				// The approval that follows may decide on what was read
 				// (rememberOpening), if the opening says which version of
 				// the draft it leaves.
-				o.versions, err = db.openingWrites(ctx, id, ws)
+				versions, err = db.openingWrites(ctx, id, ws)
 			} else {
 				err = db.fencedWrites(ctx, nil, nil, ws...)
 			}
@@ -338,12 +372,17 @@ func (db *ReviewStore) OpenDraft(ctx context.Context, id string) (*review.Draft,
 		}
 	} else {
 		err = db.withTx(ctx, func(tx *Tx) error {
-			ws, err := o.writes(tx)
+			ws, err := opening(tx)
 			if err != nil {
 				return err
 			}
 			return tx.writes(ctx, nil, ws...)
 		})
+	}
+	if err == nil {
+		// The draft changed since it was read (another opening started
+		// its clock, or it was decided): it is read again.
+		reread = stage == review.StatusPendingReview && clock == nil && d.OpenedAt == nil
 	}
 	if errors.Is(err, errOpenedMeanwhile) {
 		// Someone's same first opening committed meanwhile: this read is
@@ -356,88 +395,15 @@ func (db *ReviewStore) OpenDraft(ctx context.Context, id string) (*review.Draft,
 	if err != nil {
 		return nil, err
 	}
-	return db.openedFirst(ctx, o, d, seen)
-}
-
-// firstOpening is a's first opening of draft d at stage, with the read's
-// own event ev (nil: the read writes none): what it writes (writes) and,
-// once written, whether it started the draft's review clock (clock, its
-// time) and when (at). OpenDraft writes it after reading the draft, or
-// readDraftLogged in the statement that reads it.
-type firstOpening struct {
-	a     countersign.Actor
-	d     *review.Draft
-	stage review.Status
-	ev    *audit.Record
-	at    time.Time
-	clock *time.Time
-	// versions are the draft's row's around the opening, when the
-	// statement that wrote it says them (openingWrites, readDraftLogged).
-	versions openedVersions
-}
-
-// writes returns the opening's writes at tx's time: the reader's row in
-// draft_openings first, then the review clock (at the pending stage),
-// then the events (the opening's, then the read's).
-func (o *firstOpening) writes(tx *Tx) ([]write, error) {
-	o.at, o.clock = tx.now, nil
-	events := []audit.Record{review.OpenedEvent(o.a, o.d, o.stage)}
-	if o.ev != nil {
-		events = append(events, *o.ev)
+	if reread {
+		db.rememberDecision(a, id, nil)
+		return db.FindDraftByID(ctx, id)
 	}
-	evs, err := tx.eventsWrite(events)
-	if err != nil {
-		return nil, err
+	if clock != nil {
+		d.OpenedAt, d.UpdatedAt = clock, *clock
 	}
-	// The primary key makes concurrent first openings record one event:
-	// the one that loses writes nothing (errOpenedMeanwhile) and its read
-	// is logged alone. On PostgreSQL the opening, the review clock and the
-	// events are one statement and no transaction (fencedWrites: the clock
-	// and the events are written only if the opening was).
-	const insert = `INSERT INTO draft_openings (draft_id, user_id, stage, opened_at) `
-	ws := []write{{query: insert + `VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, args: []any{o.d.ID, o.a.UserID, string(o.stage), tx.now},
-		check: func(n int64) error {
-			if n != 1 {
-				return errOpenedMeanwhile
-			}
-			return nil
-		},
-		fenced: func(cond string) string {
-			return insert + `SELECT ?, ?, ?, ? WHERE ` + cond + ` ON CONFLICT DO NOTHING`
-		}}}
-	if o.stage == review.StatusPendingReview {
-		// The draft's review clock starts at its first opening by
-		// someone who may decide it.
-		ws = append(ws, write{query: `UPDATE drafts SET opened_at = ?, updated_at = ?
-			WHERE id = ? AND status = ? AND opened_at IS NULL`, args: []any{tx.now, tx.now, o.d.ID, string(o.stage)},
-			check: func(n int64) error {
-				if n == 1 {
-					at := tx.now
-					o.clock = &at
-				}
-				return nil
-			}})
-	}
-	return append(ws, evs), nil
-}
-
-// openedFirst returns d, read for o, the first opening written: with the
-// review clock o started, or read again when the draft changed since it
-// was read (another opening started its clock, or it was decided). At the
-// pending stage, what was read (seen) is remembered for the reader's
-// approval (rememberOpening), as the opening's statement (o.versions) left
-// the draft.
-func (db *ReviewStore) openedFirst(ctx context.Context, o *firstOpening, d *review.Draft, seen *decideRow) (*review.Draft, error) {
-	pending := o.stage == review.StatusPendingReview
-	if pending && o.clock == nil && d.OpenedAt == nil {
-		db.rememberDecision(o.a, d.ID, nil)
-		return db.FindDraftByID(ctx, d.ID)
-	}
-	if o.clock != nil {
-		d.OpenedAt, d.UpdatedAt = o.clock, *o.clock
-	}
-	if pending {
-		db.rememberOpening(o.a, d.ID, seen, o.versions, o.at, o.clock)
+	if stage == review.StatusPendingReview {
+		db.rememberOpening(a, id, seen, versions, stx.now, clock)
 	}
 	return d, nil
 }

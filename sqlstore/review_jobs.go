@@ -187,7 +187,6 @@ func (db *ReviewStore) CompleteJobStatus(ctx context.Context, job *review.Job, r
 		if done, err := db.completeByStatement(ctx, job, c); err != nil {
 			return "", err
 		} else if done {
-			db.scopes.generatedDraft(job.DraftID)
 			return review.StatusPendingReview, nil
 		}
 	}
