@@ -196,7 +196,11 @@ func (db *ReviewStore) requestOn(ctx context.Context, a countersign.Actor, req r
 	tx := db.statementTx()
 	var nd *review.Draft
 	var ev *audit.Record
-	err := checkCase(ctx, c, true)
+	var err error
+	if predicted {
+		// As requestRead checks the case it reads.
+		err = checkCase(ctx, c, true)
+	}
 	if err == nil {
 		nd, ev, err = db.decideOnNotes(a, c, req, notes, cur, tx.now)
 	}
