@@ -77,23 +77,20 @@ type stamped[V any] struct {
 	at time.Time
 }
 
-// stampedCache is an LRU of stamped values: lru.Cache, or expirable.LRU,
-// which also drops them from memory once their time is up.
-type stampedCache[K comparable, V any] interface {
-	Add(k K, v stamped[V]) (evicted bool)
-	Peek(k K) (stamped[V], bool)
-	Remove(k K) (present bool)
-}
+// stampedCache is an LRU of stamped values that also drops them from
+// memory once their time is up (by the wall clock; takeStamped holds them
+// to the handle's clock, which tests move).
+type stampedCache[K comparable, V any] = expirable.LRU[K, stamped[V]]
 
 // keepStamped keeps v in c under k, stamped with db's clock.
-func keepStamped[K comparable, V any](db *conn, c stampedCache[K, V], k K, v V) {
+func keepStamped[K comparable, V any](db *conn, c *stampedCache[K, V], k K, v V) {
 	c.Add(k, stamped[V]{v: v, at: db.Now()})
 }
 
 // takeStamped returns and forgets what c keeps under k, and whether it
 // was kept there at most limit ago by db's clock: anything kept longer (or
 // stamped after now, the clock moved back) is forgotten and not returned.
-func takeStamped[K comparable, V any](db *conn, c stampedCache[K, V], k K, limit time.Duration) (V, bool) {
+func takeStamped[K comparable, V any](db *conn, c *stampedCache[K, V], k K, limit time.Duration) (V, bool) {
 	var none V
 	s, ok := c.Peek(k)
 	if !ok {
