@@ -10,7 +10,6 @@ import (
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
 
-	"github.com/countersign/countersign/assistant"
 	"github.com/countersign/countersign/casefile"
 	"github.com/countersign/countersign/review"
 )
@@ -85,13 +84,14 @@ func (db *conn) keepNote(n *casefile.Note, sealed, keyID string) {
 }
 
 // predictRequest returns what this process kept of req's case and of the
-// notes req names, opened, in the order a read gives them (written_at,
-// id), or nil: a request that names no note (it is made from all of the
-// case's), a letter, a case or a note not kept here, a note of another
-// case, or a case key that is not the one the notes were sealed with. A
-// test that hooks the request's read (AfterRequestRead) is given the read.
+// notes req names (not a letter's: requestByStatement never asks), opened,
+// in the order a read gives them (written_at, id), or nil: a request that
+// names no note (it is made from all of the case's), a case or a note not
+// kept here, a note of another case, or a case key that is not the one the
+// notes were sealed with. A test that hooks the request's read
+// (AfterRequestRead) is given the read.
 func (db *conn) predictRequest(ctx context.Context, req review.DraftRequest) (*requestCase, []*casefile.Note) {
-	if len(req.NoteIDs) == 0 || req.Kind == assistant.KindLetter {
+	if len(req.NoteIDs) == 0 {
 		return nil, nil
 	}
 	if _, hooked := afterRequestRead.Load(req.CaseID); hooked {
@@ -105,13 +105,10 @@ func (db *conn) predictRequest(ctx context.Context, req review.DraftRequest) (*r
 	if err != nil || k == nil {
 		return nil, nil
 	}
+	ids := slices.Clone(req.NoteIDs)
+	slices.Sort(ids)
 	var notes []*casefile.Note
-	seen := make(map[string]bool, len(req.NoteIDs))
-	for _, id := range req.NoteIDs {
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
+	for _, id := range slices.Compact(ids) {
 		kn, ok := keptNotes().Get(hintKey{db, id})
 		if !ok || kn.note.CaseID != req.CaseID || kn.keyID != keyID {
 			return nil, nil
