@@ -153,13 +153,20 @@ type conn struct {
 // with an unlogged one under the same load; the service never does.
 func (db *DB) BenchReadLogSwitch(off *atomic.Bool) { db.readLogOff = off }
 
+// IsPostgres reports whether dsn names a PostgreSQL database, as Open
+// reads it: a dsn starting with postgres:// or postgresql://.
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
 // Open connects to the database named by dsn and applies the migrations.
-// A dsn starting with postgres:// or postgresql:// selects PostgreSQL;
-// anything else is a SQLite file path (or a sqlite: / file: URI).
+// A dsn starting with postgres:// or postgresql:// selects PostgreSQL
+// (IsPostgres); anything else is a SQLite file path (or a sqlite: / file:
+// URI).
 func Open(ctx context.Context, dsn string) (*DB, error) {
 	db := &conn{dsn: dsn, Now: time.Now, RequireConsent: true, sequenced: make(chan struct{}, 1)}
 	var private []string // files of a new SQLite database, for the service's user only
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+	if IsPostgres(dsn) {
 		db.dialect = postgres{}
 		x, err := sqlx.Open("postgres", withBinaryParameters(dsn))
 		if err != nil {

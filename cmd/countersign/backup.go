@@ -22,6 +22,7 @@ import (
 	"github.com/countersign/countersign"
 	"github.com/countersign/countersign/audit"
 	"github.com/countersign/countersign/migrations"
+	"github.com/countersign/countersign/sqlstore"
 )
 
 // postgresBackupHelp is what backup and restore say on PostgreSQL, where
@@ -52,7 +53,7 @@ func loadSQLiteConfig(flags *flag.FlagSet, args []string, stdout io.Writer, gete
 	if err != nil {
 		return cfg, false, err
 	}
-	if isPostgres(cfg.DSN) {
+	if sqlstore.IsPostgres(cfg.DSN) {
 		fmt.Fprintf(stdout, postgresBackupHelp, redactDSN(cfg.DSN))
 		return cfg, false, nil
 	}
@@ -291,10 +292,6 @@ func openSQLite(ctx context.Context, path string, ro bool) (*sqlx.DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	return db, nil
-}
-
-func isPostgres(dsn string) bool {
-	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
 // sqlitePath is the file of a SQLite DSN, as sqlstore.Open reads it.

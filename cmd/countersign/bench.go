@@ -62,6 +62,9 @@ type benchConfig struct {
 	// (the service answers once it is ready) instead of polling every
 	// Poll; on unless --wait=false, or --poll is given without --wait.
 	Wait bool
+	// DBWaits (in process, PostgreSQL) samples what the database's
+	// sessions wait on during the workload (bench_waits.go).
+	DBWaits bool
 }
 
 // auditedTxPerLifecycle is the number of audited write transactions of one
@@ -100,6 +103,9 @@ type benchReport struct {
 	// before it was ready, on average: requests the service answers
 	// that the notes workload does not make.
 	DraftPolls float64 `json:"draft_polls_per_lifecycle,omitempty"`
+	// DBWaits (--db-waits): what the database's sessions waited on during
+	// the workload.
+	DBWaits *dbWaits `json:"db_waits,omitempty"`
 }
 
 type stepStats struct {
@@ -131,6 +137,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fs.BoolVar(&cfg.UnloggedReads, "unlogged-reads", false, "reads, in process: switch the access log of staff reads off for every other half second of the run (a benchmark switch, not a setting of the service) and compare the p99s")
 	fs.DurationVar(&cfg.Poll, "poll", 0, "lifecycle: wait this long between two reads of a draft being generated (0: a quarter of the time waited so far, between 2 and 20 ms)")
 	fs.BoolVar(&cfg.Wait, "wait", true, "lifecycle: read a draft being generated with 'Prefer: wait=10', which the service answers once it is ready; --wait=false polls every --poll instead (as --poll alone does)")
+	fs.BoolVar(&cfg.DBWaits, "db-waits", false, "in process on PostgreSQL (--db postgres://…): look at the database's sessions every 10 ms during the workload and print what share of their time went to each wait: CPU, IO:WALSync (a commit's flush), LWLock:WALWrite (waiting for another commit's flush), Lock:… (a row lock)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "start at most this many iterations per second across all clients (0: as many as the clients can), to measure latency below saturation")
 	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -149,6 +156,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	if !slices.Contains([]string{"lifecycle", "notes", "store", "reads"}, cfg.Mode) {
 		return countersign.Errorf(countersign.EINVALID, "--mode must be lifecycle, notes, store or reads.")
+	}
+	if cfg.DBWaits && (cfg.URL != "" || !sqlstore.IsPostgres(cfg.DSN)) {
+		return countersign.Errorf(countersign.EINVALID, "--db-waits looks at PostgreSQL's sessions: run in process with --db postgres://… (without --url).")
 	}
 	if cfg.UnloggedReads && (cfg.Mode != "reads" || cfg.URL != "") {
 		return countersign.Errorf(countersign.EINVALID, "--unlogged-reads goes with --mode reads, in process (without --url).")
@@ -256,7 +266,7 @@ func (b *bench) run(ctx context.Context, logw io.Writer) (*benchReport, error) {
 			return nil
 		}
 		nb := &bench{cfg: b.cfg, client: b.client, db: b.db}
-		nb.cfg.Mode, nb.cfg.Duration, nb.cfg.Rate, nb.cfg.Iterations, nb.cfg.NoteRatio, nb.cfg.Baseline = "notes", b.cfg.Duration/4, 0, 0, false, false
+		nb.cfg.Mode, nb.cfg.Duration, nb.cfg.Rate, nb.cfg.Iterations, nb.cfg.NoteRatio, nb.cfg.Baseline, nb.cfg.DBWaits = "notes", b.cfg.Duration/4, 0, 0, false, false, false
 		r, err := nb.run(ctx, logw)
 		if err != nil {
 			return err
@@ -303,6 +313,12 @@ func (b *bench) run(ctx context.Context, logw io.Writer) (*benchReport, error) {
 	if b.cfg.Rate > 0 {
 		limiter = rate.NewLimiter(rate.Limit(b.cfg.Rate), 1)
 	}
+	var stopWaits func() (*dbWaits, error)
+	if b.cfg.DBWaits {
+		if stopWaits, err = b.sampleDBWaits(runCtx); err != nil {
+			return nil, err
+		}
+	}
 	start := time.Now()
 	var wg sync.WaitGroup
 	iterations := make([]int, b.cfg.Clients)
@@ -324,6 +340,11 @@ func (b *bench) run(ctx context.Context, logw io.Writer) (*benchReport, error) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	if stopWaits != nil {
+		if rep.DBWaits, err = stopWaits(); err != nil {
+			return nil, err
+		}
+	}
 	if stopSwitch != nil {
 		stopSwitch()
 	}
@@ -905,6 +926,9 @@ func printReport(w io.Writer, r *benchReport) {
 		if v, ok := r.ReadLogP99Ratio[step]; ok {
 			fmt.Fprintf(w, "%s: p99 with the access log %.2f times p99 without\n", step, v)
 		}
+	}
+	if r.DBWaits != nil {
+		r.DBWaits.print(w)
 	}
 	for e, n := range r.Errors {
 		fmt.Fprintf(w, "error x%d: %s\n", n, e)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"testing"
 
@@ -26,6 +27,10 @@ func TestBenchSmoke(t *testing.T) {
 				switch mode {
 				case "store":
 					args = append(args, "--baseline")
+				case "notes":
+					if name == "postgres" {
+						args = append(args, "--db-waits")
+					}
 				case "lifecycle":
 					// A few whole lifecycles, however slow a busy machine makes them:
 					// with 2 clients, 4 lifecycles include a rejection.
@@ -59,8 +64,33 @@ func TestBenchSmoke(t *testing.T) {
 				if mode == "store" && (rep.BaselineTxPerS <= 0 || rep.RatioToBaseline <= 0) {
 					t.Errorf("baseline missing: %+v", rep)
 				}
+				if mode == "notes" && name == "postgres" {
+					checkDBWaits(t, rep.DBWaits)
+				} else if rep.DBWaits != nil {
+					t.Errorf("%s on %s: database waits reported without --db-waits: %+v", mode, name, rep.DBWaits)
+				}
 			}
 		})
+	}
+}
+
+// checkDBWaits checks what --db-waits reported for 1.5 s of notes written
+// by two clients: the sessions were seen at work, and the shares of what
+// they waited on are of named waits and add up to the whole.
+func checkDBWaits(t *testing.T, w *dbWaits) {
+	t.Helper()
+	if w == nil || w.Seen == 0 {
+		t.Fatalf("--db-waits saw no session at work: %+v", w)
+	}
+	sum := 0.0
+	for k, v := range w.Shares {
+		if k == "" || v <= 0 {
+			t.Errorf("share %q = %v", k, v)
+		}
+		sum += v
+	}
+	if math.Abs(sum-1) > 1e-9 {
+		t.Errorf("shares add up to %v, want 1: %+v", sum, w.Shares)
 	}
 }
 
@@ -137,6 +167,8 @@ func TestBenchRefusesBadFlags(t *testing.T) {
 		{"--mode", "everything"},
 		{"--unlogged-reads"},
 		{"--mode", "reads", "--unlogged-reads", "--url", "http://127.0.0.1:1"},
+		{"--db-waits"}, // SQLite
+		{"--db-waits", "--db", "postgres://127.0.0.1:1/x", "--url", "http://127.0.0.1:1"},
 	} {
 		err := runBench(context.Background(), args, io.Discard, io.Discard, env(nil))
 		if countersign.ErrorCode(err) != countersign.EINVALID {
