@@ -25,9 +25,41 @@ import (
 const previousRelease = "b60b1f6"
 
 // buildPrevious builds the previous release's binary from the repository's
-// history (git archive, go build), once per test binary.
+// history (git archive, go build), once per test binary. The source is
+// unpacked once per machine, into a directory named by the commit: go's
+// build cache keys a package built without -trimpath by its directory, so
+// a fresh directory each run would recompile every package of the release,
+// where a fixed one finds them cached and only links.
 var buildPrevious = sync.OnceValues(func() (string, error) {
+	src, err := previousSource()
+	if err != nil {
+		return "", err
+	}
 	dir, err := os.MkdirTemp("", "countersign-prev-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "countersign-prev")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/countersign")
+	build.Dir = src
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as buildBinary: one build cache
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build the previous release: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// previousSource is the previous release's source tree, unpacked (git
+// archive) into os.TempDir()/countersign-release-<commit>. A tree is
+// unpacked beside it and renamed into place whole, so a test binary sees
+// either none or a complete one, even with another unpacking at the same
+// time; the commit names the content, so a tree found there is reused.
+func previousSource() (string, error) {
+	src := filepath.Join(os.TempDir(), "countersign-release-"+previousRelease)
+	if _, err := os.Stat(filepath.Join(src, "go.mod")); err == nil {
+		return src, nil
+	}
+	dir, err := os.MkdirTemp("", "countersign-release-unpack-")
 	if err != nil {
 		return "", err
 	}
@@ -49,15 +81,15 @@ var buildPrevious = sync.OnceValues(func() (string, error) {
 	if err := untar.Wait(); err != nil {
 		return "", fmt.Errorf("untar: %v %s", err, untarErrs.String())
 	}
-	bin := filepath.Join(dir, "countersign-prev")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/countersign")
-	build.Dir = dir
-	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as buildBinary: one build cache
-	if out, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build the previous release: %v\n%s", err, out)
+	if err := os.Rename(dir, src); err != nil {
+		// Another test binary put its tree there first: use that one.
+		os.RemoveAll(dir)
+		if _, statErr := os.Stat(filepath.Join(src, "go.mod")); statErr != nil {
+			return "", fmt.Errorf("unpack the previous release: %w", err)
+		}
 	}
-	return bin, nil
-})
+	return src, nil
+}
 
 // TestUpgradeSideBySide is a rolling upgrade on PostgreSQL: the previous
 // release's binary creates the database (its migrations only) and serves
