@@ -1,7 +1,10 @@
 package assistant
 
 import (
+	"maps"
 	"math/rand/v2"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -142,6 +145,14 @@ var noteFragments = []string{
 func TestMaskRestoreIsIdentity(t *testing.T) {
 	t.Parallel()
 	r := rand.New(rand.NewPCG(13, 5))
+	// Each case masks with a fresh Pseudonymiser for the parties: a copy of
+	// one made once, since compiling the parties' patterns was most of the
+	// test's time. The copy must be what NewPseudonymiser makes, and the
+	// cases must leave the original as it was made (nothing shared changed).
+	tpl := NewPseudonymiser(testParties, testNow)
+	if !reflect.DeepEqual(freshCopy(tpl), NewPseudonymiser(testParties, testNow)) {
+		t.Fatal("freshCopy differs from NewPseudonymiser: it misses a field")
+	}
 	for i := range 3000 {
 		var b strings.Builder
 		for range 1 + r.IntN(30) {
@@ -151,7 +162,7 @@ func TestMaskRestoreIsIdentity(t *testing.T) {
 			}
 		}
 		note := b.String()
-		p := NewPseudonymiser(testParties, testNow)
+		p := freshCopy(tpl)
 		m := p.maskNote(note)
 		if got := p.Restore(m.Masked); got != note {
 			t.Fatalf("case %d: Restore(Mask(%q)) =\n %q\nmasked %q", i, note, got, m.Masked)
@@ -160,6 +171,24 @@ func TestMaskRestoreIsIdentity(t *testing.T) {
 			t.Fatalf("case %d: spans map %q back to %q", i, note, got)
 		}
 	}
+	if !reflect.DeepEqual(tpl, NewPseudonymiser(testParties, testNow)) {
+		t.Fatal("masking with copies changed the Pseudonymiser they were copied from")
+	}
+}
+
+// freshCopy returns a Pseudonymiser in the state p is in, sharing nothing
+// that masking changes with it (the matchers' patterns are immutable).
+func freshCopy(p *Pseudonymiser) *Pseudonymiser {
+	c := *p
+	c.matchers = slices.Clone(p.matchers)
+	c.values = make(map[string]*placeholder, len(p.values))
+	for k, ph := range p.values {
+		cp := *ph
+		cp.surfaces = maps.Clone(ph.surfaces)
+		c.values[k] = &cp
+	}
+	c.byTag, c.next, c.counts, c.learned = maps.Clone(p.byTag), maps.Clone(p.next), maps.Clone(p.counts), maps.Clone(p.learned)
+	return &c
 }
 
 // FuzzMaskRestore checks the same property on any text the fuzzer makes.
