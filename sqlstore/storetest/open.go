@@ -40,9 +40,16 @@ func Dialects() map[string]Opener {
 // (a SQLite file, a PostgreSQL database) that SQLiteDSN and PostgresDSN
 // copy for each test, and which Main removes when the tests are done.
 // Without it the helpers still work, migrating a new database per test.
-func Main(m *testing.M) {
+func Main(m *testing.M) { MainThen(m, nil) }
+
+// MainThen is Main with a clean-up of the package's own, after, which runs
+// when the tests are done (before the templates are removed), if not nil.
+func MainThen(m *testing.M, after func()) {
 	templates.enabled.Store(true)
 	code := m.Run()
+	if after != nil {
+		after()
+	}
 	if err := templates.close(); err != nil {
 		fmt.Fprintf(os.Stderr, "storetest: %v\n", err)
 		if code == 0 {
