@@ -133,8 +133,7 @@ func (br *browser) signOut() {
 // the log. Each main page is saved as a PNG (see screenshotDir).
 func TestUIBrowser(t *testing.T) {
 	t.Parallel()
-	chrome := chromePath()
-	if chrome == "" {
+	if chromePath() == "" {
 		t.Skipf("browser tests skipped: no Chromium found; install chromium or set %s to its path", EnvChrome)
 	}
 	b := uiSetup(t)
@@ -168,30 +167,7 @@ func TestUIBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chrome),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-		chromedp.Flag("lang", "en-GB"),
-	)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(alloc)
-	defer cancelBrowser()
-	br := &browser{t: t, ctx: bctx, base: b.srv.URL, shot: screenshotDir(t)}
-	// Start the browser with no timeout: a timeout on the first run would
-	// stop the whole browser when it ends.
-	if err := chromedp.Do(bctx, chromedp.EmulateViewport(1280, 900)); err != nil {
-		t.Fatalf("start chromium (%s): %v", chrome, err)
-	}
+	br := &browser{t: t, ctx: newChromium(t, 1280, 900), base: b.srv.URL, shot: screenshotDir(t)}
 
 	t.Run("WorkerRequestsEditsAndSignsADraft", func(t *testing.T) {
 		br.t = t

@@ -74,15 +74,26 @@ func axeViolations(t *testing.T, ctx context.Context, page string) []axeViolatio
 	return vs
 }
 
-// newChromium starts a headless Chromium for the test, or skips it.
-func newChromium(t *testing.T, width, height int64) context.Context {
-	t.Helper()
-	chrome := chromePath()
-	if chrome == "" {
-		t.Skipf("browser tests skipped: no Chromium found; install chromium or set %s to its path", EnvChrome)
+// chromium is the one headless Chromium of the package's browser tests,
+// started by the first of them (startChromium) and stopped by TestMain
+// (stopChromium). Each test has a browser context of its own in it
+// (newChromium): its own cookies, storage and tab, as in a browser of its
+// own, without starting one per test.
+var chromium struct {
+	once sync.Once
+	ctx  context.Context // the browser's first tab, the parent of the tests'
+	stop func()
+	path string
+	err  error
+}
+
+func startChromium() {
+	chromium.path = chromePath()
+	if chromium.path == "" {
+		return
 	}
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chrome),
+		chromedp.ExecPath(chromium.path),
 		chromedp.Headless,
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
@@ -92,15 +103,43 @@ func newChromium(t *testing.T, width, height int64) context.Context {
 		chromedp.Flag("disable-sync", true),
 		chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(int(width), int(height)),
+		chromedp.WindowSize(1280, 900),
 		chromedp.Flag("lang", "en-GB"),
 	)
-	t.Cleanup(cancelAlloc)
 	ctx, cancel := chromedp.NewContext(alloc)
+	chromium.ctx, chromium.stop = ctx, func() { cancel(); cancelAlloc() }
+	// Started with no timeout: the browser runs as long as the context of
+	// its first run.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("true")); err != nil {
+		chromium.err = err
+	}
+}
+
+// stopChromium stops the browser, if a test started it; TestMain calls it.
+func stopChromium() {
+	if chromium.stop != nil {
+		chromium.stop()
+	}
+}
+
+// newChromium returns a new tab of the package's headless Chromium, in a
+// browser context of the test's own (closed with the test), with a viewport
+// of width by height; it skips the test when there is no Chromium.
+func newChromium(t *testing.T, width, height int64) context.Context {
+	t.Helper()
+	chromium.once.Do(startChromium)
+	if chromium.path == "" {
+		t.Skipf("browser tests skipped: no Chromium found; install chromium or set %s to its path", EnvChrome)
+	}
+	if chromium.err != nil {
+		t.Fatalf("start chromium (%s): %v", chromium.path, chromium.err)
+	}
+	ctx, cancel := chromedp.NewContext(chromium.ctx, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
+	// The tab's first run with no timeout either: the tab lives as long as
+	// the context of its first run.
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, height)); err != nil {
-		t.Fatalf("start chromium (%s): %v", chrome, err)
+		t.Fatalf("open a tab in chromium (%s): %v", chromium.path, err)
 	}
 	return ctx
 }
