@@ -532,7 +532,7 @@ func exerciseRetention(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn f
 func MustFindText(t testing.TB, db *sqlstore.DB, dsn, text string) []string {
 	t.Helper()
 	var where []string
-	if !strings.HasPrefix(dsn, "postgres") {
+	if !sqlstore.IsPostgres(dsn) {
 		for _, p := range []string{dsn, dsn + "-wal"} {
 			buf, err := os.ReadFile(p)
 			if err != nil && !os.IsNotExist(err) {

@@ -100,7 +100,7 @@ func exerciseReview(t *testing.T, open func(t testing.TB) *sqlstore.DB, dsn, emp
 		t.Parallel()
 		d := emptyDSN(t) // the migrations run for real, from 0001
 		driver, raw := "sqlite", "file:"+d+"?_pragma=foreign_keys(1)"
-		if strings.HasPrefix(d, "postgres") {
+		if sqlstore.IsPostgres(d) {
 			driver, raw = "postgres", d
 		}
 		x, err := sqlx.Open(driver, raw)
