@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -182,5 +185,36 @@ func TestBenchRefusesBadFlags(t *testing.T) {
 		if countersign.ErrorCode(err) != countersign.EINVALID {
 			t.Errorf("%v: %v, want an invalid-input error", args, err)
 		}
+	}
+}
+
+// TestBenchDBWaitsOnTheBinary checks what README and --help say of
+// --db-waits on the built binary: --help lists it, it is refused with a
+// sentence without a PostgreSQL database, and on PostgreSQL the report
+// ends with what the database's sessions waited on.
+func TestBenchDBWaitsOnTheBinary(t *testing.T) {
+	t.Parallel()
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(bin, append([]string{"bench"}, args...)...)
+		cmd.Env = append(os.Environ(), "DATABASE_URL=")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run("--help"); err != nil || !strings.Contains(out, "-db-waits") {
+		t.Errorf("bench --help: %v\n%s", err, out)
+	}
+	if out, err := run("--db-waits"); err == nil || !strings.Contains(out, "--db-waits looks at PostgreSQL's sessions") {
+		t.Errorf("bench --db-waits without --db: %v\n%s", err, out)
+	}
+	out, err := run("--db", storetest.PostgresDSN(t), "--mode", "notes", "--clients", "2", "--duration", "1s", "--db-waits")
+	if err != nil {
+		t.Fatalf("bench --db-waits on PostgreSQL: %v\n%s", err, out)
+	}
+	if !regexp.MustCompile(`database sessions at work, seen [1-9]\d* times \(every 10ms\), waiting on: \S+ \d+\.\d%`).MatchString(out) {
+		t.Errorf("bench --db-waits printed no waits:\n%s", out)
 	}
 }
